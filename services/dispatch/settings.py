@@ -1,0 +1,28 @@
+"""dispatch's settings: env prefix ``WANGGE_DISPATCH_``."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings, service_url
+
+
+class DispatchSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="WANGGE_DISPATCH_", extra="ignore", frozen=True)
+
+    service_name: ClassVar[str] = "dispatch"
+    default_port: ClassVar[int] = 8002
+
+    grid_url: str = service_url(8003)
+    intake_url: str = service_url(8001)
+    background_tasks: bool = Field(default=True, description="run the relay to intake")
+    relay_poll_seconds: float = Field(default=1.0, gt=0)
+    relay_batch_size: int = Field(default=100, ge=1, le=500)
+    relay_lease_seconds: float = Field(default=30.0, gt=0)
+    merge_radius_meters: float = Field(default=50.0, ge=0, description="reports this close join one case")
+    merge_window_hours: float = Field(default=4.0, ge=0, description="…if seen within this many hours")
+    feedback_window_days: float = Field(default=7.0, ge=0, description="unsatisfied feedback reopens within")
+    routing_cache_seconds: float = Field(default=60.0, ge=0)

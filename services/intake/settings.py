@@ -1,0 +1,25 @@
+"""intake's settings: env prefix ``WANGGE_INTAKE_``."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings, service_url
+
+
+class IntakeSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="WANGGE_INTAKE_", extra="ignore", frozen=True)
+
+    service_name: ClassVar[str] = "intake"
+    default_port: ClassVar[int] = 8001
+
+    grid_url: str = service_url(8003)
+    dispatch_url: str = service_url(8002)
+    background_tasks: bool = Field(default=True, description="run the relay and the territory refresher")
+    relay_poll_seconds: float = Field(default=1.0, gt=0)
+    relay_batch_size: int = Field(default=100, ge=1, le=500)
+    relay_lease_seconds: float = Field(default=30.0, gt=0)
+    territory_refresh_seconds: float = Field(default=30.0, gt=0)

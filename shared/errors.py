@@ -1,0 +1,190 @@
+"""The errors every service raises, and the one place that renders them.
+
+Each error carries its HTTP status and a problem type, and is rendered as RFC 9457
+``application/problem+json``::
+
+    WanggeError                       500  (never raised directly)
+    ├── BadRequest                    400
+    ├── Unauthorized                  401
+    ├── Forbidden                     403
+    ├── NotFound                      404
+    ├── Conflict                      409
+    │   └── IllegalTransition         409  names the current state
+    ├── PayloadTooLarge               413
+    ├── Unprocessable                 422
+    ├── PreconditionFailed            412  stale If-Match
+    ├── PreconditionRequired          428  missing If-Match
+    └── ServiceUnavailable            503  a peer or the database is out of reach
+        └── PeerUnavailable           503  raised by the inter-service clients
+
+Validation errors from FastAPI/pydantic become 422 problems with an ``errors`` list;
+any other exception is logged and becomes a bare 500 problem that leaks nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://wangge.dev/problems/"
+
+log = logging.getLogger("wangge.errors")
+
+
+class WanggeError(Exception):
+    status = 500
+    type = "internal"
+    title = "Internal error"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
+        problem: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            problem["instance"] = instance
+        problem.update(self.extra)
+        return problem
+
+
+class BadRequest(WanggeError):
+    status, type, title = 400, "bad-request", "Bad request"
+
+
+class Unauthorized(WanggeError):
+    status, type, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(WanggeError):
+    status, type, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(WanggeError):
+    status, type, title = 404, "not-found", "Not found"
+
+
+class Conflict(WanggeError):
+    status, type, title = 409, "conflict", "Conflict"
+
+
+class IllegalTransition(Conflict):
+    type, title = "illegal-transition", "Illegal transition"
+
+    def __init__(self, action: str, current_state: str) -> None:
+        super().__init__(
+            f"cannot {action} a case that is {current_state}",
+            action=action,
+            current_state=current_state,
+        )
+
+
+class PreconditionFailed(WanggeError):
+    status, type, title = 412, "precondition-failed", "Precondition failed"
+
+
+class PayloadTooLarge(WanggeError):
+    status, type, title = 413, "payload-too-large", "Payload too large"
+
+
+class Unprocessable(WanggeError):
+    status, type, title = 422, "unprocessable", "Unprocessable request"
+
+
+class PreconditionRequired(WanggeError):
+    status, type, title = 428, "precondition-required", "Precondition required"
+
+
+class ServiceUnavailable(WanggeError):
+    status, type, title = 503, "unavailable", "Service unavailable"
+
+
+class PeerUnavailable(ServiceUnavailable):
+    type, title = "peer-unavailable", "A peer service is unavailable"
+
+
+def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        jsonable_encoder(problem),
+        status_code=problem["status"],
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def problem_responses(*errors: type[WanggeError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the errors a route can raise."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for error in errors:
+        responses[error.status] = {
+            "description": error.title,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+    return responses
+
+
+_STATUS_TYPES = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    412: PreconditionFailed,
+    413: PayloadTooLarge,
+    422: Unprocessable,
+    428: PreconditionRequired,
+    503: ServiceUnavailable,
+}
+
+
+async def _wangge_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, WanggeError)
+    return problem_response(exc.to_problem(request.url.path))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(part) for part in first["loc"])
+    problem = Unprocessable(f"{where}: {first['msg']}" if where else first["msg"]).to_problem(
+        request.url.path
+    )
+    problem.update(type=PROBLEM_BASE + "validation", title="Validation failed", errors=errors)
+    return problem_response(problem)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    error_type = _STATUS_TYPES.get(exc.status_code, WanggeError)
+    problem = error_type(str(exc.detail)).to_problem(request.url.path)
+    problem["status"] = exc.status_code
+    return problem_response(problem, headers=exc.headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(WanggeError().to_problem(request.url.path))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(WanggeError, _wangge_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,79 @@
+"""The wire contracts of the messages that cross between services through the outboxes.
+
+``report.received`` goes from intake to dispatch; ``case.status_changed`` from dispatch back
+to intake. Both ride in an :class:`InboxBatch` posted to the receiver's ``/internal/v1/inbox``,
+which answers with one :class:`InboxResult` per message. Receivers are idempotent: a message
+delivered twice has the effect of one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from shared.schemas import RequestModel
+
+REPORT_RECEIVED = "report.received"
+CASE_STATUS_CHANGED = "case.status_changed"
+
+MAX_BATCH = 500
+
+
+class ReportReceived(BaseModel):
+    report_id: UUID
+    category: str | None
+    description: str
+    lat: float
+    lon: float
+    address: str | None = None
+    grid_cell: str | None = Field(description="unit-grid code of the cell, null when outside the territory")
+    community: str | None = None
+    seen_at: datetime
+    received_at: datetime
+    reporter_id: str
+    channel: str
+    photos: list[str] = Field(default_factory=list)
+
+
+class CaseStatusChanged(BaseModel):
+    event_id: int
+    case_id: int
+    case_number: str
+    action: str
+    status: str
+    department_code: str | None = None
+    department_name: str | None = None
+    note: str | None = None
+    deadline_at: datetime | None = None
+    occurred_at: datetime
+    report_ids: list[UUID]
+
+
+class InboxMessage(RequestModel):
+    topic: Literal["report.received", "case.status_changed"]
+    key: str = Field(max_length=64)
+    payload: dict[str, Any]
+
+
+class InboxBatch(RequestModel):
+    messages: list[InboxMessage] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class InboxStatus(StrEnum):
+    accepted = "accepted"
+    duplicate = "duplicate"
+    rejected = "rejected"
+
+
+class InboxResult(BaseModel):
+    key: str
+    status: InboxStatus
+    detail: str | None = None
+
+
+class InboxReply(BaseModel):
+    results: list[InboxResult]

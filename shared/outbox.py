@@ -1,0 +1,224 @@
+"""Transactional outbox and its relay: a message is written in the same transaction as the
+change it announces, and a relay delivers it later, so a peer that is down delays work
+and never loses it.
+
+The relay claims a batch under a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
+has one writer), delivers it outside any transaction, then marks each message sent, to
+retry with exponential backoff, or dead (a permanent refusal, kept for inspection). A
+relay that crashes between delivering and marking leaves its lease to expire; the next
+claim delivers again, so receivers must be idempotent, and all of ours are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Index, Integer, String, Text, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from shared.db import BigIntPK, JSONType, UTCDateTime, session_scope, utcnow
+
+log = logging.getLogger("wangge.outbox")
+
+ENQUEUED = "wangge.outbox.enqueued"
+
+
+class OutboxMixin:
+    """Columns of an ``outbox`` table; each service declares ``class OutboxMessage(OutboxMixin, Base)``."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (Index("ix_outbox_pending", "sent_at", "dead_at", "available_at"),)
+
+
+class Outcome(StrEnum):
+    sent = "sent"
+    retry = "retry"
+    dead = "dead"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outcome: Outcome
+    error: str | None = None
+
+
+Deliver = Callable[[Sequence[Any]], Awaitable[dict[int, Delivery]]]
+"""Delivers claimed messages; returns an outcome per message id (a missing id is retried)."""
+
+
+def enqueue(session: AsyncSession, model: type[Any], topic: str, key: str, payload: dict[str, Any]) -> None:
+    """Add a message to the caller's transaction: it is sent only if that transaction commits."""
+    session.add(model(topic=topic, key=key, payload=payload, attempts=0))
+    session.info[ENQUEUED] = True
+
+
+def enqueued(session: AsyncSession) -> bool:
+    """Whether the session's transaction enqueued anything (to wake the relay after commit)."""
+    return bool(session.info.pop(ENQUEUED, False))
+
+
+def backoff(attempts: int, *, base: float = 0.5, cap: float = 60.0) -> float:
+    """Seconds before the next try: doubling from ``base``, capped, with full jitter in its upper half."""
+    delay = min(cap, base * 2 ** max(attempts - 1, 0))
+    return delay * random.uniform(0.5, 1.0)
+
+
+class Relay:
+    def __init__(
+        self,
+        session_maker: async_sessionmaker[AsyncSession],
+        model: type[Any],
+        deliver: Deliver,
+        *,
+        name: str,
+        batch_size: int = 100,
+        lease_seconds: float = 30.0,
+        poll_seconds: float = 1.0,
+        max_backoff_seconds: float = 60.0,
+    ) -> None:
+        self.session_maker = session_maker
+        self.model = model
+        self.deliver = deliver
+        self.owner = f"{name}-{uuid.uuid4().hex[:8]}"
+        self.batch_size = batch_size
+        self.lease = timedelta(seconds=lease_seconds)
+        self.poll_seconds = poll_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Deliver now instead of at the next poll (called after a commit that enqueued)."""
+        self._wake.set()
+
+    async def claim(self) -> list[Any]:
+        model = self.model
+        now = utcnow()
+        async with session_scope(self.session_maker) as session:
+            ids = (
+                await session.scalars(
+                    select(model.id)
+                    .where(
+                        model.sent_at.is_(None),
+                        model.dead_at.is_(None),
+                        model.available_at <= now,
+                        (model.lease_until.is_(None)) | (model.lease_until < now),
+                    )
+                    .order_by(model.id)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not ids:
+                return []
+            await session.execute(
+                update(model)
+                .where(model.id.in_(ids))
+                .values(lease_owner=self.owner, lease_until=now + self.lease)
+            )
+            messages = (await session.scalars(select(model).where(model.id.in_(ids)).order_by(model.id))).all()
+            return list(messages)
+
+    async def run_once(self) -> int:
+        """Claim, deliver and mark one batch; returns how many messages were claimed."""
+        messages = await self.claim()
+        if not messages:
+            return 0
+        try:
+            outcomes = await self.deliver(messages)
+        except Exception as exc:  # the peer or the network: every message waits and retries
+            log.warning("%s: delivery of %d messages failed: %s", self.owner, len(messages), exc)
+            outcomes = {m.id: Delivery(Outcome.retry, str(exc) or type(exc).__name__) for m in messages}
+        await self._mark(messages, outcomes)
+        return len(messages)
+
+    async def _mark(self, messages: Sequence[Any], outcomes: dict[int, Delivery]) -> None:
+        model = self.model
+        now = utcnow()
+        sent = [m.id for m in messages if outcomes.get(m.id, Delivery(Outcome.retry)).outcome is Outcome.sent]
+        mine = (model.lease_owner == self.owner,)
+        async with session_scope(self.session_maker) as session:
+            if sent:
+                await session.execute(
+                    update(model)
+                    .where(model.id.in_(sent), *mine)
+                    .values(sent_at=now, lease_owner=None, lease_until=None, last_error=None)
+                )
+            for message in messages:
+                result = outcomes.get(message.id, Delivery(Outcome.retry, "no answer for this message"))
+                if result.outcome is Outcome.sent:
+                    continue
+                attempts = message.attempts + 1
+                values: dict[str, Any] = {
+                    "attempts": attempts,
+                    "last_error": (result.error or "")[:2000],
+                    "lease_owner": None,
+                    "lease_until": None,
+                }
+                if result.outcome is Outcome.dead:
+                    values["dead_at"] = now
+                    log.error("%s: message %s is dead: %s", self.owner, message.id, result.error)
+                else:
+                    delay = backoff(attempts, cap=self.max_backoff_seconds)
+                    values["available_at"] = now + timedelta(seconds=delay)
+                await session.execute(update(model).where(model.id == message.id, *mine).values(**values))
+
+    async def drain(self, *, max_batches: int = 1000) -> int:
+        """Deliver until nothing is due (tests and shutdown); returns the messages claimed."""
+        total = 0
+        for _ in range(max_batches):
+            claimed = await self.run_once()
+            if not claimed:
+                break
+            total += claimed
+        return total
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                claimed = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: relay pass failed", self.owner)
+                claimed = 0
+            if claimed >= self.batch_size:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            except TimeoutError:
+                pass
+
+
+async def pending_count(session: AsyncSession, model: type[Any]) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(model).where(model.sent_at.is_(None), model.dead_at.is_(None))
+        )
+        or 0
+    )

@@ -1,0 +1,77 @@
+"""The base of every inter-service client: explicit timeouts, typed errors, never raw httpx ones.
+
+A client is built once in its service's lifespan and closed with it. Network failures,
+timeouts and 5xx answers become :class:`~shared.errors.PeerUnavailable`; a 4xx answer with
+a problem body becomes the matching :class:`~shared.errors.WanggeError` subclass, so a
+caller can ``except NotFound``. Tests pass a ``transport``: the real peer app through
+``httpx.ASGITransport``, or an ``httpx.MockTransport`` for faults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from shared.actors import Actor, Role
+from shared.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PeerUnavailable,
+    PreconditionFailed,
+    Unauthorized,
+    Unprocessable,
+    WanggeError,
+)
+
+_BY_STATUS: dict[int, type[WanggeError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    412: PreconditionFailed,
+    422: Unprocessable,
+}
+
+
+class PeerClient:
+    peer: str = "peer"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        caller: str,
+        timeout: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.actor = Actor(id=f"service:{caller}", role=Role.service)
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
+            transport=transport,
+            headers=self.actor.headers(),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request; returns 2xx and 304 answers, raises typed errors for the rest."""
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise PeerUnavailable(f"{self.peer} is out of reach: {type(exc).__name__}: {exc}") from exc
+        if response.status_code < 300 or response.status_code == 304:
+            return response
+        if response.status_code >= 500 or response.status_code == 429:
+            raise PeerUnavailable(f"{self.peer} answered {response.status_code}")
+        error_type = _BY_STATUS.get(response.status_code, BadRequest)
+        try:
+            detail = str(response.json().get("detail", response.text))
+        except ValueError:
+            detail = response.text
+        raise error_type(f"{self.peer}: {detail}")

@@ -1,0 +1,63 @@
+"""Base schemas: strict request bodies, ORM-readable responses, the problem document, pages."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.errors import Unprocessable
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+
+class RequestModel(BaseModel):
+    """A request body: unknown fields are rejected, strings are trimmed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, the body of every error response."""
+
+    type: str = Field(examples=["https://wangge.dev/problems/illegal-transition"])
+    title: str = Field(examples=["Illegal transition"])
+    status: int = Field(examples=[409])
+    detail: str = Field(examples=["cannot accept a case that is closed"])
+    instance: str | None = Field(default=None, examples=["/v1/cases/12/accept"])
+
+    model_config = ConfigDict(extra="allow")
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; pass ``next_cursor`` as ``cursor`` for the next one (null at the end)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    raw = json.dumps(position, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise Unprocessable("cursor is not one this service issued") from exc
+    if not isinstance(value, dict):
+        raise Unprocessable("cursor is not one this service issued")
+    return value

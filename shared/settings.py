@@ -1,0 +1,51 @@
+"""The settings base every service extends with its own env prefix (``WANGGE_INTAKE_…``).
+
+The defaults run the demo on this machine: SQLite files under the data directory
+(``WANGGE_DATA_DIR``, default ``./var``), services on loopback at their default ports.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("WANGGE_DATA_DIR", "var"))
+
+
+def service_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: ClassVar[str]
+    default_port: ClassVar[int]
+
+    environment: Environment = Field(
+        default_factory=lambda: os.environ.get("WANGGE_ENVIRONMENT", "development")  # type: ignore[arg-type,return-value]
+    )
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 0
+    log_level: str = "info"
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="largest request body accepted")
+    peer_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> ServiceSettings:
+        if not self.database_url:
+            path = (self.data_dir / f"{self.service_name}.db").resolve()
+            object.__setattr__(self, "database_url", f"sqlite+aiosqlite:///{path}")
+        if not self.port:
+            object.__setattr__(self, "port", self.default_port)
+        return self
