@@ -1,0 +1,109 @@
+"""The three services as real processes on loopback ports, each on its own database.
+
+The databases are prepared the way an operator does it: ``wangge seed`` (migrate + demo
+territory) in a subprocess. Each test gets fresh databases and fresh processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from tests.conftest import pg_database_name, pg_url, recreate_pg_database
+from wangge.processes import START_ORDER, ServiceProcess, free_port, start_all, stop_all
+
+T = TypeVar("T")
+
+
+@dataclass
+class System:
+    services: dict[str, ServiceProcess]
+    tmp_path: Path
+
+    def url(self, name: str) -> str:
+        return self.services[name].url
+
+    def logs(self) -> str:
+        parts = []
+        for name in START_ORDER:
+            log = self.tmp_path / f"{name}.log"
+            if log.exists():
+                parts.append(f"--- {name} ---\n" + log.read_text(errors="replace")[-4000:])
+        return "\n".join(parts)
+
+
+def _databases(backend: str, tmp_path: Path) -> dict[str, str]:
+    if backend == "sqlite":
+        return {name: f"sqlite+aiosqlite:///{tmp_path / name}.db" for name in START_ORDER}
+    urls = {}
+    for name in START_ORDER:
+        database = pg_database_name(f"e2e_{name}")
+        asyncio.run(recreate_pg_database(database))
+        urls[name] = pg_url(database)
+    return urls
+
+
+@pytest.fixture
+def system(backend: str, tmp_path: Path) -> Iterator[System]:
+    ports = {name: free_port() for name in START_ORDER}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    env = {
+        "WANGGE_DATA_DIR": str(tmp_path),
+        "WANGGE_ENVIRONMENT": "test",
+        "WANGGE_INTAKE_GRID_URL": urls["grid"],
+        "WANGGE_INTAKE_DISPATCH_URL": urls["dispatch"],
+        "WANGGE_DISPATCH_GRID_URL": urls["grid"],
+        "WANGGE_DISPATCH_INTAKE_URL": urls["intake"],
+        "WANGGE_INTAKE_RELAY_POLL_SECONDS": "0.2",
+        "WANGGE_DISPATCH_RELAY_POLL_SECONDS": "0.2",
+        "WANGGE_INTAKE_RELAY_LEASE_SECONDS": "2",
+        "WANGGE_INTAKE_TERRITORY_REFRESH_SECONDS": "0.5",
+        # Faults are the point of these tests: keep retry backoff short so they finish fast.
+        "WANGGE_INTAKE_RELAY_MAX_BACKOFF_SECONDS": "1",
+        "WANGGE_DISPATCH_RELAY_MAX_BACKOFF_SECONDS": "1",
+    }
+    for name, url in _databases(backend, tmp_path).items():
+        env[f"WANGGE_{name.upper()}_DATABASE_URL"] = url
+    seeded = subprocess.run(
+        [sys.executable, "-m", "wangge.cli", "seed"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+
+    services = {
+        name: ServiceProcess(name, "127.0.0.1", ports[name], env=env, log_path=str(tmp_path / f"{name}.log"))
+        for name in START_ORDER
+    }
+    start_all(list(services.values()))
+    system = System(services, tmp_path)
+    try:
+        yield system
+    finally:
+        stop_all(list(services.values()))
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], *, timeout: float = 20.0, what: str = "condition"
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
