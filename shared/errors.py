@@ -24,6 +24,7 @@ any other exception is logged and becomes a bare 500 problem that leaks nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -116,7 +117,7 @@ class PeerUnavailable(ServiceUnavailable):
     type, title = "peer-unavailable", "A peer service is unavailable"
 
 
-def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+def problem_response(problem: dict[str, Any], headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         jsonable_encoder(problem),
         status_code=problem["status"],
@@ -163,7 +164,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     ]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(part) for part in first["loc"])
-    problem = Unprocessable(f"{where}: {first['msg']}" if where else first["msg"]).to_problem(
+    message = str(first["msg"])
+    problem = Unprocessable(f"{where}: {message}" if where else message).to_problem(
         request.url.path
     )
     problem.update(type=PROBLEM_BASE + "validation", title="Validation failed", errors=errors)
