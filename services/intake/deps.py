@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.intake.settings import IntakeSettings
+from services.intake.territory.service import Territory
 from shared.deps import CurrentActor, SessionDep
 
-__all__ = ["CurrentActor", "SessionDep", "SettingsDep"]
+__all__ = ["CurrentActor", "SessionDep", "SettingsDep", "TerritoryDep"]
 
 
 def get_settings(request: Request) -> IntakeSettings:
@@ -17,4 +18,10 @@ def get_settings(request: Request) -> IntakeSettings:
     return settings
 
 
+def get_territory(request: Request) -> Territory:
+    territory: Territory = request.state.territory
+    return territory
+
+
 SettingsDep = Annotated[IntakeSettings, Depends(get_settings)]
+TerritoryDep = Annotated[Territory, Depends(get_territory)]

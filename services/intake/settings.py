@@ -23,3 +23,10 @@ class IntakeSettings(ServiceSettings):
     relay_batch_size: int = Field(default=100, ge=1, le=500)
     relay_lease_seconds: float = Field(default=30.0, gt=0)
     territory_refresh_seconds: float = Field(default=30.0, gt=0)
+    relay_max_backoff_seconds: float = Field(
+        default=60.0, ge=0, description="longest wait between two tries of an undelivered message"
+    )
+    seen_at_max_age_days: int = Field(default=30, ge=1, description="oldest `seen_at` a report may carry")
+    seen_at_max_skew_seconds: float = Field(
+        default=300.0, ge=0, description="how far in the future `seen_at` may be (phone clocks drift)"
+    )

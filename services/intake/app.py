@@ -1,0 +1,102 @@
+"""intake: reports from the grid workers' app, idempotently taken, located against a local
+copy of grid's territory, passed to dispatch through an outbox, and the back office's answers
+shown back to the reporter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import TypedDict
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.intake.clients.dispatch import DispatchClient
+from services.intake.clients.grid import GridClient
+from services.intake.inbox.router import router as inbox_router
+from services.intake.relay.service import build_relay
+from services.intake.reports.router import router as reports_router
+from services.intake.settings import IntakeSettings
+from services.intake.territory.service import Territory
+from shared.api import create_service_app
+from shared.db import create_engine, create_session_maker
+from shared.outbox import Relay
+
+
+class State(TypedDict):
+    settings: IntakeSettings
+    engine: AsyncEngine
+    session_maker: async_sessionmaker[AsyncSession]
+    grid: GridClient
+    dispatch: DispatchClient
+    territory: Territory
+    relay: Relay
+
+
+def create_app(
+    settings: IntakeSettings | None = None,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
+    settings = settings or IntakeSettings()
+    transports = transports or {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[State]:
+        engine = create_engine(settings.database_url)
+        session_maker = create_session_maker(engine)
+        timeout = settings.peer_timeout_seconds
+        grid = GridClient(
+            settings.grid_url, caller="intake", timeout=timeout, transport=transports.get("grid")
+        )
+        dispatch = DispatchClient(
+            settings.dispatch_url, caller="intake", timeout=timeout, transport=transports.get("dispatch")
+        )
+        territory = Territory(session_maker, grid)
+        relay = build_relay(
+            session_maker,
+            territory,
+            dispatch,
+            batch_size=settings.relay_batch_size,
+            lease_seconds=settings.relay_lease_seconds,
+            poll_seconds=settings.relay_poll_seconds,
+            max_backoff_seconds=settings.relay_max_backoff_seconds,
+        )
+        app.state.territory = territory
+        app.state.relay = relay
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await territory.load()
+            if settings.background_tasks:
+                tasks.append(asyncio.create_task(territory.run_forever(settings.territory_refresh_seconds)))
+                tasks.append(asyncio.create_task(relay.run_forever()))
+            yield State(
+                settings=settings,
+                engine=engine,
+                session_maker=session_maker,
+                grid=grid,
+                dispatch=dispatch,
+                territory=territory,
+                relay=relay,
+            )
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await grid.aclose()
+            await dispatch.aclose()
+            await engine.dispose()
+
+    return create_service_app(
+        title="wangge intake",
+        description=__doc__ or "",
+        lifespan=lifespan,
+        max_body_bytes=settings.max_body_bytes,
+        routers=[reports_router, inbox_router],
+    )

@@ -1,0 +1,38 @@
+"""intake's client for grid: only the territory copy (intake never calls grid per report)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.peer import PeerClient
+
+
+class CellFeature(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    code: str
+    name: str
+    community_code: str
+    community_name: str
+    geometry: dict[str, Any]
+
+
+class TerritoryCells(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    version: str
+    cells: list[CellFeature]
+
+
+class GridClient(PeerClient):
+    peer = "grid"
+
+    async def territory_cells(self, *, version: str | None = None) -> TerritoryCells | None:
+        """All cells with their geometry; ``None`` when grid's version is still ``version`` (304)."""
+        headers = {"If-None-Match": f'"{version}"'} if version else {}
+        response = await self.request("GET", "/v1/territory/cells", headers=headers)
+        if response.status_code == 304:
+            return None
+        return TerritoryCells.model_validate(response.json())

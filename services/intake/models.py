@@ -1,0 +1,122 @@
+"""intake's tables: reports, the status updates they heard, idempotency records, the local
+copy of grid's territory, and the outbox.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import BigIntPK, JSONType, UTCDateTime, new_metadata, utcnow
+from shared.outbox import OutboxMixin
+
+RECEIVED = "received"
+"""A report's status until dispatch says otherwise; after that it mirrors the case status."""
+
+CHANNEL_APP = "app"
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_reporter_received", "reporter_id", "received_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    category: Mapped[str | None] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(String(2000))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(String(200))
+    located: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Whether the point was resolved against a loaded territory (outside it: located, no cell)."""
+    grid_cell: Mapped[str | None] = mapped_column(String(16))
+    community: Mapped[str | None] = mapped_column(String(16))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reporter_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16), default=CHANNEL_APP)
+    photos: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    status: Mapped[str] = mapped_column(String(16), default=RECEIVED)
+    case_id: Mapped[int | None] = mapped_column(BigInteger)
+    case_number: Mapped[str | None] = mapped_column(String(64))
+    department_code: Mapped[str | None] = mapped_column(String(64))
+    department_name: Mapped[str | None] = mapped_column(String(200))
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_event_id: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReportEvent(Base):
+    """A status message a report heard from dispatch, kept for the reporter's timeline."""
+
+    __tablename__ = "report_events"
+    __table_args__ = (UniqueConstraint("report_id", "event_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    report_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("reports.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdempotencyRecord(Base):
+    """The answer given to one ``Idempotency-Key`` of one actor, replayed on a retry."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("actor_id", "key"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    actor_id: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(128))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TerritoryCell(Base):
+    """intake's copy of one of grid's cells, so a report is located without calling grid."""
+
+    __tablename__ = "territory_cells"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    community_code: Mapped[str] = mapped_column(String(16))
+    community_name: Mapped[str] = mapped_column(String(200))
+    geometry: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class TerritoryVersion(Base):
+    """The one row naming the version of the cells copied (grid's ETag)."""
+
+    __tablename__ = "territory_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(128))
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxMessage(OutboxMixin, Base):
+    pass

@@ -1,0 +1,94 @@
+"""Reports from the grid workers' app: submit one, read one, list one's own."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+
+from services.intake.deps import CurrentActor, SessionDep, SettingsDep, TerritoryDep
+from services.intake.reports import service
+from services.intake.reports.schemas import ReportCreate, ReportPage, ReportRead
+from shared.errors import Conflict, NotFound, Unauthorized, Unprocessable, problem_responses
+from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ReportRead,
+    summary="Submit a report",
+    responses=problem_responses(Unauthorized, Conflict, Unprocessable),
+)
+async def create_report(
+    body: ReportCreate,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    territory: TerritoryDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=128,
+            description="retry key; the report id serves when absent",
+            examples=["0b6f2c3e-8d2a-4a43-9d57-0e6f1c7c1a01"],
+        ),
+    ] = None,
+) -> JSONResponse:
+    """Take a report from a reporter's phone and pass it on to the back office.
+
+    The client generates the report id, so a retry names the same report. A retry with the
+    same `Idempotency-Key` (or, without one, the same report id) and the same body gets the
+    first answer again and creates nothing; the same key with another body is a 422, and a
+    report id already taken under another key a 409. `seen_at` may be at most 30 days old and
+    not in the future. The report's grid cell comes from intake's copy of the territory;
+    while that is not loaded yet the report is accepted with `located: false`.
+    """
+    answer = await service.create_report(
+        session,
+        body=body,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        territory=territory,
+        max_skew=timedelta(seconds=settings.seen_at_max_skew_seconds),
+        max_age=timedelta(days=settings.seen_at_max_age_days),
+    )
+    headers = {"Location": f"/v1/reports/{answer.report_id}"}
+    if answer.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+
+
+@router.get(
+    "",
+    response_model=ReportPage,
+    summary="List my reports",
+    responses=problem_responses(Unauthorized, Unprocessable),
+)
+async def list_reports(
+    session: SessionDep,
+    actor: CurrentActor,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> ReportPage:
+    """The caller's own reports, newest first; pass `next_cursor` back as `cursor` for more."""
+    return await service.list_reports(session, actor=actor, limit=limit, cursor=cursor)
+
+
+@router.get(
+    "/{report_id}",
+    response_model=ReportRead,
+    summary="Read a report",
+    responses=problem_responses(Unauthorized, NotFound),
+)
+async def get_report(report_id: uuid.UUID, session: SessionDep, actor: CurrentActor) -> ReportRead:
+    """What happened to a report: its status, case number, department, deadline, grid cell and
+    the updates it heard, oldest first. Shown to its reporter and to back-office staff.
+    """
+    return await service.get_report(session, report_id=report_id, actor=actor)

@@ -1,0 +1,31 @@
+"""Pure rules about reports: request fingerprints, the `seen_at` window, who may read a report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.actors import Actor, Role
+from shared.errors import Unprocessable
+
+STAFF_READERS = frozenset({Role.dispatcher, Role.supervisor, Role.admin, Role.service})
+
+
+def request_hash(body: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of a parsed body: key order and spacing do not count."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_seen_at(seen_at: datetime, *, now: datetime, max_skew: timedelta, max_age: timedelta) -> None:
+    if seen_at > now + max_skew:
+        raise Unprocessable("seen_at is in the future", field="seen_at")
+    if seen_at < now - max_age:
+        raise Unprocessable(f"seen_at is more than {max_age.days} days ago", field="seen_at")
+
+
+def can_read(actor: Actor, reporter_id: str) -> bool:
+    """A report is shown to its reporter and to back-office staff."""
+    return actor.id == reporter_id or actor.role in STAFF_READERS

@@ -1,0 +1,110 @@
+"""Status messages from dispatch reach the reports they name, once and in order."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from ..conftest import DISPATCH, Intake
+from ..factories import report_body, status_changed
+
+
+async def deliver(intake: Intake, *messages: dict[str, Any]) -> list[str]:
+    response = await intake.client.post(
+        "/internal/v1/inbox", json={"messages": list(messages)}, headers=DISPATCH
+    )
+    assert response.status_code == 200, response.text
+    return [result["status"] for result in response.json()["results"]]
+
+
+async def read(intake: Intake, report_id: str) -> dict[str, Any]:
+    response = await intake.client.get(f"/v1/reports/{report_id}")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_status_change_shows_on_the_report(intake: Intake) -> None:
+    body = report_body()
+    await intake.post_report(body)
+
+    answers = await deliver(intake, status_changed([body["id"]], event_id=1, status="dispatched"))
+
+    report = await read(intake, body["id"])
+    assert answers == ["accepted"]
+    assert report["status"] == "dispatched"
+    assert report["case_number"] == "SM20250501-0007"
+    assert report["department_name"] == "思明区城管局"
+    assert report["deadline_at"] == "2025-05-02T08:30:00Z"
+    assert [u["status"] for u in report["updates"]] == ["dispatched"]
+
+
+async def test_duplicate_and_stale_events_do_not_move_the_report_back(intake: Intake) -> None:
+    body = report_body()
+    await intake.post_report(body)
+    ids = [body["id"]]
+
+    first = await deliver(intake, status_changed(ids, event_id=3, status="in_progress", action="accept"))
+    again = await deliver(intake, status_changed(ids, event_id=3, status="in_progress", action="accept"))
+    stale = await deliver(intake, status_changed(ids, event_id=2, status="dispatched"))
+
+    report = await read(intake, body["id"])
+    assert (first, again, stale) == (["accepted"], ["duplicate"], ["accepted"])
+    assert report["status"] == "in_progress"
+    assert [u["event_id"] for u in report["updates"]] == [2, 3]
+
+
+async def test_events_in_one_batch_apply_in_order(intake: Intake) -> None:
+    body = report_body()
+    await intake.post_report(body)
+    ids = [body["id"]]
+
+    answers = await deliver(
+        intake,
+        status_changed(ids, event_id=1, status="dispatched"),
+        status_changed(ids, event_id=2, status="in_progress", action="accept"),
+        status_changed(ids, event_id=2, status="in_progress", action="accept"),
+        status_changed(ids, event_id=4, status="resolved", action="resolve", note="摊位已清理"),
+    )
+
+    report = await read(intake, body["id"])
+    assert answers == ["accepted", "accepted", "duplicate", "accepted"]
+    assert report["status"] == "resolved"
+    assert report["updates"][-1]["note"] == "摊位已清理"
+
+
+async def test_one_case_reaches_every_report_and_ignores_unknown_ones(intake: Intake) -> None:
+    first, second = report_body(), report_body()
+    await intake.post_report(first)
+    await intake.post_report(second)
+
+    answers = await deliver(
+        intake, status_changed([first["id"], second["id"], str(uuid.uuid4())], event_id=1, status="triage")
+    )
+    unknown = await deliver(intake, status_changed([str(uuid.uuid4())], event_id=2, status="triage"))
+
+    assert answers == unknown == ["accepted"]
+    assert (await read(intake, first["id"]))["status"] == "triage"
+    assert (await read(intake, second["id"]))["status"] == "triage"
+
+
+async def test_invalid_payload_or_topic_is_rejected(intake: Intake) -> None:
+    broken = status_changed([str(uuid.uuid4())], event_id=1, status="triage")
+    del broken["payload"]["case_number"]
+    wrong_topic = {"topic": "report.received", "key": "x", "payload": {}}
+
+    answers = await deliver(intake, broken, wrong_topic)
+
+    assert answers == ["rejected", "rejected"]
+
+
+async def test_inbox_needs_an_actor(intake: Intake) -> None:
+    message = status_changed([str(uuid.uuid4())], event_id=1, status="triage")
+
+    response = await intake.client.post(
+        "/internal/v1/inbox",
+        json={"messages": [message]},
+        headers={"X-Wangge-Actor": "", "X-Wangge-Role": ""},
+    )
+
+    assert response.status_code == 401

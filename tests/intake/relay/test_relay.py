@@ -1,0 +1,126 @@
+"""The outbox relay to dispatch: located before sending, retried while peers are down, never lost."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from services.intake.models import OutboxMessage
+from shared.outbox import Delivery, Relay
+
+from ..conftest import Intake
+from ..factories import report_body
+from ..fakes import CELL_A1, COMMUNITY_A
+
+
+async def test_report_reaches_dispatch_with_its_cell(intake: Intake) -> None:
+    body = report_body()
+    await intake.post_report(body)
+
+    await intake.relay.drain()
+
+    [message] = intake.dispatch.received
+    assert message["topic"] == "report.received"
+    assert message["key"] == body["id"]
+    assert message["payload"]["grid_cell"] == CELL_A1
+    assert message["payload"]["reporter_id"] == "wang.fang"
+    assert all(m.sent_at is not None for m in await intake.outbox())
+
+
+async def test_unlocated_report_waits_for_grid_then_goes_out_located(
+    intake_without_territory: Intake,
+) -> None:
+    intake = intake_without_territory
+    body = report_body()
+    created = await intake.post_report(body)
+    assert created.status_code == 201
+    assert created.json()["located"] is False
+
+    await intake.relay.run_once()
+
+    assert intake.dispatch.received == []
+    [waiting] = await intake.outbox()
+    assert waiting.sent_at is None and waiting.dead_at is None and waiting.attempts == 1
+
+    intake.grid.down = False
+    await intake.relay.drain()
+
+    [message] = intake.dispatch.received
+    assert (message["payload"]["grid_cell"], message["payload"]["community"]) == (CELL_A1, COMMUNITY_A)
+    report = (await intake.client.get(f"/v1/reports/{body['id']}")).json()
+    assert (report["located"], report["grid_cell"]) == (True, CELL_A1)
+    assert all(m.sent_at is not None for m in await intake.outbox())
+
+
+async def test_dispatch_down_retries_later_and_delivers_each_once(intake: Intake) -> None:
+    bodies = [report_body() for _ in range(3)]
+    for body in bodies:
+        await intake.post_report(body)
+    intake.dispatch.mode = "down"
+
+    await intake.relay.run_once()
+
+    assert intake.dispatch.received == []
+    assert [m.attempts for m in await intake.outbox()] == [1, 1, 1]
+
+    intake.dispatch.mode = "ok"
+    await intake.relay.drain()
+
+    assert sorted(intake.dispatch.report_ids) == sorted(b["id"] for b in bodies)
+    assert intake.dispatch.answers == ["accepted"] * 3
+    assert all(m.sent_at is not None for m in await intake.outbox())
+
+
+async def test_lost_reply_is_redelivered_and_answered_duplicate(intake: Intake) -> None:
+    body = report_body()
+    await intake.post_report(body)
+    intake.dispatch.mode = "crash"
+
+    await intake.relay.run_once()
+    intake.dispatch.mode = "ok"
+    await intake.relay.drain()
+
+    assert intake.dispatch.report_ids == [body["id"], body["id"]]
+    assert intake.dispatch.answers == ["accepted", "duplicate"]
+    assert all(m.sent_at is not None for m in await intake.outbox())
+
+
+async def test_relay_crash_between_send_and_mark_is_redelivered_by_another(intake: Intake) -> None:
+    bodies = [report_body() for _ in range(2)]
+    for body in bodies:
+        await intake.post_report(body)
+    deliver = intake.relay.deliver  # the real delivery, then the process dies before marking
+
+    async def send_then_die(messages: Sequence[Any]) -> dict[int, Delivery]:
+        await deliver(messages)
+        raise asyncio.CancelledError
+
+    crashing = Relay(
+        intake.relay.session_maker, OutboxMessage, send_then_die, name="crashing", lease_seconds=0.01
+    )
+    with pytest.raises(asyncio.CancelledError):
+        await crashing.run_once()
+    assert all(m.sent_at is None and m.lease_owner == crashing.owner for m in await intake.outbox())
+
+    await asyncio.sleep(0.05)  # the crashed relay's lease runs out
+    await intake.relay.drain()
+
+    assert sorted(intake.dispatch.report_ids) == sorted([b["id"] for b in bodies] * 2)
+    assert intake.dispatch.answers == ["accepted", "accepted", "duplicate", "duplicate"]
+    assert all(m.sent_at is not None for m in await intake.outbox())
+
+
+async def test_rejected_message_is_dead_and_others_go_on(intake: Intake) -> None:
+    intake.dispatch.reject_categories = {"BAD"}
+    await intake.post_report(report_body(category="BAD"))
+    await intake.post_report(report_body())
+
+    await intake.relay.drain()
+
+    dead, sent = await intake.outbox()
+    assert dead.dead_at is not None and dead.sent_at is None
+    assert "rejected" in (dead.last_error or "")
+    assert sent.sent_at is not None

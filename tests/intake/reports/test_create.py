@@ -1,0 +1,143 @@
+"""Submitting reports: validation, idempotency, the local territory copy."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ..conftest import Intake
+from ..factories import report_body
+from ..fakes import CELL_A1, CELL_B1, COMMUNITY_A, COMMUNITY_B, POINT_IN_B1, POINT_OUTSIDE
+
+
+async def test_submitted_report_reads_back_as_received(intake: Intake) -> None:
+    body = report_body()
+
+    created = await intake.post_report(body)
+
+    assert created.status_code == 201, created.text
+    assert created.headers["Location"] == f"/v1/reports/{body['id']}"
+    report = created.json()
+    assert report["status"] == "received"
+    assert report["located"] is True
+    assert (report["grid_cell"], report["community"]) == (CELL_A1, COMMUNITY_A)
+    assert report["channel"] == "app"
+    assert report["updates"] == []
+    read = await intake.client.get(created.headers["Location"])
+    assert read.status_code == 200
+    assert read.json() == report
+
+
+async def test_cells_come_from_the_local_copy_without_calling_grid(intake: Intake) -> None:
+    calls_after_load = intake.grid.calls
+
+    outside = await intake.post_report(report_body(point=POINT_OUTSIDE))
+    in_b = await intake.post_report(report_body(point=POINT_IN_B1))
+
+    assert intake.grid.calls == calls_after_load == 1
+    assert (in_b.json()["grid_cell"], in_b.json()["community"]) == (CELL_B1, COMMUNITY_B)
+    assert outside.json()["located"] is True
+    assert outside.json()["grid_cell"] is None
+
+
+async def test_retry_with_same_key_and_body_replays_the_answer(intake: Intake) -> None:
+    body = report_body()
+
+    first = await intake.post_report(body, **{"Idempotency-Key": "k-1"})
+    again = await intake.post_report(body, **{"Idempotency-Key": "k-1"})
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert await intake.report_count() == 1
+    assert len(await intake.outbox()) == 1
+
+
+async def test_retry_without_key_uses_the_report_id(intake: Intake) -> None:
+    body = report_body()
+
+    first = await intake.post_report(body)
+    again = await intake.post_report(body)
+
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    assert len(await intake.outbox()) == 1
+
+
+async def test_same_key_with_another_body_is_422(intake: Intake) -> None:
+    body = report_body()
+    await intake.post_report(body, **{"Idempotency-Key": "k-1"})
+
+    changed = await intake.post_report({**body, "description": "另一件事"}, **{"Idempotency-Key": "k-1"})
+
+    assert changed.status_code == 422
+    assert changed.headers["content-type"] == "application/problem+json"
+    assert await intake.report_count() == 1
+
+
+async def test_existing_report_id_under_another_key_is_409(intake: Intake) -> None:
+    body = report_body()
+    await intake.post_report(body, **{"Idempotency-Key": "k-1"})
+
+    clash = await intake.post_report(body, **{"Idempotency-Key": "k-2"})
+
+    assert clash.status_code == 409
+    assert len(await intake.outbox()) == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"colour": "red"},
+        {"location": {"lat": 91, "lon": 118.08}},
+        {"location": {"lat": 24.45, "lon": -180.5}},
+        {"location": {"lat": 24.45, "lon": 118.08, "floor": 3}},
+        {"description": ""},
+        {"description": "x" * 2001},
+        {"category": "C" * 17},
+        {"photos": ["https://files.example.org/p.jpg"] * 10},
+        {"photos": ["ftp://files.example.org/p.jpg"]},
+        {"seen_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()},
+        {"seen_at": (datetime.now(UTC) - timedelta(days=31)).isoformat()},
+        {"seen_at": "2025-05-01T08:30:00"},
+        {"id": "not-a-uuid"},
+    ],
+    ids=[
+        "unknown-field",
+        "lat-out-of-range",
+        "lon-out-of-range",
+        "unknown-location-field",
+        "empty-description",
+        "long-description",
+        "long-category",
+        "too-many-photos",
+        "photo-not-http",
+        "seen-in-future",
+        "seen-too-long-ago",
+        "seen-without-offset",
+        "bad-id",
+    ],
+)
+async def test_invalid_report_is_422(intake: Intake, change: dict[str, Any]) -> None:
+    response = await intake.post_report(report_body(**change))
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await intake.report_count() == 0
+
+
+async def test_too_long_idempotency_key_is_422(intake: Intake) -> None:
+    response = await intake.post_report(report_body(), **{"Idempotency-Key": "k" * 129})
+
+    assert response.status_code == 422
+
+
+async def test_report_without_actor_is_401(intake: Intake) -> None:
+    response = await intake.client.post(
+        "/v1/reports", json=report_body(), headers={"X-Wangge-Actor": "", "X-Wangge-Role": ""}
+    )
+
+    assert response.status_code == 401
+    assert await intake.report_count() == 0

@@ -1,0 +1,66 @@
+"""Reading one's reports: one by id, and the list with its pages."""
+
+from __future__ import annotations
+
+import uuid
+
+from ..conftest import REPORTER, Intake
+from ..factories import report_body
+
+OTHER_WORKER = {"X-Wangge-Actor": "li.lei", "X-Wangge-Role": "grid_worker"}
+DISPATCHER = {"X-Wangge-Actor": "zhao.min", "X-Wangge-Role": "dispatcher"}
+
+
+async def test_unknown_report_is_404(intake: Intake) -> None:
+    response = await intake.client.get(f"/v1/reports/{uuid.uuid4()}")
+
+    assert response.status_code == 404
+
+
+async def test_report_is_shown_to_its_reporter_and_staff_only(intake: Intake) -> None:
+    body = report_body()
+    await intake.post_report(body)
+
+    other = await intake.client.get(f"/v1/reports/{body['id']}", headers=OTHER_WORKER)
+    staff = await intake.client.get(f"/v1/reports/{body['id']}", headers=DISPATCHER)
+
+    assert other.status_code == 404
+    assert staff.status_code == 200
+
+
+async def test_list_pages_through_own_reports_newest_first(intake: Intake) -> None:
+    mine = []
+    for _ in range(5):
+        body = report_body()
+        await intake.post_report(body)
+        mine.append(body["id"])
+    await intake.client.post("/v1/reports", json=report_body(), headers=OTHER_WORKER)
+
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await intake.client.get("/v1/reports", params=params)).json()
+        seen += [item["id"] for item in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+
+    assert seen == list(reversed(mine))
+    assert pages == 3
+
+
+async def test_list_limit_is_bounded(intake: Intake) -> None:
+    too_many = await intake.client.get("/v1/reports", params={"limit": 101})
+    bad_cursor = await intake.client.get("/v1/reports", params={"cursor": "!!"})
+
+    assert too_many.status_code == 422
+    assert bad_cursor.status_code == 422
+
+
+async def test_list_needs_an_actor(intake: Intake) -> None:
+    response = await intake.client.get("/v1/reports", headers={k: "" for k in REPORTER})
+
+    assert response.status_code == 401
