@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
+from services.dispatch.clients.grid import GridClient
 from services.dispatch.settings import DispatchSettings
 from shared.deps import CurrentActor, SessionDep
 
-__all__ = ["CurrentActor", "SessionDep", "SettingsDep"]
+__all__ = ["CurrentActor", "GridDep", "IfMatch", "SessionDep", "SettingsDep"]
 
 
 def get_settings(request: Request) -> DispatchSettings:
@@ -17,4 +18,13 @@ def get_settings(request: Request) -> DispatchSettings:
     return settings
 
 
+def get_grid(request: Request) -> GridClient:
+    grid: GridClient = request.state.grid
+    return grid
+
+
 SettingsDep = Annotated[DispatchSettings, Depends(get_settings)]
+GridDep = Annotated[GridClient, Depends(get_grid)]
+IfMatch = Annotated[
+    str | None, Header(alias="If-Match", description="the ETag of the case as last read; required")
+]

@@ -1,0 +1,114 @@
+"""The case lifecycle as plain rules: the transition table, deadlines, overdue, feedback.
+
+No database, no HTTP. Each timeline event that moves a case is a :class:`Step`; the API
+commands map onto steps (``verify`` is ``close`` when it passes and ``rework`` when it
+fails; unsatisfied ``feedback`` inside the window adds a ``reopen``)::
+
+    triage ──dispatch──► dispatched ──accept──► in_progress ──resolve──► resolved
+      ▲  │                 │   ▲                   │                       │
+      │  └─reject──►rejected◄┘   └───── rework ◄───┼───────────────────────┤ verify fails
+      └──────── return ◄───────────────────────────┘                       │ verify passes
+                                         closed ◄──────────────────────────┘
+                                           │ feedback (stays closed) / reopen (→ dispatched)
+
+Deadlines are wall-clock hours from dispatch; a working calendar is not modelled yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from shared.errors import IllegalTransition
+
+DEFAULT_TIME_LIMIT_HOURS = 72
+
+
+class Status(StrEnum):
+    triage = "triage"
+    dispatched = "dispatched"
+    in_progress = "in_progress"
+    resolved = "resolved"
+    closed = "closed"
+    rejected = "rejected"
+
+
+FINISHED = frozenset({Status.closed, Status.rejected})
+"""A finished case takes no merged reports and is never overdue."""
+
+
+class Step(StrEnum):
+    """A timeline event that a command makes; the value is the event's ``action``."""
+
+    dispatch = "dispatched"
+    accept = "accepted"
+    return_ = "returned"
+    resolve = "resolved"
+    close = "verified"
+    rework = "rework"
+    reject = "rejected"
+    feedback = "feedback"
+    reopen = "reopened"
+    note = "note"
+
+
+COMMAND: Mapping[Step, str] = {
+    Step.dispatch: "dispatch",
+    Step.accept: "accept",
+    Step.return_: "return",
+    Step.resolve: "resolve",
+    Step.close: "verify",
+    Step.rework: "verify",
+    Step.reject: "reject",
+    Step.feedback: "feedback",
+    Step.reopen: "feedback",
+    Step.note: "note",
+}
+"""The API command each step belongs to (named in the 409 problem)."""
+
+TRANSITIONS: Mapping[Step, Mapping[Status, Status]] = {
+    Step.dispatch: {Status.triage: Status.dispatched},
+    Step.accept: {Status.dispatched: Status.in_progress},
+    Step.return_: {Status.dispatched: Status.triage, Status.in_progress: Status.triage},
+    Step.resolve: {Status.in_progress: Status.resolved},
+    Step.close: {Status.resolved: Status.closed},
+    Step.rework: {Status.resolved: Status.dispatched},
+    Step.reject: {Status.triage: Status.rejected, Status.dispatched: Status.rejected},
+    Step.feedback: {Status.closed: Status.closed},
+    Step.reopen: {Status.closed: Status.dispatched},
+    Step.note: {status: status for status in Status},
+}
+
+SYSTEM_EVENTS = ("registered", "merged")
+"""Timeline actions written by the inbox rather than by a command."""
+
+
+def next_status(step: Step, current: str) -> Status:
+    """The status ``step`` leads to from ``current``; :class:`IllegalTransition` if it cannot."""
+    target = TRANSITIONS[step].get(Status(current))
+    if target is None:
+        raise IllegalTransition(COMMAND[step], current)
+    return target
+
+
+def verify_step(passed: bool) -> Step:
+    return Step.close if passed else Step.rework
+
+
+def deadline(start: datetime, time_limit_hours: int | None) -> datetime:
+    return start + timedelta(hours=time_limit_hours or DEFAULT_TIME_LIMIT_HOURS)
+
+
+def is_overdue(status: str, deadline_at: datetime | None, now: datetime) -> bool:
+    return deadline_at is not None and deadline_at < now and status not in FINISHED
+
+
+def feedback_given_since_close(closed_at: datetime | None, feedback_at: datetime | None) -> bool:
+    """Feedback is taken once per close: a reopened and closed-again case takes it again."""
+    return feedback_at is not None and closed_at is not None and feedback_at >= closed_at
+
+
+def feedback_reopens(rating: int, closed_at: datetime, now: datetime, window_days: float) -> bool:
+    """Unsatisfied feedback (rating ≤ 2) reopens the case only within the window after closing."""
+    return rating <= 2 and now - closed_at <= timedelta(days=window_days)

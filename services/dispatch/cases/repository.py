@@ -1,0 +1,153 @@
+"""The queries over cases, their reports and timeline."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch.cases.lifecycle import FINISHED
+from services.dispatch.models import Case, CaseEvent, CaseNumberCounter, CaseReport
+
+
+async def next_case_number(session: AsyncSession, day: datetime) -> str:
+    """Draw the next number of ``day`` with one atomic upsert (safe with concurrent writers)."""
+    stamp = day.strftime("%Y%m%d")
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(CaseNumberCounter)
+        .values(day=stamp, last=1)
+        .on_conflict_do_update(
+            index_elements=[CaseNumberCounter.day], set_={"last": CaseNumberCounter.last + 1}
+        )
+        .returning(CaseNumberCounter.last)
+    )
+    number = (await session.execute(statement)).scalar_one()
+    return f"WG{stamp}-{number:04d}"
+
+
+async def get(session: AsyncSession, case_id: int, *, for_update: bool = False) -> Case | None:
+    query = select(Case).where(Case.id == case_id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return (await session.scalars(query)).one_or_none()
+
+
+async def report_ids(session: AsyncSession, case_id: int) -> list[uuid.UUID]:
+    query = select(CaseReport.report_id).where(CaseReport.case_id == case_id).order_by(CaseReport.id)
+    return list((await session.scalars(query)).all())
+
+
+async def reports(session: AsyncSession, case_id: int) -> Sequence[CaseReport]:
+    query = select(CaseReport).where(CaseReport.case_id == case_id).order_by(CaseReport.id)
+    return (await session.scalars(query)).all()
+
+
+async def timeline(session: AsyncSession, case_id: int) -> Sequence[CaseEvent]:
+    query = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+    return (await session.scalars(query)).all()
+
+
+async def known_report_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    if not ids:
+        return set()
+    query = select(CaseReport.report_id).where(CaseReport.report_id.in_(ids))
+    return set((await session.scalars(query)).all())
+
+
+@dataclass(frozen=True)
+class NearbyReport:
+    case_id: int
+    lat: float
+    lon: float
+
+
+async def open_reports_near(
+    session: AsyncSession,
+    *,
+    category: str,
+    seen_from: datetime,
+    seen_to: datetime,
+    lat_range: tuple[float, float],
+    lon_range: tuple[float, float],
+) -> list[NearbyReport]:
+    """Reports of ``category`` seen in the window, inside the box, on cases still open."""
+    query = (
+        select(CaseReport.case_id, CaseReport.lat, CaseReport.lon)
+        .join(Case, Case.id == CaseReport.case_id)
+        .where(
+            CaseReport.category == category,
+            CaseReport.seen_at.between(seen_from, seen_to),
+            CaseReport.lat.between(*lat_range),
+            CaseReport.lon.between(*lon_range),
+            Case.status.not_in([s.value for s in FINISHED]),
+        )
+        .order_by(CaseReport.case_id)
+    )
+    return [NearbyReport(case_id, lat, lon) for case_id, lat, lon in (await session.execute(query)).all()]
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    statuses: list[str] = field(default_factory=list)
+    department: str | None = None
+    grid_cell: str | None = None
+    community: str | None = None
+    category: str | None = None
+    overdue: bool | None = None
+    q: str | None = None
+    reporter: str | None = None
+
+
+async def page(
+    session: AsyncSession,
+    filters: CaseFilters,
+    *,
+    now: datetime,
+    limit: int,
+    after: tuple[datetime, int] | None,
+) -> list[Case]:
+    """Newest first, keyset on (created_at, id); returns up to ``limit + 1`` rows."""
+    query = select(Case)
+    if filters.statuses:
+        query = query.where(Case.status.in_(filters.statuses))
+    if filters.department:
+        query = query.where(Case.department_code == filters.department)
+    if filters.grid_cell:
+        query = query.where(Case.grid_cell == filters.grid_cell)
+    if filters.community:
+        query = query.where(Case.community == filters.community)
+    if filters.category:
+        query = query.where(Case.category_code == filters.category)
+    if filters.overdue is not None:
+        late = and_(
+            Case.deadline_at.is_not(None),
+            Case.deadline_at < now,
+            Case.status.not_in([s.value for s in FINISHED]),
+        )
+        query = query.where(late if filters.overdue else ~late)
+    if filters.q:
+        query = query.where(
+            or_(
+                Case.description.icontains(filters.q, autoescape=True),
+                Case.address.icontains(filters.q, autoescape=True),
+                Case.case_number.icontains(filters.q, autoescape=True),
+            )
+        )
+    if filters.reporter:
+        query = query.where(
+            exists().where(CaseReport.case_id == Case.id, CaseReport.reporter_id == filters.reporter)
+        )
+    if after is not None:
+        created_at, case_id = after
+        query = query.where(
+            or_(Case.created_at < created_at, and_(Case.created_at == created_at, Case.id < case_id))
+        )
+    query = query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit + 1)
+    return list((await session.scalars(query)).all())

@@ -1,0 +1,223 @@
+"""The dispatch console: list and read cases, and move them through their lifecycle.
+
+Every command takes ``If-Match`` with the case's ETag (428 without it, 412 when stale) and
+answers with the updated case detail and its new ``ETag``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from services.dispatch.cases import service
+from services.dispatch.cases.lifecycle import Status
+from services.dispatch.cases.repository import CaseFilters
+from services.dispatch.cases.schemas import (
+    AcceptRequest,
+    CaseDetail,
+    CasePage,
+    DispatchRequest,
+    FeedbackRequest,
+    NoteRequest,
+    RejectRequest,
+    ResolveRequest,
+    ReturnRequest,
+    VerifyRequest,
+)
+from services.dispatch.deps import CurrentActor, GridDep, IfMatch, SessionDep, SettingsDep
+from shared.errors import (
+    Conflict,
+    IllegalTransition,
+    NotFound,
+    PeerUnavailable,
+    PreconditionFailed,
+    PreconditionRequired,
+    Unauthorized,
+    Unprocessable,
+    problem_responses,
+)
+from shared.etags import etag
+from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+COMMAND_ERRORS = problem_responses(
+    Unauthorized, NotFound, IllegalTransition, PreconditionFailed, PreconditionRequired, Unprocessable
+)
+Text = Annotated[str | None, Query(max_length=200)]
+
+
+def _with_etag(response: Response, case: CaseDetail) -> CaseDetail:
+    response.headers["ETag"] = etag(case.version)
+    return case
+
+
+@router.get("", response_model=CasePage, responses=problem_responses(Unprocessable))
+async def list_cases(
+    session: SessionDep,
+    status: Annotated[list[Status] | None, Query(max_length=20, description="repeat for several")] = None,
+    department: Text = None,
+    grid_cell: Text = None,
+    community: Text = None,
+    category: Text = None,
+    overdue: Annotated[bool | None, Query(description="deadline passed, not closed or rejected")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="text in description, address or number")
+    ] = None,
+    reporter: Text = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> CasePage:
+    """Cases for the console, newest first, filtered; pass ``next_cursor`` back as ``cursor``."""
+    filters = CaseFilters(
+        statuses=[s.value for s in status or []],
+        department=department,
+        grid_cell=grid_cell,
+        community=community,
+        category=category,
+        overdue=overdue,
+        q=q,
+        reporter=reporter,
+    )
+    return await service.list_cases(session, filters=filters, limit=limit, cursor=cursor)
+
+
+@router.get("/{case_id}", response_model=CaseDetail, responses=problem_responses(NotFound))
+async def read_case(case_id: int, session: SessionDep, response: Response) -> CaseDetail:
+    """One case with its reports and full timeline (oldest first); the ``ETag`` to send back."""
+    return _with_etag(response, await service.detail(session, case_id))
+
+
+@router.post(
+    "/{case_id}/dispatch",
+    response_model=CaseDetail,
+    responses=COMMAND_ERRORS | problem_responses(PeerUnavailable),
+)
+async def dispatch(
+    case_id: int,
+    body: DispatchRequest,
+    session: SessionDep,
+    grid: GridDep,
+    actor: CurrentActor,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """派遣: send a case in triage to a department (names and time limit come from grid).
+
+    The deadline is the category's time limit from now, 72 hours when the case has no category.
+    """
+    case = await service.dispatch(session, grid, case_id=case_id, if_match=if_match, body=body, actor=actor)
+    return _with_etag(response, case)
+
+
+@router.post("/{case_id}/accept", response_model=CaseDetail, responses=COMMAND_ERRORS)
+async def accept(
+    case_id: int,
+    session: SessionDep,
+    actor: CurrentActor,
+    response: Response,
+    body: AcceptRequest | None = None,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """The department takes a dispatched case in hand (dispatched → in_progress); body optional."""
+    case = await service.accept(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
+    return _with_etag(response, case)
+
+
+@router.post("/{case_id}/return", response_model=CaseDetail, responses=COMMAND_ERRORS)
+async def return_case(
+    case_id: int,
+    body: ReturnRequest,
+    session: SessionDep,
+    actor: CurrentActor,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """退回: the department hands the case back to triage, with its reason; the deadline is cleared."""
+    case = await service.return_case(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
+    return _with_etag(response, case)
+
+
+@router.post("/{case_id}/resolve", response_model=CaseDetail, responses=COMMAND_ERRORS)
+async def resolve(
+    case_id: int,
+    body: ResolveRequest,
+    session: SessionDep,
+    actor: CurrentActor,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """处置完成: the department reports the problem handled, with a note and photos."""
+    case = await service.resolve(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
+    return _with_etag(response, case)
+
+
+@router.post("/{case_id}/verify", response_model=CaseDetail, responses=COMMAND_ERRORS)
+async def verify(
+    case_id: int,
+    body: VerifyRequest,
+    session: SessionDep,
+    actor: CurrentActor,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """核查: on-site check of a resolved case. Passed closes it (结案); failed sends it back to the
+    same department as rework with a new deadline (a note saying what is wrong is required)."""
+    case = await service.verify(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
+    return _with_etag(response, case)
+
+
+@router.post("/{case_id}/reject", response_model=CaseDetail, responses=COMMAND_ERRORS)
+async def reject(
+    case_id: int,
+    body: RejectRequest,
+    session: SessionDep,
+    actor: CurrentActor,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """Reject a case in triage or dispatched: ``void`` (not a problem) or ``duplicate`` (of another case)."""
+    case = await service.reject(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
+    return _with_etag(response, case)
+
+
+@router.post(
+    "/{case_id}/feedback",
+    response_model=CaseDetail,
+    responses=COMMAND_ERRORS | problem_responses(Conflict),
+)
+async def feedback(
+    case_id: int,
+    body: FeedbackRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: CurrentActor,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """评价: the reporter's rating of a closed case, once per closing. A rating of 1 or 2 within
+    ``feedback_window_days`` of closing reopens it as rework; later it is only recorded."""
+    case = await service.feedback(
+        session,
+        case_id=case_id,
+        if_match=if_match,
+        body=body,
+        actor=actor,
+        window_days=settings.feedback_window_days,
+    )
+    return _with_etag(response, case)
+
+
+@router.post("/{case_id}/notes", response_model=CaseDetail, responses=COMMAND_ERRORS)
+async def add_note(
+    case_id: int,
+    body: NoteRequest,
+    session: SessionDep,
+    actor: CurrentActor,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """Add a note (and photos) to the timeline in any status; the status does not change."""
+    case = await service.add_note(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
+    return _with_etag(response, case)

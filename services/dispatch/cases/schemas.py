@@ -1,0 +1,158 @@
+"""Request and response bodies of the case console API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, StringConstraints, computed_field
+
+from services.dispatch.cases.lifecycle import is_overdue
+from shared.db import utcnow
+from shared.schemas import Page, RequestModel, ResponseModel
+
+Note: Any = Field(min_length=1, max_length=2000)
+Photos: Any = Field(default_factory=list, max_length=9, description="photo URLs or ids, at most 9")
+PhotoList = list[Annotated[str, StringConstraints(min_length=1, max_length=500)]]
+
+
+class CaseRead(ResponseModel):
+    id: int
+    case_number: str = Field(examples=["WG20261127-0007"])
+    status: str = Field(examples=["dispatched"])
+    category_code: str | None
+    category_name: str | None
+    urgency: str
+    department_code: str | None
+    department_name: str | None
+    grid_cell: str | None
+    community: str | None
+    lat: float
+    lon: float
+    address: str | None
+    description: str
+    reported_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    dispatched_at: datetime | None
+    deadline_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    rework_count: int
+    report_count: int
+    rating: int | None
+    feedback_comment: str | None
+    feedback_at: datetime | None
+    duplicate_of: int | None
+    version: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def overdue(self) -> bool:
+        """The deadline has passed and the case is neither closed nor rejected."""
+        return is_overdue(self.status, self.deadline_at, utcnow())
+
+
+class ReportRead(ResponseModel):
+    report_id: uuid.UUID
+    reporter_id: str
+    channel: str
+    category: str | None
+    description: str
+    lat: float
+    lon: float
+    photos: list[str]
+    seen_at: datetime
+    received_at: datetime
+    joined_at: datetime
+
+
+class EventRead(ResponseModel):
+    id: int
+    action: str = Field(examples=["dispatched"])
+    from_status: str | None
+    to_status: str
+    actor_id: str
+    actor_role: str
+    note: str | None
+    photos: list[str]
+    data: dict[str, Any]
+    at: datetime
+
+
+class CaseDetail(CaseRead):
+    reports: list[ReportRead]
+    timeline: list[EventRead] = Field(description="every event, oldest first")
+
+
+CasePage = Page[CaseRead]
+
+
+class DispatchRequest(RequestModel):
+    department_code: str = Field(min_length=1, max_length=64)
+    category_code: str | None = Field(
+        default=None,
+        max_length=64,
+        description="set or correct the category; its time limit sets the deadline",
+    )
+    note: str | None = Field(default=None, max_length=2000)
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"department_code": "cg-zfzd", "category_code": "0101"}]}
+    )
+
+
+class AcceptRequest(RequestModel):
+    note: str | None = Field(default=None, max_length=2000)
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"note": "on our way"}]})
+
+
+class ReturnRequest(RequestModel):
+    reason: str = Field(min_length=1, max_length=2000, description="why the department hands it back (退回)")
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "not our responsibility: road belongs to port"}]}
+    )
+
+
+class ResolveRequest(RequestModel):
+    note: str = Note
+    photos: PhotoList = Photos
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"note": "stall moved off the road", "photos": ["p/after-1.jpg"]}]}
+    )
+
+
+class VerifyRequest(RequestModel):
+    passed: bool
+    note: str | None = Field(default=None, max_length=2000, description="required when passed is false")
+    photos: PhotoList = Photos
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"passed": True, "note": "checked on site"}]})
+
+
+class RejectRequest(RequestModel):
+    reason: Literal["void", "duplicate"]
+    note: str | None = Field(default=None, max_length=2000)
+    duplicate_of: int | None = Field(default=None, ge=1, description="the case this one repeats")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "duplicate", "duplicate_of": 12}]})
+
+
+class FeedbackRequest(RequestModel):
+    rating: int = Field(ge=1, le=5, description="1 very unsatisfied … 5 very satisfied")
+    comment: str | None = Field(default=None, max_length=1000)
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"rating": 5, "comment": "fixed the same day"}]}
+    )
+
+
+class NoteRequest(RequestModel):
+    note: str = Note
+    photos: PhotoList = Photos
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"note": "called the shop owner"}]})

@@ -1,0 +1,349 @@
+"""Reading cases and moving them through their lifecycle (the console's commands).
+
+Every command locks the case row (``FOR UPDATE`` on PostgreSQL), checks ``If-Match`` against
+its version, asks :mod:`lifecycle` whether the move is legal, then changes the case, bumps
+its version and appends one timeline event (two for feedback that reopens).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch.cases import repository, timeline
+from services.dispatch.cases.lifecycle import (
+    Status,
+    Step,
+    deadline,
+    feedback_given_since_close,
+    feedback_reopens,
+    next_status,
+    verify_step,
+)
+from services.dispatch.cases.schemas import (
+    AcceptRequest,
+    CaseDetail,
+    CasePage,
+    CaseRead,
+    DispatchRequest,
+    EventRead,
+    FeedbackRequest,
+    NoteRequest,
+    RejectRequest,
+    ReportRead,
+    ResolveRequest,
+    ReturnRequest,
+    VerifyRequest,
+)
+from services.dispatch.clients.grid import GridClient
+from services.dispatch.models import Case
+from shared.actors import Actor
+from shared.db import utcnow
+from shared.errors import Conflict, NotFound, Unprocessable
+from shared.etags import require_if_match
+from shared.schemas import decode_cursor, encode_cursor
+
+
+async def detail(session: AsyncSession, case_id: int) -> CaseDetail:
+    case = await repository.get(session, case_id)
+    if case is None:
+        raise NotFound(f"there is no case {case_id}")
+    return CaseDetail.model_validate(
+        {
+            **CaseRead.model_validate(case).model_dump(exclude={"overdue"}),
+            "reports": [ReportRead.model_validate(r) for r in await repository.reports(session, case_id)],
+            "timeline": [EventRead.model_validate(e) for e in await repository.timeline(session, case_id)],
+        }
+    )
+
+
+async def list_cases(
+    session: AsyncSession, *, filters: repository.CaseFilters, limit: int, cursor: str | None
+) -> CasePage:
+    after = None
+    if cursor:
+        position = decode_cursor(cursor)
+        try:
+            after = (datetime.fromisoformat(position["created_at"]), int(position["id"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise Unprocessable("cursor is not one this service issued") from exc
+    rows = await repository.page(session, filters, now=utcnow(), limit=limit, after=after)
+    items, more = rows[:limit], len(rows) > limit
+    next_cursor = (
+        encode_cursor({"created_at": items[-1].created_at.isoformat(), "id": items[-1].id}) if more else None
+    )
+    return CasePage(items=[CaseRead.model_validate(c) for c in items], next_cursor=next_cursor)
+
+
+def assign(
+    case: Case, *, department_code: str, department_name: str, time_limit_hours: int | None, now: datetime
+) -> None:
+    """Put a case in a department's hands with a fresh deadline (dispatch, auto-dispatch, rework)."""
+    case.status = Status.dispatched
+    case.department_code = department_code
+    case.department_name = department_name
+    case.dispatched_at = now
+    case.deadline_at = deadline(now, time_limit_hours)
+
+
+async def _locked(session: AsyncSession, case_id: int, if_match: str | None) -> Case:
+    case = await repository.get(session, case_id, for_update=True)
+    if case is None:
+        raise NotFound(f"there is no case {case_id}")
+    require_if_match(if_match, case.version)
+    return case
+
+
+def _touch(case: Case, now: datetime) -> None:
+    case.version += 1
+    case.updated_at = now
+
+
+def _who(actor: Actor) -> tuple[str, str]:
+    return actor.id, actor.role.value
+
+
+def _rework(case: Case, now: datetime) -> None:
+    if case.department_code is None or case.department_name is None:  # pragma: no cover - dispatched before
+        raise Conflict("the case has no department to send the rework to")
+    assign(
+        case,
+        department_code=case.department_code,
+        department_name=case.department_name,
+        time_limit_hours=case.time_limit_hours,
+        now=now,
+    )
+    case.rework_count += 1
+    case.resolved_at = None
+    case.closed_at = None
+
+
+async def dispatch(
+    session: AsyncSession,
+    grid: GridClient,
+    *,
+    case_id: int,
+    if_match: str | None,
+    body: DispatchRequest,
+    actor: Actor,
+) -> CaseDetail:
+    case = await _locked(session, case_id, if_match)
+    before = case.status
+    next_status(Step.dispatch, before)
+    department = await grid.department(body.department_code)
+    if department is None:
+        raise Unprocessable(f"grid knows no department {body.department_code!r}")
+    category_code = body.category_code or case.category_code
+    category = await grid.category(category_code) if category_code else None
+    if body.category_code and category is None:
+        raise Unprocessable(f"grid knows no category {body.category_code!r}")
+    if category is not None:
+        case.category_code = category.code
+        case.category_name = category.name_zh
+        case.urgency = category.urgency
+    case.time_limit_hours = category.time_limit_hours if category else None
+    now = utcnow()
+    assign(
+        case,
+        department_code=department.code,
+        department_name=department.name_zh,
+        time_limit_hours=case.time_limit_hours,
+        now=now,
+    )
+    _touch(case, now)
+    await timeline.record(
+        session,
+        case,
+        action=Step.dispatch,
+        from_status=before,
+        actor=_who(actor),
+        at=now,
+        note=body.note,
+        data={"department_code": department.code, "category_code": case.category_code},
+    )
+    return await detail(session, case.id)
+
+
+async def accept(
+    session: AsyncSession, *, case_id: int, if_match: str | None, body: AcceptRequest | None, actor: Actor
+) -> CaseDetail:
+    case = await _locked(session, case_id, if_match)
+    before = case.status
+    case.status = next_status(Step.accept, before)
+    now = utcnow()
+    _touch(case, now)
+    note = body.note if body else None
+    await timeline.record(
+        session, case, action=Step.accept, from_status=before, actor=_who(actor), at=now, note=note
+    )
+    return await detail(session, case.id)
+
+
+async def return_case(
+    session: AsyncSession, *, case_id: int, if_match: str | None, body: ReturnRequest, actor: Actor
+) -> CaseDetail:
+    case = await _locked(session, case_id, if_match)
+    before, department = case.status, case.department_code
+    case.status = next_status(Step.return_, before)
+    case.department_code = case.department_name = None
+    case.dispatched_at = case.deadline_at = None
+    now = utcnow()
+    _touch(case, now)
+    await timeline.record(
+        session,
+        case,
+        action=Step.return_,
+        from_status=before,
+        actor=_who(actor),
+        at=now,
+        note=body.reason,
+        data={"department_code": department},
+    )
+    return await detail(session, case.id)
+
+
+async def resolve(
+    session: AsyncSession, *, case_id: int, if_match: str | None, body: ResolveRequest, actor: Actor
+) -> CaseDetail:
+    case = await _locked(session, case_id, if_match)
+    before = case.status
+    case.status = next_status(Step.resolve, before)
+    now = utcnow()
+    case.resolved_at = now
+    _touch(case, now)
+    await timeline.record(
+        session,
+        case,
+        action=Step.resolve,
+        from_status=before,
+        actor=_who(actor),
+        at=now,
+        note=body.note,
+        photos=body.photos,
+    )
+    return await detail(session, case.id)
+
+
+async def verify(
+    session: AsyncSession, *, case_id: int, if_match: str | None, body: VerifyRequest, actor: Actor
+) -> CaseDetail:
+    case = await _locked(session, case_id, if_match)
+    before, step = case.status, verify_step(body.passed)
+    next_status(step, before)
+    if not body.passed and not body.note:
+        raise Unprocessable("say what is still wrong: a failed verification needs a note")
+    now = utcnow()
+    if body.passed:
+        case.status = Status.closed
+        case.closed_at = now
+    else:
+        _rework(case, now)
+    _touch(case, now)
+    await timeline.record(
+        session,
+        case,
+        action=step,
+        from_status=before,
+        actor=_who(actor),
+        at=now,
+        note=body.note,
+        photos=body.photos,
+        data={"passed": body.passed},
+    )
+    return await detail(session, case.id)
+
+
+async def reject(
+    session: AsyncSession, *, case_id: int, if_match: str | None, body: RejectRequest, actor: Actor
+) -> CaseDetail:
+    case = await _locked(session, case_id, if_match)
+    before = case.status
+    target = next_status(Step.reject, before)
+    if body.duplicate_of is not None:
+        if body.reason != "duplicate":
+            raise Unprocessable("duplicate_of goes only with reason 'duplicate'")
+        if body.duplicate_of == case.id or await repository.get(session, body.duplicate_of) is None:
+            raise Unprocessable(f"duplicate_of names no other case: {body.duplicate_of}")
+    now = utcnow()
+    case.status = target
+    case.duplicate_of = body.duplicate_of
+    case.deadline_at = None
+    _touch(case, now)
+    await timeline.record(
+        session,
+        case,
+        action=Step.reject,
+        from_status=before,
+        actor=_who(actor),
+        at=now,
+        note=body.note,
+        data={"reason": body.reason, "duplicate_of": body.duplicate_of},
+    )
+    return await detail(session, case.id)
+
+
+async def feedback(
+    session: AsyncSession,
+    *,
+    case_id: int,
+    if_match: str | None,
+    body: FeedbackRequest,
+    actor: Actor,
+    window_days: float,
+) -> CaseDetail:
+    case = await _locked(session, case_id, if_match)
+    before = case.status
+    next_status(Step.feedback, before)
+    if feedback_given_since_close(case.closed_at, case.feedback_at):
+        raise Conflict("feedback on this closing has already been given")
+    now = utcnow()
+    assert case.closed_at is not None
+    reopen = feedback_reopens(body.rating, case.closed_at, now, window_days)
+    case.rating, case.feedback_comment, case.feedback_at = body.rating, body.comment, now
+    _touch(case, now)
+    data = {"rating": body.rating, "reopens": reopen}
+    await timeline.record(
+        session,
+        case,
+        action=Step.feedback,
+        from_status=before,
+        actor=_who(actor),
+        at=now,
+        note=body.comment,
+        data=data,
+    )
+    if reopen:
+        next_status(Step.reopen, before)
+        _rework(case, now)
+        await timeline.record(
+            session,
+            case,
+            action=Step.reopen,
+            from_status=before,
+            actor=_who(actor),
+            at=now,
+            note=body.comment,
+            data={"rating": body.rating},
+        )
+    return await detail(session, case.id)
+
+
+async def add_note(
+    session: AsyncSession, *, case_id: int, if_match: str | None, body: NoteRequest, actor: Actor
+) -> CaseDetail:
+    case = await _locked(session, case_id, if_match)
+    now = utcnow()
+    next_status(Step.note, case.status)
+    _touch(case, now)
+    await timeline.record(
+        session,
+        case,
+        action=Step.note,
+        from_status=case.status,
+        actor=_who(actor),
+        at=now,
+        note=body.note,
+        photos=body.photos,
+    )
+    return await detail(session, case.id)

@@ -1,0 +1,72 @@
+"""Writing a case's timeline, and telling every reporter of the case about it.
+
+Each event that changes the status, and each ``merged`` event (the joining reporter learns
+the case's current state), enqueues one ``case.status_changed`` message to intake in the
+same transaction, carrying every report id of the case.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch.cases import repository
+from services.dispatch.models import Case, CaseEvent, OutboxMessage
+from shared.messages import CASE_STATUS_CHANGED, CaseStatusChanged
+from shared.outbox import enqueue
+
+SYSTEM_ROUTER = ("system:router", "service")
+"""The actor of automatic dispatch."""
+
+
+async def record(
+    session: AsyncSession,
+    case: Case,
+    *,
+    action: str,
+    from_status: str | None,
+    actor: tuple[str, str],
+    at: datetime,
+    note: str | None = None,
+    photos: list[str] | None = None,
+    data: dict[str, Any] | None = None,
+) -> CaseEvent:
+    """Append an event (the case's current status is its ``to_status``) and notify reporters."""
+    event = CaseEvent(
+        case_id=case.id,
+        action=str(action),
+        from_status=from_status,
+        to_status=case.status,
+        actor_id=actor[0],
+        actor_role=actor[1],
+        note=note,
+        photos=photos or [],
+        data=data or {},
+        at=at,
+    )
+    session.add(event)
+    await session.flush()
+    if from_status != case.status or action == "merged":
+        message = CaseStatusChanged(
+            event_id=event.id,
+            case_id=case.id,
+            case_number=case.case_number,
+            action=action,
+            status=case.status,
+            department_code=case.department_code,
+            department_name=case.department_name,
+            note=note,
+            deadline_at=case.deadline_at,
+            occurred_at=at,
+            report_ids=await repository.report_ids(session, case.id),
+        )
+        enqueue(
+            session,
+            OutboxMessage,
+            CASE_STATUS_CHANGED,
+            f"{case.id}:{event.id}",
+            message.model_dump(mode="json"),
+        )
+    return event

@@ -1,0 +1,27 @@
+"""dispatch's client of intake: delivers outbox batches to intake's inbox."""
+
+from __future__ import annotations
+
+import httpx
+
+from shared.messages import InboxBatch, InboxReply
+from shared.peer import PeerClient
+
+
+class IntakeClient(PeerClient):
+    peer = "intake"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        caller: str = "dispatch",
+        timeout: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(base_url, caller=caller, timeout=timeout, transport=transport)
+
+    async def deliver(self, batch: InboxBatch) -> InboxReply:
+        """Post one batch; raises PeerUnavailable when intake is down or answers 5xx."""
+        response = await self.request("POST", "/internal/v1/inbox", json=batch.model_dump(mode="json"))
+        return InboxReply.model_validate(response.json())

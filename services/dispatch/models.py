@@ -1,0 +1,111 @@
+"""dispatch's tables: cases (work orders), the reports joined to them, their timeline, the outbox.
+
+A case's human number (``WG20261127-0007``) comes from ``case_number_counters``, one row per
+day bumped with an atomic upsert, so two writers never draw the same number on either database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import BigIntPK, JSONType, UTCDateTime, new_metadata, utcnow
+from shared.outbox import OutboxMixin
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_created_at_id", "created_at", "id"),
+        Index("ix_cases_status_deadline_at", "status", "deadline_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    case_number: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    category_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    category_name: Mapped[str | None] = mapped_column(String(200))
+    urgency: Mapped[str] = mapped_column(String(16), default="normal")
+    time_limit_hours: Mapped[int | None] = mapped_column(Integer)
+    department_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    department_name: Mapped[str | None] = mapped_column(String(200))
+    grid_cell: Mapped[str | None] = mapped_column(String(32), index=True)
+    community: Mapped[str | None] = mapped_column(String(32), index=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    report_count: Mapped[int] = mapped_column(Integer, default=1)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    feedback_comment: Mapped[str | None] = mapped_column(String(1000))
+    feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class CaseReport(Base):
+    """A reporter's report joined to a case: the first opened it, later ones merged in."""
+
+    __tablename__ = "case_reports"
+    __table_args__ = (Index("ix_case_reports_category_seen_at", "category", "seen_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    report_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    reporter_id: Mapped[str] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    photos: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseEvent(Base):
+    """One entry of a case's append-only timeline."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    actor_role: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    photos: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseNumberCounter(Base):
+    """The last case number drawn on each day (``YYYYMMDD``, UTC)."""
+
+    __tablename__ = "case_number_counters"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class OutboxMessage(OutboxMixin, Base):
+    pass

@@ -1,0 +1,53 @@
+"""Delivering dispatch's outbox (``case.status_changed``) to intake's inbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.dispatch.clients.intake import IntakeClient
+from services.dispatch.models import OutboxMessage
+from services.dispatch.settings import DispatchSettings
+from shared.messages import InboxBatch, InboxMessage, InboxStatus
+from shared.outbox import Deliver, Delivery, Outcome, Relay
+
+_OUTCOMES = {
+    InboxStatus.accepted: Outcome.sent,
+    InboxStatus.duplicate: Outcome.sent,
+    InboxStatus.rejected: Outcome.dead,
+}
+
+
+def deliver_to(intake: IntakeClient) -> Deliver:
+    """A delivery function for the relay; PeerUnavailable propagates and the relay retries the batch."""
+
+    async def deliver(messages: Sequence[OutboxMessage]) -> dict[int, Delivery]:
+        batch = InboxBatch(
+            messages=[InboxMessage(topic=m.topic, key=m.key, payload=m.payload) for m in messages]  # type: ignore[arg-type]
+        )
+        reply = await intake.deliver(batch)
+        if len(reply.results) != len(messages):
+            error = f"intake answered {len(reply.results)} results for {len(messages)} messages"
+            return {m.id: Delivery(Outcome.retry, error) for m in messages}
+        return {
+            m.id: Delivery(_OUTCOMES[result.status], result.detail)
+            for m, result in zip(messages, reply.results, strict=True)
+        }
+
+    return deliver
+
+
+def build_relay(
+    settings: DispatchSettings, session_maker: async_sessionmaker[AsyncSession], intake: IntakeClient
+) -> Relay:
+    return Relay(
+        session_maker,
+        OutboxMessage,
+        deliver_to(intake),
+        name="dispatch-to-intake",
+        batch_size=settings.relay_batch_size,
+        lease_seconds=settings.relay_lease_seconds,
+        poll_seconds=settings.relay_poll_seconds,
+        max_backoff_seconds=settings.relay_max_backoff_seconds,
+    )

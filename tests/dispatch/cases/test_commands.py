@@ -1,0 +1,219 @@
+"""The case lifecycle through HTTP: commands, ETags, illegal moves, rework, feedback."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shared.db import utcnow
+from tests.dispatch.conftest import HANDLER, WORKER, Dispatch
+from tests.dispatch.fakes import OTHER
+
+
+async def triage_case(dispatch: Dispatch) -> dict[str, Any]:
+    return await dispatch.new_case(category=None)
+
+
+async def test_a_case_walks_the_whole_lifecycle(dispatch: Dispatch) -> None:
+    case = await triage_case(dispatch)
+    cid = case["id"]
+
+    read = await dispatch.client.get(f"/v1/cases/{cid}", headers=WORKER)
+    assert read.headers["ETag"] == f'"{case["version"]}"'
+
+    response = await dispatch.act(cid, "dispatch", {"department_code": "works", "category_code": OTHER})
+    assert response.status_code == 200
+    done = response.json()
+    assert response.headers["ETag"] == f'"{done["version"]}"' != read.headers["ETag"]
+    assert (done["status"], done["department_name"], done["category_name"]) == (
+        "dispatched",
+        "市政所",
+        "其他",
+    )
+    assert done["deadline_at"] is not None
+
+    assert (await dispatch.ok(cid, "accept", {}, actor=HANDLER))["status"] == "in_progress"
+    resolved = await dispatch.ok(cid, "resolve", {"note": "fixed", "photos": ["p/after.jpg"]}, actor=HANDLER)
+    assert resolved["status"] == "resolved" and resolved["resolved_at"]
+    closed = await dispatch.ok(cid, "verify", {"passed": True, "note": "checked"}, actor=WORKER)
+    assert closed["status"] == "closed" and closed["closed_at"]
+    rated = await dispatch.ok(cid, "feedback", {"rating": 5, "comment": "fast"}, actor=WORKER)
+    assert (rated["status"], rated["rating"], rated["feedback_comment"]) == ("closed", 5, "fast")
+    noted = await dispatch.ok(cid, "notes", {"note": "filed in the monthly log"})
+    assert noted["status"] == "closed"
+
+    timeline = noted["timeline"]
+    assert [e["action"] for e in timeline] == [
+        "registered",
+        "dispatched",
+        "accepted",
+        "resolved",
+        "verified",
+        "feedback",
+        "note",
+    ]
+    assert [(e["actor_id"], e["actor_role"]) for e in timeline[1:4]] == [
+        ("li.dispatcher", "dispatcher"),
+        ("zhao.handler", "handler"),
+        ("zhao.handler", "handler"),
+    ]
+    assert timeline[3]["photos"] == ["p/after.jpg"]
+    assert [e["to_status"] for e in timeline] == [
+        "triage",
+        "dispatched",
+        "in_progress",
+        "resolved",
+        "closed",
+        "closed",
+        "closed",
+    ]
+
+
+async def test_dispatch_without_category_gives_72_hours(dispatch: Dispatch) -> None:
+    case = await triage_case(dispatch)
+    done = await dispatch.ok(case["id"], "dispatch", {"department_code": "market"})
+    span = datetime.fromisoformat(done["deadline_at"]) - datetime.fromisoformat(done["dispatched_at"])
+    assert span == timedelta(hours=72)
+
+
+async def test_dispatch_to_an_unknown_department_or_category_is_422(dispatch: Dispatch) -> None:
+    case = await triage_case(dispatch)
+    nobody = await dispatch.act(case["id"], "dispatch", {"department_code": "nobody"})
+    nothing = await dispatch.act(
+        case["id"], "dispatch", {"department_code": "works", "category_code": "nope"}
+    )
+    assert (nobody.status_code, nothing.status_code) == (422, 422)
+    assert (await dispatch.read(case["id"]))["status"] == "triage"
+
+
+async def test_return_sends_the_case_back_to_triage_with_its_reason(dispatch: Dispatch) -> None:
+    case = await dispatch.new_case()
+    assert (await dispatch.act(case["id"], "return", {})).status_code == 422
+    back = await dispatch.ok(case["id"], "return", {"reason": "the road belongs to the port"}, actor=HANDLER)
+    assert back["status"] == "triage"
+    assert back["department_code"] is None and back["deadline_at"] is None
+    assert back["timeline"][-1]["note"] == "the road belongs to the port"
+
+
+async def test_reject_as_duplicate_names_the_other_case(dispatch: Dispatch) -> None:
+    first = await dispatch.new_case()
+    second = await triage_case(dispatch)
+    done = await dispatch.ok(second["id"], "reject", {"reason": "duplicate", "duplicate_of": first["id"]})
+    assert (done["status"], done["duplicate_of"]) == ("rejected", first["id"])
+    bad = await dispatch.act(first["id"], "reject", {"reason": "duplicate", "duplicate_of": 999})
+    assert bad.status_code == 422
+    odd = await dispatch.act(first["id"], "reject", {"reason": "spam"})
+    assert odd.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [
+        ("accept", {}),
+        ("return", {"reason": "x"}),
+        ("resolve", {"note": "x"}),
+        ("verify", {"passed": True}),
+        ("feedback", {"rating": 5}),
+    ],
+)
+async def test_illegal_commands_in_triage_are_409_naming_the_state(
+    dispatch: Dispatch, action: str, body: dict[str, Any]
+) -> None:
+    case = await triage_case(dispatch)
+    response = await dispatch.act(case["id"], action, body)
+    assert response.status_code == 409
+    problem = response.json()
+    assert problem["current_state"] == "triage" and problem["action"] == action
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_illegal_commands_later_in_the_life_are_409(dispatch: Dispatch) -> None:
+    cid = (await dispatch.new_case())["id"]
+    assert (await dispatch.act(cid, "dispatch", {"department_code": "works"})).json()[
+        "current_state"
+    ] == "dispatched"
+    assert (await dispatch.act(cid, "resolve", {"note": "x"})).json()["current_state"] == "dispatched"
+    await dispatch.ok(cid, "accept")
+    assert (await dispatch.act(cid, "reject", {"reason": "void"})).json()["current_state"] == "in_progress"
+    await dispatch.ok(cid, "resolve", {"note": "done"})
+    assert (await dispatch.act(cid, "accept")).json()["current_state"] == "resolved"
+    await dispatch.ok(cid, "verify", {"passed": True})
+    later: list[tuple[str, dict[str, Any]]] = [
+        ("return", {"reason": "x"}),
+        ("verify", {"passed": False, "note": "x"}),
+    ]
+    for action, body in later:
+        response = await dispatch.act(cid, action, body)
+        assert (response.status_code, response.json()["current_state"]) == (409, "closed")
+
+
+async def test_stale_if_match_is_412_and_missing_is_428(dispatch: Dispatch) -> None:
+    case = await dispatch.new_case()
+    stale_tag = f'"{case["version"]}"'
+    await dispatch.ok(case["id"], "notes", {"note": "first"})
+
+    stale = await dispatch.act(case["id"], "accept", {}, if_match=stale_tag)
+    missing = await dispatch.act(case["id"], "accept", {}, if_match=None)
+    assert (stale.status_code, missing.status_code) == (412, 428)
+    assert (await dispatch.read(case["id"]))["status"] == "dispatched"
+
+
+async def test_request_bodies_cannot_set_server_fields(dispatch: Dispatch) -> None:
+    case = await dispatch.new_case()
+    response = await dispatch.act(case["id"], "accept", {"status": "closed"})
+    assert response.status_code == 422
+    response = await dispatch.act(case["id"], "notes", {"note": "x", "actor_id": "someone"})
+    assert response.status_code == 422
+
+
+async def test_unknown_case_is_404(dispatch: Dispatch) -> None:
+    assert (await dispatch.client.get("/v1/cases/999", headers=WORKER)).status_code == 404
+    assert (await dispatch.act(999, "accept", {}, if_match='"1"')).status_code == 404
+
+
+async def resolved_case(dispatch: Dispatch) -> int:
+    cid: int = (await dispatch.new_case())["id"]
+    await dispatch.ok(cid, "accept", actor=HANDLER)
+    await dispatch.ok(cid, "resolve", {"note": "done"}, actor=HANDLER)
+    return cid
+
+
+async def test_failed_verification_is_rework_to_the_same_department(dispatch: Dispatch) -> None:
+    cid = await resolved_case(dispatch)
+    assert (await dispatch.act(cid, "verify", {"passed": False})).status_code == 422
+    again = await dispatch.ok(cid, "verify", {"passed": False, "note": "stall is back"}, actor=WORKER)
+    assert (again["status"], again["rework_count"], again["department_code"]) == (
+        "dispatched",
+        1,
+        "enforcement",
+    )
+    assert again["resolved_at"] is None
+    assert again["timeline"][-1]["action"] == "rework"
+
+
+async def test_unsatisfied_feedback_within_the_window_reopens_once(dispatch: Dispatch) -> None:
+    cid = await resolved_case(dispatch)
+    await dispatch.ok(cid, "verify", {"passed": True})
+    reopened = await dispatch.ok(cid, "feedback", {"rating": 2, "comment": "still there"}, actor=WORKER)
+    assert (reopened["status"], reopened["rework_count"], reopened["rating"]) == ("dispatched", 1, 2)
+    assert [e["action"] for e in reopened["timeline"][-2:]] == ["feedback", "reopened"]
+    assert (await dispatch.act(cid, "feedback", {"rating": 1})).json()["current_state"] == "dispatched"
+
+    await dispatch.ok(cid, "accept", actor=HANDLER)
+    await dispatch.ok(cid, "resolve", {"note": "removed again"}, actor=HANDLER)
+    await dispatch.ok(cid, "verify", {"passed": True})
+    happy = await dispatch.ok(cid, "feedback", {"rating": 4})
+    assert (happy["status"], happy["rating"]) == ("closed", 4)
+    twice = await dispatch.act(cid, "feedback", {"rating": 1})
+    assert twice.status_code == 409
+
+
+async def test_unsatisfied_feedback_after_the_window_is_only_recorded(dispatch: Dispatch) -> None:
+    cid = await resolved_case(dispatch)
+    await dispatch.ok(cid, "verify", {"passed": True})
+    await dispatch.set_case(cid, closed_at=utcnow() - timedelta(days=8))
+    late = await dispatch.ok(cid, "feedback", {"rating": 1, "comment": "too late"})
+    assert (late["status"], late["rework_count"], late["rating"]) == ("closed", 0, 1)
+    assert late["timeline"][-1]["data"] == {"rating": 1, "reopens": False}

@@ -1,0 +1,103 @@
+"""The lifecycle's rules, without a database: every (step, status) pair of the table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.dispatch.cases.lifecycle import (
+    Status,
+    Step,
+    deadline,
+    feedback_given_since_close,
+    feedback_reopens,
+    is_overdue,
+    next_status,
+    verify_step,
+)
+from shared.errors import IllegalTransition
+
+T, D, P, R, C, X = (
+    Status.triage,
+    Status.dispatched,
+    Status.in_progress,
+    Status.resolved,
+    Status.closed,
+    Status.rejected,
+)
+
+LEGAL = {
+    (Step.dispatch, T): D,
+    (Step.accept, D): P,
+    (Step.return_, D): T,
+    (Step.return_, P): T,
+    (Step.resolve, P): R,
+    (Step.close, R): C,
+    (Step.rework, R): D,
+    (Step.reject, T): X,
+    (Step.reject, D): X,
+    (Step.feedback, C): C,
+    (Step.reopen, C): D,
+    **{(Step.note, s): s for s in Status},
+}
+ALL_PAIRS = [(step, status) for step in Step for status in Status]
+
+
+@pytest.mark.parametrize(("step", "status"), [p for p in ALL_PAIRS if p in LEGAL])
+def test_legal_moves_reach_their_status(step: Step, status: Status) -> None:
+    assert next_status(step, status) == LEGAL[(step, status)]
+
+
+@pytest.mark.parametrize(("step", "status"), [p for p in ALL_PAIRS if p not in LEGAL])
+def test_illegal_moves_name_the_command_and_the_current_state(step: Step, status: Status) -> None:
+    with pytest.raises(IllegalTransition) as raised:
+        next_status(step, status)
+    assert raised.value.status == 409
+    assert raised.value.extra["current_state"] == status.value
+    assert raised.value.extra["action"] in {
+        "dispatch",
+        "accept",
+        "return",
+        "resolve",
+        "verify",
+        "reject",
+        "feedback",
+    }
+
+
+def test_verify_passes_to_close_and_fails_to_rework() -> None:
+    assert verify_step(True) is Step.close
+    assert verify_step(False) is Step.rework
+
+
+def test_deadline_uses_the_time_limit_or_72_hours() -> None:
+    start = datetime(2026, 11, 27, 8, tzinfo=UTC)
+    assert deadline(start, 4) == start + timedelta(hours=4)
+    assert deadline(start, None) == start + timedelta(hours=72)
+
+
+def test_overdue_only_while_open_and_past_the_deadline() -> None:
+    now = datetime(2026, 11, 27, 8, tzinfo=UTC)
+    past, future = now - timedelta(minutes=1), now + timedelta(minutes=1)
+    assert is_overdue("dispatched", past, now)
+    assert is_overdue("resolved", past, now)
+    assert not is_overdue("dispatched", future, now)
+    assert not is_overdue("closed", past, now)
+    assert not is_overdue("rejected", past, now)
+    assert not is_overdue("triage", None, now)
+
+
+def test_unsatisfied_feedback_reopens_only_inside_the_window() -> None:
+    closed = datetime(2026, 11, 27, 8, tzinfo=UTC)
+    assert feedback_reopens(2, closed, closed + timedelta(days=6), 7)
+    assert feedback_reopens(1, closed, closed + timedelta(days=7), 7)
+    assert not feedback_reopens(2, closed, closed + timedelta(days=8), 7)
+    assert not feedback_reopens(3, closed, closed + timedelta(hours=1), 7)
+
+
+def test_feedback_is_taken_once_per_closing() -> None:
+    closed = datetime(2026, 11, 27, 8, tzinfo=UTC)
+    assert not feedback_given_since_close(closed, None)
+    assert feedback_given_since_close(closed, closed + timedelta(hours=1))
+    assert not feedback_given_since_close(closed + timedelta(days=2), closed + timedelta(hours=1))

@@ -1,0 +1,167 @@
+"""``POST /internal/v1/inbox``: reports become cases, routed, merged, never doubled."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from tests.dispatch import factories
+from tests.dispatch.conftest import Dispatch, StartDispatch
+from tests.dispatch.fakes import CELL, MANHOLE, OTHER, OTHER_CELL, FakeGrid, FakeIntake
+
+NEAR = 0.0002  # ≈ 22 m north
+FAR = 0.002  # ≈ 220 m north
+
+
+def parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def test_a_routed_report_is_dispatched_at_once_with_a_deadline(dispatch: Dispatch) -> None:
+    payload = factories.report()
+    results = await dispatch.deliver(payload)
+
+    assert results == [{"key": payload["report_id"], "status": "accepted", "detail": None}]
+    case = await dispatch.case_of(payload["report_id"])
+    assert case["status"] == "dispatched"
+    assert (case["department_code"], case["department_name"]) == ("enforcement", "执法中队")
+    assert (case["category_code"], case["category_name"]) == ("0101", "占道经营")
+    assert case["case_number"].startswith("WG") and case["case_number"].endswith("-0001")
+    assert parse(case["deadline_at"]) - parse(case["dispatched_at"]) == timedelta(hours=24)
+    assert case["reported_at"] == parse(payload["seen_at"]).isoformat().replace("+00:00", "Z")
+    assert [(e["action"], e["actor_id"]) for e in case["timeline"]] == [
+        ("registered", "wang.fang"),
+        ("dispatched", "system:router"),
+    ]
+    assert case["reports"][0]["report_id"] == payload["report_id"]
+
+
+async def test_a_routing_override_picks_the_department(start_dispatch: StartDispatch) -> None:
+    grid = FakeGrid(overrides={(MANHOLE, CELL): "market"})
+    async with start_dispatch(grid, FakeIntake()) as dispatch:
+        case = await dispatch.new_case(category=MANHOLE)
+    assert case["department_code"] == "market"
+    assert case["urgency"] == "urgent"
+    assert parse(case["deadline_at"]) - parse(case["dispatched_at"]) == timedelta(hours=4)
+
+
+async def test_a_redelivered_report_is_a_duplicate_and_makes_no_second_case(dispatch: Dispatch) -> None:
+    payload = factories.report()
+    await dispatch.deliver(payload)
+    assert [r["status"] for r in await dispatch.deliver(payload, payload)] == ["duplicate", "duplicate"]
+    assert await dispatch.case_count() == 1
+    case = await dispatch.case_of(payload["report_id"])
+    assert case["report_count"] == 1
+
+
+async def test_the_same_report_twice_in_one_batch_counts_once(dispatch: Dispatch) -> None:
+    payload = factories.report()
+    assert [r["status"] for r in await dispatch.deliver(payload, payload)] == ["accepted", "duplicate"]
+    assert await dispatch.case_count() == 1
+
+
+async def test_a_payload_that_does_not_validate_is_rejected_beside_good_ones(dispatch: Dispatch) -> None:
+    good = factories.report()
+    bad = factories.report(lat=124.4)
+    naive = factories.report(seen_at="2026-11-27T08:00:00")
+    missing = {"report_id": str(uuid.uuid4())}
+    results = await dispatch.deliver(good, bad, naive, missing)
+    assert [r["status"] for r in results] == ["accepted", "rejected", "rejected", "rejected"]
+    assert "lat" in results[1]["detail"]
+    assert await dispatch.case_count() == 1
+
+
+async def test_a_near_report_of_the_same_category_joins_the_open_case(dispatch: Dispatch) -> None:
+    first = factories.report()
+    second = factories.report(lat=factories.LAT + NEAR, reporter_id="chen.li")
+    await dispatch.deliver(first)
+    results = await dispatch.deliver(second)
+
+    assert results[0]["status"] == "accepted"
+    assert await dispatch.case_count() == 1
+    case = await dispatch.case_of(first["report_id"])
+    assert case["report_count"] == 2
+    assert {r["report_id"] for r in case["reports"]} == {first["report_id"], second["report_id"]}
+    assert case["timeline"][-1]["action"] == "merged"
+    assert case["timeline"][-1]["actor_id"] == "chen.li"
+
+
+async def test_reports_in_one_batch_merge_with_each_other(dispatch: Dispatch) -> None:
+    first, second = factories.report(), factories.report(lat=factories.LAT - NEAR)
+    await dispatch.deliver(first, second)
+    assert await dispatch.case_count() == 1
+
+
+async def test_far_other_category_late_or_uncategorised_reports_open_their_own_cases(
+    dispatch: Dispatch,
+) -> None:
+    first = factories.report()
+    seen = parse(first["seen_at"])
+    others = [
+        factories.report(lat=factories.LAT + FAR),
+        factories.report(category=MANHOLE),
+        factories.report(seen_at=(seen + timedelta(hours=5)).isoformat()),
+        factories.report(category=None),
+    ]
+    await dispatch.deliver(first)
+    await dispatch.deliver(*others)
+    assert await dispatch.case_count() == 5
+
+
+async def test_a_report_does_not_join_a_closed_or_rejected_case(dispatch: Dispatch) -> None:
+    first = await dispatch.new_case()
+    await dispatch.ok(first["id"], "reject", {"reason": "void", "note": "no stall there"})
+    await dispatch.deliver(factories.report())
+    assert await dispatch.case_count() == 2
+
+
+async def test_unroutable_reports_wait_in_triage(dispatch: Dispatch) -> None:
+    no_category = await dispatch.new_case(category=None)
+    no_cell = await dispatch.new_case(grid_cell=None, community=None, lat=factories.LAT + 0.01)
+    no_department = await dispatch.new_case(category=OTHER, lat=factories.LAT + 0.02)
+    unknown = await dispatch.new_case(category="9999", lat=factories.LAT + 0.03)
+
+    for case in (no_category, no_cell, no_department, unknown):
+        assert case["status"] == "triage", case
+        assert case["department_code"] is None and case["deadline_at"] is None
+        assert [e["action"] for e in case["timeline"]] == ["registered"]
+    assert no_cell["category_name"] == "占道经营"  # the catalog still names it
+    assert no_department["category_name"] == "其他"
+    assert unknown["category_code"] == "9999" and unknown["category_name"] is None
+
+
+async def test_grid_down_answers_503_writes_nothing_and_a_later_redelivery_works(dispatch: Dispatch) -> None:
+    payloads = [factories.report(), factories.report(grid_cell=OTHER_CELL, lat=factories.LAT + FAR)]
+    dispatch.grid.down = True
+    response = await dispatch.send(*payloads)
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert await dispatch.case_count() == 0
+    assert await dispatch.outbox() == []
+
+    dispatch.grid.down = False
+    assert [r["status"] for r in await dispatch.deliver(*payloads)] == ["accepted", "accepted"]
+    assert await dispatch.case_count() == 2
+
+
+async def test_routing_answers_are_cached(start_dispatch: StartDispatch) -> None:
+    grid = FakeGrid()
+    async with start_dispatch(grid, FakeIntake(), routing_cache_seconds=60) as dispatch:
+        await dispatch.deliver(factories.report(), factories.report(lat=factories.LAT + FAR))
+        await dispatch.deliver(factories.report(lat=factories.LAT + 2 * FAR))
+    assert len([c for c in grid.calls if c.startswith("/v1/routing/resolve")]) == 1
+
+
+async def test_the_inbox_wants_a_named_caller(dispatch: Dispatch) -> None:
+    response = await dispatch.client.post("/internal/v1/inbox", json=factories.batch(factories.report()))
+    assert response.status_code == 401
+
+
+async def test_case_numbers_count_up_within_the_day(dispatch: Dispatch) -> None:
+    await dispatch.deliver(*(factories.report(lat=factories.LAT + i * FAR) for i in range(3)))
+    page = (
+        await dispatch.client.get("/v1/cases", headers={"X-Wangge-Actor": "a", "X-Wangge-Role": "admin"})
+    ).json()
+    numbers = sorted(c["case_number"] for c in page["items"])
+    assert len({n[:11] for n in numbers}) == 1 and numbers[0][:2] == "WG" and numbers[0][10] == "-"
+    assert [n[-4:] for n in numbers] == ["0001", "0002", "0003"]
