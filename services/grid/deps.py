@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.grid.settings import GridSettings
+from services.grid.territory.index import TerritoryIndex
 from shared.deps import CurrentActor, SessionDep
 
-__all__ = ["CurrentActor", "SessionDep", "SettingsDep"]
+__all__ = ["CurrentActor", "SessionDep", "SettingsDep", "TerritoryDep"]
 
 
 def get_settings(request: Request) -> GridSettings:
@@ -17,4 +18,10 @@ def get_settings(request: Request) -> GridSettings:
     return settings
 
 
+def get_territory(request: Request) -> TerritoryIndex:
+    territory: TerritoryIndex = request.state.territory
+    return territory
+
+
 SettingsDep = Annotated[GridSettings, Depends(get_settings)]
+TerritoryDep = Annotated[TerritoryIndex, Depends(get_territory)]

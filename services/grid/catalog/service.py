@@ -1,0 +1,65 @@
+"""The responsibility catalog: which department handles what, how urgently, in how many hours."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.grid.catalog import repository
+from services.grid.catalog.schemas import CategoryCreate, CategoryPage, CategoryRead, CategoryUpdate
+from services.grid.departments import repository as departments
+from services.grid.models import Category
+from services.grid.pagination import keyset_page
+from shared.db import utcnow
+from shared.errors import Conflict, NotFound, Unprocessable
+from shared.etags import require_if_match
+
+
+async def get_category(session: AsyncSession, *, code: str) -> Category:
+    category = await repository.get(session, code)
+    if category is None:
+        raise NotFound(f"no category {code!r} in the catalog")
+    return category
+
+
+async def list_categories(
+    session: AsyncSession, *, class_name: str | None, department: str | None, limit: int, cursor: str | None
+) -> CategoryPage:
+    statement = repository.list_statement(class_name=class_name, department=department)
+    rows, next_cursor = await keyset_page(session, statement, key=Category.code, limit=limit, cursor=cursor)
+    return CategoryPage(items=[CategoryRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+async def _check_department(session: AsyncSession, code: str | None) -> None:
+    if code is not None and await departments.get(session, code) is None:
+        raise Unprocessable(f"no department {code!r}", field="department_code")
+
+
+async def create_category(session: AsyncSession, *, data: CategoryCreate, actor_id: str) -> Category:
+    if await repository.get(session, data.code) is not None:
+        raise Conflict(f"category {data.code!r} exists already")
+    await _check_department(session, data.department_code)
+    now = utcnow()
+    values = data.model_dump(mode="json")
+    category = Category(**values, version=1, created_at=now, updated_at=now, updated_by=actor_id)
+    session.add(category)
+    await session.flush()
+    return category
+
+
+async def update_category(
+    session: AsyncSession, *, code: str, data: CategoryUpdate, if_match: str | None, actor_id: str
+) -> Category:
+    category = await get_category(session, code=code)
+    require_if_match(if_match, category.version)
+    changes = data.model_dump(mode="json", exclude_unset=True)
+    if "department_code" in changes:
+        await _check_department(session, changes["department_code"])
+    for field, value in changes.items():
+        if value is None and field != "department_code":
+            continue
+        setattr(category, field, value)
+    category.version += 1
+    category.updated_at = utcnow()
+    category.updated_by = actor_id
+    await session.flush()
+    return category

@@ -1,0 +1,25 @@
+"""Queries on departments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.grid.models import Department
+
+
+async def get(session: AsyncSession, code: str) -> Department | None:
+    return await session.get(Department, code)
+
+
+async def existing_codes(session: AsyncSession, codes: Iterable[str]) -> set[str]:
+    wanted = sorted(set(codes))
+    if not wanted:
+        return set()
+    return set(await session.scalars(select(Department.code).where(Department.code.in_(wanted))))
+
+
+def list_statement() -> Select[Department]:
+    return select(Department)

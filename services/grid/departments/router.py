@@ -1,0 +1,85 @@
+"""Routes of departments."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Response
+
+from services.grid.departments import service
+from services.grid.departments.schemas import (
+    DEPARTMENT_CODE,
+    DepartmentCreate,
+    DepartmentPage,
+    DepartmentRead,
+    DepartmentUpdate,
+)
+from services.grid.deps import CurrentActor, SessionDep
+from shared.errors import (
+    Conflict,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    Unauthorized,
+    problem_responses,
+)
+from shared.etags import etag
+from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+router = APIRouter(prefix="/v1/departments", tags=["departments"])
+
+CodePath = Annotated[str, Path(max_length=32, pattern=DEPARTMENT_CODE, examples=["market-supervision"])]
+
+
+@router.get("", response_model=DepartmentPage)
+async def list_departments(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> DepartmentPage:
+    """Departments ordered by code."""
+    return await service.list_departments(session, limit=limit, cursor=cursor)
+
+
+@router.get("/{code}", response_model=DepartmentRead, responses=problem_responses(NotFound))
+async def get_department(session: SessionDep, code: CodePath, response: Response) -> DepartmentRead:
+    """One department; the `ETag` is what `PATCH` wants in `If-Match`."""
+    department = await service.get_department(session, code=code)
+    response.headers["ETag"] = etag(department.version)
+    return DepartmentRead.model_validate(department)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=DepartmentRead,
+    responses=problem_responses(Unauthorized, Conflict),
+)
+async def create_department(
+    session: SessionDep, actor: CurrentActor, data: DepartmentCreate, response: Response
+) -> DepartmentRead:
+    """Add a department; its code is permanent (cases and the catalog refer to it)."""
+    department = await service.create_department(session, data=data, actor_id=actor.id)
+    response.headers["ETag"] = etag(department.version)
+    return DepartmentRead.model_validate(department)
+
+
+@router.patch(
+    "/{code}",
+    response_model=DepartmentRead,
+    responses=problem_responses(Unauthorized, NotFound, PreconditionFailed, PreconditionRequired),
+)
+async def update_department(
+    session: SessionDep,
+    actor: CurrentActor,
+    code: CodePath,
+    data: DepartmentUpdate,
+    response: Response,
+    if_match: Annotated[str | None, Header(max_length=256)] = None,
+) -> DepartmentRead:
+    """Change a department's names or phone; send the `ETag` you read as `If-Match`."""
+    department = await service.update_department(
+        session, code=code, data=data, if_match=if_match, actor_id=actor.id
+    )
+    response.headers["ETag"] = etag(department.version)
+    return DepartmentRead.model_validate(department)

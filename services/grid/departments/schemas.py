@@ -1,0 +1,49 @@
+"""Departments as the API shows and takes them."""
+
+from __future__ import annotations
+
+from pydantic import ConfigDict, Field
+
+from shared.schemas import Page, RequestModel, ResponseModel
+
+DEPARTMENT_CODE = r"^[a-z][a-z0-9-]{1,31}$"
+
+
+class DepartmentRead(ResponseModel):
+    code: str = Field(examples=["market-supervision"])
+    name_zh: str = Field(examples=["工商所"])
+    name_en: str = Field(examples=["Market supervision office"])
+    phone: str | None = Field(examples=["0592-2021234"])
+
+
+DepartmentPage = Page[DepartmentRead]
+
+
+class DepartmentCreate(RequestModel):
+    code: str = Field(max_length=32, pattern=DEPARTMENT_CODE, examples=["market-supervision"])
+    name_zh: str = Field(min_length=1, max_length=64, examples=["工商所"])
+    name_en: str = Field(min_length=1, max_length=128, examples=["Market supervision office"])
+    phone: str | None = Field(default=None, max_length=32, examples=["0592-2021234"])
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "market-supervision",
+                    "name_zh": "工商所",
+                    "name_en": "Market supervision office",
+                    "phone": "0592-2021234",
+                }
+            ]
+        }
+    )
+
+
+class DepartmentUpdate(RequestModel):
+    """The fields to change; omitted fields stay as they are."""
+
+    name_zh: str | None = Field(default=None, min_length=1, max_length=64, examples=["中华工商所"])
+    name_en: str | None = Field(default=None, min_length=1, max_length=128)
+    phone: str | None = Field(default=None, max_length=32, examples=["0592-2029999"])
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"phone": "0592-2029999"}]})

@@ -1,0 +1,118 @@
+"""grid's tables: the region tree, the territory version, departments, the responsibility
+catalog, routing overrides and staff with their grid assignments.
+
+Codes are the natural keys (unit-grid codes, department codes, category codes): other
+services store them, so they never change once created.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import BigIntPK, JSONType, UTCDateTime, new_metadata, utcnow
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class Region(Base):
+    """A district, subdistrict, community or grid cell; ``level`` follows from the code's length."""
+
+    __tablename__ = "regions"
+
+    code: Mapped[str] = mapped_column(String(15), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str | None] = mapped_column(String(128))
+    level: Mapped[str] = mapped_column(String(16), index=True)
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
+    geometry: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class Territory(Base):
+    """One row: the territory version, bumped by every import (readers rebuild their indexes)."""
+
+    __tablename__ = "territory"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str] = mapped_column(String(128))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class Category(Base):
+    """An entry of the responsibility catalog (权责清单); no department means a dispatcher decides."""
+
+    __tablename__ = "categories"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str] = mapped_column(String(128))
+    class_zh: Mapped[str] = mapped_column(String(32), index=True)
+    class_en: Mapped[str] = mapped_column(String(64))
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"), index=True)
+    urgency: Mapped[str] = mapped_column(String(16))
+    time_limit_hours: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class RoutingOverride(Base):
+    """In ``region_code`` and below, ``category_code`` goes to ``department_code``."""
+
+    __tablename__ = "routing_overrides"
+    __table_args__ = (UniqueConstraint("region_code", "category_code", name="uq_routing_overrides_pair"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    category_code: Mapped[str] = mapped_column(ForeignKey("categories.code"), index=True)
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64))
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32), index=True)
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"), index=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class StaffAssignment(Base):
+    """A staff member works in a region: cells for grid workers and assistants, a community for a leader."""
+
+    __tablename__ = "staff_assignments"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), primary_key=True, index=True)

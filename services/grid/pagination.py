@@ -1,0 +1,36 @@
+"""Keyset pagination over a unique string key, with opaque cursors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from shared.errors import Unprocessable
+from shared.schemas import decode_cursor, encode_cursor
+
+T = TypeVar("T")
+
+
+async def keyset_page(
+    session: AsyncSession,
+    statement: Select[T],
+    *,
+    key: InstrumentedAttribute[Any],
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[T], str | None]:
+    """Rows of ``statement`` ordered by ``key`` after the cursor, and the cursor of the next page."""
+    if cursor is not None:
+        after = decode_cursor(cursor).get("after")
+        if not isinstance(after, str | int) or isinstance(after, bool):
+            raise Unprocessable("cursor is not one this service issued")
+        statement = statement.where(key > after)
+    rows = list((await session.scalars(statement.order_by(key).limit(limit + 1))).all())
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor({"after": getattr(rows[-1], key.key)})

@@ -1,0 +1,71 @@
+"""Queries on the region tree and the territory version."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.grid.models import Region, Territory
+from services.grid.regions.codes import Level
+from shared.db import utcnow
+
+TERRITORY_ROW = 1
+
+
+async def get(session: AsyncSession, code: str) -> Region | None:
+    return await session.get(Region, code)
+
+
+async def get_many(session: AsyncSession, codes: Iterable[str]) -> dict[str, Region]:
+    wanted = sorted(set(codes))
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(Region).where(Region.code.in_(wanted)))
+    return {region.code: region for region in rows}
+
+
+async def has_any(session: AsyncSession) -> bool:
+    return (await session.scalar(select(Region.code).limit(1))) is not None
+
+
+async def child_codes(session: AsyncSession, code: str) -> list[str]:
+    rows = await session.scalars(select(Region.code).where(Region.parent_code == code).order_by(Region.code))
+    return list(rows)
+
+
+async def cell_geometries(session: AsyncSession) -> list[tuple[str, dict[str, Any]]]:
+    rows = await session.execute(
+        select(Region.code, Region.geometry).where(Region.level == Level.cell.value).order_by(Region.code)
+    )
+    return [(code, geometry) for code, geometry in rows if geometry is not None]
+
+
+async def all_regions(session: AsyncSession) -> Sequence[Region]:
+    return (await session.scalars(select(Region).order_by(Region.code))).all()
+
+
+async def current_version(session: AsyncSession) -> int:
+    version = await session.scalar(select(Territory.version).where(Territory.id == TERRITORY_ROW))
+    return int(version or 0)
+
+
+async def lock_territory(session: AsyncSession, *, actor_id: str) -> Territory:
+    """The territory row, locked until the transaction ends: imports run one at a time."""
+    territory = await session.scalar(select(Territory).where(Territory.id == TERRITORY_ROW).with_for_update())
+    if territory is None:
+        territory = Territory(id=TERRITORY_ROW, version=0, updated_at=utcnow(), updated_by=actor_id)
+        session.add(territory)
+        await session.flush()
+    return territory
+
+
+def list_statement(*, level: Level | None, parent: str | None) -> Select[Region]:
+    statement = select(Region)
+    if level is not None:
+        statement = statement.where(Region.level == level.value)
+    if parent is not None:
+        statement = statement.where(Region.parent_code == parent)
+    return statement

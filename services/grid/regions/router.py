@@ -1,0 +1,83 @@
+"""Routes of the region tree."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query
+
+from services.grid.deps import CurrentActor, SessionDep
+from services.grid.errors import TerritoryRejected
+from services.grid.regions import service
+from services.grid.regions.codes import CODE_PATTERN, Level
+from services.grid.regions.schemas import ImportSummary, RegionDetail, RegionPage
+from shared.errors import NotFound, Unauthorized, Unprocessable, problem_responses
+from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+router = APIRouter(prefix="/v1/regions", tags=["regions"])
+
+CodePath = Annotated[str, Path(max_length=15, pattern=CODE_PATTERN, examples=["350203001001"])]
+
+IMPORT_EXAMPLE: dict[str, Any] = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {"code": "35020300100101", "name": "镇海社区第1网格", "name_en": "Zhenhai grid 1"},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [
+                        [118.07, 24.449],
+                        [118.074, 24.449],
+                        [118.074, 24.452],
+                        [118.07, 24.452],
+                        [118.07, 24.449],
+                    ]
+                ],
+            },
+        }
+    ],
+}
+
+
+@router.post(
+    "/import",
+    response_model=ImportSummary,
+    responses=problem_responses(Unauthorized, TerritoryRejected),
+)
+async def import_regions(
+    session: SessionDep,
+    actor: CurrentActor,
+    data: Annotated[dict[str, Any], Body(examples=[IMPORT_EXAMPLE])],
+) -> ImportSummary:
+    """Import a GeoJSON FeatureCollection of regions (properties `code`, `name`, optional `name_en`).
+
+    Regions are upserted by code; parents must be stored already or come in the same file.
+    The import is all-or-nothing: any invalid GeoJSON or geometry, bad code, missing parent,
+    coordinates out of range or overlap between cells refuses the whole file with a 422
+    problem whose `errors` list names each feature (`code`) and its `problem`. Every import
+    bumps the territory version, which `locate` and `/v1/territory/cells` follow. GeoJSON
+    foreign members are ignored, so unknown fields are not refused here.
+    """
+    return await service.import_feature_collection(session, data=data, actor_id=actor.id)
+
+
+@router.get("", response_model=RegionPage, responses=problem_responses(Unprocessable))
+async def list_regions(
+    session: SessionDep,
+    level: Annotated[Level | None, Query(description="only regions of this level")] = None,
+    parent: Annotated[
+        str | None, Query(max_length=15, pattern=CODE_PATTERN, description="only the children of this region")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> RegionPage:
+    """Regions ordered by code, without their geometry."""
+    return await service.list_regions(session, level=level, parent=parent, limit=limit, cursor=cursor)
+
+
+@router.get("/{code}", response_model=RegionDetail, responses=problem_responses(NotFound))
+async def get_region(session: SessionDep, code: CodePath) -> RegionDetail:
+    """One region with its geometry, its ancestors up to the district and its children's codes."""
+    return await service.get_region(session, code=code)

@@ -1,0 +1,49 @@
+"""Regions as the API shows them, and the summary of an import."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from services.grid.regions.codes import Level
+from shared.schemas import Page, ResponseModel
+
+
+class RegionRef(ResponseModel):
+    """A region without its geometry: what locate answers for each level."""
+
+    code: str = Field(examples=["35020300100101"])
+    name: str = Field(examples=["镇海社区第1网格"])
+    level: Level = Field(examples=[Level.cell])
+    parent_code: str | None = Field(examples=["350203001001"])
+
+
+class RegionSummary(RegionRef):
+    name_en: str | None = Field(default=None, examples=["Zhenhai grid 1"])
+
+
+class RegionDetail(RegionSummary):
+    geometry: dict[str, Any] | None = Field(description="GeoJSON Polygon or MultiPolygon (WGS 84)")
+    ancestors: list[RegionRef] = Field(description="parent first, up to the district")
+    children: list[str] = Field(description="codes of the direct children, sorted")
+    updated_at: datetime
+
+
+RegionPage = Page[RegionSummary]
+
+
+class ImportSummary(ResponseModel):
+    """What an import changed; ``version`` is the territory version it produced."""
+
+    version: int = Field(examples=[3])
+    created: int = Field(examples=[18])
+    updated: int = Field(examples=[4])
+    by_level: dict[str, int] = Field(
+        description="features in the file per level", examples=[{"community": 4, "cell": 16}]
+    )
+
+    def __str__(self) -> str:
+        levels = ", ".join(f"{count} {level}" for level, count in self.by_level.items())
+        return f"territory version {self.version}: {self.created} created, {self.updated} updated ({levels})"

@@ -1,0 +1,66 @@
+"""Routing overrides and the answer of resolve."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import ConfigDict, Field
+
+from services.grid.catalog.schemas import CATEGORY_CODE, CategoryRead
+from services.grid.departments.schemas import DEPARTMENT_CODE
+from services.grid.regions.codes import CODE_PATTERN
+from shared.schemas import Page, RequestModel, ResponseModel
+
+
+class OverrideCreate(RequestModel):
+    region_code: str = Field(max_length=15, pattern=CODE_PATTERN, examples=["350203001001"])
+    category_code: str = Field(max_length=8, pattern=CATEGORY_CODE, examples=["0501"])
+    department_code: str = Field(max_length=32, pattern=DEPARTMENT_CODE, examples=["market-supervision"])
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "region_code": "350203001001",
+                    "category_code": "0501",
+                    "department_code": "market-supervision",
+                }
+            ]
+        }
+    )
+
+
+class OverrideRead(ResponseModel):
+    id: int = Field(examples=[1])
+    region_code: str = Field(examples=["350203001001"])
+    category_code: str = Field(examples=["0501"])
+    department_code: str = Field(examples=["market-supervision"])
+    created_at: datetime
+    created_by: str = Field(examples=["pan.jun"])
+
+
+OverridePage = Page[OverrideRead]
+
+
+class Source(StrEnum):
+    override = "override"
+    catalog = "catalog"
+    none = "none"
+
+
+class DepartmentRef(ResponseModel):
+    code: str = Field(examples=["market-supervision"])
+    name_zh: str = Field(examples=["工商所"])
+    name_en: str = Field(examples=["Market supervision office"])
+
+
+class Resolution(ResponseModel):
+    """Where a report of ``category`` in a cell goes; ``department`` null: a dispatcher decides."""
+
+    category: CategoryRead
+    department: DepartmentRef | None
+    source: Source = Field(examples=[Source.override])
+    region_code: str | None = Field(
+        description="the region whose override applied", examples=["350203001001"]
+    )

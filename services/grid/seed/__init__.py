@@ -1,0 +1,59 @@
+"""The demo: Zhonghua subdistrict's territory, departments, catalog, staff and routing overrides.
+
+``seed_demo`` is what ``wangge up`` / ``wangge seed`` call on first run. The data files
+beside this module are plain GeoJSON and JSON; every record goes through the same service
+functions (and checks) as the API.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.grid.catalog import service as catalog
+from services.grid.catalog.schemas import CategoryCreate
+from services.grid.departments import service as departments
+from services.grid.departments.schemas import DepartmentCreate
+from services.grid.regions import repository as regions_repository
+from services.grid.regions import service as regions
+from services.grid.routing import service as routing
+from services.grid.routing.schemas import OverrideCreate
+from services.grid.staff import service as staff
+from services.grid.staff.schemas import StaffCreate
+
+SEED_DIR = Path(__file__).parent
+SEED_ACTOR = "system:seed"
+
+TERRITORY_FILE = SEED_DIR / "demo_territory.geojson"
+DEPARTMENTS_FILE = SEED_DIR / "departments.json"
+CATALOG_FILE = SEED_DIR / "catalog.json"
+STAFF_FILE = SEED_DIR / "staff.json"
+OVERRIDES_FILE = SEED_DIR / "overrides.json"
+
+
+def load(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+async def seed_demo(session: AsyncSession) -> bool:
+    """Seed the demo into an empty grid database; ``False`` (and nothing done) when it has regions."""
+    if await regions_repository.has_any(session):
+        return False
+    await regions.import_feature_collection(session, data=load(TERRITORY_FILE), actor_id=SEED_ACTOR)
+    for item in load(DEPARTMENTS_FILE)["departments"]:
+        await departments.create_department(
+            session, data=DepartmentCreate.model_validate(item), actor_id=SEED_ACTOR
+        )
+    for item in load(CATALOG_FILE)["categories"]:
+        await catalog.create_category(session, data=CategoryCreate.model_validate(item), actor_id=SEED_ACTOR)
+    for item in load(STAFF_FILE)["staff"]:
+        await staff.create_staff(session, data=StaffCreate.model_validate(item), actor_id=SEED_ACTOR)
+    for item in load(OVERRIDES_FILE)["overrides"]:
+        fields = {key: value for key, value in item.items() if key != "why"}
+        await routing.create_override(
+            session, data=OverrideCreate.model_validate(fields), actor_id=SEED_ACTOR
+        )
+    return True

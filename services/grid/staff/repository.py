@@ -1,0 +1,55 @@
+"""Queries on staff and their grid assignments."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Select, delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.grid.models import Staff, StaffAssignment
+from services.grid.regions.codes import lineage
+
+
+async def get_by_username(session: AsyncSession, username: str) -> Staff | None:
+    return await session.scalar(select(Staff).where(Staff.username == username))
+
+
+async def region_codes(session: AsyncSession, staff_ids: Iterable[int]) -> dict[int, list[str]]:
+    ids = sorted(set(staff_ids))
+    found: dict[int, list[str]] = defaultdict(list)
+    if not ids:
+        return found
+    rows = await session.execute(
+        select(StaffAssignment.staff_id, StaffAssignment.region_code)
+        .where(StaffAssignment.staff_id.in_(ids))
+        .order_by(StaffAssignment.region_code)
+    )
+    for staff_id, code in rows:
+        found[staff_id].append(code)
+    return found
+
+
+async def replace_assignments(session: AsyncSession, staff_id: int, codes: Sequence[str]) -> None:
+    await session.execute(delete(StaffAssignment).where(StaffAssignment.staff_id == staff_id))
+    session.add_all(StaffAssignment(staff_id=staff_id, region_code=code) for code in sorted(set(codes)))
+    await session.flush()
+
+
+def list_statement(*, role: str | None, department: str | None, region: str | None) -> Select[Staff]:
+    statement = select(Staff)
+    if role is not None:
+        statement = statement.where(Staff.role == role)
+    if department is not None:
+        statement = statement.where(Staff.department_code == department)
+    if region is not None:
+        # Staff working in the region: assigned to it, to a region inside it, or to one around it.
+        assigned = select(StaffAssignment.staff_id).where(
+            or_(
+                StaffAssignment.region_code.startswith(region, autoescape=True),
+                StaffAssignment.region_code.in_(lineage(region)),
+            )
+        )
+        statement = statement.where(Staff.id.in_(assigned))
+    return statement

@@ -1,0 +1,96 @@
+"""Staff as the API shows and takes them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
+
+from services.grid.departments.schemas import DEPARTMENT_CODE
+from services.grid.regions.codes import CODE_PATTERN
+from services.grid.staff.rules import StaffRole, department_problem
+from shared.schemas import Page, RequestModel, ResponseModel
+
+USERNAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+MAX_ASSIGNMENTS = 200
+
+RegionCode = Annotated[str, StringConstraints(max_length=15, pattern=CODE_PATTERN)]
+
+
+class StaffRead(ResponseModel):
+    username: str = Field(examples=["wang.fang"])
+    name: str = Field(examples=["王芳"])
+    role: StaffRole = Field(examples=[StaffRole.grid_worker])
+    department_code: str | None = Field(examples=[None])
+    phone: str | None = Field(examples=["13800000001"])
+    active: bool = Field(examples=[True])
+    region_codes: list[str] = Field(description="assigned regions, sorted", examples=[["35020300100101"]])
+    created_at: datetime
+    updated_at: datetime
+
+
+StaffPage = Page[StaffRead]
+
+
+class StaffCreate(RequestModel):
+    username: str = Field(max_length=64, pattern=USERNAME, examples=["wang.fang"])
+    name: str = Field(min_length=1, max_length=64, examples=["王芳"])
+    role: StaffRole = Field(examples=[StaffRole.grid_worker])
+    department_code: str | None = Field(
+        default=None, max_length=32, pattern=DEPARTMENT_CODE, description="required for handlers, else null"
+    )
+    phone: str | None = Field(default=None, max_length=32, examples=["13800000001"])
+    active: bool = True
+    region_codes: list[RegionCode] = Field(
+        default_factory=list, max_length=MAX_ASSIGNMENTS, description="initial grid assignments"
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "wang.fang",
+                    "name": "王芳",
+                    "role": "grid_worker",
+                    "phone": "13800000001",
+                    "region_codes": ["35020300100101", "35020300100102"],
+                },
+                {
+                    "username": "ke.jianhua",
+                    "name": "柯建华",
+                    "role": "handler",
+                    "department_code": "market-supervision",
+                },
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _department_fits_role(self) -> StaffCreate:
+        found = department_problem(self.role, self.department_code)
+        if found:
+            raise ValueError(found)
+        return self
+
+
+class StaffUpdate(RequestModel):
+    """The fields to change; omitted fields stay. Role and department are checked together."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    role: StaffRole | None = None
+    department_code: str | None = Field(default=None, max_length=32, pattern=DEPARTMENT_CODE)
+    phone: str | None = Field(default=None, max_length=32)
+    active: bool | None = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"active": False}, {"phone": "13800000009"}]})
+
+
+class AssignmentsSet(RequestModel):
+    """The complete new set of assigned regions (an empty list clears them)."""
+
+    region_codes: list[RegionCode] = Field(max_length=MAX_ASSIGNMENTS, examples=[["35020300100101"]])
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"region_codes": ["35020300100101", "35020300100102"]}]}
+    )

@@ -1,0 +1,143 @@
+"""Staff accounts and their grid assignments.
+
+No passwords or tokens here yet: identity arrives later as its own feature, and will look
+people up by ``username``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.grid.departments import repository as departments
+from services.grid.models import Staff
+from services.grid.pagination import keyset_page
+from services.grid.regions import repository as regions
+from services.grid.regions.codes import Level
+from services.grid.staff import repository
+from services.grid.staff.rules import StaffRole, assignment_problem, department_problem
+from services.grid.staff.schemas import AssignmentsSet, StaffCreate, StaffPage, StaffRead, StaffUpdate
+from shared.db import utcnow
+from shared.errors import Conflict, NotFound, Unprocessable
+from shared.etags import require_if_match
+
+
+def _read(staff: Staff, codes: Sequence[str]) -> StaffRead:
+    return StaffRead(
+        username=staff.username,
+        name=staff.name,
+        role=StaffRole(staff.role),
+        department_code=staff.department_code,
+        phone=staff.phone,
+        active=staff.active,
+        region_codes=sorted(codes),
+        created_at=staff.created_at,
+        updated_at=staff.updated_at,
+    )
+
+
+async def _get(session: AsyncSession, username: str) -> Staff:
+    staff = await repository.get_by_username(session, username)
+    if staff is None:
+        raise NotFound(f"no staff member {username!r}")
+    return staff
+
+
+async def get_staff(session: AsyncSession, *, username: str) -> tuple[StaffRead, int]:
+    """The staff member and the version their ETag names."""
+    staff = await _get(session, username)
+    codes = await repository.region_codes(session, [staff.id])
+    return _read(staff, codes.get(staff.id, [])), staff.version
+
+
+async def list_staff(
+    session: AsyncSession,
+    *,
+    role: StaffRole | None,
+    department: str | None,
+    region: str | None,
+    limit: int,
+    cursor: str | None,
+) -> StaffPage:
+    statement = repository.list_statement(
+        role=role.value if role else None, department=department, region=region
+    )
+    rows, next_cursor = await keyset_page(session, statement, key=Staff.username, limit=limit, cursor=cursor)
+    codes = await repository.region_codes(session, [s.id for s in rows])
+    return StaffPage(items=[_read(s, codes.get(s.id, [])) for s in rows], next_cursor=next_cursor)
+
+
+async def _check_department(session: AsyncSession, role: StaffRole, department_code: str | None) -> None:
+    found = department_problem(role, department_code)
+    if found:
+        raise Unprocessable(found, field="department_code")
+    if department_code is not None and await departments.get(session, department_code) is None:
+        raise Unprocessable(f"no department {department_code!r}", field="department_code")
+
+
+async def _check_assignments(session: AsyncSession, role: StaffRole, codes: Sequence[str]) -> None:
+    stored = await regions.get_many(session, codes)
+    unknown = sorted(set(codes) - set(stored))
+    if unknown:
+        raise Unprocessable(f"no region {', '.join(unknown)}", field="region_codes")
+    found = assignment_problem(role, {code: Level(region.level) for code, region in stored.items()})
+    if found:
+        raise Unprocessable(found, field="region_codes")
+
+
+async def create_staff(session: AsyncSession, *, data: StaffCreate, actor_id: str) -> tuple[StaffRead, int]:
+    if await repository.get_by_username(session, data.username) is not None:
+        raise Conflict(f"username {data.username!r} is taken")
+    await _check_department(session, data.role, data.department_code)
+    await _check_assignments(session, data.role, data.region_codes)
+    now = utcnow()
+    staff = Staff(
+        **data.model_dump(mode="json", exclude={"region_codes"}),
+        version=1,
+        created_at=now,
+        updated_at=now,
+        updated_by=actor_id,
+    )
+    session.add(staff)
+    await session.flush()
+    await repository.replace_assignments(session, staff.id, data.region_codes)
+    return _read(staff, data.region_codes), staff.version
+
+
+async def update_staff(
+    session: AsyncSession, *, username: str, data: StaffUpdate, if_match: str | None, actor_id: str
+) -> tuple[StaffRead, int]:
+    staff = await _get(session, username)
+    require_if_match(if_match, staff.version)
+    changes = data.model_dump(mode="json", exclude_unset=True)
+    role = StaffRole(changes.get("role") or staff.role)
+    department_code = changes.get("department_code", staff.department_code)
+    if "role" in changes and role is not StaffRole.handler and "department_code" not in changes:
+        department_code = None
+    await _check_department(session, role, department_code)
+    codes = (await repository.region_codes(session, [staff.id])).get(staff.id, [])
+    await _check_assignments(session, role, codes)
+    for field in ("name", "phone", "active"):
+        if field in changes and (changes[field] is not None or field == "phone"):
+            setattr(staff, field, changes[field])
+    staff.role = role.value
+    staff.department_code = department_code
+    staff.version += 1
+    staff.updated_at = utcnow()
+    staff.updated_by = actor_id
+    await session.flush()
+    return _read(staff, codes), staff.version
+
+
+async def set_assignments(
+    session: AsyncSession, *, username: str, data: AssignmentsSet, actor_id: str
+) -> tuple[StaffRead, int]:
+    staff = await _get(session, username)
+    await _check_assignments(session, StaffRole(staff.role), data.region_codes)
+    await repository.replace_assignments(session, staff.id, data.region_codes)
+    staff.version += 1
+    staff.updated_at = utcnow()
+    staff.updated_by = actor_id
+    await session.flush()
+    return _read(staff, data.region_codes), staff.version

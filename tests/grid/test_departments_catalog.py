@@ -1,0 +1,102 @@
+"""Departments and the responsibility catalog."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.grid.factories import create_category, create_department
+
+
+async def test_department_create_get_update_with_if_match(client: httpx.AsyncClient) -> None:
+    created = await create_department(
+        client, "police", name_zh="派出所", name_en="Police station", phone="110"
+    )
+    assert created == {"code": "police", "name_zh": "派出所", "name_en": "Police station", "phone": "110"}
+    response = await client.get("/v1/departments/police")
+    etag = response.headers["etag"]
+
+    assert (await client.patch("/v1/departments/police", json={"phone": "0592-1"})).status_code == 428
+    updated = await client.patch(
+        "/v1/departments/police", json={"phone": "0592-1"}, headers={"If-Match": etag}
+    )
+    assert updated.status_code == 200
+    assert updated.json()["phone"] == "0592-1"
+    stale = await client.patch("/v1/departments/police", json={"phone": "0592-2"}, headers={"If-Match": etag})
+    assert stale.status_code == 412
+
+    assert (await client.post("/v1/departments", json=created)).status_code == 409
+    assert (await client.get("/v1/departments/nobody")).status_code == 404
+    page = (await client.get("/v1/departments")).json()
+    assert [d["code"] for d in page["items"]] == ["police"]
+
+
+async def test_mutations_need_an_actor(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/departments",
+        json={"code": "police", "name_zh": "派出所", "name_en": "Police"},
+        headers={"X-Wangge-Actor": "", "X-Wangge-Role": ""},
+    )
+    assert response.status_code == 401
+
+
+async def test_unknown_body_fields_are_422(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/departments", json={"code": "police", "name_zh": "派出所", "name_en": "Police", "boss": "x"}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body", "boss"]
+    await create_department(client)
+    category = await client.post(
+        "/v1/catalog", json={**(await create_category(client)), "code": "0502", "x": 1}
+    )
+    assert category.status_code == 422
+    override = await client.post(
+        "/v1/routing/overrides",
+        json={"region_code": "350203", "category_code": "0501", "department_code": "police", "note": "x"},
+    )
+    assert override.status_code == 422
+
+
+async def test_catalog_create_filter_and_update(client: httpx.AsyncClient) -> None:
+    await create_department(client)
+    await create_department(client, "sanitation", name_zh="环卫站", name_en="Sanitation")
+    await create_category(client)
+    await create_category(
+        client, "0101", "sanitation", name_zh="暴露垃圾", class_zh="市容环境", class_en="City appearance"
+    )
+    await create_category(client, "9901", None, name_zh="其他", class_zh="其他", class_en="Other")
+
+    by_class = (await client.get("/v1/catalog", params={"class": "市容环境"})).json()
+    assert [c["code"] for c in by_class["items"]] == ["0101"]
+    by_department = (await client.get("/v1/catalog", params={"department": "law-enforcement"})).json()
+    assert [c["code"] for c in by_department["items"]] == ["0501"]
+
+    response = await client.get("/v1/catalog/9901")
+    assert response.json()["department_code"] is None
+    updated = await client.patch(
+        "/v1/catalog/0501",
+        json={"department_code": None, "time_limit_hours": 4},
+        headers={"If-Match": (await client.get("/v1/catalog/0501")).headers["etag"]},
+    )
+    assert (updated.json()["department_code"], updated.json()["time_limit_hours"]) == (None, 4)
+
+
+async def test_catalog_refuses_unknown_departments_and_bad_values(client: httpx.AsyncClient) -> None:
+    body = {
+        "code": "0501",
+        "name_zh": "占道经营",
+        "name_en": "Stall",
+        "class_zh": "街面秩序",
+        "class_en": "Street order",
+        "urgency": "urgent",
+        "time_limit_hours": 2,
+        "department_code": "nobody",
+    }
+    assert (await client.post("/v1/catalog", json=body)).status_code == 422
+    assert (
+        await client.post("/v1/catalog", json={**body, "department_code": None, "urgency": "asap"})
+    ).status_code == 422
+    assert (
+        await client.post("/v1/catalog", json={**body, "department_code": None, "time_limit_hours": 0})
+    ).status_code == 422
+    assert (await client.get("/v1/catalog/0501")).status_code == 404

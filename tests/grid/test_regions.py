@@ -1,0 +1,157 @@
+"""Importing the region tree and reading it back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.grid.factories import (
+    CELL_A1,
+    CELL_A2,
+    COMMUNITY_A,
+    SUBDISTRICT,
+    box,
+    cell_box,
+    collection,
+    feature,
+    import_territory,
+    small_territory,
+)
+
+
+async def refused(client: httpx.AsyncClient, data: Any) -> list[dict[str, Any]]:
+    response = await client.post("/v1/regions/import", json=data)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"].endswith("/invalid-territory")
+    errors: list[dict[str, Any]] = problem["errors"]
+    return errors
+
+
+async def test_import_creates_the_tree_and_bumps_the_version(client: httpx.AsyncClient) -> None:
+    summary = await import_territory(client)
+    assert summary == {
+        "version": 1,
+        "created": 8,
+        "updated": 0,
+        "by_level": {"district": 1, "subdistrict": 1, "community": 2, "cell": 4},
+    }
+
+    again = await import_territory(client)
+    assert (again["version"], again["created"], again["updated"]) == (2, 0, 8)
+
+    cell = (await client.get(f"/v1/regions/{CELL_A1}")).json()
+    assert cell["level"] == "cell"
+    assert cell["parent_code"] == COMMUNITY_A
+    assert [a["code"] for a in cell["ancestors"]] == [COMMUNITY_A, SUBDISTRICT, "350203"]
+    assert cell["geometry"]["type"] == "Polygon"
+    community = (await client.get(f"/v1/regions/{COMMUNITY_A}")).json()
+    assert community["children"] == [CELL_A1, CELL_A2]
+
+
+async def test_import_upserts_names_by_code(client: httpx.AsyncClient) -> None:
+    await import_territory(client)
+    summary = await import_territory(
+        client, collection(feature(CELL_A1, "新名字", cell_box(0), name_en="Renamed"))
+    )
+    assert (summary["created"], summary["updated"]) == (0, 1)
+    cell = (await client.get(f"/v1/regions/{CELL_A1}")).json()
+    assert (cell["name"], cell["name_en"]) == ("新名字", "Renamed")
+
+
+async def test_parents_may_be_stored_already(client: httpx.AsyncClient) -> None:
+    await import_territory(client)
+    summary = await import_territory(
+        client, collection(feature("35020300100103", "镇海第3网格", box(118.0, 24.01, 118.01, 24.02)))
+    )
+    assert summary["created"] == 1
+
+
+async def test_invalid_geometry_names_the_feature(client: httpx.AsyncClient) -> None:
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [[[118, 24], [118.01, 24.01], [118.01, 24], [118, 24.01], [118, 24]]],
+    }
+    data = small_territory()
+    data["features"][4]["geometry"] = bowtie
+    errors = await refused(client, data)
+    assert errors[0]["code"] == CELL_A1
+    assert errors[0]["problem"].startswith("invalid geometry: Self-intersection")
+
+
+async def test_overlapping_cells_are_refused_new_with_new_and_new_with_stored(
+    client: httpx.AsyncClient,
+) -> None:
+    data = small_territory()
+    data["features"][5]["geometry"] = box(118.005, 24.0, 118.02, 24.01)  # A2 reaches into A1
+    errors = await refused(client, data)
+    assert [(e["code"], CELL_A2 in e["problem"] or CELL_A1 in e["problem"]) for e in errors] == [
+        (CELL_A1, True)
+    ]
+
+    await import_territory(client)
+    errors = await refused(
+        client, collection(feature("35020300100103", "镇海第3网格", box(118.015, 24.005, 118.025, 24.02)))
+    )
+    assert {e["code"] for e in errors} == {"35020300100103"}
+    assert "overlapping cells" in errors[0]["problem"]
+
+
+async def test_missing_parent_is_refused(client: httpx.AsyncClient) -> None:
+    errors = await refused(client, collection(feature(CELL_A1, "孤儿网格", cell_box(0))))
+    assert errors == [
+        {
+            "code": CELL_A1,
+            "problem": f"missing parent: region {COMMUNITY_A} is neither stored nor in the file",
+            "feature": 0,
+        }
+    ]
+
+
+@pytest.mark.parametrize("code", ["3502030010011", "35020A", "", "3502030010010012"])
+async def test_bad_code_is_refused(client: httpx.AsyncClient, code: str) -> None:
+    errors = await refused(client, collection(feature(code, "错误", None)))
+    assert errors[0]["problem"].startswith("bad code")
+    assert errors[0]["code"] == code
+
+
+async def test_cells_need_a_polygon_and_coordinates_in_range(client: httpx.AsyncClient) -> None:
+    data = small_territory()
+    data["features"][4]["geometry"] = None
+    data["features"][5]["geometry"] = box(190.0, 24.0, 191.0, 24.01)
+    data["features"][6]["geometry"] = {"type": "Point", "coordinates": [118.0, 24.0]}
+    errors = await refused(client, data)
+    by_code = {e["code"]: e["problem"] for e in errors}
+    assert by_code[CELL_A1].startswith("invalid geometry")
+    assert by_code[CELL_A2].startswith("coordinates out of range")
+    assert by_code["35020300100201"].startswith("invalid GeoJSON")
+
+
+@pytest.mark.parametrize("data", [{"type": "Feature"}, {"type": "FeatureCollection", "features": []}, [1, 2]])
+async def test_invalid_geojson_is_refused(client: httpx.AsyncClient, data: Any) -> None:
+    response = await client.post("/v1/regions/import", json=data)
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_refused_import_writes_nothing(client: httpx.AsyncClient) -> None:
+    data = small_territory()
+    data["features"][7]["geometry"] = box(118.0, 24.0, 118.04, 24.01)  # B2 covers everything
+    await refused(client, data)
+    page = (await client.get("/v1/regions")).json()
+    assert page["items"] == []
+    assert (await client.get("/v1/territory/cells")).json()["version"] == "0"
+
+
+async def test_list_filters_and_pages(client: httpx.AsyncClient) -> None:
+    await import_territory(client)
+    cells = (await client.get("/v1/regions", params={"level": "cell", "limit": 3})).json()
+    assert [r["code"] for r in cells["items"]] == [CELL_A1, CELL_A2, "35020300100201"]
+    rest = (await client.get("/v1/regions", params={"level": "cell", "cursor": cells["next_cursor"]})).json()
+    assert ([r["code"] for r in rest["items"]], rest["next_cursor"]) == (["35020300100202"], None)
+    children = (await client.get("/v1/regions", params={"parent": COMMUNITY_A})).json()
+    assert [r["code"] for r in children["items"]] == [CELL_A1, CELL_A2]
+    assert (await client.get("/v1/regions/350203009")).status_code == 404

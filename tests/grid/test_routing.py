@@ -1,0 +1,104 @@
+"""Resolving where a report goes, and overrides per region."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.grid.factories import (
+    CELL_A1,
+    CELL_B1,
+    COMMUNITY_A,
+    create_category,
+    create_department,
+    import_territory,
+)
+
+
+async def setup_catalog(client: httpx.AsyncClient) -> None:
+    await import_territory(client)
+    await create_department(client)
+    await create_department(
+        client, "market-supervision", name_zh="工商所", name_en="Market supervision office"
+    )
+    await create_category(client)
+    await create_category(
+        client, "9901", None, name_zh="其他", class_zh="其他", class_en="Other", urgency="normal"
+    )
+
+
+async def resolve(client: httpx.AsyncClient, category: str, cell: str | None = None) -> httpx.Response:
+    params = {"category": category} | ({"cell": cell} if cell else {})
+    return await client.get("/v1/routing/resolve", params=params)
+
+
+async def test_the_catalog_default_applies_without_an_override(client: httpx.AsyncClient) -> None:
+    await setup_catalog(client)
+    for cell in (CELL_A1, None):
+        body = (await resolve(client, "0501", cell)).json()
+        assert body["source"] == "catalog"
+        assert body["region_code"] is None
+        assert body["department"] == {
+            "code": "law-enforcement",
+            "name_zh": "执法中队",
+            "name_en": "Law-enforcement squad",
+        }
+        assert body["category"]["urgency"] == "urgent"
+        assert body["category"]["time_limit_hours"] == 2
+
+
+async def test_a_community_override_wins_for_its_cells_only(client: httpx.AsyncClient) -> None:
+    await setup_catalog(client)
+    created = await client.post(
+        "/v1/routing/overrides",
+        json={"region_code": COMMUNITY_A, "category_code": "0501", "department_code": "market-supervision"},
+    )
+    assert created.status_code == 201
+    assert created.json()["created_by"] == "pan.jun"
+
+    inside = (await resolve(client, "0501", CELL_A1)).json()
+    assert (inside["source"], inside["region_code"], inside["department"]["code"]) == (
+        "override",
+        COMMUNITY_A,
+        "market-supervision",
+    )
+    elsewhere = (await resolve(client, "0501", CELL_B1)).json()
+    assert (elsewhere["source"], elsewhere["department"]["code"]) == ("catalog", "law-enforcement")
+
+
+async def test_the_nearest_override_wins_and_deleting_falls_back(client: httpx.AsyncClient) -> None:
+    await setup_catalog(client)
+    await client.post(
+        "/v1/routing/overrides",
+        json={"region_code": "350203", "category_code": "0501", "department_code": "market-supervision"},
+    )
+    on_cell = await client.post(
+        "/v1/routing/overrides",
+        json={"region_code": CELL_A1, "category_code": "0501", "department_code": "law-enforcement"},
+    )
+    assert (await resolve(client, "0501", CELL_A1)).json()["region_code"] == CELL_A1
+    assert (await resolve(client, "0501", CELL_B1)).json()["region_code"] == "350203"
+
+    duplicate = await client.post(
+        "/v1/routing/overrides",
+        json={"region_code": CELL_A1, "category_code": "0501", "department_code": "market-supervision"},
+    )
+    assert duplicate.status_code == 409
+
+    assert (await client.delete(f"/v1/routing/overrides/{on_cell.json()['id']}")).status_code == 204
+    assert (await resolve(client, "0501", CELL_A1)).json()["region_code"] == "350203"
+    listed = (await client.get("/v1/routing/overrides", params={"category": "0501"})).json()
+    assert [o["region_code"] for o in listed["items"]] == ["350203"]
+
+
+async def test_a_category_without_department_goes_to_triage(client: httpx.AsyncClient) -> None:
+    await setup_catalog(client)
+    body = (await resolve(client, "9901", CELL_A1)).json()
+    assert (body["source"], body["department"], body["region_code"]) == ("none", None, None)
+    assert body["category"]["department_code"] is None
+
+
+async def test_unknown_category_or_cell_is_404(client: httpx.AsyncClient) -> None:
+    await setup_catalog(client)
+    assert (await resolve(client, "0999", CELL_A1)).status_code == 404
+    assert (await resolve(client, "0501", "35020300100199")).status_code == 404
+    assert (await resolve(client, "not-a-code")).status_code == 422

@@ -1,0 +1,113 @@
+"""Staff accounts and their grid assignments."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.grid.factories import (
+    CELL_A1,
+    CELL_A2,
+    CELL_B1,
+    COMMUNITY_A,
+    create_department,
+    create_staff,
+    import_territory,
+)
+
+
+async def test_create_get_and_list_staff(client: httpx.AsyncClient) -> None:
+    await import_territory(client)
+    created = await create_staff(client, "wang.fang", phone="13800000001", region_codes=[CELL_A2, CELL_A1])
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert (body["username"], body["role"], body["department_code"], body["active"]) == (
+        "wang.fang",
+        "grid_worker",
+        None,
+        True,
+    )
+    assert body["region_codes"] == [CELL_A1, CELL_A2]
+    fetched = await client.get("/v1/staff/wang.fang")
+    assert fetched.json() == body
+    assert fetched.headers["etag"] == '"1"'
+
+    await create_staff(client, "lin.zhiming", "grid_leader", name="林志明", region_codes=[COMMUNITY_A])
+    await create_staff(client, "li.na", region_codes=[CELL_B1])
+    await create_staff(client, "hong.yi", "dispatcher")
+
+    in_cell = (await client.get("/v1/staff", params={"region": CELL_A1})).json()
+    assert [s["username"] for s in in_cell["items"]] == ["lin.zhiming", "wang.fang"]
+    in_community = (await client.get("/v1/staff", params={"region": COMMUNITY_A})).json()
+    assert [s["username"] for s in in_community["items"]] == ["lin.zhiming", "wang.fang"]
+    workers = (await client.get("/v1/staff", params={"role": "grid_worker", "limit": 1})).json()
+    assert [s["username"] for s in workers["items"]] == ["li.na"]
+    more = (
+        await client.get("/v1/staff", params={"role": "grid_worker", "cursor": workers["next_cursor"]})
+    ).json()
+    assert [s["username"] for s in more["items"]] == ["wang.fang"]
+
+    assert (await create_staff(client, "wang.fang")).status_code == 409
+    assert (await client.get("/v1/staff/nobody")).status_code == 404
+
+
+async def test_a_handler_needs_a_department_and_only_handlers_have_one(client: httpx.AsyncClient) -> None:
+    await create_department(client)
+    missing = await create_staff(client, "lu.qiang", "handler")
+    assert missing.status_code == 422
+    assert "handler needs a department_code" in missing.json()["detail"]
+    assert (
+        await create_staff(client, "hong.yi", "dispatcher", department_code="law-enforcement")
+    ).status_code == 422
+    assert (await create_staff(client, "lu.qiang", "handler", department_code="nobody")).status_code == 422
+    handler = await create_staff(client, "lu.qiang", "handler", department_code="law-enforcement")
+    assert handler.status_code == 201
+    listed = (await client.get("/v1/staff", params={"department": "law-enforcement"})).json()
+    assert [s["username"] for s in listed["items"]] == ["lu.qiang"]
+
+
+async def test_roles_outside_staff_are_refused(client: httpx.AsyncClient) -> None:
+    assert (await create_staff(client, "svc", "service")).status_code == 422
+    assert (await create_staff(client, "bot", "integration")).status_code == 422
+    assert (await create_staff(client, "x" * 65)).status_code == 422
+
+
+async def test_assignments_fit_the_role(client: httpx.AsyncClient) -> None:
+    await import_territory(client)
+    await create_staff(client, "wang.fang")
+    await create_staff(client, "lin.zhiming", "grid_leader")
+
+    assert (
+        await client.put("/v1/staff/wang.fang/assignments", json={"region_codes": [COMMUNITY_A]})
+    ).status_code == 422
+    assert (
+        await client.put("/v1/staff/lin.zhiming/assignments", json={"region_codes": [CELL_A1]})
+    ).status_code == 422
+    assert (
+        await client.put("/v1/staff/wang.fang/assignments", json={"region_codes": ["35020300100199"]})
+    ).status_code == 422
+
+    response = await client.put("/v1/staff/wang.fang/assignments", json={"region_codes": [CELL_B1, CELL_A1]})
+    assert response.status_code == 200
+    assert response.json()["region_codes"] == [CELL_A1, CELL_B1]
+    cleared = await client.put("/v1/staff/wang.fang/assignments", json={"region_codes": []})
+    assert cleared.json()["region_codes"] == []
+
+
+async def test_update_changes_role_and_department_together(client: httpx.AsyncClient) -> None:
+    await create_department(client)
+    await create_staff(client, "lu.qiang", "handler", department_code="law-enforcement")
+    etag = (await client.get("/v1/staff/lu.qiang")).headers["etag"]
+
+    response = await client.patch(
+        "/v1/staff/lu.qiang", json={"role": "dispatcher", "active": False}, headers={"If-Match": etag}
+    )
+    assert response.status_code == 200, response.text
+    assert (response.json()["role"], response.json()["department_code"], response.json()["active"]) == (
+        "dispatcher",
+        None,
+        False,
+    )
+    back = await client.patch(
+        "/v1/staff/lu.qiang", json={"role": "handler"}, headers={"If-Match": response.headers["etag"]}
+    )
+    assert back.status_code == 422
