@@ -1,0 +1,143 @@
+"""A report walks the whole loop across three real processes: street → closed case."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from shapely.geometry import shape
+
+from tests.e2e.conftest import System, eventually
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+WORKER = {"X-Wangge-Actor": "e2e.worker", "X-Wangge-Role": "grid_worker"}
+HANDLER_ROLE = "handler"
+DISPATCHER = {"X-Wangge-Actor": "e2e.dispatcher", "X-Wangge-Role": "dispatcher"}
+
+
+def point_in(cell: dict[str, Any]) -> tuple[float, float]:
+    point = shape(cell["geometry"]).representative_point()
+    return point.y, point.x
+
+
+async def pick_cell_and_category(grid: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A cell with no routing override and a category the catalog sends to a department."""
+    cells = (await grid.get("/v1/territory/cells", headers=WORKER)).json()["cells"]
+    catalog = (await grid.get("/v1/catalog", params={"limit": 100}, headers=WORKER)).json()["items"]
+    category = next(c for c in catalog if c["department_code"])
+    for cell in cells:
+        route = (await grid.get("/v1/routing/resolve", params={"category": category["code"], "cell": cell["code"]}, headers=WORKER)).json()
+        if route["source"] == "catalog":
+            return cell, category
+    raise AssertionError("every cell overrides the category")
+
+
+async def test_report_travels_from_the_street_to_a_closed_case(system: System) -> None:
+    async with (
+        httpx.AsyncClient(base_url=system.url("intake"), timeout=10) as intake,
+        httpx.AsyncClient(base_url=system.url("dispatch"), timeout=10) as dispatch,
+        httpx.AsyncClient(base_url=system.url("grid"), timeout=10) as grid,
+    ):
+        cell, category = await pick_cell_and_category(grid)
+        lat, lon = point_in(cell)
+        report_id = str(uuid.uuid4())
+        body = {
+            "id": report_id,
+            "category": category["code"],
+            "description": "占道摆摊，影响行人通行",
+            "location": {"lat": lat, "lon": lon, "address": "中山路 88 号"},
+            "seen_at": (datetime.now(UTC) - timedelta(minutes=3)).isoformat(),
+        }
+        filed = await intake.post("/v1/reports", json=body, headers={**WORKER, "Idempotency-Key": report_id})
+        assert filed.status_code == 201, filed.text
+        assert filed.json()["status"] == "received"
+
+        async def reporter_sees(status: str) -> dict[str, Any] | None:
+            seen = (await intake.get(f"/v1/reports/{report_id}", headers=WORKER)).json()
+            return seen if seen["status"] == status else None
+
+        seen = await eventually(lambda: reporter_sees("dispatched"), what="the reporter to see 'dispatched'")
+        assert seen["department_code"] == category["department_code"]
+        assert seen["grid_cell"] == cell["code"]
+        case_id = seen["case_id"]
+        assert seen["case_number"]
+
+        handler = {"X-Wangge-Actor": "e2e.handler", "X-Wangge-Role": HANDLER_ROLE}
+        steps: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
+            ("accept", {}, handler, "in_progress"),
+            ("resolve", {"note": "摊贩已劝离，路面已清理"}, handler, "resolved"),
+            ("verify", {"passed": True, "note": "现场核查通过"}, WORKER, "closed"),
+            ("feedback", {"rating": 5, "comment": "处理很快"}, WORKER, "closed"),
+        ]
+        for action, payload, actor, status in steps:
+            current = await dispatch.get(f"/v1/cases/{case_id}", headers=actor)
+            done = await dispatch.post(
+                f"/v1/cases/{case_id}/{action}", json=payload, headers={**actor, "If-Match": current.headers["ETag"]}
+            )
+            assert done.status_code == 200, done.text
+            assert done.json()["status"] == status
+            await eventually(lambda s=status: reporter_sees(s), what=f"the reporter to see {status!r}")
+
+        case = (await dispatch.get(f"/v1/cases/{case_id}", headers=DISPATCHER)).json()
+        actions = [(e["action"], e["actor_id"]) for e in case["timeline"]]
+        assert [a for a, _ in actions] == ["registered", "dispatched", "accepted", "resolved", "verified", "feedback"]
+        assert dict(actions)["accepted"] == "e2e.handler"
+        assert dict(actions)["verified"] == "e2e.worker"
+        assert all(e["at"] for e in case["timeline"])
+        assert case["rating"] == 5
+        reporter_view = (await intake.get(f"/v1/reports/{report_id}", headers=WORKER)).json()
+        assert reporter_view["status"] == "closed"
+        assert [u["status"] for u in reporter_view["updates"]][-1] == "closed"
+
+
+async def test_bad_input_is_a_clear_problem_never_a_500(system: System) -> None:
+    async with (
+        httpx.AsyncClient(base_url=system.url("intake"), timeout=10) as intake,
+        httpx.AsyncClient(base_url=system.url("dispatch"), timeout=10) as dispatch,
+    ):
+        base = {
+            "id": str(uuid.uuid4()),
+            "category": None,
+            "description": "井盖缺失",
+            "location": {"lat": 24.455, "lon": 118.08},
+            "seen_at": datetime.now(UTC).isoformat(),
+        }
+        unknown_field = await intake.post("/v1/reports", json={**base, "status": "closed"}, headers=WORKER)
+        out_of_range = await intake.post(
+            "/v1/reports", json={**base, "location": {"lat": 124.4, "lon": 118.0}}, headers=WORKER
+        )
+        for response in (unknown_field, out_of_range):
+            assert response.status_code == 422
+            assert response.headers["content-type"].startswith("application/problem+json")
+
+        filed = await intake.post("/v1/reports", json=base, headers=WORKER)
+        assert filed.status_code == 201
+        seen = await eventually(
+            lambda: _json_if(intake.get(f"/v1/reports/{base['id']}", headers=WORKER), lambda r: r["case_id"]),
+            what="a case for the report",
+        )
+        case_id = seen["case_id"]
+        current = await dispatch.get(f"/v1/cases/{case_id}", headers=DISPATCHER)
+        assert current.json()["status"] == "triage"
+        illegal = await dispatch.post(
+            f"/v1/cases/{case_id}/resolve",
+            json={"note": "x"},
+            headers={**DISPATCHER, "If-Match": current.headers["ETag"]},
+        )
+        assert illegal.status_code == 409
+        assert illegal.json()["current_state"] == "triage"
+        stale = await dispatch.post(
+            f"/v1/cases/{case_id}/dispatch", json={"department_code": "police"}, headers={**DISPATCHER, "If-Match": '"999"'}
+        )
+        assert stale.status_code == 412
+        assert stale.headers["content-type"].startswith("application/problem+json")
+
+
+async def _json_if(request: Any, accept: Any) -> Any:
+    response = await request
+    data = response.json()
+    return data if response.status_code == 200 and accept(data) else None
