@@ -199,16 +199,15 @@ class Relay:
 
     async def run_forever(self) -> None:
         while True:
+            # Cleared before the pass, so a wake that arrives during it starts the next one at once.
+            self._wake.clear()
             try:
                 claimed = await self.run_once()
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("%s: relay pass failed", self.owner)
                 claimed = 0
             if claimed >= self.batch_size:
                 continue
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
             except TimeoutError:
