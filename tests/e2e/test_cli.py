@@ -1,0 +1,103 @@
+"""The README's run command as a user meets it: `wangge up`, then `wangge demo`, then Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from wangge.processes import free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+
+def wangge(*args: str) -> list[str]:
+    return [sys.executable, "-m", "wangge.cli", *args]
+
+
+def up_env(tmp_path: Path) -> tuple[dict[str, str], dict[str, int]]:
+    ports = {name: free_port() for name in ("grid", "intake", "dispatch")}
+    env = {**os.environ, "WANGGE_DATA_DIR": str(tmp_path / "data")}
+    for name, port in ports.items():
+        env[f"WANGGE_{name.upper()}_PORT"] = str(port)
+        env.pop(f"WANGGE_{name.upper()}_DATABASE_URL", None)
+    return env, ports
+
+
+def wait_for_line(process: subprocess.Popen[str], text: str, timeout: float = 60) -> str:
+    assert process.stdout is not None
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+    raise AssertionError(f"{text!r} never printed; output:\n{''.join(seen)}")
+
+
+def test_up_runs_all_three_on_sqlite_and_demo_completes_the_loop(tmp_path: Path) -> None:
+    env, ports = up_env(tmp_path)
+    up = subprocess.Popen(wangge("up"), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        printed = wait_for_line(up, "Ctrl-C stops all three")
+        for name, port in ports.items():
+            assert f"http://127.0.0.1:{port}" in printed, f"{name}'s URL is not printed"
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
+            assert httpx.get(f"http://127.0.0.1:{port}/readyz").json() == {"status": "ready"}
+        assert (tmp_path / "data" / "grid.db").exists(), "the embedded default is SQLite in the data directory"
+
+        demo = subprocess.run(
+            wangge(
+                "demo",
+                "--reports",
+                "20",
+                "--intake-url",
+                f"http://127.0.0.1:{ports['intake']}",
+                "--dispatch-url",
+                f"http://127.0.0.1:{ports['dispatch']}",
+                "--grid-url",
+                f"http://127.0.0.1:{ports['grid']}",
+            ),
+            env={**env, "COLUMNS": "120"},
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        summary = {
+            cells[0]: cells[1]
+            for line in demo.stdout.splitlines()
+            if len(cells := [c.strip() for c in line.strip("│┃ ").split("│")]) == 2
+        }
+        assert summary["reports filed"] == "20"
+        assert int(summary["cases closed"]) == int(summary["cases"]) > 0
+        assert summary["report → dispatched, p95"].endswith("ms")
+    finally:
+        up.send_signal(signal.SIGINT)
+        out, _ = up.communicate(timeout=30)
+    assert up.returncode == 0, out
+    assert "stopped." in out
+    for port in ports.values():
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, f"something still listens on {port}"
+
+
+def test_up_refuses_clearly_when_a_port_is_taken(tmp_path: Path) -> None:
+    env, ports = up_env(tmp_path)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", ports["dispatch"]))
+        squatter.listen()
+        result = subprocess.run(wangge("up"), env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"port {ports['dispatch']}" in result.stdout and "dispatch" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
