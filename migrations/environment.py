@@ -14,15 +14,18 @@ from sqlalchemy.ext.asyncio import create_async_engine
 def run(metadata: MetaData, default_url: Callable[[], str]) -> None:
     config = context.config
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url") or default_url()
-    options = {"target_metadata": metadata, "render_as_batch": True, "compare_type": True}
     if context.is_offline_mode():
-        context.configure(url=url, literal_binds=True, **options)
+        context.configure(
+            url=url, literal_binds=True, target_metadata=metadata, render_as_batch=True, compare_type=True
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
 
     def migrate(connection: Connection) -> None:
-        context.configure(connection=connection, **options)
+        context.configure(
+            connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True
+        )
         with context.begin_transaction():
             context.run_migrations()
 

@@ -165,9 +165,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(part) for part in first["loc"])
     message = str(first["msg"])
-    problem = Unprocessable(f"{where}: {message}" if where else message).to_problem(
-        request.url.path
-    )
+    problem = Unprocessable(f"{where}: {message}" if where else message).to_problem(request.url.path)
     problem.update(type=PROBLEM_BASE + "validation", title="Validation failed", errors=errors)
     return problem_response(problem)
 

@@ -12,6 +12,7 @@ claim delivers again, so receivers must be idempotent, and all of ours are.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import uuid
@@ -140,7 +141,9 @@ class Relay:
                 .where(model.id.in_(ids))
                 .values(lease_owner=self.owner, lease_until=now + self.lease)
             )
-            messages = (await session.scalars(select(model).where(model.id.in_(ids)).order_by(model.id))).all()
+            messages = (
+                await session.scalars(select(model).where(model.id.in_(ids)).order_by(model.id))
+            ).all()
             return list(messages)
 
     async def run_once(self) -> int:
@@ -208,10 +211,8 @@ class Relay:
                 claimed = 0
             if claimed >= self.batch_size:
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-            except TimeoutError:
-                pass
 
 
 async def pending_count(session: AsyncSession, model: type[Any]) -> int:

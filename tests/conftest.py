@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 PG_SERVER = os.environ.get("WANGGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
-BACKENDS = [b.strip() for b in os.environ.get("WANGGE_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+BACKENDS = [
+    b.strip() for b in os.environ.get("WANGGE_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()
+]
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 _created: set[str] = set()

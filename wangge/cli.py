@@ -237,8 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="drive a working day through the running services")
     demo.add_argument("--reports", type=int, default=60, help="how many reports the grid workers file")
     demo.add_argument("--seed", type=int, default=20261127, help="random seed, for a repeatable day")
-    demo.add_argument("--intake-url", default=os.environ.get("WANGGE_DEMO_INTAKE_URL", "http://127.0.0.1:8001"))
-    demo.add_argument("--dispatch-url", default=os.environ.get("WANGGE_DEMO_DISPATCH_URL", "http://127.0.0.1:8002"))
+    demo.add_argument(
+        "--intake-url", default=os.environ.get("WANGGE_DEMO_INTAKE_URL", "http://127.0.0.1:8001")
+    )
+    demo.add_argument(
+        "--dispatch-url", default=os.environ.get("WANGGE_DEMO_DISPATCH_URL", "http://127.0.0.1:8002")
+    )
     demo.add_argument("--grid-url", default=os.environ.get("WANGGE_DEMO_GRID_URL", "http://127.0.0.1:8003"))
     demo.set_defaults(run=cmd_demo)
     return parser

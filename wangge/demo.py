@@ -25,7 +25,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from shapely.geometry import Point, shape
 
-STREETS = ["中山路", "思明南路", "大同路", "镇海路", "鹭江道", "升平路", "局口街", "霞溪路", "开禾路", "海后路"]
+STREETS = [
+    "中山路",
+    "思明南路",
+    "大同路",
+    "镇海路",
+    "鹭江道",
+    "升平路",
+    "局口街",
+    "霞溪路",
+    "开禾路",
+    "海后路",
+]
 DETAILS = ["影响行人通行", "居民多次反映", "早高峰尤其明显", "已持续两天", "游客较多的时段", "靠近公交站"]
 CONCURRENCY = 8
 
@@ -57,7 +68,9 @@ class World:
     staff: dict[str, list[Staff]]
 
     def one(self, role: str, rng: random.Random, department: str | None = None) -> Staff:
-        people = [s for s in self.staff.get(role, []) if department is None or s.department_code == department]
+        people = [
+            s for s in self.staff.get(role, []) if department is None or s.department_code == department
+        ]
         if not people:
             raise RuntimeError(f"the demo staff has no {role}" + (f" in {department}" if department else ""))
         return rng.choice(people)
@@ -85,14 +98,24 @@ class Api:
     @staticmethod
     def ok(response: httpx.Response) -> Any:
         if response.status_code >= 400:
-            raise RuntimeError(f"{response.request.method} {response.request.url} → {response.status_code}: {response.text}")
+            raise RuntimeError(
+                f"{response.request.method} {response.request.url} → {response.status_code}: {response.text}"
+            )
         return response.json()
 
-    async def all_pages(self, client: httpx.AsyncClient, path: str, headers: dict[str, str], **params: Any) -> list[Any]:
+    async def all_pages(
+        self, client: httpx.AsyncClient, path: str, headers: dict[str, str], **params: Any
+    ) -> list[Any]:
         items: list[Any] = []
         cursor = None
         while True:
-            page = self.ok(await client.get(path, params={**params, "limit": 100, **({"cursor": cursor} if cursor else {})}, headers=headers))
+            page = self.ok(
+                await client.get(
+                    path,
+                    params={**params, "limit": 100, **({"cursor": cursor} if cursor else {})},
+                    headers=headers,
+                )
+            )
             items.extend(page["items"])
             cursor = page.get("next_cursor")
             if not cursor:
@@ -121,7 +144,12 @@ async def load_world(api: Api) -> World:
     staff: dict[str, list[Staff]] = {}
     for person in people:
         staff.setdefault(person["role"], []).append(
-            Staff(person["username"], person["role"], person.get("department_code"), person.get("region_codes") or [])
+            Staff(
+                person["username"],
+                person["role"],
+                person.get("department_code"),
+                person.get("region_codes") or [],
+            )
         )
     if not cells or not categories:
         raise RuntimeError("grid has no territory or catalog: run `wangge up` (it seeds the demo) first")
@@ -202,7 +230,12 @@ async def run_demo(config: DemoConfig, console: Console) -> int:
             return 1
         plan = plan_day(world, config.reports, rng)
         day = Day(api, world, rng)
-        columns = (TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        columns = (
+            TextColumn("{task.description:<34}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
         with Progress(*columns, console=console) as progress:
             await day.file_reports(plan, progress)
             await day.wait_for_cases(plan, progress)
@@ -237,13 +270,17 @@ class Day:
 
         await bounded(file(report) for report in plan)
 
-    async def wait_for_cases(self, plan: list[PlannedReport], progress: Progress, timeout: float = 60.0) -> None:
+    async def wait_for_cases(
+        self, plan: list[PlannedReport], progress: Progress, within: float = 60.0
+    ) -> None:
         task = progress.add_task("dispatch registers cases", total=len(plan))
         waiting = {report.body["id"]: report for report in plan}
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + within
         while waiting and asyncio.get_running_loop().time() < deadline:
             for report_id, report in list(waiting.items()):
-                seen = self.api.ok(await self.api.intake.get(f"/v1/reports/{report_id}", headers=report.reporter.headers()))
+                seen = self.api.ok(
+                    await self.api.intake.get(f"/v1/reports/{report_id}", headers=report.reporter.headers())
+                )
                 if seen.get("case_id"):
                     self.case_ids.add(int(seen["case_id"]))
                     del waiting[report_id]
@@ -251,12 +288,16 @@ class Day:
             if waiting:
                 await asyncio.sleep(0.2)
         if waiting:
-            raise RuntimeError(f"{len(waiting)} reports reached no case within {timeout:.0f} s")
+            raise RuntimeError(f"{len(waiting)} reports reached no case within {within:.0f} s")
 
     async def triage(self, progress: Progress) -> None:
-        queue = await self.api.all_pages(self.api.dispatch, "/v1/cases", self.dispatcher.headers(), status="triage")
+        queue = await self.api.all_pages(
+            self.api.dispatch, "/v1/cases", self.dispatcher.headers(), status="triage"
+        )
         task = progress.add_task("dispatchers triage", total=len(queue))
-        departments = sorted({c["department_code"] for c in self.world.categories if c.get("department_code")})
+        departments = sorted(
+            {c["department_code"] for c in self.world.categories if c.get("department_code")}
+        )
         for case in queue:
             body: dict[str, Any] = {"department_code": self.rng.choice(departments), "note": "人工派单"}
             await self.api.act(case["id"], "dispatch", body, self.dispatcher)
@@ -274,12 +315,17 @@ class Day:
     async def work_case(self, case_id: int) -> None:
         """Move one case along until it is closed (or rejected), as the people on it would."""
         for _ in range(12):
-            case = self.api.ok(await self.api.dispatch.get(f"/v1/cases/{case_id}", headers=self.dispatcher.headers()))
+            case = self.api.ok(
+                await self.api.dispatch.get(f"/v1/cases/{case_id}", headers=self.dispatcher.headers())
+            )
             status = case["status"]
             if status in ("closed", "rejected"):
                 break
             if status == "triage":
-                body = {"department_code": case.get("department_code") or "law-enforcement", "note": "重新派单"}
+                body = {
+                    "department_code": case.get("department_code") or "law-enforcement",
+                    "note": "重新派单",
+                }
                 await self.api.act(case_id, "dispatch", body, self.dispatcher)
             elif status == "dispatched":
                 handler = self.world.one("handler", self.rng, case["department_code"])
@@ -301,7 +347,9 @@ class Day:
         reporters = {report.body["id"]: report.reporter for report in plan}
 
         async def rate_case(case_id: int) -> None:
-            case = self.api.ok(await self.api.dispatch.get(f"/v1/cases/{case_id}", headers=self.dispatcher.headers()))
+            case = self.api.ok(
+                await self.api.dispatch.get(f"/v1/cases/{case_id}", headers=self.dispatcher.headers())
+            )
             if case["status"] == "closed":
                 first = case["reports"][0]
                 reporter = reporters.get(first["report_id"], self.world.one("grid_worker", self.rng))

@@ -74,7 +74,9 @@ class ServiceProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive():
-                raise StartFailed(f"{self.name} exited with code {self.process.returncode if self.process else '?'}")
+                raise StartFailed(
+                    f"{self.name} exited with code {self.process.returncode if self.process else '?'}"
+                )
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
                     return

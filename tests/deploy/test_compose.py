@@ -12,10 +12,15 @@ import yaml
 from services.dispatch.settings import DispatchSettings
 from services.grid.settings import GridSettings
 from services.intake.settings import IntakeSettings
+from shared.settings import ServiceSettings
 from wangge.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
-SETTINGS = {"grid": GridSettings, "intake": IntakeSettings, "dispatch": DispatchSettings}
+SETTINGS: dict[str, type[ServiceSettings]] = {
+    "grid": GridSettings,
+    "intake": IntakeSettings,
+    "dispatch": DispatchSettings,
+}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +61,10 @@ def test_services_reach_their_database_and_peers(compose: dict) -> None:
         port = env[f"WANGGE_{name.upper()}_PORT"]
         assert int(port) == settings_class.default_port
         assert env[f"WANGGE_{name.upper()}_HOST"] == "0.0.0.0"
-        assert compose["services"][name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert (
+            compose["services"][name]["depends_on"]["migrate"]["condition"]
+            == "service_completed_successfully"
+        )
     intake = compose["services"]["intake"]["environment"]
     dispatch = compose["services"]["dispatch"]["environment"]
     assert intake["WANGGE_INTAKE_GRID_URL"] == "http://grid:8003"

@@ -54,7 +54,9 @@ def test_up_runs_all_three_on_sqlite_and_demo_completes_the_loop(tmp_path: Path)
             assert f"http://127.0.0.1:{port}" in printed, f"{name}'s URL is not printed"
             assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
             assert httpx.get(f"http://127.0.0.1:{port}/readyz").json() == {"status": "ready"}
-        assert (tmp_path / "data" / "grid.db").exists(), "the embedded default is SQLite in the data directory"
+        assert (tmp_path / "data" / "grid.db").exists(), (
+            "the embedded default is SQLite in the data directory"
+        )
 
         demo = subprocess.run(
             wangge(

@@ -71,7 +71,7 @@ async def assert_every_report_on_exactly_one_case(system: System, bodies: list[d
             seen = await asyncio.gather(*(intake.get(f"/v1/reports/{i}", headers=WORKER) for i in ids))
             return all(r.json().get("case_id") for r in seen)
 
-        await eventually(all_on_cases, timeout=60, what=f"all {len(ids)} reports to be on cases")
+        await eventually(all_on_cases, within=60, what=f"all {len(ids)} reports to be on cases")
         on_cases: Counter[str] = Counter()
         cursor = None
         while True:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -30,7 +31,13 @@ async def pick_cell_and_category(grid: httpx.AsyncClient) -> tuple[dict[str, Any
     catalog = (await grid.get("/v1/catalog", params={"limit": 100}, headers=WORKER)).json()["items"]
     category = next(c for c in catalog if c["department_code"])
     for cell in cells:
-        route = (await grid.get("/v1/routing/resolve", params={"category": category["code"], "cell": cell["code"]}, headers=WORKER)).json()
+        route = (
+            await grid.get(
+                "/v1/routing/resolve",
+                params={"category": category["code"], "cell": cell["code"]},
+                headers=WORKER,
+            )
+        ).json()
         if route["source"] == "catalog":
             return cell, category
     raise AssertionError("every cell overrides the category")
@@ -76,15 +83,24 @@ async def test_report_travels_from_the_street_to_a_closed_case(system: System) -
         for action, payload, actor, status in steps:
             current = await dispatch.get(f"/v1/cases/{case_id}", headers=actor)
             done = await dispatch.post(
-                f"/v1/cases/{case_id}/{action}", json=payload, headers={**actor, "If-Match": current.headers["ETag"]}
+                f"/v1/cases/{case_id}/{action}",
+                json=payload,
+                headers={**actor, "If-Match": current.headers["ETag"]},
             )
             assert done.status_code == 200, done.text
             assert done.json()["status"] == status
-            await eventually(lambda s=status: reporter_sees(s), what=f"the reporter to see {status!r}")
+            await eventually(partial(reporter_sees, status), what=f"the reporter to see {status!r}")
 
         case = (await dispatch.get(f"/v1/cases/{case_id}", headers=DISPATCHER)).json()
         actions = [(e["action"], e["actor_id"]) for e in case["timeline"]]
-        assert [a for a, _ in actions] == ["registered", "dispatched", "accepted", "resolved", "verified", "feedback"]
+        assert [a for a, _ in actions] == [
+            "registered",
+            "dispatched",
+            "accepted",
+            "resolved",
+            "verified",
+            "feedback",
+        ]
         assert dict(actions)["accepted"] == "e2e.handler"
         assert dict(actions)["verified"] == "e2e.worker"
         assert all(e["at"] for e in case["timeline"])
@@ -131,7 +147,9 @@ async def test_bad_input_is_a_clear_problem_never_a_500(system: System) -> None:
         assert illegal.status_code == 409
         assert illegal.json()["current_state"] == "triage"
         stale = await dispatch.post(
-            f"/v1/cases/{case_id}/dispatch", json={"department_code": "police"}, headers={**DISPATCHER, "If-Match": '"999"'}
+            f"/v1/cases/{case_id}/dispatch",
+            json={"department_code": "police"},
+            headers={**DISPATCHER, "If-Match": '"999"'},
         )
         assert stale.status_code == 412
         assert stale.headers["content-type"].startswith("application/problem+json")

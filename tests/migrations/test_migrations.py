@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, inspect
+from sqlalchemy import Connection, MetaData, inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -32,7 +32,7 @@ def inspect_database(url: str, metadata: MetaData) -> tuple[list[object], set[st
         try:
             async with engine.connect() as connection:
 
-                def diff_and_tables(sync_connection: object) -> tuple[list[object], set[str]]:
+                def diff_and_tables(sync_connection: Connection) -> tuple[list[object], set[str]]:
                     context = MigrationContext.configure(sync_connection, opts={"compare_type": True})
                     tables = set(inspect(sync_connection).get_table_names())
                     return compare_metadata(context, metadata), tables
