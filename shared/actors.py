@@ -1,23 +1,18 @@
-"""Who is acting: the seam through which identity enters every service.
+"""Who is acting: the verified identity every route receives as ``CurrentActor``.
 
-Until verified identity lands, the caller names itself in two headers, ``X-Wangge-Actor``
-(a staff username, ``service:<name>``, or an integration's id) and ``X-Wangge-Role``. Routes
-never read those headers: they take the ``CurrentActor`` dependency from their service's
-``deps.py``, which calls :func:`actor_from_request`, so only that one function changes when
-tokens arrive.
+An :class:`Actor` is built from the claims of an access token that grid signed (see
+:mod:`shared.auth`); routes never read tokens or headers themselves. Its ``regions`` are
+the region codes a person is assigned to: a cell is in their scope when its unit-grid code
+starts with one of them (a grid leader's community code covers all its cells).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
-from fastapi import Request
 from pydantic import BaseModel, Field
-
-from shared.errors import Unauthorized, Unprocessable
-
-ACTOR_HEADER = "X-Wangge-Actor"
-ROLE_HEADER = "X-Wangge-Role"
 
 
 class Role(StrEnum):
@@ -32,22 +27,56 @@ class Role(StrEnum):
     service = "service"
 
 
+GRID_ROLES = frozenset({Role.grid_leader, Role.grid_worker, Role.grid_assistant})
+"""一长二员: the people who patrol the cells."""
+
+SUBDISTRICT_ROLES = frozenset({Role.dispatcher, Role.supervisor, Role.admin})
+"""Who sees the whole subdistrict."""
+
+
 class Actor(BaseModel):
-    id: str = Field(min_length=1, max_length=64, examples=["wang.fang"])
+    id: str = Field(min_length=1, max_length=128, examples=["wang.fang"])
     role: Role = Field(examples=[Role.grid_worker])
+    name: str | None = None
+    department: str | None = None
+    regions: list[str] = Field(default_factory=list)
+    scopes: list[str] = Field(default_factory=list)
+    channel: str | None = None
 
-    def headers(self) -> dict[str, str]:
-        return {ACTOR_HEADER: self.id, ROLE_HEADER: self.role.value}
+    def in_region(self, code: str | None) -> bool:
+        return code is not None and any(code.startswith(region) for region in self.regions)
 
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
 
-def actor_from_request(request: Request) -> Actor:
-    actor_id = request.headers.get(ACTOR_HEADER, "").strip()
-    role = request.headers.get(ROLE_HEADER, "").strip()
-    if not actor_id or not role:
-        raise Unauthorized(f"name the actor in the {ACTOR_HEADER} and {ROLE_HEADER} headers")
-    if len(actor_id) > 64:
-        raise Unprocessable(f"{ACTOR_HEADER} is longer than 64 characters")
-    try:
-        return Actor(id=actor_id, role=Role(role))
-    except ValueError as exc:
-        raise Unprocessable(f"unknown role {role!r}") from exc
+    @property
+    def is_service(self) -> bool:
+        return self.role is Role.service
+
+    @property
+    def sees_subdistrict(self) -> bool:
+        return self.role in SUBDISTRICT_ROLES
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any]) -> Actor:
+        return cls(
+            id=claims["sub"],
+            role=Role(claims["role"]),
+            name=claims.get("name"),
+            department=claims.get("department"),
+            regions=list(claims.get("regions") or []),
+            scopes=list(claims.get("scopes") or []),
+            channel=claims.get("channel"),
+        )
+
+    def claims(self) -> dict[str, Any]:
+        """The identity claims grid puts in a token for this actor (besides iss/aud/iat/exp/jti)."""
+        return {
+            "sub": self.id,
+            "role": self.role.value,
+            "name": self.name,
+            "department": self.department,
+            "regions": self.regions,
+            "scopes": self.scopes,
+            "channel": self.channel,
+        }

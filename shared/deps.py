@@ -15,7 +15,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.actors import Actor, actor_from_request
+from shared.actors import Actor
+from shared.auth import actor_from_request
 from shared.db import session_scope
 from shared.outbox import enqueued
 

@@ -43,6 +43,7 @@ class WanggeError(Exception):
     status = 500
     type = "internal"
     title = "Internal error"
+    headers: Mapping[str, str] | None = None
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
         super().__init__(detail or self.title)
@@ -68,6 +69,7 @@ class BadRequest(WanggeError):
 
 class Unauthorized(WanggeError):
     status, type, title = 401, "unauthorized", "Authentication required"
+    headers = {"WWW-Authenticate": "Bearer"}
 
 
 class Forbidden(WanggeError):
@@ -153,7 +155,7 @@ _STATUS_TYPES = {
 
 async def _wangge_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, WanggeError)
-    return problem_response(exc.to_problem(request.url.path))
+    return problem_response(exc.to_problem(request.url.path), headers=exc.headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

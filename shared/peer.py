@@ -1,6 +1,7 @@
 """The base of every inter-service client: explicit timeouts, typed errors, never raw httpx ones.
 
-A client is built once in its service's lifespan and closed with it. Network failures,
+A client is built once in its service's lifespan and closed with it, and calls as its
+service, with a client-credentials token from grid (:class:`shared.auth.ServiceTokens`). Network failures,
 timeouts and 5xx answers become :class:`~shared.errors.PeerUnavailable`; a 4xx answer with
 a problem body becomes the matching :class:`~shared.errors.WanggeError` subclass, so a
 caller can ``except NotFound``. Tests pass a ``transport``: the real peer app through
@@ -13,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from shared.actors import Actor, Role
+from shared.auth import ServiceTokens
 from shared.errors import (
     BadRequest,
     Conflict,
@@ -47,24 +48,29 @@ class PeerClient:
         caller: str,
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        tokens: ServiceTokens | None = None,
     ) -> None:
-        self.actor = Actor(id=f"service:{caller}", role=Role.service)
+        self.caller = caller
+        self._tokens = tokens
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
             transport=transport,
-            headers=self.actor.headers(),
         )
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send one request; returns 2xx and 304 answers, raises typed errors for the rest."""
-        try:
-            response = await self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise PeerUnavailable(f"{self.peer} is out of reach: {type(exc).__name__}: {exc}") from exc
+        """Send one request as this service; returns 2xx and 304 answers, raises typed errors for the rest.
+
+        A 401 means the cached service token went stale (keys rotated, token revoked): the
+        request is sent once more with a fresh token.
+        """
+        response = await self._send(method, path, **kwargs)
+        if response.status_code == 401 and self._tokens is not None:
+            self._tokens.forget()
+            response = await self._send(method, path, **kwargs)
         if response.status_code < 300 or response.status_code == 304:
             return response
         if response.status_code >= 500 or response.status_code == 429:
@@ -75,3 +81,12 @@ class PeerClient:
         except ValueError:
             detail = response.text
         raise error_type(f"{self.peer}: {detail}")
+
+    async def _send(self, method: str, path: str, *, headers: Any = None, **kwargs: Any) -> httpx.Response:
+        headers = dict(headers or {})
+        try:
+            if self._tokens is not None:
+                headers["Authorization"] = f"Bearer {await self._tokens.token()}"
+            return await self._http.request(method, path, headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            raise PeerUnavailable(f"{self.peer} is out of reach: {type(exc).__name__}: {exc}") from exc

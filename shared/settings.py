@@ -40,6 +40,12 @@ class ServiceSettings(BaseSettings):
     log_level: str = "info"
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="largest request body accepted")
     peer_timeout_seconds: float = Field(default=5.0, gt=0)
+    auth_issuer: str = Field(default="wangge-grid", description="the iss of grid's tokens")
+    auth_audience: str = Field(default="wangge", description="the aud of grid's tokens")
+    client_secret: str | None = Field(
+        default=None,
+        description="this service's secret for grid's client-credentials grant (generated in development)",
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> ServiceSettings:

@@ -1,0 +1,173 @@
+"""Access tokens: verifying the ones grid signs, and getting one for a service's own calls.
+
+Tokens are JWTs signed by grid with Ed25519 (``alg: EdDSA``) and a ``kid``; their claims are
+listed in the README. A service verifies them locally with grid's public keys, fetched from
+grid's JWKS once and again only when a token names a key it has not seen (at most every few
+seconds), never per request. The algorithm is pinned, so ``alg: none`` or an HS256 token
+"signed" with the public key are refused like any other bad token: 401.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Annotated, Any, Protocol
+
+import httpx
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from shared.actors import Actor
+from shared.errors import PeerUnavailable, Unauthorized
+
+ALGORITHM = "EdDSA"
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "aud", "iss"]
+JWKS_PATH = "/.well-known/jwks.json"
+TOKEN_PATH = "/v1/auth/token"
+
+# Declares the OAuth2 password flow in every service's OpenAPI, so /docs has "Authorize".
+bearer_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_PATH, auto_error=False)
+
+
+class KeySource(Protocol):
+    async def key(self, kid: str) -> Any | None: ...
+
+
+class StaticKeys:
+    """Keys known in-process: grid verifies its own tokens this way, tests too."""
+
+    def __init__(self, jwks: Mapping[str, Any]) -> None:
+        self._keys = _parse_jwks(jwks)
+
+    async def key(self, kid: str) -> Any | None:
+        return self._keys.get(kid)
+
+
+class JwksKeys:
+    """grid's public keys, fetched from its JWKS and refetched only for an unknown ``kid``."""
+
+    def __init__(self, http: httpx.AsyncClient, *, min_refetch_seconds: float = 5.0) -> None:
+        self._http = http
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = float("-inf")
+        self._min_refetch = min_refetch_seconds
+        self._lock = asyncio.Lock()
+
+    async def key(self, kid: str) -> Any | None:
+        if kid in self._keys:
+            return self._keys[kid]
+        async with self._lock:
+            if kid not in self._keys and time.monotonic() - self._fetched_at >= self._min_refetch:
+                await self.refresh()
+        return self._keys.get(kid)
+
+    async def refresh(self) -> None:
+        try:
+            response = await self._http.get(JWKS_PATH)
+            response.raise_for_status()
+            keys = _parse_jwks(response.json())
+        except (httpx.HTTPError, ValueError) as exc:
+            raise PeerUnavailable(f"grid's signing keys are out of reach: {exc}") from exc
+        finally:
+            self._fetched_at = time.monotonic()
+        self._keys = keys
+
+
+def _parse_jwks(jwks: Mapping[str, Any]) -> dict[str, Any]:
+    keys = {}
+    for data in jwks.get("keys", []):
+        if data.get("kid") and data.get("kty") == "OKP":
+            keys[data["kid"]] = jwt.PyJWK(dict(data), algorithm=ALGORITHM).key
+    return keys
+
+
+class TokenVerifier:
+    def __init__(self, keys: KeySource, *, issuer: str, audience: str, leeway_seconds: float = 30.0) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway_seconds
+
+    async def verify(self, token: str) -> Actor:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("the access token is malformed") from exc
+        kid = header.get("kid")
+        if header.get("alg") != ALGORITHM or not isinstance(kid, str):
+            raise Unauthorized("the access token is not one grid signed")
+        key = await self.keys.key(kid)
+        if key is None:
+            raise Unauthorized("the access token is signed with an unknown key")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": REQUIRED_CLAIMS},
+            )
+            return Actor.from_claims(claims)
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("the access token has expired") from exc
+        except (jwt.PyJWTError, KeyError, ValueError) as exc:
+            raise Unauthorized("the access token is not valid") from exc
+
+
+async def actor_from_request(request: Request, token: Annotated[str | None, Depends(bearer_scheme)]) -> Actor:
+    """The verified actor of a request: ``Authorization: Bearer <access token from grid>``."""
+    if not token:
+        raise Unauthorized(f"send Authorization: Bearer <token>; grid issues tokens at {TOKEN_PATH}")
+    verifier: TokenVerifier = request.state.verifier
+    return await verifier.verify(token)
+
+
+class ServiceTokens:
+    """A service's own access token (client credentials), cached and renewed before it expires."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        client_id: str,
+        client_secret: str,
+        renew_before_seconds: float = 60.0,
+    ) -> None:
+        self._http = http
+        self._form = {
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+        }
+        self._renew_before = renew_before_seconds
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def token(self) -> str:
+        async with self._lock:
+            if self._token is None or time.monotonic() >= self._expires_at - self._renew_before:
+                await self._fetch()
+            assert self._token is not None
+            return self._token
+
+    def forget(self) -> None:
+        """Drop the cached token (a peer answered 401: keys rotated, or the token was revoked)."""
+        self._token = None
+
+    async def _fetch(self) -> None:
+        try:
+            response = await self._http.post(TOKEN_PATH, data=self._form)
+        except httpx.HTTPError as exc:
+            raise PeerUnavailable(f"grid is out of reach for a service token: {exc}") from exc
+        if response.status_code != 200:
+            if response.status_code >= 500:
+                raise PeerUnavailable(f"grid answered {response.status_code} for a service token")
+            raise Unauthorized(f"grid refused this service's credentials ({response.status_code})")
+        body = response.json()
+        self._token = body["access_token"]
+        self._expires_at = time.monotonic() + float(body.get("expires_in", 300))
