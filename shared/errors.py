@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -69,7 +70,7 @@ class BadRequest(WanggeError):
 
 class Unauthorized(WanggeError):
     status, type, title = 401, "unauthorized", "Authentication required"
-    headers = {"WWW-Authenticate": "Bearer"}
+    headers: Mapping[str, str] | None = MappingProxyType({"WWW-Authenticate": "Bearer"})
 
 
 class Forbidden(WanggeError):
