@@ -86,27 +86,34 @@ def create_service_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]],
     max_body_bytes: int,
     routers: list[APIRouter],
+    token_url: str | None = None,
 ) -> FastAPI:
+    """``token_url``: where /docs' Authorize gets a token (grid's, for intake and dispatch)."""
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)
-    _register_problem_schema(app)
+    _complete_openapi(app, token_url)
     return app
 
 
-def _register_problem_schema(app: FastAPI) -> None:
-    """Make ``#/components/schemas/Problem`` resolvable for the routes' ``responses=``."""
+def _complete_openapi(app: FastAPI, token_url: str | None) -> None:
+    """Make ``#/components/schemas/Problem`` resolvable for the routes' ``responses=``, and
+    point the OAuth2 password flow at grid's token endpoint."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = build()
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.setdefault("Problem", Problem.model_json_schema())
+        components = schema.setdefault("components", {})
+        components.setdefault("schemas", {}).setdefault("Problem", Problem.model_json_schema())
+        for scheme in components.get("securitySchemes", {}).values():
+            password_flow = scheme.get("flows", {}).get("password")
+            if token_url and password_flow:
+                password_flow["tokenUrl"] = token_url
         app.openapi_schema = schema
         return schema
 

@@ -27,6 +27,8 @@ from wangge.processes import (
 
 console = Console(highlight=False)
 
+DEMO_PASSWORD = "wangge-demo"  # what `wangge seed` gives every demo account
+
 
 def service_settings(name: str) -> ServiceSettings:
     if name == "grid":
@@ -156,6 +158,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     console.print(f"\n[bold]wangge is up[/] (data in {data_dir})")
     for service in services:
         console.print(f"  {service.name:<9} {service.url}   docs {service.url}/docs")
+    grid_url = f"http://{settings['grid'].host}:{settings['grid'].port}"
+    console.print(
+        "\nSign in as any demo account (password [bold]wangge-demo[/]): grid worker wang.fang, "
+        "dispatcher hong.yi, handler gao.peng (police), supervisor zhuang.hui, admin pan.jun:\n"
+        f"  curl -s {grid_url}/v1/auth/token -d grant_type=password -d username=wang.fang -d password=wangge-demo\n"
+        "then send [bold]Authorization: Bearer <access_token>[/]; or use Authorize on any /docs page."
+    )
     console.print("\nTry [bold]wangge demo[/] in another terminal. Ctrl-C stops all three.\n")
 
     stopping = False
@@ -201,6 +210,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         grid_url=args.grid_url,
         reports=args.reports,
         seed=args.seed,
+        admin=args.admin,
+        password=args.password,
     )
     return asyncio.run(run_demo(config, console))
 
@@ -237,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="drive a working day through the running services")
     demo.add_argument("--reports", type=int, default=60, help="how many reports the grid workers file")
     demo.add_argument("--seed", type=int, default=20261127, help="random seed, for a repeatable day")
+    demo.add_argument("--admin", default="pan.jun", help="the admin account that reads the staff list")
+    demo.add_argument(
+        "--password",
+        default=os.environ.get("WANGGE_DEMO_PASSWORD", DEMO_PASSWORD),
+        help="the demo accounts' password",
+    )
     demo.add_argument(
         "--intake-url", default=os.environ.get("WANGGE_DEMO_INTAKE_URL", "http://127.0.0.1:8001")
     )

@@ -48,6 +48,8 @@ class DemoConfig:
     grid_url: str = "http://127.0.0.1:8003"
     reports: int = 60
     seed: int = 20261127
+    admin: str = "pan.jun"
+    password: str = "wangge-demo"
 
 
 @dataclass
@@ -56,9 +58,10 @@ class Staff:
     role: str
     department_code: str | None = None
     regions: list[str] = field(default_factory=list)
+    token: str = ""
 
     def headers(self) -> dict[str, str]:
-        return {"X-Wangge-Actor": self.username, "X-Wangge-Role": self.role}
+        return {"Authorization": f"Bearer {self.token}"}
 
 
 @dataclass
@@ -86,6 +89,7 @@ class Api:
     """The three services, spoken to as their own clients would."""
 
     def __init__(self, config: DemoConfig) -> None:
+        self.password = config.password
         timeout = httpx.Timeout(15.0)
         self.intake = httpx.AsyncClient(base_url=config.intake_url, timeout=timeout)
         self.dispatch = httpx.AsyncClient(base_url=config.dispatch_url, timeout=timeout)
@@ -94,6 +98,11 @@ class Api:
     async def aclose(self) -> None:
         for client in (self.intake, self.dispatch, self.grid):
             await client.aclose()
+
+    async def login(self, username: str) -> str:
+        """A real access token for a demo account, from grid's OAuth2 password grant."""
+        form = {"grant_type": "password", "username": username, "password": self.password}
+        return str(self.ok(await self.grid.post("/v1/auth/token", data=form))["access_token"])
 
     @staticmethod
     def ok(response: httpx.Response) -> Any:
@@ -177,6 +186,7 @@ def plan_day(world: World, count: int, rng: random.Random) -> list[PlannedReport
     now = datetime.now(UTC)
     plan: list[PlannedReport] = []
     while len(plan) < count:
+        worker: Staff | None = None
         if plan and rng.random() < 0.15:
             # Someone else walks past the same problem a few minutes later.
             original = rng.choice(plan).body
@@ -194,7 +204,8 @@ def plan_day(world: World, count: int, rng: random.Random) -> list[PlannedReport
             category = rng.choice(pool)
             street = f"{rng.choice(STREETS)}{rng.randint(1, 300)}号"
             name = category.get("name_zh", category["code"])
-        reporter = rng.choice(workers)
+        # The worker whose cell it is, or (for the same problem seen twice) whoever walked past.
+        reporter = worker if worker is not None else rng.choice(workers)
         seen_at = now - timedelta(minutes=rng.randint(0, 50))
         body = {
             "id": str(uuid.uuid4()),
@@ -224,7 +235,7 @@ async def run_demo(config: DemoConfig, console: Console) -> int:
     api = Api(config)
     try:
         try:
-            world = await load_world(api)
+            world = await load_world(api, config.admin)
         except httpx.HTTPError as exc:
             console.print(f"[red]cannot reach wangge ({exc}); is `wangge up` running?[/]")
             return 1
@@ -337,10 +348,20 @@ class Day:
                 handler = self.world.one("handler", self.rng, case["department_code"])
                 await self.api.act(case_id, "resolve", {"note": "已到场处置完毕"}, handler)
             elif status == "resolved":
-                verifier = self.world.one("grid_worker", self.rng)
+                verifier = self.verifier_for(case)
                 passed = self.rng.random() > 0.1 or bool(case.get("rework_count"))
                 body = {"passed": passed, "note": "现场核查通过" if passed else "现场仍有问题，需返工"}
                 await self.api.act(case_id, "verify", body, verifier)
+
+    def verifier_for(self, case: dict[str, Any]) -> Staff:
+        """A grid worker of the case's cell checks on site; failing one, whoever reported it."""
+        cell = case.get("grid_cell") or ""
+        workers = self.world.staff.get("grid_worker", []) + self.world.staff.get("grid_assistant", [])
+        local = [w for w in workers if any(cell.startswith(region) for region in w.regions)]
+        if local:
+            return self.rng.choice(local)
+        by_name = {w.username: w for w in workers}
+        return next(by_name[r["reporter_id"]] for r in case["reports"] if r["reporter_id"] in by_name)
 
     async def rate(self, plan: list[PlannedReport], progress: Progress) -> None:
         task = progress.add_task("reporters rate", total=len(self.case_ids))

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,13 +24,29 @@ from wangge.processes import START_ORDER, ServiceProcess, free_port, start_all, 
 T = TypeVar("T")
 
 
+DEMO_PASSWORD = "wangge-demo"
+
+
 @dataclass
 class System:
     services: dict[str, ServiceProcess]
     tmp_path: Path
+    _tokens: dict[str, str] = field(default_factory=dict)
 
     def url(self, name: str) -> str:
         return self.services[name].url
+
+    def login(self, username: str, password: str = DEMO_PASSWORD) -> dict[str, str]:
+        """Authorization headers for a demo account, from grid's password grant (cached per test)."""
+        if username not in self._tokens:
+            response = httpx.post(
+                f"{self.url('grid')}/v1/auth/token",
+                data={"grant_type": "password", "username": username, "password": password},
+                timeout=10,
+            )
+            assert response.status_code == 200, response.text
+            self._tokens[username] = response.json()["access_token"]
+        return {"Authorization": f"Bearer {self._tokens[username]}"}
 
     def logs(self) -> str:
         parts = []

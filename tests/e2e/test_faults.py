@@ -17,14 +17,14 @@ from tests.e2e.conftest import System, eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
-WORKER = {"X-Wangge-Actor": "e2e.worker", "X-Wangge-Role": "grid_worker"}
-DISPATCHER = {"X-Wangge-Actor": "e2e.dispatcher", "X-Wangge-Role": "dispatcher"}
 REPORTS = 50
+WORKER = "wang.fang"
 
 
-async def territory(grid_url: str) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=grid_url, timeout=10) as grid:
-        return list((await grid.get("/v1/territory/cells", headers=WORKER)).json()["cells"])
+async def territory(system: System) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=system.url("grid"), timeout=10) as grid:
+        response = await grid.get("/v1/territory/cells", headers=system.login("pan.jun"))
+        return list(response.json()["cells"])
 
 
 def reports_in(cells: list[dict[str, Any]], categories: list[str], count: int) -> list[dict[str, Any]]:
@@ -47,12 +47,12 @@ def reports_in(cells: list[dict[str, Any]], categories: list[str], count: int) -
     return bodies
 
 
-async def file_all(intake_url: str, bodies: list[dict[str, Any]]) -> None:
+async def file_all(system: System, bodies: list[dict[str, Any]], worker: dict[str, str]) -> None:
     """File every report at once, as a busy morning does; each must be accepted."""
-    async with httpx.AsyncClient(base_url=intake_url, timeout=30) as intake:
+    async with httpx.AsyncClient(base_url=system.url("intake"), timeout=30) as intake:
         responses = await asyncio.gather(
             *(
-                intake.post("/v1/reports", json=body, headers={**WORKER, "Idempotency-Key": body["id"]})
+                intake.post("/v1/reports", json=body, headers={**worker, "Idempotency-Key": body["id"]})
                 for body in bodies
             )
         )
@@ -62,13 +62,14 @@ async def file_all(intake_url: str, bodies: list[dict[str, Any]]) -> None:
 
 async def assert_every_report_on_exactly_one_case(system: System, bodies: list[dict[str, Any]]) -> None:
     ids = {body["id"] for body in bodies}
+    worker, dispatcher = system.login(WORKER), system.login("hong.yi")
     async with (
         httpx.AsyncClient(base_url=system.url("intake"), timeout=10) as intake,
         httpx.AsyncClient(base_url=system.url("dispatch"), timeout=10) as dispatch,
     ):
 
         async def all_on_cases() -> bool:
-            seen = await asyncio.gather(*(intake.get(f"/v1/reports/{i}", headers=WORKER) for i in ids))
+            seen = await asyncio.gather(*(intake.get(f"/v1/reports/{i}", headers=worker) for i in ids))
             return all(r.json().get("case_id") for r in seen)
 
         await eventually(all_on_cases, within=60, what=f"all {len(ids)} reports to be on cases")
@@ -76,9 +77,9 @@ async def assert_every_report_on_exactly_one_case(system: System, bodies: list[d
         cursor = None
         while True:
             params: dict[str, Any] = {"limit": 100, **({"cursor": cursor} if cursor else {})}
-            page = (await dispatch.get("/v1/cases", params=params, headers=DISPATCHER)).json()
+            page = (await dispatch.get("/v1/cases", params=params, headers=dispatcher)).json()
             for case in page["items"]:
-                detail = (await dispatch.get(f"/v1/cases/{case['id']}", headers=DISPATCHER)).json()
+                detail = (await dispatch.get(f"/v1/cases/{case['id']}", headers=dispatcher)).json()
                 on_cases.update(r["report_id"] for r in detail["reports"])
             cursor = page["next_cursor"]
             if not cursor:
@@ -87,17 +88,18 @@ async def assert_every_report_on_exactly_one_case(system: System, bodies: list[d
     assert max(on_cases.values()) == 1, "a report stands on more than one case"
 
 
-async def categories(grid_url: str) -> list[str]:
-    async with httpx.AsyncClient(base_url=grid_url, timeout=10) as grid:
-        catalog = (await grid.get("/v1/catalog", params={"limit": 100}, headers=WORKER)).json()["items"]
+async def categories(system: System) -> list[str]:
+    async with httpx.AsyncClient(base_url=system.url("grid"), timeout=10) as grid:
+        response = await grid.get("/v1/catalog", params={"limit": 100}, headers=system.login("pan.jun"))
+        catalog = response.json()["items"]
     return [c["code"] for c in catalog if c["department_code"]]
 
 
 async def test_reports_filed_while_dispatch_is_down_all_reach_cases(system: System) -> None:
-    bodies = reports_in(await territory(system.url("grid")), await categories(system.url("grid")), REPORTS)
+    bodies = reports_in(await territory(system), await categories(system), REPORTS)
     system.services["dispatch"].stop()
 
-    await file_all(system.url("intake"), bodies)
+    await file_all(system, bodies, system.login(WORKER))
 
     system.services["dispatch"].start()
     system.services["dispatch"].wait_ready()
@@ -105,12 +107,14 @@ async def test_reports_filed_while_dispatch_is_down_all_reach_cases(system: Syst
 
 
 async def test_reports_filed_while_grid_is_down_all_reach_cases(system: System) -> None:
-    cells = await territory(system.url("grid"))
-    codes = await categories(system.url("grid"))
+    cells = await territory(system)
+    codes = await categories(system)
+    for username in (WORKER, "hong.yi"):
+        system.login(username)  # signed in before grid goes away
     system.services["grid"].stop()
 
     bodies = reports_in(cells, codes, REPORTS)
-    await file_all(system.url("intake"), bodies)
+    await file_all(system, bodies, system.login(WORKER))
 
     system.services["grid"].start()
     system.services["grid"].wait_ready()
@@ -118,8 +122,8 @@ async def test_reports_filed_while_grid_is_down_all_reach_cases(system: System) 
 
 
 async def test_intake_killed_mid_delivery_loses_and_doubles_nothing(system: System) -> None:
-    bodies = reports_in(await territory(system.url("grid")), await categories(system.url("grid")), REPORTS)
-    await file_all(system.url("intake"), bodies)
+    bodies = reports_in(await territory(system), await categories(system), REPORTS)
+    await file_all(system, bodies, system.login(WORKER))
     # Killed while its relay is delivering: some messages sent and not yet marked sent.
     system.services["intake"].kill()
 

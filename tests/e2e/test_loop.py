@@ -15,9 +15,10 @@ from tests.e2e.conftest import System, eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
-WORKER = {"X-Wangge-Actor": "e2e.worker", "X-Wangge-Role": "grid_worker"}
-HANDLER_ROLE = "handler"
-DISPATCHER = {"X-Wangge-Actor": "e2e.dispatcher", "X-Wangge-Role": "dispatcher"}
+# Demo accounts seeded by `wangge seed` (password wangge-demo).
+WORKER = "wang.fang"  # grid worker in 镇海
+DISPATCHER = "hong.yi"
+ADMIN = "pan.jun"
 
 
 def point_in(cell: dict[str, Any]) -> tuple[float, float]:
@@ -25,22 +26,25 @@ def point_in(cell: dict[str, Any]) -> tuple[float, float]:
     return point.y, point.x
 
 
-async def pick_cell_and_category(grid: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A cell with no routing override and a category the catalog sends to a department."""
-    cells = (await grid.get("/v1/territory/cells", headers=WORKER)).json()["cells"]
-    catalog = (await grid.get("/v1/catalog", params={"limit": 100}, headers=WORKER)).json()["items"]
+async def plan_report(system: System, grid: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """One of the worker's own cells with no routing override, a category the catalog sends to a
+    department, and a handler of that department."""
+    admin = system.login(ADMIN)
+    me = (await grid.get(f"/v1/staff/{WORKER}", headers=admin)).json()
+    cells = (await grid.get("/v1/territory/cells", headers=admin)).json()["cells"]
+    catalog = (await grid.get("/v1/catalog", params={"limit": 100}, headers=admin)).json()["items"]
     category = next(c for c in catalog if c["department_code"])
+    handlers = (
+        await grid.get("/v1/staff", params={"role": "handler", "department": category["department_code"]}, headers=admin)
+    ).json()["items"]
     for cell in cells:
-        route = (
-            await grid.get(
-                "/v1/routing/resolve",
-                params={"category": category["code"], "cell": cell["code"]},
-                headers=WORKER,
-            )
-        ).json()
+        if cell["code"] not in me["region_codes"]:
+            continue
+        params = {"category": category["code"], "cell": cell["code"]}
+        route = (await grid.get("/v1/routing/resolve", params=params, headers=admin)).json()
         if route["source"] == "catalog":
-            return cell, category
-    raise AssertionError("every cell overrides the category")
+            return cell, category, handlers[0]["username"]
+    raise AssertionError("every cell of the worker overrides the category")
 
 
 async def test_report_travels_from_the_street_to_a_closed_case(system: System) -> None:
@@ -49,7 +53,8 @@ async def test_report_travels_from_the_street_to_a_closed_case(system: System) -
         httpx.AsyncClient(base_url=system.url("dispatch"), timeout=10) as dispatch,
         httpx.AsyncClient(base_url=system.url("grid"), timeout=10) as grid,
     ):
-        cell, category = await pick_cell_and_category(grid)
+        cell, category, handler_name = await plan_report(system, grid)
+        worker = system.login(WORKER)
         lat, lon = point_in(cell)
         report_id = str(uuid.uuid4())
         body = {
@@ -59,12 +64,12 @@ async def test_report_travels_from_the_street_to_a_closed_case(system: System) -
             "location": {"lat": lat, "lon": lon, "address": "中山路 88 号"},
             "seen_at": (datetime.now(UTC) - timedelta(minutes=3)).isoformat(),
         }
-        filed = await intake.post("/v1/reports", json=body, headers={**WORKER, "Idempotency-Key": report_id})
+        filed = await intake.post("/v1/reports", json=body, headers={**worker, "Idempotency-Key": report_id})
         assert filed.status_code == 201, filed.text
         assert filed.json()["status"] == "received"
 
         async def reporter_sees(status: str) -> dict[str, Any] | None:
-            seen = (await intake.get(f"/v1/reports/{report_id}", headers=WORKER)).json()
+            seen = (await intake.get(f"/v1/reports/{report_id}", headers=worker)).json()
             return seen if seen["status"] == status else None
 
         seen = await eventually(lambda: reporter_sees("dispatched"), what="the reporter to see 'dispatched'")
@@ -73,12 +78,12 @@ async def test_report_travels_from_the_street_to_a_closed_case(system: System) -
         case_id = seen["case_id"]
         assert seen["case_number"]
 
-        handler = {"X-Wangge-Actor": "e2e.handler", "X-Wangge-Role": HANDLER_ROLE}
+        handler = system.login(handler_name)
         steps: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
             ("accept", {}, handler, "in_progress"),
             ("resolve", {"note": "摊贩已劝离，路面已清理"}, handler, "resolved"),
-            ("verify", {"passed": True, "note": "现场核查通过"}, WORKER, "closed"),
-            ("feedback", {"rating": 5, "comment": "处理很快"}, WORKER, "closed"),
+            ("verify", {"passed": True, "note": "现场核查通过"}, worker, "closed"),
+            ("feedback", {"rating": 5, "comment": "处理很快"}, worker, "closed"),
         ]
         for action, payload, actor, status in steps:
             current = await dispatch.get(f"/v1/cases/{case_id}", headers=actor)
@@ -91,7 +96,7 @@ async def test_report_travels_from_the_street_to_a_closed_case(system: System) -
             assert done.json()["status"] == status
             await eventually(partial(reporter_sees, status), what=f"the reporter to see {status!r}")
 
-        case = (await dispatch.get(f"/v1/cases/{case_id}", headers=DISPATCHER)).json()
+        case = (await dispatch.get(f"/v1/cases/{case_id}", headers=system.login(DISPATCHER))).json()
         actions = [(e["action"], e["actor_id"]) for e in case["timeline"]]
         assert [a for a, _ in actions] == [
             "registered",
@@ -101,16 +106,22 @@ async def test_report_travels_from_the_street_to_a_closed_case(system: System) -
             "verified",
             "feedback",
         ]
-        assert dict(actions)["accepted"] == "e2e.handler"
-        assert dict(actions)["verified"] == "e2e.worker"
+        # Every step names the verified person who took it, with their role.
+        assert dict(actions)["registered"] == WORKER
+        assert dict(actions)["accepted"] == handler_name
+        assert dict(actions)["resolved"] == handler_name
+        assert dict(actions)["verified"] == WORKER
+        assert dict(actions)["feedback"] == WORKER
+        assert {e["actor_role"] for e in case["timeline"] if e["action"] == "accepted"} == {"handler"}
         assert all(e["at"] for e in case["timeline"])
         assert case["rating"] == 5
-        reporter_view = (await intake.get(f"/v1/reports/{report_id}", headers=WORKER)).json()
+        reporter_view = (await intake.get(f"/v1/reports/{report_id}", headers=worker)).json()
         assert reporter_view["status"] == "closed"
         assert [u["status"] for u in reporter_view["updates"]][-1] == "closed"
 
 
 async def test_bad_input_is_a_clear_problem_never_a_500(system: System) -> None:
+    worker, dispatcher = system.login(WORKER), system.login(DISPATCHER)
     async with (
         httpx.AsyncClient(base_url=system.url("intake"), timeout=10) as intake,
         httpx.AsyncClient(base_url=system.url("dispatch"), timeout=10) as dispatch,
@@ -122,34 +133,34 @@ async def test_bad_input_is_a_clear_problem_never_a_500(system: System) -> None:
             "location": {"lat": 24.455, "lon": 118.08},
             "seen_at": datetime.now(UTC).isoformat(),
         }
-        unknown_field = await intake.post("/v1/reports", json={**base, "status": "closed"}, headers=WORKER)
+        unknown_field = await intake.post("/v1/reports", json={**base, "status": "closed"}, headers=worker)
         out_of_range = await intake.post(
-            "/v1/reports", json={**base, "location": {"lat": 124.4, "lon": 118.0}}, headers=WORKER
+            "/v1/reports", json={**base, "location": {"lat": 124.4, "lon": 118.0}}, headers=worker
         )
         for response in (unknown_field, out_of_range):
             assert response.status_code == 422
             assert response.headers["content-type"].startswith("application/problem+json")
 
-        filed = await intake.post("/v1/reports", json=base, headers=WORKER)
+        filed = await intake.post("/v1/reports", json=base, headers=worker)
         assert filed.status_code == 201
         seen = await eventually(
-            lambda: _json_if(intake.get(f"/v1/reports/{base['id']}", headers=WORKER), lambda r: r["case_id"]),
+            lambda: _json_if(intake.get(f"/v1/reports/{base['id']}", headers=worker), lambda r: r["case_id"]),
             what="a case for the report",
         )
         case_id = seen["case_id"]
-        current = await dispatch.get(f"/v1/cases/{case_id}", headers=DISPATCHER)
+        current = await dispatch.get(f"/v1/cases/{case_id}", headers=dispatcher)
         assert current.json()["status"] == "triage"
         illegal = await dispatch.post(
             f"/v1/cases/{case_id}/resolve",
             json={"note": "x"},
-            headers={**DISPATCHER, "If-Match": current.headers["ETag"]},
+            headers={**dispatcher, "If-Match": current.headers["ETag"]},
         )
         assert illegal.status_code == 409
         assert illegal.json()["current_state"] == "triage"
         stale = await dispatch.post(
             f"/v1/cases/{case_id}/dispatch",
             json={"department_code": "police"},
-            headers={**DISPATCHER, "If-Match": '"999"'},
+            headers={**dispatcher, "If-Match": '"999"'},
         )
         assert stale.status_code == 412
         assert stale.headers["content-type"].startswith("application/problem+json")
