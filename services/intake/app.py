@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TypedDict
@@ -23,8 +24,13 @@ from services.intake.reports.router import router as reports_router
 from services.intake.settings import IntakeSettings
 from services.intake.territory.service import Territory
 from shared.api import create_service_app
+from shared.auth import JwksKeys, ServiceTokens, TokenVerifier
 from shared.db import create_engine, create_session_maker
+from shared.errors import WanggeError
 from shared.outbox import Relay
+from shared.secrets import configured_secret
+
+log = logging.getLogger("wangge.intake")
 
 
 class State(TypedDict):
@@ -35,6 +41,7 @@ class State(TypedDict):
     dispatch: DispatchClient
     territory: Territory
     relay: Relay
+    verifier: TokenVerifier
 
 
 def create_app(
@@ -47,14 +54,35 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
+        client_secret = configured_secret(
+            settings, settings.client_secret, name="service-intake", variable="WANGGE_INTAKE_CLIENT_SECRET"
+        )
+        timeout = settings.peer_timeout_seconds
+        # grid as identity provider: its JWKS (fetched once, again only for an unknown kid)
+        # and intake's own client-credentials token for the calls it makes.
+        auth_http = httpx.AsyncClient(
+            base_url=settings.grid_url,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
+            transport=transports.get("grid"),
+        )
+        keys = JwksKeys(auth_http)
+        verifier = TokenVerifier(keys, issuer=settings.auth_issuer, audience=settings.auth_audience)
+        tokens = ServiceTokens(auth_http, client_id="intake", client_secret=client_secret)
         engine = create_engine(settings.database_url)
         session_maker = create_session_maker(engine)
-        timeout = settings.peer_timeout_seconds
         grid = GridClient(
-            settings.grid_url, caller="intake", timeout=timeout, transport=transports.get("grid")
+            settings.grid_url,
+            caller="intake",
+            timeout=timeout,
+            transport=transports.get("grid"),
+            tokens=tokens,
         )
         dispatch = DispatchClient(
-            settings.dispatch_url, caller="intake", timeout=timeout, transport=transports.get("dispatch")
+            settings.dispatch_url,
+            caller="intake",
+            timeout=timeout,
+            transport=transports.get("dispatch"),
+            tokens=tokens,
         )
         territory = Territory(session_maker, grid)
         relay = build_relay(
@@ -68,10 +96,13 @@ def create_app(
         )
         app.state.territory = territory
         app.state.relay = relay
+        app.state.verifier = verifier
+        app.state.service_tokens = tokens
         tasks: list[asyncio.Task[None]] = []
         try:
             await territory.load()
             if settings.background_tasks:
+                tasks.append(asyncio.create_task(_warm_keys(keys)))
                 tasks.append(asyncio.create_task(territory.run_forever(settings.territory_refresh_seconds)))
                 tasks.append(asyncio.create_task(relay.run_forever()))
             yield State(
@@ -82,6 +113,7 @@ def create_app(
                 dispatch=dispatch,
                 territory=territory,
                 relay=relay,
+                verifier=verifier,
             )
         finally:
             for task in tasks:
@@ -91,6 +123,7 @@ def create_app(
                     await task
             await grid.aclose()
             await dispatch.aclose()
+            await auth_http.aclose()
             await engine.dispose()
 
     return create_service_app(
@@ -100,3 +133,18 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         routers=[reports_router, inbox_router],
     )
+
+
+async def _warm_keys(keys: JwksKeys, interval: float = 0.5) -> None:
+    """Fetch grid's public keys at startup, retrying until grid answers once.
+
+    Tokens then verify even if grid goes down before intake's first request; after this the
+    keys are refetched only when a token names an unknown ``kid``.
+    """
+    while True:
+        try:
+            await keys.refresh()
+            return
+        except WanggeError as exc:
+            log.info("grid's signing keys not reachable yet: %s", exc)
+        await asyncio.sleep(interval)

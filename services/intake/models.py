@@ -52,7 +52,8 @@ class Report(Base):
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reporter_id: Mapped[str] = mapped_column(String(64))
-    channel: Mapped[str] = mapped_column(String(16), default=CHANNEL_APP)
+    channel: Mapped[str] = mapped_column(String(32), default=CHANNEL_APP)
+    """`app`, or the channel of the integration key that filed it (grid allows 32 characters)."""
     photos: Mapped[list[str]] = mapped_column(JSONType, default=list)
     status: Mapped[str] = mapped_column(String(16), default=RECEIVED)
     case_id: Mapped[int | None] = mapped_column(BigInteger)

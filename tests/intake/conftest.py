@@ -16,13 +16,16 @@ from sqlalchemy import func, select
 from services.intake.app import create_app
 from services.intake.models import Base, OutboxMessage, Report
 from services.intake.settings import IntakeSettings
+from shared.actors import Role
 from shared.db import session_scope
 from shared.outbox import Relay
+from tests.support.tokens import bearer, service_bearer
 
-from .fakes import FakeDispatch, FakeGrid
+from .fakes import CELL_A1, INTAKE_SECRET, FakeDispatch, FakeGrid
 
-REPORTER = {"X-Wangge-Actor": "wang.fang", "X-Wangge-Role": "grid_worker"}
-DISPATCH = {"X-Wangge-Actor": "service:dispatch", "X-Wangge-Role": "service"}
+REPORTER = bearer("wang.fang", Role.grid_worker, regions=[CELL_A1])
+"""The client's default caller: a grid worker of cell A1."""
+DISPATCH = service_bearer("dispatch")
 
 
 @dataclass
@@ -67,6 +70,7 @@ def start_intake(database_url: str) -> StartIntake:
             "database_url": database_url,
             "background_tasks": False,
             "relay_max_backoff_seconds": 0,
+            "client_secret": INTAKE_SECRET,
             **settings,
         }
         app = create_app(

@@ -31,6 +31,7 @@ def status_changed(
     action: str = "dispatch",
     case_id: int = 7,
     note: str | None = None,
+    department_code: str = "SM-CGJ",
 ) -> dict[str, Any]:
     return {
         "topic": "case.status_changed",
@@ -41,7 +42,7 @@ def status_changed(
             "case_number": "SM20250501-0007",
             "action": action,
             "status": status,
-            "department_code": "SM-CGJ",
+            "department_code": department_code,
             "department_name": "思明区城管局",
             "note": note,
             "deadline_at": "2025-05-02T08:30:00Z",

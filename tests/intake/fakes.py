@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
+import jwt
+
+from shared.actors import Actor, Role
+from shared.auth import JWKS_PATH, TOKEN_PATH
+from tests.support import tokens
+
+INTAKE_SECRET = "intake-test-secret"
+INTAKE_SERVICE = Actor(id="service:intake", role=Role.service, scopes=["internal"])
 
 COMMUNITY_A = "350203001001"
 COMMUNITY_B = "350203001002"
@@ -50,22 +59,55 @@ def demo_cells() -> list[dict[str, Any]]:
     ]
 
 
+def service_caller(request: httpx.Request) -> str | None:
+    """The subject of a valid test-signed bearer token on ``request``, else ``None``."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme != "Bearer":
+        return None
+    try:
+        key = jwt.PyJWK(tokens.TEST_JWKS["keys"][0]).key
+        claims = jwt.decode(value, key, algorithms=["EdDSA"], audience=tokens.AUDIENCE, issuer=tokens.ISSUER)
+    except jwt.PyJWTError:
+        return None
+    return str(claims["sub"]) if claims.get("role") == Role.service else None
+
+
 class FakeGrid:
-    """grid's ``GET /v1/territory/cells``, honouring ``If-None-Match``; ``down`` answers 503."""
+    """grid as intake sees it.
+
+    Identity: the test JWKS at ``JWKS_PATH`` and client-credentials tokens at ``TOKEN_PATH``
+    (for intake's secret only); these stay up unless ``auth_down``. Territory:
+    ``GET /v1/territory/cells`` for intake's service token, honouring ``If-None-Match``;
+    ``down`` answers 503 there. ``calls`` counts territory requests, ``jwks_calls`` and
+    ``token_calls`` the identity ones.
+    """
 
     def __init__(self) -> None:
         self.version = "v1"
         self.cells = demo_cells()
         self.down = False
+        self.auth_down = False
         self.calls = 0
         self.not_modified = 0
+        self.jwks_calls = 0
+        self.token_calls = 0
+        self.issued: list[str] = []
+        self.secret = INTAKE_SECRET
 
     def handler(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == JWKS_PATH:
+            self.jwks_calls += 1
+            return self._unavailable() if self.auth_down else httpx.Response(200, json=tokens.TEST_JWKS)
+        if request.url.path == TOKEN_PATH and request.method == "POST":
+            self.token_calls += 1
+            return self._unavailable() if self.auth_down else self._token(request)
         self.calls += 1
         if self.down:
-            return httpx.Response(503, json={"status": 503, "detail": "down"})
+            return self._unavailable()
         if request.url.path != "/v1/territory/cells":
             return httpx.Response(404, json={"status": 404, "detail": "no such path"})
+        if service_caller(request) != "service:intake":
+            return httpx.Response(401, json={"status": 401, "detail": "no service token"})
         etag = f'"{self.version}"'
         if request.headers.get("If-None-Match") == etag:
             self.not_modified += 1
@@ -74,12 +116,26 @@ class FakeGrid:
             200, json={"version": self.version, "cells": self.cells}, headers={"ETag": etag}
         )
 
+    def _token(self, request: httpx.Request) -> httpx.Response:
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        expected = {"grant_type": "client_credentials", "client_id": "intake", "client_secret": self.secret}
+        if form != expected:
+            return httpx.Response(401, json={"status": 401, "detail": "invalid_client"})
+        issued = tokens.token(INTAKE_SERVICE)
+        self.issued.append(issued)
+        return httpx.Response(200, json={"access_token": issued, "token_type": "bearer", "expires_in": 900})
+
+    @staticmethod
+    def _unavailable() -> httpx.Response:
+        return httpx.Response(503, json={"status": 503, "detail": "down"})
+
 
 class FakeDispatch:
     """dispatch's inbox: records each message, answers duplicate for a report seen before.
 
     ``mode``: ``"ok"``; ``"down"`` answers 503 without taking anything; ``"crash"`` takes the
     batch and then drops the connection before answering (the sender cannot know it landed).
+    Only intake's service token gets in (else 401); tokens in ``revoked`` are refused too.
     """
 
     def __init__(self) -> None:
@@ -88,6 +144,8 @@ class FakeDispatch:
         self.answers: list[str] = []
         self.reject_categories: set[str] = set()
         self.calls = 0
+        self.tokens_seen: list[str] = []
+        self.revoked: set[str] = set()
 
     @property
     def report_ids(self) -> list[str]:
@@ -96,7 +154,10 @@ class FakeDispatch:
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.calls += 1
         assert request.url.path == "/internal/v1/inbox"
-        assert request.headers["X-Wangge-Actor"] == "service:intake"
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        self.tokens_seen.append(token)
+        if service_caller(request) != "service:intake" or token in self.revoked:
+            return httpx.Response(401, json={"status": 401, "detail": "bad token"})
         if self.mode == "down":
             return httpx.Response(503, json={"status": 503, "detail": "down"})
         results = []

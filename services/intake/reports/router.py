@@ -9,13 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
+from services.intake.access import GUARDED
 from services.intake.deps import CurrentActor, SessionDep, SettingsDep, TerritoryDep
 from services.intake.reports import service
 from services.intake.reports.schemas import ReportCreate, ReportPage, ReportRead
-from shared.errors import Conflict, NotFound, Unauthorized, Unprocessable, problem_responses
+from shared.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
 from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=GUARDED)
 
 
 @router.post(
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
     status_code=201,
     response_model=ReportRead,
     summary="Submit a report",
-    responses=problem_responses(Unauthorized, Conflict, Unprocessable),
+    responses=problem_responses(Unauthorized, Forbidden, Conflict, Unprocessable),
 )
 async def create_report(
     body: ReportCreate,
@@ -49,6 +50,9 @@ async def create_report(
     report id already taken under another key a 409. `seen_at` may be at most 30 days old and
     not in the future. The report's grid cell comes from intake's copy of the territory;
     while that is not loaded yet the report is accepted with `located: false`.
+
+    Grid workers, assistants and leaders, and integrations whose key has `reports:create`
+    (the report's channel is the key's); the caller is the report's reporter.
     """
     answer = await service.create_report(
         session,
@@ -69,7 +73,7 @@ async def create_report(
     "",
     response_model=ReportPage,
     summary="List my reports",
-    responses=problem_responses(Unauthorized, Unprocessable),
+    responses=problem_responses(Unauthorized, Forbidden, Unprocessable),
 )
 async def list_reports(
     session: SessionDep,
@@ -77,7 +81,9 @@ async def list_reports(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> ReportPage:
-    """The caller's own reports, newest first; pass `next_cursor` back as `cursor` for more."""
+    """The caller's own reports (and nobody else's), newest first; pass `next_cursor` back as
+    `cursor` for more. Grid staff, and integrations whose key has `reports:read`.
+    """
     return await service.list_reports(session, actor=actor, limit=limit, cursor=cursor)
 
 
@@ -85,10 +91,12 @@ async def list_reports(
     "/{report_id}",
     response_model=ReportRead,
     summary="Read a report",
-    responses=problem_responses(Unauthorized, NotFound),
+    responses=problem_responses(Unauthorized, Forbidden, NotFound),
 )
 async def get_report(report_id: uuid.UUID, session: SessionDep, actor: CurrentActor) -> ReportRead:
     """What happened to a report: its status, case number, department, deadline, grid cell and
-    the updates it heard, oldest first. Shown to its reporter and to back-office staff.
+    the updates it heard, oldest first. Shown to its reporter, to grid staff whose cells hold
+    it, to the handlers of the department it went to, and to dispatchers, supervisors and
+    admins; an integration (`reports:read`) sees only its own. Any other report is a 404.
     """
     return await service.get_report(session, report_id=report_id, actor=actor)

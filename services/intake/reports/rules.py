@@ -1,4 +1,4 @@
-"""Pure rules about reports: request fingerprints, the `seen_at` window, who may read a report."""
+"""Pure rules about reports: request fingerprints and the `seen_at` window (who may read one: access.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.actors import Actor, Role
 from shared.errors import Unprocessable
-
-STAFF_READERS = frozenset({Role.dispatcher, Role.supervisor, Role.admin, Role.service})
 
 
 def request_hash(body: dict[str, Any]) -> str:
@@ -24,8 +21,3 @@ def check_seen_at(seen_at: datetime, *, now: datetime, max_skew: timedelta, max_
         raise Unprocessable("seen_at is in the future", field="seen_at")
     if seen_at < now - max_age:
         raise Unprocessable(f"seen_at is more than {max_age.days} days ago", field="seen_at")
-
-
-def can_read(actor: Actor, reporter_id: str) -> bool:
-    """A report is shown to its reporter and to back-office staff."""
-    return actor.id == reporter_id or actor.role in STAFF_READERS

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.intake.access import can_read_report, report_channel
 from services.intake.models import (
     CHANNEL_APP,
     RECEIVED,
@@ -98,7 +99,7 @@ async def create_report(
         seen_at=body.seen_at,
         received_at=now,
         reporter_id=actor.id,
-        channel=CHANNEL_APP,
+        channel=report_channel(actor, CHANNEL_APP),
         photos=list(body.photos),
         status=RECEIVED,
         updated_at=now,
@@ -125,7 +126,7 @@ async def create_report(
 
 async def get_report(session: AsyncSession, *, report_id: uuid.UUID, actor: Actor) -> ReportRead:
     report = await session.get(Report, report_id)
-    if report is None or not rules.can_read(actor, report.reporter_id):
+    if report is None or not can_read_report(actor, report):
         raise NotFound(f"no report {report_id}")
     return to_read(report, await repository.events_of(session, report_id))
 

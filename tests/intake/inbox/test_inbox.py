@@ -5,6 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+
+from shared.actors import Role
+from tests.support.tokens import bearer, service_bearer
+
 from ..conftest import DISPATCH, Intake
 from ..factories import report_body, status_changed
 
@@ -98,13 +103,27 @@ async def test_invalid_payload_or_topic_is_rejected(intake: Intake) -> None:
     assert answers == ["rejected", "rejected"]
 
 
-async def test_inbox_needs_an_actor(intake: Intake) -> None:
+async def test_inbox_needs_a_token(intake: Intake) -> None:
     message = status_changed([str(uuid.uuid4())], event_id=1, status="triage")
 
     response = await intake.client.post(
-        "/internal/v1/inbox",
-        json={"messages": [message]},
-        headers={"X-Wangge-Actor": "", "X-Wangge-Role": ""},
+        "/internal/v1/inbox", json={"messages": [message]}, headers={"Authorization": ""}
     )
 
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [service_bearer("grid"), service_bearer("intake"), bearer("zhao.min", Role.dispatcher), bearer()],
+    ids=["grid", "intake", "dispatcher", "grid-worker"],
+)
+async def test_inbox_takes_only_dispatch(intake: Intake, caller: dict[str, str]) -> None:
+    body = report_body()
+    await intake.post_report(body)
+    message = status_changed([body["id"]], event_id=1, status="dispatched")
+
+    response = await intake.client.post("/internal/v1/inbox", json={"messages": [message]}, headers=caller)
+
+    assert response.status_code == 403
+    assert (await read(intake, body["id"]))["status"] == "received"

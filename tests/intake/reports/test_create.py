@@ -7,6 +7,9 @@ from typing import Any
 
 import pytest
 
+from shared.actors import Role
+from tests.support.tokens import bearer
+
 from ..conftest import Intake
 from ..factories import report_body
 from ..fakes import CELL_A1, CELL_B1, COMMUNITY_A, COMMUNITY_B, POINT_IN_B1, POINT_OUTSIDE
@@ -134,10 +137,74 @@ async def test_too_long_idempotency_key_is_422(intake: Intake) -> None:
     assert response.status_code == 422
 
 
-async def test_report_without_actor_is_401(intake: Intake) -> None:
-    response = await intake.client.post(
-        "/v1/reports", json=report_body(), headers={"X-Wangge-Actor": "", "X-Wangge-Role": ""}
-    )
+async def test_report_without_a_token_is_401(intake: Intake) -> None:
+    response = await intake.client.post("/v1/reports", json=report_body(), headers={"Authorization": ""})
 
     assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert await intake.report_count() == 0
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"status": "closed"},
+        {"reporter_id": "someone.else"},
+        {"channel": "wechat-bot"},
+        {"received_at": "2025-05-01T08:30:00Z"},
+        {"updated_at": "2025-05-01T08:30:00Z"},
+        {"department_code": "police"},
+        {"grid_cell": CELL_B1},
+        {"community": COMMUNITY_B},
+        {"located": True},
+        {"case_id": 1},
+        {"case_number": "SM20250501-0001"},
+        {"deadline_at": "2025-05-02T08:30:00Z"},
+    ],
+    ids=lambda field: next(iter(field)),
+)
+async def test_server_owned_fields_cannot_be_sent(intake: Intake, field: dict[str, Any]) -> None:
+    response = await intake.post_report(report_body(**field))
+
+    assert response.status_code == 422, response.text
+    assert await intake.report_count() == 0
+
+
+async def test_integration_reports_on_its_channel_as_itself(intake: Intake) -> None:
+    bot = bearer(
+        "integration:k1", Role.integration, scopes=["reports:create", "reports:read"], channel="wechat-bot"
+    )
+    body = report_body()
+
+    created = await intake.client.post("/v1/reports", json=body, headers=bot)
+    mine = await intake.client.get(f"/v1/reports/{body['id']}", headers=bot)
+    await intake.relay.drain()
+
+    assert created.status_code == 201
+    assert created.json()["channel"] == "wechat-bot"
+    assert mine.status_code == 200
+    [message] = intake.dispatch.received
+    assert (message["payload"]["reporter_id"], message["payload"]["channel"]) == (
+        "integration:k1",
+        "wechat-bot",
+    )
+
+
+async def test_integration_without_read_scope_cannot_read_back(intake: Intake) -> None:
+    bot = bearer("integration:k2", Role.integration, scopes=["reports:create"], channel="merchant-app")
+    body = report_body()
+    await intake.client.post("/v1/reports", json=body, headers=bot)
+
+    one = await intake.client.get(f"/v1/reports/{body['id']}", headers=bot)
+    listed = await intake.client.get("/v1/reports", headers=bot)
+
+    assert (one.status_code, listed.status_code) == (403, 403)
+
+
+@pytest.mark.parametrize("role", [Role.dispatcher, Role.handler, Role.supervisor, Role.admin])
+async def test_back_office_roles_do_not_file_reports(intake: Intake, role: Role) -> None:
+    response = await intake.client.post("/v1/reports", json=report_body(), headers=bearer("staff.x", role))
+
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
     assert await intake.report_count() == 0

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import uuid
 
-from ..conftest import REPORTER, Intake
-from ..factories import report_body
+from shared.actors import Role
+from tests.support.tokens import bearer
 
-OTHER_WORKER = {"X-Wangge-Actor": "li.lei", "X-Wangge-Role": "grid_worker"}
-DISPATCHER = {"X-Wangge-Actor": "zhao.min", "X-Wangge-Role": "dispatcher"}
+from ..conftest import Intake
+from ..factories import report_body
+from ..fakes import CELL_B1
+
+OTHER_WORKER = bearer("li.lei", Role.grid_worker, regions=[CELL_B1])
+DISPATCHER = bearer("zhao.min", Role.dispatcher)
 
 
 async def test_unknown_report_is_404(intake: Intake) -> None:
@@ -61,6 +65,6 @@ async def test_list_limit_is_bounded(intake: Intake) -> None:
 
 
 async def test_list_needs_an_actor(intake: Intake) -> None:
-    response = await intake.client.get("/v1/reports", headers={k: "" for k in REPORTER})
+    response = await intake.client.get("/v1/reports", headers={"Authorization": ""})
 
     assert response.status_code == 401

@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.intake.reports.rules import can_read, check_seen_at, request_hash
-from shared.actors import Actor, Role
+from services.intake.reports.rules import check_seen_at, request_hash
 from shared.errors import Unprocessable
 
 NOW = datetime(2025, 5, 1, 8, 0, tzinfo=UTC)
@@ -32,9 +31,3 @@ def test_seen_at_inside_the_window_passes(seen_at: datetime) -> None:
 def test_seen_at_outside_the_window_is_refused(seen_at: datetime) -> None:
     with pytest.raises(Unprocessable):
         check_seen_at(seen_at, **WINDOW)  # type: ignore[arg-type]
-
-
-def test_reports_are_read_by_their_reporter_and_staff() -> None:
-    assert can_read(Actor(id="wang.fang", role=Role.grid_worker), "wang.fang")
-    assert can_read(Actor(id="zhao.min", role=Role.dispatcher), "wang.fang")
-    assert not can_read(Actor(id="li.lei", role=Role.grid_worker), "wang.fang")

@@ -1,0 +1,107 @@
+"""Who may call what in intake, and which reports each caller may see: the one place.
+
+:data:`POLICY` maps every route (method, path template) to a :class:`Rule`; the
+:func:`authorize` dependency, attached to every router of intake, checks it after the
+caller's token is verified (no token or a bad one → 401, a caller the rule does not name →
+403). A route without an entry refuses everyone, and the authorization-matrix test fails.
+
+:func:`can_read_report` is the object scope of a report; a report outside it is a 404, so
+its existence is not revealed. The list of reports (``GET /v1/reports``) holds only the
+caller's own reports, which are always inside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from fastapi import Depends, Request
+from fastapi.params import Depends as DependsParam
+
+from shared.actors import GRID_ROLES, Actor, Role
+from shared.deps import CurrentActor
+from shared.errors import Forbidden
+
+REPORTS_CREATE = "reports:create"
+REPORTS_READ = "reports:read"
+DISPATCH_SERVICE = "service:dispatch"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call one route: staff ``roles``, integrations holding one of ``scopes``, the
+    services named in ``services`` (by token subject); ``public`` routes need no token."""
+
+    roles: frozenset[Role] = frozenset()
+    scopes: frozenset[str] = frozenset()
+    services: frozenset[str] = frozenset()
+    public: bool = False
+
+    def allows(self, actor: Actor) -> bool:
+        if self.public:
+            return True
+        if actor.role is Role.integration:
+            return any(actor.has_scope(scope) for scope in self.scopes)
+        if actor.role is Role.service:
+            return actor.id in self.services
+        return actor.role in self.roles
+
+
+PUBLIC = Rule(public=True)
+REPORT_READERS = GRID_ROLES | {Role.handler, Role.dispatcher, Role.supervisor, Role.admin}
+
+POLICY: dict[tuple[str, str], Rule] = {
+    ("POST", "/v1/reports"): Rule(roles=GRID_ROLES, scopes=frozenset({REPORTS_CREATE})),
+    ("GET", "/v1/reports"): Rule(roles=GRID_ROLES, scopes=frozenset({REPORTS_READ})),
+    ("GET", "/v1/reports/{report_id}"): Rule(roles=REPORT_READERS, scopes=frozenset({REPORTS_READ})),
+    ("POST", "/internal/v1/inbox"): Rule(services=frozenset({DISPATCH_SERVICE})),
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
+}
+
+
+async def authorize(request: Request, actor: CurrentActor) -> Actor:
+    """Refuse (403) a verified caller that the route's rule does not name."""
+    route = request.scope.get("route")
+    template = getattr(route, "path_format", request.url.path)
+    rule = POLICY.get((request.method, template))
+    if rule is None:
+        raise Forbidden(f"{request.method} {template} has no access rule; nobody may call it")
+    if not rule.allows(actor):
+        raise Forbidden(f"a {actor.role.value} may not call {request.method} {template}")
+    return actor
+
+
+GUARDED: list[DependsParam] = [Depends(authorize)]
+"""``dependencies=`` of every intake router."""
+
+
+class ReportScope(Protocol):
+    reporter_id: str
+    grid_cell: str | None
+    department_code: str | None
+
+
+def can_read_report(actor: Actor, report: ReportScope) -> bool:
+    """Whether ``actor`` may see ``report``.
+
+    Its reporter; grid workers, assistants and leaders when its cell is in their regions;
+    handlers when it went to their department; dispatchers, supervisors, admins and services
+    all; an integration only the reports it filed.
+    """
+    if actor.id == report.reporter_id:
+        return True
+    if actor.role in GRID_ROLES:
+        return actor.in_region(report.grid_cell)
+    if actor.role is Role.handler:
+        return actor.department is not None and report.department_code == actor.department
+    return actor.sees_subdistrict or actor.is_service
+
+
+def report_channel(actor: Actor, default: str) -> str:
+    """The channel a report came in by: the integration's, from its token; else ``default``."""
+    return actor.channel or default
