@@ -1,4 +1,6 @@
-"""grid: the territory and the people — regions, locate, departments, catalog, routing, staff."""
+"""grid: the territory and the people — regions, locate, departments, catalog, routing, staff —
+and the identity provider of wangge: logins, access tokens (EdDSA JWTs), refresh tokens,
+API keys, and the JWKS the other services verify tokens with."""
 
 from __future__ import annotations
 
@@ -7,11 +9,15 @@ from contextlib import asynccontextmanager
 from typing import TypedDict
 
 import httpx
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from services.grid.access import authorize
 from services.grid.catalog.router import router as catalog_router
 from services.grid.departments.router import router as departments_router
+from services.grid.identity.context import Identity, build_identity
+from services.grid.identity.router import keys_router
+from services.grid.identity.router import router as identity_router
 from services.grid.regions.router import router as regions_router
 from services.grid.routing.router import router as routing_router
 from services.grid.settings import GridSettings
@@ -19,6 +25,7 @@ from services.grid.staff.router import router as staff_router
 from services.grid.territory.index import TerritoryIndex
 from services.grid.territory.router import router as territory_router
 from shared.api import create_service_app
+from shared.auth import TokenVerifier
 from shared.db import create_engine, create_session_maker
 
 
@@ -27,6 +34,8 @@ class State(TypedDict):
     engine: AsyncEngine
     session_maker: async_sessionmaker[AsyncSession]
     territory: TerritoryIndex
+    identity: Identity
+    verifier: TokenVerifier
 
 
 def create_app(
@@ -34,35 +43,49 @@ def create_app(
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
 ) -> FastAPI:
-    """The grid app. grid calls no peer, so ``transports`` is unused; it is kept for symmetry."""
+    """The grid app. grid calls no peer, so ``transports`` is unused; it is kept for symmetry.
+
+    Starting refuses (raises) in production without a signing key or the services' secrets.
+    """
     settings = settings or GridSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
+        identity = build_identity(settings)
         engine = create_engine(settings.database_url)
         territory = TerritoryIndex(check_seconds=settings.territory_check_seconds)
         app.state.territory = territory
+        app.state.identity = identity
         try:
             yield State(
                 settings=settings,
                 engine=engine,
                 session_maker=create_session_maker(engine),
                 territory=territory,
+                identity=identity,
+                verifier=identity.issuer.verifier(),
             )
         finally:
             await engine.dispose()
+
+    # Every route goes through the access policy (services/grid/access.py).
+    protected = APIRouter(dependencies=[Depends(authorize)])
+    for router in (
+        identity_router,
+        keys_router,
+        regions_router,
+        territory_router,
+        departments_router,
+        catalog_router,
+        routing_router,
+        staff_router,
+    ):
+        protected.include_router(router)
 
     return create_service_app(
         title="wangge grid",
         description=__doc__ or "",
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
-        routers=[
-            regions_router,
-            territory_router,
-            departments_router,
-            catalog_router,
-            routing_router,
-            staff_router,
-        ],
+        routers=[protected],
     )

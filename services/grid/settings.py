@@ -1,13 +1,25 @@
-"""grid's settings: env prefix ``WANGGE_GRID_``."""
+"""grid's settings: env prefix ``WANGGE_GRID_``.
+
+Identity: grid signs access tokens with the Ed25519 key in ``signing_key_file``; left unset,
+development and test generate one into ``<data_dir>/keys/grid-signing-key.pem`` and production
+refuses to start. ``service_secrets`` (``WANGGE_GRID_SERVICE_SECRETS``, a JSON object
+``{"intake": "...", "dispatch": "..."}``) are the client secrets services exchange for tokens;
+left unset, development and test read them from ``<data_dir>/secrets/service-<name>``.
+Password hashing never goes below OWASP's Argon2id minimum (19 MiB, 2 passes, 1 lane).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
+
+OWASP_MEMORY_KIB = 19_456
+OWASP_TIME_COST = 2
 
 
 class GridSettings(ServiceSettings):
@@ -24,3 +36,18 @@ class GridSettings(ServiceSettings):
     territory_check_seconds: float = Field(
         default=2.0, ge=0, description="how often locate checks the territory version for a rebuild"
     )
+
+    auth_issuer: str = Field(default="wangge-grid", min_length=1, description="the `iss` of grid's tokens")
+    auth_audience: str = Field(default="wangge", min_length=1, description="the `aud` of grid's tokens")
+    access_token_minutes: int = Field(default=15, ge=1, le=60, description="access token lifetime")
+    refresh_token_days: int = Field(default=14, ge=1, le=90, description="refresh token lifetime")
+    signing_key_file: Path | None = Field(
+        default=None, description="PEM Ed25519 private key; generated into the data dir outside production"
+    )
+    service_secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="client secrets of the services, by client id (intake, dispatch, grid)",
+    )
+    password_memory_kib: int = Field(default=OWASP_MEMORY_KIB, ge=OWASP_MEMORY_KIB)
+    password_time_cost: int = Field(default=OWASP_TIME_COST, ge=OWASP_TIME_COST)
+    password_parallelism: int = Field(default=1, ge=1, le=16)

@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.grid.identity.service import create_staff_with_password
+from services.grid.staff.schemas import StaffCreate
+from shared.db import session_scope
 
 DISTRICT = "350203"
 SUBDISTRICT = "350203001"
@@ -95,3 +100,35 @@ async def create_staff(
     client: httpx.AsyncClient, username: str, role: str = "grid_worker", **fields: Any
 ) -> httpx.Response:
     return await client.post("/v1/staff", json={"username": username, "name": "王芳", "role": role, **fields})
+
+
+async def staff_with_password(
+    sessions: async_sessionmaker[AsyncSession],
+    username: str,
+    password: str | None = "correct horse battery",
+    role: str = "grid_worker",
+    **fields: Any,
+) -> None:
+    """A staff member made the way ``wangge user add`` makes one (straight into the database)."""
+    data = StaffCreate.model_validate({"username": username, "name": "王芳", "role": role, **fields})
+    async with session_scope(sessions) as session:
+        await create_staff_with_password(session, data=data, password=password, actor_id="test")
+
+
+async def login(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+    return await client.post(
+        "/v1/auth/token", data={"grant_type": "password", "username": username, "password": password}
+    )
+
+
+async def refresh(client: httpx.AsyncClient, refresh_token: str) -> httpx.Response:
+    return await client.post(
+        "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token}
+    )
+
+
+async def client_credentials(client: httpx.AsyncClient, client_id: str, secret: str) -> httpx.Response:
+    return await client.post(
+        "/v1/auth/token",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+    )

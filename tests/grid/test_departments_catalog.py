@@ -30,13 +30,14 @@ async def test_department_create_get_update_with_if_match(client: httpx.AsyncCli
     assert [d["code"] for d in page["items"]] == ["police"]
 
 
-async def test_mutations_need_an_actor(client: httpx.AsyncClient) -> None:
-    response = await client.post(
+async def test_mutations_need_a_token(anonymous: httpx.AsyncClient) -> None:
+    response = await anonymous.post(
         "/v1/departments",
         json={"code": "police", "name_zh": "派出所", "name_en": "Police"},
-        headers={"X-Wangge-Actor": "", "X-Wangge-Role": ""},
+        headers={"X-Wangge-Actor": "pan.jun", "X-Wangge-Role": "admin"},
     )
     assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
 
 
 async def test_unknown_body_fields_are_422(client: httpx.AsyncClient) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import httpx
+import jwt
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.grid.seed import seed_demo
+from services.grid.seed import DEMO_PASSWORD, seed_demo
 from shared.db import session_scope
+from tests.grid.factories import login
 
 ZHONGSHAN_ROAD = {"lat": 24.4545, "lon": 118.0775}
 
@@ -77,3 +79,20 @@ async def test_every_role_has_demo_staff(
     handled = {s["department_code"] for s in staff if s["role"] == "handler"}
     departments = {d["code"] for d in (await client.get("/v1/departments")).json()["items"]}
     assert handled == departments
+
+
+async def test_every_demo_account_logs_in_with_the_demo_password(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with session_scope(sessions) as session:
+        await seed_demo(session)
+    staff = (await client.get("/v1/staff", params={"limit": 100})).json()["items"]
+    assert all(s["has_password"] for s in staff)
+    first_of_role = {s["role"]: s for s in reversed(staff)}
+    for person in first_of_role.values():
+        response = await login(anonymous, person["username"], DEMO_PASSWORD)
+        assert response.status_code == 200, person["username"]
+        claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+        assert (claims["sub"], claims["role"]) == (person["username"], person["role"])
+        assert claims["regions"] == person["region_codes"]
+        assert claims["department"] == person["department_code"]

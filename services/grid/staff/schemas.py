@@ -26,6 +26,7 @@ class StaffRead(ResponseModel):
     phone: str | None = Field(examples=["13800000001"])
     active: bool = Field(examples=[True])
     region_codes: list[str] = Field(description="assigned regions, sorted", examples=[["35020300100101"]])
+    has_password: bool = Field(description="whether the person can log in", examples=[True])
     created_at: datetime
     updated_at: datetime
 

@@ -1,7 +1,7 @@
 """Staff accounts and their grid assignments.
 
-No passwords or tokens here yet: identity arrives later as its own feature, and will look
-people up by ``username``.
+Passwords and tokens belong to the identity feature (``services.grid.identity``), which
+looks people up by ``username``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ def _read(staff: Staff, codes: Sequence[str]) -> StaffRead:
         phone=staff.phone,
         active=staff.active,
         region_codes=sorted(codes),
+        has_password=staff.password_hash is not None,
         created_at=staff.created_at,
         updated_at=staff.updated_at,
     )

@@ -1,0 +1,110 @@
+"""API keys of integrations: created by an admin, shown once, stored hashed, revocable.
+
+A key is ``<id>.<secret>``: the id is public (it names the key in lists, tokens and
+timelines as ``integration:<id>``); the secret is 256 random bits, of which only the
+SHA-256 is stored (a fast hash suffices for a random secret that long).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.grid.identity import repository
+from services.grid.identity.schemas import ApiKeyPage, ApiKeyRead, Scope
+from services.grid.models import ApiKey
+from services.grid.pagination import keyset_page
+from shared.actors import Actor, Role
+from shared.db import utcnow
+from shared.errors import NotFound, Unprocessable
+
+KEY_ID_PREFIX = "ak_"
+_DUMMY_HASH = hashlib.sha256(b"no key has this secret").hexdigest()
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def create_api_key(
+    session: AsyncSession,
+    *,
+    name: str,
+    channel: str,
+    scopes: Sequence[Scope | str],
+    actor_id: str,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKeyRead, str]:
+    """A new key and its one-time ``<id>.<secret>`` string (``wangge key create`` and the API)."""
+    now = utcnow()
+    if expires_at is not None and expires_at <= now:
+        raise Unprocessable("expires_at is in the past", field="expires_at")
+    try:
+        checked = sorted({Scope(scope).value for scope in scopes})
+    except ValueError as exc:
+        raise Unprocessable(f"unknown scope; known: {', '.join(s.value for s in Scope)}") from exc
+    key_id = KEY_ID_PREFIX + secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey(
+        id=key_id,
+        name=name,
+        channel=channel,
+        scopes=checked,
+        secret_hash=_hash(secret),
+        created_at=now,
+        created_by=actor_id,
+        expires_at=expires_at,
+    )
+    session.add(key)
+    await session.flush()
+    return ApiKeyRead.model_validate(key), f"{key_id}.{secret}"
+
+
+async def list_api_keys(session: AsyncSession, *, limit: int, cursor: str | None) -> ApiKeyPage:
+    rows, next_cursor = await keyset_page(
+        session, repository.api_keys_statement(), key=ApiKey.id, limit=limit, cursor=cursor
+    )
+    return ApiKeyPage(items=[ApiKeyRead.model_validate(k) for k in rows], next_cursor=next_cursor)
+
+
+async def get_api_key(session: AsyncSession, *, key_id: str) -> ApiKeyRead:
+    key = await repository.get_api_key(session, key_id)
+    if key is None:
+        raise NotFound(f"no API key {key_id!r}")
+    return ApiKeyRead.model_validate(key)
+
+
+async def revoke_api_key(session: AsyncSession, *, key_id: str, actor_id: str) -> None:
+    """Revoke a key (again is fine): it gets no new token; tokens it has keep their few minutes."""
+    key = await repository.get_api_key(session, key_id)
+    if key is None:
+        raise NotFound(f"no API key {key_id!r}")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        key.revoked_by = actor_id
+        await session.flush()
+
+
+async def authenticate(session: AsyncSession, *, key_id: str, secret: str) -> Actor | None:
+    """The integration a valid, live key stands for (and its ``last_used_at`` updated), else None."""
+    key = await repository.get_api_key(session, key_id) if key_id.startswith(KEY_ID_PREFIX) else None
+    matches = hmac.compare_digest(key.secret_hash if key else _DUMMY_HASH, _hash(secret))
+    now = utcnow()
+    if key is None or not matches or key.revoked_at is not None:
+        return None
+    if key.expires_at is not None and key.expires_at <= now:
+        return None
+    key.last_used_at = now
+    await session.flush()
+    return Actor(
+        id=f"integration:{key.id}",
+        role=Role.integration,
+        name=key.name,
+        scopes=list(key.scopes),
+        channel=key.channel,
+    )

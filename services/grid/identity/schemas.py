@@ -1,0 +1,123 @@
+"""Tokens, API keys and passwords as the API shows and takes them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.schemas import Page, RequestModel, ResponseModel
+
+CHANNEL = r"^[a-z0-9][a-z0-9-]{0,31}$"
+MIN_PASSWORD, MAX_PASSWORD = 8, 128
+
+
+class Scope(StrEnum):
+    """What an integration's key may do (intake enforces them)."""
+
+    reports_create = "reports:create"
+    reports_read = "reports:read"
+
+
+class TokenRequest(BaseModel):
+    """The form of ``POST /v1/auth/token`` (OAuth2: ``application/x-www-form-urlencoded``).
+
+    Fields a grant does not use are ignored, as are extra OAuth2 fields (``scope``), so
+    Swagger's Authorize works.
+    """
+
+    grant_type: Literal["password", "refresh_token", "client_credentials"]
+    username: str | None = Field(default=None, max_length=64)
+    password: str | None = Field(default=None, max_length=MAX_PASSWORD)
+    refresh_token: str | None = Field(default=None, max_length=128)
+    client_id: str | None = Field(default=None, max_length=64)
+    client_secret: str | None = Field(default=None, max_length=256)
+    scope: str | None = Field(default=None, max_length=256, description="ignored")
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+
+class TokenResponse(ResponseModel):
+    access_token: str = Field(description="a JWT (EdDSA) for `Authorization: Bearer`")
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="seconds the access token is valid", examples=[900])
+    refresh_token: str | None = Field(
+        default=None, description="password and refresh grants only; spent by its first use"
+    )
+
+
+class LogoutRequest(RequestModel):
+    refresh_token: str = Field(min_length=1, max_length=128)
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"refresh_token": "kq3…"}]})
+
+
+class Jwk(BaseModel):
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: str
+    kid: str
+    use: Literal["sig"]
+    alg: Literal["EdDSA"]
+
+
+class Jwks(BaseModel):
+    keys: list[Jwk]
+
+
+class PasswordSet(RequestModel):
+    """A new password; a person changing their own also gives the current one (admins need not)."""
+
+    password: str = Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)
+    current_password: str | None = Field(default=None, max_length=MAX_PASSWORD)
+
+    model_config = ConfigDict(
+        str_strip_whitespace=False,
+        json_schema_extra={
+            "examples": [{"password": "a long new passphrase", "current_password": "wangge-demo"}]
+        },
+    )
+
+
+class ApiKeyCreate(RequestModel):
+    name: str = Field(min_length=1, max_length=64, examples=["商圈理事会群机器人"])
+    channel: str = Field(max_length=32, pattern=CHANNEL, examples=["wechat-bot"])
+    scopes: list[Scope] = Field(min_length=1, max_length=len(Scope), examples=[["reports:create"]])
+    expires_at: datetime | None = Field(default=None, description="RFC 3339; null: until revoked")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "中山路商圈理事会群机器人",
+                    "channel": "wechat-bot",
+                    "scopes": ["reports:create", "reports:read"],
+                }
+            ]
+        }
+    )
+
+
+class ApiKeyRead(ResponseModel):
+    id: str = Field(examples=["ak_3f9c2a7d01b4e655"])
+    name: str
+    channel: str = Field(examples=["wechat-bot"])
+    scopes: list[Scope]
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None = Field(description="when it was last exchanged for a token")
+
+
+class ApiKeyCreated(ApiKeyRead):
+    key: str = Field(
+        description="`<id>.<secret>`, shown this once: use `id` as client_id and the secret as "
+        "client_secret at `POST /v1/auth/token` (grant client_credentials)",
+        examples=["ak_3f9c2a7d01b4e655.Vb0…"],
+    )
+
+
+ApiKeyPage = Page[ApiKeyRead]

@@ -1,0 +1,209 @@
+"""Logins and tokens: the three grants, logout, and passwords.
+
+Bad credentials are always the same 401 whichever half was wrong (unknown user, wrong
+password, inactive account, no password set), and an unknown user costs the same Argon2
+check as a known one. Refresh tokens rotate: each is spent by its first use and the answer
+carries the next one of its family. A spent token presented again means it leaked (or a
+client misbehaves): :class:`RefreshTokenReused` tells the caller to revoke the whole family.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.grid.identity import api_keys, repository
+from services.grid.identity.context import Identity
+from services.grid.identity.passwords import Passwords
+from services.grid.identity.schemas import (
+    MAX_PASSWORD,
+    MIN_PASSWORD,
+    PasswordSet,
+    TokenRequest,
+    TokenResponse,
+)
+from services.grid.models import RefreshToken, Staff
+from services.grid.staff import repository as staff_repository
+from services.grid.staff import service as staff_service
+from services.grid.staff.schemas import StaffCreate, StaffRead
+from shared.actors import Actor, Role
+from shared.db import utcnow
+from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable
+
+BAD_LOGIN = "invalid_grant: wrong username or password"
+BAD_REFRESH = "invalid_grant: the refresh token is not valid"
+BAD_CLIENT = "invalid_client: wrong client_id or client_secret"
+
+
+class RefreshTokenReused(Unauthorized):
+    """A spent refresh token came back: its family must be revoked (in its own transaction)."""
+
+    def __init__(self, family_id: UUID) -> None:
+        super().__init__(BAD_REFRESH)
+        self.family_id = family_id
+
+
+def sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+async def exchange(session: AsyncSession, *, form: TokenRequest, identity: Identity) -> TokenResponse:
+    """``POST /v1/auth/token``: dispatch on the grant type."""
+    if form.grant_type == "password":
+        if not form.username or form.password is None:
+            raise Unprocessable("the password grant needs username and password")
+        return await password_grant(
+            session, username=form.username, password=form.password, identity=identity
+        )
+    if form.grant_type == "refresh_token":
+        if not form.refresh_token:
+            raise Unprocessable("the refresh_token grant needs refresh_token")
+        return await refresh_grant(session, refresh_token=form.refresh_token, identity=identity)
+    if not form.client_id or not form.client_secret:
+        raise Unprocessable("the client_credentials grant needs client_id and client_secret")
+    return await client_credentials_grant(
+        session, client_id=form.client_id, client_secret=form.client_secret, identity=identity
+    )
+
+
+async def staff_actor(session: AsyncSession, staff: Staff) -> Actor:
+    codes = await staff_repository.region_codes(session, [staff.id])
+    return Actor(
+        id=staff.username,
+        role=Role(staff.role),
+        name=staff.name,
+        department=staff.department_code,
+        regions=codes.get(staff.id, []),
+    )
+
+
+async def password_grant(
+    session: AsyncSession, *, username: str, password: str, identity: Identity
+) -> TokenResponse:
+    staff = await staff_repository.get_by_username(session, username)
+    stored = staff.password_hash if staff is not None else None
+    if not await identity.passwords.verify(stored, password) or staff is None or not staff.active:
+        raise Unauthorized(BAD_LOGIN)
+    assert stored is not None
+    if identity.passwords.needs_rehash(stored):
+        staff.password_hash = await identity.passwords.hash(password)
+    return await _staff_tokens(session, staff=staff, family_id=uuid.uuid4(), identity=identity)
+
+
+async def refresh_grant(session: AsyncSession, *, refresh_token: str, identity: Identity) -> TokenResponse:
+    now = utcnow()
+    stored = await repository.refresh_token_by_hash(session, sha256(refresh_token))
+    if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
+        raise Unauthorized(BAD_REFRESH)
+    if stored.used_at is not None or not await repository.spend_refresh_token(session, stored.id, now):
+        raise RefreshTokenReused(stored.family_id)
+    staff = await session.get(Staff, stored.staff_id)
+    if staff is None or not staff.active or staff.password_hash is None:
+        raise Unauthorized(BAD_REFRESH)
+    return await _staff_tokens(session, staff=staff, family_id=stored.family_id, identity=identity)
+
+
+async def _staff_tokens(
+    session: AsyncSession, *, staff: Staff, family_id: UUID, identity: Identity
+) -> TokenResponse:
+    access = identity.issuer.issue(await staff_actor(session, staff))
+    refresh = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        RefreshToken(
+            token_hash=sha256(refresh),
+            family_id=family_id,
+            staff_id=staff.id,
+            issued_at=now,
+            expires_at=now + identity.refresh_lifetime,
+        )
+    )
+    await session.flush()
+    return TokenResponse(access_token=access.token, expires_in=access.expires_in, refresh_token=refresh)
+
+
+async def client_credentials_grant(
+    session: AsyncSession, *, client_id: str, client_secret: str, identity: Identity
+) -> TokenResponse:
+    """A service (client_id ``intake``/``dispatch``…) or an integration (client_id = the key id)."""
+    client_secret = client_secret.removeprefix(f"{client_id}.")
+    service_secret = identity.service_secrets.get(client_id)
+    actor: Actor | None
+    if service_secret is not None:
+        matches = hmac.compare_digest(service_secret.encode(), client_secret.encode())
+        actor = Actor(id=f"service:{client_id}", role=Role.service, name=client_id, scopes=["internal"])
+        actor = actor if matches else None
+    else:
+        actor = await api_keys.authenticate(session, key_id=client_id, secret=client_secret)
+    if actor is None:
+        raise Unauthorized(BAD_CLIENT)
+    access = identity.issuer.issue(actor)
+    return TokenResponse(access_token=access.token, expires_in=access.expires_in)
+
+
+async def revoke_family(session: AsyncSession, *, family_id: UUID) -> None:
+    await repository.revoke_family(session, family_id, utcnow())
+
+
+async def logout(session: AsyncSession, *, refresh_token: str) -> None:
+    """Revoke the family of ``refresh_token``; an unknown token is not an error (nothing to end)."""
+    stored = await repository.refresh_token_by_hash(session, sha256(refresh_token))
+    if stored is not None:
+        await repository.revoke_family(session, stored.family_id, utcnow())
+
+
+async def set_password(
+    session: AsyncSession, *, username: str, data: PasswordSet, actor: Actor, passwords: Passwords
+) -> None:
+    """Set a password: an admin for anyone, a person for themself with their current password.
+
+    Every refresh token of the person is revoked: other sessions must log in again.
+    """
+    staff = await staff_repository.get_by_username(session, username)
+    if staff is None:
+        raise NotFound(f"no staff member {username!r}")
+    if actor.role is not Role.admin:
+        current = data.current_password or ""
+        if actor.id != username or not await passwords.verify(staff.password_hash, current):
+            raise Forbidden("give your current password as current_password")
+    await _store_password(
+        session, staff=staff, password=data.password, passwords=passwords, actor_id=actor.id
+    )
+
+
+async def _store_password(
+    session: AsyncSession, *, staff: Staff, password: str, passwords: Passwords, actor_id: str
+) -> None:
+    now: datetime = utcnow()
+    staff.password_hash = await passwords.hash(password)
+    staff.updated_at = now
+    staff.updated_by = actor_id
+    await repository.revoke_all_of_staff(session, staff.id, now)
+    await session.flush()
+
+
+async def create_staff_with_password(
+    session: AsyncSession,
+    *,
+    data: StaffCreate,
+    password: str | None,
+    actor_id: str,
+    passwords: Passwords | None = None,
+) -> StaffRead:
+    """Add a staff member who can log in at once (``wangge user add``); ``None``: no login yet."""
+    if password is not None and not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise Unprocessable(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password")
+    created, _version = await staff_service.create_staff(session, data=data, actor_id=actor_id)
+    if password is not None:
+        staff = await staff_repository.get_by_username(session, data.username)
+        assert staff is not None
+        await _store_password(
+            session, staff=staff, password=password, passwords=passwords or Passwords(), actor_id=actor_id
+        )
+    return created.model_copy(update={"has_password": password is not None})

@@ -1,0 +1,114 @@
+"""Passwords: Argon2id at OWASP's minimum or above, rehashed on login, set by admins or oneself."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from argon2 import PasswordHasher, Type
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.grid.models import Staff
+from shared.db import session_scope
+from tests.grid.conftest import Bearer
+from tests.grid.factories import login, refresh, staff_with_password
+
+PASSWORD = "correct horse battery"
+
+
+async def stored_hash(sessions: async_sessionmaker[AsyncSession], username: str) -> str:
+    async with sessions() as session:
+        found = await session.scalar(select(Staff.password_hash).where(Staff.username == username))
+    assert found is not None
+    return found
+
+
+def argon2_parameters(encoded: str) -> dict[str, int]:
+    match = re.fullmatch(r"\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$[^$]+\$[^$]+", encoded)
+    assert match, encoded
+    memory, time_cost, lanes = (int(g) for g in match.groups())
+    return {"m": memory, "t": time_cost, "p": lanes}
+
+
+async def test_the_stored_hash_is_argon2id_at_owasp_minimum_or_more(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await staff_with_password(sessions, "wang.fang", PASSWORD)
+    encoded = await stored_hash(sessions, "wang.fang")
+    parameters = argon2_parameters(encoded)
+    assert parameters["m"] >= 19456
+    assert parameters["t"] >= 2
+    assert PASSWORD not in encoded
+
+
+async def test_a_hash_with_old_parameters_is_rehashed_at_login(
+    anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await staff_with_password(sessions, "wang.fang", PASSWORD)
+    old = PasswordHasher(time_cost=3, memory_cost=19456, parallelism=1, type=Type.ID).hash(PASSWORD)
+    async with session_scope(sessions) as session:
+        await session.execute(update(Staff).where(Staff.username == "wang.fang").values(password_hash=old))
+
+    assert (await login(anonymous, "wang.fang", PASSWORD)).status_code == 200
+    rehashed = await stored_hash(sessions, "wang.fang")
+    assert rehashed != old
+    assert argon2_parameters(rehashed)["t"] == 2
+    assert (await login(anonymous, "wang.fang", PASSWORD)).status_code == 200
+
+
+async def test_an_admin_sets_a_password_and_the_old_sessions_end(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await staff_with_password(sessions, "li.na", None)
+    assert (await client.get("/v1/staff/li.na")).json()["has_password"] is False
+    assert (await login(anonymous, "li.na", "")).status_code == 401
+
+    response = await client.put("/v1/staff/li.na/password", json={"password": PASSWORD})
+    assert response.status_code == 204, response.text
+    tokens = (await login(anonymous, "li.na", PASSWORD)).json()
+
+    again = await client.put("/v1/staff/li.na/password", json={"password": "another long one"})
+    assert again.status_code == 204
+    assert (await login(anonymous, "li.na", PASSWORD)).status_code == 401
+    assert (await refresh(anonymous, tokens["refresh_token"])).status_code == 401
+    assert (await login(anonymous, "li.na", "another long one")).status_code == 200
+
+    assert (await client.put("/v1/staff/nobody/password", json={"password": PASSWORD})).status_code == 404
+    short = await client.put("/v1/staff/li.na/password", json={"password": "short"})
+    assert short.status_code == 422
+
+
+async def test_a_person_changes_their_own_password_with_the_current_one(
+    anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], bearer: Bearer
+) -> None:
+    await staff_with_password(sessions, "wang.fang", PASSWORD)
+    await staff_with_password(sessions, "li.na", PASSWORD)
+    token = (await login(anonymous, "wang.fang", PASSWORD)).json()["access_token"]
+    me = {"Authorization": f"Bearer {token}"}
+
+    without = await anonymous.put(
+        "/v1/staff/wang.fang/password", json={"password": "new password!"}, headers=me
+    )
+    assert without.status_code == 403
+    wrong = await anonymous.put(
+        "/v1/staff/wang.fang/password",
+        json={"password": "new password!", "current_password": "not it"},
+        headers=me,
+    )
+    assert wrong.status_code == 403
+    someone_else = await anonymous.put(
+        "/v1/staff/li.na/password",
+        json={"password": "new password!", "current_password": PASSWORD},
+        headers=me,
+    )
+    assert someone_else.status_code == 403
+
+    changed = await anonymous.put(
+        "/v1/staff/wang.fang/password",
+        json={"password": "new password!", "current_password": PASSWORD},
+        headers=me,
+    )
+    assert changed.status_code == 204
+    assert (await login(anonymous, "wang.fang", "new password!")).status_code == 200
+    assert (await login(anonymous, "li.na", PASSWORD)).status_code == 200

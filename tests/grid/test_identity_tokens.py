@@ -1,0 +1,199 @@
+"""The token endpoint: password, refresh (rotation, reuse detection) and logout; grid's JWKS."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from typing import Any
+
+import httpx
+import jwt
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.grid.identity.context import Identity
+from services.grid.models import RefreshToken
+from tests.grid.factories import (
+    CELL_A1,
+    import_territory,
+    login,
+    refresh,
+    staff_with_password,
+)
+from tests.support.tokens import bearer as foreign_bearer
+
+PASSWORD = "correct horse battery"
+
+
+def decode(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
+    """Verify a token as any relying party would: PyJWT, the JWKS key its kid names, EdDSA only."""
+    kid = jwt.get_unverified_header(token)["kid"]
+    (jwk,) = [k for k in jwks["keys"] if k["kid"] == kid]
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        jwt.PyJWK(jwk).key,
+        algorithms=["EdDSA"],
+        audience="wangge",
+        issuer="wangge-grid",
+        options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+    )
+    return claims
+
+
+async def test_password_grant_issues_tokens_that_verify_against_the_jwks(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await import_territory(client)
+    await staff_with_password(sessions, "wang.fang", PASSWORD, region_codes=[CELL_A1])
+
+    response = await login(anonymous, "wang.fang", PASSWORD)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 900
+    assert body["refresh_token"]
+
+    jwks = (await anonymous.get("/.well-known/jwks.json")).json()
+    header = jwt.get_unverified_header(body["access_token"])
+    assert (header["alg"], header["typ"]) == ("EdDSA", "JWT")
+    claims = decode(body["access_token"], jwks)
+    assert claims["sub"] == "wang.fang"
+    assert claims["role"] == "grid_worker"
+    assert claims["name"] == "王芳"
+    assert claims["regions"] == [CELL_A1]
+    assert (claims["department"], claims["scopes"], claims["channel"]) == (None, [], None)
+    assert claims["exp"] - claims["iat"] == 900
+    assert claims["jti"]
+
+    mine = await anonymous.get(
+        "/v1/staff/wang.fang", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
+    assert mine.status_code == 200
+    assert mine.json()["has_password"] is True
+
+
+async def test_jwks_names_the_signing_key_by_its_rfc7638_thumbprint(anonymous: httpx.AsyncClient) -> None:
+    response = await anonymous.get("/.well-known/jwks.json")
+    assert response.status_code == 200
+    (key,) = response.json()["keys"]
+    assert {k: key[k] for k in ("kty", "crv", "use", "alg")} == {
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "use": "sig",
+        "alg": "EdDSA",
+    }
+    assert "d" not in key  # never the private part
+    canonical = json.dumps({"crv": key["crv"], "kty": key["kty"], "x": key["x"]}, separators=(",", ":"))
+    thumbprint = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=")
+    assert key["kid"] == thumbprint.decode()
+
+
+async def test_bad_credentials_are_one_and_the_same_401(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await staff_with_password(sessions, "wang.fang", PASSWORD)
+    await staff_with_password(sessions, "li.na", None)
+    await staff_with_password(sessions, "zhang.wei", PASSWORD, active=False)
+
+    answers = [
+        await login(anonymous, "wang.fang", "wrong password"),
+        await login(anonymous, "nobody", PASSWORD),
+        await login(anonymous, "li.na", ""),
+        await login(anonymous, "zhang.wei", PASSWORD),
+    ]
+    assert {a.status_code for a in answers} == {401}
+    assert all(a.headers["www-authenticate"] == "Bearer" for a in answers)
+    assert len({a.text for a in answers}) == 1
+    assert "invalid_grant" in answers[0].json()["detail"]
+
+
+async def test_refresh_rotates_and_a_reused_token_revokes_its_family(
+    anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await staff_with_password(sessions, "wang.fang", PASSWORD)
+    first = (await login(anonymous, "wang.fang", PASSWORD)).json()
+    other_login = (await login(anonymous, "wang.fang", PASSWORD)).json()
+
+    second = await refresh(anonymous, first["refresh_token"])
+    assert second.status_code == 200, second.text
+    rotated = second.json()
+    assert rotated["refresh_token"] != first["refresh_token"]
+    assert rotated["access_token"] != first["access_token"]
+    third = await refresh(anonymous, rotated["refresh_token"])
+    assert third.status_code == 200
+    newest = third.json()["refresh_token"]
+
+    reused = await refresh(anonymous, first["refresh_token"])
+    assert reused.status_code == 401
+    assert "invalid_grant" in reused.json()["detail"]
+    # The whole family is gone, the newest token included; another login is untouched.
+    assert (await refresh(anonymous, newest)).status_code == 401
+    assert (await refresh(anonymous, other_login["refresh_token"])).status_code == 200
+
+    async with sessions() as session:
+        stored = (await session.scalars(select(RefreshToken))).all()
+    assert all(len(t.token_hash) == 64 for t in stored)
+    assert first["refresh_token"] not in {t.token_hash for t in stored}
+
+
+async def test_logout_revokes_the_refresh_token_family(
+    anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await staff_with_password(sessions, "wang.fang", PASSWORD)
+    tokens = (await login(anonymous, "wang.fang", PASSWORD)).json()
+    rotated = (await refresh(anonymous, tokens["refresh_token"])).json()
+
+    response = await anonymous.post("/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]})
+    assert response.status_code == 204
+    assert (await refresh(anonymous, rotated["refresh_token"])).status_code == 401
+    unknown = await anonymous.post("/v1/auth/logout", json={"refresh_token": "never-issued"})
+    assert unknown.status_code == 204
+
+
+async def test_the_token_request_is_an_oauth2_form(
+    anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await staff_with_password(sessions, "wang.fang", PASSWORD)
+    as_json = await anonymous.post(
+        "/v1/auth/token", json={"grant_type": "password", "username": "wang.fang", "password": PASSWORD}
+    )
+    assert as_json.status_code == 422
+    unknown_grant = await anonymous.post("/v1/auth/token", data={"grant_type": "implicit"})
+    assert unknown_grant.status_code == 422
+    assert unknown_grant.json()["errors"][0]["loc"] == ["body", "grant_type"]
+    missing = await anonymous.post("/v1/auth/token", data={"grant_type": "password", "username": "x"})
+    assert missing.status_code == 422
+    # What Swagger's Authorize sends: an empty scope besides the credentials.
+    swagger = await anonymous.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": "wang.fang", "password": PASSWORD, "scope": ""},
+    )
+    assert swagger.status_code == 200
+
+
+async def test_tokens_grid_did_not_sign_or_that_expired_are_401(
+    anonymous: httpx.AsyncClient, identity: Identity
+) -> None:
+    foreign = await anonymous.get("/v1/regions", headers=foreign_bearer("pan.jun", "admin"))
+    assert foreign.status_code == 401
+    now = int(time.time())
+    expired = jwt.encode(
+        {
+            "iss": "wangge-grid",
+            "aud": "wangge",
+            "sub": "pan.jun",
+            "role": "admin",
+            "iat": now - 3600,
+            "exp": now - 1800,
+        },
+        identity.issuer.key.private_key,
+        algorithm="EdDSA",
+        headers={"kid": identity.issuer.key.kid},
+    )
+    response = await anonymous.get("/v1/regions", headers={"Authorization": f"Bearer {expired}"})
+    assert response.status_code == 401
+    garbage = await anonymous.get("/v1/regions", headers={"Authorization": "Bearer not-a-jwt"})
+    assert garbage.status_code == 401
+    assert garbage.headers["www-authenticate"] == "Bearer"
