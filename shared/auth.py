@@ -10,6 +10,7 @@ seconds), never per request. The algorithm is pinned, so ``alg: none`` or an HS2
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping
 from typing import Annotated, Any, Protocol
@@ -21,6 +22,8 @@ from fastapi.security import OAuth2PasswordBearer
 
 from shared.actors import Actor
 from shared.errors import PeerUnavailable, Unauthorized
+
+log = logging.getLogger("wangge.auth")
 
 ALGORITHM = "EdDSA"
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "aud", "iss"]
@@ -64,15 +67,26 @@ class JwksKeys:
         return self._keys.get(kid)
 
     async def refresh(self) -> None:
+        """Fetch the keys now; grid out of reach is a 503 (try again), never a 401."""
         try:
             response = await self._http.get(JWKS_PATH)
             response.raise_for_status()
             keys = _parse_jwks(response.json())
         except (httpx.HTTPError, ValueError) as exc:
             raise PeerUnavailable(f"grid's signing keys are out of reach: {exc}") from exc
-        finally:
-            self._fetched_at = time.monotonic()
+        self._fetched_at = time.monotonic()
         self._keys = keys
+
+    async def warm(self, retry_seconds: float = 0.5) -> None:
+        """Fetch the keys at startup, retrying until grid answers once, so tokens verify even
+        if grid goes down before this service's first request (a background task)."""
+        while True:
+            try:
+                await self.refresh()
+                return
+            except PeerUnavailable as exc:
+                log.info("grid's signing keys not reachable yet: %s", exc)
+            await asyncio.sleep(retry_seconds)
 
 
 def _parse_jwks(jwks: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,55 +1,35 @@
-"""``wangge``: run, migrate, seed and exercise the three services from one command."""
+"""wangge: run, migrate, seed, administer and exercise the three services from one command."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
-import signal
 import sys
-import time
 from pathlib import Path
-from types import FrameType
 
 from rich.console import Console
+from sqlalchemy.engine import make_url
 
-from shared.settings import ServiceSettings, default_data_dir
-from wangge.processes import (
-    START_ORDER,
-    PortTaken,
-    ServiceProcess,
-    StartFailed,
-    check_ports,
-    start_all,
-    stop_all,
-)
-
-console = Console(highlight=False)
-
-DEMO_PASSWORD = "wangge-demo"  # what `wangge seed` gives every demo account
+from bench.cli import add_parser as add_bench_parser
+from shared.errors import WanggeError
+from wangge import operations
+from wangge.processes import START_ORDER
+from wangge.up import DEMO_PASSWORD
 
 
-def service_settings(name: str) -> ServiceSettings:
-    if name == "grid":
-        from services.grid.settings import GridSettings
+def cmd_up(args: argparse.Namespace, console: Console) -> int:
+    from wangge.up import run
 
-        return GridSettings()
-    if name == "intake":
-        from services.intake.settings import IntakeSettings
-
-        return IntakeSettings()
-    if name == "dispatch":
-        from services.dispatch.settings import DispatchSettings
-
-        return DispatchSettings()
-    raise SystemExit(f"unknown service {name!r}; one of {', '.join(START_ORDER)}")
+    return run(console, seed=not args.no_seed)
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     import uvicorn
 
-    settings = service_settings(args.service)
+    settings = operations.service_settings(args.service)
     uvicorn.run(
         f"services.{args.service}.app:create_app",
         factory=True,
@@ -61,69 +41,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def migrate_all() -> None:
-    from migrations.runner import upgrade
-
-    for name in START_ORDER:
-        upgrade(name, service_settings(name).database_url)
-
-
-def cmd_migrate(args: argparse.Namespace) -> int:
-    from migrations.runner import upgrade
-
-    for name in args.service or START_ORDER:
-        settings = service_settings(name)
-        upgrade(name, settings.database_url)
-        console.print(f"[green]✓[/] {name} migrated ({_safe_url(settings.database_url)})")
+def cmd_migrate(args: argparse.Namespace, console: Console) -> int:
+    for settings in operations.migrate(args.service or START_ORDER):
+        url = make_url(settings.database_url).render_as_string(hide_password=True)
+        console.print(f"[green]✓[/] {settings.service_name} migrated ({url})")
     return 0
 
 
-def seed_demo_territory() -> bool:
-    from services.grid.seed import seed_demo
-    from shared.db import create_engine, create_session_maker, session_scope
-
-    async def run() -> bool:
-        engine = create_engine(service_settings("grid").database_url)
-        try:
-            async with session_scope(create_session_maker(engine)) as session:
-                return await seed_demo(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
-def cmd_seed(_args: argparse.Namespace) -> int:
-    migrate_all()
-    if seed_demo_territory():
-        console.print("[green]✓[/] demo territory, departments, catalog and staff seeded")
+def cmd_seed(args: argparse.Namespace, console: Console) -> int:
+    operations.migrate()
+    if operations.seed_demo():
+        console.print(
+            f"[green]✓[/] demo territory, departments, catalog and staff seeded (password {DEMO_PASSWORD})"
+        )
     else:
         console.print("the territory already has regions; nothing seeded")
     return 0
 
 
-def cmd_import_grids(args: argparse.Namespace) -> int:
-    from services.grid.regions.service import import_feature_collection
-    from shared.db import create_engine, create_session_maker, session_scope
-    from shared.errors import WanggeError
-
+def cmd_import_grids(args: argparse.Namespace, console: Console) -> int:
     try:
         data = json.loads(Path(args.file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         console.print(f"[red]cannot read {args.file}:[/] {exc}")
         return 2
-    migrate_all()
-
-    async def run() -> object:
-        engine = create_engine(service_settings("grid").database_url)
-        try:
-            async with session_scope(create_session_maker(engine)) as session:
-                return await import_feature_collection(session, data=data, actor_id="cli:import-grids")
-        finally:
-            await engine.dispose()
-
+    operations.migrate(["grid"])
     try:
-        summary = asyncio.run(run())
+        summary = operations.import_grids(data)
     except WanggeError as exc:
         console.print(f"[red]import refused:[/] {exc.detail}")
         for error in exc.extra.get("errors", []):
@@ -133,75 +77,82 @@ def cmd_import_grids(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_up(args: argparse.Namespace) -> int:
-    data_dir = default_data_dir().resolve()
-    os.environ["WANGGE_DATA_DIR"] = str(data_dir)
-    settings = {name: service_settings(name) for name in START_ORDER}
-    services = [
-        ServiceProcess(name, settings[name].host, settings[name].port, env=_peer_env(settings))
-        for name in START_ORDER
-    ]
-    try:
-        check_ports(services)
-    except PortTaken as exc:
-        console.print(f"[red]cannot start:[/] {exc}")
-        return 1
-    migrate_all()
-    if not args.no_seed and seed_demo_territory():
-        console.print("[green]✓[/] first run: demo territory (中华街道, 思明区), catalog and staff seeded")
-    try:
-        start_all(services)
-    except (PortTaken, StartFailed) as exc:
-        console.print(f"[red]cannot start:[/] {exc}")
-        return 1
+def read_password(args: argparse.Namespace) -> str | None:
+    if args.no_password:
+        return None
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass(f"password for {args.username}: ")
+    if getpass.getpass("again: ") != first:
+        raise SystemExit("the passwords differ; nothing was changed")
+    return first
 
-    console.print(f"\n[bold]wangge is up[/] (data in {data_dir})")
-    for service in services:
-        console.print(f"  {service.name:<9} {service.url}   docs {service.url}/docs")
-    grid_url = f"http://{settings['grid'].host}:{settings['grid'].port}"
+
+def cmd_user_add(args: argparse.Namespace, console: Console) -> int:
+    password = read_password(args)
+    operations.migrate(["grid"])
+    try:
+        staff = operations.add_user(
+            username=args.username,
+            name=args.name,
+            role=args.role,
+            department=args.department,
+            regions=args.region,
+            phone=args.phone,
+            password=password,
+        )
+    except (WanggeError, ValueError) as exc:
+        console.print(f"[red]not added:[/] {getattr(exc, 'detail', exc)}")
+        return 1
+    login = "can sign in" if password else "cannot sign in until a password is set"
+    console.print(f"[green]✓[/] {staff.username} ({staff.role}) added; {login}")
+    return 0
+
+
+def cmd_key_create(args: argparse.Namespace, console: Console) -> int:
+    operations.migrate(["grid"])
+    try:
+        key, secret = operations.create_key(
+            name=args.name, channel=args.channel, scopes=args.scope, expires_days=args.expires_days
+        )
+    except (WanggeError, ValueError) as exc:
+        console.print(f"[red]no key made:[/] {getattr(exc, 'detail', exc)}")
+        return 1
     console.print(
-        "\nSign in as any demo account (password [bold]wangge-demo[/]): grid worker wang.fang, "
-        "dispatcher hong.yi, handler gao.peng (police), supervisor zhuang.hui, admin pan.jun:\n"
-        f"  curl -s {grid_url}/v1/auth/token -d grant_type=password -d username=wang.fang -d password=wangge-demo\n"
-        "then send [bold]Authorization: Bearer <access_token>[/]; or use Authorize on any /docs page."
+        f"[green]✓[/] key {key.id} for {key.name} (channel {key.channel}, scopes {', '.join(key.scopes)})"
     )
-    console.print("\nTry [bold]wangge demo[/] in another terminal. Ctrl-C stops all three.\n")
-
-    stopping = False
-
-    def stop(_signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    code = 0
-    while not stopping:
-        dead = [s for s in services if not s.alive()]
-        if dead:
-            console.print(f"[red]{dead[0].name} stopped unexpectedly; stopping the others[/]")
-            code = 1
-            break
-        time.sleep(0.2)
-    console.print("stopping…")
-    stop_all(services)
-    console.print("stopped.")
-    return code
+    console.print("The key, shown this once only (grid keeps just a hash of it):")
+    print(secret)
+    console.print(
+        "Exchange it for a token: POST /v1/auth/token with grant_type=client_credentials, "
+        "client_id=<the part before the dot>, client_secret=<the part after it>."
+    )
+    return 0
 
 
-def _peer_env(settings: dict[str, ServiceSettings]) -> dict[str, str]:
-    """Point each service at its peers' actual ports unless the operator set the URLs."""
-    urls = {name: f"http://{s.host}:{s.port}" for name, s in settings.items()}
-    wanted = {
-        "WANGGE_INTAKE_GRID_URL": urls["grid"],
-        "WANGGE_INTAKE_DISPATCH_URL": urls["dispatch"],
-        "WANGGE_DISPATCH_GRID_URL": urls["grid"],
-        "WANGGE_DISPATCH_INTAKE_URL": urls["intake"],
-    }
-    return {key: os.environ.get(key, value) for key, value in wanted.items()}
+def cmd_key_list(args: argparse.Namespace, console: Console) -> int:
+    operations.migrate(["grid"])
+    for key in operations.list_keys():
+        state = "revoked" if key.revoked_at else "active"
+        used = key.last_used_at.isoformat() if key.last_used_at else "never used"
+        console.print(
+            f"{key.id}  {state:<7}  {key.channel:<16} {','.join(key.scopes):<28} {used}  {key.name}"
+        )
+    return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def cmd_key_revoke(args: argparse.Namespace, console: Console) -> int:
+    operations.migrate(["grid"])
+    try:
+        operations.revoke_key(args.key_id)
+    except WanggeError as exc:
+        console.print(f"[red]not revoked:[/] {exc.detail}")
+        return 1
+    console.print(f"[green]✓[/] {args.key_id} revoked; tokens already issued for it expire within 15 minutes")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     from wangge.demo import DemoConfig, run_demo
 
     config = DemoConfig(
@@ -214,12 +165,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         password=args.password,
     )
     return asyncio.run(run_demo(config, console))
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,6 +190,36 @@ def build_parser() -> argparse.ArgumentParser:
     imports.add_argument("file", help="path to a .geojson file")
     imports.set_defaults(run=cmd_import_grids)
 
+    user = commands.add_parser("user", help="staff accounts").add_subparsers(dest="action", required=True)
+    add = user.add_parser("add", help="add a staff member who signs in with a password")
+    add.add_argument("username")
+    add.add_argument("--name", required=True, help="the person's name, e.g. 王芳")
+    add.add_argument(
+        "--role",
+        required=True,
+        help="grid_worker, grid_assistant, grid_leader, dispatcher, handler, supervisor or admin",
+    )
+    add.add_argument("--department", help="the department code (handlers only)")
+    add.add_argument("--region", action="append", default=[], help="an assigned region code (repeatable)")
+    add.add_argument("--phone")
+    secret = add.add_mutually_exclusive_group()
+    secret.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    secret.add_argument("--no-password", action="store_true", help="no password yet: cannot sign in")
+    add.set_defaults(run=cmd_user_add)
+
+    key = commands.add_parser("key", help="integration API keys").add_subparsers(dest="action", required=True)
+    create = key.add_parser("create", help="issue a key for a chat bot or another app; shown once")
+    create.add_argument("--name", required=True, help="whose key, e.g. 中山路商圈理事会 bot")
+    create.add_argument("--channel", required=True, help="the channel its reports carry, e.g. wechat-bot")
+    create.add_argument("--scope", action="append", required=True, help="reports:create or reports:read")
+    create.add_argument("--expires-days", type=float, help="expire after this many days")
+    create.set_defaults(run=cmd_key_create)
+    listing = key.add_parser("list", help="every key, never its secret")
+    listing.set_defaults(run=cmd_key_list)
+    revoke = key.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(run=cmd_key_revoke)
+
     demo = commands.add_parser("demo", help="drive a working day through the running services")
     demo.add_argument("--reports", type=int, default=60, help="how many reports the grid workers file")
     demo.add_argument("--seed", type=int, default=20261127, help="random seed, for a repeatable day")
@@ -262,12 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--grid-url", default=os.environ.get("WANGGE_DEMO_GRID_URL", "http://127.0.0.1:8003"))
     demo.set_defaults(run=cmd_demo)
+
+    add_bench_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.run(args) or 0)
+    return int(args.run(args, Console(highlight=False)) or 0)
 
 
 if __name__ == "__main__":

@@ -145,19 +145,22 @@ class Api:
         raise RuntimeError(f"case {case_id} kept changing under {action}")
 
 
-async def load_world(api: Api) -> World:
-    system = Staff("system:demo", "admin")
-    cells = api.ok(await api.grid.get("/v1/territory/cells", headers=system.headers()))["cells"]
-    categories = await api.all_pages(api.grid, "/v1/catalog", system.headers())
-    people = await api.all_pages(api.grid, "/v1/staff", system.headers())
+async def load_world(api: Api, admin_username: str) -> World:
+    """The territory, catalog and staff as an admin sees them; every demo account signed in."""
+    admin = Staff(admin_username, "admin", token=await api.login(admin_username))
+    cells = api.ok(await api.grid.get("/v1/territory/cells", headers=admin.headers()))["cells"]
+    categories = await api.all_pages(api.grid, "/v1/catalog", admin.headers())
+    people = [p for p in await api.all_pages(api.grid, "/v1/staff", admin.headers()) if p["active"]]
+    tokens = await bounded(api.login(person["username"]) for person in people)
     staff: dict[str, list[Staff]] = {}
-    for person in people:
+    for person, token in zip(people, tokens, strict=True):
         staff.setdefault(person["role"], []).append(
             Staff(
                 person["username"],
                 person["role"],
                 person.get("department_code"),
                 person.get("region_codes") or [],
+                token,
             )
         )
     if not cells or not categories:

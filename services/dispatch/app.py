@@ -1,5 +1,9 @@
 """dispatch: the back office — cases (work orders), their timeline, routing, lifecycle,
-deadlines, feedback and the dispatch console API."""
+deadlines, feedback and the dispatch console API.
+
+Every request carries an access token from grid (`Authorization: Bearer …`, get one at
+grid's `POST /v1/auth/token`); dispatch verifies it with grid's cached public keys. Who may
+do what is dispatch's access policy; a case outside the caller's scope is a 404."""
 
 from __future__ import annotations
 
@@ -20,14 +24,17 @@ from services.dispatch.inbox.router import router as inbox_router
 from services.dispatch.relay import build_relay
 from services.dispatch.settings import DispatchSettings
 from shared.api import create_service_app
+from shared.auth import JwksKeys, ServiceTokens, TokenVerifier
 from shared.db import create_engine, create_session_maker
 from shared.outbox import Relay
+from shared.secrets import configured_secret
 
 
 class State(TypedDict):
     settings: DispatchSettings
     engine: AsyncEngine
     session_maker: async_sessionmaker[AsyncSession]
+    verifier: TokenVerifier
     grid: GridClient
     intake: IntakeClient
     relay: Relay
@@ -43,36 +50,62 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
+        # First, so that production without a configured secret refuses to start at once.
+        client_secret = configured_secret(
+            settings,
+            settings.client_secret,
+            name="service-dispatch",
+            variable="WANGGE_DISPATCH_CLIENT_SECRET",
+        )
         engine = create_engine(settings.database_url)
         session_maker = create_session_maker(engine)
+        # grid's identity endpoints: its public keys (JWKS) and this service's own tokens.
+        auth_http = httpx.AsyncClient(
+            base_url=settings.grid_url,
+            timeout=httpx.Timeout(
+                settings.peer_timeout_seconds, connect=min(settings.peer_timeout_seconds, 2.0)
+            ),
+            transport=transports.get("grid"),
+        )
+        keys = JwksKeys(auth_http)
+        verifier = TokenVerifier(keys, issuer=settings.auth_issuer, audience=settings.auth_audience)
+        tokens = ServiceTokens(auth_http, client_id="dispatch", client_secret=client_secret)
         grid = GridClient(
             settings.grid_url,
             timeout=settings.peer_timeout_seconds,
             transport=transports.get("grid"),
             cache_seconds=settings.routing_cache_seconds,
+            tokens=tokens,
         )
         intake = IntakeClient(
-            settings.intake_url, timeout=settings.peer_timeout_seconds, transport=transports.get("intake")
+            settings.intake_url,
+            timeout=settings.peer_timeout_seconds,
+            transport=transports.get("intake"),
+            tokens=tokens,
         )
         relay = build_relay(settings, session_maker, intake)
         app.state.relay = relay
-        task = asyncio.create_task(relay.run_forever()) if settings.background_tasks else None
+        tasks = []
+        if settings.background_tasks:
+            tasks = [asyncio.create_task(relay.run_forever()), asyncio.create_task(keys.warm())]
         try:
             yield State(
                 settings=settings,
                 engine=engine,
                 session_maker=session_maker,
+                verifier=verifier,
                 grid=grid,
                 intake=intake,
                 relay=relay,
             )
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await grid.aclose()
             await intake.aclose()
+            await auth_http.aclose()
             await engine.dispose()
 
     return create_service_app(

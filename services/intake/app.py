@@ -26,7 +26,6 @@ from services.intake.territory.service import Territory
 from shared.api import create_service_app
 from shared.auth import JwksKeys, ServiceTokens, TokenVerifier
 from shared.db import create_engine, create_session_maker
-from shared.errors import WanggeError
 from shared.outbox import Relay
 from shared.secrets import configured_secret
 
@@ -102,7 +101,7 @@ def create_app(
         try:
             await territory.load()
             if settings.background_tasks:
-                tasks.append(asyncio.create_task(_warm_keys(keys)))
+                tasks.append(asyncio.create_task(keys.warm()))
                 tasks.append(asyncio.create_task(territory.run_forever(settings.territory_refresh_seconds)))
                 tasks.append(asyncio.create_task(relay.run_forever()))
             yield State(
@@ -133,18 +132,3 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         routers=[reports_router, inbox_router],
     )
-
-
-async def _warm_keys(keys: JwksKeys, interval: float = 0.5) -> None:
-    """Fetch grid's public keys at startup, retrying until grid answers once.
-
-    Tokens then verify even if grid goes down before intake's first request; after this the
-    keys are refetched only when a token names an unknown ``kid``.
-    """
-    while True:
-        try:
-            await keys.refresh()
-            return
-        except WanggeError as exc:
-            log.info("grid's signing keys not reachable yet: %s", exc)
-        await asyncio.sleep(interval)

@@ -1,10 +1,16 @@
-"""dispatch's app on a clean database, grid and intake faked (``tests/dispatch/fakes.py``)."""
+"""dispatch's app on a clean database, grid and intake faked (``tests/dispatch/fakes.py``).
+
+Callers authenticate with test tokens (``tests/support/tokens.py``) that the fake grid's JWKS
+verifies. The actors below are the usual cast: each sees the demo case (cell ``CELL``,
+department ``enforcement``, reported by ``wang.fang``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,15 +22,24 @@ from sqlalchemy import func, select, update
 from services.dispatch.app import create_app
 from services.dispatch.models import Base, Case, OutboxMessage
 from services.dispatch.settings import DispatchSettings
+from shared.actors import Role
 from shared.db import session_scope
 from shared.outbox import Relay
 from tests.dispatch import factories
-from tests.dispatch.fakes import FakeGrid, FakeIntake
+from tests.dispatch.fakes import CELL, CLIENT_SECRET, FakeGrid, FakeIntake
+from tests.support.tokens import bearer, service_bearer
 
-INTAKE = {"X-Wangge-Actor": "service:intake", "X-Wangge-Role": "service"}
-DISPATCHER = {"X-Wangge-Actor": "li.dispatcher", "X-Wangge-Role": "dispatcher"}
-HANDLER = {"X-Wangge-Actor": "zhao.handler", "X-Wangge-Role": "handler"}
-WORKER = {"X-Wangge-Actor": "wang.fang", "X-Wangge-Role": "grid_worker"}
+INTAKE = service_bearer("intake")
+DISPATCHER = bearer("li.dispatcher", Role.dispatcher)
+SUPERVISOR = bearer("zhuang.hui", Role.supervisor)
+ADMIN = bearer("pan.jun", Role.admin)
+HANDLER = bearer("zhao.handler", Role.handler, department="enforcement")
+WORKS_HANDLER = bearer("qian.handler", Role.handler, department="works")
+WORKER = bearer("wang.fang", Role.grid_worker, regions=[CELL])
+
+ACTOR_OF = {"accept": HANDLER, "return": HANDLER, "resolve": HANDLER, "verify": WORKER, "feedback": WORKER}
+"""Who runs a command when a test does not say: the handler of enforcement, the demo case's
+reporter (a grid worker of its cell), and the dispatcher for the rest."""
 
 
 @dataclass
@@ -74,15 +89,15 @@ class Dispatch:
         action: str,
         body: dict[str, Any] | None = None,
         *,
-        actor: dict[str, str] = DISPATCHER,
+        actor: dict[str, str] | None = None,
         if_match: str | None = "current",
     ) -> httpx.Response:
-        """POST a command; ``if_match="current"`` reads the case for its ETag first, None sends none."""
-        headers = dict(actor)
+        """POST a command as ``actor`` (default: :data:`ACTOR_OF`); ``if_match="current"`` reads
+        the case's ETag first (as the dispatcher, who sees every case), None sends none."""
+        headers = dict(actor or ACTOR_OF.get(action, DISPATCHER))
         if if_match == "current":
-            headers["If-Match"] = (await self.client.get(f"/v1/cases/{case_id}", headers=actor)).headers[
-                "ETag"
-            ]
+            read = await self.client.get(f"/v1/cases/{case_id}", headers=DISPATCHER)
+            headers["If-Match"] = read.headers.get("ETag", '"0"')
         elif if_match is not None:
             headers["If-Match"] = if_match
         return await self.client.post(f"/v1/cases/{case_id}/{action}", json=body, headers=headers)
@@ -118,13 +133,15 @@ async def database_url(clean_database: Any) -> str:
 
 
 @pytest.fixture
-def start_dispatch(database_url: str) -> StartDispatch:
+def start_dispatch(database_url: str, tmp_path: Path) -> StartDispatch:
     """``async with start_dispatch(grid, intake, **settings) as dispatch``."""
 
     @asynccontextmanager
     async def start(grid: FakeGrid, intake: FakeIntake, **settings: Any) -> AsyncIterator[Dispatch]:
         options: dict[str, Any] = {
             "database_url": database_url,
+            "data_dir": tmp_path,
+            "client_secret": CLIENT_SECRET,
             "background_tasks": False,
             "relay_max_backoff_seconds": 0,
             "routing_cache_seconds": 0,

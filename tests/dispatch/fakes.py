@@ -1,16 +1,32 @@
-"""Fakes of dispatch's peers, served through ``httpx.MockTransport``."""
+"""Fakes of dispatch's peers, served through ``httpx.MockTransport``.
+
+The fake grid is also the identity provider: it serves the test JWKS and answers the
+client-credentials grant with a token signed by the test key; both fakes refuse (401) a call
+that does not carry a valid token of ``service:dispatch``.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
+import jwt
+
+from shared.actors import Actor, Role
+from shared.auth import JWKS_PATH, TOKEN_PATH
+from tests.support import tokens
 
 CELL = "35020300100101"
 OTHER_CELL = "35020300100102"
 COMMUNITY = "350203001001"
+FAR_CELL = "35020300100201"  # in 仁安, another community
+FAR_COMMUNITY = "350203001002"
+
+CLIENT_SECRET = "dispatch-test-secret"
+SERVICE = "service:dispatch"
 
 STALL = "0101"  # 占道经营 → law-enforcement squad
 MANHOLE = "0203"  # 井盖缺失 → municipal works, urgent
@@ -53,9 +69,28 @@ def problem(status: int, detail: str) -> httpx.Response:
     return httpx.Response(status, json=body, headers={"content-type": "application/problem+json"})
 
 
+def caller(request: httpx.Request) -> str | None:
+    """The subject of the request's bearer token when it is a valid test token, else None."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    try:
+        claims = jwt.decode(
+            value,
+            tokens.SIGNING_KEY.public_key(),
+            algorithms=["EdDSA"],
+            audience=tokens.AUDIENCE,
+            issuer=tokens.ISSUER,
+        )
+    except jwt.PyJWTError:
+        return None
+    return str(claims["sub"])
+
+
 @dataclass
 class FakeGrid:
-    """Answers routing, departments and catalog from dicts; ``down`` makes every call a 503."""
+    """Answers routing, departments and catalog from dicts; ``down`` makes those calls a 503
+    (its identity endpoints, JWKS and token, stay up: dispatch has its keys cached by then)."""
 
     categories: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {
@@ -66,13 +101,22 @@ class FakeGrid:
     )
     departments: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(DEPARTMENTS))
     overrides: dict[tuple[str, str], str] = field(default_factory=dict)
-    cells: set[str] = field(default_factory=lambda: {CELL, OTHER_CELL})
+    cells: set[str] = field(default_factory=lambda: {CELL, OTHER_CELL, FAR_CELL})
     down: bool = False
     calls: list[str] = field(default_factory=list)
+    jwks_calls: int = 0
+    token_calls: int = 0
+    client_secret: str = CLIENT_SECRET
 
     def handler(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == JWKS_PATH:
+            self.jwks_calls += 1
+            return httpx.Response(200, json=tokens.TEST_JWKS)
+        if request.url.path == TOKEN_PATH and request.method == "POST":
+            return self.token(request)
         self.calls.append(f"{request.url.path}?{request.url.query.decode()}")
-        assert request.headers["X-Wangge-Actor"] == "service:dispatch"
+        if caller(request) != SERVICE:
+            return problem(401, "dispatch's service token expected")
         if self.down:
             return httpx.Response(503, json={"detail": "down"})
         parts = request.url.path.strip("/").split("/")
@@ -83,6 +127,18 @@ class FakeGrid:
         if parts[:2] == ["v1", "catalog"] and parts[2] in self.categories:
             return httpx.Response(200, json=self.categories[parts[2]])
         return problem(404, f"nothing at {request.url.path}")
+
+    def token(self, request: httpx.Request) -> httpx.Response:
+        """The client-credentials grant, for dispatch only."""
+        self.token_calls += 1
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        expected = {"grant_type": "client_credentials", "client_id": "dispatch"}
+        if {k: form.get(k) for k in expected} != expected or form.get("client_secret") != self.client_secret:
+            return problem(401, "invalid_client")
+        actor = Actor(id=SERVICE, role=Role.service, scopes=["internal"])
+        return httpx.Response(
+            200, json={"access_token": tokens.token(actor), "token_type": "bearer", "expires_in": 900}
+        )
 
     def resolve(self, code: str, cell: str | None) -> httpx.Response:
         if code not in self.categories or (cell is not None and cell not in self.cells):
@@ -103,14 +159,20 @@ class FakeGrid:
 
 @dataclass
 class FakeIntake:
-    """Intake's inbox: records every batch; answers ``status`` per message, or 503 while ``down``."""
+    """Intake's inbox: records every batch and who sent it (the token's subject; anyone but
+    ``service:dispatch`` gets a 401); answers ``status`` per message, or 503 while ``down``."""
 
     batches: list[list[dict[str, Any]]] = field(default_factory=list)
     down: bool = False
     status: str = "accepted"
 
+    callers: list[str | None] = field(default_factory=list)
+
     def handler(self, request: httpx.Request) -> httpx.Response:
         assert request.url.path == "/internal/v1/inbox"
+        self.callers.append(caller(request))
+        if self.callers[-1] != SERVICE:
+            return problem(401, "dispatch's service token expected")
         if self.down:
             return httpx.Response(503, json={"detail": "down"})
         messages = json.loads(request.content)["messages"]

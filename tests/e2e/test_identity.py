@@ -66,15 +66,21 @@ async def test_every_request_is_someone_and_sees_only_its_own_grid(system: Syste
         ]:
             response = await dispatch.get(f"/v1/cases/{case}", headers=system.login(username))
             assert response.status_code == status, (username, response.text)
-            listed = (await dispatch.get("/v1/cases", params={"limit": 100}, headers=system.login(username))).json()
+            listed = (
+                await dispatch.get("/v1/cases", params={"limit": 100}, headers=system.login(username))
+            ).json()
             assert (case in [c["id"] for c in listed["items"]]) == (status == 200), username
 
         # What they may do: a grid worker cannot accept (403); the handler can.
         etag = (await dispatch.get(f"/v1/cases/{case}", headers=worker)).headers["ETag"]
-        refused = await dispatch.post(f"/v1/cases/{case}/accept", json={}, headers={**worker, "If-Match": etag})
+        refused = await dispatch.post(
+            f"/v1/cases/{case}/accept", json={}, headers={**worker, "If-Match": etag}
+        )
         assert refused.status_code == 403
         handler = system.login("ye.guiying")
-        accepted = await dispatch.post(f"/v1/cases/{case}/accept", json={}, headers={**handler, "If-Match": etag})
+        accepted = await dispatch.post(
+            f"/v1/cases/{case}/accept", json={}, headers={**handler, "If-Match": etag}
+        )
         assert accepted.status_code == 200
         timeline = accepted.json()["timeline"]
         assert (timeline[-1]["actor_id"], timeline[-1]["actor_role"]) == ("ye.guiying", "handler")

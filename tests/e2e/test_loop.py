@@ -35,7 +35,9 @@ async def plan_report(system: System, grid: httpx.AsyncClient) -> tuple[dict[str
     catalog = (await grid.get("/v1/catalog", params={"limit": 100}, headers=admin)).json()["items"]
     category = next(c for c in catalog if c["department_code"])
     handlers = (
-        await grid.get("/v1/staff", params={"role": "handler", "department": category["department_code"]}, headers=admin)
+        await grid.get(
+            "/v1/staff", params={"role": "handler", "department": category["department_code"]}, headers=admin
+        )
     ).json()["items"]
     for cell in cells:
         if cell["code"] not in me["region_codes"]:
@@ -151,8 +153,8 @@ async def test_bad_input_is_a_clear_problem_never_a_500(system: System) -> None:
         current = await dispatch.get(f"/v1/cases/{case_id}", headers=dispatcher)
         assert current.json()["status"] == "triage"
         illegal = await dispatch.post(
-            f"/v1/cases/{case_id}/resolve",
-            json={"note": "x"},
+            f"/v1/cases/{case_id}/close",
+            json={"note": "已处理"},
             headers={**dispatcher, "If-Match": current.headers["ETag"]},
         )
         assert illegal.status_code == 409

@@ -1,14 +1,15 @@
 """The case lifecycle as plain rules: the transition table, deadlines, overdue, feedback.
 
 No database, no HTTP. Each timeline event that moves a case is a :class:`Step`; the API
-commands map onto steps (``verify`` is ``close`` when it passes and ``rework`` when it
+commands map onto steps (``verify`` is ``verify`` when it passes and ``rework`` when it
 fails; unsatisfied ``feedback`` inside the window adds a ``reopen``)::
 
     triage ──dispatch──► dispatched ──accept──► in_progress ──resolve──► resolved
-      ▲  │                 │   ▲                   │                       │
-      │  └─reject──►rejected◄┘   └───── rework ◄───┼───────────────────────┤ verify fails
-      └──────── return ◄───────────────────────────┘                       │ verify passes
-                                         closed ◄──────────────────────────┘
+      ▲  │               │  ▲ ▲ ▲                  │                       │
+      │  └─reject──►rejected │ │ └── reassign ◄────┤ (and from dispatched) │
+      │                      │ └───── rework ◄─────┼───────────────────────┤ verify fails
+      └──────── return ◄─────┴─────────────────────┘                       │ verify passes,
+                                         closed ◄──────────────────────────┘ or close (office)
                                            │ feedback (stays closed) / reopen (→ dispatched)
 
 Deadlines are wall-clock hours from dispatch; a working calendar is not modelled yet.
@@ -45,8 +46,10 @@ class Step(StrEnum):
     accept = "accepted"
     return_ = "returned"
     resolve = "resolved"
-    close = "verified"
+    verify = "verified"
     rework = "rework"
+    reassign = "reassigned"
+    close = "closed"
     reject = "rejected"
     feedback = "feedback"
     reopen = "reopened"
@@ -58,8 +61,10 @@ COMMAND: Mapping[Step, str] = {
     Step.accept: "accept",
     Step.return_: "return",
     Step.resolve: "resolve",
-    Step.close: "verify",
+    Step.verify: "verify",
     Step.rework: "verify",
+    Step.reassign: "reassign",
+    Step.close: "close",
     Step.reject: "reject",
     Step.feedback: "feedback",
     Step.reopen: "feedback",
@@ -72,8 +77,10 @@ TRANSITIONS: Mapping[Step, Mapping[Status, Status]] = {
     Step.accept: {Status.dispatched: Status.in_progress},
     Step.return_: {Status.dispatched: Status.triage, Status.in_progress: Status.triage},
     Step.resolve: {Status.in_progress: Status.resolved},
-    Step.close: {Status.resolved: Status.closed},
+    Step.verify: {Status.resolved: Status.closed},
     Step.rework: {Status.resolved: Status.dispatched},
+    Step.reassign: {Status.dispatched: Status.dispatched, Status.in_progress: Status.dispatched},
+    Step.close: {Status.resolved: Status.closed},
     Step.reject: {Status.triage: Status.rejected, Status.dispatched: Status.rejected},
     Step.feedback: {Status.closed: Status.closed},
     Step.reopen: {Status.closed: Status.dispatched},
@@ -82,6 +89,10 @@ TRANSITIONS: Mapping[Step, Mapping[Status, Status]] = {
 
 SYSTEM_EVENTS = ("registered", "merged")
 """Timeline actions written by the inbox rather than by a command."""
+
+ANNOUNCED = frozenset({"merged", Step.reassign.value})
+"""Actions that keep the status but still reach every reporter: a joining reporter learns the
+case's state; a reassignment changes the department and the deadline reporters see."""
 
 
 def next_status(step: Step, current: str) -> Status:
@@ -93,7 +104,7 @@ def next_status(step: Step, current: str) -> Status:
 
 
 def verify_step(passed: bool) -> Step:
-    return Step.close if passed else Step.rework
+    return Step.verify if passed else Step.rework
 
 
 def deadline(start: datetime, time_limit_hours: int | None) -> datetime:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,11 +32,25 @@ async def next_case_number(session: AsyncSession, day: datetime) -> str:
     return f"WG{stamp}-{number:04d}"
 
 
-async def get(session: AsyncSession, case_id: int, *, for_update: bool = False) -> Case | None:
+async def get(
+    session: AsyncSession,
+    case_id: int,
+    *,
+    for_update: bool = False,
+    scope: ColumnElement[bool] | None = None,
+) -> Case | None:
+    """The case, or None when there is none or it lies outside ``scope`` (the reader's)."""
     query = select(Case).where(Case.id == case_id)
+    if scope is not None:
+        query = query.where(scope)
     if for_update:
         query = query.with_for_update().execution_options(populate_existing=True)
     return (await session.scalars(query)).one_or_none()
+
+
+async def has_report_by(session: AsyncSession, case_id: int, reporter_id: str) -> bool:
+    query = select(CaseReport.id).where(CaseReport.case_id == case_id, CaseReport.reporter_id == reporter_id)
+    return (await session.scalar(query.limit(1))) is not None
 
 
 async def report_ids(session: AsyncSession, case_id: int) -> list[uuid.UUID]:
@@ -109,12 +123,14 @@ async def page(
     session: AsyncSession,
     filters: CaseFilters,
     *,
+    scope: ColumnElement[bool],
     now: datetime,
     limit: int,
     after: tuple[datetime, int] | None,
 ) -> list[Case]:
-    """Newest first, keyset on (created_at, id); returns up to ``limit + 1`` rows."""
-    query = select(Case)
+    """The cases inside ``scope`` (the reader's), newest first, keyset on (created_at, id);
+    returns up to ``limit + 1`` rows."""
+    query = select(Case).where(scope)
     if filters.statuses:
         query = query.where(Case.status.in_(filters.statuses))
     if filters.department:

@@ -1,7 +1,8 @@
 """The dispatch console: list and read cases, and move them through their lifecycle.
 
-Every command takes ``If-Match`` with the case's ETag (428 without it, 412 when stale) and
-answers with the updated case detail and its new ``ETag``.
+Who may call each route is :data:`services.dispatch.access.POLICY` (403 outside it); a case
+outside the caller's scope is a 404. Every command takes ``If-Match`` with the case's ETag
+(428 without it, 412 when stale) and answers with the updated case detail and its new ``ETag``.
 """
 
 from __future__ import annotations
@@ -10,16 +11,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from services.dispatch.cases import service
+from services.dispatch.access import GUARDED
+from services.dispatch.cases import reading, service
 from services.dispatch.cases.lifecycle import Status
 from services.dispatch.cases.repository import CaseFilters
 from services.dispatch.cases.schemas import (
     AcceptRequest,
     CaseDetail,
     CasePage,
+    CloseRequest,
     DispatchRequest,
     FeedbackRequest,
     NoteRequest,
+    ReassignRequest,
     RejectRequest,
     ResolveRequest,
     ReturnRequest,
@@ -28,6 +32,7 @@ from services.dispatch.cases.schemas import (
 from services.dispatch.deps import CurrentActor, GridDep, IfMatch, SessionDep, SettingsDep
 from shared.errors import (
     Conflict,
+    Forbidden,
     IllegalTransition,
     NotFound,
     PeerUnavailable,
@@ -40,11 +45,18 @@ from shared.errors import (
 from shared.etags import etag
 from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"])
+router = APIRouter(prefix="/v1/cases", tags=["cases"], dependencies=GUARDED)
 
 COMMAND_ERRORS = problem_responses(
-    Unauthorized, NotFound, IllegalTransition, PreconditionFailed, PreconditionRequired, Unprocessable
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    IllegalTransition,
+    PreconditionFailed,
+    PreconditionRequired,
+    Unprocessable,
 )
+READ_ERRORS = problem_responses(Unauthorized, Forbidden, NotFound)
 Text = Annotated[str | None, Query(max_length=200)]
 
 
@@ -53,9 +65,10 @@ def _with_etag(response: Response, case: CaseDetail) -> CaseDetail:
     return case
 
 
-@router.get("", response_model=CasePage, responses=problem_responses(Unprocessable))
+@router.get("", response_model=CasePage, responses=READ_ERRORS | problem_responses(Unprocessable))
 async def list_cases(
     session: SessionDep,
+    actor: CurrentActor,
     status: Annotated[list[Status] | None, Query(max_length=20, description="repeat for several")] = None,
     department: Text = None,
     grid_cell: Text = None,
@@ -69,7 +82,10 @@ async def list_cases(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> CasePage:
-    """Cases for the console, newest first, filtered; pass ``next_cursor`` back as ``cursor``."""
+    """Cases for the console, newest first, filtered; pass ``next_cursor`` back as ``cursor``.
+
+    Only the cases the caller may see: the whole subdistrict for dispatchers, supervisors and
+    admins; a handler's department's; a grid worker's cells' and those they reported on."""
     filters = CaseFilters(
         statuses=[s.value for s in status or []],
         department=department,
@@ -80,13 +96,15 @@ async def list_cases(
         q=q,
         reporter=reporter,
     )
-    return await service.list_cases(session, filters=filters, limit=limit, cursor=cursor)
+    return await reading.list_cases(session, filters=filters, actor=actor, limit=limit, cursor=cursor)
 
 
-@router.get("/{case_id}", response_model=CaseDetail, responses=problem_responses(NotFound))
-async def read_case(case_id: int, session: SessionDep, response: Response) -> CaseDetail:
-    """One case with its reports and full timeline (oldest first); the ``ETag`` to send back."""
-    return _with_etag(response, await service.detail(session, case_id))
+@router.get("/{case_id}", response_model=CaseDetail, responses=READ_ERRORS)
+async def read_case(case_id: int, session: SessionDep, actor: CurrentActor, response: Response) -> CaseDetail:
+    """One case with its reports and full timeline (oldest first); the ``ETag`` to send back.
+
+    A case outside the caller's scope is a 404, as if it did not exist."""
+    return _with_etag(response, await reading.detail(session, case_id=case_id, actor=actor))
 
 
 @router.post(
@@ -168,6 +186,44 @@ async def verify(
     return _with_etag(response, case)
 
 
+@router.post(
+    "/{case_id}/reassign",
+    response_model=CaseDetail,
+    responses=COMMAND_ERRORS | problem_responses(PeerUnavailable),
+)
+async def reassign(
+    case_id: int,
+    body: ReassignRequest,
+    session: SessionDep,
+    grid: GridDep,
+    actor: CurrentActor,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """改派: send a dispatched or in-progress case to another department (→ dispatched).
+
+    The new department must accept it again; the deadline is the category's time limit from
+    now (72 hours without a category). Reassigning to the department it is with is a 422."""
+    case = await service.reassign(session, grid, case_id=case_id, if_match=if_match, body=body, actor=actor)
+    return _with_etag(response, case)
+
+
+@router.post("/{case_id}/close", response_model=CaseDetail, responses=COMMAND_ERRORS)
+async def close(
+    case_id: int,
+    body: CloseRequest,
+    session: SessionDep,
+    actor: CurrentActor,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """结案: the back office closes a resolved case without an on-site check (resolved → closed).
+
+    The note saying why is required; the reporter may then give feedback as after a verification."""
+    case = await service.close(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
+    return _with_etag(response, case)
+
+
 @router.post("/{case_id}/reject", response_model=CaseDetail, responses=COMMAND_ERRORS)
 async def reject(
     case_id: int,
@@ -197,7 +253,9 @@ async def feedback(
     if_match: IfMatch = None,
 ) -> CaseDetail:
     """评价: the reporter's rating of a closed case, once per closing. A rating of 1 or 2 within
-    ``feedback_window_days`` of closing reopens it as rework; later it is only recorded."""
+    ``feedback_window_days`` of closing reopens it as rework; later it is only recorded.
+
+    Only someone who filed one of the case's reports may rate it (403 for anyone else)."""
     case = await service.feedback(
         session,
         case_id=case_id,

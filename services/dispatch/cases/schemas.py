@@ -103,6 +103,29 @@ class DispatchRequest(RequestModel):
     )
 
 
+class ReassignRequest(RequestModel):
+    department_code: str = Field(min_length=1, max_length=64, description="another department than now")
+    note: str | None = Field(default=None, max_length=2000)
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"department_code": "market-supervision", "note": "licensing matter, not enforcement"}
+            ]
+        }
+    )
+
+
+class CloseRequest(RequestModel):
+    note: str = Field(
+        min_length=1, max_length=2000, description="why the case closes without an on-site check"
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"note": "confirmed by phone with the shop owner; no visit needed"}]}
+    )
+
+
 class AcceptRequest(RequestModel):
     note: str | None = Field(default=None, max_length=2000)
 

@@ -1,8 +1,10 @@
-"""Reading cases and moving them through their lifecycle (the console's commands).
+"""Moving cases through their lifecycle (the console's commands).
 
-Every command locks the case row (``FOR UPDATE`` on PostgreSQL), checks ``If-Match`` against
-its version, asks :mod:`lifecycle` whether the move is legal, then changes the case, bumps
-its version and appends one timeline event (two for feedback that reopens).
+Every command fetches the case through the actor's scope
+(:func:`services.dispatch.access.case_scope`): a case outside it is a 404. It locks
+the case row (``FOR UPDATE`` on PostgreSQL), checks ``If-Match`` against its version, asks
+:mod:`lifecycle` whether the move is legal, then changes the case, bumps its version and
+appends one timeline event (two for feedback that reopens) naming the verified actor.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.dispatch import access
 from services.dispatch.cases import repository, timeline
 from services.dispatch.cases.lifecycle import (
     Status,
@@ -21,17 +24,16 @@ from services.dispatch.cases.lifecycle import (
     next_status,
     verify_step,
 )
+from services.dispatch.cases.reading import case_detail
 from services.dispatch.cases.schemas import (
     AcceptRequest,
     CaseDetail,
-    CasePage,
-    CaseRead,
+    CloseRequest,
     DispatchRequest,
-    EventRead,
     FeedbackRequest,
     NoteRequest,
+    ReassignRequest,
     RejectRequest,
-    ReportRead,
     ResolveRequest,
     ReturnRequest,
     VerifyRequest,
@@ -40,40 +42,8 @@ from services.dispatch.clients.grid import GridClient
 from services.dispatch.models import Case
 from shared.actors import Actor
 from shared.db import utcnow
-from shared.errors import Conflict, NotFound, Unprocessable
+from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.etags import require_if_match
-from shared.schemas import decode_cursor, encode_cursor
-
-
-async def detail(session: AsyncSession, case_id: int) -> CaseDetail:
-    case = await repository.get(session, case_id)
-    if case is None:
-        raise NotFound(f"there is no case {case_id}")
-    return CaseDetail.model_validate(
-        {
-            **CaseRead.model_validate(case).model_dump(exclude={"overdue"}),
-            "reports": [ReportRead.model_validate(r) for r in await repository.reports(session, case_id)],
-            "timeline": [EventRead.model_validate(e) for e in await repository.timeline(session, case_id)],
-        }
-    )
-
-
-async def list_cases(
-    session: AsyncSession, *, filters: repository.CaseFilters, limit: int, cursor: str | None
-) -> CasePage:
-    after = None
-    if cursor:
-        position = decode_cursor(cursor)
-        try:
-            after = (datetime.fromisoformat(position["created_at"]), int(position["id"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise Unprocessable("cursor is not one this service issued") from exc
-    rows = await repository.page(session, filters, now=utcnow(), limit=limit, after=after)
-    items, more = rows[:limit], len(rows) > limit
-    next_cursor = (
-        encode_cursor({"created_at": items[-1].created_at.isoformat(), "id": items[-1].id}) if more else None
-    )
-    return CasePage(items=[CaseRead.model_validate(c) for c in items], next_cursor=next_cursor)
 
 
 def assign(
@@ -87,10 +57,16 @@ def assign(
     case.deadline_at = deadline(now, time_limit_hours)
 
 
-async def _locked(session: AsyncSession, case_id: int, if_match: str | None) -> Case:
-    case = await repository.get(session, case_id, for_update=True)
+async def _locked(
+    session: AsyncSession, case_id: int, if_match: str | None, actor: Actor, *, reporters_only: bool = False
+) -> Case:
+    """The case, locked: 404 outside the actor's scope, then (``reporters_only``) 403 for one
+    who filed no report on it, then 428/412 for a missing or stale ``If-Match``."""
+    case = await repository.get(session, case_id, for_update=True, scope=access.case_scope(actor))
     if case is None:
         raise NotFound(f"there is no case {case_id}")
+    if reporters_only and not await repository.has_report_by(session, case.id, actor.id):
+        raise Forbidden("only a reporter of this case may rate it")
     require_if_match(if_match, case.version)
     return case
 
@@ -128,7 +104,7 @@ async def dispatch(
     body: DispatchRequest,
     actor: Actor,
 ) -> CaseDetail:
-    case = await _locked(session, case_id, if_match)
+    case = await _locked(session, case_id, if_match, actor)
     before = case.status
     next_status(Step.dispatch, before)
     department = await grid.department(body.department_code)
@@ -162,13 +138,13 @@ async def dispatch(
         note=body.note,
         data={"department_code": department.code, "category_code": case.category_code},
     )
-    return await detail(session, case.id)
+    return await case_detail(session, case)
 
 
 async def accept(
     session: AsyncSession, *, case_id: int, if_match: str | None, body: AcceptRequest | None, actor: Actor
 ) -> CaseDetail:
-    case = await _locked(session, case_id, if_match)
+    case = await _locked(session, case_id, if_match, actor)
     before = case.status
     case.status = next_status(Step.accept, before)
     now = utcnow()
@@ -177,13 +153,13 @@ async def accept(
     await timeline.record(
         session, case, action=Step.accept, from_status=before, actor=_who(actor), at=now, note=note
     )
-    return await detail(session, case.id)
+    return await case_detail(session, case)
 
 
 async def return_case(
     session: AsyncSession, *, case_id: int, if_match: str | None, body: ReturnRequest, actor: Actor
 ) -> CaseDetail:
-    case = await _locked(session, case_id, if_match)
+    case = await _locked(session, case_id, if_match, actor)
     before, department = case.status, case.department_code
     case.status = next_status(Step.return_, before)
     case.department_code = case.department_name = None
@@ -200,13 +176,13 @@ async def return_case(
         note=body.reason,
         data={"department_code": department},
     )
-    return await detail(session, case.id)
+    return await case_detail(session, case)
 
 
 async def resolve(
     session: AsyncSession, *, case_id: int, if_match: str | None, body: ResolveRequest, actor: Actor
 ) -> CaseDetail:
-    case = await _locked(session, case_id, if_match)
+    case = await _locked(session, case_id, if_match, actor)
     before = case.status
     case.status = next_status(Step.resolve, before)
     now = utcnow()
@@ -222,13 +198,13 @@ async def resolve(
         note=body.note,
         photos=body.photos,
     )
-    return await detail(session, case.id)
+    return await case_detail(session, case)
 
 
 async def verify(
     session: AsyncSession, *, case_id: int, if_match: str | None, body: VerifyRequest, actor: Actor
 ) -> CaseDetail:
-    case = await _locked(session, case_id, if_match)
+    case = await _locked(session, case_id, if_match, actor)
     before, step = case.status, verify_step(body.passed)
     next_status(step, before)
     if not body.passed and not body.note:
@@ -251,13 +227,74 @@ async def verify(
         photos=body.photos,
         data={"passed": body.passed},
     )
-    return await detail(session, case.id)
+    return await case_detail(session, case)
+
+
+async def reassign(
+    session: AsyncSession,
+    grid: GridClient,
+    *,
+    case_id: int,
+    if_match: str | None,
+    body: ReassignRequest,
+    actor: Actor,
+) -> CaseDetail:
+    case = await _locked(session, case_id, if_match, actor)
+    before, previous = case.status, case.department_code
+    next_status(Step.reassign, before)
+    if body.department_code == previous:
+        raise Unprocessable(f"the case is already with {previous!r}: reassign it to another department")
+    department = await grid.department(body.department_code)
+    if department is None:
+        raise Unprocessable(f"grid knows no department {body.department_code!r}")
+    now = utcnow()
+    assign(
+        case,
+        department_code=department.code,
+        department_name=department.name_zh,
+        time_limit_hours=case.time_limit_hours,
+        now=now,
+    )
+    _touch(case, now)
+    await timeline.record(
+        session,
+        case,
+        action=Step.reassign,
+        from_status=before,
+        actor=_who(actor),
+        at=now,
+        note=body.note,
+        data={"from_department_code": previous, "department_code": department.code},
+    )
+    return await case_detail(session, case)
+
+
+async def close(
+    session: AsyncSession, *, case_id: int, if_match: str | None, body: CloseRequest, actor: Actor
+) -> CaseDetail:
+    case = await _locked(session, case_id, if_match, actor)
+    before = case.status
+    case.status = next_status(Step.close, before)
+    now = utcnow()
+    case.closed_at = now
+    _touch(case, now)
+    await timeline.record(
+        session,
+        case,
+        action=Step.close,
+        from_status=before,
+        actor=_who(actor),
+        at=now,
+        note=body.note,
+        data={"verified_on_site": False},
+    )
+    return await case_detail(session, case)
 
 
 async def reject(
     session: AsyncSession, *, case_id: int, if_match: str | None, body: RejectRequest, actor: Actor
 ) -> CaseDetail:
-    case = await _locked(session, case_id, if_match)
+    case = await _locked(session, case_id, if_match, actor)
     before = case.status
     target = next_status(Step.reject, before)
     if body.duplicate_of is not None:
@@ -280,7 +317,7 @@ async def reject(
         note=body.note,
         data={"reason": body.reason, "duplicate_of": body.duplicate_of},
     )
-    return await detail(session, case.id)
+    return await case_detail(session, case)
 
 
 async def feedback(
@@ -292,7 +329,7 @@ async def feedback(
     actor: Actor,
     window_days: float,
 ) -> CaseDetail:
-    case = await _locked(session, case_id, if_match)
+    case = await _locked(session, case_id, if_match, actor, reporters_only=True)
     before = case.status
     next_status(Step.feedback, before)
     if feedback_given_since_close(case.closed_at, case.feedback_at):
@@ -326,13 +363,13 @@ async def feedback(
             note=body.comment,
             data={"rating": body.rating},
         )
-    return await detail(session, case.id)
+    return await case_detail(session, case)
 
 
 async def add_note(
     session: AsyncSession, *, case_id: int, if_match: str | None, body: NoteRequest, actor: Actor
 ) -> CaseDetail:
-    case = await _locked(session, case_id, if_match)
+    case = await _locked(session, case_id, if_match, actor)
     now = utcnow()
     next_status(Step.note, case.status)
     _touch(case, now)
@@ -346,4 +383,4 @@ async def add_note(
         note=body.note,
         photos=body.photos,
     )
-    return await detail(session, case.id)
+    return await case_detail(session, case)

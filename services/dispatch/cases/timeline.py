@@ -1,8 +1,9 @@
 """Writing a case's timeline, and telling every reporter of the case about it.
 
-Each event that changes the status, and each ``merged`` event (the joining reporter learns
-the case's current state), enqueues one ``case.status_changed`` message to intake in the
-same transaction, carrying every report id of the case.
+Each event that changes the status, each ``merged`` event (the joining reporter learns
+the case's current state) and each ``reassigned`` one (a new department and deadline)
+enqueues one ``case.status_changed`` message to intake in the same transaction, carrying
+every report id of the case.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.cases import repository
+from services.dispatch.cases.lifecycle import ANNOUNCED
 from services.dispatch.models import Case, CaseEvent, OutboxMessage
 from shared.messages import CASE_STATUS_CHANGED, CaseStatusChanged
 from shared.outbox import enqueue
@@ -48,7 +50,7 @@ async def record(
     )
     session.add(event)
     await session.flush()
-    if from_status != case.status or action == "merged":
+    if from_status != case.status or str(action) in ANNOUNCED:
         message = CaseStatusChanged(
             event_id=event.id,
             case_id=case.id,

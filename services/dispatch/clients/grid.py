@@ -12,6 +12,7 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel
 
+from shared.auth import ServiceTokens
 from shared.errors import NotFound
 from shared.peer import PeerClient
 
@@ -55,8 +56,9 @@ class GridClient(PeerClient):
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
         cache_seconds: float = 60.0,
+        tokens: ServiceTokens | None = None,
     ) -> None:
-        super().__init__(base_url, caller=caller, timeout=timeout, transport=transport)
+        super().__init__(base_url, caller=caller, timeout=timeout, transport=transport, tokens=tokens)
         self.cache_seconds = cache_seconds
         self._routes: dict[tuple[str, str | None], tuple[float, Route | None]] = {}
         self._categories: dict[str, tuple[float, Category | None]] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from shared.auth import ServiceTokens
 from shared.messages import InboxBatch, InboxReply
 from shared.peer import PeerClient
 
@@ -18,8 +19,9 @@ class IntakeClient(PeerClient):
         caller: str = "dispatch",
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        tokens: ServiceTokens | None = None,
     ) -> None:
-        super().__init__(base_url, caller=caller, timeout=timeout, transport=transport)
+        super().__init__(base_url, caller=caller, timeout=timeout, transport=transport, tokens=tokens)
 
     async def deliver(self, batch: InboxBatch) -> InboxReply:
         """Post one batch; raises PeerUnavailable when intake is down or answers 5xx."""

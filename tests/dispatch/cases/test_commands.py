@@ -1,4 +1,5 @@
-"""The case lifecycle through HTTP: commands, ETags, illegal moves, rework, feedback."""
+"""The case lifecycle through HTTP: commands, ETags, illegal moves, rework, feedback,
+reassignment and closing by the office; each command by the role the rules give it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import pytest
 
 from shared.db import utcnow
-from tests.dispatch.conftest import HANDLER, WORKER, Dispatch
+from tests.dispatch.conftest import DISPATCHER, HANDLER, WORKER, WORKS_HANDLER, Dispatch
 from tests.dispatch.fakes import OTHER
 
 
@@ -34,8 +35,10 @@ async def test_a_case_walks_the_whole_lifecycle(dispatch: Dispatch) -> None:
     )
     assert done["deadline_at"] is not None
 
-    assert (await dispatch.ok(cid, "accept", {}, actor=HANDLER))["status"] == "in_progress"
-    resolved = await dispatch.ok(cid, "resolve", {"note": "fixed", "photos": ["p/after.jpg"]}, actor=HANDLER)
+    assert (await dispatch.ok(cid, "accept", {}, actor=WORKS_HANDLER))["status"] == "in_progress"
+    resolved = await dispatch.ok(
+        cid, "resolve", {"note": "fixed", "photos": ["p/after.jpg"]}, actor=WORKS_HANDLER
+    )
     assert resolved["status"] == "resolved" and resolved["resolved_at"]
     closed = await dispatch.ok(cid, "verify", {"passed": True, "note": "checked"}, actor=WORKER)
     assert closed["status"] == "closed" and closed["closed_at"]
@@ -56,8 +59,13 @@ async def test_a_case_walks_the_whole_lifecycle(dispatch: Dispatch) -> None:
     ]
     assert [(e["actor_id"], e["actor_role"]) for e in timeline[1:4]] == [
         ("li.dispatcher", "dispatcher"),
-        ("zhao.handler", "handler"),
-        ("zhao.handler", "handler"),
+        ("qian.handler", "handler"),
+        ("qian.handler", "handler"),
+    ]
+    assert [(e["actor_id"], e["actor_role"]) for e in timeline[4:]] == [
+        ("wang.fang", "grid_worker"),
+        ("wang.fang", "grid_worker"),
+        ("li.dispatcher", "dispatcher"),
     ]
     assert timeline[3]["photos"] == ["p/after.jpg"]
     assert [e["to_status"] for e in timeline] == [
@@ -91,10 +99,16 @@ async def test_dispatch_to_an_unknown_department_or_category_is_422(dispatch: Di
 async def test_return_sends_the_case_back_to_triage_with_its_reason(dispatch: Dispatch) -> None:
     case = await dispatch.new_case()
     assert (await dispatch.act(case["id"], "return", {})).status_code == 422
-    back = await dispatch.ok(case["id"], "return", {"reason": "the road belongs to the port"}, actor=HANDLER)
+    back = await dispatch.ok(case["id"], "return", {"reason": "the road belongs to the port"})
     assert back["status"] == "triage"
     assert back["department_code"] is None and back["deadline_at"] is None
     assert back["timeline"][-1]["note"] == "the road belongs to the port"
+    assert (back["timeline"][-1]["actor_id"], back["timeline"][-1]["actor_role"]) == (
+        "zhao.handler",
+        "handler",
+    )
+    # Back in triage the case is no longer the department's: the handler cannot see it.
+    assert (await dispatch.client.get(f"/v1/cases/{case['id']}", headers=HANDLER)).status_code == 404
 
 
 async def test_reject_as_duplicate_names_the_other_case(dispatch: Dispatch) -> None:
@@ -111,11 +125,10 @@ async def test_reject_as_duplicate_names_the_other_case(dispatch: Dispatch) -> N
 @pytest.mark.parametrize(
     ("action", "body"),
     [
-        ("accept", {}),
-        ("return", {"reason": "x"}),
-        ("resolve", {"note": "x"}),
         ("verify", {"passed": True}),
         ("feedback", {"rating": 5}),
+        ("reassign", {"department_code": "works"}),
+        ("close", {"note": "x"}),
     ],
 )
 async def test_illegal_commands_in_triage_are_409_naming_the_state(
@@ -129,20 +142,34 @@ async def test_illegal_commands_in_triage_are_409_naming_the_state(
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
+@pytest.mark.parametrize(
+    ("action", "body"), [("accept", {}), ("return", {"reason": "x"}), ("resolve", {"note": "x"})]
+)
+async def test_no_handler_sees_a_case_in_triage(
+    dispatch: Dispatch, action: str, body: dict[str, Any]
+) -> None:
+    case = await triage_case(dispatch)
+    assert (await dispatch.act(case["id"], action, body)).status_code == 404
+
+
 async def test_illegal_commands_later_in_the_life_are_409(dispatch: Dispatch) -> None:
     cid = (await dispatch.new_case())["id"]
     assert (await dispatch.act(cid, "dispatch", {"department_code": "works"})).json()[
         "current_state"
     ] == "dispatched"
     assert (await dispatch.act(cid, "resolve", {"note": "x"})).json()["current_state"] == "dispatched"
+    assert (await dispatch.act(cid, "close", {"note": "x"})).json()["current_state"] == "dispatched"
     await dispatch.ok(cid, "accept")
     assert (await dispatch.act(cid, "reject", {"reason": "void"})).json()["current_state"] == "in_progress"
     await dispatch.ok(cid, "resolve", {"note": "done"})
     assert (await dispatch.act(cid, "accept")).json()["current_state"] == "resolved"
+    reassign = await dispatch.act(cid, "reassign", {"department_code": "works"})
+    assert reassign.json()["current_state"] == "resolved"
     await dispatch.ok(cid, "verify", {"passed": True})
     later: list[tuple[str, dict[str, Any]]] = [
         ("return", {"reason": "x"}),
         ("verify", {"passed": False, "note": "x"}),
+        ("close", {"note": "x"}),
     ]
     for action, body in later:
         response = await dispatch.act(cid, action, body)
@@ -169,21 +196,21 @@ async def test_request_bodies_cannot_set_server_fields(dispatch: Dispatch) -> No
 
 
 async def test_unknown_case_is_404(dispatch: Dispatch) -> None:
-    assert (await dispatch.client.get("/v1/cases/999", headers=WORKER)).status_code == 404
+    assert (await dispatch.client.get("/v1/cases/999", headers=DISPATCHER)).status_code == 404
     assert (await dispatch.act(999, "accept", {}, if_match='"1"')).status_code == 404
 
 
 async def resolved_case(dispatch: Dispatch) -> int:
     cid: int = (await dispatch.new_case())["id"]
-    await dispatch.ok(cid, "accept", actor=HANDLER)
-    await dispatch.ok(cid, "resolve", {"note": "done"}, actor=HANDLER)
+    await dispatch.ok(cid, "accept")
+    await dispatch.ok(cid, "resolve", {"note": "done"})
     return cid
 
 
 async def test_failed_verification_is_rework_to_the_same_department(dispatch: Dispatch) -> None:
     cid = await resolved_case(dispatch)
     assert (await dispatch.act(cid, "verify", {"passed": False})).status_code == 422
-    again = await dispatch.ok(cid, "verify", {"passed": False, "note": "stall is back"}, actor=WORKER)
+    again = await dispatch.ok(cid, "verify", {"passed": False, "note": "stall is back"})
     assert (again["status"], again["rework_count"], again["department_code"]) == (
         "dispatched",
         1,
@@ -196,13 +223,13 @@ async def test_failed_verification_is_rework_to_the_same_department(dispatch: Di
 async def test_unsatisfied_feedback_within_the_window_reopens_once(dispatch: Dispatch) -> None:
     cid = await resolved_case(dispatch)
     await dispatch.ok(cid, "verify", {"passed": True})
-    reopened = await dispatch.ok(cid, "feedback", {"rating": 2, "comment": "still there"}, actor=WORKER)
+    reopened = await dispatch.ok(cid, "feedback", {"rating": 2, "comment": "still there"})
     assert (reopened["status"], reopened["rework_count"], reopened["rating"]) == ("dispatched", 1, 2)
     assert [e["action"] for e in reopened["timeline"][-2:]] == ["feedback", "reopened"]
     assert (await dispatch.act(cid, "feedback", {"rating": 1})).json()["current_state"] == "dispatched"
 
-    await dispatch.ok(cid, "accept", actor=HANDLER)
-    await dispatch.ok(cid, "resolve", {"note": "removed again"}, actor=HANDLER)
+    await dispatch.ok(cid, "accept")
+    await dispatch.ok(cid, "resolve", {"note": "removed again"})
     await dispatch.ok(cid, "verify", {"passed": True})
     happy = await dispatch.ok(cid, "feedback", {"rating": 4})
     assert (happy["status"], happy["rating"]) == ("closed", 4)

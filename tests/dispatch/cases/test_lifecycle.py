@@ -33,8 +33,11 @@ LEGAL = {
     (Step.return_, D): T,
     (Step.return_, P): T,
     (Step.resolve, P): R,
-    (Step.close, R): C,
+    (Step.verify, R): C,
     (Step.rework, R): D,
+    (Step.reassign, D): D,
+    (Step.reassign, P): D,
+    (Step.close, R): C,
     (Step.reject, T): X,
     (Step.reject, D): X,
     (Step.feedback, C): C,
@@ -63,12 +66,18 @@ def test_illegal_moves_name_the_command_and_the_current_state(step: Step, status
         "verify",
         "reject",
         "feedback",
+        "reassign",
+        "close",
     }
 
 
 def test_verify_passes_to_close_and_fails_to_rework() -> None:
-    assert verify_step(True) is Step.close
+    assert verify_step(True) is Step.verify
     assert verify_step(False) is Step.rework
+
+
+def test_reassign_and_close_are_their_own_timeline_actions() -> None:
+    assert (Step.reassign.value, Step.close.value, Step.verify.value) == ("reassigned", "closed", "verified")
 
 
 def test_deadline_uses_the_time_limit_or_72_hours() -> None:

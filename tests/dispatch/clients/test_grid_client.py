@@ -6,12 +6,16 @@ import httpx
 import pytest
 
 from services.dispatch.clients.grid import GridClient
-from shared.errors import PeerUnavailable
-from tests.dispatch.fakes import CELL, OTHER, STALL, FakeGrid
+from shared.auth import ServiceTokens
+from shared.errors import PeerUnavailable, Unauthorized
+from tests.dispatch.fakes import CELL, CLIENT_SECRET, OTHER, STALL, FakeGrid
 
 
-def client(grid: FakeGrid, cache_seconds: float = 60) -> GridClient:
-    return GridClient("http://grid", transport=httpx.MockTransport(grid.handler), cache_seconds=cache_seconds)
+def client(grid: FakeGrid, cache_seconds: float = 60, secret: str = CLIENT_SECRET) -> GridClient:
+    transport = httpx.MockTransport(grid.handler)
+    http = httpx.AsyncClient(base_url="http://grid", transport=transport)
+    tokens = ServiceTokens(http, client_id="dispatch", client_secret=secret)
+    return GridClient("http://grid", transport=transport, cache_seconds=cache_seconds, tokens=tokens)
 
 
 async def test_routes_departments_and_catalog_come_back_typed() -> None:
@@ -49,4 +53,21 @@ async def test_a_grid_that_is_down_raises_peer_unavailable() -> None:
         await grid.resolve_route(STALL, CELL)
     fake.down = False
     assert await grid.resolve_route(STALL, CELL) is not None
+    await grid.aclose()
+
+
+async def test_calls_carry_one_service_token_fetched_once() -> None:
+    fake = FakeGrid()
+    grid = client(fake, cache_seconds=0)
+    for _ in range(3):
+        await grid.resolve_route(STALL, CELL)
+        await grid.department("works")
+    assert fake.token_calls == 1
+    await grid.aclose()
+
+
+async def test_a_wrong_client_secret_is_refused() -> None:
+    grid = client(FakeGrid(), secret="guessed")
+    with pytest.raises(Unauthorized):
+        await grid.resolve_route(STALL, CELL)
     await grid.aclose()

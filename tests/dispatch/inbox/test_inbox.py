@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from shared.actors import Role
 from tests.dispatch import factories
-from tests.dispatch.conftest import Dispatch, StartDispatch
+from tests.dispatch.conftest import ADMIN, Dispatch, StartDispatch
 from tests.dispatch.fakes import CELL, MANHOLE, OTHER, OTHER_CELL, FakeGrid, FakeIntake
+from tests.support.tokens import bearer, service_bearer
 
 NEAR = 0.0002  # ≈ 22 m north
 FAR = 0.002  # ≈ 220 m north
@@ -152,16 +154,20 @@ async def test_routing_answers_are_cached(start_dispatch: StartDispatch) -> None
     assert len([c for c in grid.calls if c.startswith("/v1/routing/resolve")]) == 1
 
 
-async def test_the_inbox_wants_a_named_caller(dispatch: Dispatch) -> None:
-    response = await dispatch.client.post("/internal/v1/inbox", json=factories.batch(factories.report()))
-    assert response.status_code == 401
+async def test_the_inbox_takes_only_intake(dispatch: Dispatch) -> None:
+    body = factories.batch(factories.report())
+    anonymous = await dispatch.client.post("/internal/v1/inbox", json=body)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["WWW-Authenticate"] == "Bearer"
+    for headers in (service_bearer("grid"), service_bearer("dispatch"), bearer("pan.jun", Role.admin)):
+        response = await dispatch.client.post("/internal/v1/inbox", json=body, headers=headers)
+        assert response.status_code == 403, headers
+    assert await dispatch.case_count() == 0
 
 
 async def test_case_numbers_count_up_within_the_day(dispatch: Dispatch) -> None:
     await dispatch.deliver(*(factories.report(lat=factories.LAT + i * FAR) for i in range(3)))
-    page = (
-        await dispatch.client.get("/v1/cases", headers={"X-Wangge-Actor": "a", "X-Wangge-Role": "admin"})
-    ).json()
+    page = (await dispatch.client.get("/v1/cases", headers=ADMIN)).json()
     numbers = sorted(c["case_number"] for c in page["items"])
     assert len({n[:11] for n in numbers}) == 1 and numbers[0][:2] == "WG" and numbers[0][10] == "-"
     assert [n[-4:] for n in numbers] == ["0001", "0002", "0003"]

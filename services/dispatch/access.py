@@ -1,0 +1,129 @@
+"""Who may call what in dispatch, and which cases each caller may see: the one place.
+
+:data:`POLICY` maps every route (method, path template) to a :class:`Rule`; the
+:func:`authorize` dependency, attached to every router of dispatch, checks it once the
+caller's token is verified (no token or a bad one → 401; a caller the rule does not name →
+403). A route without an entry refuses everyone, and the authorization-matrix test fails.
+
+:func:`case_scope` is the object scope of a case as a SQL condition. The console list adds
+it to its query, so a list never holds a case its reader may not see, and every single-case
+read or command fetches the case through it, so a case outside it is a 404 (its existence is
+not revealed). The role check comes first: an action outside one's role is a 403 even on a
+case one cannot see.
+
+Who sees which case:
+
+- dispatchers, supervisors and admins: every case (the whole subdistrict);
+- handlers: the cases currently dispatched to their department;
+- grid workers, assistants and leaders: cases whose grid cell is in their regions (a
+  leader's community code covers its cells), and every case they reported on;
+- integrations: the cases of the reports they filed;
+- services: none (they call only the internal inbox).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Depends, Request
+from fastapi.params import Depends as DependsParam
+from sqlalchemy import ColumnElement, exists, false, or_, true
+
+from services.dispatch.models import Case, CaseReport
+from shared.actors import GRID_ROLES, Actor, Role
+from shared.deps import CurrentActor
+from shared.errors import Forbidden
+
+REPORTS_READ = "reports:read"
+"""An integration's scope to read the cases of its own reports."""
+REPORTS_CREATE = "reports:create"
+"""An integration's scope to file reports, and so to rate the cases they became."""
+INTAKE_SERVICE = "service:intake"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call one route: staff ``roles``, integrations holding one of ``scopes``, the
+    services named in ``services`` (by token subject); ``public`` routes need no token."""
+
+    roles: frozenset[Role] = frozenset()
+    scopes: frozenset[str] = frozenset()
+    services: frozenset[str] = frozenset()
+    public: bool = False
+
+    def allows(self, actor: Actor) -> bool:
+        if self.public:
+            return True
+        if actor.role is Role.integration:
+            return any(actor.has_scope(scope) for scope in self.scopes)
+        if actor.role is Role.service:
+            return actor.id in self.services
+        return actor.role in self.roles
+
+
+PUBLIC = Rule(public=True)
+OFFICE = frozenset({Role.dispatcher, Role.supervisor})
+"""Dispatch, reject, reassign, close: the back office (admins read, they do not dispatch)."""
+HANDLERS = frozenset({Role.handler})
+STAFF = GRID_ROLES | {Role.handler, Role.dispatcher, Role.supervisor, Role.admin}
+READ = Rule(roles=STAFF, scopes=frozenset({REPORTS_READ}))
+
+_CASE = "/v1/cases/{case_id}"
+
+POLICY: dict[tuple[str, str], Rule] = {
+    ("GET", "/v1/cases"): READ,
+    ("GET", _CASE): READ,
+    ("POST", f"{_CASE}/dispatch"): Rule(roles=OFFICE),
+    ("POST", f"{_CASE}/reject"): Rule(roles=OFFICE),
+    ("POST", f"{_CASE}/reassign"): Rule(roles=OFFICE),
+    ("POST", f"{_CASE}/close"): Rule(roles=OFFICE),
+    ("POST", f"{_CASE}/accept"): Rule(roles=HANDLERS),
+    ("POST", f"{_CASE}/return"): Rule(roles=HANDLERS),
+    ("POST", f"{_CASE}/resolve"): Rule(roles=HANDLERS),
+    ("POST", f"{_CASE}/verify"): Rule(roles=GRID_ROLES),
+    ("POST", f"{_CASE}/notes"): Rule(roles=STAFF),
+    # Anyone who may have reported; the service then refuses (403) one who reported nothing on it.
+    ("POST", f"{_CASE}/feedback"): Rule(roles=STAFF, scopes=frozenset({REPORTS_CREATE})),
+    ("POST", "/internal/v1/inbox"): Rule(services=frozenset({INTAKE_SERVICE})),
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
+}
+
+
+async def authorize(request: Request, actor: CurrentActor) -> Actor:
+    """Refuse (403) a verified caller that the route's rule does not name."""
+    route = request.scope.get("route")
+    template = getattr(route, "path_format", request.url.path)
+    rule = POLICY.get((request.method, template))
+    if rule is None:
+        raise Forbidden(f"{request.method} {template} has no access rule; nobody may call it")
+    if not rule.allows(actor):
+        raise Forbidden(f"a {actor.role.value} may not call {request.method} {template}")
+    return actor
+
+
+GUARDED: list[DependsParam] = [Depends(authorize)]
+"""``dependencies=`` of every dispatch router."""
+
+
+def reported_by(actor: Actor) -> ColumnElement[bool]:
+    """The case holds a report filed by ``actor``."""
+    return exists().where(CaseReport.case_id == Case.id, CaseReport.reporter_id == actor.id)
+
+
+def case_scope(actor: Actor) -> ColumnElement[bool]:
+    """The cases ``actor`` may see, as a condition on :class:`Case` (see the module text)."""
+    if actor.sees_subdistrict:
+        return true()
+    if actor.role is Role.handler:
+        return Case.department_code == actor.department if actor.department else false()
+    if actor.role in GRID_ROLES:
+        cells = [Case.grid_cell.startswith(region, autoescape=True) for region in actor.regions if region]
+        return or_(*cells, reported_by(actor))
+    if actor.role is Role.integration:
+        return reported_by(actor)
+    return false()

@@ -1,0 +1,123 @@
+"""The back office's reassign and close, and who may give feedback."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.actors import Role
+from tests.dispatch import factories
+from tests.dispatch.conftest import DISPATCHER, HANDLER, SUPERVISOR, WORKER, WORKS_HANDLER, Dispatch
+from tests.dispatch.fakes import COMMUNITY
+from tests.support.tokens import bearer
+
+LEADER = bearer("zheng.wei", Role.grid_leader, regions=[COMMUNITY])
+
+
+def hours(case: dict[str, Any]) -> timedelta:
+    return datetime.fromisoformat(case["deadline_at"]) - datetime.fromisoformat(case["dispatched_at"])
+
+
+async def test_reassign_sends_a_dispatched_case_to_another_department(dispatch: Dispatch) -> None:
+    case = await dispatch.new_case()
+    moved = await dispatch.ok(
+        case["id"], "reassign", {"department_code": "works", "note": "a pipe, not a stall"}
+    )
+
+    assert (moved["status"], moved["department_code"], moved["department_name"]) == (
+        "dispatched",
+        "works",
+        "市政所",
+    )
+    assert moved["dispatched_at"] > case["dispatched_at"] and hours(moved) == timedelta(hours=24)
+    event = moved["timeline"][-1]
+    assert (event["action"], event["from_status"], event["to_status"]) == (
+        "reassigned",
+        "dispatched",
+        "dispatched",
+    )
+    assert (event["actor_id"], event["actor_role"], event["note"]) == (
+        "li.dispatcher",
+        "dispatcher",
+        "a pipe, not a stall",
+    )
+    assert event["data"] == {"from_department_code": "enforcement", "department_code": "works"}
+
+    assert (await dispatch.client.get(f"/v1/cases/{case['id']}", headers=HANDLER)).status_code == 404
+    assert (await dispatch.act(case["id"], "accept", {}, actor=HANDLER)).status_code == 404
+    assert (await dispatch.ok(case["id"], "accept", {}, actor=WORKS_HANDLER))["status"] == "in_progress"
+
+    (message,) = [m for m in await dispatch.outbox() if m.payload["action"] == "reassigned"]
+    assert (message.payload["department_code"], message.payload["status"]) == ("works", "dispatched")
+    assert message.payload["deadline_at"] is not None
+
+
+async def test_reassign_takes_a_case_in_progress_back_to_dispatched(dispatch: Dispatch) -> None:
+    case = await dispatch.new_case()
+    await dispatch.ok(case["id"], "accept")
+    moved = await dispatch.ok(case["id"], "reassign", {"department_code": "market"}, actor=SUPERVISOR)
+    assert (moved["status"], moved["department_code"]) == ("dispatched", "market")
+    assert (moved["timeline"][-1]["actor_id"], moved["timeline"][-1]["actor_role"]) == (
+        "zhuang.hui",
+        "supervisor",
+    )
+
+
+async def test_reassign_needs_another_known_department_and_the_office(dispatch: Dispatch) -> None:
+    case = await dispatch.new_case()
+    same = await dispatch.act(case["id"], "reassign", {"department_code": "enforcement"})
+    unknown = await dispatch.act(case["id"], "reassign", {"department_code": "nobody"})
+    server_owned = await dispatch.act(
+        case["id"], "reassign", {"department_code": "works", "status": "closed"}
+    )
+    assert (same.status_code, unknown.status_code, server_owned.status_code) == (422, 422, 422)
+    for actor in (HANDLER, WORKER, LEADER):
+        assert (
+            await dispatch.act(case["id"], "reassign", {"department_code": "works"}, actor=actor)
+        ).status_code == 403
+    assert (await dispatch.read(case["id"]))["department_code"] == "enforcement"
+
+
+async def resolved_case(dispatch: Dispatch, **report: Any) -> int:
+    cid: int = (await dispatch.new_case(**report))["id"]
+    await dispatch.ok(cid, "accept")
+    await dispatch.ok(cid, "resolve", {"note": "done"})
+    return cid
+
+
+async def test_the_office_closes_a_resolved_case_without_a_visit(dispatch: Dispatch) -> None:
+    cid = await resolved_case(dispatch)
+    assert (await dispatch.act(cid, "close", {})).status_code == 422
+    for actor in (HANDLER, WORKER, LEADER):
+        assert (await dispatch.act(cid, "close", {"note": "x"}, actor=actor)).status_code == 403
+    closed = await dispatch.ok(cid, "close", {"note": "confirmed by phone"}, actor=SUPERVISOR)
+    assert closed["status"] == "closed" and closed["closed_at"]
+    event = closed["timeline"][-1]
+    assert (event["action"], event["from_status"], event["to_status"]) == ("closed", "resolved", "closed")
+    assert (event["actor_id"], event["actor_role"], event["note"]) == (
+        "zhuang.hui",
+        "supervisor",
+        "confirmed by phone",
+    )
+    assert [m.payload["action"] for m in await dispatch.outbox()][-1] == "closed"
+
+    rated = await dispatch.ok(cid, "feedback", {"rating": 4})
+    assert (rated["status"], rated["rating"]) == ("closed", 4)
+
+
+async def test_only_a_reporter_of_the_case_may_rate_it(dispatch: Dispatch) -> None:
+    cid = await resolved_case(dispatch)
+    second = factories.report(lat=factories.LAT + 0.0002, reporter_id="chen.li")
+    await dispatch.deliver(second)  # chen.li, a grid worker elsewhere, reported on it too
+    await dispatch.ok(cid, "verify", {"passed": True})
+
+    for actor in (DISPATCHER, SUPERVISOR, LEADER, HANDLER):  # each sees the case, none reported on it
+        response = await dispatch.act(cid, "feedback", {"rating": 1}, actor=actor)
+        assert response.status_code == 403, actor
+    assert (await dispatch.act(cid, "feedback", {"rating": 1}, actor=WORKS_HANDLER)).status_code == 404
+    chen = bearer("chen.li", Role.grid_worker, regions=["35020300100299"])
+    rated = await dispatch.ok(cid, "feedback", {"rating": 5, "comment": "gone"}, actor=chen)
+    assert (rated["timeline"][-1]["actor_id"], rated["timeline"][-1]["actor_role"]) == (
+        "chen.li",
+        "grid_worker",
+    )

@@ -1,0 +1,97 @@
+"""Who sees which case: each role's list holds exactly its cases, and any other is a 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.actors import Role
+from tests.dispatch import factories
+from tests.dispatch.conftest import ADMIN, DISPATCHER, HANDLER, SUPERVISOR, WORKER, WORKS_HANDLER, Dispatch
+from tests.dispatch.fakes import CELL, COMMUNITY, FAR_CELL, FAR_COMMUNITY, MANHOLE, OTHER, OTHER_CELL
+from tests.support.tokens import bearer
+
+FAR = 0.002
+BOT = "integration:wechat-bot"
+
+
+async def world(dispatch: Dispatch) -> dict[str, int]:
+    """Four cases in two communities:
+
+    - ``a``: a stall in CELL → enforcement; reported by wang.fang and the chat bot;
+    - ``b``: a manhole in another community → works; reported by chen.li;
+    - ``c``: uncategorised (triage) in OTHER_CELL, wang.fang's community; reported by chen.li;
+    - ``d``: uncategorised (triage) in the other community; reported by wang.fang.
+    """
+    reports = {
+        "a": factories.report(),
+        "b": factories.report(
+            category=MANHOLE,
+            grid_cell=FAR_CELL,
+            community=FAR_COMMUNITY,
+            lat=factories.LAT + FAR,
+            reporter_id="chen.li",
+        ),
+        "c": factories.report(
+            category=OTHER, grid_cell=OTHER_CELL, lat=factories.LAT + 2 * FAR, reporter_id="chen.li"
+        ),
+        "d": factories.report(
+            category=OTHER, grid_cell=FAR_CELL, community=FAR_COMMUNITY, lat=factories.LAT + 3 * FAR
+        ),
+    }
+    bot = factories.report(lat=factories.LAT + 0.0002, reporter_id=BOT, channel="wechat-bot")
+    await dispatch.deliver(*reports.values(), bot)
+    return {name: (await dispatch.case_of(r["report_id"]))["id"] for name, r in reports.items()}
+
+
+SEES: list[tuple[str, dict[str, str], set[str]]] = [
+    ("dispatcher", DISPATCHER, {"a", "b", "c", "d"}),
+    ("supervisor", SUPERVISOR, {"a", "b", "c", "d"}),
+    ("admin", ADMIN, {"a", "b", "c", "d"}),
+    ("grid worker of CELL, reporter of a and d", WORKER, {"a", "d"}),
+    ("grid assistant of CELL", bearer("lin.na", Role.grid_assistant, regions=[CELL]), {"a"}),
+    ("grid leader of the community", bearer("zheng.wei", Role.grid_leader, regions=[COMMUNITY]), {"a", "c"}),
+    ("grid leader elsewhere", bearer("xu.min", Role.grid_leader, regions=[FAR_COMMUNITY]), {"b", "d"}),
+    ("grid worker without cells", bearer("sun.li", Role.grid_worker), set()),
+    ("a region code is not a pattern", bearer("he.jun", Role.grid_worker, regions=["3502030010010_"]), set()),
+    ("handler of enforcement", HANDLER, {"a"}),
+    ("handler of works", WORKS_HANDLER, {"b"}),
+    ("handler without a department", bearer("du.qing", Role.handler), set()),
+    ("integration", bearer(BOT, Role.integration, scopes=["reports:read"], channel="wechat-bot"), {"a"}),
+]
+
+
+async def listed(dispatch: Dispatch, headers: dict[str, str], **params: Any) -> set[int]:
+    seen: list[int] = []
+    cursor = None
+    while True:
+        query = {"limit": 1, **params, **({"cursor": cursor} if cursor else {})}
+        response = await dispatch.client.get("/v1/cases", params=query, headers=headers)
+        assert response.status_code == 200, response.text
+        seen += [c["id"] for c in response.json()["items"]]
+        cursor = response.json()["next_cursor"]
+        if not cursor:
+            return set(seen)
+
+
+async def test_each_role_lists_and_reads_exactly_its_cases(dispatch: Dispatch) -> None:
+    cases = await world(dispatch)
+    for who, headers, names in SEES:
+        mine = {cases[n] for n in names}
+        assert await listed(dispatch, headers) == mine, who
+        for name, case_id in cases.items():
+            status = (await dispatch.client.get(f"/v1/cases/{case_id}", headers=headers)).status_code
+            assert status == (200 if case_id in mine else 404), (who, name)
+
+
+async def test_filters_cannot_widen_the_scope(dispatch: Dispatch) -> None:
+    cases = await world(dispatch)
+    assert await listed(dispatch, HANDLER, department="works") == set()
+    assert await listed(dispatch, WORKER, grid_cell=FAR_CELL) == {cases["d"]}
+    assert await listed(dispatch, WORKER, reporter="chen.li") == set()
+    assert await listed(dispatch, DISPATCHER, reporter="chen.li") == {cases["b"], cases["c"]}
+
+
+async def test_a_services_token_reads_no_case(dispatch: Dispatch) -> None:
+    await world(dispatch)
+    service = bearer("service:intake", Role.service, scopes=["internal"])
+    assert (await dispatch.client.get("/v1/cases", headers=service)).status_code == 403
