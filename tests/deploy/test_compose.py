@@ -73,8 +73,22 @@ def test_services_reach_their_database_and_peers(compose: dict) -> None:
     assert dispatch["WANGGE_DISPATCH_INTAKE_URL"] == "http://intake:8001"
 
 
-def test_production_mode_and_no_default_password(compose: dict) -> None:
+def test_production_mode_and_no_default_secret(compose: dict) -> None:
     for name in ("grid", "intake", "dispatch"):
         assert compose["services"][name]["environment"]["WANGGE_ENVIRONMENT"] == "production"
     text = (ROOT / "docker-compose.yml").read_text()
-    assert "${POSTGRES_PASSWORD:?" in text, "the password must be required, never defaulted"
+    for secret in ("POSTGRES_PASSWORD", "INTAKE_CLIENT_SECRET", "DISPATCH_CLIENT_SECRET"):
+        assert "${" + secret + ":?" in text, f"{secret} must be required, never defaulted"
+
+
+def test_services_get_the_secrets_production_requires(compose: dict) -> None:
+    grid = compose["services"]["grid"]
+    assert grid["environment"]["WANGGE_GRID_SIGNING_KEY_FILE"] == "/run/secrets/grid_signing_key"
+    assert grid["secrets"] == ["grid_signing_key"]
+    assert "grid_signing_key" in compose["secrets"]
+    secrets = grid["environment"]["WANGGE_GRID_SERVICE_SECRETS"]
+    assert "INTAKE_CLIENT_SECRET" in secrets and "DISPATCH_CLIENT_SECRET" in secrets
+    assert "WANGGE_INTAKE_CLIENT_SECRET" in compose["services"]["intake"]["environment"]
+    assert "WANGGE_DISPATCH_CLIENT_SECRET" in compose["services"]["dispatch"]["environment"]
+    # Nobody holds a secret that is not theirs.
+    assert "WANGGE_GRID_SERVICE_SECRETS" not in compose["services"]["intake"]["environment"]
