@@ -5,6 +5,9 @@ The session dependency is the one place a request's transaction commits. It runs
 ``scope="function"``: the commit happens when the route returns, before the response is
 sent, so a failed commit is an error answer, never a 201 for data that was not saved.
 After a commit that enqueued outbox messages it wakes the service's relay.
+
+Dependencies are ``async def`` everywhere, even trivial ones: FastAPI runs a plain ``def``
+dependency in a worker thread, a hop that costs more than the dependency itself.
 """
 
 from __future__ import annotations

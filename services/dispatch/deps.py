@@ -13,12 +13,12 @@ from shared.deps import CurrentActor, SessionDep
 __all__ = ["CurrentActor", "GridDep", "IfMatch", "SessionDep", "SettingsDep"]
 
 
-def get_settings(request: Request) -> DispatchSettings:
+async def get_settings(request: Request) -> DispatchSettings:
     settings: DispatchSettings = request.state.settings
     return settings
 
 
-def get_grid(request: Request) -> GridClient:
+async def get_grid(request: Request) -> GridClient:
     grid: GridClient = request.state.grid
     return grid
 

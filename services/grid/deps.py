@@ -21,22 +21,22 @@ from shared.deps import SessionDep
 __all__ = ["CurrentActor", "IdentityDep", "SessionDep", "SessionMakerDep", "SettingsDep", "TerritoryDep"]
 
 
-def get_settings(request: Request) -> GridSettings:
+async def get_settings(request: Request) -> GridSettings:
     settings: GridSettings = request.state.settings
     return settings
 
 
-def get_territory(request: Request) -> TerritoryIndex:
+async def get_territory(request: Request) -> TerritoryIndex:
     territory: TerritoryIndex = request.state.territory
     return territory
 
 
-def get_identity(request: Request) -> Identity:
+async def get_identity(request: Request) -> Identity:
     identity: Identity = request.state.identity
     return identity
 
 
-def get_session_maker(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_session_maker(request: Request) -> async_sessionmaker[AsyncSession]:
     maker: async_sessionmaker[AsyncSession] = request.state.session_maker
     return maker
 

@@ -13,12 +13,12 @@ from shared.deps import CurrentActor, SessionDep
 __all__ = ["CurrentActor", "SessionDep", "SettingsDep", "TerritoryDep"]
 
 
-def get_settings(request: Request) -> IntakeSettings:
+async def get_settings(request: Request) -> IntakeSettings:
     settings: IntakeSettings = request.state.settings
     return settings
 
 
-def get_territory(request: Request) -> Territory:
+async def get_territory(request: Request) -> Territory:
     territory: Territory = request.state.territory
     return territory
 
