@@ -71,7 +71,8 @@ def welcome(console: Console, services: list[ServiceProcess], data_dir: object) 
         "dispatcher hong.yi, handler gao.peng (police), supervisor zhuang.hui, admin pan.jun:\n"
         f"  curl -s {grid_url}/v1/auth/token -d grant_type=password"
         f" -d username=wang.fang -d password={DEMO_PASSWORD}\n"
-        "then send [bold]Authorization: Bearer <access_token>[/], or use Authorize on any /docs page."
+        "then send [bold]Authorization: Bearer <access_token>[/], or use Authorize on any /docs page.",
+        soft_wrap=True,
     )
     console.print("\nTry [bold]wangge demo[/] in another terminal. Ctrl-C stops all three.\n")
 

@@ -10,15 +10,26 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import DDL, Float, ForeignKey, Index, Integer, String, Text, Uuid, event, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import BigIntPK, JSONType, UTCDateTime, new_metadata, utcnow
 from shared.outbox import OutboxMixin
 
+OPEN_WITH_DEADLINE = "deadline_at IS NOT NULL AND status NOT IN ('closed', 'rejected')"
+"""Cases that can fall overdue (``lifecycle.FINISHED`` are never overdue)."""
+
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
+
+
+# The trigram indexes need pg_trgm; the migration creates it, and so does ``create_all``.
+event.listen(
+    Base.metadata,
+    "before_create",
+    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+)
 
 
 class Case(Base):
@@ -26,6 +37,26 @@ class Case(Base):
     __table_args__ = (
         Index("ix_cases_created_at_id", "created_at", "id"),
         Index("ix_cases_status_deadline_at", "status", "deadline_at"),
+        # The console's overdue list: open cases with a deadline, newest first.
+        Index(
+            "ix_cases_open_deadline_created_at_id",
+            "created_at",
+            "id",
+            "deadline_at",
+            postgresql_where=text(OPEN_WITH_DEADLINE),
+            sqlite_where=text(OPEN_WITH_DEADLINE),
+        ),
+        # The console's text search (``q``, ILIKE '%…%'): trigram indexes on PostgreSQL
+        # (the pg_trgm extension comes with the migration), plain ones on SQLite.
+        *(
+            Index(
+                f"ix_cases_{column}_trgm",
+                column,
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+            )
+            for column in ("description", "address", "case_number")
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

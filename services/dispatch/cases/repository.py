@@ -8,28 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.cases.lifecycle import FINISHED
-from services.dispatch.models import Case, CaseEvent, CaseNumberCounter, CaseReport
-
-
-async def next_case_number(session: AsyncSession, day: datetime) -> str:
-    """Draw the next number of ``day`` with one atomic upsert (safe with concurrent writers)."""
-    stamp = day.strftime("%Y%m%d")
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(CaseNumberCounter)
-        .values(day=stamp, last=1)
-        .on_conflict_do_update(
-            index_elements=[CaseNumberCounter.day], set_={"last": CaseNumberCounter.last + 1}
-        )
-        .returning(CaseNumberCounter.last)
-    )
-    number = (await session.execute(statement)).scalar_one()
-    return f"WG{stamp}-{number:04d}"
+from services.dispatch.models import Case, CaseEvent, CaseReport
 
 
 async def get(
@@ -76,38 +58,6 @@ async def known_report_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> s
 
 
 @dataclass(frozen=True)
-class NearbyReport:
-    case_id: int
-    lat: float
-    lon: float
-
-
-async def open_reports_near(
-    session: AsyncSession,
-    *,
-    category: str,
-    seen_from: datetime,
-    seen_to: datetime,
-    lat_range: tuple[float, float],
-    lon_range: tuple[float, float],
-) -> list[NearbyReport]:
-    """Reports of ``category`` seen in the window, inside the box, on cases still open."""
-    query = (
-        select(CaseReport.case_id, CaseReport.lat, CaseReport.lon)
-        .join(Case, Case.id == CaseReport.case_id)
-        .where(
-            CaseReport.category == category,
-            CaseReport.seen_at.between(seen_from, seen_to),
-            CaseReport.lat.between(*lat_range),
-            CaseReport.lon.between(*lon_range),
-            Case.status.not_in([s.value for s in FINISHED]),
-        )
-        .order_by(CaseReport.case_id)
-    )
-    return [NearbyReport(case_id, lat, lon) for case_id, lat, lon in (await session.execute(query)).all()]
-
-
-@dataclass(frozen=True)
 class CaseFilters:
     statuses: list[str] = field(default_factory=list)
     department: str | None = None
@@ -149,11 +99,14 @@ async def page(
         )
         query = query.where(late if filters.overdue else ~late)
     if filters.q:
+        # ILIKE (not lower(…) LIKE) so that PostgreSQL's trigram indexes serve it.
+        pattern = "%" + filters.q.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
         query = query.where(
             or_(
-                Case.description.icontains(filters.q, autoescape=True),
-                Case.address.icontains(filters.q, autoescape=True),
-                Case.case_number.icontains(filters.q, autoescape=True),
+                *(
+                    column.ilike(pattern, escape="/")
+                    for column in (Case.description, Case.address, Case.case_number)
+                )
             )
         )
     if filters.reporter:

@@ -1,44 +1,47 @@
 """Taking ``report.received`` batches from intake: deduplicate, merge, register, route.
 
-A batch is one transaction. Routing answers are fetched from grid before anything is
-written, so a grid that is out of reach fails the whole batch with a 503 (the sender
-retries later) and leaves nothing half-written. A redelivered report is a ``duplicate``;
-a payload that does not validate is ``rejected`` for good.
+A batch is one transaction, written in a handful of round trips whatever its size: one
+query for duplicates, routing answers from grid (cached; the distinct (category, cell)
+pairs asked concurrently) before anything is written, one query for the open cases the
+batch's reports may join, then the decisions in memory (:mod:`planning`) and bulk inserts
+of cases, reports, timeline events and outbox messages. A grid out of reach fails the whole
+batch with a 503 (the sender retries later) and leaves nothing half-written. A redelivered
+report is a ``duplicate``; a payload that does not validate is ``rejected`` for good.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.cases import repository, timeline
-from services.dispatch.cases.lifecycle import FINISHED, Status
-from services.dispatch.cases.service import assign
-from services.dispatch.clients.grid import Category, GridClient, Route
-from services.dispatch.inbox.merging import bounding_box, nearest_case
+from services.dispatch.cases import repository as cases
+from services.dispatch.cases.lifecycle import FINISHED
+from services.dispatch.clients.grid import GridClient
+from services.dispatch.inbox import repository
+from services.dispatch.inbox.planning import Plan, Routing, Step, merge_area, plan_batch
 from services.dispatch.inbox.schemas import InboundReport
-from services.dispatch.models import Case, CaseReport
+from services.dispatch.models import Case, CaseEvent, CaseReport, OutboxMessage
 from services.dispatch.settings import DispatchSettings
 from shared.db import utcnow
 from shared.errors import ServiceUnavailable
-from shared.messages import REPORT_RECEIVED, InboxBatch, InboxReply, InboxResult, InboxStatus
+from shared.messages import (
+    CASE_STATUS_CHANGED,
+    REPORT_RECEIVED,
+    CaseStatusChanged,
+    InboxBatch,
+    InboxReply,
+    InboxResult,
+    InboxStatus,
+)
 
-REPORTER_ROLE = "reporter"
-
-
-@dataclass
-class Routing:
-    """What grid said, fetched before writing: routes by (category, cell), catalog by category."""
-
-    routes: dict[tuple[str, str], Route | None]
-    categories: dict[str, Category | None]
+CASE_COLUMNS = [column.key for column in Case.__table__.columns if column.key != "id"]
 
 
 async def handle_batch(
@@ -61,30 +64,27 @@ async def handle_batch(
         results.append(None)
         reports.append((index, report))
 
-    known = await repository.known_report_ids(session, [r.report_id for _, r in reports])
+    known = await cases.known_report_ids(session, [r.report_id for _, r in reports])
     fresh: list[tuple[int, InboundReport]] = []
     seen: set[uuid.UUID] = set(known)
     for index, report in reports:
         if report.report_id in seen:
-            key = batch.messages[index].key
-            results[index] = InboxResult(key=key, status=InboxStatus.duplicate)
+            results[index] = InboxResult(key=batch.messages[index].key, status=InboxStatus.duplicate)
         else:
             seen.add(report.report_id)
             fresh.append((index, report))
 
     routing = await _ask_grid(grid, [report for _, report in fresh])
     try:
-        for index, report in fresh:
-            merged = await _merge(session, report, settings)
-            if merged is None:
-                await _register(session, report, routing, settings)
-            results[index] = InboxResult(
-                key=batch.messages[index].key,
-                status=InboxStatus.accepted,
-                detail=f"merged into case {merged}" if merged else None,
-            )
+        plan = await _place(session, [report for _, report in fresh], routing, settings)
     except IntegrityError as exc:  # another delivery of the same report won the race
         raise ServiceUnavailable("a concurrent delivery wrote one of these reports; retry") from exc
+    for (index, _), placement in zip(fresh, plan.placements, strict=True):
+        results[index] = InboxResult(
+            key=batch.messages[index].key,
+            status=InboxStatus.accepted,
+            detail=f"merged into case {placement.case.id}" if placement.merged else None,
+        )
     return InboxReply(results=[r for r in results if r is not None])
 
 
@@ -92,127 +92,109 @@ async def _ask_grid(grid: GridClient, reports: list[InboundReport]) -> Routing:
     """Every routing and catalog answer the batch may need; PeerUnavailable fails the batch."""
     pairs = sorted({(r.category, r.grid_cell) for r in reports if r.category and r.grid_cell})
     codes = sorted({r.category for r in reports if r.category and not r.grid_cell})
-    routes = await asyncio.gather(*(grid.resolve_route(category, cell) for category, cell in pairs))
-    categories = await asyncio.gather(*(grid.category(code) for code in codes))
+    routes, categories = await asyncio.gather(
+        asyncio.gather(*(grid.resolve_route(category, cell) for category, cell in pairs)),
+        asyncio.gather(*(grid.category(code) for code in codes)),
+    )
     return Routing(
         routes=dict(zip(pairs, routes, strict=True)), categories=dict(zip(codes, categories, strict=True))
     )
 
 
-async def _merge(session: AsyncSession, report: InboundReport, settings: DispatchSettings) -> int | None:
-    """Join the report to an open case of its category close in space and time; the case id."""
-    if not report.category:
-        return None
-    window = timedelta(hours=settings.merge_window_hours)
-    lat_range, lon_range = bounding_box(report.lat, report.lon, settings.merge_radius_meters)
-    nearby = await repository.open_reports_near(
-        session,
-        category=report.category,
-        seen_from=report.seen_at - window,
-        seen_to=report.seen_at + window,
-        lat_range=lat_range,
-        lon_range=lon_range,
-    )
-    case_id = nearest_case(
-        report.lat, report.lon, ((n.case_id, n.lat, n.lon) for n in nearby), settings.merge_radius_meters
-    )
-    if case_id is None:
-        return None
-    case = await repository.get(session, case_id, for_update=True)
-    if case is None or case.status in FINISHED:
-        return None
+async def _place(
+    session: AsyncSession, reports: list[InboundReport], routing: Routing, settings: DispatchSettings
+) -> Plan:
+    """Read the open cases the reports may join, decide in memory, write it all in bulk."""
+    radius, window = settings.merge_radius_meters, settings.merge_window_hours
+    areas = [a for a in (merge_area(r, radius_m=radius, window_hours=window) for r in reports) if a]
+    nearby = await repository.open_reports_in(session, areas)
+    locked = await repository.lock_cases(session, [n.case_id for n in nearby])
+    open_cases = {case.id: case for case in locked if case.status not in FINISHED}
     now = utcnow()
-    session.add(_case_report(report, case.id, now))
-    case.report_count += 1
-    case.version += 1
-    case.updated_at = now
-    await session.flush()
-    await timeline.record(
-        session,
-        case,
-        action="merged",
-        from_status=case.status,
-        actor=(report.reporter_id, REPORTER_ROLE),
-        at=now,
-        data={"report_id": str(report.report_id)},
+    plan = plan_batch(
+        reports,
+        routing=routing,
+        nearby=nearby,
+        open_cases=open_cases,
+        report_ids=await repository.report_ids_of(session, list(open_cases)),
+        radius_m=radius,
+        window_hours=window,
+        now=now,
     )
-    return case.id
+    stamp = now.astimezone(ZoneInfo(settings.timezone)).strftime("%Y%m%d")
+    numbers = await repository.draw_case_numbers(session, stamp, len(plan.new_cases))
+    for case, number in zip(plan.new_cases, numbers, strict=True):
+        case.case_number = f"WG{stamp}-{number:04d}"
+    rows = [{key: getattr(case, key) for key in CASE_COLUMNS} for case in plan.new_cases]
+    for case, case_id in zip(
+        plan.new_cases, await repository.insert_returning_ids(session, Case, rows), strict=True
+    ):
+        case.id = case_id
+    await repository.insert_rows(
+        session, CaseReport, [_report_row(p.report, p.case.id, now) for p in plan.placements]
+    )
+    events: list[dict[str, Any]] = [
+        {
+            "case_id": step.case.id,
+            "action": step.action,
+            "from_status": step.from_status,
+            "to_status": step.to_status,
+            "actor_id": step.actor[0],
+            "actor_role": step.actor[1],
+            "note": None,
+            "photos": [],
+            "data": step.data,
+            "at": now,
+        }
+        for step in plan.steps
+    ]
+    event_ids = await repository.insert_returning_ids(session, CaseEvent, events)
+    messages = [
+        _message_row(step.case, step, event_id, now)
+        for step, event_id in zip(plan.steps, event_ids, strict=True)
+        if step.announced
+    ]
+    await repository.insert_rows(session, OutboxMessage, messages)
+    await session.flush()  # the joined cases' counts and versions
+    return plan
 
 
-async def _register(
-    session: AsyncSession, report: InboundReport, routing: Routing, settings: DispatchSettings
-) -> Case:
-    """Open a case for the report; dispatch it at once when grid names a department."""
-    route = (
-        routing.routes.get((report.category, report.grid_cell))
-        if report.category and report.grid_cell
-        else None
-    )
-    category = route.category if route else routing.categories.get(report.category or "")
-    now = utcnow()
-    case = Case(
-        case_number=await repository.next_case_number(session, now.astimezone(ZoneInfo(settings.timezone))),
-        status=Status.triage.value,
-        category_code=report.category,
-        category_name=category.name_zh if category else None,
-        urgency=category.urgency if category else "normal",
-        time_limit_hours=category.time_limit_hours if category else None,
-        grid_cell=report.grid_cell,
-        community=report.community,
-        lat=report.lat,
-        lon=report.lon,
-        address=report.address,
-        description=report.description,
-        reported_at=report.seen_at,
-        created_at=now,
-        updated_at=now,
-        rework_count=0,
-        report_count=1,
-        version=1,
-    )
-    session.add(case)
-    await session.flush()
-    session.add(_case_report(report, case.id, now))
-    await session.flush()
-    reporter = (report.reporter_id, REPORTER_ROLE)
-    await timeline.record(session, case, action="registered", from_status=None, actor=reporter, at=now)
-    if route is not None and route.department is not None:
-        assign(
-            case,
-            department_code=route.department.code,
-            department_name=route.department.name_zh,
-            time_limit_hours=route.category.time_limit_hours,
-            now=now,
-        )
-        case.version += 1
-        await timeline.record(
-            session,
-            case,
-            action="dispatched",
-            from_status=Status.triage.value,
-            actor=timeline.SYSTEM_ROUTER,
-            at=now,
-            data={
-                "department_code": route.department.code,
-                "source": route.source,
-                "region_code": route.region_code,
-            },
-        )
-    return case
+def _report_row(report: InboundReport, case_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "report_id": report.report_id,
+        "case_id": case_id,
+        "reporter_id": report.reporter_id,
+        "channel": report.channel,
+        "category": report.category,
+        "description": report.description,
+        "lat": report.lat,
+        "lon": report.lon,
+        "photos": list(report.photos),
+        "seen_at": report.seen_at,
+        "received_at": report.received_at,
+        "joined_at": now,
+    }
 
 
-def _case_report(report: InboundReport, case_id: int, now: datetime) -> CaseReport:
-    return CaseReport(
-        report_id=report.report_id,
-        case_id=case_id,
-        reporter_id=report.reporter_id,
-        channel=report.channel,
-        category=report.category,
-        description=report.description,
-        lat=report.lat,
-        lon=report.lon,
-        photos=list(report.photos),
-        seen_at=report.seen_at,
-        received_at=report.received_at,
-        joined_at=now,
+def _message_row(case: Case, step: Step, event_id: int, now: datetime) -> dict[str, Any]:
+    message = CaseStatusChanged(
+        event_id=event_id,
+        case_id=case.id,
+        case_number=case.case_number,
+        action=step.action,
+        status=step.to_status,
+        department_code=step.department_code,
+        department_name=step.department_name,
+        note=None,
+        deadline_at=step.deadline_at,
+        occurred_at=now,
+        report_ids=step.report_ids,
     )
+    return {
+        "topic": CASE_STATUS_CHANGED,
+        "key": f"{case.id}:{event_id}",
+        "payload": message.model_dump(mode="json"),
+        "created_at": now,
+        "available_at": now,
+        "attempts": 0,
+    }

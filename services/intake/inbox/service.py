@@ -7,16 +7,15 @@ one applied. Report ids intake does not know are ignored: the message is still a
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field, ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.models import Report, ReportEvent
+from services.intake.inbox import repository
 from shared.db import utcnow
-from shared.errors import ServiceUnavailable
 from shared.messages import (
     CASE_STATUS_CHANGED,
     CaseStatusChanged,
@@ -40,62 +39,84 @@ class StatusChange(CaseStatusChanged):
 
 
 async def receive(session: AsyncSession, *, batch: InboxBatch) -> InboxReply:
-    results = [await _receive_one(session, message) for message in batch.messages]
-    try:
-        await session.flush()
-    except IntegrityError as exc:  # the same event applied concurrently: let the sender retry
-        raise ServiceUnavailable("a concurrent delivery of the same event; retry") from exc
-    return InboxReply(results=results)
+    """Apply a batch in three statements, whatever its size (``inbox/repository.py``)."""
+    changes = [_parse(message) for message in batch.messages]
+    valid = [change for change in changes if isinstance(change, StatusChange)]
+    known = await repository.known_report_ids(
+        session, {report_id for change in valid for report_id in change.report_ids}
+    )
+    # The first message naming a (report, event) pair owns it: a later one in the batch is a duplicate.
+    owned: dict[tuple[uuid.UUID, int], StatusChange] = {}
+    for change in valid:
+        for report_id in change.report_ids:
+            if report_id in known:
+                owned.setdefault((report_id, change.event_id), change)
+    now = utcnow()
+    stored = await repository.insert_events(
+        session, [_event_row(report_id, change, now) for (report_id, _), change in owned.items()]
+    )
+    newest: dict[uuid.UUID, StatusChange] = {}
+    for report_id, event_id in stored:
+        current = newest.get(report_id)
+        if current is None or event_id > current.event_id:
+            newest[report_id] = owned[report_id, event_id]
+    await repository.move_views(session, [_view_row(report_id, change, now) for report_id, change in newest.items()])
+    return InboxReply(
+        results=[_outcome(message, change, known, owned, stored) for message, change in zip(batch.messages, changes)]
+    )
 
 
-async def _receive_one(session: AsyncSession, message: InboxMessage) -> InboxResult:
+def _parse(message: InboxMessage) -> StatusChange | InboxResult:
+    """The message's payload, or the result rejecting it."""
     if message.topic != CASE_STATUS_CHANGED:
         return _result(message, InboxStatus.rejected, f"intake does not take {message.topic!r}")
     try:
-        change = StatusChange.model_validate(message.payload)
+        return StatusChange.model_validate(message.payload)
     except ValidationError as exc:
         return _result(message, InboxStatus.rejected, _first_error(exc))
-    known = (await session.scalars(select(Report).where(Report.id.in_(change.report_ids)))).all()
-    if not known:
+
+
+def _outcome(
+    message: InboxMessage,
+    change: StatusChange | InboxResult,
+    known: set[uuid.UUID],
+    owned: dict[tuple[uuid.UUID, int], StatusChange],
+    stored: set[tuple[uuid.UUID, int]],
+) -> InboxResult:
+    if isinstance(change, InboxResult):
+        return change
+    pairs = [(report_id, change.event_id) for report_id in change.report_ids if report_id in known]
+    if not pairs:
         return _result(message, InboxStatus.accepted, "no report known here")
-    applied = 0
-    for report in known:
-        if await _apply(session, report, change):
-            applied += 1
+    applied = any(pair in stored and owned[pair] is change for pair in pairs)
     return _result(message, InboxStatus.accepted if applied else InboxStatus.duplicate)
 
 
-async def _apply(session: AsyncSession, report: Report, change: StatusChange) -> bool:
-    """Record the event for the report; False when it was recorded already."""
-    exists = await session.scalar(
-        select(ReportEvent.id).where(
-            ReportEvent.report_id == report.id, ReportEvent.event_id == change.event_id
-        )
-    )
-    if exists is not None:
-        return False
-    session.add(
-        ReportEvent(
-            report_id=report.id,
-            event_id=change.event_id,
-            case_id=change.case_id,
-            action=change.action,
-            status=change.status,
-            note=change.note,
-            occurred_at=change.occurred_at,
-        )
-    )
-    await session.flush()
-    if report.last_event_id is None or change.event_id > report.last_event_id:
-        report.status = change.status
-        report.case_id = change.case_id
-        report.case_number = change.case_number
-        report.department_code = change.department_code
-        report.department_name = change.department_name
-        report.deadline_at = change.deadline_at
-        report.last_event_id = change.event_id
-        report.updated_at = utcnow()
-    return True
+def _event_row(report_id: uuid.UUID, change: StatusChange, now: datetime) -> dict[str, Any]:
+    return {
+        "report_id": report_id,
+        "event_id": change.event_id,
+        "case_id": change.case_id,
+        "action": change.action,
+        "status": change.status,
+        "note": change.note,
+        "occurred_at": change.occurred_at,
+        "received_at": now,
+    }
+
+
+def _view_row(report_id: uuid.UUID, change: StatusChange, now: datetime) -> dict[str, Any]:
+    return {
+        "b_id": report_id,
+        "status": change.status,
+        "case_id": change.case_id,
+        "case_number": change.case_number,
+        "department_code": change.department_code,
+        "department_name": change.department_name,
+        "deadline_at": change.deadline_at,
+        "last_event_id": change.event_id,
+        "updated_at": now,
+    }
 
 
 def _result(message: InboxMessage, status: InboxStatus, detail: str | None = None) -> InboxResult:

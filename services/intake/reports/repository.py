@@ -3,13 +3,58 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.models import IdempotencyRecord, Report, ReportEvent
+from services.intake.models import IdempotencyRecord, OutboxMessage, Report, ReportEvent
+
+# Built once, so each one's cache key is computed once (Core, not the ORM unit of work).
+_INSERT_REPORT = insert(Report.__table__)
+_INSERT_RECORD = insert(IdempotencyRecord.__table__)
+_INSERT_MESSAGE = insert(OutboxMessage.__table__)
+
+
+async def insert_report(
+    session: AsyncSession,
+    *,
+    report: Mapping[str, Any],
+    record: Mapping[str, Any],
+    message: Mapping[str, Any],
+) -> None:
+    """Insert a new report with its idempotency record and outbox message.
+
+    Raises ``IntegrityError`` when the (actor, key) pair or the report id is taken; the
+    transaction is then unusable until rolled back.
+    """
+    connection = await session.connection()
+    await connection.execute(_INSERT_RECORD, record)
+    await connection.execute(_INSERT_REPORT, report)
+    await connection.execute(_INSERT_MESSAGE, message)
+
+
+def outbox_row(topic: str, key: str, payload: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+    """An outbox message (``shared.outbox.OutboxMixin``'s columns) ready to send now."""
+    return {
+        "topic": topic,
+        "key": key,
+        "payload": payload,
+        "created_at": now,
+        "available_at": now,
+        "attempts": 0,
+        "lease_owner": None,
+        "lease_until": None,
+        "sent_at": None,
+        "dead_at": None,
+        "last_error": None,
+    }
+
+
+async def report_exists(session: AsyncSession, report_id: uuid.UUID) -> bool:
+    return await session.scalar(select(Report.id).where(Report.id == report_id)) is not None
 
 
 async def idempotency_record(session: AsyncSession, *, actor_id: str, key: str) -> IdempotencyRecord | None:

@@ -14,7 +14,7 @@ another key is a 409.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,14 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.access import can_read_report, report_channel
-from services.intake.models import (
-    CHANNEL_APP,
-    RECEIVED,
-    IdempotencyRecord,
-    OutboxMessage,
-    Report,
-    ReportEvent,
-)
+from services.intake.models import CHANNEL_APP, RECEIVED, Report, ReportEvent
 from services.intake.reports import repository, rules
 from services.intake.reports.schemas import (
     LocationOut,
@@ -45,7 +38,7 @@ from shared.actors import Actor
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.messages import REPORT_RECEIVED, ReportReceived
-from shared.outbox import enqueue
+from shared.outbox import ENQUEUED
 from shared.schemas import decode_cursor, encode_cursor
 
 
@@ -69,59 +62,92 @@ async def create_report(
     max_skew: timedelta,
     max_age: timedelta,
 ) -> Answer:
+    """Insert straight away (three Core inserts); only when a key or id is taken, look at what is stored."""
     key = idempotency_key or str(body.id)
     fingerprint = rules.request_hash(body.model_dump(mode="json"))
-    record = await repository.idempotency_record(session, actor_id=actor.id, key=key)
-    if record is not None:
-        if record.request_hash != fingerprint:
-            raise Unprocessable(
-                "this Idempotency-Key was already used with a different request body",
-                idempotency_key=key,
-            )
-        return Answer(record.response_status, record.response_body, body.id, replayed=True)
-
     now = utcnow()
-    rules.check_seen_at(body.seen_at, now=now, max_skew=max_skew, max_age=max_age)
-    if await session.get(Report, body.id) is not None:
-        raise Conflict(f"report {body.id} already exists (sent under another Idempotency-Key)")
-
-    placement = territory.locate(body.location.lat, body.location.lon)
-    report = Report(
-        id=body.id,
-        category=body.category,
-        description=body.description,
-        lat=body.location.lat,
-        lon=body.location.lon,
-        address=body.location.address,
-        located=placement is not None,
-        grid_cell=placement.grid_cell if placement else None,
-        community=placement.community if placement else None,
-        seen_at=body.seen_at,
-        received_at=now,
-        reporter_id=actor.id,
-        channel=report_channel(actor, CHANNEL_APP),
-        photos=list(body.photos),
-        status=RECEIVED,
-        updated_at=now,
-    )
-    session.add(report)
-    response = to_read(report, []).model_dump(mode="json")
-    session.add(
-        IdempotencyRecord(
-            actor_id=actor.id,
-            key=key,
-            request_hash=fingerprint,
-            response_status=201,
-            response_body=response,
-            created_at=now,
-        )
-    )
-    enqueue(session, OutboxMessage, REPORT_RECEIVED, str(report.id), received_payload(report))
     try:
-        await session.flush()
-    except IntegrityError as exc:  # a concurrent request with the same key or report id won
-        raise Conflict("the same report is being submitted concurrently; retry to get its answer") from exc
-    return Answer(201, response, report.id, replayed=False)
+        rules.check_seen_at(body.seen_at, now=now, max_skew=max_skew, max_age=max_age)
+    except Unprocessable:  # a retry of a request taken earlier still replays once its seen_at aged out
+        answer = await _replay(session, actor_id=actor.id, key=key, fingerprint=fingerprint, report_id=body.id)
+        if answer is None:
+            raise
+        return answer
+
+    report = _new_report(body, actor, territory, now)
+    response = ReportRead.model_validate({**_fields(report), "updates": []}).model_dump(mode="json")
+    try:
+        await repository.insert_report(
+            session,
+            record={
+                "actor_id": actor.id,
+                "key": key,
+                "request_hash": fingerprint,
+                "response_status": 201,
+                "response_body": response,
+                "created_at": now,
+            },
+            report=report,
+            message=repository.outbox_row(REPORT_RECEIVED, str(body.id), received_payload(report), now=now),
+        )
+    except IntegrityError:  # the key or the id is taken (perhaps by a concurrent request that won)
+        await session.rollback()
+        return await _taken(session, actor_id=actor.id, key=key, fingerprint=fingerprint, report_id=body.id)
+    session.info[ENQUEUED] = True  # wakes the relay after the commit
+    return Answer(201, response, body.id, replayed=False)
+
+
+async def _taken(
+    session: AsyncSession, *, actor_id: str, key: str, fingerprint: str, report_id: uuid.UUID
+) -> Answer:
+    answer = await _replay(session, actor_id=actor_id, key=key, fingerprint=fingerprint, report_id=report_id)
+    if answer is not None:
+        return answer
+    if await repository.report_exists(session, report_id):
+        raise Conflict(f"report {report_id} already exists (sent under another Idempotency-Key)")
+    raise Conflict("the same report is being submitted concurrently; retry to get its answer")
+
+
+async def _replay(
+    session: AsyncSession, *, actor_id: str, key: str, fingerprint: str, report_id: uuid.UUID
+) -> Answer | None:
+    """The stored answer to this key, or None when the key is new; 422 when it came with another body."""
+    record = await repository.idempotency_record(session, actor_id=actor_id, key=key)
+    if record is None:
+        return None
+    if record.request_hash != fingerprint:
+        raise Unprocessable(
+            "this Idempotency-Key was already used with a different request body", idempotency_key=key
+        )
+    return Answer(record.response_status, record.response_body, report_id, replayed=True)
+
+
+def _new_report(body: ReportCreate, actor: Actor, territory: Territory, now: datetime) -> dict[str, Any]:
+    """The new report's row (every column but ``last_event_id``)."""
+    placement = territory.locate(body.location.lat, body.location.lon)
+    return {
+        "id": body.id,
+        "category": body.category,
+        "description": body.description,
+        "lat": body.location.lat,
+        "lon": body.location.lon,
+        "address": body.location.address,
+        "located": placement is not None,
+        "grid_cell": placement.grid_cell if placement else None,
+        "community": placement.community if placement else None,
+        "seen_at": body.seen_at,
+        "received_at": now,
+        "reporter_id": actor.id,
+        "channel": report_channel(actor, CHANNEL_APP),
+        "photos": list(body.photos),
+        "status": RECEIVED,
+        "case_id": None,
+        "case_number": None,
+        "department_code": None,
+        "department_name": None,
+        "deadline_at": None,
+        "updated_at": now,
+    }
 
 
 async def get_report(session: AsyncSession, *, report_id: uuid.UUID, actor: Actor) -> ReportRead:
@@ -142,22 +168,22 @@ async def list_reports(session: AsyncSession, *, actor: Actor, limit: int, curso
     return ReportPage(items=items, next_cursor=next_cursor)
 
 
-def received_payload(report: Report) -> dict[str, Any]:
+def received_payload(report: Mapping[str, Any]) -> dict[str, Any]:
     """The ``report.received`` message dispatch gets (its cell filled in once located)."""
     return ReportReceived(
-        report_id=report.id,
-        category=report.category,
-        description=report.description,
-        lat=report.lat,
-        lon=report.lon,
-        address=report.address,
-        grid_cell=report.grid_cell,
-        community=report.community,
-        seen_at=report.seen_at,
-        received_at=report.received_at,
-        reporter_id=report.reporter_id,
-        channel=report.channel,
-        photos=list(report.photos),
+        report_id=report["id"],
+        category=report["category"],
+        description=report["description"],
+        lat=report["lat"],
+        lon=report["lon"],
+        address=report["address"],
+        grid_cell=report["grid_cell"],
+        community=report["community"],
+        seen_at=report["seen_at"],
+        received_at=report["received_at"],
+        reporter_id=report["reporter_id"],
+        channel=report["channel"],
+        photos=list(report["photos"]),
     ).model_dump(mode="json")
 
 
@@ -170,11 +196,31 @@ def to_read(report: Report, events: Sequence[ReportEvent]) -> ReportRead:
     return ReportRead.model_validate({**_fields(report), "updates": updates})
 
 
-def _fields(report: Report) -> dict[str, Any]:
-    names = set(ReportSummary.model_fields) - {"location"}
-    fields: dict[str, Any] = {name: getattr(report, name) for name in names}
-    fields["location"] = LocationOut(lat=report.lat, lon=report.lon, address=report.address)
+_SUMMARY_FIELDS = tuple(set(ReportSummary.model_fields) - {"location"})
+
+
+def _fields(report: Report | Mapping[str, Any]) -> dict[str, Any]:
+    """A report's fields as the schemas name them, from a loaded report or a new report's row."""
+    row: Mapping[str, Any] = report if isinstance(report, Mapping) else _Attributes(report)
+    fields: dict[str, Any] = {name: row[name] for name in _SUMMARY_FIELDS}
+    fields["location"] = LocationOut(lat=row["lat"], lon=row["lon"], address=row["address"])
     return fields
+
+
+class _Attributes(Mapping[str, Any]):
+    """A loaded report read like a row."""
+
+    def __init__(self, report: Report) -> None:
+        self._report = report
+
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self._report, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(Report.__table__.columns.keys())
+
+    def __len__(self) -> int:
+        return len(Report.__table__.columns)
 
 
 def _position(cursor: str) -> tuple[datetime, uuid.UUID]:
