@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from pathlib import Path
 
+import httpx
+import jwt
 import pytest
+from asgi_lifespan import LifespanManager
 
 from migrations.runner import SERVICES
+from services.grid.app import create_app as create_grid_app
+from services.grid.settings import GridSettings
 from tests.conftest import pg_database_name, pg_url, recreate_pg_database
 from wangge.cli import main
 
@@ -83,3 +89,101 @@ def test_seed_seeds_the_demo_once(capsys: pytest.CaptureFixture[str]) -> None:
     assert "seeded" in capsys.readouterr().out
     assert main(["seed"]) == 0
     assert "nothing seeded" in capsys.readouterr().out
+
+
+async def token_from_grid(form: dict[str, str]) -> httpx.Response:
+    """Ask a grid app on the CLI's database (from the environment) for a token."""
+    app = create_grid_app(GridSettings())
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(transport=httpx.ASGITransport(manager.app), base_url="http://grid") as grid,
+    ):
+        return await grid.post("/v1/auth/token", data=form)
+
+
+@pytest.mark.usefixtures("databases")
+def test_user_add_makes_someone_who_can_sign_in(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["seed"]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    code = main(
+        [
+            "user",
+            "add",
+            "lin.xiao",
+            "--name",
+            "林晓",
+            "--role",
+            "grid_worker",
+            "--region",
+            "35020300100101",
+            "--password-stdin",
+        ]
+    )
+    assert code == 0, capsys.readouterr().out
+    assert "lin.xiao (grid_worker) added; can sign in" in capsys.readouterr().out
+
+    good = asyncio.run(
+        token_from_grid(
+            {"grant_type": "password", "username": "lin.xiao", "password": "correct horse battery"}
+        )
+    )
+    assert good.status_code == 200
+    claims = jwt.decode(good.json()["access_token"], options={"verify_signature": False})
+    assert (claims["sub"], claims["role"], claims["regions"]) == (
+        "lin.xiao",
+        "grid_worker",
+        ["35020300100101"],
+    )
+    wrong = asyncio.run(
+        token_from_grid({"grant_type": "password", "username": "lin.xiao", "password": "nope"})
+    )
+    assert wrong.status_code == 401
+
+    # A handler without a department is refused with the reason, and nobody is added.
+    assert main(["user", "add", "x.y", "--name", "某", "--role", "handler", "--no-password"]) == 1
+    assert "not added" in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("databases")
+def test_key_create_prints_a_key_once_that_an_integration_exchanges_for_a_token(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(
+        [
+            "key",
+            "create",
+            "--name",
+            "中山路商圈理事会",
+            "--channel",
+            "wechat-bot",
+            "--scope",
+            "reports:create",
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    key = next(line for line in printed.splitlines() if line.startswith("ak_") and "." in line)
+    key_id, secret = key.split(".", 1)
+
+    answer = asyncio.run(
+        token_from_grid({"grant_type": "client_credentials", "client_id": key_id, "client_secret": secret})
+    )
+    assert answer.status_code == 200
+    claims = jwt.decode(answer.json()["access_token"], options={"verify_signature": False})
+    assert (claims["role"], claims["channel"], claims["scopes"]) == (
+        "integration",
+        "wechat-bot",
+        ["reports:create"],
+    )
+
+    assert main(["key", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert key_id in listed and secret not in listed
+
+    assert main(["key", "revoke", key_id]) == 0
+    refused = asyncio.run(
+        token_from_grid({"grant_type": "client_credentials", "client_id": key_id, "client_secret": secret})
+    )
+    assert refused.status_code == 401
