@@ -67,7 +67,7 @@ def create_app(
         keys = JwksKeys(auth_http)
         verifier = TokenVerifier(keys, issuer=settings.auth_issuer, audience=settings.auth_audience)
         tokens = ServiceTokens(auth_http, client_id="intake", client_secret=client_secret)
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         session_maker = create_session_maker(engine)
         grid = GridClient(
             settings.grid_url,

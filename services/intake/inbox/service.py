@@ -60,9 +60,14 @@ async def receive(session: AsyncSession, *, batch: InboxBatch) -> InboxReply:
         current = newest.get(report_id)
         if current is None or event_id > current.event_id:
             newest[report_id] = owned[report_id, event_id]
-    await repository.move_views(session, [_view_row(report_id, change, now) for report_id, change in newest.items()])
+    await repository.move_views(
+        session, [_view_row(report_id, change, now) for report_id, change in newest.items()]
+    )
     return InboxReply(
-        results=[_outcome(message, change, known, owned, stored) for message, change in zip(batch.messages, changes)]
+        results=[
+            _outcome(message, change, known, owned, stored)
+            for message, change in zip(batch.messages, changes, strict=True)
+        ]
     )
 
 

@@ -69,7 +69,9 @@ async def create_report(
     try:
         rules.check_seen_at(body.seen_at, now=now, max_skew=max_skew, max_age=max_age)
     except Unprocessable:  # a retry of a request taken earlier still replays once its seen_at aged out
-        answer = await _replay(session, actor_id=actor.id, key=key, fingerprint=fingerprint, report_id=body.id)
+        answer = await _replay(
+            session, actor_id=actor.id, key=key, fingerprint=fingerprint, report_id=body.id
+        )
         if answer is None:
             raise
         return answer

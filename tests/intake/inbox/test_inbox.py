@@ -127,3 +127,25 @@ async def test_inbox_takes_only_dispatch(intake: Intake, caller: dict[str, str])
 
     assert response.status_code == 403
     assert (await read(intake, body["id"]))["status"] == "received"
+
+
+async def test_a_batch_naming_an_event_twice_for_two_reports_stores_it_once_each(intake: Intake) -> None:
+    first, second = report_body(), report_body()
+    await intake.post_report(first)
+    await intake.post_report(second)
+    ids = [first["id"], second["id"]]
+
+    answers = await deliver(
+        intake,
+        status_changed(ids, event_id=5, status="resolved", action="resolve"),
+        status_changed(ids, event_id=1, status="dispatched"),
+        status_changed([second["id"]], event_id=5, status="resolved", action="resolve"),
+    )
+    again = await deliver(intake, status_changed(ids, event_id=1, status="dispatched"))
+
+    assert answers == ["accepted", "accepted", "duplicate"]
+    assert again == ["duplicate"]
+    for body in (first, second):
+        report = await read(intake, body["id"])
+        assert report["status"] == "resolved"
+        assert [u["event_id"] for u in report["updates"]] == [1, 5]

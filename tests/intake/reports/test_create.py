@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from services.intake.reports import service
 from shared.actors import Role
 from tests.support.tokens import bearer
 
@@ -88,6 +89,36 @@ async def test_existing_report_id_under_another_key_is_409(intake: Intake) -> No
 
     assert clash.status_code == 409
     assert len(await intake.outbox()) == 1
+
+
+async def test_retry_replays_even_after_seen_at_aged_out(
+    intake: Intake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = report_body()
+    first = await intake.post_report(body)
+    later = datetime.now(UTC) + timedelta(days=31)
+    monkeypatch.setattr(service, "utcnow", lambda: later)
+
+    again = await intake.post_report(body)
+    new = await intake.post_report(report_body(seen_at=body["seen_at"]))
+
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert new.status_code == 422
+    assert await intake.report_count() == 1
+
+
+async def test_failed_insert_leaves_the_session_usable_for_the_answer(intake: Intake) -> None:
+    """A taken id rolls the insert back; the 409 is computed in a fresh transaction."""
+    body = report_body()
+    await intake.post_report(body, **{"Idempotency-Key": "k-1"})
+
+    clash = await intake.post_report(body, **{"Idempotency-Key": "k-2"})
+    replay = await intake.post_report(body, **{"Idempotency-Key": "k-1"})
+    other = await intake.post_report(report_body())
+
+    assert (clash.status_code, replay.status_code, other.status_code) == (409, 201, 201)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert len(await intake.outbox()) == 2
 
 
 @pytest.mark.parametrize(
