@@ -44,7 +44,7 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
         loaded = time.perf_counter() - began
 
     queries: dict[str, Any] = {}
-    pins = {"dispatch": cores.server, "grid": None}
+    pins = {"dispatch": cores.server, "grid": cores.generator}
     with system.three_services(
         databases,
         cpus=pins,

@@ -58,8 +58,9 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
         name: asyncio.run(system.recreate_database(config.postgres, config.database(f"intake_{name}")))
         for name in START_ORDER
     }
-    # intake alone on the server core; its peers (which absorb what it relays) float.
-    pins = {"intake": cores.server, "grid": None, "dispatch": None}
+    # intake alone on the server core, as each baseline is; its peers (which absorb what it
+    # relays) share the generator's core, which the generator barely uses (it is measured).
+    pins = {"intake": cores.server, "grid": cores.generator, "dispatch": cores.generator}
     with system.three_services(databases, cpus=pins, rss=rss, label="intake", log_dir=config.log_dir) as svc:
         headers = asyncio.run(auth_headers("grid_worker", grid_url=svc.urls["grid"]))
         port = int(svc.urls["intake"].rsplit(":", 1)[1])
