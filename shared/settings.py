@@ -35,6 +35,13 @@ class ServiceSettings(BaseSettings):
     )
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str = ""
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=64,
+        description="PostgreSQL connections kept open (as many again may open under a burst); "
+        "fewer than the concurrent requests makes the overflow connections open and close all the time",
+    )
     host: str = "127.0.0.1"
     port: int = 0
     log_level: str = "info"

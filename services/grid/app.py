@@ -52,7 +52,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         identity = build_identity(settings)
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         territory = TerritoryIndex(check_seconds=settings.territory_check_seconds)
         app.state.territory = territory
         app.state.identity = identity

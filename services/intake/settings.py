@@ -18,13 +18,7 @@ class IntakeSettings(ServiceSettings):
 
     grid_url: str = service_url(8003)
     dispatch_url: str = service_url(8002)
-    database_pool_size: int = Field(
-        default=32,
-        ge=1,
-        le=64,
-        description="PostgreSQL connections kept open (as many again may open under a burst); "
-        "fewer than the concurrent requests makes the overflow connections open and close all the time",
-    )
+    database_pool_size: int = Field(default=32, ge=1, le=64, description="the busiest service: more connections")
     background_tasks: bool = Field(default=True, description="run the relay and the territory refresher")
     relay_poll_seconds: float = Field(default=1.0, gt=0)
     relay_batch_size: int = Field(default=100, ge=1, le=500)
