@@ -94,7 +94,12 @@ class CaseReport(Base):
     """A reporter's report joined to a case: the first opened it, later ones merged in."""
 
     __tablename__ = "case_reports"
-    __table_args__ = (Index("ix_case_reports_category_seen_at", "category", "seen_at"),)
+    __table_args__ = (
+        Index("ix_case_reports_category_seen_at", "category", "seen_at"),
+        # The inbox's merge candidates: same category, inside a ~100 m box (lat is selective
+        # where the time window is not: a whole day of one category lies within it).
+        Index("ix_case_reports_category_lat_lon", "category", "lat", "lon"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     report_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)

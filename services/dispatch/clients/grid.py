@@ -1,13 +1,17 @@
 """dispatch's client of grid: routing, departments and the catalog.
 
 Routing and catalog answers (including "unknown", a 404) are cached in memory for
-``cache_seconds``: a burst of reports of one kind in one cell asks grid once.
+``cache_seconds``: a burst of reports of one kind in one cell asks grid once. Concurrent
+askers of one answer share one request (single flight), and at most ``max_concurrency``
+requests are in flight at once (httpx's pool costs more per request as concurrency grows).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -15,6 +19,9 @@ from pydantic import BaseModel
 from shared.auth import ServiceTokens
 from shared.errors import NotFound
 from shared.peer import PeerClient
+
+K = TypeVar("K")
+T = TypeVar("T")
 
 
 class Category(BaseModel):
@@ -57,40 +64,60 @@ class GridClient(PeerClient):
         transport: httpx.AsyncBaseTransport | None = None,
         cache_seconds: float = 60.0,
         tokens: ServiceTokens | None = None,
+        max_concurrency: int = 8,
     ) -> None:
         super().__init__(base_url, caller=caller, timeout=timeout, transport=transport, tokens=tokens)
         self.cache_seconds = cache_seconds
         self._routes: dict[tuple[str, str | None], tuple[float, Route | None]] = {}
         self._categories: dict[str, tuple[float, Category | None]] = {}
+        self._flights: dict[object, asyncio.Future[Any]] = {}
+        self._slots = asyncio.Semaphore(max_concurrency)
 
     async def resolve_route(self, category: str, cell: str | None) -> Route | None:
         """The routing answer for a category (in a cell), or None when grid does not know them."""
-        now = time.monotonic()
-        cached = self._routes.get((category, cell))
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        params = {"category": category} | ({"cell": cell} if cell else {})
-        try:
-            response = await self.request("GET", "/v1/routing/resolve", params=params)
-            route: Route | None = Route.model_validate(response.json())
-        except NotFound:
-            route = None
-        self._routes[(category, cell)] = (now + self.cache_seconds, route)
-        return route
+
+        async def fetch() -> Route | None:
+            params = {"category": category} | ({"cell": cell} if cell else {})
+            try:
+                response = await self.request("GET", "/v1/routing/resolve", params=params)
+            except NotFound:
+                return None
+            return Route.model_validate(response.json())
+
+        return await self._cached(self._routes, (category, cell), fetch)
 
     async def category(self, code: str) -> Category | None:
         """A catalog entry, or None when the category is unknown."""
-        now = time.monotonic()
-        cached = self._categories.get(code)
-        if cached is not None and cached[0] > now:
+
+        async def fetch() -> Category | None:
+            try:
+                response = await self.request("GET", f"/v1/catalog/{code}")
+            except NotFound:
+                return None
+            return Category.model_validate(response.json())
+
+        return await self._cached(self._categories, code, fetch)
+
+    async def _cached(self, cache: dict[K, tuple[float, T]], key: K, fetch: Callable[[], Awaitable[T]]) -> T:
+        """The cached answer, else one request shared by every concurrent asker (its fault too)."""
+        cached = cache.get(key)
+        if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        try:
-            response = await self.request("GET", f"/v1/catalog/{code}")
-            category: Category | None = Category.model_validate(response.json())
-        except NotFound:
-            category = None
-        self._categories[code] = (now + self.cache_seconds, category)
-        return category
+        flight_key = (id(cache), key)
+        flight: asyncio.Future[Any] | None = self._flights.get(flight_key)
+        if flight is None:
+
+            async def fly() -> T:
+                async with self._slots:
+                    answer = await fetch()
+                cache[key] = (time.monotonic() + self.cache_seconds, answer)
+                return answer
+
+            flight = asyncio.ensure_future(fly())
+            self._flights[flight_key] = flight
+            flight.add_done_callback(lambda _: self._flights.pop(flight_key, None))
+        answer: T = await asyncio.shield(flight)
+        return answer
 
     async def department(self, code: str) -> Department | None:
         """A department, or None when grid does not know it (not cached: dispatchers pick rarely)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -70,4 +72,13 @@ async def test_a_wrong_client_secret_is_refused() -> None:
     grid = client(FakeGrid(), secret="guessed")
     with pytest.raises(Unauthorized):
         await grid.resolve_route(STALL, CELL)
+    await grid.aclose()
+
+
+async def test_concurrent_askers_of_one_answer_share_one_request() -> None:
+    fake = FakeGrid()
+    grid = client(fake)
+    routes = await asyncio.gather(*(grid.resolve_route(STALL, CELL) for _ in range(5)))
+    assert all(route == routes[0] and route is not None for route in routes)
+    assert len([c for c in fake.calls if c.startswith("/v1/routing/resolve")]) == 1
     await grid.aclose()

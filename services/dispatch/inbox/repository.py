@@ -1,0 +1,142 @@
+"""The inbox's queries and bulk writes: a whole batch in a handful of round trips."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch.cases.lifecycle import FINISHED
+from services.dispatch.models import Case, CaseEvent, CaseNumberCounter, CaseReport, OutboxMessage
+from shared.outbox import ENQUEUED
+
+
+@dataclass(frozen=True)
+class Area:
+    """Where a report looks for an open case to join: its category, a time window, a lat/lon box."""
+
+    category: str
+    seen_from: datetime
+    seen_to: datetime
+    lat_range: tuple[float, float]
+    lon_range: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class NearbyReport:
+    case_id: int
+    category: str | None
+    seen_at: datetime
+    lat: float
+    lon: float
+
+
+async def open_reports_in(session: AsyncSession, areas: Sequence[Area]) -> list[NearbyReport]:
+    """Reports on cases still open that lie in any of ``areas`` (one query for a whole batch)."""
+    if not areas:
+        return []
+    # Repeat the last area up to a power of two: a few statement shapes, each built once, so
+    # neither building, compiling nor the driver's prepared statements cost per batch.
+    size = 1 << (len(areas) - 1).bit_length()
+    padded = [*areas, *[areas[-1]] * (size - len(areas))]
+    params: dict[str, Any] = {}
+    for i, area in enumerate(padded):
+        params |= {f"c{i}": area.category, f"s{i}": area.seen_from, f"e{i}": area.seen_to}
+        params |= {f"a{i}": area.lat_range[0], f"b{i}": area.lat_range[1]}
+        params |= {f"o{i}": area.lon_range[0], f"p{i}": area.lon_range[1]}
+    rows = (await session.execute(_open_reports_query(size), params)).all()
+    return [
+        NearbyReport(case_id, category, seen_at, lat, lon) for case_id, category, seen_at, lat, lon in rows
+    ]
+
+
+@functools.cache
+def _open_reports_query(size: int) -> Select[int, str | None, datetime, float, float]:
+    def area(i: int) -> ColumnElement[bool]:
+        return and_(
+            CaseReport.category == bindparam(f"c{i}"),
+            CaseReport.seen_at.between(bindparam(f"s{i}"), bindparam(f"e{i}")),
+            CaseReport.lat.between(bindparam(f"a{i}"), bindparam(f"b{i}")),
+            CaseReport.lon.between(bindparam(f"o{i}"), bindparam(f"p{i}")),
+        )
+
+    return (
+        select(CaseReport.case_id, CaseReport.category, CaseReport.seen_at, CaseReport.lat, CaseReport.lon)
+        .join(Case, Case.id == CaseReport.case_id)
+        .where(or_(*(area(i) for i in range(size))), Case.status.not_in([s.value for s in FINISHED]))
+        .order_by(CaseReport.case_id)
+    )
+
+
+async def lock_cases(session: AsyncSession, ids: Sequence[int]) -> list[Case]:
+    """The cases, locked in id order (``FOR UPDATE`` on PostgreSQL) and freshly read."""
+    if not ids:
+        return []
+    query = (
+        select(Case)
+        .where(Case.id.in_(sorted(set(ids))))
+        .order_by(Case.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def report_ids_of(session: AsyncSession, case_ids: Sequence[int]) -> dict[int, list[uuid.UUID]]:
+    """Every report id of each case, oldest first."""
+    found: dict[int, list[uuid.UUID]] = {case_id: [] for case_id in case_ids}
+    if not case_ids:
+        return found
+    query = (
+        select(CaseReport.case_id, CaseReport.report_id)
+        .where(CaseReport.case_id.in_(list(case_ids)))
+        .order_by(CaseReport.id)
+    )
+    for case_id, report_id in (await session.execute(query)).all():
+        found[case_id].append(report_id)
+    return found
+
+
+async def draw_case_numbers(session: AsyncSession, stamp: str, count: int) -> list[int]:
+    """Draw ``count`` consecutive numbers of day ``stamp`` with one atomic upsert."""
+    if count <= 0:
+        return []
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        upsert(CaseNumberCounter)
+        .values(day=stamp, last=count)
+        .on_conflict_do_update(
+            index_elements=[CaseNumberCounter.day], set_={"last": CaseNumberCounter.last + count}
+        )
+        .returning(CaseNumberCounter.last)
+    )
+    last = (await session.execute(statement)).scalar_one()
+    return list(range(last - count + 1, last + 1))
+
+
+async def insert_returning_ids(
+    session: AsyncSession, model: type[Case] | type[CaseEvent], rows: list[dict[str, Any]]
+) -> list[int]:
+    """Insert ``rows`` in one statement (batched by the driver); their ids, in the rows' order."""
+    if not rows:
+        return []
+    table = cast(Table, model.__table__)  # Core, not the ORM's bulk path: no objects needed
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list((await session.scalars(statement, rows)).all())
+
+
+async def insert_rows(
+    session: AsyncSession, model: type[CaseReport] | type[OutboxMessage], rows: list[dict[str, Any]]
+) -> None:
+    if rows:
+        await session.execute(insert(cast(Table, model.__table__)), rows)
+    if rows and model is OutboxMessage:
+        session.info[ENQUEUED] = True  # as shared.outbox.enqueue does: wake the relay after commit
