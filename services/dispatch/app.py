@@ -57,7 +57,7 @@ def create_app(
             name="service-dispatch",
             variable="WANGGE_DISPATCH_CLIENT_SECRET",
         )
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         session_maker = create_session_maker(engine)
         # grid's identity endpoints: its public keys (JWKS) and this service's own tokens.
         auth_http = httpx.AsyncClient(
