@@ -101,6 +101,7 @@ class Relay:
         lease_seconds: float = 30.0,
         poll_seconds: float = 1.0,
         max_backoff_seconds: float = 60.0,
+        concurrency: int = 1,
     ) -> None:
         self.session_maker = session_maker
         self.model = model
@@ -110,6 +111,7 @@ class Relay:
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_seconds = poll_seconds
         self.max_backoff_seconds = max_backoff_seconds
+        self.concurrency = concurrency
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -201,6 +203,11 @@ class Relay:
         return total
 
     async def run_forever(self) -> None:
+        """Deliver until cancelled, with ``concurrency`` batches in flight: while one batch waits
+        for the peer's answer, the next is claimed and sent (leases keep them apart)."""
+        await asyncio.gather(*(self._deliver_forever() for _ in range(self.concurrency)))
+
+    async def _deliver_forever(self) -> None:
         while True:
             # Cleared before the pass, so a wake that arrives during it starts the next one at once.
             self._wake.clear()

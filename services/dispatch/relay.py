@@ -50,4 +50,5 @@ def build_relay(
         lease_seconds=settings.relay_lease_seconds,
         poll_seconds=settings.relay_poll_seconds,
         max_backoff_seconds=settings.relay_max_backoff_seconds,
+        concurrency=settings.relay_concurrency,
     )

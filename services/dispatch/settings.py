@@ -21,6 +21,7 @@ class DispatchSettings(ServiceSettings):
     background_tasks: bool = Field(default=True, description="run the relay to intake")
     relay_poll_seconds: float = Field(default=1.0, gt=0)
     relay_batch_size: int = Field(default=100, ge=1, le=500)
+    relay_concurrency: int = Field(default=2, ge=1, le=8, description="batches in flight at once")
     relay_lease_seconds: float = Field(default=30.0, gt=0)
     relay_max_backoff_seconds: float = Field(default=60.0, ge=0, description="longest wait between retries")
     merge_radius_meters: float = Field(default=50.0, ge=0, description="reports this close join one case")

@@ -92,6 +92,7 @@ def create_app(
             lease_seconds=settings.relay_lease_seconds,
             poll_seconds=settings.relay_poll_seconds,
             max_backoff_seconds=settings.relay_max_backoff_seconds,
+            concurrency=settings.relay_concurrency,
         )
         app.state.territory = territory
         app.state.relay = relay

@@ -18,10 +18,13 @@ class IntakeSettings(ServiceSettings):
 
     grid_url: str = service_url(8003)
     dispatch_url: str = service_url(8002)
-    database_pool_size: int = Field(default=32, ge=1, le=64, description="the busiest service: more connections")
+    database_pool_size: int = Field(
+        default=32, ge=1, le=64, description="the busiest service: more connections"
+    )
     background_tasks: bool = Field(default=True, description="run the relay and the territory refresher")
     relay_poll_seconds: float = Field(default=1.0, gt=0)
     relay_batch_size: int = Field(default=100, ge=1, le=500)
+    relay_concurrency: int = Field(default=2, ge=1, le=8, description="batches in flight at once")
     relay_lease_seconds: float = Field(default=30.0, gt=0)
     territory_refresh_seconds: float = Field(default=30.0, gt=0)
     relay_max_backoff_seconds: float = Field(

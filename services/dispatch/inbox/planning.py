@@ -51,10 +51,13 @@ class Step:
     department_name: str | None
     deadline_at: datetime | None
     report_ids: list[uuid.UUID]
+    superseded: bool = False
 
     @property
     def announced(self) -> bool:
-        return self.from_status != self.to_status or self.action in ANNOUNCED
+        """Whether reporters hear of it; not a ``registered`` the router's dispatch follows at
+        once (auto-routed reports skip triage: one message instead of two)."""
+        return not self.superseded and (self.from_status != self.to_status or self.action in ANNOUNCED)
 
 
 @dataclass
@@ -176,10 +179,12 @@ def _open(plan: Plan, report: InboundReport, routing: Routing, now: datetime) ->
 def _register(plan: Plan, case: Case, report: InboundReport, routing: Routing, now: datetime) -> None:
     """The new case's ``registered`` step, then ``dispatched`` when grid names a department."""
     reporter = (report.reporter_id, REPORTER_ROLE)
-    plan.steps.append(_step(case, "registered", None, reporter, {}, [report.report_id]))
+    registered = _step(case, "registered", None, reporter, {}, [report.report_id])
+    plan.steps.append(registered)
     route, _ = _route(report, routing)
     if route is None or route.department is None:
         return
+    registered.superseded = True
     assign(
         case,
         department_code=route.department.code,

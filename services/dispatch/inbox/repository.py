@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, insert, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, insert, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,6 +73,17 @@ def _open_reports_query(size: int) -> Select[int, str | None, datetime, float, f
         .where(or_(*(area(i) for i in range(size))), Case.status.not_in([s.value for s in FINISHED]))
         .order_by(CaseReport.case_id)
     )
+
+
+PLACEMENT_LOCK = 0x77616E67  # "wang"
+
+
+async def serialize_placement(session: AsyncSession) -> None:
+    """One batch places reports at a time: two batches deciding at once could each open a case
+    for the same problem, neither seeing the other's. PostgreSQL: a transaction-scoped advisory
+    lock; SQLite already has a single writer."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLACEMENT_LOCK})
 
 
 async def lock_cases(session: AsyncSession, ids: Sequence[int]) -> list[Case]:

@@ -105,6 +105,7 @@ async def _place(
     session: AsyncSession, reports: list[InboundReport], routing: Routing, settings: DispatchSettings
 ) -> Plan:
     """Read the open cases the reports may join, decide in memory, write it all in bulk."""
+    await repository.serialize_placement(session)
     radius, window = settings.merge_radius_meters, settings.merge_window_hours
     areas = [a for a in (merge_area(r, radius_m=radius, window_hours=window) for r in reports) if a]
     nearby = await repository.open_reports_in(session, areas)

@@ -106,6 +106,7 @@ def build_relay(
     lease_seconds: float,
     poll_seconds: float,
     max_backoff_seconds: float,
+    concurrency: int = 1,
 ) -> Relay:
     return Relay(
         session_maker,
@@ -116,4 +117,5 @@ def build_relay(
         lease_seconds=lease_seconds,
         poll_seconds=poll_seconds,
         max_backoff_seconds=max_backoff_seconds,
+        concurrency=concurrency,
     )
