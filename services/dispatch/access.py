@@ -1,7 +1,7 @@
 """Who may call what in dispatch, and which cases each caller may see: the one place.
 
-:data:`POLICY` maps every route (method, path template) to a :class:`Rule`; the
-:func:`authorize` dependency, attached to every router of dispatch, checks it once the
+:data:`POLICY` maps every route (method, path template) to a :class:`~shared.access.Rule`; the
+dependency :func:`shared.access.guard` makes, attached to every router of dispatch, checks it once the
 caller's token is verified (no token or a bad one → 401; a caller the rule does not name →
 403). A route without an entry refuses everyone, and the authorization-matrix test fails.
 
@@ -23,45 +23,16 @@ Who sees which case:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from fastapi import Depends, Request
 from fastapi.params import Depends as DependsParam
 from sqlalchemy import ColumnElement, exists, false, or_, true
 
 from services.dispatch.models import Case, CaseReport
+from shared.access import PUBLIC_ROUTES, REPORTS_CREATE, REPORTS_READ, Rule, guard
 from shared.actors import GRID_ROLES, Actor, Role
-from shared.deps import CurrentActor
-from shared.errors import Forbidden
 
-REPORTS_READ = "reports:read"
-"""An integration's scope to read the cases of its own reports."""
-REPORTS_CREATE = "reports:create"
-"""An integration's scope to file reports, and so to rate the cases they became."""
 INTAKE_SERVICE = "service:intake"
 
 
-@dataclass(frozen=True)
-class Rule:
-    """Who may call one route: staff ``roles``, integrations holding one of ``scopes``, the
-    services named in ``services`` (by token subject); ``public`` routes need no token."""
-
-    roles: frozenset[Role] = frozenset()
-    scopes: frozenset[str] = frozenset()
-    services: frozenset[str] = frozenset()
-    public: bool = False
-
-    def allows(self, actor: Actor) -> bool:
-        if self.public:
-            return True
-        if actor.role is Role.integration:
-            return any(actor.has_scope(scope) for scope in self.scopes)
-        if actor.role is Role.service:
-            return actor.id in self.services
-        return actor.role in self.roles
-
-
-PUBLIC = Rule(public=True)
 OFFICE = frozenset({Role.dispatcher, Role.supervisor})
 """Dispatch, reject, reassign, close: the back office (admins read, they do not dispatch)."""
 HANDLERS = frozenset({Role.handler})
@@ -85,28 +56,11 @@ POLICY: dict[tuple[str, str], Rule] = {
     # Anyone who may have reported; the service then refuses (403) one who reported nothing on it.
     ("POST", f"{_CASE}/feedback"): Rule(roles=STAFF, scopes=frozenset({REPORTS_CREATE})),
     ("POST", "/internal/v1/inbox"): Rule(services=frozenset({INTAKE_SERVICE})),
-    ("GET", "/healthz"): PUBLIC,
-    ("GET", "/readyz"): PUBLIC,
-    ("GET", "/openapi.json"): PUBLIC,
-    ("GET", "/docs"): PUBLIC,
-    ("GET", "/docs/oauth2-redirect"): PUBLIC,
-    ("GET", "/redoc"): PUBLIC,
+    **PUBLIC_ROUTES,
 }
 
 
-async def authorize(request: Request, actor: CurrentActor) -> Actor:
-    """Refuse (403) a verified caller that the route's rule does not name."""
-    route = request.scope.get("route")
-    template = getattr(route, "path_format", request.url.path)
-    rule = POLICY.get((request.method, template))
-    if rule is None:
-        raise Forbidden(f"{request.method} {template} has no access rule; nobody may call it")
-    if not rule.allows(actor):
-        raise Forbidden(f"a {actor.role.value} may not call {request.method} {template}")
-    return actor
-
-
-GUARDED: list[DependsParam] = [Depends(authorize)]
+GUARDED: list[DependsParam] = guard(POLICY)
 """``dependencies=`` of every dispatch router."""
 
 

@@ -1,7 +1,7 @@
 """Who may call what in intake, and which reports each caller may see: the one place.
 
-:data:`POLICY` maps every route (method, path template) to a :class:`Rule`; the
-:func:`authorize` dependency, attached to every router of intake, checks it after the
+:data:`POLICY` maps every route (method, path template) to a :class:`~shared.access.Rule`; the
+dependency :func:`shared.access.guard` makes, attached to every router of intake, checks it after the
 caller's token is verified (no token or a bad one → 401, a caller the rule does not name →
 403). A route without an entry refuses everyone, and the authorization-matrix test fails.
 
@@ -12,42 +12,16 @@ caller's own reports, which are always inside it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
-from fastapi import Depends, Request
 from fastapi.params import Depends as DependsParam
 
+from shared.access import PUBLIC_ROUTES, REPORTS_CREATE, REPORTS_READ, Rule, guard
 from shared.actors import GRID_ROLES, Actor, Role
-from shared.deps import CurrentActor
-from shared.errors import Forbidden
 
-REPORTS_CREATE = "reports:create"
-REPORTS_READ = "reports:read"
 DISPATCH_SERVICE = "service:dispatch"
 
 
-@dataclass(frozen=True)
-class Rule:
-    """Who may call one route: staff ``roles``, integrations holding one of ``scopes``, the
-    services named in ``services`` (by token subject); ``public`` routes need no token."""
-
-    roles: frozenset[Role] = frozenset()
-    scopes: frozenset[str] = frozenset()
-    services: frozenset[str] = frozenset()
-    public: bool = False
-
-    def allows(self, actor: Actor) -> bool:
-        if self.public:
-            return True
-        if actor.role is Role.integration:
-            return any(actor.has_scope(scope) for scope in self.scopes)
-        if actor.role is Role.service:
-            return actor.id in self.services
-        return actor.role in self.roles
-
-
-PUBLIC = Rule(public=True)
 REPORT_READERS = GRID_ROLES | {Role.handler, Role.dispatcher, Role.supervisor, Role.admin}
 
 POLICY: dict[tuple[str, str], Rule] = {
@@ -55,28 +29,11 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/reports"): Rule(roles=GRID_ROLES, scopes=frozenset({REPORTS_READ})),
     ("GET", "/v1/reports/{report_id}"): Rule(roles=REPORT_READERS, scopes=frozenset({REPORTS_READ})),
     ("POST", "/internal/v1/inbox"): Rule(services=frozenset({DISPATCH_SERVICE})),
-    ("GET", "/healthz"): PUBLIC,
-    ("GET", "/readyz"): PUBLIC,
-    ("GET", "/openapi.json"): PUBLIC,
-    ("GET", "/docs"): PUBLIC,
-    ("GET", "/docs/oauth2-redirect"): PUBLIC,
-    ("GET", "/redoc"): PUBLIC,
+    **PUBLIC_ROUTES,
 }
 
 
-async def authorize(request: Request, actor: CurrentActor) -> Actor:
-    """Refuse (403) a verified caller that the route's rule does not name."""
-    route = request.scope.get("route")
-    template = getattr(route, "path_format", request.url.path)
-    rule = POLICY.get((request.method, template))
-    if rule is None:
-        raise Forbidden(f"{request.method} {template} has no access rule; nobody may call it")
-    if not rule.allows(actor):
-        raise Forbidden(f"a {actor.role.value} may not call {request.method} {template}")
-    return actor
-
-
-GUARDED: list[DependsParam] = [Depends(authorize)]
+GUARDED: list[DependsParam] = guard(POLICY)
 """``dependencies=`` of every intake router."""
 
 
