@@ -1,0 +1,52 @@
+"""``wangge demo``: a working day in Zhonghua subdistrict, driven through the HTTP APIs.
+
+Grid workers patrol their cells and report what they find (some of them the same stall,
+minutes apart); the router dispatches what the catalog covers, dispatchers triage the
+rest; handlers accept and resolve (now and then returning a case to the wrong desk);
+grid workers verify on site (now and then sending it back for rework); reporters rate.
+Then a summary: reports, cases, merged duplicates, closed, and how fast reports were
+dispatched.
+"""
+
+from __future__ import annotations
+
+import random
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from wangge.demo.day import Day
+from wangge.demo.summary import summary
+from wangge.demo.world import Api, DemoConfig, load_world, plan_day
+
+__all__ = ["DemoConfig", "run_demo"]
+
+
+async def run_demo(config: DemoConfig, console: Console) -> int:
+    rng = random.Random(config.seed)
+    api = Api(config)
+    try:
+        try:
+            world = await load_world(api, config.admin)
+        except httpx.HTTPError as exc:
+            console.print(f"[red]cannot reach wangge ({exc}); is `wangge up` running?[/]")
+            return 1
+        plan = plan_day(world, config.reports, rng)
+        day = Day(api, world, rng)
+        columns = (
+            TextColumn("{task.description:<34}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console) as progress:
+            await day.file_reports(plan, progress)
+            await day.wait_for_cases(plan, progress)
+            await day.triage(progress)
+            await day.handle_and_verify(progress)
+            await day.rate(plan, progress)
+        console.print(await summary(api, plan, world))
+        return 0
+    finally:
+        await api.aclose()

@@ -1,0 +1,137 @@
+"""The working day, step by step, as the people on each case would take it."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+from rich.progress import Progress
+
+from wangge.demo.world import Api, PlannedReport, Staff, World, bounded
+
+
+class Day:
+    def __init__(self, api: Api, world: World, rng: random.Random) -> None:
+        self.api = api
+        self.world = world
+        self.rng = rng
+        self.dispatcher = world.one("dispatcher", rng)
+        self.case_ids: set[int] = set()
+
+    async def file_reports(self, plan: list[PlannedReport], progress: Progress) -> None:
+        task = progress.add_task("grid workers report", total=len(plan))
+
+        async def file(report: PlannedReport) -> None:
+            response = await self.api.intake.post(
+                "/v1/reports",
+                json=report.body,
+                headers={**report.reporter.headers(), "Idempotency-Key": report.body["id"]},
+            )
+            self.api.ok(response)
+            progress.advance(task)
+
+        await bounded(file(report) for report in plan)
+
+    async def wait_for_cases(
+        self, plan: list[PlannedReport], progress: Progress, within: float = 60.0
+    ) -> None:
+        task = progress.add_task("dispatch registers cases", total=len(plan))
+        waiting = {report.body["id"]: report for report in plan}
+        deadline = asyncio.get_running_loop().time() + within
+        while waiting and asyncio.get_running_loop().time() < deadline:
+            for report_id, report in list(waiting.items()):
+                seen = self.api.ok(
+                    await self.api.intake.get(f"/v1/reports/{report_id}", headers=report.reporter.headers())
+                )
+                if seen.get("case_id"):
+                    self.case_ids.add(int(seen["case_id"]))
+                    del waiting[report_id]
+                    progress.advance(task)
+            if waiting:
+                await asyncio.sleep(0.2)
+        if waiting:
+            raise RuntimeError(f"{len(waiting)} reports reached no case within {within:.0f} s")
+
+    async def triage(self, progress: Progress) -> None:
+        queue = await self.api.all_pages(
+            self.api.dispatch, "/v1/cases", self.dispatcher.headers(), status="triage"
+        )
+        task = progress.add_task("dispatchers triage", total=len(queue))
+        departments = sorted(
+            {c["department_code"] for c in self.world.categories if c.get("department_code")}
+        )
+        for case in queue:
+            body: dict[str, Any] = {"department_code": self.rng.choice(departments), "note": "人工派单"}
+            await self.api.act(case["id"], "dispatch", body, self.dispatcher)
+            progress.advance(task)
+
+    async def handle_and_verify(self, progress: Progress) -> None:
+        task = progress.add_task("departments handle, workers verify", total=len(self.case_ids))
+
+        async def work(case_id: int) -> None:
+            await self.work_case(case_id)
+            progress.advance(task)
+
+        await bounded(work(case_id) for case_id in sorted(self.case_ids))
+
+    async def work_case(self, case_id: int) -> None:
+        """Move one case along until it is closed (or rejected), as the people on it would."""
+        for _ in range(12):
+            case = self.api.ok(
+                await self.api.dispatch.get(f"/v1/cases/{case_id}", headers=self.dispatcher.headers())
+            )
+            status = case["status"]
+            if status in ("closed", "rejected"):
+                break
+            if status == "triage":
+                body = {
+                    "department_code": case.get("department_code") or "law-enforcement",
+                    "note": "重新派单",
+                }
+                await self.api.act(case_id, "dispatch", body, self.dispatcher)
+            elif status == "dispatched":
+                handler = self.world.one("handler", self.rng, case["department_code"])
+                if self.rng.random() < 0.05 and not case.get("rework_count"):
+                    await self.api.act(case_id, "return", {"reason": "不属于本部门职责，退回重派"}, handler)
+                else:
+                    await self.api.act(case_id, "accept", {}, handler)
+            elif status == "in_progress":
+                handler = self.world.one("handler", self.rng, case["department_code"])
+                await self.api.act(case_id, "resolve", {"note": "已到场处置完毕"}, handler)
+            elif status == "resolved":
+                verifier = self.verifier_for(case)
+                passed = self.rng.random() > 0.1 or bool(case.get("rework_count"))
+                body = {"passed": passed, "note": "现场核查通过" if passed else "现场仍有问题，需返工"}
+                await self.api.act(case_id, "verify", body, verifier)
+
+    def verifier_for(self, case: dict[str, Any]) -> Staff:
+        """A grid worker of the case's cell checks on site; failing one, whoever reported it."""
+        cell = case.get("grid_cell") or ""
+        workers = self.world.staff.get("grid_worker", []) + self.world.staff.get("grid_assistant", [])
+        local = [w for w in workers if any(cell.startswith(region) for region in w.regions)]
+        if local:
+            return self.rng.choice(local)
+        by_name = {w.username: w for w in workers}
+        return next(by_name[r["reporter_id"]] for r in case["reports"] if r["reporter_id"] in by_name)
+
+    async def rate(self, plan: list[PlannedReport], progress: Progress) -> None:
+        task = progress.add_task("reporters rate", total=len(self.case_ids))
+        reporters = {report.body["id"]: report.reporter for report in plan}
+
+        async def rate_case(case_id: int) -> None:
+            case = self.api.ok(
+                await self.api.dispatch.get(f"/v1/cases/{case_id}", headers=self.dispatcher.headers())
+            )
+            if case["status"] == "closed":
+                first = case["reports"][0]
+                reporter = reporters.get(first["report_id"], self.world.one("grid_worker", self.rng))
+                rating = 2 if self.rng.random() < 0.05 else self.rng.choice([4, 5, 5])
+                comment = "处理及时，满意" if rating >= 4 else "问题又出现了"
+                await self.api.act(case_id, "feedback", {"rating": rating, "comment": comment}, reporter)
+                if rating <= 2:
+                    await self.work_case(case_id)
+                    await self.api.act(case_id, "feedback", {"rating": 4, "comment": "返工后满意"}, reporter)
+            progress.advance(task)
+
+        await bounded(rate_case(case_id) for case_id in sorted(self.case_ids))
