@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -57,6 +58,7 @@ def peer_env(settings: dict[str, ServiceSettings]) -> dict[str, str]:
         "WANGGE_INTAKE_DISPATCH_URL": urls["dispatch"],
         "WANGGE_DISPATCH_GRID_URL": urls["grid"],
         "WANGGE_DISPATCH_INTAKE_URL": urls["intake"],
+        "WANGGE_GRID_CORS_ORIGINS": json.dumps([urls["intake"], urls["dispatch"]]),
     }
     return {key: os.environ.get(key, value) for key, value in wanted.items()}
 

@@ -24,7 +24,7 @@ from services.dispatch.inbox.router import router as inbox_router
 from services.dispatch.relay import build_relay
 from services.dispatch.settings import DispatchSettings
 from shared.api import create_service_app
-from shared.auth import JwksKeys, ServiceTokens, TokenVerifier
+from shared.auth import TOKEN_PATH, JwksKeys, ServiceTokens, TokenVerifier
 from shared.db import create_engine, create_session_maker
 from shared.outbox import Relay
 from shared.secrets import configured_secret
@@ -113,5 +113,6 @@ def create_app(
         description=__doc__ or "",
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
+        token_url=f"{settings.grid_url}{TOKEN_PATH}",
         routers=[cases_router, inbox_router],
     )

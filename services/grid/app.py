@@ -10,6 +10,7 @@ from typing import TypedDict
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.grid.access import authorize
@@ -82,10 +83,18 @@ def create_app(
     ):
         protected.include_router(router)
 
-    return create_service_app(
+    app = create_service_app(
         title="wangge grid",
         description=__doc__ or "",
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
         routers=[protected],
     )
+    # /docs of intake and dispatch sign in here ("Authorize"): a browser needs CORS for that.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+    return app

@@ -28,6 +28,13 @@ class GridSettings(ServiceSettings):
     service_name: ClassVar[str] = "grid"
     default_port: ClassVar[int] = 8003
 
+    cors_origins: list[str] = Field(
+        default_factory=lambda: [
+            f"http://{host}:{port}" for host in ("127.0.0.1", "localhost") for port in (8001, 8002)
+        ],
+        description="browser origins that may call grid: the other services' /docs sign in here",
+    )
+
     max_body_bytes: int = Field(
         default=16_777_216,
         ge=1024,

@@ -24,7 +24,7 @@ from services.intake.reports.router import router as reports_router
 from services.intake.settings import IntakeSettings
 from services.intake.territory.service import Territory
 from shared.api import create_service_app
-from shared.auth import JwksKeys, ServiceTokens, TokenVerifier
+from shared.auth import TOKEN_PATH, JwksKeys, ServiceTokens, TokenVerifier
 from shared.db import create_engine, create_session_maker
 from shared.outbox import Relay
 from shared.secrets import configured_secret
@@ -131,5 +131,6 @@ def create_app(
         description=__doc__ or "",
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
+        token_url=f"{settings.grid_url}{TOKEN_PATH}",
         routers=[reports_router, inbox_router],
     )

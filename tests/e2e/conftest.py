@@ -7,6 +7,7 @@ territory) in a subprocess. Each test gets fresh databases and fresh processes.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -80,6 +81,7 @@ def system(backend: str, tmp_path: Path) -> Iterator[System]:
         "WANGGE_INTAKE_DISPATCH_URL": urls["dispatch"],
         "WANGGE_DISPATCH_GRID_URL": urls["grid"],
         "WANGGE_DISPATCH_INTAKE_URL": urls["intake"],
+        "WANGGE_GRID_CORS_ORIGINS": json.dumps([urls["intake"], urls["dispatch"]]),
         "WANGGE_INTAKE_RELAY_POLL_SECONDS": "0.2",
         "WANGGE_DISPATCH_RELAY_POLL_SECONDS": "0.2",
         "WANGGE_INTAKE_RELAY_LEASE_SECONDS": "2",
