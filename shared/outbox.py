@@ -112,7 +112,13 @@ class Relay:
         self.poll_seconds = poll_seconds
         self.max_backoff_seconds = max_backoff_seconds
         self.concurrency = concurrency
+        self._stopping = False
         self._wake = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the batches in flight, then return from :meth:`run_forever`."""
+        self._stopping = True
+        self._wake.set()
 
     def wake(self) -> None:
         """Deliver now instead of at the next poll (called after a commit that enqueued)."""
@@ -208,7 +214,7 @@ class Relay:
         await asyncio.gather(*(self._deliver_forever() for _ in range(self.concurrency)))
 
     async def _deliver_forever(self) -> None:
-        while True:
+        while not self._stopping:
             # Cleared before the pass, so a wake that arrives during it starts the next one at once.
             self._wake.clear()
             try:
@@ -216,10 +222,13 @@ class Relay:
             except Exception:
                 log.exception("%s: relay pass failed", self.owner)
                 claimed = 0
-            if claimed >= self.batch_size:
+            if claimed >= self.batch_size or self._stopping:
                 continue
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that lands as the wake arrives, and the relay would then never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
 
 
 async def pending_count(session: AsyncSession, model: type[Any]) -> int:

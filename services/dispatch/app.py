@@ -8,7 +8,6 @@ do what is dispatch's access policy; a case outside the caller's scope is a 404.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TypedDict
@@ -23,6 +22,7 @@ from services.dispatch.clients.intake import IntakeClient
 from services.dispatch.inbox.router import router as inbox_router
 from services.dispatch.relay import build_relay
 from services.dispatch.settings import DispatchSettings
+from shared import background
 from shared.api import create_service_app
 from shared.auth import TOKEN_PATH, JwksKeys, ServiceTokens, TokenVerifier
 from shared.db import create_engine, create_session_maker
@@ -99,10 +99,10 @@ def create_app(
                 relay=relay,
             )
         finally:
-            for task in tasks:
+            relay.stop()  # the relay finishes its batch; fetching keys needs no finishing
+            for task in tasks[1:]:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await background.finish(tasks)
             await grid.aclose()
             await intake.aclose()
             await auth_http.aclose()

@@ -6,7 +6,6 @@ shown back to the reporter.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -23,6 +22,7 @@ from services.intake.relay.service import build_relay
 from services.intake.reports.router import router as reports_router
 from services.intake.settings import IntakeSettings
 from services.intake.territory.service import Territory
+from shared import background
 from shared.api import create_service_app
 from shared.auth import TOKEN_PATH, JwksKeys, ServiceTokens, TokenVerifier
 from shared.db import create_engine, create_session_maker
@@ -99,10 +99,12 @@ def create_app(
         app.state.verifier = verifier
         app.state.service_tokens = tokens
         tasks: list[asyncio.Task[None]] = []
+        warming: asyncio.Task[None] | None = None
         try:
             await territory.load()
             if settings.background_tasks:
-                tasks.append(asyncio.create_task(keys.warm()))
+                warming = asyncio.create_task(keys.warm())
+                tasks.append(warming)
                 tasks.append(asyncio.create_task(territory.run_forever(settings.territory_refresh_seconds)))
                 tasks.append(asyncio.create_task(relay.run_forever()))
             yield State(
@@ -116,11 +118,11 @@ def create_app(
                 verifier=verifier,
             )
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            relay.stop()  # the loops finish what they are doing; fetching keys needs no finishing
+            territory.stop()
+            if warming is not None:
+                warming.cancel()
+            await background.finish(tasks)
             await grid.aclose()
             await dispatch.aclose()
             await auth_http.aclose()

@@ -11,6 +11,7 @@ than being declared outside a territory that merely is not there yet.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ class _Snapshot:
 
 class Territory:
     def __init__(self, session_maker: async_sessionmaker[AsyncSession], grid: GridClient) -> None:
+        self._stopping = asyncio.Event()
         self.session_maker = session_maker
         self.grid = grid
         self._snapshot: _Snapshot | None = None
@@ -102,6 +104,12 @@ class Territory:
         return False
 
     async def run_forever(self, interval: float) -> None:
-        while True:
+        """Refresh every ``interval`` seconds until :meth:`stop`."""
+        while not self._stopping.is_set():
             await self.try_refresh()
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._stopping.wait()
+
+    def stop(self) -> None:
+        self._stopping.set()
