@@ -14,6 +14,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
 import httpx
@@ -23,6 +24,8 @@ from fastapi.security import OAuth2PasswordBearer
 
 from shared.actors import Actor
 from shared.errors import PeerUnavailable, Unauthorized
+from shared.secrets import configured_secret
+from shared.settings import ServiceSettings
 
 log = logging.getLogger("wangge.auth")
 
@@ -211,3 +214,45 @@ class ServiceTokens:
         body = response.json()
         self._token = body["access_token"]
         self._expires_at = time.monotonic() + float(body.get("expires_in", 300))
+
+
+@dataclass
+class GridIdentity:
+    """grid as a peer service sees it: grid's keys to verify callers with, and this service's
+    own client-credentials token for the calls it makes. Built in the lifespan; closed with it."""
+
+    http: httpx.AsyncClient
+    keys: JwksKeys
+    verifier: TokenVerifier
+    tokens: ServiceTokens
+
+    @classmethod
+    def connect(
+        cls, settings: ServiceSettings, *, grid_url: str, transport: httpx.AsyncBaseTransport | None = None
+    ) -> GridIdentity:
+        """Raises :class:`~shared.secrets.SecretMissing` in production without a client secret."""
+        name = settings.service_name
+        secret = configured_secret(
+            settings,
+            settings.client_secret,
+            name=f"service-{name}",
+            variable=f"WANGGE_{name.upper()}_CLIENT_SECRET",
+        )
+        http = httpx.AsyncClient(
+            base_url=grid_url, timeout=peer_timeout(settings.peer_timeout_seconds), transport=transport
+        )
+        keys = JwksKeys(http)
+        return cls(
+            http=http,
+            keys=keys,
+            verifier=TokenVerifier(keys, issuer=settings.auth_issuer, audience=settings.auth_audience),
+            tokens=ServiceTokens(http, client_id=name, client_secret=secret),
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+def peer_timeout(seconds: float) -> httpx.Timeout:
+    """Every inter-service call's timeout: ``seconds`` in all, at most 2 s to connect."""
+    return httpx.Timeout(seconds, connect=min(seconds, 2.0))

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from shared.auth import ServiceTokens
+from shared.auth import ServiceTokens, peer_timeout
 from shared.errors import (
     BadRequest,
     Conflict,
@@ -54,7 +54,7 @@ class PeerClient:
         self._tokens = tokens
         self._http = httpx.AsyncClient(
             base_url=base_url,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
+            timeout=peer_timeout(timeout),
             transport=transport,
         )
 

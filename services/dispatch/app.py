@@ -24,10 +24,9 @@ from services.dispatch.relay import build_relay
 from services.dispatch.settings import DispatchSettings
 from shared import background
 from shared.api import create_service_app
-from shared.auth import TOKEN_PATH, JwksKeys, ServiceTokens, TokenVerifier
+from shared.auth import TOKEN_PATH, GridIdentity, TokenVerifier
 from shared.db import create_engine, create_session_maker
 from shared.outbox import Relay
-from shared.secrets import configured_secret
 
 
 class State(TypedDict):
@@ -51,25 +50,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         # First, so that production without a configured secret refuses to start at once.
-        client_secret = configured_secret(
-            settings,
-            settings.client_secret,
-            name="service-dispatch",
-            variable="WANGGE_DISPATCH_CLIENT_SECRET",
+        identity = GridIdentity.connect(
+            settings, grid_url=settings.grid_url, transport=transports.get("grid")
         )
+        tokens = identity.tokens
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         session_maker = create_session_maker(engine)
-        # grid's identity endpoints: its public keys (JWKS) and this service's own tokens.
-        auth_http = httpx.AsyncClient(
-            base_url=settings.grid_url,
-            timeout=httpx.Timeout(
-                settings.peer_timeout_seconds, connect=min(settings.peer_timeout_seconds, 2.0)
-            ),
-            transport=transports.get("grid"),
-        )
-        keys = JwksKeys(auth_http)
-        verifier = TokenVerifier(keys, issuer=settings.auth_issuer, audience=settings.auth_audience)
-        tokens = ServiceTokens(auth_http, client_id="dispatch", client_secret=client_secret)
         grid = GridClient(
             settings.grid_url,
             timeout=settings.peer_timeout_seconds,
@@ -87,13 +73,13 @@ def create_app(
         app.state.relay = relay
         tasks = []
         if settings.background_tasks:
-            tasks = [asyncio.create_task(relay.run_forever()), asyncio.create_task(keys.warm())]
+            tasks = [asyncio.create_task(relay.run_forever()), asyncio.create_task(identity.keys.warm())]
         try:
             yield State(
                 settings=settings,
                 engine=engine,
                 session_maker=session_maker,
-                verifier=verifier,
+                verifier=identity.verifier,
                 grid=grid,
                 intake=intake,
                 relay=relay,
@@ -105,7 +91,7 @@ def create_app(
             await background.finish(tasks)
             await grid.aclose()
             await intake.aclose()
-            await auth_http.aclose()
+            await identity.aclose()
             await engine.dispose()
 
     return create_service_app(

@@ -24,10 +24,9 @@ from services.intake.settings import IntakeSettings
 from services.intake.territory.service import Territory
 from shared import background
 from shared.api import create_service_app
-from shared.auth import TOKEN_PATH, JwksKeys, ServiceTokens, TokenVerifier
+from shared.auth import TOKEN_PATH, GridIdentity, TokenVerifier
 from shared.db import create_engine, create_session_maker
 from shared.outbox import Relay
-from shared.secrets import configured_secret
 
 log = logging.getLogger("wangge.intake")
 
@@ -53,20 +52,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
-        client_secret = configured_secret(
-            settings, settings.client_secret, name="service-intake", variable="WANGGE_INTAKE_CLIENT_SECRET"
-        )
-        timeout = settings.peer_timeout_seconds
         # grid as identity provider: its JWKS (fetched once, again only for an unknown kid)
         # and intake's own client-credentials token for the calls it makes.
-        auth_http = httpx.AsyncClient(
-            base_url=settings.grid_url,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
-            transport=transports.get("grid"),
+        identity = GridIdentity.connect(
+            settings, grid_url=settings.grid_url, transport=transports.get("grid")
         )
-        keys = JwksKeys(auth_http)
-        verifier = TokenVerifier(keys, issuer=settings.auth_issuer, audience=settings.auth_audience)
-        tokens = ServiceTokens(auth_http, client_id="intake", client_secret=client_secret)
+        timeout, tokens = settings.peer_timeout_seconds, identity.tokens
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         session_maker = create_session_maker(engine)
         grid = GridClient(
@@ -96,14 +87,14 @@ def create_app(
         )
         app.state.territory = territory
         app.state.relay = relay
-        app.state.verifier = verifier
+        app.state.verifier = identity.verifier
         app.state.service_tokens = tokens
         tasks: list[asyncio.Task[None]] = []
         warming: asyncio.Task[None] | None = None
         try:
             await territory.load()
             if settings.background_tasks:
-                warming = asyncio.create_task(keys.warm())
+                warming = asyncio.create_task(identity.keys.warm())
                 tasks.append(warming)
                 tasks.append(asyncio.create_task(territory.run_forever(settings.territory_refresh_seconds)))
                 tasks.append(asyncio.create_task(relay.run_forever()))
@@ -115,7 +106,7 @@ def create_app(
                 dispatch=dispatch,
                 territory=territory,
                 relay=relay,
-                verifier=verifier,
+                verifier=identity.verifier,
             )
         finally:
             relay.stop()  # the loops finish what they are doing; fetching keys needs no finishing
@@ -125,7 +116,7 @@ def create_app(
             await background.finish(tasks)
             await grid.aclose()
             await dispatch.aclose()
-            await auth_http.aclose()
+            await identity.aclose()
             await engine.dispose()
 
     return create_service_app(
