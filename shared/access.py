@@ -1,9 +1,10 @@
 """The machinery of a service's access policy; each service's ``access.py`` holds the table.
 
-A policy maps every route (method, path template) to a :class:`Rule`. :func:`guard` makes
-the dependency a service attaches to every router: once the caller's token is verified
-(no token or a bad one → 401), a caller the route's rule does not name gets 403, and so does
-everyone on a route missing from the table — which the authorization-matrix tests catch.
+A policy maps every route (method, path template) to a :class:`Rule`. A :class:`Guard` over
+the policy is the dependency a service attaches to every router and the one its routes take
+as their actor: once the caller's token is verified (no token or a bad one → 401), a caller
+the route's rule does not name gets 403, and so does everyone on a route missing from the
+table — which the authorization-matrix tests catch.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from fastapi import Depends, Request
-from fastapi.params import Depends as DependsParam
+from fastapi import Request
+from fastapi.security import OAuth2PasswordBearer
 
 from shared.actors import Actor, Role
-from shared.deps import CurrentActor
-from shared.errors import Forbidden
+from shared.auth import TOKEN_PATH, TokenVerifier
+from shared.errors import Forbidden, Unauthorized
 
 REPORTS_CREATE = "reports:create"
 """An integration's scope to file reports (and rate the cases they became)."""
@@ -52,18 +53,30 @@ PUBLIC_ROUTES: dict[tuple[str, str], Rule] = {
 """Health probes and the API's own documentation: every service's table includes them."""
 
 
-def guard(policy: Mapping[tuple[str, str], Rule]) -> list[DependsParam]:
-    """``dependencies=`` for every router of a service with this policy."""
+class Guard(OAuth2PasswordBearer):
+    """The verified caller of a route whose rule names them: a service's access dependency.
 
-    async def authorize(request: Request, actor: CurrentActor) -> Actor:
-        """Refuse (403) a verified caller that the route's rule does not name."""
+    It is the OAuth2 password flow the OpenAPI declares (so /docs has Authorize) and takes
+    nothing but the request, so FastAPI solves it once per request however many times a
+    router's ``dependencies`` and a route's actor parameter name it (a dependency that has
+    dependencies of its own is walked again at every mention, cached or not).
+    """
+
+    def __init__(self, policy: Mapping[tuple[str, str], Rule]) -> None:
+        super().__init__(tokenUrl=TOKEN_PATH, scheme_name="OAuth2PasswordBearer", auto_error=False)
+        self.policy = policy
+
+    async def __call__(self, request: Request) -> Actor:  # type: ignore[override]
+        token = await super().__call__(request)
+        if not token:
+            raise Unauthorized(f"send Authorization: Bearer <token>; grid issues tokens at {TOKEN_PATH}")
+        verifier: TokenVerifier = request.state.verifier
+        actor = await verifier.verify(token)
         route = request.scope.get("route")
         template = getattr(route, "path_format", request.url.path)
-        rule = policy.get((request.method, template))
+        rule = self.policy.get((request.method, template))
         if rule is None:
             raise Forbidden(f"{request.method} {template} has no access rule; nobody may call it")
         if not rule.allows(actor):
             raise Forbidden(f"a {actor.role.value} may not call {request.method} {template}")
         return actor
-
-    return [Depends(authorize)]

@@ -25,10 +25,9 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = PayloadTooLarge(f"request body is larger than {self.max_bytes} bytes")
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await problem_response(too_large.to_problem(scope["path"]))(scope, receive, send)
+        declared = _content_length(scope["headers"])
+        if declared is not None and declared > self.max_bytes:
+            await self._refuse(scope, receive, send)
             return
         received = 0
         response_started = False
@@ -39,7 +38,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise too_large
+                    raise self._too_large()
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -51,7 +50,20 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except PayloadTooLarge:
             if not response_started:
-                await problem_response(too_large.to_problem(scope["path"]))(scope, receive, send)
+                await self._refuse(scope, receive, send)
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"request body is larger than {self.max_bytes} bytes")
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await problem_response(self._too_large().to_problem(scope["path"]))(scope, receive, send)
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
 
 
 def health_router() -> APIRouter:

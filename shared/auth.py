@@ -15,11 +15,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
 import httpx
 import jwt
-from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from shared.actors import Actor
@@ -159,14 +158,6 @@ class TokenVerifier:
             raise Unauthorized("the access token has expired") from exc
         except (jwt.PyJWTError, KeyError, ValueError) as exc:
             raise Unauthorized("the access token is not valid") from exc
-
-
-async def actor_from_request(request: Request, token: Annotated[str | None, Depends(bearer_scheme)]) -> Actor:
-    """The verified actor of a request: ``Authorization: Bearer <access token from grid>``."""
-    if not token:
-        raise Unauthorized(f"send Authorization: Bearer <token>; grid issues tokens at {TOKEN_PATH}")
-    verifier: TokenVerifier = request.state.verifier
-    return await verifier.verify(token)
 
 
 class ServiceTokens:

@@ -18,8 +18,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.actors import Actor
-from shared.auth import actor_from_request
 from shared.db import session_scope
 from shared.outbox import enqueued
 
@@ -33,4 +31,3 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
-CurrentActor = Annotated[Actor, Depends(actor_from_request)]

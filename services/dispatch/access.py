@@ -1,9 +1,9 @@
 """Who may call what in dispatch, and which cases each caller may see: the one place.
 
-:data:`POLICY` maps every route (method, path template) to a :class:`~shared.access.Rule`; the
-dependency :func:`shared.access.guard` makes, attached to every router of dispatch, checks it once the
-caller's token is verified (no token or a bad one → 401; a caller the rule does not name →
-403). A route without an entry refuses everyone, and the authorization-matrix test fails.
+:data:`POLICY` maps every route (method, path template) to a :class:`~shared.access.Rule`;
+:data:`GUARD` checks it on every router of dispatch and is the actor its routes take: the
+caller's token is verified (no token or a bad one → 401), then a caller the rule does not
+name gets 403. A route without an entry refuses everyone, and the authorization-matrix test fails.
 
 :func:`case_scope` is the object scope of a case as a SQL condition. The console list adds
 it to its query, so a list never holds a case its reader may not see, and every single-case
@@ -23,11 +23,14 @@ Who sees which case:
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Depends
 from fastapi.params import Depends as DependsParam
 from sqlalchemy import ColumnElement, exists, false, or_, true
 
 from services.dispatch.models import Case, CaseReport
-from shared.access import PUBLIC_ROUTES, REPORTS_CREATE, REPORTS_READ, Rule, guard
+from shared.access import PUBLIC_ROUTES, REPORTS_CREATE, REPORTS_READ, Guard, Rule
 from shared.actors import GRID_ROLES, Actor, Role
 
 INTAKE_SERVICE = "service:intake"
@@ -60,8 +63,11 @@ POLICY: dict[tuple[str, str], Rule] = {
 }
 
 
-GUARDED: list[DependsParam] = guard(POLICY)
+GUARD = Guard(POLICY)
+GUARDED: list[DependsParam] = [Depends(GUARD)]
 """``dependencies=`` of every dispatch router."""
+CurrentActor = Annotated[Actor, Depends(GUARD)]
+"""The caller of a dispatch route, verified and allowed by the route's rule."""
 
 
 def reported_by(actor: Actor) -> ColumnElement[bool]:

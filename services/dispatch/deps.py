@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from services.dispatch.access import CurrentActor
 from services.dispatch.clients.grid import GridClient
 from services.dispatch.settings import DispatchSettings
-from shared.deps import CurrentActor, SessionDep
+from shared.deps import SessionDep
 
 __all__ = ["CurrentActor", "GridDep", "IfMatch", "SessionDep", "SettingsDep"]
 

@@ -1,9 +1,9 @@
 """Who may call what in intake, and which reports each caller may see: the one place.
 
-:data:`POLICY` maps every route (method, path template) to a :class:`~shared.access.Rule`; the
-dependency :func:`shared.access.guard` makes, attached to every router of intake, checks it after the
-caller's token is verified (no token or a bad one → 401, a caller the rule does not name →
-403). A route without an entry refuses everyone, and the authorization-matrix test fails.
+:data:`POLICY` maps every route (method, path template) to a :class:`~shared.access.Rule`;
+:data:`GUARD` checks it on every router of intake and is the actor its routes take: the
+caller's token is verified (no token or a bad one → 401), then a caller the rule does not
+name gets 403. A route without an entry refuses everyone, and the authorization-matrix test fails.
 
 :func:`can_read_report` is the object scope of a report; a report outside it is a 404, so
 its existence is not revealed. The list of reports (``GET /v1/reports``) holds only the
@@ -12,11 +12,12 @@ caller's own reports, which are always inside it.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Annotated, Protocol
 
+from fastapi import Depends
 from fastapi.params import Depends as DependsParam
 
-from shared.access import PUBLIC_ROUTES, REPORTS_CREATE, REPORTS_READ, Rule, guard
+from shared.access import PUBLIC_ROUTES, REPORTS_CREATE, REPORTS_READ, Guard, Rule
 from shared.actors import GRID_ROLES, Actor, Role
 
 DISPATCH_SERVICE = "service:dispatch"
@@ -33,8 +34,11 @@ POLICY: dict[tuple[str, str], Rule] = {
 }
 
 
-GUARDED: list[DependsParam] = guard(POLICY)
+GUARD = Guard(POLICY)
+GUARDED: list[DependsParam] = [Depends(GUARD)]
 """``dependencies=`` of every intake router."""
+CurrentActor = Annotated[Actor, Depends(GUARD)]
+"""The caller of a intake route, verified and allowed by the route's rule."""
 
 
 class ReportScope(Protocol):

@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import TypedDict
 
 import httpx
@@ -20,6 +21,8 @@ from services.intake.clients.grid import GridClient
 from services.intake.inbox.router import router as inbox_router
 from services.intake.relay.service import build_relay
 from services.intake.reports.router import router as reports_router
+from services.intake.reports.service import Reception
+from services.intake.reports.writer import ReportWriter
 from services.intake.settings import IntakeSettings
 from services.intake.territory.service import Territory
 from shared import background
@@ -38,6 +41,7 @@ class State(TypedDict):
     grid: GridClient
     dispatch: DispatchClient
     territory: Territory
+    reception: Reception
     relay: Relay
     verifier: TokenVerifier
 
@@ -85,6 +89,19 @@ def create_app(
             max_backoff_seconds=settings.relay_max_backoff_seconds,
             concurrency=settings.relay_concurrency,
         )
+        writer = ReportWriter(
+            engine,
+            on_commit=relay.wake,
+            max_batch=settings.writer_max_batch,
+            concurrency=settings.writer_concurrency,
+        )
+        reception = Reception(
+            territory=territory,
+            writer=writer,
+            session_maker=session_maker,
+            max_skew=timedelta(seconds=settings.seen_at_max_skew_seconds),
+            max_age=timedelta(days=settings.seen_at_max_age_days),
+        )
         app.state.territory = territory
         app.state.relay = relay
         app.state.verifier = identity.verifier
@@ -105,10 +122,12 @@ def create_app(
                 grid=grid,
                 dispatch=dispatch,
                 territory=territory,
+                reception=reception,
                 relay=relay,
                 verifier=identity.verifier,
             )
         finally:
+            await writer.close()  # reports already handed over are committed before anything stops
             relay.stop()  # the loops finish what they are doing; fetching keys needs no finishing
             territory.stop()
             if warming is not None:

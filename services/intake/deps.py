@@ -6,22 +6,16 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from services.intake.settings import IntakeSettings
-from services.intake.territory.service import Territory
-from shared.deps import CurrentActor, SessionDep
+from services.intake.access import CurrentActor
+from services.intake.reports.service import Reception
+from shared.deps import SessionDep
 
-__all__ = ["CurrentActor", "SessionDep", "SettingsDep", "TerritoryDep"]
-
-
-async def get_settings(request: Request) -> IntakeSettings:
-    settings: IntakeSettings = request.state.settings
-    return settings
+__all__ = ["CurrentActor", "ReceptionDep", "SessionDep"]
 
 
-async def get_territory(request: Request) -> Territory:
-    territory: Territory = request.state.territory
-    return territory
+async def get_reception(request: Request) -> Reception:
+    reception: Reception = request.state.reception
+    return reception
 
 
-SettingsDep = Annotated[IntakeSettings, Depends(get_settings)]
-TerritoryDep = Annotated[Territory, Depends(get_territory)]
+ReceptionDep = Annotated[Reception, Depends(get_reception)]

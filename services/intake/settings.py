@@ -22,6 +22,12 @@ class IntakeSettings(ServiceSettings):
         default=32, ge=1, le=64, description="the busiest service: more connections"
     )
     background_tasks: bool = Field(default=True, description="run the relay and the territory refresher")
+    writer_max_batch: int = Field(
+        default=256, ge=1, le=1000, description="most new reports committed in one transaction"
+    )
+    writer_concurrency: int = Field(
+        default=2, ge=1, le=8, description="transactions of new reports in flight at once"
+    )
     relay_poll_seconds: float = Field(default=1.0, gt=0)
     relay_batch_size: int = Field(default=100, ge=1, le=500)
     relay_concurrency: int = Field(default=2, ge=1, le=8, description="batches in flight at once")

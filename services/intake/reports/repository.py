@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Insert, Table, and_, bindparam, insert, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.intake.models import IdempotencyRecord, OutboxMessage, Report, ReportEvent
 
@@ -44,26 +44,31 @@ _INSERT_ALL = _insert_all()
 _INSERT_REPORT, _INSERT_RECORD, _INSERT_MESSAGE = insert(_reports), insert(_records), insert(_outbox)
 
 
-async def insert_report(
-    session: AsyncSession,
+async def insert_reports(
+    connection: AsyncConnection,
     *,
-    report: Mapping[str, Any],
-    record: Mapping[str, Any],
-    message: Mapping[str, Any],
+    reports: Sequence[Mapping[str, Any]],
+    records: Sequence[Mapping[str, Any]],
+    messages: Sequence[Mapping[str, Any]],
 ) -> None:
-    """Insert a new report with its idempotency record and outbox message.
+    """Insert new reports with their idempotency records and outbox messages (the i-th of each
+    belong together), in the connection's transaction.
 
-    Raises ``IntegrityError`` when the (actor, key) pair or the report id is taken; the
+    PostgreSQL executes the one ``INSERT … WITH`` statement once per report, pipelined
+    (asyncpg's ``executemany``: one prepared statement, one round trip for the batch).
+    Raises ``IntegrityError`` when an (actor, key) pair or a report id is taken; the
     transaction is then unusable until rolled back.
     """
-    connection = await session.connection()
     if connection.dialect.name == "postgresql":
-        rows = {"r": report, "i": record, "m": message}
-        await connection.execute(_INSERT_ALL, {param: rows[prefix][name] for param, prefix, name in _PARAMS})
+        params = []
+        for report, record, message in zip(reports, records, messages, strict=True):
+            rows = {"r": report, "i": record, "m": message}
+            params.append({param: rows[prefix][name] for param, prefix, name in _PARAMS})
+        await connection.execute(_INSERT_ALL, params)
         return
-    await connection.execute(_INSERT_RECORD, record)
-    await connection.execute(_INSERT_REPORT, report)
-    await connection.execute(_INSERT_MESSAGE, message)
+    await connection.execute(_INSERT_RECORD, list(records))
+    await connection.execute(_INSERT_REPORT, list(reports))
+    await connection.execute(_INSERT_MESSAGE, list(messages))
 
 
 def outbox_row(topic: str, key: str, payload: dict[str, Any], *, now: datetime) -> dict[str, Any]:

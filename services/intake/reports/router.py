@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from services.intake.access import GUARDED
-from services.intake.deps import CurrentActor, SessionDep, SettingsDep, TerritoryDep
+from services.intake.deps import CurrentActor, ReceptionDep, SessionDep
 from services.intake.reports import service
 from services.intake.reports.schemas import ReportCreate, ReportPage, ReportRead
-from shared.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+    Unprocessable,
+    problem_responses,
+)
 from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=GUARDED)
@@ -24,14 +32,12 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=GUARDED)
     status_code=201,
     response_model=ReportRead,
     summary="Submit a report",
-    responses=problem_responses(Unauthorized, Forbidden, Conflict, Unprocessable),
+    responses=problem_responses(Unauthorized, Forbidden, Conflict, Unprocessable, ServiceUnavailable),
 )
 async def create_report(
     body: ReportCreate,
-    session: SessionDep,
     actor: CurrentActor,
-    settings: SettingsDep,
-    territory: TerritoryDep,
+    reception: ReceptionDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -41,7 +47,7 @@ async def create_report(
             examples=["0b6f2c3e-8d2a-4a43-9d57-0e6f1c7c1a01"],
         ),
     ] = None,
-) -> JSONResponse:
+) -> Response:
     """Take a report from a reporter's phone and pass it on to the back office.
 
     The client generates the report id, so a retry names the same report. A retry with the
@@ -54,19 +60,11 @@ async def create_report(
     Grid workers, assistants and leaders, and integrations whose key has `reports:create`
     (the report's channel is the key's); the caller is the report's reporter.
     """
-    answer = await service.create_report(
-        session,
-        body=body,
-        actor=actor,
-        idempotency_key=idempotency_key,
-        territory=territory,
-        max_skew=timedelta(seconds=settings.seen_at_max_skew_seconds),
-        max_age=timedelta(days=settings.seen_at_max_age_days),
-    )
+    answer = await service.create_report(reception, body=body, actor=actor, idempotency_key=idempotency_key)
     headers = {"Location": f"/v1/reports/{answer.report_id}"}
     if answer.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+    return Response(orjson.dumps(answer.body), answer.status, headers, media_type="application/json")
 
 
 @router.get(

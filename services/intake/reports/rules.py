@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime, timedelta
 from typing import Any
+
+import orjson
 
 from shared.errors import Unprocessable
 
 
 def request_hash(body: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON of a parsed body: key order and spacing do not count."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def check_seen_at(seen_at: datetime, *, now: datetime, max_skew: timedelta, max_age: timedelta) -> None:

@@ -1,9 +1,10 @@
 """Taking reports in and showing them to their reporters.
 
 A report, its idempotency record and its ``report.received`` outbox message are written in
-one transaction. The report is located against intake's local copy of the territory; when
-no territory is loaded yet it is kept with ``located=false`` and the relay locates it before
-sending it to dispatch.
+one transaction, which ``writer.py`` shares with the reports submitted at the same time.
+The report is located against intake's local copy of the territory; when no territory is
+loaded yet it is kept with ``located=false`` and the relay locates it before sending it to
+dispatch.
 
 Idempotency: the key is the ``Idempotency-Key`` header, or the report id when the header is
 absent, scoped to the actor. The same key with the same body (SHA-256 of its canonical JSON)
@@ -19,8 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.intake.access import can_read_report, report_channel
 from services.intake.models import CHANNEL_APP, RECEIVED, Report, ReportEvent
@@ -33,12 +33,12 @@ from services.intake.reports.schemas import (
     ReportSummary,
     ReportUpdate,
 )
+from services.intake.reports.writer import NewReport, ReportWriter
 from services.intake.territory.service import Territory
 from shared.actors import Actor
-from shared.db import utcnow
+from shared.db import session_scope, utcnow
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.messages import REPORT_RECEIVED, ReportReceived
-from shared.outbox import ENQUEUED
 from shared.schemas import decode_cursor, encode_cursor
 
 
@@ -52,51 +52,56 @@ class Answer:
     replayed: bool
 
 
+@dataclass(frozen=True)
+class Reception:
+    """What taking a report needs; one per app, built at startup."""
+
+    territory: Territory
+    """intake's copy of the cells, to locate the report."""
+    writer: ReportWriter
+    """commits new reports, many per transaction under load."""
+    session_maker: async_sessionmaker[AsyncSession]
+    """for reading what a retry finds stored."""
+    max_skew: timedelta
+    """how far in the future ``seen_at`` may be (phone clocks drift)."""
+    max_age: timedelta
+    """how old ``seen_at`` may be."""
+
+
 async def create_report(
-    session: AsyncSession,
-    *,
-    body: ReportCreate,
-    actor: Actor,
-    idempotency_key: str | None,
-    territory: Territory,
-    max_skew: timedelta,
-    max_age: timedelta,
+    reception: Reception, *, body: ReportCreate, actor: Actor, idempotency_key: str | None
 ) -> Answer:
-    """Insert straight away (three Core inserts); only when a key or id is taken, look at what is stored."""
+    """Write at once, with no reads first; only when the key or the id is taken, read what is stored."""
     key = idempotency_key or str(body.id)
     fingerprint = rules.request_hash(body.model_dump(mode="json"))
     now = utcnow()
     try:
-        rules.check_seen_at(body.seen_at, now=now, max_skew=max_skew, max_age=max_age)
+        rules.check_seen_at(body.seen_at, now=now, max_skew=reception.max_skew, max_age=reception.max_age)
     except Unprocessable:  # a retry of a request taken earlier still replays once its seen_at aged out
-        answer = await _replay(
-            session, actor_id=actor.id, key=key, fingerprint=fingerprint, report_id=body.id
-        )
+        async with session_scope(reception.session_maker) as session:
+            answer = await _replay(
+                session, actor_id=actor.id, key=key, fingerprint=fingerprint, report_id=body.id
+            )
         if answer is None:
             raise
         return answer
 
-    report = _new_report(body, actor, territory, now)
+    report = _new_report(body, actor, reception.territory, now)
     response = ReportRead.model_validate({**_fields(report), "updates": []}).model_dump(mode="json")
-    try:
-        await repository.insert_report(
-            session,
-            record={
-                "actor_id": actor.id,
-                "key": key,
-                "request_hash": fingerprint,
-                "response_status": 201,
-                "response_body": response,
-                "created_at": now,
-            },
-            report=report,
-            message=repository.outbox_row(REPORT_RECEIVED, str(body.id), received_payload(report), now=now),
-        )
-    except IntegrityError:  # the key or the id is taken (perhaps by a concurrent request that won)
-        await session.rollback()
+    record = {
+        "actor_id": actor.id,
+        "key": key,
+        "request_hash": fingerprint,
+        "response_status": 201,
+        "response_body": response,
+        "created_at": now,
+    }
+    message = repository.outbox_row(REPORT_RECEIVED, str(body.id), received_payload(report), now=now)
+    if await reception.writer.write(NewReport(report=report, record=record, message=message)):
+        return Answer(201, response, body.id, replayed=False)
+    # the key or the id is taken (perhaps by a concurrent request that won)
+    async with session_scope(reception.session_maker) as session:
         return await _taken(session, actor_id=actor.id, key=key, fingerprint=fingerprint, report_id=body.id)
-    session.info[ENQUEUED] = True  # wakes the relay after the commit
-    return Answer(201, response, body.id, replayed=False)
 
 
 async def _taken(
