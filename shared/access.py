@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.security import OAuth2PasswordBearer
+from starlette.routing import Route
 
 from shared.actors import Actor, Role
 from shared.auth import TOKEN_PATH, TokenVerifier
@@ -73,7 +74,7 @@ class Guard(OAuth2PasswordBearer):
         verifier: TokenVerifier = request.state.verifier
         actor = await verifier.verify(token)
         route = request.scope.get("route")
-        template = getattr(route, "path_format", request.url.path)
+        template = route.path_format if isinstance(route, Route) else request.scope["path"]
         rule = self.policy.get((request.method, template))
         if rule is None:
             raise Forbidden(f"{request.method} {template} has no access rule; nobody may call it")

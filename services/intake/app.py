@@ -103,6 +103,7 @@ def create_app(
             max_age=timedelta(days=settings.seen_at_max_age_days),
         )
         app.state.territory = territory
+        app.state.reception = reception
         app.state.relay = relay
         app.state.verifier = identity.verifier
         app.state.service_tokens = tokens

@@ -51,7 +51,7 @@ class ReportWriter:
         max_batch: int = 256,
         concurrency: int = 2,
     ) -> None:
-        self._engine = engine
+        self.engine = engine
         self._on_commit = on_commit
         self.max_batch = max_batch
         self.concurrency = concurrency
@@ -119,7 +119,7 @@ class ReportWriter:
         return True
 
     async def _insert(self, batch: Sequence[NewReport]) -> None:
-        async with self._engine.begin() as connection:
+        async with self.engine.begin() as connection:
             await repository.insert_reports(
                 connection,
                 reports=[rows.report for rows in batch],

@@ -1,0 +1,123 @@
+"""Group commit of new reports: concurrent reports share transactions, and nothing is lost or doubled."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.intake.reports.writer import NewReport, ReportWriter
+from shared.db import create_engine
+from shared.errors import ServiceUnavailable
+
+from ..conftest import Intake
+from ..factories import report_body
+
+
+@contextmanager
+def counting_commits(engine: AsyncEngine) -> Iterator[list[int]]:
+    commits: list[int] = []
+
+    def on_commit(_connection: Any) -> None:
+        commits.append(1)
+
+    event.listen(engine.sync_engine, "commit", on_commit)
+    try:
+        yield commits
+    finally:
+        event.remove(engine.sync_engine, "commit", on_commit)
+
+
+async def test_concurrent_reports_share_transactions(intake: Intake) -> None:
+    bodies = [report_body() for _ in range(40)]
+
+    with counting_commits(intake.app.state.reception.writer.engine) as commits:
+        answers = await asyncio.gather(*(intake.post_report(body) for body in bodies))
+
+    assert [answer.status_code for answer in answers] == [201] * 40
+    assert await intake.report_count() == 40
+    assert sorted(m.key for m in await intake.outbox()) == sorted(body["id"] for body in bodies)
+    assert len(commits) < 40 / 4  # most reports went with others
+
+
+async def test_a_retry_in_a_batch_replays_and_the_others_are_written(intake: Intake) -> None:
+    """A taken key breaks its batch's insert: the batch is written report by report instead."""
+    first = report_body()
+    taken = await intake.post_report(first)
+    fresh = [report_body() for _ in range(5)]
+
+    answers = await asyncio.gather(
+        *(intake.post_report(body) for body in fresh[:2]),
+        intake.post_report(first),
+        intake.post_report({**first, "description": "another body"}),
+        *(intake.post_report(body) for body in fresh[2:]),
+    )
+
+    statuses = [answer.status_code for answer in answers]
+    assert statuses == [201, 201, 201, 422, 201, 201, 201]
+    replay = answers[2]
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json() == taken.json()
+    assert await intake.report_count() == 6
+    assert len(await intake.outbox()) == 6
+
+
+async def test_the_same_new_report_twice_at_once_is_written_once(intake: Intake) -> None:
+    body = report_body()
+
+    answers = await asyncio.gather(*(intake.post_report(body) for _ in range(3)))
+
+    assert [answer.status_code for answer in answers] == [201] * 3
+    assert sorted(answer.headers.get("Idempotent-Replayed", "") for answer in answers) == ["", "true", "true"]
+    assert all(answer.json() == answers[0].json() for answer in answers)
+    assert await intake.report_count() == 1
+    assert len(await intake.outbox()) == 1
+
+
+async def test_a_database_out_of_reach_is_503_for_every_waiter() -> None:
+    engine = create_engine("postgresql+asyncpg://nobody@127.0.0.1:9/nowhere", pool_size=1)
+    writer = ReportWriter(engine)
+    try:
+        outcomes = await asyncio.gather(*(writer.write(_rows()) for _ in range(3)), return_exceptions=True)
+    finally:
+        await engine.dispose()
+
+    assert all(isinstance(outcome, ServiceUnavailable) for outcome in outcomes), outcomes
+    assert all(outcome.status == 503 for outcome in outcomes if isinstance(outcome, ServiceUnavailable))
+
+
+async def test_closing_loses_no_report_it_answered(intake: Intake) -> None:
+    writer: ReportWriter = intake.app.state.reception.writer
+    posting = [asyncio.create_task(intake.post_report(report_body())) for _ in range(10)]
+    await asyncio.sleep(0)
+
+    await writer.close()
+    answers = await asyncio.gather(*posting)
+    late = await intake.post_report(report_body())
+
+    assert {answer.status_code for answer in answers} <= {201, 503}
+    assert await intake.report_count() == sum(answer.status_code == 201 for answer in answers)
+    assert late.status_code == 503
+    assert late.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("size", [1, 3])
+async def test_max_batch_bounds_a_transaction(intake: Intake, size: int) -> None:
+    writer: ReportWriter = intake.app.state.reception.writer
+    writer.max_batch = size
+
+    with counting_commits(intake.app.state.reception.writer.engine) as commits:
+        answers = await asyncio.gather(*(intake.post_report(report_body()) for _ in range(9)))
+
+    assert [answer.status_code for answer in answers] == [201] * 9
+    assert len(commits) >= 9 // size
+
+
+def _rows() -> NewReport:
+    return NewReport(report={"id": uuid.uuid4()}, record={}, message={})
