@@ -4,7 +4,8 @@
 an asyncpg pool. ``orm`` — *the usual way*: the same app writing through an SQLAlchemy ORM
 session per request. Both answer 201 with the stored report as JSON, as intake does.
 
-Run as ``python -m bench.baseline_app raw|orm DATABASE_URL PORT`` (one uvicorn worker).
+Run as ``python -m bench.baseline_app raw|orm DATABASE_URL PORT`` (one uvicorn worker, the
+collector tuned as ``wangge serve`` tunes it).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.intake.reports.schemas import ReportCreate
 from shared.db import JSONType, UTCDateTime, create_engine, create_session_maker, new_metadata, utcnow
+from wangge.serving import tune_gc
 
 POOL_SIZE = 10
 
@@ -138,6 +140,7 @@ def main(argv: list[str]) -> int:
 
     mode, database_url, port = argv[1], argv[2], int(argv[3])
     app = raw_app(database_url) if mode == "raw" else orm_app(database_url)
+    tune_gc()  # as ``wangge serve`` does, so the ratio compares code, not collector settings
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     return 0
 

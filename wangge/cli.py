@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import importlib
 import json
 import os
 import sys
@@ -17,6 +18,7 @@ from bench.cli import add_parser as add_bench_parser
 from shared.errors import WanggeError
 from wangge import operations
 from wangge.processes import START_ORDER
+from wangge.serving import tune_gc
 from wangge.up import DEMO_PASSWORD
 
 
@@ -30,8 +32,11 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     import uvicorn
 
     settings = operations.service_settings(args.service)
+    app_module = f"services.{args.service}.app"
+    importlib.import_module(app_module)
+    tune_gc()
     uvicorn.run(
-        f"services.{args.service}.app:create_app",
+        f"{app_module}:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
