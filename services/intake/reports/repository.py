@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, and_, bindparam, insert, or_, select
+from sqlalchemy import JSON, Insert, Table, and_, bindparam, insert, or_, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.intake.models import IdempotencyRecord, OutboxMessage, Report, ReportEvent
+from shared.db import json_dumps
 
 _reports, _records, _outbox = (
     cast(Table, model.__table__) for model in (Report, IdempotencyRecord, OutboxMessage)
@@ -55,20 +59,67 @@ async def insert_reports(
     belong together), in the connection's transaction.
 
     PostgreSQL executes the one ``INSERT … WITH`` statement once per report, pipelined
-    (asyncpg's ``executemany``: one prepared statement, one round trip for the batch).
+    (asyncpg's ``executemany``: one prepared statement, one round trip for the batch), with
+    the values in the driver's own form (:class:`_DriverInsert`).
     Raises ``IntegrityError`` when an (actor, key) pair or a report id is taken; the
     transaction is then unusable until rolled back.
     """
     if connection.dialect.name == "postgresql":
-        params = []
-        for report, record, message in zip(reports, records, messages, strict=True):
-            rows = {"r": report, "i": record, "m": message}
-            params.append({param: rows[prefix][name] for param, prefix, name in _PARAMS})
-        await connection.execute(_INSERT_ALL, params)
+        statement = _driver_insert_all(connection.dialect)
+        await connection.exec_driver_sql(statement.sql, statement.rows(reports, records, messages))
         return
     await connection.execute(_INSERT_RECORD, list(records))
     await connection.execute(_INSERT_REPORT, list(reports))
     await connection.execute(_INSERT_MESSAGE, list(messages))
+
+
+@dataclass(frozen=True)
+class _DriverInsert:
+    """``_INSERT_ALL`` compiled once for the dialect, run by ``exec_driver_sql`` with positional rows.
+
+    SQLAlchemy's per-row parameter processing was a third of the batch insert's CPU (80 → 52 µs
+    per report, measured in-process on PostgreSQL). What that processing did for these values
+    is done here: JSON columns are serialized; timestamps are timezone-aware already (asyncpg
+    stores them as UTC) and UUIDs go to asyncpg as they are.
+    """
+
+    sql: str
+    order: tuple[tuple[str, str], ...]
+    """(row, column) of each positional parameter."""
+    json_positions: tuple[int, ...]
+
+    def rows(
+        self,
+        reports: Sequence[Mapping[str, Any]],
+        records: Sequence[Mapping[str, Any]],
+        messages: Sequence[Mapping[str, Any]],
+    ) -> list[tuple[Any, ...]]:
+        rows = []
+        for report, record, message in zip(reports, records, messages, strict=True):
+            new = {"r": report, "i": record, "m": message}
+            values = [new[prefix][name] for prefix, name in self.order]
+            for position in self.json_positions:
+                values[position] = json_dumps(values[position])
+            rows.append(tuple(values))
+        return rows
+
+
+@functools.cache
+def _driver_insert_all(dialect: Dialect) -> _DriverInsert:
+    compiled = _INSERT_ALL.compile(dialect=dialect)
+    where = {param: (prefix, name) for param, prefix, name in _PARAMS}
+    order = tuple(where[param] for param in compiled.positiontup or ())
+    json_columns = {
+        (prefix, column.name)
+        for prefix, columns in _NEW_ROW_COLUMNS.items()
+        for column in columns
+        if isinstance(column.type, JSON)
+    }
+    return _DriverInsert(
+        sql=str(compiled),
+        order=order,
+        json_positions=tuple(i for i, key in enumerate(order) if key in json_columns),
+    )
 
 
 def outbox_row(topic: str, key: str, payload: dict[str, Any], *, now: datetime) -> dict[str, Any]:
