@@ -12,6 +12,7 @@ from bench.config import FULL, SCENARIOS, TINY, BenchConfig
 SIZE_OPTIONS = {
     "intake_connections": (int, "concurrent clients of the intake scenario"),
     "intake_duration": (float, "seconds measured per target in the intake scenario"),
+    "intake_rounds": (int, "turns the intake scenario's targets take, each measuring duration/rounds"),
     "pipeline_rate": (float, "reports/s offered in the pipeline scenario"),
     "pipeline_duration": (float, "seconds of load in the pipeline scenario"),
     "locate_cells": (int, "generated grid cells in the locate scenario"),

@@ -12,6 +12,7 @@ SCENARIOS = ("intake", "pipeline", "locate", "console")
 FULL = {
     "intake_duration": 30.0,
     "intake_connections": 64,
+    "intake_rounds": 3,
     "pipeline_rate": 200.0,
     "pipeline_duration": 30.0,
     "locate_cells": 10_000,
@@ -23,6 +24,7 @@ TINY = {
     "intake_duration": 1.0,
     "intake_warmup": 0.3,
     "intake_connections": 8,
+    "intake_rounds": 1,
     "ceiling_duration": 0.5,
     "pipeline_rate": 20.0,
     "pipeline_duration": 1.0,
@@ -51,6 +53,8 @@ class BenchConfig:
     intake_connections: int = 64
     intake_duration: float = 8.0
     intake_warmup: float = 2.0
+    intake_rounds: int = 2
+    """slices each target's measuring time is cut into, the targets taking turns"""
     ceiling_duration: float = 3.0
     # 2. pipeline latency (open loop)
     pipeline_rate: float = 50.0

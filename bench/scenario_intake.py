@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import statistics
 import sys
+import time
+from collections import Counter
 from typing import Any
 
 import asyncpg
@@ -43,64 +47,79 @@ async def _baseline_database(config: BenchConfig) -> str:
     return url
 
 
-async def _truncate(url: str) -> None:
-    connection = await asyncpg.connect(system.dsn(url))
-    try:
-        await connection.execute("TRUNCATE bench_reports")
-        await connection.execute("VACUUM ANALYZE bench_reports")
-    finally:
-        await connection.close()
-
-
 def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
-    results: dict[str, Any] = {}
+    """intake and its two baselines, all running at once, loaded in turns.
+
+    The machine's speed drifts during a run (other tenants of the host), so a target measured
+    only at the start and another only at the end would be compared at different speeds. Each
+    target therefore gets ``intake_rounds`` slices of the measuring time, the targets taking
+    turns, and its figures are the medians over its slices; after each of intake's slices the
+    harness waits for intake's outbox to drain, so the pipeline's tail does not run into the
+    next target's slice.
+    """
     databases = {
         name: asyncio.run(system.recreate_database(config.postgres, config.database(f"intake_{name}")))
         for name in START_ORDER
     }
+    baseline_url = asyncio.run(_baseline_database(config))
     # intake alone on the server core, as each baseline is; its peers (which absorb what it
     # relays) share the generator's core, which the generator barely uses (it is measured).
     pins = {"intake": cores.server, "grid": cores.generator, "dispatch": cores.generator}
-    with system.three_services(databases, cpus=pins, rss=rss, label="intake", log_dir=config.log_dir) as svc:
-        headers = asyncio.run(auth_headers("grid_worker", grid_url=svc.urls["grid"]))
-        port = int(svc.urls["intake"].rsplit(":", 1)[1])
-        results["intake"] = system.run_loadgen(closed_spec(config, cores, port, headers))
-    if not config.keep_databases:
-        for name in START_ORDER:
-            asyncio.run(system.drop_database(config.postgres, config.database(f"intake_{name}")))
-
-    # The generator's own ceiling: a server that answers at once.
-    null = Process("null_server", [sys.executable, "-m", "bench.null_server", "0"], 0, ready_path=None)
-    null.port = free_port()
-    null.argv[-1] = str(null.port)
-    with system.running(null, cores.server, rss):
-        results["generator_ceiling"] = system.run_loadgen(
-            closed_spec(config, cores, null.port, headers, duration=config.ceiling_duration, warmup=0.5)
-        )
-
-    url = asyncio.run(_baseline_database(config))
-    for mode, label in (("raw", "limit"), ("orm", "orm")):
-        port = free_port()
-        app = Process(
+    baselines = {
+        label: Process(
             f"baseline_{mode}",
-            [sys.executable, "-m", "bench.baseline_app", mode, url, str(port)],
+            [sys.executable, "-m", "bench.baseline_app", mode, baseline_url, str(port)],
             port,
             log_path=str(config.log_dir / f"baseline-{mode}.log"),
         )
-        with system.running(app, cores.server, rss):
-            results[label] = system.run_loadgen(closed_spec(config, cores, port, headers))
-        asyncio.run(_truncate(url))
-    if not config.keep_databases:
-        asyncio.run(system.drop_database(config.postgres, config.database("baseline")))
+        for label, mode, port in (("limit", "raw", free_port()), ("orm", "orm", free_port()))
+    }
+    rounds = max(1, config.intake_rounds)
+    slice_s = config.intake_duration / rounds
+    slices: dict[str, list[dict[str, Any]]] = {"intake": [], "limit": [], "orm": []}
+    with contextlib.ExitStack() as stack:
+        svc = stack.enter_context(
+            system.three_services(databases, cpus=pins, rss=rss, label="intake", log_dir=config.log_dir)
+        )
+        for process in baselines.values():
+            stack.enter_context(system.running(process, cores.server, rss))
+        headers = asyncio.run(auth_headers("grid_worker", grid_url=svc.urls["grid"]))
+        ports = {"intake": int(svc.urls["intake"].rsplit(":", 1)[1])} | {
+            label: process.port for label, process in baselines.items()
+        }
+        for turn in range(rounds):
+            for index, (label, port) in enumerate(ports.items()):
+                seed = config.seed + 100 * turn + index  # new report ids in every slice
+                spec = closed_spec(config, cores, port, headers, duration=slice_s, seed=seed)
+                slices[label].append(system.run_loadgen(spec))
+                if label == "intake":
+                    asyncio.run(_outbox_drained(databases["intake"], within=30.0))
 
+        # The generator's own ceiling: a server that answers at once.
+        null = Process("null_server", [sys.executable, "-m", "bench.null_server", "0"], 0, ready_path=None)
+        null.port = free_port()
+        null.argv[-1] = str(null.port)
+        with system.running(null, cores.server, rss):
+            ceiling = system.run_loadgen(
+                closed_spec(config, cores, null.port, headers, duration=config.ceiling_duration, warmup=0.5)
+            )
+    if not config.keep_databases:
+        for name in [*(f"intake_{name}" for name in START_ORDER), "baseline"]:
+            asyncio.run(system.drop_database(config.postgres, config.database(name)))
+
+    results: dict[str, Any] = {label: _median_of(runs) for label, runs in slices.items()}
+    results["generator_ceiling"] = ceiling
     intake, limit, orm = results["intake"], results["limit"], results["orm"]
-    ceiling = results["generator_ceiling"]["rps"]
     results["ratios"] = {
         "intake_vs_limit": ratio(intake["rps"], limit["rps"]),
         "intake_vs_orm": ratio(intake["rps"], orm["rps"]),
         "orm_vs_limit": ratio(orm["rps"], limit["rps"]),
         "p99_intake_vs_limit": ratio(intake["latency"]["p99_ms"], limit["latency"]["p99_ms"]),
-        "best_vs_generator_ceiling": ratio(max(intake["rps"], limit["rps"], orm["rps"]), ceiling),
+        "best_vs_generator_ceiling": ratio(max(intake["rps"], limit["rps"], orm["rps"]), ceiling["rps"]),
+        "intake_vs_limit_per_round": [
+            ratio(mine["rps"], theirs["rps"])
+            for mine, theirs in zip(slices["intake"], slices["limit"], strict=True)
+        ],
     }
     results["targets"] = {
         "intake >= 0.6 x limit": _met((results["ratios"]["intake_vs_limit"] or 0) >= 0.6),
@@ -109,7 +128,41 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
     }
     results["payload_bytes"] = _payload_size(config)
     results["connections"] = config.intake_connections
+    results["rounds"] = rounds
     return results
+
+
+def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One target's figures: the median over its slices of each, and the slices themselves."""
+    latency = {key: statistics.median(run["latency"][key] for run in runs) for key in runs[0]["latency"]}
+    statuses: Counter[str] = Counter()
+    for run in runs:
+        statuses.update(run["statuses"])
+    return {
+        "rps": statistics.median(run["rps"] for run in runs),
+        "requests": sum(run["requests"] for run in runs),
+        "latency": latency,
+        "statuses": dict(statuses),
+        "errors": dict(sum((Counter(run["errors"]) for run in runs), Counter())),
+        "generator_cpu_share": statistics.median(run["generator_cpu_share"] for run in runs),
+        "slices": [{key: run[key] for key in ("rps", "latency", "elapsed_s")} for run in runs],
+    }
+
+
+async def _outbox_drained(url: str, *, within: float) -> None:
+    """Wait until intake has sent every report it took (or ``within`` seconds pass)."""
+    connection = await asyncpg.connect(system.dsn(url))
+    try:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            pending = await connection.fetchval(
+                "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL"
+            )
+            if not pending:
+                return
+            await asyncio.sleep(0.2)
+    finally:
+        await connection.close()
 
 
 def _payload_size(config: BenchConfig) -> int:
