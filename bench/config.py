@@ -28,6 +28,7 @@ TINY = {
     "ceiling_duration": 0.5,
     "pipeline_rate": 20.0,
     "pipeline_duration": 1.0,
+    "pipeline_warmup": 0.0,
     "locate_cells": 100,
     "locate_duration": 0.5,
     "locate_lookups": 2000,
@@ -60,6 +61,8 @@ class BenchConfig:
     pipeline_rate: float = 50.0
     pipeline_duration: float = 10.0
     pipeline_connections: int = 64
+    pipeline_warmup: float = 3.0
+    """seconds of the same load before the measured load (not measured)"""
     pipeline_drain_timeout: float = 120.0
     # 3. locate
     locate_cells: int = 2_500

@@ -56,6 +56,11 @@ def print_results(results: dict[str, Any], console: Console) -> None:
             "p50 first / last third ms",
             f"{data['latency_first_third_p50_ms']:.1f} / {data['latency_last_third_p50_ms']:.1f}",
         )
+        table.add_row(
+            f"p99 per {data['window_s']} s of load, ms",
+            " ".join(f"{p99:.0f}" for p99 in data["p99_ms_by_window"]),
+        )
+        table.add_row("warm-up before (not measured) s", f"{data['warmup_s']:.0f}")
         table.add_row("backlog drain after load s", f"{data['drain_s']:.2f}")
         table.add_row("backlog growing", str(data["backlog_growing"]))
         console.print(table)
