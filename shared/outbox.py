@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, func, select, update
+from sqlalchemy import Index, Integer, String, Text, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -53,7 +53,10 @@ class OutboxMixin:
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
-        return (Index("ix_outbox_pending", "sent_at", "dead_at", "available_at"),)
+        # Only the messages still to send, in claim order: it stays as small as the backlog
+        # however many sent messages the table keeps.
+        pending = "sent_at IS NULL AND dead_at IS NULL"
+        return (Index("ix_outbox_pending", "id", postgresql_where=text(pending), sqlite_where=text(pending)),)
 
 
 class Outcome(StrEnum):
@@ -125,34 +128,36 @@ class Relay:
         self._wake.set()
 
     async def claim(self) -> list[Any]:
-        model = self.model
+        """Lease up to ``batch_size`` due messages, oldest first, in one statement.
+
+        ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`` on PostgreSQL,
+        so two relays (or two batches of one) never claim the same message; SQLite has one
+        writer at a time and ignores the locking clause. The rows come back as Core rows.
+        """
+        table = self.model.__table__
         now = utcnow()
+        due = (
+            select(table.c.id)
+            .where(
+                table.c.sent_at.is_(None),
+                table.c.dead_at.is_(None),
+                table.c.available_at <= now,
+                (table.c.lease_until.is_(None)) | (table.c.lease_until < now),
+            )
+            .order_by(table.c.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        )
         async with session_scope(self.session_maker) as session:
-            ids = (
-                await session.scalars(
-                    select(model.id)
-                    .where(
-                        model.sent_at.is_(None),
-                        model.dead_at.is_(None),
-                        model.available_at <= now,
-                        (model.lease_until.is_(None)) | (model.lease_until < now),
-                    )
-                    .order_by(model.id)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
+            rows = (
+                await session.execute(
+                    update(table)
+                    .where(table.c.id.in_(due))
+                    .values(lease_owner=self.owner, lease_until=now + self.lease)
+                    .returning(*table.c)
                 )
             ).all()
-            if not ids:
-                return []
-            await session.execute(
-                update(model)
-                .where(model.id.in_(ids))
-                .values(lease_owner=self.owner, lease_until=now + self.lease)
-            )
-            messages = (
-                await session.scalars(select(model).where(model.id.in_(ids)).order_by(model.id))
-            ).all()
-            return list(messages)
+        return sorted(rows, key=lambda row: row.id)
 
     async def run_once(self) -> int:
         """Claim, deliver and mark one batch; returns how many messages were claimed."""

@@ -95,10 +95,13 @@ class CaseReport(Base):
 
     __tablename__ = "case_reports"
     __table_args__ = (
-        Index("ix_case_reports_category_seen_at", "category", "seen_at"),
-        # The inbox's merge candidates: same category, inside a ~100 m box (lat is selective
-        # where the time window is not: a whole day of one category lies within it).
-        Index("ix_case_reports_category_lat_lon", "category", "lat", "lon"),
+        # The inbox's merge candidates: same category, inside a ~100 m box, inside the time
+        # window. One index holds every condition: the latitude range bounds the scan (it is
+        # selective where the window is not: a whole day of one category lies within that),
+        # longitude and time are checked in the index. With a (category, seen_at) index beside
+        # it, PostgreSQL on stale statistics picked that one and read the whole window (60 ms
+        # instead of 4 ms per batch at 17,000 reports).
+        Index("ix_case_reports_nearby", "category", "lat", "lon", "seen_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

@@ -3,8 +3,9 @@
 A ``report.received`` message is never sent unlocated: when its report has no cell yet the
 relay locates it first (refreshing the territory from grid if none is loaded), stores the
 cell on the report, and sends the payload with it. While there is still no territory the
-message waits (outcome retry, with backoff). The rest go to dispatch's inbox in one batch:
-accepted or duplicate → sent, rejected → dead; dispatch out of reach → the batch retries.
+message waits (outcome retry, with backoff). A report located when it came in needs no
+look-up: its payload carries its cell. The messages ready go to dispatch's inbox in one
+batch: accepted or duplicate → sent, rejected → dead; dispatch out of reach → the batch retries.
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ def make_deliver(
         for message in messages:
             if message.topic != REPORT_RECEIVED:
                 outcomes[message.id] = Delivery(Outcome.dead, f"intake sends no {message.topic!r}")
-        cells = await _locate(session_maker, territory, [uuid.UUID(m.key) for m in reports])
-        ready = []
-        for message in reports:
+        # A report located when it came in carries its cell already; only the others are looked up.
+        ready = [(m, m.payload) for m in reports if m.payload.get("grid_cell") is not None]
+        unplaced = [m for m in reports if m.payload.get("grid_cell") is None]
+        cells = await _locate(session_maker, territory, [uuid.UUID(m.key) for m in unplaced])
+        for message in unplaced:
             if message.key not in cells:
                 outcomes[message.id] = Delivery(Outcome.dead, f"no report {message.key} in intake")
                 continue

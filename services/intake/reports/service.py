@@ -38,7 +38,7 @@ from services.intake.territory.service import Territory
 from shared.actors import Actor
 from shared.db import session_scope, utcnow
 from shared.errors import Conflict, NotFound, Unprocessable
-from shared.messages import REPORT_RECEIVED, ReportReceived
+from shared.messages import REPORT_RECEIVED
 from shared.schemas import decode_cursor, encode_cursor
 
 
@@ -96,7 +96,8 @@ async def create_report(
         "response_body": response,
         "created_at": now,
     }
-    message = repository.outbox_row(REPORT_RECEIVED, str(body.id), received_payload(report), now=now)
+    payload = received_payload(response, reporter_id=actor.id)
+    message = repository.outbox_row(REPORT_RECEIVED, str(body.id), payload, now=now)
     if await reception.writer.write(NewReport(report=report, record=record, message=message)):
         return Answer(201, response, body.id, replayed=False)
     # the key or the id is taken (perhaps by a concurrent request that won)
@@ -175,23 +176,26 @@ async def list_reports(session: AsyncSession, *, actor: Actor, limit: int, curso
     return ReportPage(items=items, next_cursor=next_cursor)
 
 
-def received_payload(report: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``report.received`` message dispatch gets (its cell filled in once located)."""
-    return ReportReceived(
-        report_id=report["id"],
-        category=report["category"],
-        description=report["description"],
-        lat=report["lat"],
-        lon=report["lon"],
-        address=report["address"],
-        grid_cell=report["grid_cell"],
-        community=report["community"],
-        seen_at=report["seen_at"],
-        received_at=report["received_at"],
-        reporter_id=report["reporter_id"],
-        channel=report["channel"],
-        photos=list(report["photos"]),
-    ).model_dump(mode="json")
+def received_payload(answer: Mapping[str, Any], *, reporter_id: str) -> dict[str, Any]:
+    """The ``report.received`` message dispatch gets (``shared.messages.ReportReceived``), taken
+    from the 201 answer, which is JSON already: validating and dumping the contract's model
+    again cost as much as the answer itself."""
+    location = answer["location"]
+    return {
+        "report_id": answer["id"],
+        "category": answer["category"],
+        "description": answer["description"],
+        "lat": location["lat"],
+        "lon": location["lon"],
+        "address": location["address"],
+        "grid_cell": answer["grid_cell"],
+        "community": answer["community"],
+        "seen_at": answer["seen_at"],
+        "received_at": answer["received_at"],
+        "reporter_id": reporter_id,
+        "channel": answer["channel"],
+        "photos": answer["photos"],
+    }
 
 
 def to_summary(report: Report) -> ReportSummary:

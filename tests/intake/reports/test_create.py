@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from services.intake.reports import service
 from shared.actors import Role
+from shared.messages import REPORT_RECEIVED, ReportReceived
 from tests.support.tokens import bearer
 
 from ..conftest import Intake
@@ -32,6 +34,27 @@ async def test_submitted_report_reads_back_as_received(intake: Intake) -> None:
     read = await intake.client.get(created.headers["Location"])
     assert read.status_code == 200
     assert read.json() == report
+
+
+async def test_the_message_to_dispatch_is_the_report_received_contract(intake: Intake) -> None:
+    body = report_body()
+
+    created = (await intake.post_report(body)).json()
+    [message] = await intake.outbox()
+
+    assert message.topic == REPORT_RECEIVED
+    contract = ReportReceived.model_validate(message.payload)
+    assert contract.model_dump(mode="json") == message.payload
+    assert contract.report_id == uuid.UUID(body["id"])
+    assert (contract.lat, contract.lon, contract.address) == (
+        body["location"]["lat"],
+        body["location"]["lon"],
+        body["location"]["address"],
+    )
+    assert (contract.grid_cell, contract.community) == (CELL_A1, COMMUNITY_A)
+    assert (contract.reporter_id, contract.channel, contract.photos) == ("wang.fang", "app", body["photos"])
+    assert message.payload["received_at"] == created["received_at"]
+    assert message.payload["seen_at"] == created["seen_at"]
 
 
 async def test_cells_come_from_the_local_copy_without_calling_grid(intake: Intake) -> None:
