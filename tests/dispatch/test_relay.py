@@ -1,4 +1,5 @@
-"""Status changes reach every reporter: one outbox message per change, relayed to intake."""
+"""Status changes reach every reporter of the case (a merge only the one that joined): one outbox
+message per change, relayed to intake."""
 
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ async def test_every_status_change_enqueues_one_message_with_all_report_ids(disp
     both = {first["report_id"], second["report_id"]}
     assert all(set(m.payload["report_ids"]) == both for m in messages[2:])
     assert messages[0].payload["report_ids"] == [first["report_id"]]
+    # Only the report that joined hears of the merge: nothing changed for the first reporter.
+    assert messages[1].payload["report_ids"] == [second["report_id"]]
     assert all(m.topic == "case.status_changed" for m in messages)
     assert messages[1].payload["department_code"] == "enforcement"
     assert messages[1].payload["case_number"] == case["case_number"]

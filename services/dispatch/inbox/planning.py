@@ -100,7 +100,6 @@ def plan_batch(
     routing: Routing,
     nearby: Iterable[NearbyReport],
     open_cases: Mapping[int, Case],
-    report_ids: Mapping[int, list[uuid.UUID]],
     radius_m: float,
     window_hours: float,
     now: datetime,
@@ -108,18 +107,15 @@ def plan_batch(
     """Place every report, in order; ``open_cases`` are the locked cases ``nearby`` lie on."""
     plan = Plan()
     cases: dict[int, Case] = dict(open_cases)
-    ids = {case_id: list(found) for case_id, found in report_ids.items()}
     points = [_Point(n.case_id, n.category, n.seen_at, n.lat, n.lon) for n in nearby if n.case_id in cases]
     for report in reports:
         key = _case_to_join(report, points, radius_m=radius_m, window_hours=window_hours)
         if key is None:
             key = NEW_CASE_KEY + len(plan.new_cases)
             cases[key] = _open(plan, report, routing, now)
-            ids[key] = [report.report_id]
             _register(plan, cases[key], report, routing, now)
         else:
-            ids[key].append(report.report_id)
-            _merge(plan, cases[key], report, ids[key], now)
+            _merge(plan, cases[key], report, now)
         points.append(_Point(key, report.category, report.seen_at, report.lat, report.lon))
     return plan
 
@@ -203,14 +199,17 @@ def _register(plan: Plan, case: Case, report: InboundReport, routing: Routing, n
     )
 
 
-def _merge(plan: Plan, case: Case, report: InboundReport, report_ids: list[uuid.UUID], now: datetime) -> None:
+def _merge(plan: Plan, case: Case, report: InboundReport, now: datetime) -> None:
+    """The report joins the case. Only its own reporter hears of it: the case's other reporters
+    see no change (same case, same status), and telling each of them about every newcomer
+    made a much-reported problem cost in proportion to its reports on every new one."""
     case.report_count += 1
     case.version += 1
     case.updated_at = now
     plan.placements.append(Placement(report, case, merged=True))
     reporter = (report.reporter_id, REPORTER_ROLE)
     data = {"report_id": str(report.report_id)}
-    plan.steps.append(_step(case, "merged", str(case.status), reporter, data, list(report_ids)))
+    plan.steps.append(_step(case, "merged", str(case.status), reporter, data, [report.report_id]))
 
 
 def _step(

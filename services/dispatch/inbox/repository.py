@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -98,21 +97,6 @@ async def lock_cases(session: AsyncSession, ids: Sequence[int]) -> list[Case]:
         .execution_options(populate_existing=True)
     )
     return list((await session.scalars(query)).all())
-
-
-async def report_ids_of(session: AsyncSession, case_ids: Sequence[int]) -> dict[int, list[uuid.UUID]]:
-    """Every report id of each case, oldest first."""
-    found: dict[int, list[uuid.UUID]] = {case_id: [] for case_id in case_ids}
-    if not case_ids:
-        return found
-    query = (
-        select(CaseReport.case_id, CaseReport.report_id)
-        .where(CaseReport.case_id.in_(list(case_ids)))
-        .order_by(CaseReport.id)
-    )
-    for case_id, report_id in (await session.execute(query)).all():
-        found[case_id].append(report_id)
-    return found
 
 
 async def draw_case_numbers(session: AsyncSession, stamp: str, count: int) -> list[int]:

@@ -117,7 +117,6 @@ async def _place(
         routing=routing,
         nearby=nearby,
         open_cases=open_cases,
-        report_ids=await repository.report_ids_of(session, list(open_cases)),
         radius_m=radius,
         window_hours=window,
         now=now,
