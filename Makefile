@@ -20,7 +20,7 @@ demo: $(VENV)/.installed
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy services shared wangge migrations tests
+	$(BIN)/mypy services shared wangge migrations tests bench
 
 install: $(VENV)/.installed
 
