@@ -27,6 +27,9 @@ from shared.errors import (
     WanggeError,
 )
 
+JSON_CONTENT = {"Content-Type": "application/json"}
+"""Headers of a request whose body is JSON the caller serialized itself (``content=``)."""
+
 _BY_STATUS: dict[int, type[WanggeError]] = {
     400: BadRequest,
     401: Unauthorized,

@@ -6,7 +6,7 @@ import httpx
 
 from shared.auth import ServiceTokens
 from shared.messages import InboxBatch, InboxReply
-from shared.peer import PeerClient
+from shared.peer import JSON_CONTENT, PeerClient
 
 
 class IntakeClient(PeerClient):
@@ -25,5 +25,9 @@ class IntakeClient(PeerClient):
 
     async def deliver(self, batch: InboxBatch) -> InboxReply:
         """Post one batch; raises PeerUnavailable when intake is down or answers 5xx."""
-        response = await self.request("POST", "/internal/v1/inbox", json=batch.model_dump(mode="json"))
-        return InboxReply.model_validate(response.json())
+        # pydantic writes and reads the JSON itself: a batch is up to a hundred reports, and
+        # the stdlib encoder httpx uses for ``json=`` was most of the client's cost.
+        response = await self.request(
+            "POST", "/internal/v1/inbox", content=batch.model_dump_json(), headers=JSON_CONTENT
+        )
+        return InboxReply.model_validate_json(response.content)
