@@ -124,3 +124,23 @@ async def test_rejected_message_is_dead_and_others_go_on(intake: Intake) -> None
     assert dead.dead_at is not None and dead.sent_at is None
     assert "rejected" in (dead.last_error or "")
     assert sent.sent_at is not None
+
+
+async def test_relays_claiming_at_once_split_the_messages_between_them(intake: Intake) -> None:
+    """Each message is leased to one relay: the claim locks what it takes and skips what is locked."""
+    for _ in range(10):
+        await intake.post_report(report_body())
+    relays = [
+        Relay(intake.relay.session_maker, OutboxMessage, intake.relay.deliver, name=f"r{i}", batch_size=4)
+        for i in range(3)
+    ]
+
+    claims = await asyncio.gather(*(relay.claim() for relay in relays))
+    again = await relays[0].claim()
+
+    ids = [[message.id for message in claim] for claim in claims]
+    assert all(claim == sorted(claim) for claim in ids)  # oldest first
+    assert sorted(i for claim in ids for i in claim) == [m.id for m in await intake.outbox()]
+    assert again == []  # all leased
+    owners = {m.id: m.lease_owner for m in await intake.outbox()}
+    assert all(owners[i] == relay.owner for relay, claim in zip(relays, ids, strict=True) for i in claim)
