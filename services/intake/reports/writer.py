@@ -57,6 +57,8 @@ class ReportWriter:
         self.concurrency = concurrency
         self._waiting: list[tuple[NewReport, asyncio.Future[bool]]] = []
         self._committers: set[asyncio.Task[None]] = set()
+        self._active = 0
+        """committers still looping; counted down by the committer itself (see ``_commit_waiting``)"""
         self._closed = False
 
     async def write(self, rows: NewReport) -> bool:
@@ -68,7 +70,8 @@ class ReportWriter:
             raise ServiceUnavailable("intake is shutting down; retry the report")
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((rows, future))
-        if len(self._committers) < self.concurrency:
+        if self._active < self.concurrency:
+            self._active += 1
             committer = asyncio.create_task(self._commit_waiting())
             self._committers.add(committer)
             committer.add_done_callback(self._committers.discard)
@@ -83,16 +86,28 @@ class ReportWriter:
 
     async def _commit_waiting(self) -> None:
         # Runs from the next turn of the event loop, so it finds every report handed over meanwhile.
-        while self._waiting:
-            batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
-            outcomes = await self._commit([rows for rows, _ in batch])
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
-                if future.done():
-                    continue
-                if isinstance(outcome, BaseException):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
+                try:
+                    outcomes = await self._commit([rows for rows, _ in batch])
+                except BaseException:  # cancelled: nobody is left waiting for an answer that never comes
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(ServiceUnavailable("intake is shutting down; retry"))
+                    raise
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:
+            # In the same step as the last look at the queue: a report handed over from now on
+            # starts a committer of its own. (The task's done-callback runs a turn later; a
+            # count kept by it let a report arrive in between, see none free, and wait forever.)
+            self._active -= 1
 
     async def _commit(self, batch: Sequence[NewReport]) -> list[bool | BaseException]:
         try:

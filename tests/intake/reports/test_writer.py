@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -121,3 +122,26 @@ async def test_max_batch_bounds_a_transaction(intake: Intake, size: int) -> None
 
 def _rows() -> NewReport:
     return NewReport(report={"id": uuid.uuid4()}, record={}, message={})
+
+
+async def test_a_report_handed_over_as_the_last_committer_finishes_is_committed(tmp_path: Path) -> None:
+    """The committer finishes in the same turn as a new report arrives: it must not be left waiting."""
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    written: list[int] = []
+
+    class GatedWriter(ReportWriter):
+        async def _insert(self, batch: Sequence[NewReport]) -> None:
+            if not written:
+                await gate
+            written.append(len(batch))
+
+    writer = GatedWriter(create_engine(f"sqlite+aiosqlite:///{tmp_path}/unused.db"), concurrency=1)
+    first = asyncio.create_task(writer.write(_rows()))
+    await asyncio.sleep(0)  # the first report is handed over; its commit waits at the gate
+    gate.set_result(None)  # the committer resumes next turn ...
+    second = asyncio.create_task(writer.write(_rows()))  # ... and this report arrives right after
+
+    assert await asyncio.wait_for(first, 5) is True
+    assert await asyncio.wait_for(second, 5) is True
+    assert written == [1, 1]
+    await writer.close()
