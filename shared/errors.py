@@ -31,6 +31,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -181,6 +182,17 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(problem, headers=exc.headers)
 
 
+async def _refused_value(request: Request, exc: Exception) -> JSONResponse:
+    """A value the database cannot store (out of its type's range, say): the client's 422, not a 500."""
+    assert isinstance(exc, DataError)
+    log.warning("the database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
+    return problem_response(
+        Unprocessable("a value in the request cannot be stored (out of range or malformed)").to_problem(
+            request.url.path
+        )
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(WanggeError().to_problem(request.url.path))
@@ -190,4 +202,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(WanggeError, _wangge_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DataError, _refused_value)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.errors import Unprocessable
 
@@ -16,9 +16,27 @@ DEFAULT_PAGE_SIZE = 20
 
 
 class RequestModel(BaseModel):
-    """A request body: unknown fields are rejected, strings are trimmed."""
+    """A request body: unknown fields are rejected, strings are trimmed and may not hold NUL
+    (PostgreSQL's text cannot store it; refused here, the answer is the same on SQLite)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="after")
+    def _no_nul_characters(self) -> Self:
+        for name, value in self:
+            if _holds_nul(value):
+                raise ValueError(f"{name} contains a NUL character (U+0000)")
+        return self
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    return False  # nested request models checked themselves
 
 
 class ResponseModel(BaseModel):

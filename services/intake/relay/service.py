@@ -55,6 +55,7 @@ def make_deliver(
                 ready.append((message, {**message.payload, "grid_cell": cell[0], "community": cell[1]}))
         if not ready:
             return outcomes
+        ready.sort(key=lambda item: item[0].id)  # in the order taken: dispatch places them in order
         batch = InboxBatch(
             messages=[InboxMessage(topic=m.topic, key=m.key, payload=payload) for m, payload in ready]
         )

@@ -9,9 +9,11 @@ arrive during one commit go together in the next, so a transaction carries as ma
 reports as the load brings (up to ``max_batch``) and the database sees a round trip per
 batch instead of three per report. ``concurrency`` commits may be in flight at once.
 
-A batch that breaks a unique constraint (a retried key, a report id already taken) is
-rolled back and its reports are written one transaction each, so the new ones are stored
-and only the taken ones come back ``False`` for the caller to answer (replay, 422, 409).
+A batch that breaks a unique constraint (a retried key, a report id already taken), or
+holds a value the database refuses, is rolled back and its reports are written one
+transaction each: the new ones are stored, a taken one comes back ``False`` for the caller
+to answer (replay, 422, 409), a refused one gets its own error. When the database is out of
+reach every report of the batch is answered 503 and nothing is stored.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.intake.reports import repository
@@ -92,7 +95,8 @@ class ReportWriter:
                 try:
                     outcomes = await self._commit([rows for rows, _ in batch])
                 except BaseException:  # cancelled: nobody is left waiting for an answer that never comes
-                    for _, future in batch:
+                    stranded = batch + (self._waiting if self._active == 1 else [])
+                    for _, future in stranded:
                         if not future.done():
                             future.set_exception(ServiceUnavailable("intake is shutting down; retry"))
                     raise
@@ -112,11 +116,14 @@ class ReportWriter:
     async def _commit(self, batch: Sequence[NewReport]) -> list[bool | BaseException]:
         try:
             await self._insert(batch)
-        except IntegrityError:
-            outcomes = [await self._commit_one(rows) for rows in batch]
         except Exception as exc:
-            _log_failure(exc)
-            return [_failure(exc) for _ in batch]
+            if _out_of_reach(exc):
+                log.warning("could not commit %d new reports: %s", len(batch), exc)
+                return [_unavailable(exc) for _ in batch]
+            if len(batch) == 1:
+                return [await self._answer_alone(exc)]
+            # A taken key or id, or one report the database refuses: the rest still go in.
+            outcomes = [await self._commit_one(rows) for rows in batch]
         else:
             outcomes = [True] * len(batch)
         if any(outcome is True for outcome in outcomes):
@@ -126,12 +133,20 @@ class ReportWriter:
     async def _commit_one(self, rows: NewReport) -> bool | BaseException:
         try:
             await self._insert([rows])
-        except IntegrityError:
-            return False
         except Exception as exc:
-            _log_failure(exc)
-            return _failure(exc)
+            if _out_of_reach(exc):
+                log.warning("could not commit a new report: %s", exc)
+                return _unavailable(exc)
+            return await self._answer_alone(exc)
         return True
+
+    async def _answer_alone(self, exc: Exception) -> bool | BaseException:
+        """The answer to one report whose insert failed while the database is reachable."""
+        if isinstance(exc, IntegrityError):
+            return False  # its key or id is taken: the caller replays or answers 409
+        if not isinstance(exc, DataError):  # a value the database refuses is the client's 422
+            log.exception("could not commit a new report", exc_info=exc)
+        return exc
 
     async def _insert(self, batch: Sequence[NewReport]) -> None:
         async with self.engine.begin() as connection:
@@ -144,20 +159,13 @@ class ReportWriter:
 
 
 def _out_of_reach(exc: Exception) -> bool:
-    return isinstance(exc, DBAPIError | OSError | TimeoutError)
+    """The database cannot be reached right now (the report may simply be retried)."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    return isinstance(exc, OSError | TimeoutError | PoolTimeout)
 
 
-def _log_failure(exc: Exception) -> None:
-    if _out_of_reach(exc):
-        log.warning("could not commit new reports: %s", exc)
-    else:
-        log.exception("could not commit new reports", exc_info=exc)
-
-
-def _failure(exc: Exception) -> BaseException:
-    """What a waiter gets for a failed commit: 503 when the database is out of reach, else the error."""
-    if not _out_of_reach(exc):
-        return exc
+def _unavailable(exc: Exception) -> ServiceUnavailable:
     error = ServiceUnavailable("the database is out of reach; retry the report")
     error.__cause__ = exc
     return error

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.intake.reports.writer import NewReport, ReportWriter
@@ -52,7 +53,15 @@ async def test_a_retry_in_a_batch_replays_and_the_others_are_written(intake: Int
     first = report_body()
     taken = await intake.post_report(first)
     fresh = [report_body() for _ in range(5)]
+    writer: ReportWriter = intake.app.state.reception.writer
+    alone: list[NewReport] = []
+    commit_one = writer._commit_one
 
+    async def spied(rows: NewReport) -> bool | BaseException:
+        alone.append(rows)
+        return await commit_one(rows)
+
+    writer._commit_one = spied  # type: ignore[method-assign]
     answers = await asyncio.gather(
         *(intake.post_report(body) for body in fresh[:2]),
         intake.post_report(first),
@@ -62,6 +71,7 @@ async def test_a_retry_in_a_batch_replays_and_the_others_are_written(intake: Int
 
     statuses = [answer.status_code for answer in answers]
     assert statuses == [201, 201, 201, 422, 201, 201, 201]
+    assert alone  # the batch was rolled back and written report by report
     replay = answers[2]
     assert replay.headers["Idempotent-Replayed"] == "true"
     assert replay.json() == taken.json()
@@ -93,17 +103,42 @@ async def test_a_database_out_of_reach_is_503_for_every_waiter() -> None:
     assert all(outcome.status == 503 for outcome in outcomes if isinstance(outcome, ServiceUnavailable))
 
 
-async def test_closing_loses_no_report_it_answered(intake: Intake) -> None:
+async def test_closing_waits_for_the_reports_handed_over_then_refuses_new_ones(intake: Intake) -> None:
     writer: ReportWriter = intake.app.state.reception.writer
-    posting = [asyncio.create_task(intake.post_report(report_body())) for _ in range(10)]
-    await asyncio.sleep(0)
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    insert = writer._insert
 
-    await writer.close()
+    reached = asyncio.Event()
+
+    async def held(batch: Sequence[NewReport]) -> None:
+        reached.set()
+        await gate
+        await insert(batch)
+
+    handed_over = asyncio.Semaphore(0)
+    write = writer.write
+
+    async def counted(rows: NewReport) -> bool:
+        handed_over.release()
+        return await write(rows)
+
+    writer._insert = held  # type: ignore[method-assign]
+    writer.write = counted  # type: ignore[method-assign]
+    posting = [asyncio.create_task(intake.post_report(report_body())) for _ in range(5)]
+    for _ in range(5):  # every report reached the writer
+        await asyncio.wait_for(handed_over.acquire(), 5)
+    await asyncio.wait_for(reached.wait(), 5)  # and a commit is in flight
+    closing = asyncio.create_task(writer.close())
+    await asyncio.sleep(0.05)
+
+    assert not closing.done()  # the commit in flight holds it
+    gate.set_result(None)
+    await closing
     answers = await asyncio.gather(*posting)
     late = await intake.post_report(report_body())
 
-    assert {answer.status_code for answer in answers} <= {201, 503}
-    assert await intake.report_count() == sum(answer.status_code == 201 for answer in answers)
+    assert [answer.status_code for answer in answers] == [201] * 5
+    assert await intake.report_count() == 5
     assert late.status_code == 503
     assert late.headers["content-type"] == "application/problem+json"
 
@@ -112,12 +147,19 @@ async def test_closing_loses_no_report_it_answered(intake: Intake) -> None:
 async def test_max_batch_bounds_a_transaction(intake: Intake, size: int) -> None:
     writer: ReportWriter = intake.app.state.reception.writer
     writer.max_batch = size
+    sizes: list[int] = []
+    insert = writer._insert
 
-    with counting_commits(intake.app.state.reception.writer.engine) as commits:
-        answers = await asyncio.gather(*(intake.post_report(report_body()) for _ in range(9)))
+    async def recorded(batch: Sequence[NewReport]) -> None:
+        sizes.append(len(batch))
+        await insert(batch)
+
+    writer._insert = recorded  # type: ignore[method-assign]
+    answers = await asyncio.gather(*(intake.post_report(report_body()) for _ in range(9)))
 
     assert [answer.status_code for answer in answers] == [201] * 9
-    assert len(commits) >= 9 // size
+    assert sum(sizes) == 9
+    assert max(sizes) == size
 
 
 def _rows() -> NewReport:
@@ -145,3 +187,33 @@ async def test_a_report_handed_over_as_the_last_committer_finishes_is_committed(
     assert await asyncio.wait_for(second, 5) is True
     assert written == [1, 1]
     await writer.close()
+
+
+async def test_a_report_the_database_refuses_fails_alone(tmp_path: Path) -> None:
+    stored: list[NewReport] = []
+
+    class Refusing(ReportWriter):
+        async def _insert(self, batch: Sequence[NewReport]) -> None:
+            await asyncio.sleep(0)
+            if any(rows.report.get("refused") for rows in batch):
+                raise DataError("INSERT …", {}, ValueError("invalid byte sequence"))
+            stored.extend(batch)
+
+    writer = Refusing(create_engine(f"sqlite+aiosqlite:///{tmp_path}/unused.db"), concurrency=1)
+    good, bad, other = _rows(), NewReport(report={"refused": True}, record={}, message={}), _rows()
+
+    writes = (writer.write(rows) for rows in (good, bad, other))
+    outcomes = await asyncio.gather(*writes, return_exceptions=True)
+
+    assert outcomes[0] is True and outcomes[2] is True
+    assert isinstance(outcomes[1], DataError)
+    assert stored == [good, other]
+
+
+async def test_nul_characters_are_refused_with_422(intake: Intake) -> None:
+    in_text = await intake.post_report(report_body(description="摊位\x00占道"))
+    in_list = await intake.post_report(report_body(photos=["https://files.example.org/a\x00.jpg"]))
+
+    assert (in_text.status_code, in_list.status_code) == (422, 422)
+    assert "NUL" in in_text.json()["detail"]
+    assert await intake.report_count() == 0
