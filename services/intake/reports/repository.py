@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, Insert, Table, and_, bindparam, insert, or_, select
+from sqlalchemy import JSON, Insert, Table, and_, bindparam, insert, or_, select, tuple_
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -137,6 +137,22 @@ def outbox_row(topic: str, key: str, payload: dict[str, Any], *, now: datetime) 
         "dead_at": None,
         "last_error": None,
     }
+
+
+async def stored_keys(connection: AsyncConnection, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (actor, key) pairs among ``keys`` that have an idempotency record."""
+    if not keys:
+        return set()
+    query = select(_records.c.actor_id, _records.c.key).where(
+        tuple_(_records.c.actor_id, _records.c.key).in_(list(keys))
+    )
+    return {(actor_id, key) for actor_id, key in await connection.execute(query)}
+
+
+async def stored_report_ids(connection: AsyncConnection, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    if not ids:
+        return set()
+    return set((await connection.scalars(select(_reports.c.id).where(_reports.c.id.in_(list(ids))))).all())
 
 
 async def report_exists(session: AsyncSession, report_id: uuid.UUID) -> bool:

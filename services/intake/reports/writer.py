@@ -9,10 +9,12 @@ arrive during one commit go together in the next, so a transaction carries as ma
 reports as the load brings (up to ``max_batch``) and the database sees a round trip per
 batch instead of three per report. ``concurrency`` commits may be in flight at once.
 
-A batch that breaks a unique constraint (a retried key, a report id already taken), or
-holds a value the database refuses, is rolled back and its reports are written one
-transaction each: the new ones are stored, a taken one comes back ``False`` for the caller
-to answer (replay, 422, 409), a refused one gets its own error. When the database is out of
+A key or report id that comes twice in one batch goes in once; the later copies come back
+``False`` (taken) for the caller to answer from what the first stored (replay, 422, 409).
+A batch that breaks a unique constraint (a retry whose first answer got lost, an id already
+taken) is rolled back; the reports already stored are left out and the rest go in together.
+A batch still refused (a value the database will not store, a race with another writer) is
+written one transaction per report, so each gets its own answer. When the database is out of
 reach every report of the batch is answered 503 and nothing is stored.
 """
 
@@ -114,21 +116,48 @@ class ReportWriter:
             self._active -= 1
 
     async def _commit(self, batch: Sequence[NewReport]) -> list[bool | BaseException]:
-        try:
-            await self._insert(batch)
-        except Exception as exc:
-            if _out_of_reach(exc):
-                log.warning("could not commit %d new reports: %s", len(batch), exc)
-                return [_unavailable(exc) for _ in batch]
-            if len(batch) == 1:
-                return [await self._answer_alone(exc)]
-            # A taken key or id, or one report the database refuses: the rest still go in.
-            outcomes = [await self._commit_one(rows) for rows in batch]
-        else:
-            outcomes = [True] * len(batch)
+        outcomes: list[bool | BaseException] = [False] * len(batch)  # False: the key or id is taken
+        fresh = _first_of_each(batch)  # a key or id twice in one batch: the first goes in
+        failure = await self._try_insert([batch[i] for i in fresh])
+        if isinstance(failure, IntegrityError) and len(fresh) > 1:
+            # Retries whose first answer got lost: leave out what is stored, the rest go in together.
+            try:
+                stored = await self._stored(batch, fresh)
+            except Exception as exc:
+                stored, failure = set(), exc
+            if stored:
+                fresh = [i for i in fresh if i not in stored]
+                failure = await self._try_insert([batch[i] for i in fresh])
+        if failure is None:
+            for i in fresh:
+                outcomes[i] = True
+        elif _out_of_reach(failure):
+            log.warning("could not commit %d new reports: %s", len(batch), failure)
+            return [_unavailable(failure) for _ in batch]
+        elif len(fresh) == 1:
+            outcomes[fresh[0]] = await self._answer_alone(failure)
+        else:  # a report the database refuses, or a race with another writer: one at a time
+            for i in fresh:
+                outcomes[i] = await self._commit_one(batch[i])
         if any(outcome is True for outcome in outcomes):
             self._on_commit()
         return outcomes
+
+    async def _try_insert(self, batch: Sequence[NewReport]) -> Exception | None:
+        if not batch:
+            return None
+        try:
+            await self._insert(batch)
+        except Exception as exc:
+            return exc
+        return None
+
+    async def _stored(self, batch: Sequence[NewReport], candidates: Sequence[int]) -> set[int]:
+        """Which of ``candidates`` have their key or their report id in the database already."""
+        async with self.engine.connect() as connection:
+            keys = await repository.stored_keys(connection, [_key(batch[i]) for i in candidates])
+            ids = await repository.stored_report_ids(connection, [batch[i].report["id"] for i in candidates])
+        return {i for i in candidates if _key(batch[i]) in keys or batch[i].report["id"] in ids}
 
     async def _commit_one(self, rows: NewReport) -> bool | BaseException:
         try:
@@ -156,6 +185,24 @@ class ReportWriter:
                 records=[rows.record for rows in batch],
                 messages=[rows.message for rows in batch],
             )
+
+
+def _key(rows: NewReport) -> tuple[str, str]:
+    return rows.record["actor_id"], rows.record["key"]
+
+
+def _first_of_each(batch: Sequence[NewReport]) -> list[int]:
+    """Indexes of the reports whose key and id no earlier report of the batch has."""
+    keys: set[tuple[str, str]] = set()
+    ids: set[Any] = set()
+    first = []
+    for i, rows in enumerate(batch):
+        if _key(rows) in keys or rows.report["id"] in ids:
+            continue
+        keys.add(_key(rows))
+        ids.add(rows.report["id"])
+        first.append(i)
+    return first
 
 
 def _out_of_reach(exc: Exception) -> bool:

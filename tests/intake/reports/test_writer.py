@@ -49,19 +49,13 @@ async def test_concurrent_reports_share_transactions(intake: Intake) -> None:
 
 
 async def test_a_retry_in_a_batch_replays_and_the_others_are_written(intake: Intake) -> None:
-    """A taken key breaks its batch's insert: the batch is written report by report instead."""
+    """A stored key breaks its batch's insert: it is left out and the rest go in together."""
     first = report_body()
     taken = await intake.post_report(first)
     fresh = [report_body() for _ in range(5)]
     writer: ReportWriter = intake.app.state.reception.writer
-    alone: list[NewReport] = []
-    commit_one = writer._commit_one
+    sizes = await _one_batch(writer)
 
-    async def spied(rows: NewReport) -> bool | BaseException:
-        alone.append(rows)
-        return await commit_one(rows)
-
-    writer._commit_one = spied  # type: ignore[method-assign]
     answers = await asyncio.gather(
         *(intake.post_report(body) for body in fresh[:2]),
         intake.post_report(first),
@@ -71,12 +65,39 @@ async def test_a_retry_in_a_batch_replays_and_the_others_are_written(intake: Int
 
     statuses = [answer.status_code for answer in answers]
     assert statuses == [201, 201, 201, 422, 201, 201, 201]
-    assert alone  # the batch was rolled back and written report by report
+    # The batch of seven: the later copy of a key left out before, the stored key after its
+    # insert failed, and the five new reports in one transaction.
+    assert sizes == [6, 5]
     replay = answers[2]
     assert replay.headers["Idempotent-Replayed"] == "true"
     assert replay.json() == taken.json()
     assert await intake.report_count() == 6
     assert len(await intake.outbox()) == 6
+
+
+async def _one_batch(writer: ReportWriter, size: int = 7) -> list[int]:
+    """Make the writer's next ``size`` reports one batch; the sizes of the inserts it then makes."""
+    writer.concurrency = 1
+    sizes: list[int] = []
+    arrived = 0
+    all_here = asyncio.Event()
+    write, insert = writer.write, writer._insert
+
+    async def counted(rows: NewReport) -> bool:
+        nonlocal arrived
+        arrived += 1
+        if arrived == size:
+            all_here.set()
+        await all_here.wait()  # all hand over in one turn, before the committer's first look
+        return await write(rows)
+
+    async def held(batch: Sequence[NewReport]) -> None:
+        sizes.append(len(batch))
+        await insert(batch)
+
+    writer.write = counted  # type: ignore[method-assign]
+    writer._insert = held  # type: ignore[method-assign]
+    return sizes
 
 
 async def test_the_same_new_report_twice_at_once_is_written_once(intake: Intake) -> None:
@@ -162,8 +183,10 @@ async def test_max_batch_bounds_a_transaction(intake: Intake, size: int) -> None
     assert max(sizes) == size
 
 
-def _rows() -> NewReport:
-    return NewReport(report={"id": uuid.uuid4()}, record={}, message={})
+def _rows(**report: Any) -> NewReport:
+    report_id = uuid.uuid4()
+    record = {"actor_id": "wang.fang", "key": str(report_id)}
+    return NewReport(report={"id": report_id, **report}, record=record, message={})
 
 
 async def test_a_report_handed_over_as_the_last_committer_finishes_is_committed(tmp_path: Path) -> None:
@@ -200,7 +223,7 @@ async def test_a_report_the_database_refuses_fails_alone(tmp_path: Path) -> None
             stored.extend(batch)
 
     writer = Refusing(create_engine(f"sqlite+aiosqlite:///{tmp_path}/unused.db"), concurrency=1)
-    good, bad, other = _rows(), NewReport(report={"refused": True}, record={}, message={}), _rows()
+    good, bad, other = _rows(), _rows(refused=True), _rows()
 
     writes = (writer.write(rows) for rows in (good, bad, other))
     outcomes = await asyncio.gather(*writes, return_exceptions=True)
