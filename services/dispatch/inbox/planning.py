@@ -8,8 +8,10 @@ and no HTTP here; :mod:`services.dispatch.inbox.service` reads before and writes
 
 from __future__ import annotations
 
+import math
 import uuid
-from collections.abc import Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -107,7 +109,10 @@ def plan_batch(
     """Place every report, in order; ``open_cases`` are the locked cases ``nearby`` lie on."""
     plan = Plan()
     cases: dict[int, Case] = dict(open_cases)
-    points = [_Point(n.case_id, n.category, n.seen_at, n.lat, n.lon) for n in nearby if n.case_id in cases]
+    points = _Points(radius_m)
+    for n in nearby:
+        if n.case_id in cases:
+            points.add(_Point(n.case_id, n.category, n.seen_at, n.lat, n.lon))
     for report in reports:
         key = _case_to_join(report, points, radius_m=radius_m, window_hours=window_hours)
         if key is None:
@@ -116,21 +121,41 @@ def plan_batch(
             _register(plan, cases[key], report, routing, now)
         else:
             _merge(plan, cases[key], report, now)
-        points.append(_Point(key, report.category, report.seen_at, report.lat, report.lon))
+        points.add(_Point(key, report.category, report.seen_at, report.lat, report.lon))
     return plan
 
 
+class _Points:
+    """The reports a new report may join, by category and by a band of latitude as high as
+    the merge radius: a report looks only at its category's points in its band and the two
+    beside it. (Looking at every point of the batch made planning a batch quadratic in its
+    size: 15 % of dispatch's CPU at 600 reports/s.)"""
+
+    def __init__(self, radius_m: float) -> None:
+        # the merge box's half-height (the same at every latitude); never 0, for a radius of 0
+        self.band = max(bounding_box(0.0, 0.0, radius_m)[0][1], 1e-6)
+        self._bands: dict[tuple[str | None, int], list[_Point]] = defaultdict(list)
+
+    def add(self, point: _Point) -> None:
+        self._bands[point.category, math.floor(point.lat / self.band)].append(point)
+
+    def around(self, category: str | None, lat: float) -> Iterator[_Point]:
+        """Every point of ``category`` within one band height of ``lat`` (and a few more)."""
+        middle = math.floor(lat / self.band)
+        for band in (middle - 1, middle, middle + 1):
+            yield from self._bands.get((category, band), ())
+
+
 def _case_to_join(
-    report: InboundReport, points: list[_Point], *, radius_m: float, window_hours: float
+    report: InboundReport, points: _Points, *, radius_m: float, window_hours: float
 ) -> int | None:
     area = merge_area(report, radius_m=radius_m, window_hours=window_hours)
     if area is None:
         return None
     candidates = (
         (p.key, p.lat, p.lon)
-        for p in points
-        if p.category == area.category
-        and area.seen_from <= p.seen_at <= area.seen_to
+        for p in points.around(area.category, report.lat)
+        if area.seen_from <= p.seen_at <= area.seen_to
         and area.lat_range[0] <= p.lat <= area.lat_range[1]
         and area.lon_range[0] <= p.lon <= area.lon_range[1]
     )

@@ -1,0 +1,83 @@
+"""Placing a batch in memory: which report joins which case, against the plain definition."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.dispatch.inbox.merging import nearest_case
+from services.dispatch.inbox.planning import Routing, plan_batch
+from services.dispatch.inbox.schemas import InboundReport
+from tests.dispatch import factories
+
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+NO_ROUTES = Routing(routes={}, categories={})
+
+
+def inbound(lat: float, lon: float, category: str, minutes_ago: int = 1) -> InboundReport:
+    seen = NOW - timedelta(minutes=minutes_ago)
+    return InboundReport.model_validate(
+        factories.report(lat=lat, lon=lon, category=category, seen_at=seen.isoformat())
+    )
+
+
+def expected_cases(reports: list[InboundReport], *, radius_m: float, window_hours: float) -> list[int]:
+    """The definition, spelled out: each report in turn joins the case of the nearest earlier
+    report of its category seen within the window and lying within the radius, else opens one."""
+    placed: list[tuple[InboundReport, int]] = []
+    cases = []
+    for report in reports:
+        window = timedelta(hours=window_hours)
+        candidates = [
+            (case, earlier.lat, earlier.lon)
+            for earlier, case in placed
+            if earlier.category == report.category and abs(earlier.seen_at - report.seen_at) <= window
+        ]
+        case = nearest_case(report.lat, report.lon, candidates, radius_m)
+        if case is None:
+            case = len(set(cases))
+        cases.append(case)
+        placed.append((report, case))
+    return cases
+
+
+def planned_cases(reports: list[InboundReport], *, radius_m: float, window_hours: float) -> list[int]:
+    plan = plan_batch(
+        reports,
+        routing=NO_ROUTES,
+        nearby=[],
+        open_cases={},
+        radius_m=radius_m,
+        window_hours=window_hours,
+        now=NOW,
+    )
+    numbering = {id(case): i for i, case in enumerate(plan.new_cases)}
+    return [numbering[id(placement.case)] for placement in plan.placements]
+
+
+@pytest.mark.parametrize("radius_m", [0.0, 15.0, 50.0, 400.0])
+def test_a_batch_is_placed_as_the_definition_says(radius_m: float) -> None:
+    rng = random.Random(7)
+    reports = [
+        inbound(
+            24.45 + rng.uniform(0, 0.004),
+            118.07 + rng.uniform(0, 0.004),
+            rng.choice(["0501", "0502", "0601"]),
+            minutes_ago=rng.randint(1, 600),
+        )
+        for _ in range(400)
+    ]
+    reports += [inbound(r.lat, r.lon, r.category or "", minutes_ago=5) for r in reports[:20]]  # same spots
+    expected = expected_cases(reports, radius_m=radius_m, window_hours=4)
+    assert planned_cases(reports, radius_m=radius_m, window_hours=4) == expected
+    assert len(set(expected)) < len(reports)  # some reports did join a case
+
+
+def test_a_report_joins_across_a_band_of_latitude() -> None:
+    # 0.0004° of latitude is 44 m: within 50 m whatever band boundary lies between them
+    for base in (24.45, 24.450449, 24.4504495, -33.9):
+        first, second = inbound(base, 118.08, "0501"), inbound(base + 0.0004, 118.08, "0501")
+        assert planned_cases([first, second], radius_m=50, window_hours=4) == [0, 0]
+        assert planned_cases([second, first], radius_m=50, window_hours=4) == [0, 0]
