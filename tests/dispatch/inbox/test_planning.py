@@ -27,7 +27,7 @@ def expected_cases(reports: list[InboundReport], *, radius_m: float, window_hour
     """The definition, spelled out: each report in turn joins the case of the nearest earlier
     report of its category seen within the window and lying within the radius, else opens one."""
     placed: list[tuple[InboundReport, int]] = []
-    cases = []
+    cases: list[int] = []
     for report in reports:
         window = timedelta(hours=window_hours)
         candidates = [
