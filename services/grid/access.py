@@ -96,6 +96,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("PATCH", "/v1/catalog/{code}"): ADMIN,
     # routing
     ("GET", "/v1/routing/resolve"): READERS,
+    ("POST", "/v1/routing/resolutions"): READERS,
     ("GET", "/v1/routing/overrides"): READERS,
     ("POST", "/v1/routing/overrides"): ADMIN,
     ("DELETE", "/v1/routing/overrides/{override_id}"): ADMIN,

@@ -104,6 +104,8 @@ class FakeGrid:
     cells: set[str] = field(default_factory=lambda: {CELL, OTHER_CELL, FAR_CELL})
     down: bool = False
     calls: list[str] = field(default_factory=list)
+    questions: list[list[tuple[str, str | None]]] = field(default_factory=list)
+    """the routing questions of each ``POST /v1/routing/resolutions``"""
     jwks_calls: int = 0
     token_calls: int = 0
     client_secret: str = CLIENT_SECRET
@@ -121,7 +123,17 @@ class FakeGrid:
             return httpx.Response(503, json={"detail": "down"})
         parts = request.url.path.strip("/").split("/")
         if parts[:3] == ["v1", "routing", "resolve"]:
-            return self.resolve(request.url.params.get("category", ""), request.url.params.get("cell"))
+            answer = self.resolution(request.url.params.get("category", ""), request.url.params.get("cell"))
+            return httpx.Response(200, json=answer) if answer else problem(404, "unknown category or cell")
+        if parts[:3] == ["v1", "routing", "resolutions"] and request.method == "POST":
+            questions = json.loads(request.content)["questions"]
+            self.questions.append([(q["category"], q.get("cell")) for q in questions])
+            answers = []
+            for question in questions:
+                resolution = self.resolution(question["category"], question.get("cell"))
+                unknown = None if resolution else "unknown category or cell"
+                answers.append(question | {"resolution": resolution, "unknown": unknown})
+            return httpx.Response(200, json={"answers": answers})
         if parts[:2] == ["v1", "departments"] and parts[2] in self.departments:
             return httpx.Response(200, json=self.departments[parts[2]])
         if parts[:2] == ["v1", "catalog"] and parts[2] in self.categories:
@@ -140,9 +152,9 @@ class FakeGrid:
             200, json={"access_token": tokens.token(actor), "token_type": "bearer", "expires_in": 900}
         )
 
-    def resolve(self, code: str, cell: str | None) -> httpx.Response:
+    def resolution(self, code: str, cell: str | None) -> dict[str, Any] | None:
         if code not in self.categories or (cell is not None and cell not in self.cells):
-            return problem(404, "unknown category or cell")
+            return None
         entry = self.categories[code]
         override = self.overrides.get((code, cell or ""))
         department = override or entry["department_code"]
@@ -154,7 +166,7 @@ class FakeGrid:
             "source": "override" if override else ("catalog" if department else "none"),
             "region_code": cell if override else None,
         }
-        return httpx.Response(200, json=body)
+        return body
 
 
 @dataclass

@@ -6,6 +6,7 @@ import httpx
 
 from tests.grid.factories import (
     CELL_A1,
+    CELL_A2,
     CELL_B1,
     COMMUNITY_A,
     create_category,
@@ -102,3 +103,51 @@ async def test_unknown_category_or_cell_is_404(client: httpx.AsyncClient) -> Non
     assert (await resolve(client, "0999", CELL_A1)).status_code == 404
     assert (await resolve(client, "0501", "35020300100199")).status_code == 404
     assert (await resolve(client, "not-a-code")).status_code == 422
+
+
+async def test_many_questions_get_the_single_answers_in_one_request(client: httpx.AsyncClient) -> None:
+    await setup_catalog(client)
+    for region, department in ((COMMUNITY_A, "market-supervision"), (CELL_A1, "law-enforcement")):
+        created = await client.post(
+            "/v1/routing/overrides",
+            json={"region_code": region, "category_code": "0501", "department_code": department},
+        )
+        assert created.status_code == 201
+    questions = [
+        ("0501", CELL_A1),  # the cell's own override
+        ("0501", CELL_A2),  # the community's
+        ("0501", CELL_B1),  # the catalog's
+        ("0501", None),
+        ("9901", CELL_A1),  # no department: triage
+        ("0999", CELL_A1),  # unknown category
+        ("0501", "35020300100199"),  # unknown cell
+        ("A0101", "cell-7"),  # not even codes: unknown too
+        ("0501", CELL_A1),  # asked twice
+    ]
+    response = await client.post(
+        "/v1/routing/resolutions",
+        json={"questions": [{"category": c} | ({"cell": cell} if cell else {}) for c, cell in questions]},
+    )
+    assert response.status_code == 200
+    answers = response.json()["answers"]
+    assert [(a["category"], a["cell"]) for a in answers] == questions
+    for (category, cell), answer in zip(questions, answers, strict=True):
+        single = await resolve(client, category, cell)
+        if single.status_code == 404:
+            assert (answer["resolution"], answer["unknown"]) == (None, single.json()["detail"])
+        elif single.status_code == 422:  # not even a code: a single resolve checks the pattern
+            assert (answer["resolution"], answer["unknown"]) == (None, "no category 'A0101' in the catalog")
+        else:
+            assert (answer["resolution"], answer["unknown"]) == (single.json(), None)
+    sources = [a["resolution"]["source"] if a["resolution"] else None for a in answers]
+    assert sources == ["override", "override", "catalog", "catalog", "none", None, None, None, "override"]
+    assert answers[1]["resolution"]["region_code"] == COMMUNITY_A
+
+
+async def test_resolutions_are_bounded(client: httpx.AsyncClient) -> None:
+    await setup_catalog(client)
+    too_many = {"questions": [{"category": "0501", "cell": CELL_A1}] * 501}
+    for body in ({"questions": []}, too_many, {"questions": [{"category": "0" * 65}]}):
+        response = await client.post("/v1/routing/resolutions", json=body)
+        assert response.status_code == 422
+        assert response.headers["content-type"].startswith("application/problem+json")

@@ -1,16 +1,20 @@
 """dispatch's client of grid: routing, departments and the catalog.
 
-Routing and catalog answers (including "unknown", a 404) are cached in memory for
-``cache_seconds``: a burst of reports of one kind in one cell asks grid once. Concurrent
-askers of one answer share one request (single flight), and at most ``max_concurrency``
-requests are in flight at once (httpx's pool costs more per request as concurrency grows).
+Routing and catalog answers (including "unknown") are cached in memory for
+``cache_seconds``: a burst of reports of one kind in one cell asks grid once. The routing
+questions of a batch of reports that are not cached go to grid together, in one
+``POST /v1/routing/resolutions`` (up to 500 a request): one request and four queries in grid
+instead of a request and four queries per question. Concurrent askers of one answer share
+one request (single flight), and at most ``max_concurrency`` requests are in flight at once
+(httpx's pool costs more per request as concurrency grows).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Literal, TypeVar
 
 import httpx
@@ -22,6 +26,10 @@ from shared.peer import PeerClient
 
 K = TypeVar("K")
 T = TypeVar("T")
+Pair = tuple[str, str | None]
+"""A routing question: (category, cell)."""
+MAX_QUESTIONS = 500
+"""what grid takes in one ``POST /v1/routing/resolutions``"""
 
 
 class Category(BaseModel):
@@ -68,23 +76,59 @@ class GridClient(PeerClient):
     ) -> None:
         super().__init__(base_url, caller=caller, timeout=timeout, transport=transport, tokens=tokens)
         self.cache_seconds = cache_seconds
-        self._routes: dict[tuple[str, str | None], tuple[float, Route | None]] = {}
+        self._routes: dict[Pair, tuple[float, Route | None]] = {}
         self._categories: dict[str, tuple[float, Category | None]] = {}
         self._flights: dict[object, asyncio.Future[Any]] = {}
+        self._route_flights: dict[Pair, asyncio.Future[dict[Pair, Route | None]]] = {}
         self._slots = asyncio.Semaphore(max_concurrency)
 
     async def resolve_route(self, category: str, cell: str | None) -> Route | None:
         """The routing answer for a category (in a cell), or None when grid does not know them."""
+        return (await self.resolve_routes([(category, cell)]))[category, cell]
 
-        async def fetch() -> Route | None:
-            params = {"category": category} | ({"cell": cell} if cell else {})
-            try:
-                response = await self.request("GET", "/v1/routing/resolve", params=params)
-            except NotFound:
-                return None
-            return Route.model_validate(response.json())
+    async def resolve_routes(self, pairs: Iterable[Pair]) -> dict[Pair, Route | None]:
+        """The routing answer to each (category, cell) question, None where grid knows either
+        not; what is not cached is asked in one request (per 500 questions)."""
+        now = time.monotonic()
+        answers: dict[Pair, Route | None] = {}
+        flights: dict[Pair, asyncio.Future[dict[Pair, Route | None]]] = {}
+        missing: list[Pair] = []
+        for pair in dict.fromkeys(pairs):
+            cached = self._routes.get(pair)
+            if cached is not None and cached[0] > now:
+                answers[pair] = cached[1]
+            elif pair in self._route_flights:
+                flights[pair] = self._route_flights[pair]  # asked already by a concurrent batch
+            else:
+                missing.append(pair)
+        for start in range(0, len(missing), MAX_QUESTIONS):
+            chunk = missing[start : start + MAX_QUESTIONS]
+            flight: asyncio.Future[dict[Pair, Route | None]] = asyncio.ensure_future(self._ask_routes(chunk))
+            for pair in chunk:
+                self._route_flights[pair] = flights[pair] = flight
+            flight.add_done_callback(functools.partial(self._land, chunk))
+        for pair, flight in flights.items():
+            answers[pair] = (await asyncio.shield(flight))[pair]
+        return answers
 
-        return await self._cached(self._routes, (category, cell), fetch)
+    def _land(self, chunk: list[Pair], flight: asyncio.Future[Any]) -> None:
+        for pair in chunk:
+            self._route_flights.pop(pair, None)
+        if not flight.cancelled():
+            flight.exception()  # retrieved: every asker got it already, or none is left to
+
+    async def _ask_routes(self, chunk: list[Pair]) -> dict[Pair, Route | None]:
+        questions = [{"category": category} | ({"cell": cell} if cell else {}) for category, cell in chunk]
+        async with self._slots:
+            response = await self.request("POST", "/v1/routing/resolutions", json={"questions": questions})
+        answers = response.json()["answers"]
+        resolved = {
+            pair: Route.model_validate(answer["resolution"]) if answer["resolution"] is not None else None
+            for pair, answer in zip(chunk, answers, strict=True)
+        }
+        until = time.monotonic() + self.cache_seconds
+        self._routes.update((pair, (until, route)) for pair, route in resolved.items())
+        return resolved
 
     async def category(self, code: str) -> Category | None:
         """A catalog entry, or None when the category is unknown."""

@@ -93,11 +93,11 @@ async def _ask_grid(grid: GridClient, reports: list[InboundReport]) -> Routing:
     pairs = sorted({(r.category, r.grid_cell) for r in reports if r.category and r.grid_cell})
     codes = sorted({r.category for r in reports if r.category and not r.grid_cell})
     routes, categories = await asyncio.gather(
-        asyncio.gather(*(grid.resolve_route(category, cell) for category, cell in pairs)),
-        asyncio.gather(*(grid.category(code) for code in codes)),
+        grid.resolve_routes(pairs), asyncio.gather(*(grid.category(code) for code in codes))
     )
     return Routing(
-        routes=dict(zip(pairs, routes, strict=True)), categories=dict(zip(codes, categories, strict=True))
+        routes={(category, cell): routes[category, cell] for category, cell in pairs},
+        categories=dict(zip(codes, categories, strict=True)),
     )
 
 

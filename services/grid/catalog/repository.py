@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,6 +12,14 @@ from services.grid.models import Category
 
 async def get(session: AsyncSession, code: str) -> Category | None:
     return await session.get(Category, code)
+
+
+async def get_many(session: AsyncSession, codes: Iterable[str]) -> dict[str, Category]:
+    wanted = sorted(set(codes))
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(Category).where(Category.code.in_(wanted)))
+    return {category.code: category for category in rows}
 
 
 def list_statement(*, class_name: str | None, department: str | None) -> Select[Category]:

@@ -14,6 +14,14 @@ async def get(session: AsyncSession, code: str) -> Department | None:
     return await session.get(Department, code)
 
 
+async def get_many(session: AsyncSession, codes: Iterable[str]) -> dict[str, Department]:
+    wanted = sorted(set(codes))
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(Department).where(Department.code.in_(wanted)))
+    return {department.code: department for department in rows}
+
+
 async def existing_codes(session: AsyncSession, codes: Iterable[str]) -> set[str]:
     wanted = sorted(set(codes))
     if not wanted:

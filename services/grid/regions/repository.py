@@ -27,6 +27,14 @@ async def get_many(session: AsyncSession, codes: Iterable[str]) -> dict[str, Reg
     return {region.code: region for region in rows}
 
 
+async def existing_codes(session: AsyncSession, codes: Iterable[str]) -> set[str]:
+    """Which of ``codes`` name a region (without loading their geometry)."""
+    wanted = sorted(set(codes))
+    if not wanted:
+        return set()
+    return set(await session.scalars(select(Region.code).where(Region.code.in_(wanted))))
+
+
 async def has_any(session: AsyncSession) -> bool:
     return (await session.scalar(select(Region.code).limit(1))) is not None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,11 +23,15 @@ async def find(session: AsyncSession, *, region_code: str, category_code: str) -
 
 
 async def for_regions(
-    session: AsyncSession, *, category_code: str, region_codes: Sequence[str]
+    session: AsyncSession, *, category_codes: Iterable[str], region_codes: Iterable[str]
 ) -> Sequence[RoutingOverride]:
+    """The overrides of any of the categories on any of the regions."""
+    categories, regions = sorted(set(category_codes)), sorted(set(region_codes))
+    if not categories or not regions:
+        return []
     rows = await session.scalars(
         select(RoutingOverride).where(
-            RoutingOverride.category_code == category_code, RoutingOverride.region_code.in_(region_codes)
+            RoutingOverride.category_code.in_(categories), RoutingOverride.region_code.in_(regions)
         )
     )
     return rows.all()

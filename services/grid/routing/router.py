@@ -10,7 +10,15 @@ from services.grid.catalog.schemas import CATEGORY_CODE
 from services.grid.deps import CurrentActor, SessionDep
 from services.grid.regions.codes import CODE_PATTERN
 from services.grid.routing import service
-from services.grid.routing.schemas import OverrideCreate, OverridePage, OverrideRead, Resolution
+from services.grid.routing.schemas import (
+    OverrideCreate,
+    OverridePage,
+    OverrideRead,
+    Resolution,
+    RouteAnswer,
+    RouteAnswers,
+    RouteQuestions,
+)
 from shared.errors import Conflict, NotFound, Unauthorized, Unprocessable, problem_responses
 from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
@@ -30,6 +38,32 @@ async def resolve(session: SessionDep, category: CategoryQuery, cell: RegionQuer
     404 when the category or the given cell is unknown.
     """
     return await service.resolve(session, category_code=category, cell_code=cell)
+
+
+@router.post(
+    "/resolutions",
+    response_model=RouteAnswers,
+    responses=problem_responses(Unprocessable),
+    summary="Resolve many routing questions at once",
+)
+async def resolve_many(session: SessionDep, body: RouteQuestions) -> RouteAnswers:
+    """`GET /resolve` for up to 500 (category, cell) questions in one request, as dispatch asks
+    them for a batch of reports. One answer per question, in order: its `resolution`, or, for
+    an unknown category or cell, `unknown` saying which (the 404 of a single resolve).
+    """
+    questions = [(q.category, q.cell) for q in body.questions]
+    answers = await service.resolve_many(session, questions)
+    return RouteAnswers(
+        answers=[
+            RouteAnswer(
+                category=category,
+                cell=cell,
+                resolution=None if isinstance(answer, str) else answer,
+                unknown=answer if isinstance(answer, str) else None,
+            )
+            for (category, cell), answer in zip(questions, answers, strict=True)
+        ]
+    )
 
 
 @router.get("/overrides", response_model=OverridePage)

@@ -55,6 +55,21 @@ class DepartmentRef(ResponseModel):
     name_en: str = Field(examples=["Market supervision office"])
 
 
+MAX_QUESTIONS = 500
+"""Routing questions one ``POST /v1/routing/resolutions`` may ask."""
+
+
+class RouteQuestion(RequestModel):
+    """Codes as reports carry them: one that is not a catalog or region code is simply unknown."""
+
+    category: str = Field(min_length=1, max_length=64, examples=["0501"])
+    cell: str | None = Field(default=None, min_length=1, max_length=32, examples=["35020300100101"])
+
+
+class RouteQuestions(RequestModel):
+    questions: list[RouteQuestion] = Field(min_length=1, max_length=MAX_QUESTIONS)
+
+
 class Resolution(ResponseModel):
     """Where a report of ``category`` in a cell goes; ``department`` null: a dispatcher decides."""
 
@@ -64,3 +79,19 @@ class Resolution(ResponseModel):
     region_code: str | None = Field(
         description="the region whose override applied", examples=["350203001001"]
     )
+
+
+class RouteAnswer(ResponseModel):
+    """The answer to one question: ``resolution``, or ``unknown`` naming what grid does not know."""
+
+    category: str = Field(examples=["0501"])
+    cell: str | None = Field(examples=["35020300100101"])
+    resolution: Resolution | None
+    unknown: str | None = Field(
+        description="why there is no resolution (what a single resolve answers 404 with)",
+        examples=["no region 35020300100199"],
+    )
+
+
+class RouteAnswers(ResponseModel):
+    answers: list[RouteAnswer] = Field(description="one per question, in the questions' order")

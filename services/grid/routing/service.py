@@ -7,9 +7,11 @@ district) wins over the catalog default.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.grid.catalog import repository as catalog_repository
 from services.grid.catalog import service as catalog
 from services.grid.catalog.schemas import CategoryRead
 from services.grid.departments import repository as departments
@@ -33,29 +35,62 @@ log = logging.getLogger("wangge.grid.routing")
 
 
 async def resolve(session: AsyncSession, *, category_code: str, cell_code: str | None) -> Resolution:
-    category = await catalog.get_category(session, code=category_code)
-    department_code, source, region_code = category.department_code, Source.catalog, None
-    if cell_code is not None:
-        if await regions.get(session, cell_code) is None:
-            raise NotFound(f"no region {cell_code}")
-        chain = lineage(cell_code)
-        overrides = await repository.for_regions(session, category_code=category_code, region_codes=chain)
-        if overrides:
-            nearest = min(overrides, key=lambda o: chain.index(o.region_code))
-            department_code, source, region_code = (
-                nearest.department_code,
-                Source.override,
-                nearest.region_code,
-            )
-    department = await departments.get(session, department_code) if department_code else None
-    if department is None:
-        source = Source.none
-    return Resolution(
-        category=CategoryRead.model_validate(category),
-        department=DepartmentRef.model_validate(department) if department else None,
-        source=source,
-        region_code=region_code,
+    """Where a report of the category (in the cell) goes; 404 when either is unknown."""
+    (answer,) = await resolve_many(session, [(category_code, cell_code)])
+    if isinstance(answer, str):
+        raise NotFound(answer)
+    return answer
+
+
+async def resolve_many(
+    session: AsyncSession, questions: Sequence[tuple[str, str | None]]
+) -> list[Resolution | str]:
+    """Each question's resolution, or why there is none (an unknown category or cell), in
+    order; four queries however many questions."""
+    chains = {cell: lineage(cell) for _, cell in questions if cell is not None}
+    categories = await catalog_repository.get_many(session, [category for category, _ in questions])
+    cells = await regions.existing_codes(session, chains)
+    overrides = await repository.for_regions(
+        session,
+        category_codes=categories,
+        region_codes={code for chain in chains.values() for code in chain},
     )
+    by_pair = {(o.category_code, o.region_code): o for o in overrides}
+    wanted = {c.department_code for c in categories.values() if c.department_code}
+    known_departments = await departments.get_many(session, wanted | {o.department_code for o in overrides})
+
+    def answer(category_code: str, cell_code: str | None) -> Resolution | str:
+        category = categories.get(category_code)
+        if category is None:
+            return f"no category {category_code!r} in the catalog"
+        department_code, source, region_code = category.department_code, Source.catalog, None
+        if cell_code is not None:
+            if cell_code not in cells:
+                return f"no region {cell_code}"
+            # the override on the nearest region of the cell's lineage wins
+            nearest = next(
+                (
+                    by_pair[category_code, code]
+                    for code in chains[cell_code]
+                    if (category_code, code) in by_pair
+                ),
+                None,
+            )
+            if nearest is not None:
+                department_code, source, region_code = (
+                    nearest.department_code,
+                    Source.override,
+                    nearest.region_code,
+                )
+        department = known_departments.get(department_code) if department_code else None
+        return Resolution(
+            category=CategoryRead.model_validate(category),
+            department=DepartmentRef.model_validate(department) if department else None,
+            source=source if department else Source.none,
+            region_code=region_code,
+        )
+
+    return [answer(category, cell) for category, cell in questions]
 
 
 async def list_overrides(

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from services.dispatch.clients.grid import GridClient
+from services.dispatch.clients.grid import MAX_QUESTIONS, GridClient
 from shared.auth import ServiceTokens
 from shared.errors import PeerUnavailable, Unauthorized
 from tests.dispatch.fakes import CELL, CLIENT_SECRET, OTHER, STALL, FakeGrid
@@ -44,7 +44,7 @@ async def test_answers_are_cached_unknowns_too() -> None:
     for _ in range(3):
         await grid.resolve_route(STALL, CELL)
         await grid.resolve_route("nope", CELL)
-    assert len(fake.calls) == 2
+    assert fake.questions == [[(STALL, CELL)], [("nope", CELL)]]
     await grid.aclose()
 
 
@@ -80,5 +80,39 @@ async def test_concurrent_askers_of_one_answer_share_one_request() -> None:
     grid = client(fake)
     routes = await asyncio.gather(*(grid.resolve_route(STALL, CELL) for _ in range(5)))
     assert all(route == routes[0] and route is not None for route in routes)
-    assert len([c for c in fake.calls if c.startswith("/v1/routing/resolve")]) == 1
+    assert fake.questions == [[(STALL, CELL)]]
+    await grid.aclose()
+
+
+async def test_the_questions_not_cached_go_to_grid_in_one_request() -> None:
+    fake = FakeGrid()
+    grid = client(fake)
+    first = await grid.resolve_routes([(STALL, CELL), (OTHER, CELL), ("nope", CELL), (STALL, CELL)])
+    assert fake.questions == [[(STALL, CELL), (OTHER, CELL), ("nope", CELL)]]
+    assert first[STALL, CELL] is not None and first[STALL, CELL].source == "catalog"
+    assert first["nope", CELL] is None
+    again = await grid.resolve_routes([(STALL, CELL), (STALL, None), ("nope", CELL)])
+    assert fake.questions[1:] == [[(STALL, None)]]  # only what was not cached
+    assert again[STALL, CELL] == first[STALL, CELL] and again["nope", CELL] is None
+    await grid.aclose()
+
+
+async def test_more_than_grid_takes_at_once_is_asked_in_several_requests() -> None:
+    fake = FakeGrid()
+    grid = client(fake)
+    pairs = [(STALL, f"cell-{i}") for i in range(MAX_QUESTIONS + 1)]
+    answers = await grid.resolve_routes(pairs)
+    assert [len(questions) for questions in fake.questions] == [MAX_QUESTIONS, 1]
+    assert set(answers) == set(pairs)
+    await grid.aclose()
+
+
+async def test_concurrent_batches_share_the_questions_in_flight() -> None:
+    fake = FakeGrid()
+    grid = client(fake)
+    await asyncio.gather(
+        grid.resolve_routes([(STALL, CELL), (OTHER, CELL)]),
+        grid.resolve_routes([(OTHER, CELL), (STALL, None)]),
+    )
+    assert fake.questions == [[(STALL, CELL), (OTHER, CELL)], [(STALL, None)]]
     await grid.aclose()

@@ -47,6 +47,22 @@ async def test_a_routing_override_picks_the_department(start_dispatch: StartDisp
     assert parse(case["deadline_at"]) - parse(case["dispatched_at"]) == timedelta(hours=4)
 
 
+async def test_one_routing_round_trip_for_a_batch_and_unknown_codes_wait_in_triage(
+    dispatch: Dispatch,
+) -> None:
+    routed = factories.report()
+    elsewhere = factories.report(lat=factories.LAT + FAR, grid_cell=OTHER_CELL, category=MANHOLE)
+    unknown = factories.report(lat=factories.LAT + 2 * FAR, category="A0101")  # a bot's own code
+    results = await dispatch.deliver(routed, elsewhere, unknown)
+    assert [r["status"] for r in results] == ["accepted"] * 3
+    assert len(dispatch.grid.questions) == 1
+    assert sorted(dispatch.grid.questions[0]) == sorted(
+        [(factories.STALL, CELL), (MANHOLE, OTHER_CELL), ("A0101", CELL)]
+    )
+    statuses = [(await dispatch.case_of(p["report_id"]))["status"] for p in (routed, elsewhere, unknown)]
+    assert statuses == ["dispatched", "dispatched", "triage"]
+
+
 async def test_a_redelivered_report_is_a_duplicate_and_makes_no_second_case(dispatch: Dispatch) -> None:
     payload = factories.report()
     await dispatch.deliver(payload)
@@ -151,7 +167,7 @@ async def test_routing_answers_are_cached(start_dispatch: StartDispatch) -> None
     async with start_dispatch(grid, FakeIntake(), routing_cache_seconds=60) as dispatch:
         await dispatch.deliver(factories.report(), factories.report(lat=factories.LAT + FAR))
         await dispatch.deliver(factories.report(lat=factories.LAT + 2 * FAR))
-    assert len([c for c in grid.calls if c.startswith("/v1/routing/resolve")]) == 1
+    assert grid.questions == [[(factories.STALL, factories.CELL)]]
 
 
 async def test_the_inbox_takes_only_intake(dispatch: Dispatch) -> None:
