@@ -10,11 +10,11 @@ median, where several writers contend for the file lock and wait on ``busy_timeo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
@@ -22,6 +22,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -87,6 +89,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def json_dumps(value: Any) -> str:
     """JSON columns are written with orjson: the stdlib encoder was a tenth of intake's CPU."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def padded(values: Iterable[T]) -> list[T]:
+    """An ``IN`` list padded to a power of two with its last value (which changes no answer).
+
+    A batch's look-ups then come in a handful of statement shapes, each compiled, prepared and
+    planned once per connection; a list of every length was a new statement nearly every batch.
+    """
+    items = list(values)
+    if items:
+        items += [items[-1]] * ((1 << (len(items) - 1).bit_length()) - len(items))
+    return items
+
+
+def power_of_two_chunks(rows: Sequence[T]) -> Iterator[Sequence[T]]:
+    """``rows`` in consecutive chunks whose sizes are powers of two, largest first (100 rows:
+    64, 32, 4), for multi-row inserts in a handful of statement shapes (see :func:`padded`)."""
+    start = 0
+    while start < len(rows):
+        size = 1 << ((len(rows) - start).bit_length() - 1)
+        yield rows[start : start + size]
+        start += size
 
 
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:

@@ -26,7 +26,7 @@ from sqlalchemy import Index, Integer, String, Text, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from shared.db import BigIntPK, JSONType, UTCDateTime, session_scope, utcnow
+from shared.db import BigIntPK, JSONType, UTCDateTime, padded, session_scope, utcnow
 
 log = logging.getLogger("wangge.outbox")
 
@@ -181,7 +181,7 @@ class Relay:
             if sent:
                 await session.execute(
                     update(model)
-                    .where(model.id.in_(sent), *mine)
+                    .where(model.id.in_(padded(sent)), *mine)
                     .values(sent_at=now, lease_owner=None, lease_until=None, last_error=None)
                 )
             for message in messages:

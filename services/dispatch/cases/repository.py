@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.cases.lifecycle import FINISHED
 from services.dispatch.models import Case, CaseEvent, CaseReport
+from shared.db import padded
 
 
 async def get(
@@ -53,7 +54,7 @@ async def timeline(session: AsyncSession, case_id: int) -> Sequence[CaseEvent]:
 async def known_report_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     if not ids:
         return set()
-    query = select(CaseReport.report_id).where(CaseReport.report_id.in_(ids))
+    query = select(CaseReport.report_id).where(CaseReport.report_id.in_(padded(ids)))
     return set((await session.scalars(query)).all())
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.cases.lifecycle import FINISHED
 from services.dispatch.models import Case, CaseEvent, CaseNumberCounter, CaseReport, OutboxMessage
+from shared.db import padded, power_of_two_chunks
 from shared.outbox import ENQUEUED
 
 
@@ -41,16 +42,15 @@ async def open_reports_in(session: AsyncSession, areas: Sequence[Area]) -> list[
     """Reports on cases still open that lie in any of ``areas`` (one query for a whole batch)."""
     if not areas:
         return []
-    # Repeat the last area up to a power of two: a few statement shapes, each built once, so
-    # neither building, compiling nor the driver's prepared statements cost per batch.
-    size = 1 << (len(areas) - 1).bit_length()
-    padded = [*areas, *[areas[-1]] * (size - len(areas))]
+    # a few statement shapes, each built once: neither building, compiling nor the driver's
+    # prepared statements cost per batch
+    shaped = padded(areas)
     params: dict[str, Any] = {}
-    for i, area in enumerate(padded):
+    for i, area in enumerate(shaped):
         params |= {f"c{i}": area.category, f"s{i}": area.seen_from, f"e{i}": area.seen_to}
         params |= {f"a{i}": area.lat_range[0], f"b{i}": area.lat_range[1]}
         params |= {f"o{i}": area.lon_range[0], f"p{i}": area.lon_range[1]}
-    rows = (await session.execute(_open_reports_query(size), params)).all()
+    rows = (await session.execute(_open_reports_query(len(shaped)), params)).all()
     return [
         NearbyReport(case_id, category, seen_at, lat, lon) for case_id, category, seen_at, lat, lon in rows
     ]
@@ -91,7 +91,7 @@ async def lock_cases(session: AsyncSession, ids: Sequence[int]) -> list[Case]:
         return []
     query = (
         select(Case)
-        .where(Case.id.in_(sorted(set(ids))))
+        .where(Case.id.in_(padded(sorted(set(ids)))))
         .order_by(Case.id)
         .with_for_update()
         .execution_options(populate_existing=True)
@@ -120,12 +120,15 @@ async def draw_case_numbers(session: AsyncSession, stamp: str, count: int) -> li
 async def insert_returning_ids(
     session: AsyncSession, model: type[Case] | type[CaseEvent], rows: list[dict[str, Any]]
 ) -> list[int]:
-    """Insert ``rows`` in one statement (batched by the driver); their ids, in the rows' order."""
+    """Insert ``rows`` in multi-row statements; their ids, in the rows' order."""
     if not rows:
         return []
     table = cast(Table, model.__table__)  # Core, not the ORM's bulk path: no objects needed
     statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list((await session.scalars(statement, rows)).all())
+    ids: list[int] = []
+    for chunk in power_of_two_chunks(rows):  # a few statement shapes, each prepared once
+        ids += (await session.scalars(statement, list(chunk))).all()
+    return ids
 
 
 async def insert_rows(

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import Report, ReportEvent
+from shared.db import padded, power_of_two_chunks
 
 _reports = cast(Table, Report.__table__)
 _events = cast(Table, ReportEvent.__table__)
@@ -50,7 +51,7 @@ _MOVE_VIEW = (
 async def known_report_ids(session: AsyncSession, report_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
     if not report_ids:
         return set()
-    rows = await session.scalars(select(Report.id).where(Report.id.in_(report_ids)))
+    rows = await session.scalars(select(Report.id).where(Report.id.in_(padded(report_ids))))
     return set(rows.all())
 
 
@@ -70,12 +71,16 @@ _INSERT_EVENTS = {name: _insert_events(name) for name in ("postgresql", "sqlite"
 async def insert_events(
     session: AsyncSession, rows: Sequence[Mapping[str, Any]]
 ) -> set[tuple[uuid.UUID, int]]:
-    """Store the events not stored yet (one multi-row INSERT); the (report_id, event_id) pairs it stored."""
+    """Store the events not stored yet (multi-row INSERTs); the (report_id, event_id) pairs it stored."""
     if not rows:
         return set()
     connection = await session.connection()
-    result = await connection.execute(_INSERT_EVENTS[connection.dialect.name], list(rows))
-    return {(report_id, event_id) for report_id, event_id in result}
+    statement = _INSERT_EVENTS[connection.dialect.name]
+    stored: set[tuple[uuid.UUID, int]] = set()
+    for chunk in power_of_two_chunks(rows):  # a few statement shapes, each prepared once
+        result = await connection.execute(statement, list(chunk))
+        stored.update((report_id, event_id) for report_id, event_id in result)
+    return stored
 
 
 async def move_views(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
