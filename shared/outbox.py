@@ -71,6 +71,9 @@ class Delivery:
     error: str | None = None
 
 
+CLAIMED = ("id", "topic", "key", "payload", "attempts")
+"""The columns of a claimed message: what delivering and marking it read."""
+
 Deliver = Callable[[Sequence[Any]], Awaitable[dict[int, Delivery]]]
 """Delivers claimed messages; returns an outcome per message id (a missing id is retried)."""
 
@@ -132,7 +135,8 @@ class Relay:
 
         ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`` on PostgreSQL,
         so two relays (or two batches of one) never claim the same message; SQLite has one
-        writer at a time and ignores the locking clause. The rows come back as Core rows.
+        writer at a time and ignores the locking clause. The rows come back as Core rows of
+        the ``CLAIMED`` columns (reading every column cost a result processor per time column).
         """
         table = self.model.__table__
         now = utcnow()
@@ -154,7 +158,7 @@ class Relay:
                     update(table)
                     .where(table.c.id.in_(due))
                     .values(lease_owner=self.owner, lease_until=now + self.lease)
-                    .returning(*table.c)
+                    .returning(*(table.c[name] for name in CLAIMED))
                 )
             ).all()
         return sorted(rows, key=lambda row: row.id)
