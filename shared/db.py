@@ -10,17 +10,38 @@ median, where several writers contend for the file lock and wait on ``busy_timeo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+import functools
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Integer,
+    MetaData,
+    Table,
+    bindparam,
+    column,
+    event,
+    func,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.types import TypeDecorator
 
 T = TypeVar("T")
@@ -111,6 +132,72 @@ def power_of_two_chunks(rows: Sequence[T]) -> Iterator[Sequence[T]]:
         size = 1 << ((len(rows) - start).bit_length() - 1)
         yield rows[start : start + size]
         start += size
+
+
+@dataclass(frozen=True)
+class RowUpdate:
+    """Sets ``columns`` of the rows named by ``key``, each row to its own values, in one statement.
+
+    PostgreSQL: ``UPDATE … SET c = v.c … FROM unnest(:key, :c …) AS v WHERE t.key = v.key`` with
+    one array per column: one statement of one shape for a whole batch, where an executemany
+    ran an UPDATE per row. Elsewhere, an executemany. ``where`` adds a condition on the
+    table's row and its new values (``v``).
+    """
+
+    table: Table
+    key: str
+    columns: tuple[str, ...]
+    where: Callable[[Any, Any], ColumnElement[bool]] | None = None
+
+    async def execute(self, connection: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """``rows`` hold the key and every column, under their names."""
+        if not rows:
+            return
+        names = (self.key, *self.columns)
+        if connection.dialect.name == "postgresql":
+            arrays = {f"a_{name}": [row[name] for row in rows] for name in names}
+            await connection.execute(self._from_arrays, arrays)
+        else:
+            per_row = [{f"p_{name}": row[name] for name in names} for row in rows]
+            await connection.execute(self._per_row, per_row)
+
+    @functools.cached_property
+    def _from_arrays(self) -> Any:
+        names = (self.key, *self.columns)
+        # (bound under other names than the columns': update() keeps those for itself)
+        arrays = [bindparam(f"a_{name}", type_=ARRAY(self.table.c[name].type)) for name in names]
+        values = (
+            func.unnest(*arrays)
+            .table_valued(*(column(name, self.table.c[name].type) for name in names))
+            .render_derived(name="v")
+        )
+        extra = [self.where(self.table.c, values.c)] if self.where else []
+        return (
+            update(self.table)
+            .where(self.table.c[self.key] == values.c[self.key], *extra)
+            .values({name: values.c[name] for name in self.columns})
+        )
+
+    @functools.cached_property
+    def _per_row(self) -> Any:
+        values = {name: bindparam(f"p_{name}", type_=self.table.c[name].type) for name in self.columns}
+        new = _Named({name: values[name] for name in self.columns})
+        extra = [self.where(self.table.c, new)] if self.where else []
+        return (
+            update(self.table)
+            .where(self.table.c[self.key] == bindparam(f"p_{self.key}"), *extra)
+            .values(values)
+        )
+
+
+class _Named(dict[str, Any]):
+    """New values by name, read as attributes like a derived table's columns (``v.status``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
 
 
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:

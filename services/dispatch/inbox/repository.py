@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.cases.lifecycle import FINISHED
 from services.dispatch.models import Case, CaseEvent, CaseNumberCounter, CaseReport, OutboxMessage
-from shared.db import padded, power_of_two_chunks
+from shared.db import RowUpdate, padded, power_of_two_chunks
 from shared.outbox import ENQUEUED
 
 
@@ -97,6 +97,22 @@ async def lock_cases(session: AsyncSession, ids: Sequence[int]) -> list[Case]:
         .execution_options(populate_existing=True)
     )
     return list((await session.scalars(query)).all())
+
+
+_JOIN_CASES = RowUpdate(cast(Table, Case.__table__), "id", ("report_count", "version", "updated_at"))
+
+
+async def store_joined(session: AsyncSession, cases: Sequence[Case]) -> None:
+    """Store the counts and versions of the open cases reports joined, in one statement on
+    PostgreSQL, and let the session forget those cases (its flush would write them again, one
+    UPDATE per case)."""
+    rows = [
+        {"id": c.id, "report_count": c.report_count, "version": c.version, "updated_at": c.updated_at}
+        for c in cases
+    ]
+    await _JOIN_CASES.execute(await session.connection(), rows)
+    for case in cases:
+        session.expunge(case)
 
 
 async def draw_case_numbers(session: AsyncSession, stamp: str, count: int) -> list[int]:

@@ -155,7 +155,8 @@ async def _place(
         if step.announced
     ]
     await repository.insert_rows(session, OutboxMessage, messages)
-    await session.flush()  # the joined cases' counts and versions
+    joined = {p.case.id: p.case for p in plan.placements if p.merged and p.case.id in open_cases}
+    await repository.store_joined(session, list(joined.values()))
     return plan
 
 

@@ -2,9 +2,9 @@
 
 One SELECT of the reports a batch names, one multi-row INSERT of the new events (a pair
 stored already, or concurrently, is skipped by ON CONFLICT DO NOTHING; RETURNING names the
-pairs this call stored), and one executemany UPDATE of the reports whose newest event moved.
-The UPDATE only moves a report forward (``last_event_id`` below the event's), so concurrent
-or out-of-order deliveries can never move a report's view back.
+pairs this call stored), and one UPDATE of the reports whose newest event moved
+(``shared.db.RowUpdate``). The UPDATE only moves a report forward (``last_event_id`` below
+the event's), so concurrent or out-of-order deliveries can never move a report's view back.
 """
 
 from __future__ import annotations
@@ -13,39 +13,33 @@ import uuid
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import Report, ReportEvent
-from shared.db import padded, power_of_two_chunks
+from shared.db import RowUpdate, padded, power_of_two_chunks
 
 _reports = cast(Table, Report.__table__)
 _events = cast(Table, ReportEvent.__table__)
 
-_MOVE_VIEW = (
-    update(_reports)
-    .where(
-        _reports.c.id == bindparam("b_id"),
-        or_(_reports.c.last_event_id.is_(None), _reports.c.last_event_id < bindparam("last_event_id")),
-    )
-    .values(
-        {
-            name: bindparam(name)
-            for name in (
-                "status",
-                "case_id",
-                "case_number",
-                "department_code",
-                "department_name",
-                "deadline_at",
-                "last_event_id",
-                "updated_at",
-            )
-        }
-    )
+_MOVE_VIEWS = RowUpdate(
+    _reports,
+    "id",
+    (
+        "status",
+        "case_id",
+        "case_number",
+        "department_code",
+        "department_name",
+        "deadline_at",
+        "last_event_id",
+        "updated_at",
+    ),
+    where=lambda report, new: or_(report.last_event_id.is_(None), report.last_event_id < new.last_event_id),
 )
-"""Moves one report's view to a newer event; a no-op when it already shows a newer one."""
+"""Moves reports' views to newer events (one statement on PostgreSQL); a no-op for a report
+that shows a newer one already."""
 
 
 async def known_report_ids(session: AsyncSession, report_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
@@ -84,7 +78,6 @@ async def insert_events(
 
 
 async def move_views(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Apply each report's newest event to its view (``b_id`` names the report)."""
+    """Apply each report's newest event to its view (``id`` names the report, once)."""
     if rows:
-        connection = await session.connection()
-        await connection.execute(_MOVE_VIEW, list(rows))
+        await _MOVE_VIEWS.execute(await session.connection(), rows)

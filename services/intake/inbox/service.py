@@ -112,7 +112,7 @@ def _event_row(report_id: uuid.UUID, change: StatusChange, now: datetime) -> dic
 
 def _view_row(report_id: uuid.UUID, change: StatusChange, now: datetime) -> dict[str, Any]:
     return {
-        "b_id": report_id,
+        "id": report_id,
         "status": change.status,
         "case_id": change.case_id,
         "case_number": change.case_number,
