@@ -146,8 +146,12 @@ async def test_many_questions_get_the_single_answers_in_one_request(client: http
 
 async def test_resolutions_are_bounded(client: httpx.AsyncClient) -> None:
     await setup_catalog(client)
-    too_many = {"questions": [{"category": "0501", "cell": CELL_A1}] * 501}
-    for body in ({"questions": []}, too_many, {"questions": [{"category": "0" * 65}]}):
+    bodies: list[dict[str, list[dict[str, str]]]] = [
+        {"questions": []},
+        {"questions": [{"category": "0501", "cell": CELL_A1}] * 501},
+        {"questions": [{"category": "0" * 65}]},
+    ]
+    for body in bodies:
         response = await client.post("/v1/routing/resolutions", json=body)
         assert response.status_code == 422
         assert response.headers["content-type"].startswith("application/problem+json")

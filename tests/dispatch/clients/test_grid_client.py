@@ -89,7 +89,8 @@ async def test_the_questions_not_cached_go_to_grid_in_one_request() -> None:
     grid = client(fake)
     first = await grid.resolve_routes([(STALL, CELL), (OTHER, CELL), ("nope", CELL), (STALL, CELL)])
     assert fake.questions == [[(STALL, CELL), (OTHER, CELL), ("nope", CELL)]]
-    assert first[STALL, CELL] is not None and first[STALL, CELL].source == "catalog"
+    stall = first[STALL, CELL]
+    assert stall is not None and stall.source == "catalog"
     assert first["nope", CELL] is None
     again = await grid.resolve_routes([(STALL, CELL), (STALL, None), ("nope", CELL)])
     assert fake.questions[1:] == [[(STALL, None)]]  # only what was not cached
