@@ -26,6 +26,7 @@ from sqlalchemy import (
     DateTime,
     Integer,
     MetaData,
+    String,
     Table,
     bindparam,
     column,
@@ -112,6 +113,11 @@ def json_dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+PADDED_UP_TO = 1024
+"""Longer ``IN`` lists are padded to a multiple of this, not to a power of two (asyncpg takes
+at most 32,767 parameters)."""
+
+
 def padded(values: Iterable[T]) -> list[T]:
     """An ``IN`` list padded to a power of two with its last value (which changes no answer).
 
@@ -120,7 +126,11 @@ def padded(values: Iterable[T]) -> list[T]:
     """
     items = list(values)
     if items:
-        items += [items[-1]] * ((1 << (len(items) - 1).bit_length()) - len(items))
+        size = len(items)
+        shaped = (
+            1 << (size - 1).bit_length() if size <= PADDED_UP_TO else -(-size // PADDED_UP_TO) * PADDED_UP_TO
+        )
+        items += [items[-1]] * (shaped - size)
     return items
 
 
@@ -141,7 +151,8 @@ class RowUpdate:
     PostgreSQL: ``UPDATE … SET c = v.c … FROM unnest(:key, :c …) AS v WHERE t.key = v.key`` with
     one array per column: one statement of one shape for a whole batch, where an executemany
     ran an UPDATE per row. Elsewhere, an executemany. ``where`` adds a condition on the
-    table's row and its new values (``v``).
+    table's row and its new values (``v``, the key among them). A key given twice takes its
+    last row's values, on both backends.
     """
 
     table: Table
@@ -153,6 +164,7 @@ class RowUpdate:
         """``rows`` hold the key and every column, under their names."""
         if not rows:
             return
+        rows = list({row[self.key]: row for row in rows}.values())  # the last row of a key
         names = (self.key, *self.columns)
         if connection.dialect.name == "postgresql":
             arrays = {f"a_{name}": [row[name] for row in rows] for name in names}
@@ -165,7 +177,7 @@ class RowUpdate:
     def _from_arrays(self) -> Any:
         names = (self.key, *self.columns)
         # (bound under other names than the columns': update() keeps those for itself)
-        arrays = [bindparam(f"a_{name}", type_=ARRAY(self.table.c[name].type)) for name in names]
+        arrays = [bindparam(f"a_{name}", type_=ARRAY(_element(self.table.c[name].type))) for name in names]
         values = (
             func.unnest(*arrays)
             .table_valued(*(column(name, self.table.c[name].type) for name in names))
@@ -181,16 +193,20 @@ class RowUpdate:
     @functools.cached_property
     def _per_row(self) -> Any:
         values = {name: bindparam(f"p_{name}", type_=self.table.c[name].type) for name in self.columns}
-        new = _Named({name: values[name] for name in self.columns})
+        new = _NewValues({self.key: bindparam(f"p_{self.key}"), **values})
         extra = [self.where(self.table.c, new)] if self.where else []
-        return (
-            update(self.table)
-            .where(self.table.c[self.key] == bindparam(f"p_{self.key}"), *extra)
-            .values(values)
-        )
+        return update(self.table).where(self.table.c[self.key] == new[self.key], *extra).values(values)
 
 
-class _Named(dict[str, Any]):
+def _element(column_type: Any) -> Any:
+    """An array's element type: a string without its length, since casting to ``VARCHAR(16)[]``
+    cuts longer values silently, where storing them into the column refuses them (a 422)."""
+    if isinstance(column_type, String) and column_type.length is not None:
+        return type(column_type)()
+    return column_type
+
+
+class _NewValues(dict[str, Any]):
     """New values by name, read as attributes like a derived table's columns (``v.status``)."""
 
     def __getattr__(self, name: str) -> Any:

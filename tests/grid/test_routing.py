@@ -142,6 +142,18 @@ async def test_many_questions_get_the_single_answers_in_one_request(client: http
     sources = [a["resolution"]["source"] if a["resolution"] else None for a in answers]
     assert sources == ["override", "override", "catalog", "catalog", "none", None, None, None, "override"]
     assert answers[1]["resolution"]["region_code"] == COMMUNITY_A
+    departments = [(a["resolution"] or {}).get("department") for a in answers]
+    assert [d["code"] if d else None for d in departments] == [
+        "law-enforcement",
+        "market-supervision",
+        "law-enforcement",
+        "law-enforcement",
+        None,
+        None,
+        None,
+        None,
+        "law-enforcement",
+    ]
 
 
 async def test_resolutions_are_bounded(client: httpx.AsyncClient) -> None:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from shared.db import padded, power_of_two_chunks
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, and_, insert, or_, select
+from sqlalchemy.exc import DBAPIError
+
+from shared.db import PADDED_UP_TO, RowUpdate, UTCDateTime, create_engine, padded, power_of_two_chunks
+from tests.conftest import CleanDatabase
 
 
 def test_padding_repeats_the_last_value_up_to_a_power_of_two() -> None:
@@ -15,6 +23,9 @@ def test_padding_repeats_the_last_value_up_to_a_power_of_two() -> None:
         assert shaped[:n] == values and set(shaped) == set(values)
         assert len(shaped) & (len(shaped) - 1) == 0 and len(shaped) < 2 * n
     assert len({len(padded(range(n))) for n in range(1, 257)}) == 9  # 1, 2, 4, … 256
+    # past PADDED_UP_TO, to a multiple of it: never near asyncpg's 32,767 parameters
+    assert len(padded(range(PADDED_UP_TO + 1))) == 2 * PADDED_UP_TO
+    assert len(padded(range(16_385))) == 17 * PADDED_UP_TO
 
 
 def test_chunks_are_powers_of_two_largest_first_and_keep_every_row_in_order() -> None:
@@ -27,3 +38,58 @@ def test_chunks_are_powers_of_two_largest_first_and_keep_every_row_in_order() ->
         sizes = [len(chunk) for chunk in chunks]
         assert all(size & (size - 1) == 0 for size in sizes)
         assert sizes == sorted(set(sizes), reverse=True)  # each size at most once
+
+
+metadata = MetaData()
+things = Table(
+    "things",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(8)),
+    Column("seen_at", UTCDateTime),
+    Column("rank", Integer),
+)
+# moves a thing only forward in rank, as intake's inbox moves a report's view
+MOVE = RowUpdate(
+    things,
+    "id",
+    ("name", "seen_at", "rank"),
+    where=lambda thing, new: and_(new.id.is_not(None), or_(thing.rank.is_(None), thing.rank < new.rank)),
+)
+
+
+async def test_many_rows_each_get_their_own_values(clean_database: CleanDatabase, backend: str) -> None:
+    engine = create_engine(await clean_database("db", metadata))
+    a, b, c, d = (uuid.uuid4() for _ in range(4))
+    at = datetime(2026, 11, 27, 9, 30, tzinfo=timezone(timedelta(hours=8)))
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(things),
+                [
+                    {"id": a, "name": "a", "rank": None},
+                    {"id": b, "name": "b", "rank": 5},
+                    {"id": c, "name": "c", "rank": 1},
+                    {"id": d, "name": "d", "rank": 1},
+                ],
+            )
+            await MOVE.execute(
+                connection,
+                [
+                    {"id": a, "name": "a2", "seen_at": at, "rank": 2},
+                    {"id": b, "name": "b2", "seen_at": at, "rank": 3},  # behind: stays
+                    {"id": c, "name": "c2", "seen_at": at, "rank": 7},
+                    {"id": c, "name": None, "seen_at": None, "rank": 9},  # the last row of a key wins
+                ],
+            )
+            rows = {row.id: row for row in await connection.execute(select(things))}
+        assert (rows[a].name, rows[a].seen_at, rows[a].rank) == ("a2", at.astimezone(UTC), 2)
+        assert (rows[b].name, rows[b].seen_at, rows[b].rank) == ("b", None, 5)
+        assert (rows[c].name, rows[c].seen_at, rows[c].rank) == (None, None, 9)
+        assert (rows[d].name, rows[d].rank) == ("d", 1)
+        if backend == "postgresql":  # SQLite does not enforce a string's length
+            with pytest.raises(DBAPIError, match="too long"):
+                async with engine.begin() as connection:
+                    await MOVE.execute(connection, [{"id": a, "name": "x" * 9, "seen_at": None, "rank": 10}])
+    finally:
+        await engine.dispose()

@@ -29,7 +29,7 @@ T = TypeVar("T")
 Pair = tuple[str, str | None]
 """A routing question: (category, cell)."""
 MAX_QUESTIONS = 500
-"""what grid takes in one ``POST /v1/routing/resolutions``"""
+"""what grid takes in one ``POST /v1/routing/resolutions`` (its ``routing.schemas.MAX_QUESTIONS``)"""
 
 
 class Category(BaseModel):
@@ -87,8 +87,8 @@ class GridClient(PeerClient):
         return (await self.resolve_routes([(category, cell)]))[category, cell]
 
     async def resolve_routes(self, pairs: Iterable[Pair]) -> dict[Pair, Route | None]:
-        """The routing answer to each (category, cell) question, None where grid knows either
-        not; what is not cached is asked in one request (per 500 questions)."""
+        """The routing answer to each (category, cell) question (None where grid does not know
+        the category or the cell); what is not cached is asked in one request per 500."""
         now = time.monotonic()
         answers: dict[Pair, Route | None] = {}
         flights: dict[Pair, asyncio.Future[dict[Pair, Route | None]]] = {}
@@ -106,12 +106,12 @@ class GridClient(PeerClient):
             flight: asyncio.Future[dict[Pair, Route | None]] = asyncio.ensure_future(self._ask_routes(chunk))
             for pair in chunk:
                 self._route_flights[pair] = flights[pair] = flight
-            flight.add_done_callback(functools.partial(self._land, chunk))
+            flight.add_done_callback(functools.partial(self._flight_done, chunk))
         for pair, flight in flights.items():
             answers[pair] = (await asyncio.shield(flight))[pair]
         return answers
 
-    def _land(self, chunk: list[Pair], flight: asyncio.Future[Any]) -> None:
+    def _flight_done(self, chunk: list[Pair], flight: asyncio.Future[Any]) -> None:
         for pair in chunk:
             self._route_flights.pop(pair, None)
         if not flight.cancelled():

@@ -117,3 +117,30 @@ async def test_concurrent_batches_share_the_questions_in_flight() -> None:
     )
     assert fake.questions == [[(STALL, CELL), (OTHER, CELL)], [(STALL, None)]]
     await grid.aclose()
+
+
+async def test_a_failed_request_fails_every_batch_that_waited_on_it_and_a_retry_asks_again() -> None:
+    fake = FakeGrid(down=True)
+    grid = client(fake)
+    outcomes = await asyncio.gather(
+        grid.resolve_routes([(STALL, CELL)]),
+        grid.resolve_routes([(STALL, CELL), (OTHER, CELL)]),
+        return_exceptions=True,
+    )
+    assert all(isinstance(outcome, PeerUnavailable) for outcome in outcomes)
+    fake.down = False
+    answers = await grid.resolve_routes([(STALL, CELL), (OTHER, CELL)])
+    assert answers[STALL, CELL] is not None and answers[OTHER, CELL] is not None
+    await grid.aclose()
+
+
+async def test_a_caller_that_goes_away_leaves_the_answer_in_the_cache() -> None:
+    fake = FakeGrid()
+    grid = client(fake)
+    asking = asyncio.ensure_future(grid.resolve_routes([(STALL, CELL)]))
+    await asyncio.sleep(0)  # the request is in flight
+    asking.cancel()
+    await asyncio.sleep(0.05)
+    assert await grid.resolve_route(STALL, CELL) is not None
+    assert fake.questions == [[(STALL, CELL)]]  # asked once: the second answer came from the cache
+    await grid.aclose()

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.dispatch.inbox.merging import nearest_case
 from services.dispatch.inbox.planning import Routing, plan_batch
+from services.dispatch.inbox.repository import NearbyReport
 from services.dispatch.inbox.schemas import InboundReport
+from services.dispatch.models import Case
 from tests.dispatch import factories
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+NEW = 1_000_000
+"""Cases a batch opens are numbered from here in the expectations (open ones keep their ids)."""
 NO_ROUTES = Routing(routes={}, categories={})
 
 
@@ -23,38 +28,55 @@ def inbound(lat: float, lon: float, category: str, minutes_ago: int = 1) -> Inbo
     )
 
 
-def expected_cases(reports: list[InboundReport], *, radius_m: float, window_hours: float) -> list[int]:
-    """The definition, spelled out: each report in turn joins the case of the nearest earlier
-    report of its category seen within the window and lying within the radius, else opens one."""
-    placed: list[tuple[InboundReport, int]] = []
+def expected_cases(
+    reports: list[InboundReport],
+    *,
+    radius_m: float,
+    window_hours: float,
+    nearby: Sequence[NearbyReport] = (),
+) -> list[int]:
+    """The definition, spelled out: each report in turn joins the case of the nearest report
+    (on an open case, or earlier in the batch) of its category seen within the window and
+    lying within the radius, else opens a new case (numbered from NEW)."""
+    placed = [(n.category, n.seen_at, n.lat, n.lon, n.case_id) for n in nearby]
+    opened = 0
     cases: list[int] = []
     for report in reports:
         window = timedelta(hours=window_hours)
         candidates = [
-            (case, earlier.lat, earlier.lon)
-            for earlier, case in placed
-            if earlier.category == report.category and abs(earlier.seen_at - report.seen_at) <= window
+            (case, lat, lon)
+            for category, seen_at, lat, lon, case in placed
+            if category == report.category and abs(seen_at - report.seen_at) <= window
         ]
         case = nearest_case(report.lat, report.lon, candidates, radius_m)
         if case is None:
-            case = len(set(cases))
+            case, opened = NEW + opened, opened + 1
         cases.append(case)
-        placed.append((report, case))
+        placed.append((report.category, report.seen_at, report.lat, report.lon, case))
     return cases
 
 
-def planned_cases(reports: list[InboundReport], *, radius_m: float, window_hours: float) -> list[int]:
+def planned_cases(
+    reports: list[InboundReport],
+    *,
+    radius_m: float,
+    window_hours: float,
+    nearby: Sequence[NearbyReport] = (),
+) -> list[int]:
+    open_cases = {
+        n.case_id: Case(id=n.case_id, status="dispatched", report_count=1, version=1) for n in nearby
+    }
     plan = plan_batch(
         reports,
         routing=NO_ROUTES,
-        nearby=[],
-        open_cases={},
+        nearby=nearby,
+        open_cases=open_cases,
         radius_m=radius_m,
         window_hours=window_hours,
         now=NOW,
     )
-    numbering = {id(case): i for i, case in enumerate(plan.new_cases)}
-    return [numbering[id(placement.case)] for placement in plan.placements]
+    numbering = {id(case): NEW + i for i, case in enumerate(plan.new_cases)}
+    return [numbering.get(id(p.case), p.case.id) for p in plan.placements]
 
 
 @pytest.mark.parametrize("radius_m", [0.0, 15.0, 50.0, 400.0])
@@ -75,9 +97,30 @@ def test_a_batch_is_placed_as_the_definition_says(radius_m: float) -> None:
     assert len(set(expected)) < len(reports)  # some reports did join a case
 
 
+def test_open_cases_nearby_are_joined_as_the_definition_says() -> None:
+    rng = random.Random(11)
+    nearby = [
+        NearbyReport(
+            case_id=rng.randint(1, 60),
+            category=rng.choice(["0501", "0502"]),
+            seen_at=NOW - timedelta(minutes=rng.randint(1, 600)),
+            lat=24.45 + rng.uniform(0, 0.004),
+            lon=118.07 + rng.uniform(0, 0.004),
+        )
+        for _ in range(200)
+    ]
+    reports = [
+        inbound(24.45 + rng.uniform(0, 0.004), 118.07 + rng.uniform(0, 0.004), rng.choice(["0501", "0502"]))
+        for _ in range(200)
+    ]
+    expected = expected_cases(reports, radius_m=50, window_hours=4, nearby=nearby)
+    assert planned_cases(reports, radius_m=50, window_hours=4, nearby=nearby) == expected
+    assert any(case < NEW for case in expected) and any(case >= NEW for case in expected)
+
+
 def test_a_report_joins_across_a_band_of_latitude() -> None:
     # 0.0004° of latitude is 44 m: within 50 m whatever band boundary lies between them
     for base in (24.45, 24.450449, 24.4504495, -33.9):
         first, second = inbound(base, 118.08, "0501"), inbound(base + 0.0004, 118.08, "0501")
-        assert planned_cases([first, second], radius_m=50, window_hours=4) == [0, 0]
-        assert planned_cases([second, first], radius_m=50, window_hours=4) == [0, 0]
+        assert planned_cases([first, second], radius_m=50, window_hours=4) == [NEW, NEW]
+        assert planned_cases([second, first], radius_m=50, window_hours=4) == [NEW, NEW]
