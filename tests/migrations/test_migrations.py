@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 import importlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, MetaData, inspect
+from sqlalchemy import Column, Connection, MetaData, inspect, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from migrations.runner import SERVICES, downgrade, upgrade
+from services.dispatch.models import Case, search_text
 from tests.conftest import pg_database_name, pg_url, recreate_pg_database
 
 
@@ -52,9 +55,56 @@ def test_upgrade_from_empty_matches_the_models(service: str, backend: str, tmp_p
     upgrade(service, url)
 
     diff, tables = inspect_database(url, metadata)
+    diff = _without_expression_indexes(diff, metadata)
     assert diff == [], f"{service}: models and migrations disagree: {diff}"
     assert set(metadata.tables) <= tables
 
     downgrade(service, url)
     _, tables = inspect_database(url, metadata)
     assert tables <= {"alembic_version"}
+
+
+def _without_expression_indexes(diff: list[Any], metadata: MetaData) -> list[Any]:
+    """Alembic cannot compare an index on an expression: PostgreSQL reflects it rewritten (casts
+    added) and SQLite not at all, so such an index comes back removed and added again, or is
+    skipped. It is left out of the comparison here; ``test_the_search_index_is_the_queries_own``
+    checks it by its effect."""
+    expression_indexes = {
+        index.name
+        for table in metadata.tables.values()
+        for index in table.indexes
+        if any(not isinstance(expression, Column) for expression in index.expressions)
+    }
+    return [
+        change
+        for change in diff
+        if not (
+            isinstance(change, tuple)
+            and change[0] in ("add_index", "remove_index")
+            and change[1].name in expression_indexes
+        )
+    ]
+
+
+def test_the_search_index_is_the_queries_own() -> None:
+    """The console's text search uses the trigram index the migration built (PostgreSQL uses an
+    expression index only for the very same expression)."""
+    url = empty_database("postgresql", "dispatch", Path())
+    upgrade("dispatch", url)
+    query = select(Case.id).where(search_text(Case.address, Case.description).ilike("%镇海路 17 号%"))
+    sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+
+    async def plan() -> str:
+        engine = create_async_engine(url, poolclass=NullPool)
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SET enable_seqscan = off"))
+                rows = await connection.execute(text(f"EXPLAIN {sql}"))
+                return "\n".join(row[0] for row in rows)
+        finally:
+            await engine.dispose()
+
+    try:
+        assert "ix_cases_search_trgm" in asyncio.run(plan())
+    finally:
+        downgrade("dispatch", url)

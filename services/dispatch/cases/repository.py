@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.cases.lifecycle import FINISHED
-from services.dispatch.models import Case, CaseEvent, CaseReport
+from services.dispatch.models import Case, CaseEvent, CaseReport, search_text
 from shared.db import padded
 
 
@@ -104,10 +104,8 @@ async def page(
         pattern = "%" + filters.q.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
         query = query.where(
             or_(
-                *(
-                    column.ilike(pattern, escape="/")
-                    for column in (Case.description, Case.address, Case.case_number)
-                )
+                search_text(Case.address, Case.description).ilike(pattern, escape="/"),
+                Case.case_number.ilike(pattern, escape="/"),
             )
         )
     if filters.reporter:
