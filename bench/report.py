@@ -38,6 +38,10 @@ def print_results(results: dict[str, Any], console: Console) -> None:
                 f"{row['generator_cpu_share']:.0%}",
             )
         console.print(table)
+        for key, label in (("intake", "intake"), ("limit", "the limit"), ("orm", "the usual way")):
+            spent = data[key].get("cpu_ms_per_report", {})
+            figures = ", ".join(f"{name} {ms:.2f}" for name, ms in spent.items())
+            console.print(f"  CPU ms per report, {label}: {figures}")
     if "pipeline" in scenarios:
         data = scenarios["pipeline"]
         table = Table(

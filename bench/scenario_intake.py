@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import statistics
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -77,6 +78,7 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
     rounds = max(1, config.intake_rounds)
     slice_s = config.intake_duration / rounds
     slices: dict[str, list[dict[str, Any]]] = {"intake": [], "limit": [], "orm": []}
+    cpu: dict[str, list[dict[str, float]]] = {"intake": [], "limit": [], "orm": []}
     with contextlib.ExitStack() as stack:
         svc = stack.enter_context(
             system.three_services(databases, cpus=pins, rss=rss, label="intake", log_dir=config.log_dir)
@@ -87,13 +89,24 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
         ports = {"intake": int(svc.urls["intake"].rsplit(":", 1)[1])} | {
             label: process.port for label, process in baselines.items()
         }
+        # each target's processes whose CPU per report is reported, beside PostgreSQL's
+        watched = {
+            "intake": {name: _pid(service.process) for name, service in svc.processes.items()},
+            "limit": {"limit": _pid(baselines["limit"].process)},
+            "orm": {"orm": _pid(baselines["orm"].process)},
+        }
+        tables = {"intake": (databases["intake"], "reports"), "limit": (baseline_url, "bench_reports")}
+        tables["orm"] = tables["limit"]
         for turn in range(rounds):
             for index, (label, port) in enumerate(ports.items()):
                 seed = config.seed + 100 * turn + index  # new report ids in every slice
                 spec = closed_spec(config, cores, port, headers, duration=slice_s, seed=seed)
+                before = _cpu_now(watched[label]), asyncio.run(_count(*tables[label]))
                 slices[label].append(system.run_loadgen(spec))
                 if label == "intake":
                     asyncio.run(_outbox_drained(databases["intake"], within=30.0))
+                after = _cpu_now(watched[label]), asyncio.run(_count(*tables[label]))
+                cpu[label].append(_per_report(before, after))
 
         # The generator's own ceiling: a server that answers at once.
         null = Process("null_server", [sys.executable, "-m", "bench.null_server", "0"], 0, ready_path=None)
@@ -108,6 +121,10 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
             asyncio.run(system.drop_database(config.postgres, config.database(name)))
 
     results: dict[str, Any] = {label: _median_of(runs) for label, runs in slices.items()}
+    for label, readings in cpu.items():
+        results[label]["cpu_ms_per_report"] = {
+            name: round(statistics.median(reading[name] for reading in readings), 3) for name in readings[0]
+        }
     results["generator_ceiling"] = ceiling
     intake, limit, orm = results["intake"], results["limit"], results["orm"]
     results["ratios"] = {
@@ -147,6 +164,34 @@ def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "generator_cpu_share": statistics.median(run["generator_cpu_share"] for run in runs),
         "slices": [{key: run[key] for key in ("rps", "latency", "elapsed_s")} for run in runs],
     }
+
+
+def _pid(process: subprocess.Popen[bytes] | None) -> int:
+    assert process is not None, "started above"
+    return process.pid
+
+
+def _cpu_now(pids: dict[str, int]) -> dict[str, float]:
+    return {name: system.cpu_seconds(pid) for name, pid in pids.items()} | {
+        "postgresql": system.postgres_cpu_seconds()
+    }
+
+
+async def _count(url: str, table: str) -> int:
+    connection = await asyncpg.connect(system.dsn(url))
+    try:
+        return int(await connection.fetchval(f"SELECT count(*) FROM {table}"))
+    finally:
+        await connection.close()
+
+
+def _per_report(
+    before: tuple[dict[str, float], int], after: tuple[dict[str, float], int]
+) -> dict[str, float]:
+    """CPU ms each process spent per report stored in one slice (its warm-up, and for intake
+    the wait until its outbox drained, included: all the work those reports set going)."""
+    reports = max(after[1] - before[1], 1)
+    return {name: (after[0][name] - before[0][name]) / reports * 1000 for name in after[0]}
 
 
 async def _outbox_drained(url: str, *, within: float) -> None:

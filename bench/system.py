@@ -121,6 +121,32 @@ class PeakRss:
         return {label: round(kb / 1024, 1) for label, kb in sorted(self.peaks.items())}
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) ``pid`` has used so far, from ``/proc/<pid>/stat``; 0 if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def postgres_cpu_seconds() -> float:
+    """The CPU time every PostgreSQL process on this machine has used so far (the bench's server
+    is local; a backend that exits between two readings takes its share with it)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().startswith("postgres"):
+                    total += cpu_seconds(int(entry.name))
+            except OSError:
+                continue
+    return total
+
+
 def read_peak_rss(pid: int) -> int | None:
     """Peak resident set size of ``pid`` in kB, from ``/proc/<pid>/status``."""
     try:

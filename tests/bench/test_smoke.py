@@ -46,6 +46,10 @@ def test_bench_runs_every_scenario_at_a_tiny_size(tmp_path: Path) -> None:
         assert intake[target]["latency"]["p99_ms"] >= intake[target]["latency"]["p50_ms"] > 0
         assert set(intake[target]["statuses"]) == {"201"}, (target, intake[target]["statuses"])
     assert intake["ratios"]["intake_vs_limit"] > 0
+    spent = {target: intake[target]["cpu_ms_per_report"] for target in ("intake", "limit", "orm")}
+    assert set(spent["intake"]) == {"grid", "intake", "dispatch", "postgresql"}
+    assert set(spent["limit"]) == {"limit", "postgresql"} and set(spent["orm"]) == {"orm", "postgresql"}
+    assert spent["intake"]["intake"] > 0 and spent["intake"]["dispatch"] > 0 and spent["limit"]["limit"] > 0
 
     pipeline = scenarios["pipeline"]
     assert pipeline["reports_accepted"] > 0
