@@ -124,24 +124,29 @@ class PeakRss:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def cpu_seconds(pid: int) -> float:
-    """The CPU time (user + system) ``pid`` has used so far, from ``/proc/<pid>/stat``; 0 if gone."""
+def cpu_seconds(pid: int, *, reaped_children: bool = False) -> float:
+    """The CPU time (user + system) ``pid`` has used so far, from ``/proc/<pid>/stat``, with its
+    children's that exited and were waited for when ``reaped_children``; 0 if it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / CLOCK_TICKS
 
 
 def postgres_cpu_seconds() -> float:
     """The CPU time every PostgreSQL process on this machine has used so far (the bench's server
-    is local; a backend that exits between two readings takes its share with it)."""
+    is local). A backend that has exited counts through the postmaster, which waited for it:
+    an app whose pool opens and closes connections under load keeps its database work."""
     total = 0.0
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if (entry / "comm").read_text().startswith("postgres"):
-                    total += cpu_seconds(int(entry.name))
+                    total += cpu_seconds(int(entry.name), reaped_children=True)
             except OSError:
                 continue
     return total
