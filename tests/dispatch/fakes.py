@@ -122,9 +122,6 @@ class FakeGrid:
         if self.down:
             return httpx.Response(503, json={"detail": "down"})
         parts = request.url.path.strip("/").split("/")
-        if parts[:3] == ["v1", "routing", "resolve"]:
-            answer = self.resolution(request.url.params.get("category", ""), request.url.params.get("cell"))
-            return httpx.Response(200, json=answer) if answer else problem(404, "unknown category or cell")
         if parts[:3] == ["v1", "routing", "resolutions"] and request.method == "POST":
             questions = json.loads(request.content)["questions"]
             self.questions.append([(q["category"], q.get("cell")) for q in questions])
