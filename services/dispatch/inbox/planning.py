@@ -93,7 +93,15 @@ def merge_area(report: InboundReport, *, radius_m: float, window_hours: float) -
         return None
     window = timedelta(hours=window_hours)
     lat_range, lon_range = bounding_box(report.lat, report.lon, radius_m)
-    return Area(report.category, report.seen_at - window, report.seen_at + window, lat_range, lon_range)
+    return Area(
+        report.category,
+        report.seen_at - window,
+        report.seen_at + window,
+        lat_range,
+        lon_range,
+        report.lat,
+        report.lon,
+    )
 
 
 def plan_batch(

@@ -8,25 +8,43 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, insert, or_, select, text
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Float,
+    Select,
+    String,
+    Table,
+    and_,
+    bindparam,
+    column,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.cases.lifecycle import FINISHED
 from services.dispatch.models import Case, CaseEvent, CaseNumberCounter, CaseReport, OutboxMessage
-from shared.db import RowUpdate, padded, power_of_two_chunks
+from shared.db import RowUpdate, UTCDateTime, padded, power_of_two_chunks
 from shared.outbox import ENQUEUED
 
 
 @dataclass(frozen=True)
 class Area:
-    """Where a report looks for an open case to join: its category, a time window, a lat/lon box."""
+    """Where a report looks for an open case to join: its category, a time window, a lat/lon
+    box, and the report's own point (the box's centre)."""
 
     category: str
     seen_from: datetime
     seen_to: datetime
     lat_range: tuple[float, float]
     lon_range: tuple[float, float]
+    lat: float
+    lon: float
 
 
 @dataclass(frozen=True)
@@ -39,9 +57,17 @@ class NearbyReport:
 
 
 async def open_reports_in(session: AsyncSession, areas: Sequence[Area]) -> list[NearbyReport]:
-    """Reports on cases still open that lie in any of ``areas`` (one query for a whole batch)."""
+    """Reports on cases still open that lie in any of ``areas`` (one query for a whole batch).
+
+    On PostgreSQL, of each open case only the report nearest to each area's point: the case's
+    nearest report is all that deciding a merge reads (:func:`~services.dispatch.inbox.merging.nearest_case`),
+    and a much-reported problem has dozens of reports in one box. Elsewhere every report in
+    the areas (SQLite serves one office's small load).
+    """
     if not areas:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        return await _nearest_open_reports(session, areas)
     # a few statement shapes, each built once: neither building, compiling nor the driver's
     # prepared statements cost per batch
     shaped = padded(areas)
@@ -72,6 +98,81 @@ def _open_reports_query(size: int) -> Select[int, str | None, datetime, float, f
         .where(or_(*(area(i) for i in range(size))), Case.status.not_in([s.value for s in FINISHED]))
         .order_by(CaseReport.case_id)
     )
+
+
+_AREA_COLUMNS: dict[str, Any] = {
+    "category": String(),
+    "seen_from": UTCDateTime(),
+    "seen_to": UTCDateTime(),
+    "lat_min": Float(),
+    "lat_max": Float(),
+    "lon_min": Float(),
+    "lon_max": Float(),
+    "lat": Float(),
+    "lon": Float(),
+}
+
+
+async def _nearest_open_reports(session: AsyncSession, areas: Sequence[Area]) -> list[NearbyReport]:
+    arrays = {
+        "category": [a.category for a in areas],
+        "seen_from": [a.seen_from for a in areas],
+        "seen_to": [a.seen_to for a in areas],
+        "lat_min": [a.lat_range[0] for a in areas],
+        "lat_max": [a.lat_range[1] for a in areas],
+        "lon_min": [a.lon_range[0] for a in areas],
+        "lon_max": [a.lon_range[1] for a in areas],
+        "lat": [a.lat for a in areas],
+        "lon": [a.lon for a in areas],
+    }
+    rows = (await session.execute(_NEAREST_OPEN_REPORTS, {f"a_{k}": v for k, v in arrays.items()})).all()
+    # a report near several of the batch's reports comes once per area
+    return list(dict.fromkeys(NearbyReport(*row) for row in rows))
+
+
+def _nearest_open_reports_query() -> Select[int, str | None, datetime, float, float]:
+    """Per area (a row of ``unnest``) and open case, the case's report nearest the area's
+    point: one index scan per area, one statement shape for every batch size."""
+    area = (
+        func.unnest(*(bindparam(f"a_{name}", type_=ARRAY(kind)) for name, kind in _AREA_COLUMNS.items()))
+        .table_valued(*(column(name, kind) for name, kind in _AREA_COLUMNS.items()), with_ordinality="i")
+        .render_derived(name="area")
+    )
+    report = CaseReport.__table__.c
+    nearest = (
+        select(report.case_id, report.category, report.seen_at, report.lat, report.lon)
+        .select_from(area)
+        .join(
+            CaseReport,
+            and_(
+                report.category == area.c.category,
+                report.lat.between(area.c.lat_min, area.c.lat_max),
+                report.lon.between(area.c.lon_min, area.c.lon_max),
+                report.seen_at.between(area.c.seen_from, area.c.seen_to),
+            ),
+        )
+        .distinct(area.c.i, report.case_id)
+        .order_by(area.c.i, report.case_id, _haversine_term(area.c.lat, area.c.lon, report.lat, report.lon))
+        .subquery("nearest")
+    )
+    # the cases' status once per case found, not once per report in the box
+    return (
+        select(nearest.c.case_id, nearest.c.category, nearest.c.seen_at, nearest.c.lat, nearest.c.lon)
+        .join(Case, Case.id == nearest.c.case_id)
+        .where(Case.status.not_in([s.value for s in FINISHED]))
+    )
+
+
+def _haversine_term(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> ColumnElement[float]:
+    """The haversine of the central angle between two points, in SQL: ``haversine_m``'s ``a``,
+    which grows with the distance (so it orders by distance without the arc sine)."""
+    half_dlat = func.sin(func.radians(lat2 - lat1) * 0.5)  # (``/ 2`` would compute in NUMERIC)
+    half_dlon = func.sin(func.radians(lon2 - lon1) * 0.5)
+    cosines = func.cos(func.radians(lat1)) * func.cos(func.radians(lat2))
+    return cast(ColumnElement[float], half_dlat * half_dlat + cosines * half_dlon * half_dlon)
+
+
+_NEAREST_OPEN_REPORTS = _nearest_open_reports_query()
 
 
 PLACEMENT_LOCK = 0x77616E67  # "wang"

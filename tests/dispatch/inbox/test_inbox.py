@@ -104,6 +104,25 @@ async def test_a_near_report_of_the_same_category_joins_the_open_case(dispatch: 
     assert case["timeline"][-1]["actor_id"] == "chen.li"
 
 
+async def test_a_report_joins_the_case_whose_nearest_report_is_nearest(dispatch: Dispatch) -> None:
+    # West to east: x1 (45 m west), x2 (12 m west), the new report, y (25 m east). x2 joined
+    # x1's case; the new report lies nearer x2 than y, though x1, its case's first report and
+    # the first in the index, lies farther than y.
+    metre = 1 / 101_350  # a metre of longitude at the demo cell's latitude
+    y = factories.report(lon=factories.LON + 25 * metre)
+    x1 = factories.report(lon=factories.LON - 45 * metre)
+    x2 = factories.report(lon=factories.LON - 12 * metre)
+    for report in (y, x1, x2):
+        await dispatch.deliver(report)
+    assert await dispatch.case_count() == 2
+    x_case = await dispatch.case_of(x1["report_id"])
+    assert x_case["id"] == (await dispatch.case_of(x2["report_id"]))["id"]
+
+    new = factories.report()
+    await dispatch.deliver(new)
+    assert (await dispatch.case_of(new["report_id"]))["id"] == x_case["id"]
+
+
 async def test_reports_in_one_batch_merge_with_each_other(dispatch: Dispatch) -> None:
     first, second = factories.report(), factories.report(lat=factories.LAT - NEAR)
     await dispatch.deliver(first, second)
