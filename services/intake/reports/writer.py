@@ -178,13 +178,12 @@ class ReportWriter:
         return exc
 
     async def _insert(self, batch: Sequence[NewReport]) -> None:
-        async with self.engine.begin() as connection:
-            await repository.insert_reports(
-                connection,
-                reports=[rows.report for rows in batch],
-                records=[rows.record for rows in batch],
-                messages=[rows.message for rows in batch],
-            )
+        await repository.insert_reports(
+            self.engine,
+            reports=[rows.report for rows in batch],
+            records=[rows.record for rows in batch],
+            messages=[rows.message for rows in batch],
+        )
 
 
 def _key(rows: NewReport) -> tuple[str, str]:

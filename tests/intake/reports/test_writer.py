@@ -23,29 +23,33 @@ from ..factories import report_body
 
 
 @contextmanager
-def counting_commits(engine: AsyncEngine) -> Iterator[list[int]]:
-    commits: list[int] = []
+def counting_batches(engine: AsyncEngine) -> Iterator[list[int]]:
+    """The batches written: one statement that inserts outbox messages each (on PostgreSQL
+    the batch's one statement, in its own implicit transaction; elsewhere the last of three)."""
+    batches: list[int] = []
 
-    def on_commit(_connection: Any) -> None:
-        commits.append(1)
+    def on_execute(*args: Any) -> None:
+        statement = args[2]
+        if "INSERT INTO outbox" in statement:
+            batches.append(1)
 
-    event.listen(engine.sync_engine, "commit", on_commit)
+    event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
     try:
-        yield commits
+        yield batches
     finally:
-        event.remove(engine.sync_engine, "commit", on_commit)
+        event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
 
 
 async def test_concurrent_reports_share_transactions(intake: Intake) -> None:
     bodies = [report_body() for _ in range(40)]
 
-    with counting_commits(intake.app.state.reception.writer.engine) as commits:
+    with counting_batches(intake.app.state.reception.writer.engine) as batches:
         answers = await asyncio.gather(*(intake.post_report(body) for body in bodies))
 
     assert [answer.status_code for answer in answers] == [201] * 40
     assert await intake.report_count() == 40
     assert sorted(m.key for m in await intake.outbox()) == sorted(body["id"] for body in bodies)
-    assert len(commits) < 40 / 4  # most reports went with others
+    assert 1 <= len(batches) < 40 / 4  # most reports went with others
 
 
 async def test_a_retry_in_a_batch_replays_and_the_others_are_written(intake: Intake) -> None:
