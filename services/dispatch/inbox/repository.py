@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -151,7 +152,7 @@ def _nearest_open_reports_query() -> Select[int, str | None, datetime, float, fl
                 report.seen_at.between(area.c.seen_from, area.c.seen_to),
             ),
         )
-        .distinct(area.c.i, report.case_id)
+        .ext(postgresql.distinct_on(area.c.i, report.case_id))
         .order_by(area.c.i, report.case_id, _haversine_term(area.c.lat, area.c.lon, report.lat, report.lon))
         .subquery("nearest")
     )
@@ -173,6 +174,32 @@ def _haversine_term(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> ColumnElement
 
 
 _NEAREST_OPEN_REPORTS = _nearest_open_reports_query()
+
+
+async def last_changes(
+    session: AsyncSession, report_ids: Sequence[uuid.UUID]
+) -> list[tuple[uuid.UUID, Case, CaseEvent]]:
+    """Each report's case and the case's last event that changed its status (two queries)."""
+    if not report_ids:
+        return []
+    rows = (
+        await session.execute(
+            select(CaseReport.report_id, Case)
+            .join(Case, Case.id == CaseReport.case_id)
+            .where(CaseReport.report_id.in_(padded(sorted(set(report_ids)))))
+        )
+    ).all()
+    case_ids = sorted({case.id for _, case in rows})
+    last = (
+        select(func.max(CaseEvent.id))
+        .where(CaseEvent.case_id.in_(case_ids), CaseEvent.from_status.is_distinct_from(CaseEvent.to_status))
+        .group_by(CaseEvent.case_id)
+    )
+    events = {
+        event.case_id: event
+        for event in (await session.scalars(select(CaseEvent).where(CaseEvent.id.in_(last)))).all()
+    }
+    return [(report_id, case, events[case.id]) for report_id, case in rows if case.id in events]
 
 
 PLACEMENT_LOCK = 0x77616E67  # "wang"
