@@ -4,13 +4,6 @@
 to intake. Both ride in an :class:`InboxBatch` posted to the receiver's ``/internal/v1/inbox``,
 which answers with one :class:`InboxResult` per message. Receivers are idempotent: a message
 delivered twice has the effect of one.
-
-A batch of ``report.received`` may ask for its answer to carry the status changes it makes
-(``answer_with_updates``): dispatch then puts each report's ``case.status_changed`` payloads
-in its result, the report's first status, instead of sending them through its outbox. A
-report delivered again gets its case's present status in its result, since the sender may
-have lost the first answer. Later changes (accepted, resolved …) always come through the
-outbox.
 """
 
 from __future__ import annotations
@@ -68,11 +61,6 @@ class InboxMessage(RequestModel):
 
 class InboxBatch(RequestModel):
     messages: list[InboxMessage] = Field(min_length=1, max_length=MAX_BATCH)
-    answer_with_updates: bool = Field(
-        default=False,
-        description="the sender applies the status changes the batch makes from the answer "
-        "(``InboxResult.updates``); without it they come as ``case.status_changed`` messages",
-    )
 
 
 class InboxStatus(StrEnum):
@@ -85,11 +73,6 @@ class InboxResult(BaseModel):
     key: str
     status: InboxStatus
     detail: str | None = None
-    updates: list[dict[str, Any]] = Field(
-        default_factory=list,
-        description="``case.status_changed`` payloads for the message's report, when the batch "
-        "asked for them (``answer_with_updates``)",
-    )
 
 
 class InboxReply(BaseModel):

@@ -54,14 +54,11 @@ class Dispatch:
         relay: Relay = self.app.state.relay
         return relay
 
-    async def send(self, *payloads: dict[str, Any], answer_with_updates: bool = False) -> httpx.Response:
-        batch = factories.batch(*payloads) | {"answer_with_updates": answer_with_updates}
-        return await self.client.post("/internal/v1/inbox", json=batch, headers=INTAKE)
+    async def send(self, *payloads: dict[str, Any]) -> httpx.Response:
+        return await self.client.post("/internal/v1/inbox", json=factories.batch(*payloads), headers=INTAKE)
 
-    async def deliver(
-        self, *payloads: dict[str, Any], answer_with_updates: bool = False
-    ) -> list[dict[str, Any]]:
-        response = await self.send(*payloads, answer_with_updates=answer_with_updates)
+    async def deliver(self, *payloads: dict[str, Any]) -> list[dict[str, Any]]:
+        response = await self.send(*payloads)
         assert response.status_code == 200, response.text
         results: list[dict[str, Any]] = response.json()["results"]
         return results

@@ -133,10 +133,6 @@ class FakeGrid:
 class FakeDispatch:
     """dispatch's inbox: records each message, answers duplicate for a report seen before.
 
-    A batch that asks for updates (``answer_with_updates``) gets, for each report, the status
-    change in ``updates`` under its id (accepted or duplicate alike), as dispatch answers the
-    first status of a new report and the present one of a report delivered again.
-
     ``mode``: ``"ok"``; ``"down"`` answers 503 without taking anything; ``"crash"`` takes the
     batch and then drops the connection before answering (the sender cannot know it landed).
     Only intake's service token gets in (else 401); tokens in ``revoked`` are refused too.
@@ -150,8 +146,6 @@ class FakeDispatch:
         self.calls = 0
         self.tokens_seen: list[str] = []
         self.revoked: set[str] = set()
-        self.updates: dict[str, dict[str, Any]] = {}
-        self.asked_for_updates: list[bool] = []
 
     @property
     def report_ids(self) -> list[str]:
@@ -167,21 +161,15 @@ class FakeDispatch:
         if self.mode == "down":
             return httpx.Response(503, json={"status": 503, "detail": "down"})
         results = []
-        batch = json.loads(request.content)
-        self.asked_for_updates.append(batch.get("answer_with_updates", False))
-        for message in batch["messages"]:
-            report_id = message["payload"]["report_id"]
-            seen = report_id in self.report_ids
+        for message in json.loads(request.content)["messages"]:
+            seen = message["payload"]["report_id"] in self.report_ids
             self.received.append(message)
             if message["payload"]["category"] in self.reject_categories:
                 status = "rejected"
             else:
                 status = "duplicate" if seen else "accepted"
             self.answers.append(status)
-            result: dict[str, Any] = {"key": message["key"], "status": status, "detail": None}
-            if batch.get("answer_with_updates") and status != "rejected" and report_id in self.updates:
-                result["updates"] = [self.updates[report_id]]
-            results.append(result)
+            results.append({"key": message["key"], "status": status, "detail": None})
         if self.mode == "crash":
             raise httpx.RemoteProtocolError("server disconnected without sending a response")
         return httpx.Response(200, json={"results": results})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -174,32 +173,6 @@ def _haversine_term(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> ColumnElement
 
 
 _NEAREST_OPEN_REPORTS = _nearest_open_reports_query()
-
-
-async def last_changes(
-    session: AsyncSession, report_ids: Sequence[uuid.UUID]
-) -> list[tuple[uuid.UUID, Case, CaseEvent]]:
-    """Each report's case and the case's last event that changed its status (two queries)."""
-    if not report_ids:
-        return []
-    rows = (
-        await session.execute(
-            select(CaseReport.report_id, Case)
-            .join(Case, Case.id == CaseReport.case_id)
-            .where(CaseReport.report_id.in_(padded(sorted(set(report_ids)))))
-        )
-    ).all()
-    case_ids = sorted({case.id for _, case in rows})
-    last = (
-        select(func.max(CaseEvent.id))
-        .where(CaseEvent.case_id.in_(case_ids), CaseEvent.from_status.is_distinct_from(CaseEvent.to_status))
-        .group_by(CaseEvent.case_id)
-    )
-    events = {
-        event.case_id: event
-        for event in (await session.scalars(select(CaseEvent).where(CaseEvent.id.in_(last)))).all()
-    }
-    return [(report_id, case, events[case.id]) for report_id, case in rows if case.id in events]
 
 
 PLACEMENT_LOCK = 0x77616E67  # "wang"

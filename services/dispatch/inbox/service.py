@@ -7,12 +7,6 @@ batch's reports may join, then the decisions in memory (:mod:`planning`) and bul
 of cases, reports, timeline events and outbox messages. A grid out of reach fails the whole
 batch with a 503 (the sender retries later) and leaves nothing half-written. A redelivered
 report is a ``duplicate``; a payload that does not validate is ``rejected`` for good.
-
-The status changes a batch makes reach the reporters through the outbox, or, when the
-batch asks (``answer_with_updates``, as intake's relay does), in the answer itself: each
-report's result carries them, and a report delivered again gets its case's last change of
-status, since the sender may have lost the first answer. That spares an outbox message, its
-relay and a request to intake per report.
 """
 
 from __future__ import annotations
@@ -81,43 +75,17 @@ async def handle_batch(
             fresh.append((index, report))
 
     routing = await _ask_grid(grid, [report for _, report in fresh])
-    answer = batch.answer_with_updates
     try:
-        plan, announced = await _place(session, [report for _, report in fresh], routing, settings, answer)
+        plan = await _place(session, [report for _, report in fresh], routing, settings)
     except IntegrityError as exc:  # another delivery of the same report won the race
         raise ServiceUnavailable("a concurrent delivery wrote one of these reports; retry") from exc
-    for (index, report), placement in zip(fresh, plan.placements, strict=True):
+    for (index, _), placement in zip(fresh, plan.placements, strict=True):
         results[index] = InboxResult(
             key=batch.messages[index].key,
             status=InboxStatus.accepted,
             detail=f"merged into case {placement.case.id}" if placement.merged else None,
-            updates=announced.get(report.report_id, []),
         )
-    if answer and known:
-        present = await _last_changes(session, list(known))
-        for index, report in reports:
-            result = results[index]
-            if result is not None and result.status is InboxStatus.duplicate and report.report_id in present:
-                result.updates = [present[report.report_id]]
     return InboxReply(results=[r for r in results if r is not None])
-
-
-async def _last_changes(
-    session: AsyncSession, report_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, dict[str, Any]]:
-    """Per report, its case's last change of status as a ``case.status_changed`` payload, with
-    the case's department and deadline as they are now."""
-    return {
-        report_id: _status_payload(
-            case,
-            event_id=event.id,
-            action=event.action,
-            status=event.to_status,
-            occurred_at=event.at,
-            report_ids=[report_id],
-        )
-        for report_id, case, event in await repository.last_changes(session, report_ids)
-    }
 
 
 async def _ask_grid(grid: GridClient, reports: list[InboundReport]) -> Routing:
@@ -134,17 +102,9 @@ async def _ask_grid(grid: GridClient, reports: list[InboundReport]) -> Routing:
 
 
 async def _place(
-    session: AsyncSession,
-    reports: list[InboundReport],
-    routing: Routing,
-    settings: DispatchSettings,
-    answer_with_updates: bool,
-) -> tuple[Plan, dict[uuid.UUID, list[dict[str, Any]]]]:
-    """Read the open cases the reports may join, decide in memory, write it all in bulk.
-
-    The status changes reporters hear of go to the outbox, or with ``answer_with_updates``
-    come back by report id, for the answer.
-    """
+    session: AsyncSession, reports: list[InboundReport], routing: Routing, settings: DispatchSettings
+) -> Plan:
+    """Read the open cases the reports may join, decide in memory, write it all in bulk."""
     await repository.serialize_placement(session)
     radius, window = settings.merge_radius_meters, settings.merge_window_hours
     areas = [a for a in (merge_area(r, radius_m=radius, window_hours=window) for r in reports) if a]
@@ -189,22 +149,15 @@ async def _place(
         for step in plan.steps
     ]
     event_ids = await repository.insert_returning_ids(session, CaseEvent, events)
-    changes = [
-        (step, _step_payload(step, event_id, now))
+    messages = [
+        _message_row(step.case, step, event_id, now)
         for step, event_id in zip(plan.steps, event_ids, strict=True)
         if step.announced
     ]
-    announced: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    if answer_with_updates:
-        for step, payload in changes:
-            for report_id in step.report_ids:
-                announced.setdefault(report_id, []).append(payload)
-    else:
-        messages = [_message_row(step.case, payload, now) for step, payload in changes]
-        await repository.insert_rows(session, OutboxMessage, messages)
+    await repository.insert_rows(session, OutboxMessage, messages)
     joined = {p.case.id: p.case for p in plan.placements if p.merged and p.case.id in open_cases}
     await repository.store_joined(session, list(joined.values()))
-    return plan, announced
+    return plan
 
 
 def _report_row(report: InboundReport, case_id: int, now: datetime) -> dict[str, Any]:
@@ -224,11 +177,11 @@ def _report_row(report: InboundReport, case_id: int, now: datetime) -> dict[str,
     }
 
 
-def _step_payload(step: Step, event_id: int, now: datetime) -> dict[str, Any]:
-    return CaseStatusChanged(
+def _message_row(case: Case, step: Step, event_id: int, now: datetime) -> dict[str, Any]:
+    message = CaseStatusChanged(
         event_id=event_id,
-        case_id=step.case.id,
-        case_number=step.case.case_number,
+        case_id=case.id,
+        case_number=case.case_number,
         action=step.action,
         status=step.to_status,
         department_code=step.department_code,
@@ -237,32 +190,11 @@ def _step_payload(step: Step, event_id: int, now: datetime) -> dict[str, Any]:
         deadline_at=step.deadline_at,
         occurred_at=now,
         report_ids=step.report_ids,
-    ).model_dump(mode="json")
-
-
-def _status_payload(
-    case: Case, *, event_id: int, action: str, status: str, occurred_at: datetime, report_ids: list[uuid.UUID]
-) -> dict[str, Any]:
-    return CaseStatusChanged(
-        event_id=event_id,
-        case_id=case.id,
-        case_number=case.case_number,
-        action=action,
-        status=status,
-        department_code=case.department_code,
-        department_name=case.department_name,
-        note=None,
-        deadline_at=case.deadline_at,
-        occurred_at=occurred_at,
-        report_ids=report_ids,
-    ).model_dump(mode="json")
-
-
-def _message_row(case: Case, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    )
     return {
         "topic": CASE_STATUS_CHANGED,
-        "key": f"{case.id}:{payload['event_id']}",
-        "payload": payload,
+        "key": f"{case.id}:{event_id}",
+        "payload": message.model_dump(mode="json"),
         "created_at": now,
         "available_at": now,
         "attempts": 0,

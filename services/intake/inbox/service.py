@@ -1,15 +1,12 @@
 """Status messages from dispatch (``case.status_changed``), applied to the reports they name.
 
-They come to ``POST /internal/v1/inbox`` through dispatch's outbox, and a report's first
-ones in dispatch's answer to the relay (:func:`apply_updates`). Messages may come twice or
-out of order. Each (report, event id) is stored once; the
+Messages may come twice or out of order. Each (report, event id) is stored once; the
 report's view (status, case, department, deadline) follows only an event newer than the last
 one applied. Report ids intake does not know are ignored: the message is still accepted.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from datetime import datetime
 from typing import Any
@@ -29,8 +26,6 @@ from shared.messages import (
     InboxStatus,
 )
 
-log = logging.getLogger("wangge.intake.inbox")
-
 
 class StatusChange(CaseStatusChanged):
     """``case.status_changed`` bounded to what intake stores."""
@@ -46,36 +41,7 @@ class StatusChange(CaseStatusChanged):
 async def receive(session: AsyncSession, *, batch: InboxBatch) -> InboxReply:
     """Apply a batch in three statements, whatever its size (``inbox/repository.py``)."""
     changes = [_parse(message) for message in batch.messages]
-    known, owned, stored = await _apply(
-        session, [change for change in changes if isinstance(change, StatusChange)]
-    )
-    return InboxReply(
-        results=[
-            _outcome(message, change, known, owned, stored)
-            for message, change in zip(batch.messages, changes, strict=True)
-        ]
-    )
-
-
-async def apply_updates(session: AsyncSession, payloads: list[dict[str, Any]]) -> None:
-    """Apply the ``case.status_changed`` payloads dispatch answered the relay with, as
-    :func:`receive` applies messages; one that does not validate is logged and left out."""
-    changes = []
-    for payload in payloads:
-        try:
-            changes.append(StatusChange.model_validate(payload))
-        except ValidationError as exc:
-            log.error("dispatch answered a status change intake cannot store: %s", _first_error(exc))
-    await _apply(session, changes)
-
-
-async def _apply(
-    session: AsyncSession, valid: list[StatusChange]
-) -> tuple[set[uuid.UUID], dict[tuple[uuid.UUID, int], StatusChange], set[tuple[uuid.UUID, int]]]:
-    """Store each new (report, event) once and move each report's view to its newest event:
-    the reports known, the change that owns each pair, and the pairs stored now."""
-    if not valid:
-        return set(), {}, set()
+    valid = [change for change in changes if isinstance(change, StatusChange)]
     known = await repository.known_report_ids(
         session, {report_id for change in valid for report_id in change.report_ids}
     )
@@ -97,7 +63,12 @@ async def _apply(
     await repository.move_views(
         session, [_view_row(report_id, change, now) for report_id, change in newest.items()]
     )
-    return known, owned, stored
+    return InboxReply(
+        results=[
+            _outcome(message, change, known, owned, stored)
+            for message, change in zip(batch.messages, changes, strict=True)
+        ]
+    )
 
 
 def _parse(message: InboxMessage) -> StatusChange | InboxResult:

@@ -6,9 +6,6 @@ cell on the report, and sends the payload with it. While there is still no terri
 message waits (outcome retry, with backoff). A report located when it came in needs no
 look-up: its payload carries its cell. The messages ready go to dispatch's inbox in one
 batch: accepted or duplicate → sent, rejected → dead; dispatch out of reach → the batch retries.
-The batch asks for the status changes in the answer (``answer_with_updates``): the reports'
-first statuses are applied before the messages count as sent, and a batch whose answer is
-lost is sent again and answered with its reports' present status.
 """
 
 from __future__ import annotations
@@ -22,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.intake.clients.dispatch import DispatchClient
-from services.intake.inbox import service as inbox
 from services.intake.models import OutboxMessage, Report
 from services.intake.territory.service import Territory
 from shared.db import session_scope, utcnow
@@ -61,8 +57,7 @@ def make_deliver(
             return outcomes
         ready.sort(key=lambda item: item[0].id)  # in the order taken: dispatch places them in order
         batch = InboxBatch(
-            messages=[InboxMessage(topic=m.topic, key=m.key, payload=payload) for m, payload in ready],
-            answer_with_updates=True,
+            messages=[InboxMessage(topic=m.topic, key=m.key, payload=payload) for m, payload in ready]
         )
         try:
             reply = await dispatch.send_inbox(batch)
@@ -70,10 +65,6 @@ def make_deliver(
             log.warning("dispatch did not take %d messages: %s", len(ready), exc)
             outcomes.update({m.id: Delivery(Outcome.retry, str(exc)) for m, _ in ready})
             return outcomes
-        updates = [update for result in reply.results for update in result.updates]
-        if updates:  # failing here, the batch is retried and answered with the present status
-            async with session_scope(session_maker) as session:
-                await inbox.apply_updates(session, updates)
         for (message, _), result in zip(ready, reply.results, strict=True):
             if result.status is InboxStatus.rejected:
                 outcomes[message.id] = Delivery(Outcome.dead, f"dispatch rejected it: {result.detail}")

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from shared.actors import Role
 from tests.dispatch import factories
-from tests.dispatch.conftest import ADMIN, HANDLER, Dispatch, StartDispatch
+from tests.dispatch.conftest import ADMIN, Dispatch, StartDispatch
 from tests.dispatch.fakes import CELL, MANHOLE, OTHER, OTHER_CELL, FakeGrid, FakeIntake
 from tests.support.tokens import bearer, service_bearer
 
@@ -23,7 +23,7 @@ async def test_a_routed_report_is_dispatched_at_once_with_a_deadline(dispatch: D
     payload = factories.report()
     results = await dispatch.deliver(payload)
 
-    assert results == [{"key": payload["report_id"], "status": "accepted", "detail": None, "updates": []}]
+    assert results == [{"key": payload["report_id"], "status": "accepted", "detail": None}]
     case = await dispatch.case_of(payload["report_id"])
     assert case["status"] == "dispatched"
     assert (case["department_code"], case["department_name"]) == ("enforcement", "执法中队")
@@ -61,63 +61,6 @@ async def test_one_routing_round_trip_for_a_batch_and_unknown_codes_wait_in_tria
     )
     statuses = [(await dispatch.case_of(p["report_id"]))["status"] for p in (routed, elsewhere, unknown)]
     assert statuses == ["dispatched", "dispatched", "triage"]
-
-
-async def test_asked_for_it_the_answer_carries_each_reports_first_status_and_nothing_is_enqueued(
-    dispatch: Dispatch,
-) -> None:
-    routed, joining, unroutable = (
-        factories.report(),
-        factories.report(lat=factories.LAT + NEAR, reporter_id="chen.li"),
-        factories.report(category=None, lat=factories.LAT + FAR),
-    )
-    results = await dispatch.deliver(routed, joining, unroutable, answer_with_updates=True)
-
-    assert [r["status"] for r in results] == ["accepted"] * 3
-    case = await dispatch.case_of(routed["report_id"])
-    events = {e["action"]: e["id"] for e in case["timeline"]}
-    [dispatched], [merged], [registered] = (r["updates"] for r in results)
-    assert (dispatched["action"], dispatched["status"], dispatched["event_id"]) == (
-        "dispatched",
-        "dispatched",
-        events["dispatched"],
-    )
-    assert (dispatched["case_number"], dispatched["department_code"]) == (case["case_number"], "enforcement")
-    assert dispatched["report_ids"] == [routed["report_id"]]
-    assert (merged["action"], merged["event_id"], merged["report_ids"]) == (
-        "merged",
-        events["merged"],
-        [joining["report_id"]],
-    )
-    assert (registered["action"], registered["status"]) == ("registered", "triage")
-    assert await dispatch.outbox() == []
-    # asked without it, the same changes go through the outbox
-    await dispatch.deliver(factories.report(lat=factories.LAT - FAR))
-    assert [m.payload["action"] for m in await dispatch.outbox()] == ["dispatched"]
-
-
-async def test_a_report_delivered_again_is_answered_with_its_case_as_it_is_now(dispatch: Dispatch) -> None:
-    first, joined = factories.report(), factories.report(lat=factories.LAT + NEAR, reporter_id="chen.li")
-    await dispatch.deliver(first, joined, answer_with_updates=True)
-    case = await dispatch.case_of(first["report_id"])
-    accepted = await dispatch.ok(case["id"], "accept", actor=HANDLER)
-
-    again = await dispatch.deliver(joined, answer_with_updates=True)
-
-    [result] = again
-    assert result["status"] == "duplicate"
-    [present] = result["updates"]
-    assert (present["action"], present["status"], present["event_id"]) == (
-        "accepted",
-        "in_progress",
-        accepted["timeline"][-1]["id"],
-    )
-    assert present["report_ids"] == [joined["report_id"]]
-    assert (present["case_id"], present["department_code"]) == (case["id"], "enforcement")
-    assert present["deadline_at"] is not None
-    assert await dispatch.case_count() == 1
-    # not asked for, a duplicate's answer carries nothing
-    assert (await dispatch.deliver(joined))[0]["updates"] == []
 
 
 async def test_a_redelivered_report_is_a_duplicate_and_makes_no_second_case(dispatch: Dispatch) -> None:

@@ -12,7 +12,7 @@ from services.intake.models import OutboxMessage
 from shared.outbox import Delivery, Relay
 
 from ..conftest import Intake
-from ..factories import report_body, status_changed
+from ..factories import report_body
 from ..fakes import CELL_A1, COMMUNITY_A
 
 
@@ -28,43 +28,6 @@ async def test_report_reaches_dispatch_with_its_cell(intake: Intake) -> None:
     assert message["payload"]["grid_cell"] == CELL_A1
     assert message["payload"]["reporter_id"] == "wang.fang"
     assert all(m.sent_at is not None for m in await intake.outbox())
-
-
-async def test_the_first_status_comes_in_dispatchs_answer(intake: Intake) -> None:
-    body = report_body()
-    await intake.post_report(body)
-    intake.dispatch.updates[body["id"]] = status_changed([body["id"]], event_id=3, status="dispatched")[
-        "payload"
-    ]
-
-    await intake.relay.drain()
-
-    assert intake.dispatch.asked_for_updates == [True]
-    report = (await intake.client.get(f"/v1/reports/{body['id']}")).json()
-    assert (report["status"], report["case_number"]) == ("dispatched", "SM20250501-0007")
-    assert [(u["event_id"], u["status"]) for u in report["updates"]] == [(3, "dispatched")]
-    assert all(m.sent_at is not None for m in await intake.outbox())
-
-
-async def test_an_answer_lost_on_the_way_is_asked_again_and_its_status_applied(intake: Intake) -> None:
-    body = report_body()
-    await intake.post_report(body)
-    intake.dispatch.updates[body["id"]] = status_changed([body["id"]], event_id=3, status="dispatched")[
-        "payload"
-    ]
-    intake.dispatch.mode = "crash"  # dispatch takes the batch, the answer never arrives
-
-    await intake.relay.run_once()
-    report = (await intake.client.get(f"/v1/reports/{body['id']}")).json()
-    assert report["status"] == "received"
-
-    intake.dispatch.mode = "ok"
-    [message] = await intake.outbox()
-    await intake.relay.deliver([message])  # again, as the retry does once its backoff is over
-    assert intake.dispatch.answers == ["accepted", "duplicate"]
-    report = (await intake.client.get(f"/v1/reports/{body['id']}")).json()
-    assert report["status"] == "dispatched"
-    assert [u["event_id"] for u in report["updates"]] == [3]
 
 
 async def test_unlocated_report_waits_for_grid_then_goes_out_located(
