@@ -103,8 +103,9 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
                 spec = closed_spec(config, cores, port, headers, duration=slice_s, seed=seed)
                 before = _cpu_now(watched[label]), asyncio.run(_count(*tables[label]))
                 slices[label].append(system.run_loadgen(spec))
-                if label == "intake":
+                if label == "intake":  # until the statuses are back in intake: dispatch's outbox too
                     asyncio.run(_outbox_drained(databases["intake"], within=30.0))
+                    asyncio.run(_outbox_drained(databases["dispatch"], within=30.0))
                 after = _cpu_now(watched[label]), asyncio.run(_count(*tables[label]))
                 cpu[label].append(_per_report(before, after))
 
@@ -195,7 +196,7 @@ def _per_report(
 
 
 async def _outbox_drained(url: str, *, within: float) -> None:
-    """Wait until intake has sent every report it took (or ``within`` seconds pass)."""
+    """Wait until a service has sent every message of its outbox (or ``within`` seconds pass)."""
     connection = await asyncpg.connect(system.dsn(url))
     try:
         deadline = time.monotonic() + within
