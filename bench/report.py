@@ -27,6 +27,7 @@ def print_results(results: dict[str, Any], console: Console) -> None:
             ("limit", "limit: FastAPI + raw asyncpg"),
             ("orm", "usual: FastAPI + ORM session"),
             ("intake", "intake (wangge)"),
+            ("request_path", "intake's request path (nothing relayed)"),
             ("generator_ceiling", "null server (generator ceiling)"),
         ):
             row = data[key]
@@ -38,7 +39,12 @@ def print_results(results: dict[str, Any], console: Console) -> None:
                 f"{row['generator_cpu_share']:.0%}",
             )
         console.print(table)
-        for key, label in (("intake", "intake"), ("limit", "the limit"), ("orm", "the usual way")):
+        for key, label in (
+            ("intake", "intake"),
+            ("request_path", "intake's request path"),
+            ("limit", "the limit"),
+            ("orm", "the usual way"),
+        ):
             spent = data[key].get("cpu_ms_per_report", {})
             figures = ", ".join(f"{name} {ms:.2f}" for name, ms in spent.items())
             console.print(f"  CPU ms per report, {label}: {figures}")

@@ -57,9 +57,18 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
     turns, and its figures are the medians over its slices; after each of intake's slices the
     harness waits for intake's outbox to drain, so the pipeline's tail does not run into the
     next target's slice.
+
+    A fourth target is *intake's request path*: a second intake (with its grid) whose
+    background tasks are off, so nothing relays its reports (they wait in its outbox), and
+    no dispatch. It does what the baselines do, as intake does it; the difference between
+    it and intake is the pipeline's share of the two cores.
     """
     databases = {
         name: asyncio.run(system.recreate_database(config.postgres, config.database(f"intake_{name}")))
+        for name in START_ORDER
+    }
+    alone = {
+        name: asyncio.run(system.recreate_database(config.postgres, config.database(f"intake_path_{name}")))
         for name in START_ORDER
     }
     baseline_url = asyncio.run(_baseline_database(config))
@@ -77,26 +86,45 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
     }
     rounds = max(1, config.intake_rounds)
     slice_s = config.intake_duration / rounds
-    slices: dict[str, list[dict[str, Any]]] = {"intake": [], "limit": [], "orm": []}
-    cpu: dict[str, list[dict[str, float]]] = {"intake": [], "limit": [], "orm": []}
+    targets = ("intake", "limit", "orm", "request_path")
+    slices: dict[str, list[dict[str, Any]]] = {target: [] for target in targets}
+    cpu: dict[str, list[dict[str, float]]] = {target: [] for target in targets}
     with contextlib.ExitStack() as stack:
         svc = stack.enter_context(
             system.three_services(databases, cpus=pins, rss=rss, label="intake", log_dir=config.log_dir)
         )
+        request_path = stack.enter_context(
+            system.three_services(
+                alone,
+                cpus=pins,
+                rss=rss,
+                label="request path",
+                log_dir=config.log_dir,
+                extra_env={"WANGGE_INTAKE_BACKGROUND_TASKS": "false"},
+                only=("grid", "intake"),
+            )
+        )
         for process in baselines.values():
             stack.enter_context(system.running(process, cores.server, rss))
         headers = asyncio.run(auth_headers("grid_worker", grid_url=svc.urls["grid"]))
-        ports = {"intake": int(svc.urls["intake"].rsplit(":", 1)[1])} | {
-            label: process.port for label, process in baselines.items()
-        }
+        ports = (
+            {"intake": int(svc.urls["intake"].rsplit(":", 1)[1])}
+            | {label: process.port for label, process in baselines.items()}
+            | {"request_path": int(request_path.urls["intake"].rsplit(":", 1)[1])}
+        )
         # each target's processes whose CPU per report is reported, beside PostgreSQL's
         watched = {
             "intake": {name: _pid(service.process) for name, service in svc.processes.items()},
             "limit": {"limit": _pid(baselines["limit"].process)},
             "orm": {"orm": _pid(baselines["orm"].process)},
+            "request_path": {"intake": _pid(request_path.processes["intake"].process)},
         }
-        tables = {"intake": (databases["intake"], "reports"), "limit": (baseline_url, "bench_reports")}
-        tables["orm"] = tables["limit"]
+        tables = {
+            "intake": (databases["intake"], "reports"),
+            "limit": (baseline_url, "bench_reports"),
+            "orm": (baseline_url, "bench_reports"),
+            "request_path": (alone["intake"], "reports"),
+        }
         for turn in range(rounds):
             for index, (label, port) in enumerate(ports.items()):
                 seed = config.seed + 100 * turn + index  # new report ids in every slice
@@ -118,7 +146,11 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
                 closed_spec(config, cores, null.port, headers, duration=config.ceiling_duration, warmup=0.5)
             )
     if not config.keep_databases:
-        for name in [*(f"intake_{name}" for name in START_ORDER), "baseline"]:
+        names = [
+            *(f"intake_{name}" for name in START_ORDER),
+            *(f"intake_path_{name}" for name in START_ORDER),
+        ]
+        for name in [*names, "baseline"]:
             asyncio.run(system.drop_database(config.postgres, config.database(name)))
 
     results: dict[str, Any] = {label: _median_of(runs) for label, runs in slices.items()}
@@ -128,7 +160,10 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
         }
     results["generator_ceiling"] = ceiling
     intake, limit, orm = results["intake"], results["limit"], results["orm"]
+    alone_figures = results["request_path"]
     results["ratios"] = {
+        "request_path_vs_limit": ratio(alone_figures["rps"], limit["rps"]),
+        "p99_request_path_vs_limit": ratio(alone_figures["latency"]["p99_ms"], limit["latency"]["p99_ms"]),
         "intake_vs_limit": ratio(intake["rps"], limit["rps"]),
         "intake_vs_orm": ratio(intake["rps"], orm["rps"]),
         "orm_vs_limit": ratio(orm["rps"], limit["rps"]),

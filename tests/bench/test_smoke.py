@@ -41,15 +41,17 @@ def test_bench_runs_every_scenario_at_a_tiny_size(tmp_path: Path) -> None:
     assert set(scenarios) == {"intake", "pipeline", "locate", "console", "memory"}
 
     intake = scenarios["intake"]
-    for target in ("limit", "orm", "intake", "generator_ceiling"):
+    for target in ("limit", "orm", "intake", "request_path", "generator_ceiling"):
         assert intake[target]["rps"] > 0, target
         assert intake[target]["latency"]["p99_ms"] >= intake[target]["latency"]["p50_ms"] > 0
         assert set(intake[target]["statuses"]) == {"201"}, (target, intake[target]["statuses"])
-    assert intake["ratios"]["intake_vs_limit"] > 0
+    assert intake["ratios"]["intake_vs_limit"] > 0 and intake["ratios"]["request_path_vs_limit"] > 0
     spent = {target: intake[target]["cpu_ms_per_report"] for target in ("intake", "limit", "orm")}
     assert set(spent["intake"]) == {"grid", "intake", "dispatch", "postgresql"}
     assert set(spent["limit"]) == {"limit", "postgresql"} and set(spent["orm"]) == {"orm", "postgresql"}
     assert spent["intake"]["intake"] > 0 and spent["intake"]["dispatch"] > 0 and spent["limit"]["limit"] > 0
+    # the request path relays nothing: its reports wait in its outbox, and no dispatch runs
+    assert set(intake["request_path"]["cpu_ms_per_report"]) == {"intake", "postgresql"}
 
     pipeline = scenarios["pipeline"]
     assert pipeline["reports_accepted"] > 0
