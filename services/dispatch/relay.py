@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.dispatch.clients.intake import IntakeClient
 from services.dispatch.models import OutboxMessage
 from services.dispatch.settings import DispatchSettings
-from shared.messages import InboxBatch, InboxMessage, InboxStatus
+from shared.messages import InboxStatus
 from shared.outbox import Deliver, Delivery, Outcome, Relay
 
 _OUTCOMES = {
@@ -23,10 +23,7 @@ def deliver_to(intake: IntakeClient) -> Deliver:
     """A delivery function for the relay; PeerUnavailable propagates and the relay retries the batch."""
 
     async def deliver(messages: Sequence[OutboxMessage]) -> dict[int, Delivery]:
-        batch = InboxBatch(
-            messages=[InboxMessage(topic=m.topic, key=m.key, payload=m.payload) for m in messages]  # type: ignore[arg-type]
-        )
-        reply = await intake.deliver(batch)
+        reply = await intake.deliver([(m.topic, m.key, m.payload) for m in messages])
         if len(reply.results) != len(messages):
             error = f"intake answered {len(reply.results)} results for {len(messages)} messages"
             return {m.id: Delivery(Outcome.retry, error) for m in messages}

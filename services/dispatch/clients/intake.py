@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import httpx
 
 from shared.auth import ServiceTokens
-from shared.messages import InboxBatch, InboxReply
+from shared.messages import InboxReply, Outbound, inbox_body
 from shared.peer import JSON_CONTENT, PeerClient
 
 
@@ -23,11 +25,11 @@ class IntakeClient(PeerClient):
     ) -> None:
         super().__init__(base_url, caller=caller, timeout=timeout, transport=transport, tokens=tokens)
 
-    async def deliver(self, batch: InboxBatch) -> InboxReply:
+    async def deliver(self, messages: Sequence[Outbound]) -> InboxReply:
         """Post one batch; raises PeerUnavailable when intake is down or answers 5xx."""
-        # pydantic writes and reads the JSON itself: a batch is up to a hundred reports, and
-        # the stdlib encoder httpx uses for ``json=`` was most of the client's cost.
+        # orjson writes the batch and pydantic reads the reply: the stdlib encoder httpx
+        # uses for ``json=`` was most of the client's cost.
         response = await self.request(
-            "POST", "/internal/v1/inbox", content=batch.model_dump_json(), headers=JSON_CONTENT
+            "POST", "/internal/v1/inbox", content=inbox_body(messages), headers=JSON_CONTENT
         )
         return InboxReply.model_validate_json(response.content)

@@ -23,7 +23,7 @@ from services.intake.models import OutboxMessage, Report
 from services.intake.territory.service import Territory
 from shared.db import session_scope, utcnow
 from shared.errors import WanggeError
-from shared.messages import REPORT_RECEIVED, InboxBatch, InboxMessage, InboxStatus
+from shared.messages import REPORT_RECEIVED, InboxStatus
 from shared.outbox import Deliver, Delivery, Outcome, Relay
 
 log = logging.getLogger("wangge.intake.relay")
@@ -56,11 +56,8 @@ def make_deliver(
         if not ready:
             return outcomes
         ready.sort(key=lambda item: item[0].id)  # in the order taken: dispatch places them in order
-        batch = InboxBatch(
-            messages=[InboxMessage(topic=m.topic, key=m.key, payload=payload) for m, payload in ready]
-        )
         try:
-            reply = await dispatch.send_inbox(batch)
+            reply = await dispatch.send_inbox([(m.topic, m.key, payload) for m, payload in ready])
         except WanggeError as exc:
             log.warning("dispatch did not take %d messages: %s", len(ready), exc)
             outcomes.update({m.id: Delivery(Outcome.retry, str(exc)) for m, _ in ready})
