@@ -23,6 +23,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -132,7 +133,13 @@ async def _nearest_open_reports(session: AsyncSession, areas: Sequence[Area]) ->
 
 def _nearest_open_reports_query() -> Select[int, str | None, datetime, float, float]:
     """Per area (a row of ``unnest``) and open case, the case's report nearest the area's
-    point: one index scan per area, one statement shape for every batch size."""
+    point; one statement shape for every batch size.
+
+    A lateral subquery per area: the planner sees each area's own bounds as the parameters
+    of one index scan. (Joined to ``unnest`` instead, it could not see how small the boxes
+    are, and for its first, custom plans read all of ``case_reports``: 14 against 4 ms at
+    28,000 reports, 84 against 1.6 ms at 300,000.)
+    """
     area = (
         func.unnest(*(bindparam(f"a_{name}", type_=ARRAY(kind)) for name, kind in _AREA_COLUMNS.items()))
         .table_valued(*(column(name, kind) for name, kind in _AREA_COLUMNS.items()), with_ordinality="i")
@@ -141,35 +148,35 @@ def _nearest_open_reports_query() -> Select[int, str | None, datetime, float, fl
     report = CaseReport.__table__.c
     nearest = (
         select(report.case_id, report.category, report.seen_at, report.lat, report.lon)
-        .select_from(area)
-        .join(
-            CaseReport,
-            and_(
-                report.category == area.c.category,
-                report.lat.between(area.c.lat_min, area.c.lat_max),
-                report.lon.between(area.c.lon_min, area.c.lon_max),
-                report.seen_at.between(area.c.seen_from, area.c.seen_to),
-            ),
+        .where(
+            report.category == area.c.category,
+            report.lat.between(area.c.lat_min, area.c.lat_max),
+            report.lon.between(area.c.lon_min, area.c.lon_max),
+            report.seen_at.between(area.c.seen_from, area.c.seen_to),
         )
-        .ext(postgresql.distinct_on(area.c.i, report.case_id))
-        .order_by(area.c.i, report.case_id, _haversine_term(area.c.lat, area.c.lon, report.lat, report.lon))
-        .subquery("nearest")
+        .ext(postgresql.distinct_on(report.case_id))
+        .order_by(report.case_id, _haversine_term(area.c.lat, area.c.lon, report.lat, report.lon))
+        .lateral("nearest")
     )
     # the cases' status once per case found, not once per report in the box
     return (
         select(nearest.c.case_id, nearest.c.category, nearest.c.seen_at, nearest.c.lat, nearest.c.lon)
+        .select_from(area)
+        .join(nearest, true())
         .join(Case, Case.id == nearest.c.case_id)
         .where(Case.status.not_in([s.value for s in FINISHED]))
     )
 
 
 def _haversine_term(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> ColumnElement[float]:
-    """The haversine of the central angle between two points, in SQL: ``haversine_m``'s ``a``,
-    which grows with the distance (so it orders by distance without the arc sine)."""
-    half_dlat = func.sin(func.radians(lat2 - lat1) * 0.5)  # (``/ 2`` would compute in NUMERIC)
-    half_dlon = func.sin(func.radians(lon2 - lon1) * 0.5)
+    """The haversine of the central angle between two points, in SQL: ``haversine_m``'s ``a``
+    computed the same way, which grows with the distance (so it orders by distance without
+    the arc sine)."""
+    dlat, dlon = func.radians(lat2) - func.radians(lat1), func.radians(lon2 - lon1)
     cosines = func.cos(func.radians(lat1)) * func.cos(func.radians(lat2))
-    return cast(ColumnElement[float], half_dlat * half_dlat + cosines * half_dlon * half_dlon)
+    # ``* 0.5`` for ``/ 2``, which would compute in NUMERIC; power() is Python's ``** 2``
+    term = func.power(func.sin(dlat * 0.5), 2.0) + cosines * func.power(func.sin(dlon * 0.5), 2.0)
+    return cast(ColumnElement[float], term)
 
 
 _NEAREST_OPEN_REPORTS = _nearest_open_reports_query()

@@ -104,23 +104,41 @@ async def test_a_near_report_of_the_same_category_joins_the_open_case(dispatch: 
     assert case["timeline"][-1]["actor_id"] == "chen.li"
 
 
-async def test_a_report_joins_the_case_whose_nearest_report_is_nearest(dispatch: Dispatch) -> None:
-    # West to east: x1 (45 m west), x2 (12 m west), the new report, y (25 m east). x2 joined
-    # x1's case; the new report lies nearer x2 than y, though x1, its case's first report and
-    # the first in the index, lies farther than y.
-    metre = 1 / 101_350  # a metre of longitude at the demo cell's latitude
-    y = factories.report(lon=factories.LON + 25 * metre)
-    x1 = factories.report(lon=factories.LON - 45 * metre)
-    x2 = factories.report(lon=factories.LON - 12 * metre)
+METRE = 1 / 101_350  # a metre of longitude at the demo cell's latitude
+
+
+async def two_cases_west_and_east(dispatch: Dispatch) -> int:
+    """West to east: x1 (45 m west), x2 (12 m west), the demo point, y (25 m east). x2 joined
+    x1's case; the point lies nearer x2 than y, though x1, the case's first report and the
+    first in the index, lies farther than y. Returns x's case."""
+    y = factories.report(lon=factories.LON + 25 * METRE)
+    x1 = factories.report(lon=factories.LON - 45 * METRE)
+    x2 = factories.report(lon=factories.LON - 12 * METRE)
     for report in (y, x1, x2):
         await dispatch.deliver(report)
     assert await dispatch.case_count() == 2
-    x_case = await dispatch.case_of(x1["report_id"])
-    assert x_case["id"] == (await dispatch.case_of(x2["report_id"]))["id"]
+    x_case: int = (await dispatch.case_of(x1["report_id"]))["id"]
+    assert x_case == (await dispatch.case_of(x2["report_id"]))["id"]
+    return x_case
+
+
+async def test_a_report_joins_the_case_whose_nearest_report_is_nearest(dispatch: Dispatch) -> None:
+    x_case = await two_cases_west_and_east(dispatch)
 
     new = factories.report()
     await dispatch.deliver(new)
-    assert (await dispatch.case_of(new["report_id"]))["id"] == x_case["id"]
+    assert (await dispatch.case_of(new["report_id"]))["id"] == x_case
+
+
+async def test_each_report_of_a_batch_finds_its_own_nearest_report_of_a_case(dispatch: Dispatch) -> None:
+    x_case = await two_cases_west_and_east(dispatch)
+
+    # x1 is the case's nearest report for the first, x2 for the second
+    beside_x1, new = factories.report(lon=factories.LON - 47 * METRE), factories.report()
+    await dispatch.deliver(beside_x1, new)
+    assert (await dispatch.case_of(beside_x1["report_id"]))["id"] == x_case
+    assert (await dispatch.case_of(new["report_id"]))["id"] == x_case
+    assert await dispatch.case_count() == 2
 
 
 async def test_reports_in_one_batch_merge_with_each_other(dispatch: Dispatch) -> None:
