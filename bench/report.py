@@ -48,6 +48,10 @@ def print_results(results: dict[str, Any], console: Console) -> None:
             spent = data[key].get("cpu_ms_per_report", {})
             figures = ", ".join(f"{name} {ms:.2f}" for name, ms in spent.items())
             console.print(f"  CPU ms per report, {label}: {figures}")
+        for outbox in data.get("undrained_outboxes", []):
+            console.print(
+                f"  [yellow]! the outbox of {outbox} had not drained after 30 s:[/] its CPU per report is low"
+            )
     if "pipeline" in scenarios:
         data = scenarios["pipeline"]
         table = Table(

@@ -67,7 +67,7 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
         name: asyncio.run(system.recreate_database(config.postgres, config.database(f"intake_{name}")))
         for name in START_ORDER
     }
-    alone = {
+    path_databases = {
         name: asyncio.run(system.recreate_database(config.postgres, config.database(f"intake_path_{name}")))
         for name in START_ORDER
     }
@@ -89,16 +89,18 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
     targets = ("intake", "limit", "orm", "request_path")
     slices: dict[str, list[dict[str, Any]]] = {target: [] for target in targets}
     cpu: dict[str, list[dict[str, float]]] = {target: [] for target in targets}
+    undrained: list[str] = []
+    """the outboxes still holding messages when the harness stopped waiting after a slice"""
     with contextlib.ExitStack() as stack:
         svc = stack.enter_context(
             system.three_services(databases, cpus=pins, rss=rss, label="intake", log_dir=config.log_dir)
         )
         request_path = stack.enter_context(
             system.three_services(
-                alone,
+                path_databases,
                 cpus=pins,
                 rss=rss,
-                label="request path",
+                label="request-path",
                 log_dir=config.log_dir,
                 extra_env={"WANGGE_INTAKE_BACKGROUND_TASKS": "false"},
                 only=("grid", "intake"),
@@ -123,7 +125,7 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
             "intake": (databases["intake"], "reports"),
             "limit": (baseline_url, "bench_reports"),
             "orm": (baseline_url, "bench_reports"),
-            "request_path": (alone["intake"], "reports"),
+            "request_path": (path_databases["intake"], "reports"),
         }
         for turn in range(rounds):
             for index, (label, port) in enumerate(ports.items()):
@@ -132,8 +134,9 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
                 before = _cpu_now(watched[label]), asyncio.run(_count(*tables[label]))
                 slices[label].append(system.run_loadgen(spec))
                 if label == "intake":  # until the statuses are back in intake: dispatch's outbox too
-                    asyncio.run(_outbox_drained(databases["intake"], within=30.0))
-                    asyncio.run(_outbox_drained(databases["dispatch"], within=30.0))
+                    for service in ("intake", "dispatch"):
+                        if not asyncio.run(_outbox_drained(databases[service], within=30.0)):
+                            undrained.append(f"{service}, round {turn + 1}")
                 after = _cpu_now(watched[label]), asyncio.run(_count(*tables[label]))
                 cpu[label].append(_per_report(before, after))
 
@@ -145,6 +148,9 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
             ceiling = system.run_loadgen(
                 closed_spec(config, cores, null.port, headers, duration=config.ceiling_duration, warmup=0.5)
             )
+        # what the request path took and left in its outbox (nothing relays it)
+        path_reports = asyncio.run(_count(path_databases["intake"], "reports"))
+        path_pending = asyncio.run(_pending(path_databases["intake"]))
     if not config.keep_databases:
         names = [
             *(f"intake_{name}" for name in START_ORDER),
@@ -160,10 +166,12 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
         }
     results["generator_ceiling"] = ceiling
     intake, limit, orm = results["intake"], results["limit"], results["orm"]
-    alone_figures = results["request_path"]
+    results["request_path"] |= {"reports_stored": path_reports, "outbox_pending": path_pending}
+    results["undrained_outboxes"] = undrained
+    path_figures = results["request_path"]
     results["ratios"] = {
-        "request_path_vs_limit": ratio(alone_figures["rps"], limit["rps"]),
-        "p99_request_path_vs_limit": ratio(alone_figures["latency"]["p99_ms"], limit["latency"]["p99_ms"]),
+        "request_path_vs_limit": ratio(path_figures["rps"], limit["rps"]),
+        "p99_request_path_vs_limit": ratio(path_figures["latency"]["p99_ms"], limit["latency"]["p99_ms"]),
         "intake_vs_limit": ratio(intake["rps"], limit["rps"]),
         "intake_vs_orm": ratio(intake["rps"], orm["rps"]),
         "orm_vs_limit": ratio(orm["rps"], limit["rps"]),
@@ -230,18 +238,24 @@ def _per_report(
     return {name: (after[0][name] - before[0][name]) / reports * 1000 for name in after[0]}
 
 
-async def _outbox_drained(url: str, *, within: float) -> None:
-    """Wait until a service has sent every message of its outbox (or ``within`` seconds pass)."""
+async def _outbox_drained(url: str, *, within: float) -> bool:
+    """Wait until a service has sent every message of its outbox; False when ``within``
+    seconds pass first."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not await _pending(url):
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+async def _pending(url: str) -> int:
+    """Messages a service's outbox still has to send."""
     connection = await asyncpg.connect(system.dsn(url))
     try:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            pending = await connection.fetchval(
-                "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL"
-            )
-            if not pending:
-                return
-            await asyncio.sleep(0.2)
+        return int(
+            await connection.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL")
+        )
     finally:
         await connection.close()
 

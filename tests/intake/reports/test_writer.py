@@ -24,8 +24,9 @@ from ..factories import report_body
 
 @contextmanager
 def counting_batches(engine: AsyncEngine) -> Iterator[list[int]]:
-    """The batches written: one statement that inserts outbox messages each (on PostgreSQL
-    the batch's one statement, in its own implicit transaction; elsewhere the last of three)."""
+    """The batch inserts executed, each with one statement that inserts outbox messages (on
+    PostgreSQL the batch's one statement, in its own implicit transaction; elsewhere the last
+    of three); a batch that had to be tried again counts again."""
     batches: list[int] = []
 
     def on_execute(*args: Any) -> None:
