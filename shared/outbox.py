@@ -6,7 +6,8 @@ The relay claims a batch under a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL
 has one writer), delivers it outside any transaction, then marks each message sent, to
 retry with exponential backoff, or dead (a permanent refusal, kept for inspection). A
 relay that crashes between delivering and marking leaves its lease to expire; the next
-claim delivers again, so receivers must be idempotent, and all of ours are.
+claim delivers again, so receivers must be idempotent, and all of ours are. Sent messages are
+kept ``keep_sent_days`` for inspection, then deleted by the relay (hourly); dead ones stay.
 """
 
 from __future__ import annotations
@@ -20,15 +21,19 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Index, Integer, String, Text, func, select, text, update
+from sqlalchemy import Index, Integer, String, Text, delete, func, select, text, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from shared.db import BigIntPK, JSONType, UTCDateTime, padded, session_scope, utcnow
 
 log = logging.getLogger("wangge.outbox")
+
+PURGE_BATCH = 1000
+"""Sent messages deleted per transaction by :meth:`Relay.purge`."""
 
 ENQUEUED = "wangge.outbox.enqueued"
 
@@ -108,6 +113,8 @@ class Relay:
         poll_seconds: float = 1.0,
         max_backoff_seconds: float = 60.0,
         concurrency: int = 1,
+        keep_sent_days: float = 7.0,
+        purge_every_seconds: float = 3600.0,
     ) -> None:
         self.session_maker = session_maker
         self.model = model
@@ -118,13 +125,17 @@ class Relay:
         self.poll_seconds = poll_seconds
         self.max_backoff_seconds = max_backoff_seconds
         self.concurrency = concurrency
+        self.keep_sent = timedelta(days=keep_sent_days)
+        self.purge_every_seconds = purge_every_seconds
         self._stopping = False
         self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
 
     def stop(self) -> None:
         """Finish the batches in flight, then return from :meth:`run_forever`."""
         self._stopping = True
         self._wake.set()
+        self._stopped.set()
 
     def wake(self) -> None:
         """Deliver now instead of at the next poll (called after a commit that enqueued)."""
@@ -217,10 +228,45 @@ class Relay:
             total += claimed
         return total
 
+    async def purge(self, *, now: datetime | None = None) -> int:
+        """Delete the messages sent longer than ``keep_sent_days`` ago, oldest first, a batch
+        per transaction; pending and dead messages stay. Returns how many were deleted."""
+        table = self.model.__table__
+        cutoff = (now or utcnow()) - self.keep_sent
+        deleted = 0
+        while True:
+            oldest = (
+                select(table.c.id).where(table.c.sent_at < cutoff).order_by(table.c.id).limit(PURGE_BATCH)
+            )
+            async with session_scope(self.session_maker) as session:
+                result = cast(
+                    CursorResult[Any], await session.execute(delete(table).where(table.c.id.in_(oldest)))
+                )
+            deleted += result.rowcount
+            if result.rowcount < PURGE_BATCH:
+                return deleted
+
     async def run_forever(self) -> None:
         """Deliver until cancelled, with ``concurrency`` batches in flight: while one batch waits
-        for the peer's answer, the next is claimed and sent (leases keep them apart)."""
-        await asyncio.gather(*(self._deliver_forever() for _ in range(self.concurrency)))
+        for the peer's answer, the next is claimed and sent (leases keep them apart); and purge
+        the sent messages past keeping every ``purge_every_seconds``."""
+        await asyncio.gather(
+            *(self._deliver_forever() for _ in range(self.concurrency)), self._purge_forever()
+        )
+
+    async def _purge_forever(self) -> None:
+        while not self._stopping:
+            try:
+                purged = await self.purge()
+                if purged:
+                    log.info(
+                        "%s: deleted %d messages sent before the last %s", self.owner, purged, self.keep_sent
+                    )
+            except Exception:
+                log.exception("%s: purging sent messages failed", self.owner)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.purge_every_seconds):
+                    await self._stopped.wait()
 
     async def _deliver_forever(self) -> None:
         while not self._stopping:

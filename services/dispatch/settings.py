@@ -24,6 +24,9 @@ class DispatchSettings(ServiceSettings):
     relay_concurrency: int = Field(default=2, ge=1, le=8, description="batches in flight at once")
     relay_lease_seconds: float = Field(default=30.0, gt=0)
     relay_max_backoff_seconds: float = Field(default=60.0, ge=0, description="longest wait between retries")
+    relay_keep_sent_days: float = Field(
+        default=7.0, ge=0, description="how long sent outbox messages are kept before the relay deletes them"
+    )
     merge_radius_meters: float = Field(default=50.0, ge=0, description="reports this close join one case")
     merge_window_hours: float = Field(default=4.0, ge=0, description="…if seen within this many hours")
     feedback_window_days: float = Field(default=7.0, ge=0, description="unsatisfied feedback reopens within")

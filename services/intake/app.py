@@ -88,6 +88,7 @@ def create_app(
             poll_seconds=settings.relay_poll_seconds,
             max_backoff_seconds=settings.relay_max_backoff_seconds,
             concurrency=settings.relay_concurrency,
+            keep_sent_days=settings.relay_keep_sent_days,
         )
         writer = ReportWriter(
             engine,

@@ -36,6 +36,9 @@ class IntakeSettings(ServiceSettings):
     relay_max_backoff_seconds: float = Field(
         default=60.0, ge=0, description="longest wait between two tries of an undelivered message"
     )
+    relay_keep_sent_days: float = Field(
+        default=7.0, ge=0, description="how long sent outbox messages are kept before the relay deletes them"
+    )
     seen_at_max_age_days: int = Field(default=30, ge=1, description="oldest `seen_at` a report may carry")
     seen_at_max_skew_seconds: float = Field(
         default=300.0, ge=0, description="how far in the future `seen_at` may be (phone clocks drift)"

@@ -108,6 +108,7 @@ def build_relay(
     poll_seconds: float,
     max_backoff_seconds: float,
     concurrency: int = 1,
+    keep_sent_days: float = 7.0,
 ) -> Relay:
     return Relay(
         session_maker,
@@ -119,4 +120,5 @@ def build_relay(
         poll_seconds=poll_seconds,
         max_backoff_seconds=max_backoff_seconds,
         concurrency=concurrency,
+        keep_sent_days=keep_sent_days,
     )

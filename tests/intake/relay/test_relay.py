@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from services.intake.models import OutboxMessage
+from shared.db import session_scope, utcnow
 from shared.outbox import Delivery, Relay
 
 from ..conftest import Intake
@@ -144,3 +147,40 @@ async def test_relays_claiming_at_once_split_the_messages_between_them(intake: I
     assert again == []  # all leased
     owners = {m.id: m.lease_owner for m in await intake.outbox()}
     assert all(owners[i] == relay.owner for relay, claim in zip(relays, ids, strict=True) for i in claim)
+
+
+async def test_sent_messages_are_kept_a_week_then_purged_and_dead_or_pending_ones_stay(
+    intake: Intake,
+) -> None:
+    bodies = [report_body() for _ in range(4)]
+    for body in bodies:
+        await intake.post_report(body)
+    await intake.relay.drain()
+    old_sent, recent_sent, old_dead, pending = (m.id for m in await intake.outbox())
+    now = utcnow()
+    async with session_scope(intake.relay.session_maker) as session:
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == old_sent).values(sent_at=now - timedelta(days=8))
+        )
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == recent_sent)
+            .values(sent_at=now - timedelta(days=6))
+        )
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == old_dead)
+            .values(sent_at=None, dead_at=now - timedelta(days=30), created_at=now - timedelta(days=30))
+        )
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == pending)
+            .values(sent_at=None, created_at=now - timedelta(days=30))
+        )
+
+    assert intake.relay.keep_sent == timedelta(days=7)  # the setting's default
+    assert await intake.relay.purge() == 1
+    assert [m.id for m in await intake.outbox()] == [recent_sent, old_dead, pending]
+    assert await intake.relay.purge() == 0
+    assert await intake.relay.purge(now=now + timedelta(days=2)) == 1  # a week after its sending
+    assert [m.id for m in await intake.outbox()] == [old_dead, pending]
