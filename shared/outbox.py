@@ -144,7 +144,8 @@ class Relay:
     async def claim(self) -> list[Any]:
         """Lease up to ``batch_size`` due messages, oldest first, in one statement.
 
-        ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`` on PostgreSQL,
+        ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`` on PostgreSQL
+        (walking the partial index of pending messages in id order),
         so two relays (or two batches of one) never claim the same message; SQLite has one
         writer at a time and ignores the locking clause. The rows come back as Core rows of
         the ``CLAIMED`` columns (reading every column cost a result processor per time column).
@@ -164,6 +165,13 @@ class Relay:
             .with_for_update(skip_locked=True)
         )
         async with session_scope(self.session_maker) as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # The pending index keeps an entry for every message sent since the last vacuum.
+                # A bitmap scan (the planner's choice on fresh statistics) reads them all and
+                # marks none dead: 17 → 70 ms a claim as 30,000 → 90,000 messages went out.
+                # An index scan in id order stops at the batch's last message and marks the
+                # dead entries it passes, so the next claims skip them: 3–4 ms at 180,000.
+                await session.execute(text("SET LOCAL enable_bitmapscan = off"))
             rows = (
                 await session.execute(
                     update(table)
