@@ -115,18 +115,11 @@ _AREA_COLUMNS: dict[str, Any] = {
 
 
 async def _nearest_open_reports(session: AsyncSession, areas: Sequence[Area]) -> list[NearbyReport]:
-    arrays = {
-        "category": [a.category for a in areas],
-        "seen_from": [a.seen_from for a in areas],
-        "seen_to": [a.seen_to for a in areas],
-        "lat_min": [a.lat_range[0] for a in areas],
-        "lat_max": [a.lat_range[1] for a in areas],
-        "lon_min": [a.lon_range[0] for a in areas],
-        "lon_max": [a.lon_range[1] for a in areas],
-        "lat": [a.lat for a in areas],
-        "lon": [a.lon for a in areas],
-    }
-    rows = (await session.execute(_NEAREST_OPEN_REPORTS, {f"a_{k}": v for k, v in arrays.items()})).all()
+    # one array per column of ``_AREA_COLUMNS``, in its order
+    values = [(a.category, a.seen_from, a.seen_to, *a.lat_range, *a.lon_range, a.lat, a.lon) for a in areas]
+    columns = zip(*values, strict=True)
+    arrays = {f"a_{name}": list(column) for name, column in zip(_AREA_COLUMNS, columns, strict=True)}
+    rows = (await session.execute(_NEAREST_OPEN_REPORTS, arrays)).all()
     # a report near several of the batch's reports comes once per area
     return list(dict.fromkeys(NearbyReport(*row) for row in rows))
 

@@ -62,8 +62,8 @@ async def insert_reports(
     (asyncpg's ``executemany``: one prepared statement, one round trip for the batch), with
     the values in the driver's own form (:class:`_DriverInsert`). asyncpg runs an
     ``executemany`` in one implicit transaction, all or nothing, so the connection is left in
-    autocommit: no ``BEGIN`` and ``COMMIT`` round trips around it (they were a third of the
-    batch's CPU in intake).
+    autocommit: no ``BEGIN`` and ``COMMIT`` round trips around it (writing a batch of 20 cost
+    intake 23.2 µs of CPU a report with them, 17.7 without, measured in-process).
     Raises ``IntegrityError`` when an (actor, key) pair or a report id is taken; nothing of
     the batch is stored then.
     """
