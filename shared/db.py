@@ -28,6 +28,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    any_,
     bindparam,
     column,
     event,
@@ -43,6 +44,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.types import TypeDecorator
 
 T = TypeVar("T")
@@ -132,6 +134,22 @@ def padded(values: Iterable[T]) -> list[T]:
         )
         items += [items[-1]] * (shaped - size)
     return items
+
+
+def one_of(
+    column: ColumnElement[T] | QueryableAttribute[T], values: Iterable[T], dialect: str
+) -> ColumnElement[bool]:
+    """``column IN values`` for a batch's look-ups, in a statement that does not change with the count.
+
+    PostgreSQL: ``= ANY`` of one array parameter, so nothing is rendered per execution (an
+    expanding ``IN`` list is: 2.9 against 1.8 ms of client CPU for 100 ids, on a slow machine).
+    Elsewhere an ``IN`` list padded to a power of two (:func:`padded`).
+    """
+    if dialect == "postgresql":
+        element = column.expression if isinstance(column, QueryableAttribute) else column
+        array = bindparam(None, list(values), type_=ARRAY(element.type), unique=True)
+        return column == any_(array)
+    return column.in_(padded(values))
 
 
 def power_of_two_chunks(rows: Sequence[T]) -> Iterator[Sequence[T]]:

@@ -28,7 +28,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from shared.db import BigIntPK, JSONType, UTCDateTime, padded, session_scope, utcnow
+from shared.db import BigIntPK, JSONType, UTCDateTime, one_of, session_scope, utcnow
 
 log = logging.getLogger("wangge.outbox")
 
@@ -202,7 +202,7 @@ class Relay:
             if sent:
                 await session.execute(
                     update(model)
-                    .where(model.id.in_(padded(sent)), *mine)
+                    .where(one_of(model.id, sent, session.get_bind().dialect.name), *mine)
                     .values(sent_at=now, lease_owner=None, lease_until=None, last_error=None)
                 )
             for message in messages:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, and_, insert, or_, select
 from sqlalchemy.exc import DBAPIError
 
-from shared.db import PADDED_UP_TO, RowUpdate, UTCDateTime, create_engine, padded, power_of_two_chunks
+from shared.db import PADDED_UP_TO, RowUpdate, UTCDateTime, create_engine, one_of, padded, power_of_two_chunks
 from tests.conftest import CleanDatabase
 
 
@@ -91,5 +91,28 @@ async def test_many_rows_each_get_their_own_values(clean_database: CleanDatabase
             with pytest.raises(DBAPIError, match="too long"):
                 async with engine.begin() as connection:
                     await MOVE.execute(connection, [{"id": a, "name": "x" * 9, "seen_at": None, "rank": 10}])
+    finally:
+        await engine.dispose()
+
+
+async def test_one_of_finds_exactly_the_values_given(clean_database: CleanDatabase, backend: str) -> None:
+    engine = create_engine(await clean_database("db", metadata))
+    ids = [uuid.uuid4() for _ in range(40)]
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(insert(things), [{"id": i, "rank": n} for n, i in enumerate(ids)])
+            dialect = connection.dialect.name
+            for wanted in ([], ids[:1], ids[3:20], [*ids[5:9], uuid.uuid4()], ids):
+                found = await connection.scalars(
+                    select(things.c.id).where(one_of(things.c.id, wanted, dialect))
+                )
+                assert set(found) == set(wanted) & set(ids)
+            # integers too, and one list in two places of a statement
+            ranks = [2, 3, 39, 41]
+            query = select(things.c.rank).where(
+                one_of(things.c.rank, ranks, dialect),
+                or_(one_of(things.c.rank, [39], dialect), things.c.rank < 3),
+            )
+            assert sorted(await connection.scalars(query)) == [2, 39]
     finally:
         await engine.dispose()

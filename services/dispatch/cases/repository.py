@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.cases.lifecycle import FINISHED
 from services.dispatch.models import Case, CaseEvent, CaseReport, search_text
-from shared.db import padded
+from shared.db import one_of
 
 
 async def get(
@@ -54,7 +54,8 @@ async def timeline(session: AsyncSession, case_id: int) -> Sequence[CaseEvent]:
 async def known_report_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     if not ids:
         return set()
-    query = select(CaseReport.report_id).where(CaseReport.report_id.in_(padded(ids)))
+    dialect = session.get_bind().dialect.name
+    query = select(CaseReport.report_id).where(one_of(CaseReport.report_id, ids, dialect))
     return set((await session.scalars(query)).all())
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.cases.lifecycle import FINISHED
 from services.dispatch.models import Case, CaseEvent, CaseNumberCounter, CaseReport, OutboxMessage
-from shared.db import RowUpdate, UTCDateTime, padded, power_of_two_chunks
+from shared.db import RowUpdate, UTCDateTime, one_of, padded, power_of_two_chunks
 from shared.outbox import ENQUEUED
 
 
@@ -192,7 +192,7 @@ async def lock_cases(session: AsyncSession, ids: Sequence[int]) -> list[Case]:
         return []
     query = (
         select(Case)
-        .where(Case.id.in_(padded(sorted(set(ids)))))
+        .where(one_of(Case.id, sorted(set(ids)), session.get_bind().dialect.name))
         .order_by(Case.id)
         .with_for_update()
         .execution_options(populate_existing=True)

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import Report, ReportEvent
-from shared.db import RowUpdate, padded, power_of_two_chunks
+from shared.db import RowUpdate, one_of, power_of_two_chunks
 
 _reports = cast(Table, Report.__table__)
 _events = cast(Table, ReportEvent.__table__)
@@ -45,7 +45,8 @@ that shows a newer one already."""
 async def known_report_ids(session: AsyncSession, report_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
     if not report_ids:
         return set()
-    rows = await session.scalars(select(Report.id).where(Report.id.in_(padded(report_ids))))
+    dialect = session.get_bind().dialect.name
+    rows = await session.scalars(select(Report.id).where(one_of(Report.id, report_ids, dialect)))
     return set(rows.all())
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.intake.clients.dispatch import DispatchClient
 from services.intake.models import OutboxMessage, Report
 from services.intake.territory.service import Territory
-from shared.db import session_scope, utcnow
+from shared.db import one_of, session_scope, utcnow
 from shared.errors import WanggeError
 from shared.messages import REPORT_RECEIVED, InboxStatus
 from shared.outbox import Deliver, Delivery, Outcome, Relay
@@ -80,13 +80,17 @@ async def _locate(
         return {}
     if not territory.loaded:
         async with session_scope(session_maker) as session:
+            dialect = session.get_bind().dialect.name
             waiting = await session.scalar(
-                select(Report.id).where(Report.id.in_(report_ids), Report.located.is_(False)).limit(1)
+                select(Report.id)
+                .where(one_of(Report.id, report_ids, dialect), Report.located.is_(False))
+                .limit(1)
             )
         if waiting is not None:  # outside any session: the refresh stores the cells in its own
             await territory.try_refresh()
     async with session_scope(session_maker) as session:
-        rows = (await session.scalars(select(Report).where(Report.id.in_(report_ids)))).all()
+        query = select(Report).where(one_of(Report.id, report_ids, session.get_bind().dialect.name))
+        rows = (await session.scalars(query)).all()
         now = utcnow()
         for report in rows:
             placement = None if report.located else territory.locate(report.lat, report.lon)
