@@ -8,7 +8,7 @@ delivered twice has the effect of one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -69,14 +69,36 @@ Outbound = tuple[str, str, Mapping[str, Any]]
 """A message a relay sends: (topic, key, payload), as its outbox holds it."""
 
 
-def inbox_body(messages: Iterable[Outbound]) -> bytes:
-    """An :class:`InboxBatch` of ``messages`` as JSON, written by orjson.
+INBOX_BODY_BYTES = 512 * 1024
+"""The largest inbox request a relay sends, half of every service's default
+``max_body_bytes`` (1 MiB). A message is at most a few kilobytes (the contracts bound every
+string), so a batch of the largest ones is split into several requests instead of being
+refused with 413 on every retry."""
 
-    A relay sends what its own outbox holds, valid since it was written; building the
+
+def inbox_bodies(messages: Sequence[Outbound], max_bytes: int = INBOX_BODY_BYTES) -> list[tuple[int, bytes]]:
+    """``messages`` as :class:`InboxBatch` JSON bodies, in order: (how many messages, body) each.
+
+    A body holds at most ``MAX_BATCH`` messages and ``max_bytes`` bytes (a single message
+    larger than that goes alone: the receiver's answer is then what it is). A relay sends what
+    its own outbox holds, valid since it was written, so orjson writes it: building the
     pydantic models and dumping them cost 10.6 µs a message, orjson 0.26 µs. The receiver
     validates the batch as it validates any request.
     """
-    return orjson.dumps({"messages": [{"topic": t, "key": k, "payload": p} for t, k, p in messages]})
+    head, tail = b'{"messages":[', b"]}"
+    bodies: list[tuple[int, bytes]] = []
+    parts: list[bytes] = []
+    size = len(head) + len(tail)
+    for topic, key, payload in messages:
+        part = orjson.dumps({"topic": topic, "key": key, "payload": payload})
+        if parts and (len(parts) == MAX_BATCH or size + 1 + len(part) > max_bytes):
+            bodies.append((len(parts), head + b",".join(parts) + tail))
+            parts, size = [], len(head) + len(tail)
+        parts.append(part)
+        size += len(part) + (1 if len(parts) > 1 else 0)
+    if parts:
+        bodies.append((len(parts), head + b",".join(parts) + tail))
+    return bodies
 
 
 class InboxStatus(StrEnum):

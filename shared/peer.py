@@ -10,6 +10,7 @@ caller can ``except NotFound``. Tests pass a ``transport``: the real peer app th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ from shared.errors import (
     Unprocessable,
     WanggeError,
 )
+from shared.messages import InboxReply, InboxResult, Outbound, inbox_bodies
 
 JSON_CONTENT = {"Content-Type": "application/json"}
 """Headers of a request whose body is JSON the caller serialized itself (``content=``)."""
@@ -93,3 +95,26 @@ class PeerClient:
             return await self._http.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise PeerUnavailable(f"{self.peer} is out of reach: {type(exc).__name__}: {exc}") from exc
+
+    async def post_inbox(self, messages: Sequence[Outbound]) -> InboxReply:
+        """Deliver a relay's batch to the peer's ``/internal/v1/inbox``, in as many requests as
+        its size needs (:func:`~shared.messages.inbox_bodies`); one result per message, in order.
+
+        A request that fails raises, and the relay retries the whole batch: the messages an
+        earlier request delivered come again, and the inbox answers them ``duplicate``.
+        """
+        results: list[InboxResult] = []
+        for count, body in inbox_bodies(messages):
+            # orjson writes the batch and pydantic reads the reply: the stdlib encoder httpx
+            # uses for ``json=`` was most of the client's cost.
+            response = await self.request("POST", "/internal/v1/inbox", content=body, headers=JSON_CONTENT)
+            try:
+                reply = InboxReply.model_validate_json(response.content)
+            except ValueError as exc:
+                raise PeerUnavailable(f"{self.peer} answered an unreadable inbox reply: {exc}") from exc
+            if len(reply.results) != count:
+                raise PeerUnavailable(
+                    f"{self.peer} answered {len(reply.results)} results for {count} messages"
+                )
+            results += reply.results
+        return InboxReply(results=results)

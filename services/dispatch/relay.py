@@ -23,10 +23,7 @@ def deliver_to(intake: IntakeClient) -> Deliver:
     """A delivery function for the relay; PeerUnavailable propagates and the relay retries the batch."""
 
     async def deliver(messages: Sequence[OutboxMessage]) -> dict[int, Delivery]:
-        reply = await intake.deliver([(m.topic, m.key, m.payload) for m in messages])
-        if len(reply.results) != len(messages):
-            error = f"intake answered {len(reply.results)} results for {len(messages)} messages"
-            return {m.id: Delivery(Outcome.retry, error) for m in messages}
+        reply = await intake.post_inbox([(m.topic, m.key, m.payload) for m in messages])
         return {
             m.id: Delivery(_OUTCOMES[result.status], result.detail)
             for m, result in zip(messages, reply.results, strict=True)

@@ -20,7 +20,12 @@ class DispatchSettings(ServiceSettings):
     intake_url: str = service_url(8001)
     background_tasks: bool = Field(default=True, description="run the relay to intake")
     relay_poll_seconds: float = Field(default=1.0, gt=0)
-    relay_batch_size: int = Field(default=100, ge=1, le=500)
+    relay_batch_size: int = Field(
+        default=250,
+        ge=1,
+        le=500,
+        description="messages a relay claims and sends at once (fewer when fewer wait)",
+    )
     relay_concurrency: int = Field(default=2, ge=1, le=8, description="batches in flight at once")
     relay_lease_seconds: float = Field(default=30.0, gt=0)
     relay_max_backoff_seconds: float = Field(default=60.0, ge=0, description="longest wait between retries")

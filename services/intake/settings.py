@@ -29,7 +29,12 @@ class IntakeSettings(ServiceSettings):
         default=2, ge=1, le=8, description="transactions of new reports in flight at once"
     )
     relay_poll_seconds: float = Field(default=1.0, gt=0)
-    relay_batch_size: int = Field(default=100, ge=1, le=500)
+    relay_batch_size: int = Field(
+        default=250,
+        ge=1,
+        le=500,
+        description="messages a relay claims and sends at once (fewer when fewer wait)",
+    )
     relay_concurrency: int = Field(default=2, ge=1, le=8, description="batches in flight at once")
     relay_lease_seconds: float = Field(default=30.0, gt=0)
     territory_refresh_seconds: float = Field(default=30.0, gt=0)

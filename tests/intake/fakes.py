@@ -135,8 +135,11 @@ class FakeDispatch:
 
     ``mode``: ``"ok"``; ``"down"`` answers 503 without taking anything; ``"crash"`` takes the
     batch and then drops the connection before answering (the sender cannot know it landed).
-    Only intake's service token gets in (else 401); tokens in ``revoked`` are refused too.
+    Only intake's service token gets in (else 401); tokens in ``revoked`` are refused too. A body
+    over ``max_body_bytes`` (the services' default) is refused with 413, as dispatch refuses it.
     """
+
+    max_body_bytes = 1_048_576
 
     def __init__(self) -> None:
         self.mode = "ok"
@@ -146,6 +149,7 @@ class FakeDispatch:
         self.calls = 0
         self.tokens_seen: list[str] = []
         self.revoked: set[str] = set()
+        self.body_sizes: list[int] = []
 
     @property
     def report_ids(self) -> list[str]:
@@ -160,6 +164,9 @@ class FakeDispatch:
             return httpx.Response(401, json={"status": 401, "detail": "bad token"})
         if self.mode == "down":
             return httpx.Response(503, json={"status": 503, "detail": "down"})
+        self.body_sizes.append(len(request.content))
+        if len(request.content) > self.max_body_bytes:
+            return httpx.Response(413, json={"status": 413, "detail": "request body too large"})
         results = []
         for message in json.loads(request.content)["messages"]:
             seen = message["payload"]["report_id"] in self.report_ids

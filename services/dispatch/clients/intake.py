@@ -1,14 +1,11 @@
-"""dispatch's client of intake: delivers outbox batches to intake's inbox."""
+"""dispatch's client of intake: delivers outbox batches to intake's inbox (``post_inbox``)."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import httpx
 
 from shared.auth import ServiceTokens
-from shared.messages import InboxReply, Outbound, inbox_body
-from shared.peer import JSON_CONTENT, PeerClient
+from shared.peer import PeerClient
 
 
 class IntakeClient(PeerClient):
@@ -24,12 +21,3 @@ class IntakeClient(PeerClient):
         tokens: ServiceTokens | None = None,
     ) -> None:
         super().__init__(base_url, caller=caller, timeout=timeout, transport=transport, tokens=tokens)
-
-    async def deliver(self, messages: Sequence[Outbound]) -> InboxReply:
-        """Post one batch; raises PeerUnavailable when intake is down or answers 5xx."""
-        # orjson writes the batch and pydantic reads the reply: the stdlib encoder httpx
-        # uses for ``json=`` was most of the client's cost.
-        response = await self.request(
-            "POST", "/internal/v1/inbox", content=inbox_body(messages), headers=JSON_CONTENT
-        )
-        return InboxReply.model_validate_json(response.content)

@@ -57,7 +57,7 @@ def make_deliver(
             return outcomes
         ready.sort(key=lambda item: item[0].id)  # in the order taken: dispatch places them in order
         try:
-            reply = await dispatch.send_inbox([(m.topic, m.key, payload) for m, payload in ready])
+            reply = await dispatch.post_inbox([(m.topic, m.key, payload) for m, payload in ready])
         except WanggeError as exc:
             log.warning("dispatch did not take %d messages: %s", len(ready), exc)
             outcomes.update({m.id: Delivery(Outcome.retry, str(exc)) for m, _ in ready})

@@ -12,10 +12,11 @@ from sqlalchemy import update
 
 from services.intake.models import OutboxMessage
 from shared.db import session_scope, utcnow
+from shared.messages import INBOX_BODY_BYTES
 from shared.outbox import Delivery, Relay
 
 from ..conftest import Intake
-from ..factories import report_body
+from ..factories import POINT_IN_A1, report_body
 from ..fakes import CELL_A1, COMMUNITY_A
 
 
@@ -55,6 +56,30 @@ async def test_unlocated_report_waits_for_grid_then_goes_out_located(
     assert (message["payload"]["grid_cell"], message["payload"]["community"]) == (CELL_A1, COMMUNITY_A)
     report = (await intake.client.get(f"/v1/reports/{body['id']}")).json()
     assert (report["located"], report["grid_cell"]) == (True, CELL_A1)
+    assert all(m.sent_at is not None for m in await intake.outbox())
+
+
+async def test_a_batch_of_the_largest_reports_goes_out_in_several_requests(intake: Intake) -> None:
+    # 100 reports as large as the contract allows: 1.1 MB in one request, which dispatch refuses
+    photo = "https://files.example.org/" + "p" * 470 + ".jpg"
+    lat, lon = POINT_IN_A1
+    bodies = [
+        report_body(
+            description="街" * 2000,
+            photos=[photo] * 9,
+            location={"lat": lat, "lon": lon, "address": "路" * 200},
+        )
+        for _ in range(100)
+    ]
+    for body in bodies:
+        assert (await intake.post_report(body)).status_code == 201
+
+    await intake.relay.drain(max_batches=5)  # one batch of 100; a refused one would come back
+
+    assert sorted(intake.dispatch.report_ids) == sorted(b["id"] for b in bodies)
+    assert intake.dispatch.answers == ["accepted"] * 100
+    assert len(intake.dispatch.body_sizes) >= 3
+    assert max(intake.dispatch.body_sizes) <= INBOX_BODY_BYTES < sum(intake.dispatch.body_sizes)
     assert all(m.sent_at is not None for m in await intake.outbox())
 
 
