@@ -20,7 +20,7 @@ def print_results(results: dict[str, Any], console: Console) -> None:
         table = Table(
             title=f"1. intake throughput ({data['connections']} clients, {data['payload_bytes']} B reports)"
         )
-        for column in ("target", "req/s", "p50 ms", "p99 ms", "vs limit", "generator CPU"):
+        for column in ("target", "req/s", "sustained/s", "p50 ms", "p99 ms", "vs limit", "generator CPU"):
             table.add_column(column, justify="right" if column != "target" else "left")
         limit = data["limit"]["rps"]
         for key, label in (
@@ -34,11 +34,16 @@ def print_results(results: dict[str, Any], console: Console) -> None:
             table.add_row(
                 label,
                 f"{row['rps']:.0f}",
+                f"{row['sustained_rps']:.0f}" if "sustained_rps" in row else "-",
                 *_lat(row),
                 f"{row['rps'] / limit:.2f}×" if limit else "-",
                 f"{row['generator_cpu_share']:.0%}",
             )
         console.print(table)
+        console.print(
+            "  sustained: a slice's reports over the slice and the time the pipeline then took to"
+            f" finish them (intake: {data['intake']['drain_s']:.1f} s after a slice, median)"
+        )
         for key, label in (
             ("intake", "intake"),
             ("request_path", "intake's request path"),

@@ -46,6 +46,11 @@ def test_bench_runs_every_scenario_at_a_tiny_size(tmp_path: Path) -> None:
         assert intake[target]["latency"]["p99_ms"] >= intake[target]["latency"]["p50_ms"] > 0
         assert set(intake[target]["statuses"]) == {"201"}, (target, intake[target]["statuses"])
     assert intake["ratios"]["intake_vs_limit"] > 0 and intake["ratios"]["request_path_vs_limit"] > 0
+    # the pipeline's time to finish a slice's reports counts in intake's sustained rate alone
+    assert (
+        0 < intake["intake"]["sustained_rps"] <= intake["intake"]["rps"] and intake["intake"]["drain_s"] >= 0
+    )
+    assert intake["limit"]["sustained_rps"] == intake["limit"]["rps"] and intake["limit"]["drain_s"] == 0
     spent = {target: intake[target]["cpu_ms_per_report"] for target in ("intake", "limit", "orm")}
     assert set(spent["intake"]) == {"grid", "intake", "dispatch", "postgresql"}
     assert set(spent["limit"]) == {"limit", "postgresql"} and set(spent["orm"]) == {"orm", "postgresql"}
