@@ -44,7 +44,7 @@ def add_parser(subcommands: argparse._SubParsersAction) -> None:  # type: ignore
     sizes.add_argument(
         "--full",
         action="store_true",
-        help="the issue's sizes: 200 reports/s for 30 s, 10,000 cells, 1,000,000 cases (about 15 min)",
+        help="the issue's sizes: 200 reports/s for 30 s, 10,000 cells, 1,000,000 cases (5-11 min)",
     )
     sizes.add_argument("--tiny", action="store_true", help="seconds-long sizes (the smoke test)")
     for name, (kind, text) in SIZE_OPTIONS.items():
