@@ -42,7 +42,7 @@ def print_results(results: dict[str, Any], console: Console) -> None:
         console.print(table)
         console.print(
             "  sustained: a slice's reports over the slice and the time the pipeline then took to"
-            f" finish them (intake: {data['intake']['drain_s']:.1f} s after a slice, median)"
+            f" finish them (intake: {data['intake'].get('drain_s', 0):.1f} s after a slice, median)"
         )
         for key, label in (
             ("intake", "intake"),

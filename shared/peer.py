@@ -21,13 +21,14 @@ from shared.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    PayloadTooLarge,
     PeerUnavailable,
     PreconditionFailed,
     Unauthorized,
     Unprocessable,
     WanggeError,
 )
-from shared.messages import InboxReply, InboxResult, Outbound, inbox_bodies
+from shared.messages import INBOX_BODY_BYTES, InboxReply, InboxResult, InboxStatus, Outbound, inbox_bodies
 
 JSON_CONTENT = {"Content-Type": "application/json"}
 """Headers of a request whose body is JSON the caller serialized itself (``content=``)."""
@@ -39,6 +40,7 @@ _BY_STATUS: dict[int, type[WanggeError]] = {
     404: NotFound,
     409: Conflict,
     412: PreconditionFailed,
+    413: PayloadTooLarge,
     422: Unprocessable,
 }
 
@@ -96,25 +98,41 @@ class PeerClient:
         except httpx.HTTPError as exc:
             raise PeerUnavailable(f"{self.peer} is out of reach: {type(exc).__name__}: {exc}") from exc
 
-    async def post_inbox(self, messages: Sequence[Outbound]) -> InboxReply:
+    async def post_inbox(
+        self, messages: Sequence[Outbound], *, max_bytes: int = INBOX_BODY_BYTES
+    ) -> InboxReply:
         """Deliver a relay's batch to the peer's ``/internal/v1/inbox``, in as many requests as
         its size needs (:func:`~shared.messages.inbox_bodies`); one result per message, in order.
 
-        A request that fails raises, and the relay retries the whole batch: the messages an
-        earlier request delivered come again, and the inbox answers them ``duplicate``.
+        A peer that refuses a request as too large (413: its ``max_body_bytes`` is below what
+        this service sends) gets the same messages again in requests half as large; a single
+        message it refuses is ``rejected`` (the relay keeps it as dead) instead of failing its
+        batch on every retry. Any other failure raises, and the relay retries the whole batch:
+        the messages an earlier request delivered come again, and the inbox answers them
+        ``duplicate``.
         """
         results: list[InboxResult] = []
-        for count, body in inbox_bodies(messages):
-            # orjson writes the batch and pydantic reads the reply: the stdlib encoder httpx
-            # uses for ``json=`` was most of the client's cost.
-            response = await self.request("POST", "/internal/v1/inbox", content=body, headers=JSON_CONTENT)
+        start = 0
+        for count, body in inbox_bodies(messages, max_bytes):
+            part, start = messages[start : start + count], start + count
             try:
-                reply = InboxReply.model_validate_json(response.content)
-            except ValueError as exc:
-                raise PeerUnavailable(f"{self.peer} answered an unreadable inbox reply: {exc}") from exc
-            if len(reply.results) != count:
-                raise PeerUnavailable(
-                    f"{self.peer} answered {len(reply.results)} results for {count} messages"
-                )
-            results += reply.results
+                results += await self._post_inbox_body(body, count)
+            except PayloadTooLarge:
+                if count > 1:  # fewer bytes than this body: each piece holds fewer messages
+                    results += (await self.post_inbox(part, max_bytes=len(body) // 2)).results
+                else:
+                    detail = f"{len(body)} bytes, more than {self.peer} takes in a request (413)"
+                    results.append(InboxResult(key=part[0][1], status=InboxStatus.rejected, detail=detail))
         return InboxReply(results=results)
+
+    async def _post_inbox_body(self, body: bytes, count: int) -> list[InboxResult]:
+        # orjson wrote the batch and pydantic reads the reply: the stdlib encoder httpx uses
+        # for ``json=`` was most of the client's cost.
+        response = await self.request("POST", "/internal/v1/inbox", content=body, headers=JSON_CONTENT)
+        try:
+            reply = InboxReply.model_validate_json(response.content)
+        except ValueError as exc:
+            raise PeerUnavailable(f"{self.peer} answered an unreadable inbox reply: {exc}") from exc
+        if len(reply.results) != count:
+            raise PeerUnavailable(f"{self.peer} answered {len(reply.results)} results for {count} messages")
+        return reply.results

@@ -44,3 +44,11 @@ def test_a_message_larger_than_the_budget_goes_alone() -> None:
 
     assert [count for count, _ in bodies] == [1, 1, 1]
     assert len(bodies[1][1]) > 1_000
+
+
+def test_a_body_may_be_exactly_the_budget() -> None:
+    messages = [("t", str(n), {"x": "y" * 50}) for n in range(10)]
+    [(_, whole)] = inbox_bodies(messages, max_bytes=10_000)
+
+    assert [count for count, _ in inbox_bodies(messages, max_bytes=len(whole))] == [10]
+    assert [count for count, _ in inbox_bodies(messages, max_bytes=len(whole) - 1)] == [9, 1]

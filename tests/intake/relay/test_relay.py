@@ -83,6 +83,33 @@ async def test_a_batch_of_the_largest_reports_goes_out_in_several_requests(intak
     assert all(m.sent_at is not None for m in await intake.outbox())
 
 
+async def test_a_dispatch_that_takes_less_gets_smaller_requests(intake: Intake) -> None:
+    intake.dispatch.max_body_bytes = 100_000  # its operator set WANGGE_DISPATCH_MAX_BODY_BYTES low
+    bodies = [report_body(description="街" * 2000) for _ in range(40)]  # 6 kB each, 250 kB in all
+    for body in bodies:
+        await intake.post_report(body)
+
+    await intake.relay.drain(max_batches=5)
+
+    assert sorted(intake.dispatch.report_ids) == sorted(b["id"] for b in bodies)
+    assert intake.dispatch.answers == ["accepted"] * 40
+    assert all(m.sent_at is not None for m in await intake.outbox())
+
+
+async def test_a_report_larger_than_dispatch_takes_is_dead_and_the_rest_go(intake: Intake) -> None:
+    intake.dispatch.max_body_bytes = 5_000
+    small, large = report_body(), report_body(description="街" * 2000)
+    for body in (small, large):
+        await intake.post_report(body)
+
+    await intake.relay.drain(max_batches=5)
+
+    assert intake.dispatch.report_ids == [small["id"]]
+    sent, dead = sorted(await intake.outbox(), key=lambda m: m.sent_at is None)
+    assert sent.key == small["id"] and sent.sent_at is not None
+    assert dead.key == large["id"] and dead.dead_at is not None and "413" in (dead.last_error or "")
+
+
 async def test_dispatch_down_retries_later_and_delivers_each_once(intake: Intake) -> None:
     bodies = [report_body() for _ in range(3)]
     for body in bodies:
