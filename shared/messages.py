@@ -73,7 +73,8 @@ INBOX_BODY_BYTES = 512 * 1024
 """The largest inbox request a relay sends, half of every service's default
 ``max_body_bytes`` (1 MiB). A message is at most a few kilobytes (the contracts bound every
 string), so a batch of the largest ones is split into several requests instead of being
-refused with 413 on every retry."""
+refused with 413 on every retry; a receiver set to take less gets smaller requests
+(:meth:`shared.peer.PeerClient.post_inbox`)."""
 
 
 def inbox_bodies(messages: Sequence[Outbound], max_bytes: int = INBOX_BODY_BYTES) -> list[tuple[int, bytes]]:
