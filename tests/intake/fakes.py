@@ -11,6 +11,7 @@ import jwt
 
 from shared.actors import Actor, Role
 from shared.auth import JWKS_PATH, TOKEN_PATH
+from shared.settings import ServiceSettings
 from tests.support import tokens
 
 INTAKE_SECRET = "intake-test-secret"
@@ -139,7 +140,7 @@ class FakeDispatch:
     over ``max_body_bytes`` (the services' default) is refused with 413, as dispatch refuses it.
     """
 
-    max_body_bytes = 1_048_576
+    max_body_bytes: int = ServiceSettings.model_fields["max_body_bytes"].default
 
     def __init__(self) -> None:
         self.mode = "ok"
