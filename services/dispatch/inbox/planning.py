@@ -104,32 +104,47 @@ def merge_area(report: InboundReport, *, radius_m: float, window_hours: float) -
     )
 
 
-def plan_batch(
+def choose_cases(
     reports: Iterable[InboundReport],
     *,
-    routing: Routing,
     nearby: Iterable[NearbyReport],
-    open_cases: Mapping[int, Case],
     radius_m: float,
     window_hours: float,
-    now: datetime,
-) -> Plan:
-    """Place every report, in order; ``open_cases`` are the locked cases ``nearby`` lie on."""
-    plan = Plan()
-    cases: dict[int, Case] = dict(open_cases)
+) -> list[int]:
+    """The case each report joins, in order: a case id of ``nearby``, or ``NEW_CASE_KEY + n``
+    for the n-th case the batch opens (which later reports may join)."""
+    keys: list[int] = []
+    opened = 0
     points = _Points(radius_m)
     for n in nearby:
-        if n.case_id in cases:
-            points.add(_Point(n.case_id, n.category, n.seen_at, n.lat, n.lon))
+        points.add(_Point(n.case_id, n.category, n.seen_at, n.lat, n.lon))
     for report in reports:
         key = _case_to_join(report, points, radius_m=radius_m, window_hours=window_hours)
         if key is None:
-            key = NEW_CASE_KEY + len(plan.new_cases)
+            key, opened = NEW_CASE_KEY + opened, opened + 1
+        keys.append(key)
+        points.add(_Point(key, report.category, report.seen_at, report.lat, report.lon))
+    return keys
+
+
+def plan_batch(
+    reports: Iterable[InboundReport],
+    *,
+    keys: Iterable[int],
+    routing: Routing,
+    open_cases: Mapping[int, Case],
+    now: datetime,
+) -> Plan:
+    """Place every report as :func:`choose_cases` chose (``keys``); ``open_cases`` are the
+    locked cases those keys join."""
+    plan = Plan()
+    cases: dict[int, Case] = dict(open_cases)
+    for report, key in zip(reports, keys, strict=True):
+        if key in cases:
+            _merge(plan, cases[key], report, now)
+        else:
             cases[key] = _open(plan, report, routing, now)
             _register(plan, cases[key], report, routing, now)
-        else:
-            _merge(plan, cases[key], report, now)
-        points.add(_Point(key, report.category, report.seen_at, report.lat, report.lon))
     return plan
 
 

@@ -3,7 +3,8 @@
 A batch is one transaction, written in a handful of round trips whatever its size: one
 query for duplicates, routing answers from grid (cached; the distinct (category, cell)
 pairs asked concurrently) before anything is written, one query for the open cases the
-batch's reports may join, then the decisions in memory (:mod:`planning`) and bulk inserts
+batch's reports may join, the decisions in memory (:mod:`planning`), one query locking the
+cases they join, then bulk inserts
 of cases, reports, timeline events and outbox messages. A grid out of reach fails the whole
 batch with a 503 (the sender retries later) and leaves nothing half-written. A redelivered
 report is a ``duplicate``; a payload that does not validate is ``rejected`` for good.
@@ -25,7 +26,16 @@ from services.dispatch.cases import repository as cases
 from services.dispatch.cases.lifecycle import FINISHED
 from services.dispatch.clients.grid import GridClient
 from services.dispatch.inbox import repository
-from services.dispatch.inbox.planning import Plan, Routing, Step, merge_area, plan_batch
+from services.dispatch.inbox.planning import (
+    NEW_CASE_KEY,
+    Plan,
+    Routing,
+    Step,
+    choose_cases,
+    merge_area,
+    plan_batch,
+)
+from services.dispatch.inbox.repository import NearbyReport
 from services.dispatch.inbox.schemas import InboundReport
 from services.dispatch.models import Case, CaseEvent, CaseReport, OutboxMessage
 from services.dispatch.settings import DispatchSettings
@@ -109,18 +119,9 @@ async def _place(
     radius, window = settings.merge_radius_meters, settings.merge_window_hours
     areas = [a for a in (merge_area(r, radius_m=radius, window_hours=window) for r in reports) if a]
     nearby = await repository.open_reports_in(session, areas)
-    locked = await repository.lock_cases(session, [n.case_id for n in nearby])
-    open_cases = {case.id: case for case in locked if case.status not in FINISHED}
+    keys, open_cases = await _choose_and_lock(session, reports, nearby, radius_m=radius, window_hours=window)
     now = utcnow()
-    plan = plan_batch(
-        reports,
-        routing=routing,
-        nearby=nearby,
-        open_cases=open_cases,
-        radius_m=radius,
-        window_hours=window,
-        now=now,
-    )
+    plan = plan_batch(reports, keys=keys, routing=routing, open_cases=open_cases, now=now)
     stamp = now.astimezone(ZoneInfo(settings.timezone)).strftime("%Y%m%d")
     numbers = await repository.draw_case_numbers(session, stamp, len(plan.new_cases))
     for case, number in zip(plan.new_cases, numbers, strict=True):
@@ -158,6 +159,38 @@ async def _place(
     joined = {p.case.id: p.case for p in plan.placements if p.merged and p.case.id in open_cases}
     await repository.store_joined(session, list(joined.values()))
     return plan
+
+
+async def _choose_and_lock(
+    session: AsyncSession,
+    reports: list[InboundReport],
+    nearby: list[NearbyReport],
+    *,
+    radius_m: float,
+    window_hours: float,
+) -> tuple[list[int], dict[int, Case]]:
+    """The case each report joins (:func:`choose_cases`), and the open cases among them locked.
+
+    Only the cases the batch joins are locked, not every case near it: a dispatcher working on
+    a case a batch merely passes near is not kept waiting (nor the batch by them), and fewer
+    rows are locked and loaded (a batch of 190 reports locked 430 cases in the benchmark).
+    ``nearby`` was read without locks, so a case may have been closed since: it leaves the
+    candidates and the batch is chosen again, until every case chosen is locked and open.
+    """
+    locked: dict[int, Case] = {}
+    finished: set[int] = set()
+    while True:
+        candidates = [n for n in nearby if n.case_id not in finished]
+        keys = choose_cases(reports, nearby=candidates, radius_m=radius_m, window_hours=window_hours)
+        wanted = {key for key in keys if key < NEW_CASE_KEY} - locked.keys()
+        if not wanted:
+            return keys, locked
+        for case in await repository.lock_cases(session, sorted(wanted)):
+            if case.status in FINISHED:
+                finished.add(case.id)
+            else:
+                locked[case.id] = case
+        finished |= wanted - locked.keys()  # gone altogether (cases are not deleted; to be safe)
 
 
 def _report_row(report: InboundReport, case_id: int, now: datetime) -> dict[str, Any]:

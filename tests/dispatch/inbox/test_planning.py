@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.dispatch.inbox.merging import nearest_case
-from services.dispatch.inbox.planning import Routing, plan_batch
+from services.dispatch.inbox.planning import Routing, choose_cases, plan_batch
 from services.dispatch.inbox.repository import NearbyReport
 from services.dispatch.inbox.schemas import InboundReport
 from services.dispatch.models import Case
@@ -63,18 +63,11 @@ def planned_cases(
     window_hours: float,
     nearby: Sequence[NearbyReport] = (),
 ) -> list[int]:
+    keys = choose_cases(reports, nearby=nearby, radius_m=radius_m, window_hours=window_hours)
     open_cases = {
         n.case_id: Case(id=n.case_id, status="dispatched", report_count=1, version=1) for n in nearby
     }
-    plan = plan_batch(
-        reports,
-        routing=NO_ROUTES,
-        nearby=nearby,
-        open_cases=open_cases,
-        radius_m=radius_m,
-        window_hours=window_hours,
-        now=NOW,
-    )
+    plan = plan_batch(reports, keys=keys, routing=NO_ROUTES, open_cases=open_cases, now=NOW)
     numbering = {id(case): NEW + i for i, case in enumerate(plan.new_cases)}
     return [numbering.get(id(p.case), p.case.id) for p in plan.placements]
 
