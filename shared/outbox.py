@@ -32,6 +32,10 @@ from shared.db import BigIntPK, JSONType, UTCDateTime, one_of, session_scope, ut
 
 log = logging.getLogger("wangge.outbox")
 
+DELIVERY_SHARE_OF_LEASE = 0.8
+"""A delivery gives up after this share of its lease: past the lease another relay may claim
+the same messages and send them again while the first is still sending."""
+
 PURGE_BATCH = 1000
 """Sent messages deleted per transaction by :meth:`Relay.purge`."""
 
@@ -181,15 +185,25 @@ class Relay:
         return sorted(rows, key=lambda row: row.id)
 
     async def run_once(self) -> int:
-        """Claim, deliver and mark one batch; returns how many messages were claimed."""
+        """Claim, deliver and mark one batch; returns how many messages were claimed.
+
+        A delivery (a batch may take several requests) that outlasts ``DELIVERY_SHARE_OF_LEASE``
+        of the lease is cut short and its whole batch retried: the messages a request already
+        delivered come again and are answered ``duplicate``, as after any failure."""
         messages = await self.claim()
         if not messages:
             return 0
+        budget = asyncio.timeout(self.lease.total_seconds() * DELIVERY_SHARE_OF_LEASE)
         try:
-            outcomes = await self.deliver(messages)
-        except Exception as exc:  # the peer or the network: every message waits and retries
-            log.warning("%s: delivery of %d messages failed: %s", self.owner, len(messages), exc)
-            outcomes = {m.id: Delivery(Outcome.retry, str(exc) or type(exc).__name__) for m in messages}
+            async with budget:
+                outcomes = await self.deliver(messages)
+        except Exception as exc:  # the peer, the network or the budget: every message waits and retries
+            error = str(exc) or type(exc).__name__
+            if budget.expired():
+                lease = self.lease.total_seconds()
+                error = f"delivery took longer than {DELIVERY_SHARE_OF_LEASE:.0%} of the {lease:g} s lease"
+            log.warning("%s: delivery of %d messages failed: %s", self.owner, len(messages), error)
+            outcomes = {m.id: Delivery(Outcome.retry, error) for m in messages}
         await self._mark(messages, outcomes)
         return len(messages)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -166,6 +167,35 @@ async def test_relay_crash_between_send_and_mark_is_redelivered_by_another(intak
     assert sorted(intake.dispatch.report_ids) == sorted([b["id"] for b in bodies] * 2)
     assert intake.dispatch.answers == ["accepted", "accepted", "duplicate", "duplicate"]
     assert all(m.sent_at is not None for m in await intake.outbox())
+
+
+async def test_a_delivery_that_outlasts_its_lease_is_cut_short_and_retried(intake: Intake) -> None:
+    """Past its lease another relay could claim the batch and send it again while it is sent."""
+    body = report_body()
+    await intake.post_report(body)
+    deliver = intake.relay.deliver
+
+    async def stuck(messages: Sequence[Any]) -> dict[int, Delivery]:
+        await asyncio.sleep(5)  # a peer that takes the request and never answers
+        return await deliver(messages)
+
+    slow = Relay(
+        intake.relay.session_maker,
+        OutboxMessage,
+        stuck,
+        name="slow",
+        lease_seconds=0.25,
+        max_backoff_seconds=0,
+    )
+    started = time.monotonic()
+    assert await slow.run_once() == 1
+    assert time.monotonic() - started < 2
+
+    [message] = await intake.outbox()
+    assert message.sent_at is None and message.lease_owner is None and message.attempts == 1
+    assert message.last_error == "delivery took longer than 80% of the 0.25 s lease"
+    await intake.relay.drain()
+    assert intake.dispatch.report_ids == [body["id"]]
 
 
 async def test_rejected_message_is_dead_and_others_go_on(intake: Intake) -> None:
