@@ -186,11 +186,11 @@ async def _choose_and_lock(
         if not wanted:
             return keys, locked
         for case in await repository.lock_cases(session, sorted(wanted)):
-            if case.status in FINISHED:
-                finished.add(case.id)
-            else:
+            if case.status not in FINISHED:
                 locked[case.id] = case
-        finished |= wanted - locked.keys()  # gone altogether (cases are not deleted; to be safe)
+        if wanted <= locked.keys():  # the candidates stand, and so does the choice
+            return keys, locked
+        finished |= wanted - locked.keys()  # closed since (or gone: cases are not deleted)
 
 
 def _report_row(report: InboundReport, case_id: int, now: datetime) -> dict[str, Any]:
