@@ -188,12 +188,15 @@ class Relay:
         """Claim, deliver and mark one batch; returns how many messages were claimed.
 
         A delivery (a batch may take several requests) that outlasts ``DELIVERY_SHARE_OF_LEASE``
-        of the lease is cut short and its whole batch retried: the messages a request already
-        delivered come again and are answered ``duplicate``, as after any failure."""
+        of the lease, counted from the claim, is cut short and its whole batch retried, as
+        after any failure: the messages a request already delivered come again and are
+        answered ``duplicate``, and a request cut off may still be taken by the peer (a retry
+        that meets it there is refused until it is done, and retried in turn)."""
+        claimed_at = asyncio.get_running_loop().time()  # the lease runs from the claim, not after it
         messages = await self.claim()
         if not messages:
             return 0
-        budget = asyncio.timeout(self.lease.total_seconds() * DELIVERY_SHARE_OF_LEASE)
+        budget = asyncio.timeout_at(claimed_at + self.lease.total_seconds() * DELIVERY_SHARE_OF_LEASE)
         try:
             async with budget:
                 outcomes = await self.deliver(messages)

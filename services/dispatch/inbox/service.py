@@ -175,7 +175,11 @@ async def _choose_and_lock(
     a case a batch merely passes near is not kept waiting (nor the batch by them), and fewer
     rows are locked and loaded (a batch of 190 reports locked 430 cases in the benchmark).
     ``nearby`` was read without locks, so a case may have been closed since: it leaves the
-    candidates and the batch is chosen again, until every case chosen is locked and open.
+    candidates and the batch is chosen again, until every case chosen is locked and open (a
+    closed case found that way stays locked until the batch commits). A later round may lock
+    a lower id than an earlier one; that cannot deadlock, since batches take turns under
+    :func:`~repository.serialize_placement` and the console's commands lock one case each.
+    (A case reopened after the read is no candidate: its would-be joiners go elsewhere.)
     """
     locked: dict[int, Case] = {}
     finished: set[int] = set()

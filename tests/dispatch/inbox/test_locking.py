@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
-from typing import Any
+import random
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from services.dispatch.inbox import repository
+from services.dispatch.inbox.planning import NEW_CASE_KEY
 from services.dispatch.inbox.repository import NearbyReport
+from services.dispatch.inbox.service import _choose_and_lock
+from services.dispatch.models import Case
 from tests.dispatch import factories
 from tests.dispatch.conftest import Dispatch
+from tests.dispatch.inbox.test_planning import NEW, NOW, expected_cases, inbound
 
 NEAR = 0.0002  # ≈ 22 m north
 
 
 async def test_a_batch_does_not_wait_for_a_case_it_only_passes_near(
-    dispatch: Dispatch, backend: str, database_url: str
+    dispatch: Dispatch, backend: str, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if backend == "sqlite":
         pytest.skip("SQLite has one writer: any transaction writing waits for another")
@@ -29,6 +35,14 @@ async def test_a_batch_does_not_wait_for_a_case_it_only_passes_near(
     passed = await dispatch.new_case(lat=factories.LAT + 0.0004, lon=factories.LON + 0.0004)
     assert joined["id"] != passed["id"]
 
+    read = repository.open_reports_in
+    nearby: list[NearbyReport] = []
+
+    async def spied(session: Any, areas: Any) -> list[NearbyReport]:
+        nearby.extend(await read(session, areas))
+        return nearby
+
+    monkeypatch.setattr(repository, "open_reports_in", spied)
     engine = create_async_engine(database_url)
     try:
         async with engine.connect() as dispatcher:  # a dispatcher's command holding its case
@@ -41,6 +55,7 @@ async def test_a_batch_does_not_wait_for_a_case_it_only_passes_near(
     finally:
         await engine.dispose()
     assert results[0]["detail"] == f"merged into case {joined['id']}"
+    assert passed["id"] in {n.case_id for n in nearby}  # the batch did read it as a candidate
 
 
 async def test_a_case_closed_after_the_batch_read_it_is_not_joined(
@@ -65,3 +80,43 @@ async def test_a_case_closed_after_the_batch_read_it_is_not_joined(
     assert results[0]["detail"] == f"merged into case {open_case['id']}"
     assert (await dispatch.read(rejected["id"]))["report_count"] == 1
     assert await dispatch.case_count() == 2
+
+
+async def test_cases_closed_under_a_batch_leave_it_and_the_rest_is_placed_as_the_definition_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = random.Random(13)
+    nearby = [
+        NearbyReport(
+            case_id=rng.randint(1, 60),
+            category=rng.choice(["0501", "0502"]),
+            seen_at=NOW - timedelta(minutes=rng.randint(1, 600)),
+            lat=24.45 + rng.uniform(0, 0.004),
+            lon=118.07 + rng.uniform(0, 0.004),
+        )
+        for _ in range(200)
+    ]
+    reports = [
+        inbound(24.45 + rng.uniform(0, 0.004), 118.07 + rng.uniform(0, 0.004), rng.choice(["0501", "0502"]))
+        for _ in range(200)
+    ]
+    closed = set(rng.sample(range(1, 61), 20))  # since the batch read them as open
+    locks: list[list[int]] = []
+
+    async def lock_cases(session: AsyncSession, ids: Sequence[int]) -> list[Case]:
+        locks.append(list(ids))
+        return [
+            Case(id=i, status="closed" if i in closed else "dispatched", report_count=1, version=1)
+            for i in ids
+        ]
+
+    monkeypatch.setattr(repository, "lock_cases", lock_cases)
+    keys, locked = await _choose_and_lock(
+        cast(AsyncSession, None), reports, nearby, radius_m=50, window_hours=4
+    )
+
+    open_nearby = [n for n in nearby if n.case_id not in closed]
+    expected = expected_cases(reports, radius_m=50, window_hours=4, nearby=open_nearby)
+    assert [NEW + key - NEW_CASE_KEY if key >= NEW_CASE_KEY else key for key in keys] == expected
+    assert set(locked) == {case for case in expected if case < NEW}  # the open cases joined, no more
+    assert len(locks) > 1  # some closed cases had been chosen: the batch chose again
