@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 import pytest
@@ -19,7 +19,7 @@ from services.dispatch.inbox.service import _choose_and_lock
 from services.dispatch.models import Case
 from tests.dispatch import factories
 from tests.dispatch.conftest import Dispatch
-from tests.dispatch.inbox.test_planning import NEW, NOW, expected_cases, inbound
+from tests.dispatch.inbox.test_planning import NEW, expected_cases, open_cases_around
 
 NEAR = 0.0002  # ≈ 22 m north
 
@@ -86,20 +86,7 @@ async def test_cases_closed_under_a_batch_leave_it_and_the_rest_is_placed_as_the
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rng = random.Random(13)
-    nearby = [
-        NearbyReport(
-            case_id=rng.randint(1, 60),
-            category=rng.choice(["0501", "0502"]),
-            seen_at=NOW - timedelta(minutes=rng.randint(1, 600)),
-            lat=24.45 + rng.uniform(0, 0.004),
-            lon=118.07 + rng.uniform(0, 0.004),
-        )
-        for _ in range(200)
-    ]
-    reports = [
-        inbound(24.45 + rng.uniform(0, 0.004), 118.07 + rng.uniform(0, 0.004), rng.choice(["0501", "0502"]))
-        for _ in range(200)
-    ]
+    nearby, reports = open_cases_around(rng)
     closed = set(rng.sample(range(1, 61), 20))  # since the batch read them as open
     locks: list[list[int]] = []
 

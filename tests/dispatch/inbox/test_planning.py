@@ -90,8 +90,9 @@ def test_a_batch_is_placed_as_the_definition_says(radius_m: float) -> None:
     assert len(set(expected)) < len(reports)  # some reports did join a case
 
 
-def test_open_cases_nearby_are_joined_as_the_definition_says() -> None:
-    rng = random.Random(11)
+def open_cases_around(rng: random.Random) -> tuple[list[NearbyReport], list[InboundReport]]:
+    """200 reports of open cases 1–60 read near a batch, and the batch: 200 reports in the
+    same 400 m square, of two categories."""
     nearby = [
         NearbyReport(
             case_id=rng.randint(1, 60),
@@ -106,6 +107,11 @@ def test_open_cases_nearby_are_joined_as_the_definition_says() -> None:
         inbound(24.45 + rng.uniform(0, 0.004), 118.07 + rng.uniform(0, 0.004), rng.choice(["0501", "0502"]))
         for _ in range(200)
     ]
+    return nearby, reports
+
+
+def test_open_cases_nearby_are_joined_as_the_definition_says() -> None:
+    nearby, reports = open_cases_around(random.Random(11))
     expected = expected_cases(reports, radius_m=50, window_hours=4, nearby=nearby)
     assert planned_cases(reports, radius_m=50, window_hours=4, nearby=nearby) == expected
     assert any(case < NEW for case in expected) and any(case >= NEW for case in expected)
