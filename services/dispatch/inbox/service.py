@@ -4,10 +4,10 @@ A batch is one transaction, written in a handful of round trips whatever its siz
 query for duplicates, routing answers from grid (cached; the distinct (category, cell)
 pairs asked concurrently) before anything is written, one query for the open cases the
 batch's reports may join, the decisions in memory (:mod:`planning`), one query locking the
-cases they join, then bulk inserts
-of cases, reports, timeline events and outbox messages. A grid out of reach fails the whole
-batch with a 503 (the sender retries later) and leaves nothing half-written. A redelivered
-report is a ``duplicate``; a payload that does not validate is ``rejected`` for good.
+cases they join, then bulk inserts of cases, reports, timeline events and outbox
+messages. A grid out of reach fails the whole batch with a 503 (the sender retries later)
+and leaves nothing half-written. A redelivered report is a ``duplicate``; a payload that
+does not validate is ``rejected`` for good.
 """
 
 from __future__ import annotations
