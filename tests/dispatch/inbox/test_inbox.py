@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from shared.actors import Role
 from tests.dispatch import factories
@@ -161,6 +161,18 @@ async def test_far_other_category_late_or_uncategorised_reports_open_their_own_c
     await dispatch.deliver(first)
     await dispatch.deliver(*others)
     assert await dispatch.case_count() == 5
+
+
+async def test_a_report_joins_a_case_seen_across_midnight(dispatch: Dispatch) -> None:
+    # the look-up scans each UTC day of the window (PostgreSQL's index is by day)
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    before = factories.report(seen_at=(midnight - timedelta(minutes=10)).isoformat())
+    after = factories.report(lat=factories.LAT + NEAR, seen_at=(midnight + timedelta(minutes=10)).isoformat())
+    await dispatch.deliver(before)
+    [result] = await dispatch.deliver(after)
+    case = await dispatch.case_of(before["report_id"])
+    assert result["detail"] == f"merged into case {case['id']}"
+    assert case["report_count"] == 2
 
 
 async def test_a_report_does_not_join_a_closed_or_rejected_case(dispatch: Dispatch) -> None:

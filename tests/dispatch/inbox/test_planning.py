@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
 from services.dispatch.inbox.merging import nearest_case
 from services.dispatch.inbox.planning import Routing, choose_cases, plan_batch
-from services.dispatch.inbox.repository import NearbyReport
+from services.dispatch.inbox.repository import NearbyReport, utc_days
 from services.dispatch.inbox.schemas import InboundReport
 from services.dispatch.models import Case
 from tests.dispatch import factories
@@ -123,3 +123,11 @@ def test_a_report_joins_across_a_band_of_latitude() -> None:
         first, second = inbound(base, 118.08, "0501"), inbound(base + 0.0004, 118.08, "0501")
         assert planned_cases([first, second], radius_m=50, window_hours=4) == [NEW, NEW]
         assert planned_cases([second, first], radius_m=50, window_hours=4) == [NEW, NEW]
+
+
+def test_the_utc_days_a_window_touches() -> None:
+    shanghai = timezone(timedelta(hours=8))
+    start = datetime(2026, 11, 28, 6, 0, tzinfo=shanghai)  # 22:00 UTC the day before
+    assert utc_days(start, start + timedelta(hours=1)) == [date(2026, 11, 27)]
+    assert utc_days(start, start + timedelta(hours=8)) == [date(2026, 11, 27), date(2026, 11, 28)]
+    assert len(utc_days(start, start + timedelta(hours=50))) == 4
