@@ -6,8 +6,12 @@ Create Date: 2026-11-28 05:10:00
 
 On a latitude band alone the look-up read every report of the category ever seen in that
 band, so it grew with the years. Building the new index reads every case report; on a large
-database build it by hand with ``CREATE INDEX CONCURRENTLY`` first (this migration then
-finds it and skips it). SQLite keeps its index.
+database build it by hand first, and this migration finds it and skips it::
+
+    CREATE INDEX CONCURRENTLY ix_case_reports_nearby_day
+        ON case_reports (category, (CAST(timezone('UTC', seen_at) AS DATE)), lat, lon, seen_at);
+
+SQLite keeps its index.
 """
 from typing import Sequence, Union
 
