@@ -33,7 +33,12 @@ class DispatchSettings(ServiceSettings):
         default=7.0, ge=0, description="how long sent outbox messages are kept before the relay deletes them"
     )
     merge_radius_meters: float = Field(default=50.0, ge=0, description="reports this close join one case")
-    merge_window_hours: float = Field(default=4.0, ge=0, description="…if seen within this many hours")
+    merge_window_hours: float = Field(
+        default=4.0,
+        ge=0,
+        le=168,
+        description="…if seen within this many hours (at most a week: the look-up scans each day of it)",
+    )
     feedback_window_days: float = Field(default=7.0, ge=0, description="unsatisfied feedback reopens within")
     routing_cache_seconds: float = Field(default=60.0, ge=0)
     timezone: str = Field(default="Asia/Shanghai", description="the day of case numbers (WG<yyyymmdd>-nnnn)")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -168,5 +169,32 @@ def test_the_merge_lookup_uses_the_index_the_migration_built() -> None:
         scan = explained[explained.index("ix_case_reports_nearby_day") :]
         bounds = scan[scan.index("Index Cond") : scan.index("\n", scan.index("Index Cond"))]
         assert "seen_at))::date = area.day" in bounds and "lat >=" in bounds, explained
+    finally:
+        downgrade("dispatch", url)
+
+
+def test_an_invalid_hand_built_merge_index_stops_the_migration_before_the_old_one_goes() -> None:
+    """A failed ``CREATE INDEX CONCURRENTLY`` leaves an invalid index of the name, which the
+    migration would otherwise take for built, dropping the index that works."""
+    url = empty_database("postgresql", "dispatch", Path())
+    upgrade("dispatch", url, "dispatch_0004")
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def build_an_invalid_index() -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute("CREATE TABLE numbers AS SELECT 1 AS n UNION ALL SELECT 1")
+            await connection.execute(
+                "CREATE UNIQUE INDEX CONCURRENTLY ix_case_reports_nearby_day ON numbers (n)"
+            )
+        except asyncpg.UniqueViolationError:
+            pass
+        finally:
+            await connection.close()
+
+    try:
+        asyncio.run(build_an_invalid_index())
+        with pytest.raises(RuntimeError, match="invalid"):
+            upgrade("dispatch", url)
     finally:
         downgrade("dispatch", url)

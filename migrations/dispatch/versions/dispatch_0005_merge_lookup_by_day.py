@@ -36,7 +36,17 @@ def upgrade() -> None:
         "CREATE INDEX IF NOT EXISTS ix_case_reports_nearby_day "
         f"ON case_reports (category, {SEEN_DAY}, lat, lon, seen_at)"
     )
-    op.drop_index('ix_case_reports_nearby', table_name='case_reports')
+    # a CONCURRENTLY build that failed leaves an invalid index of that name, which the line
+    # above skips: stop here rather than drop the old index and keep none that works
+    valid = op.get_bind().exec_driver_sql(
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_case_reports_nearby_day'::regclass"
+    ).scalar()
+    if not valid:
+        raise RuntimeError(
+            "ix_case_reports_nearby_day exists but is invalid (a failed CREATE INDEX CONCURRENTLY): "
+            "drop it and build it again, then migrate"
+        )
+    op.drop_index('ix_case_reports_nearby', table_name='case_reports', if_exists=True)
 
 
 def downgrade() -> None:

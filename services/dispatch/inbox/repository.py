@@ -61,8 +61,9 @@ class NearbyReport:
 async def open_reports_in(session: AsyncSession, areas: Sequence[Area]) -> list[NearbyReport]:
     """Reports on cases still open that lie in any of ``areas`` (one query for a whole batch).
 
-    On PostgreSQL, of each open case only the report nearest to each area's point: the case's
-    nearest report is all that deciding a merge reads (:func:`~services.dispatch.inbox.merging.nearest_case`),
+    On PostgreSQL, of each open case only the report nearest to each area's point (one for
+    each UTC day the area's window touches): the case's nearest report is all that deciding a
+    merge reads (:func:`~services.dispatch.inbox.merging.nearest_case`),
     and a much-reported problem has dozens of reports in one box. Elsewhere every report in
     the areas (SQLite serves one office's small load).
     """

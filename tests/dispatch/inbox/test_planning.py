@@ -7,12 +7,14 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from pydantic import ValidationError
 
 from services.dispatch.inbox.merging import nearest_case
 from services.dispatch.inbox.planning import Routing, choose_cases, plan_batch
 from services.dispatch.inbox.repository import NearbyReport, utc_days
 from services.dispatch.inbox.schemas import InboundReport
 from services.dispatch.models import Case
+from services.dispatch.settings import DispatchSettings
 from tests.dispatch import factories
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -131,3 +133,9 @@ def test_the_utc_days_a_window_touches() -> None:
     assert utc_days(start, start + timedelta(hours=1)) == [date(2026, 11, 27)]
     assert utc_days(start, start + timedelta(hours=8)) == [date(2026, 11, 27), date(2026, 11, 28)]
     assert len(utc_days(start, start + timedelta(hours=50))) == 4
+
+
+def test_a_merge_window_longer_than_a_week_is_refused() -> None:
+    assert DispatchSettings(client_secret="unused", merge_window_hours=168).merge_window_hours == 168
+    with pytest.raises(ValidationError, match="merge_window_hours"):
+        DispatchSettings(client_secret="unused", merge_window_hours=169)
