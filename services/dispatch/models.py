@@ -139,7 +139,7 @@ class CaseReport(Base):
         Index(
             "ix_case_reports_nearby_day",
             "category",
-            seen_day(literal_column("seen_at")).label("seen_day"),
+            seen_day(literal_column("seen_at")),
             "lat",
             "lon",
             "seen_at",
