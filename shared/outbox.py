@@ -4,7 +4,9 @@ and never loses it.
 
 The relay claims a batch under a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
 has one writer), delivers it outside any transaction, then marks each message sent, to
-retry with exponential backoff, or dead (a permanent refusal, kept for inspection). A
+retry with exponential backoff, or dead (a permanent refusal, kept for inspection). Each
+claim has a lease of its own: a mark that comes after its lease ran out and the messages
+were claimed again (by another relay or another batch of the same one) changes nothing. A
 relay that crashes between delivering and marking leaves its lease to expire; the next
 claim delivers again, so receivers must be idempotent, and all of ours are. Sent messages are
 kept ``keep_sent_days`` for inspection, then deleted by the relay (hourly); dead ones stay.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import uuid
@@ -83,6 +86,15 @@ class Delivery:
 CLAIMED = ("id", "topic", "key", "payload", "attempts")
 """The columns of a claimed message: what delivering and marking it read."""
 
+
+@dataclass(frozen=True)
+class Claim:
+    """A batch leased to one claim: ``lease`` is its own mark in ``lease_owner``."""
+
+    lease: str
+    messages: list[Any]
+
+
 Deliver = Callable[[Sequence[Any]], Awaitable[dict[int, Delivery]]]
 """Delivers claimed messages; returns an outcome per message id (a missing id is retried)."""
 
@@ -124,6 +136,7 @@ class Relay:
         self.model = model
         self.deliver = deliver
         self.owner = f"{name}-{uuid.uuid4().hex[:8]}"
+        self._claims = itertools.count(1)
         self.batch_size = batch_size
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_seconds = poll_seconds
@@ -143,8 +156,9 @@ class Relay:
         """Deliver now instead of at the next poll (called after a commit that enqueued)."""
         self._wake.set()
 
-    async def claim(self) -> list[Any]:
-        """Lease up to ``batch_size`` due messages, oldest first, in one statement.
+    async def claim(self) -> Claim:
+        """Lease up to ``batch_size`` due messages, oldest first, in one statement, under a
+        lease of their own (``<owner>/<n>``), so only this claim's mark can change them.
 
         ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`` on PostgreSQL
         (walking the partial index of pending messages in id order),
@@ -154,6 +168,7 @@ class Relay:
         """
         table = self.model.__table__
         now = utcnow()
+        lease = f"{self.owner}/{next(self._claims)}"
         due = (
             select(table.c.id)
             .where(
@@ -178,11 +193,11 @@ class Relay:
                 await session.execute(
                     update(table)
                     .where(table.c.id.in_(due))
-                    .values(lease_owner=self.owner, lease_until=now + self.lease)
+                    .values(lease_owner=lease, lease_until=now + self.lease)
                     .returning(*(table.c[name] for name in CLAIMED))
                 )
             ).all()
-        return sorted(rows, key=lambda row: row.id)
+        return Claim(lease, sorted(rows, key=lambda row: row.id))
 
     async def run_once(self) -> int:
         """Claim, deliver and mark one batch; returns how many messages were claimed.
@@ -193,7 +208,8 @@ class Relay:
         answered ``duplicate``, and a request cut off may still be taken by the peer (a retry
         that meets it there is refused until it is done, and retried in turn)."""
         claimed_at = asyncio.get_running_loop().time()  # the lease runs from the claim, not after it
-        messages = await self.claim()
+        claim = await self.claim()
+        messages = claim.messages
         if not messages:
             return 0
         budget = asyncio.timeout_at(claimed_at + self.lease.total_seconds() * DELIVERY_SHARE_OF_LEASE)
@@ -207,14 +223,16 @@ class Relay:
                 error = f"delivery took longer than {DELIVERY_SHARE_OF_LEASE:.0%} of the {lease:g} s lease"
             log.warning("%s: delivery of %d messages failed: %s", self.owner, len(messages), error)
             outcomes = {m.id: Delivery(Outcome.retry, error) for m in messages}
-        await self._mark(messages, outcomes)
+        await self._mark(claim, outcomes)
         return len(messages)
 
-    async def _mark(self, messages: Sequence[Any], outcomes: dict[int, Delivery]) -> None:
+    async def _mark(self, claim: Claim, outcomes: dict[int, Delivery]) -> None:
+        """Record each message's outcome, where the message is still under ``claim``'s lease."""
         model = self.model
         now = utcnow()
+        messages = claim.messages
         sent = [m.id for m in messages if outcomes.get(m.id, Delivery(Outcome.retry)).outcome is Outcome.sent]
-        mine = (model.lease_owner == self.owner,)
+        mine = (model.lease_owner == claim.lease,)
         async with session_scope(self.session_maker) as session:
             if sent:
                 await session.execute(

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from services.intake.models import OutboxMessage
+from shared import outbox
 from shared.db import session_scope, utcnow
 from shared.messages import INBOX_BODY_BYTES
 from shared.outbox import Delivery, Relay
@@ -159,7 +160,7 @@ async def test_relay_crash_between_send_and_mark_is_redelivered_by_another(intak
     )
     with pytest.raises(asyncio.CancelledError):
         await crashing.run_once()
-    assert all(m.sent_at is None and m.lease_owner == crashing.owner for m in await intake.outbox())
+    assert all(m.sent_at is None and m.lease_owner == f"{crashing.owner}/1" for m in await intake.outbox())
 
     await asyncio.sleep(0.05)  # the crashed relay's lease runs out
     await intake.relay.drain()
@@ -223,12 +224,56 @@ async def test_relays_claiming_at_once_split_the_messages_between_them(intake: I
     claims = await asyncio.gather(*(relay.claim() for relay in relays))
     again = await relays[0].claim()
 
-    ids = [[message.id for message in claim] for claim in claims]
+    ids = [[message.id for message in claim.messages] for claim in claims]
     assert all(claim == sorted(claim) for claim in ids)  # oldest first
     assert sorted(i for claim in ids for i in claim) == [m.id for m in await intake.outbox()]
-    assert again == []  # all leased
+    assert again.messages == []  # all leased
     owners = {m.id: m.lease_owner for m in await intake.outbox()}
-    assert all(owners[i] == relay.owner for relay, claim in zip(relays, ids, strict=True) for i in claim)
+    assert all(owners[m.id] == claim.lease for claim in claims for m in claim.messages)
+    assert len({claim.lease for claim in claims}) == 3
+
+
+async def test_a_mark_after_its_lease_ran_out_leaves_the_next_claim_alone(
+    intake: Intake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of the same relay that claimed the messages again keeps them until it is done.
+
+    The first batch's delivery fails only after its lease ran out (a mark held up past the
+    deadline), while the second batch is sending the same message: the failure must not hand
+    the message to a third claim, which would send it while the second is still at it.
+    """
+    monkeypatch.setattr(outbox, "DELIVERY_SHARE_OF_LEASE", 100.0)  # no deadline: the mark comes late
+    body = report_body()
+    await intake.post_report(body)
+    second_sending, second_may_finish = asyncio.Event(), asyncio.Event()
+    calls = 0
+
+    async def deliver(messages: Sequence[Any]) -> dict[int, Delivery]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the first batch: fails once the second is sending
+            await second_sending.wait()
+            raise RuntimeError("the peer hung up")
+        second_sending.set()
+        await second_may_finish.wait()
+        return await intake.relay.deliver(messages)
+
+    relay = Relay(
+        intake.relay.session_maker, OutboxMessage, deliver, name="r", lease_seconds=0.2, max_backoff_seconds=0
+    )
+    first = asyncio.create_task(relay.run_once())
+    await asyncio.sleep(0.3)  # the first batch's lease runs out
+    second = asyncio.create_task(relay.run_once())
+    assert await first == 1
+
+    assert (await relay.claim()).messages == []  # the second batch still holds the message
+    [message] = await intake.outbox()
+    assert message.lease_owner == f"{relay.owner}/2" and message.attempts == 0
+    second_may_finish.set()
+    assert await second == 1
+    [message] = await intake.outbox()
+    assert message.sent_at is not None and message.attempts == 0
+    assert intake.dispatch.report_ids == [body["id"]]
 
 
 async def test_sent_messages_are_kept_a_week_then_purged_and_dead_or_pending_ones_stay(
