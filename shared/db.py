@@ -37,6 +37,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -64,6 +66,26 @@ def new_metadata() -> MetaData:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def refused_value(exc: BaseException) -> bool:
+    """The database will not store a value it was given (out of its type's range, malformed,
+    too long): SQLSTATE class 22, "data exception". The client's 422, never a 500.
+
+    asyncpg's errors reach SQLAlchemy as a plain ``DBAPIError`` that carries the SQLSTATE
+    (asyncpg refuses a value it cannot encode with 22000 too); other drivers raise ``DataError``.
+    """
+    if isinstance(exc, DataError):
+        return True
+    return isinstance(exc, DBAPIError) and str(getattr(exc.orig, "sqlstate", None) or "").startswith("22")
+
+
+def out_of_reach(exc: BaseException) -> bool:
+    """The database cannot be reached right now (down, restarting, pool exhausted): the
+    request may simply be retried, a 503. asyncpg raises a refused connection as a bare OSError."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    return isinstance(exc, OSError | TimeoutError | PoolTimeout)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

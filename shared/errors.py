@@ -17,8 +17,10 @@ Each error carries its HTTP status and a problem type, and is rendered as RFC 94
     └── ServiceUnavailable            503  a peer or the database is out of reach
         └── PeerUnavailable           503  raised by the inter-service clients
 
-Validation errors from FastAPI/pydantic become 422 problems with an ``errors`` list;
-any other exception is logged and becomes a bare 500 problem that leaks nothing.
+Validation errors from FastAPI/pydantic become 422 problems with an ``errors`` list. The
+database's own refusals are sorted too: a value it will not store is a 422, a database out
+of reach a 503 (``shared.db.refused_value``, ``shared.db.out_of_reach``). Any other exception
+is logged and becomes a bare 500 problem that leaks nothing.
 """
 
 from __future__ import annotations
@@ -31,9 +33,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+
+from shared.db import out_of_reach, refused_value
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://wangge.dev/problems/"
@@ -182,15 +187,20 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(problem, headers=exc.headers)
 
 
-async def _refused_value(request: Request, exc: Exception) -> JSONResponse:
-    """A value the database cannot store (out of its type's range, say): the client's 422, not a 500."""
-    assert isinstance(exc, DataError)
-    log.warning("the database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
-    return problem_response(
-        Unprocessable("a value in the request cannot be stored (out of range or malformed)").to_problem(
-            request.url.path
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """What the database refused or could not do: the client's 422, a 503 to retry, or a 500."""
+    where = f"{request.method} {request.url.path}"
+    if refused_value(exc):
+        log.warning("the database refused a value on %s: %s", where, getattr(exc, "orig", exc))
+        error: WanggeError = Unprocessable(
+            "a value in the request cannot be stored (out of range or malformed)"
         )
-    )
+    elif out_of_reach(exc):
+        log.warning("the database is out of reach on %s: %s: %s", where, type(exc).__name__, exc)
+        error = ServiceUnavailable("the database is out of reach; retry shortly")
+    else:
+        return await _unexpected_error(request, exc)
+    return problem_response(error.to_problem(request.url.path))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -202,5 +212,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(WanggeError, _wangge_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(DataError, _refused_value)
+    for database_error in (DBAPIError, OSError, TimeoutError, PoolTimeout):
+        app.add_exception_handler(database_error, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

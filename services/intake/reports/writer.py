@@ -26,11 +26,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.intake.reports import repository
+from shared.db import out_of_reach, refused_value
 from shared.errors import ServiceUnavailable
 
 log = logging.getLogger("wangge.intake.writer")
@@ -131,7 +131,7 @@ class ReportWriter:
         if failure is None:
             for i in fresh:
                 outcomes[i] = True
-        elif _out_of_reach(failure):
+        elif out_of_reach(failure):
             log.warning("could not commit %d new reports: %s", len(batch), failure)
             return [_unavailable(failure) for _ in batch]
         elif len(fresh) == 1:
@@ -163,7 +163,7 @@ class ReportWriter:
         try:
             await self._insert([rows])
         except Exception as exc:
-            if _out_of_reach(exc):
+            if out_of_reach(exc):
                 log.warning("could not commit a new report: %s", exc)
                 return _unavailable(exc)
             return await self._answer_alone(exc)
@@ -173,7 +173,7 @@ class ReportWriter:
         """The answer to one report whose insert failed while the database is reachable."""
         if isinstance(exc, IntegrityError):
             return False  # its key or id is taken: the caller replays or answers 409
-        if not isinstance(exc, DataError):  # a value the database refuses is the client's 422
+        if not refused_value(exc):  # a value the database refuses is the client's 422
             log.exception("could not commit a new report", exc_info=exc)
         return exc
 
@@ -202,13 +202,6 @@ def _first_of_each(batch: Sequence[NewReport]) -> list[int]:
         ids.add(rows.report["id"])
         first.append(i)
     return first
-
-
-def _out_of_reach(exc: Exception) -> bool:
-    """The database cannot be reached right now (the report may simply be retried)."""
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
-    return isinstance(exc, OSError | TimeoutError | PoolTimeout)
 
 
 def _unavailable(exc: Exception) -> ServiceUnavailable:

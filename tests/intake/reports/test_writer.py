@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -245,3 +245,27 @@ async def test_nul_characters_are_refused_with_422(intake: Intake) -> None:
     assert (in_text.status_code, in_list.status_code) == (422, 422)
     assert "NUL" in in_text.json()["detail"]
     assert await intake.report_count() == 0
+
+
+async def test_a_value_postgresql_refuses_is_the_reporters_422_and_its_batch_mates_are_stored(
+    intake: Intake, backend: str
+) -> None:
+    """asyncpg's refusals reach SQLAlchemy as a plain DBAPIError (SQLSTATE 22001 here), not DataError."""
+    if backend == "sqlite":
+        pytest.skip("SQLite stores a string of any length in any column")
+    engine = intake.app.state.reception.writer.engine
+    async with engine.begin() as connection:  # a column narrower than the contract: a migration's slip
+        await connection.execute(text("ALTER TABLE reports ALTER COLUMN address TYPE VARCHAR(8)"))
+    try:
+        bodies = [report_body() for _ in range(3)]
+        bodies[1]["location"]["address"] = "中山路 12 号东侧第三个路口"
+        answers = await asyncio.gather(*(intake.post_report(body) for body in bodies))
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(text("ALTER TABLE reports ALTER COLUMN address TYPE VARCHAR(200)"))
+
+    assert [answer.status_code for answer in answers] == [201, 422, 201]
+    assert (
+        answers[1].json()["detail"] == "a value in the request cannot be stored (out of range or malformed)"
+    )
+    assert sorted(m.key for m in await intake.outbox()) == sorted([bodies[0]["id"], bodies[2]["id"]])
