@@ -11,6 +11,8 @@ median, where several writers contend for the file lock and wait on ``busy_timeo
 from __future__ import annotations
 
 import functools
+import socket
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -37,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -68,24 +70,57 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def refused_value(exc: BaseException) -> bool:
-    """The database will not store a value it was given (out of its type's range, malformed,
-    too long): SQLSTATE class 22, "data exception". The client's 422, never a 500.
+REFUSED_VALUE_STATES = frozenset({"22001", "22003", "22007", "22008", "22021", "22P02", "22P05"})
+"""SQLSTATEs of a value the database will not store: too long, out of range, a malformed or
+out-of-range date, bad encoding, malformed text for its type, a character it cannot store."""
 
-    asyncpg's errors reach SQLAlchemy as a plain ``DBAPIError`` that carries the SQLSTATE
-    (asyncpg refuses a value it cannot encode with 22000 too); other drivers raise ``DataError``.
+OUT_OF_REACH_STATES = ("08", "53", "57P01", "57P02", "57P03")
+"""SQLSTATE prefixes of a database that cannot serve right now: connection failures, no
+resources (too many connections, disk full), shutting down or starting up."""
+
+SQLITE_OUT_OF_REACH = ("database is locked", "database table is locked", "unable to open", "disk I/O error")
+"""sqlite3 raises OperationalError for these and for mistakes in a query alike."""
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    return str(getattr(exc.orig, "sqlstate", None) or "")
+
+
+def refused_value(exc: BaseException) -> bool:
+    """The database will not store a value it was given (too long, out of its type's range,
+    malformed): the client's 422, never a 500.
+
+    asyncpg's errors reach SQLAlchemy as a plain ``DBAPIError`` carrying the SQLSTATE (a value
+    asyncpg itself cannot encode as the column's type comes as 22000 "…out of … range");
+    other drivers raise ``DataError``. Other data exceptions (a division by zero, a string
+    passed for an integer) are mistakes in a query, and stay 500s.
     """
     if isinstance(exc, DataError):
         return True
-    return isinstance(exc, DBAPIError) and str(getattr(exc.orig, "sqlstate", None) or "").startswith("22")
+    if not isinstance(exc, DBAPIError):
+        return False
+    state = _sqlstate(exc)
+    return state in REFUSED_VALUE_STATES or (
+        state == "22000" and "out of" in str(exc.orig) and "range" in str(exc.orig)
+    )
 
 
 def out_of_reach(exc: BaseException) -> bool:
-    """The database cannot be reached right now (down, restarting, pool exhausted): the
-    request may simply be retried, a 503. asyncpg raises a refused connection as a bare OSError."""
+    """The database cannot serve right now (down, restarting, out of connections, locked, the
+    pool exhausted): the request may simply be retried, a 503.
+
+    asyncpg raises a refused connection as a bare OSError, before SQLAlchemy sees it; an
+    OSError of the file system (``FileNotFoundError``, ``PermissionError``) is no such thing.
+    """
     if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
-    return isinstance(exc, OSError | TimeoutError | PoolTimeout)
+        if exc.connection_invalidated or _sqlstate(exc).startswith(OUT_OF_REACH_STATES):
+            return True
+        if isinstance(exc.orig, sqlite3.OperationalError):
+            return any(sign in str(exc.orig) for sign in SQLITE_OUT_OF_REACH)
+        return isinstance(exc, OperationalError)
+    return type(exc) is OSError or isinstance(
+        exc, ConnectionError | TimeoutError | socket.gaierror | PoolTimeout
+    )
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -198,7 +198,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     elif out_of_reach(exc):
         log.warning("the database is out of reach on %s: %s: %s", where, type(exc).__name__, exc)
         error = ServiceUnavailable("the database is out of reach; retry shortly")
-    else:
+    else:  # answered here rather than by ServerErrorMiddleware: logged with its traceback all the same
         return await _unexpected_error(request, exc)
     return problem_response(error.to_problem(request.url.path))
 

@@ -221,7 +221,7 @@ class Relay:
             if budget.expired():
                 lease = self.lease.total_seconds()
                 error = f"delivery took longer than {DELIVERY_SHARE_OF_LEASE:.0%} of the {lease:g} s lease"
-            log.warning("%s: delivery of %d messages failed: %s", self.owner, len(messages), error)
+            log.warning("%s: delivery of %d messages failed: %s", claim.lease, len(messages), error)
             outcomes = {m.id: Delivery(Outcome.retry, error) for m in messages}
         await self._mark(claim, outcomes)
         return len(messages)
@@ -253,7 +253,7 @@ class Relay:
                 }
                 if result.outcome is Outcome.dead:
                     values["dead_at"] = now
-                    log.error("%s: message %s is dead: %s", self.owner, message.id, result.error)
+                    log.error("%s: message %s is dead: %s", claim.lease, message.id, result.error)
                 else:
                     delay = backoff(attempts, cap=self.max_backoff_seconds)
                     values["available_at"] = now + timedelta(seconds=delay)

@@ -233,6 +233,18 @@ async def test_relays_claiming_at_once_split_the_messages_between_them(intake: I
     assert len({claim.lease for claim in claims}) == 3
 
 
+async def test_each_claim_of_one_relay_has_a_lease_of_its_own(intake: Intake) -> None:
+    for _ in range(4):
+        await intake.post_report(report_body())
+    relay = Relay(intake.relay.session_maker, OutboxMessage, intake.relay.deliver, name="r", batch_size=2)
+
+    first, second = await relay.claim(), await relay.claim()
+
+    assert first.lease != second.lease and first.lease.startswith(relay.owner)
+    owners = {m.id: m.lease_owner for m in await intake.outbox()}
+    assert [owners[m.id] for m in first.messages + second.messages] == [first.lease] * 2 + [second.lease] * 2
+
+
 async def test_a_mark_after_its_lease_ran_out_leaves_the_next_claim_alone(
     intake: Intake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -259,10 +271,10 @@ async def test_a_mark_after_its_lease_ran_out_leaves_the_next_claim_alone(
         return await intake.relay.deliver(messages)
 
     relay = Relay(
-        intake.relay.session_maker, OutboxMessage, deliver, name="r", lease_seconds=0.2, max_backoff_seconds=0
+        intake.relay.session_maker, OutboxMessage, deliver, name="r", lease_seconds=1, max_backoff_seconds=0
     )
     first = asyncio.create_task(relay.run_once())
-    await asyncio.sleep(0.3)  # the first batch's lease runs out
+    await asyncio.sleep(1.1)  # the first batch's lease runs out
     second = asyncio.create_task(relay.run_once())
     assert await first == 1
 
