@@ -99,10 +99,8 @@ def refused_value(exc: BaseException) -> bool:
         return True
     if not isinstance(exc, DBAPIError):
         return False
-    state = _sqlstate(exc)
-    return state in REFUSED_VALUE_STATES or (
-        state == "22000" and "out of" in str(exc.orig) and "range" in str(exc.orig)
-    )
+    state, message = _sqlstate(exc), str(exc.orig)
+    return state in REFUSED_VALUE_STATES or (state == "22000" and "out of" in message and "range" in message)
 
 
 def out_of_reach(exc: BaseException) -> bool:

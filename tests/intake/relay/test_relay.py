@@ -248,7 +248,7 @@ async def test_each_claim_of_one_relay_has_a_lease_of_its_own(intake: Intake) ->
 async def test_a_mark_after_its_lease_ran_out_leaves_the_next_claim_alone(
     intake: Intake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A batch of the same relay that claimed the messages again keeps them until it is done.
+    """A batch of the same relay that claimed the messages again keeps them until it marks them.
 
     The first batch's delivery fails only after its lease ran out (a mark held up past the
     deadline), while the second batch is sending the same message: the failure must not hand
