@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.intake.reports import repository
-from shared.db import out_of_reach, refused_value
+from shared.db import out_of_reach
 from shared.errors import ServiceUnavailable
 
 log = logging.getLogger("wangge.intake.writer")
@@ -173,8 +173,8 @@ class ReportWriter:
         """The answer to one report whose insert failed while the database is reachable."""
         if isinstance(exc, IntegrityError):
             return False  # its key or id is taken: the caller replays or answers 409
-        if not refused_value(exc):  # a value the database refuses is the client's 422
-            log.exception("could not commit a new report", exc_info=exc)
+        # Raised to the caller: the error handlers answer 422 for a value the database refuses
+        # and log anything else once, with its traceback and the request it broke.
         return exc
 
     async def _insert(self, batch: Sequence[NewReport]) -> None:

@@ -230,7 +230,6 @@ async def test_relays_claiming_at_once_split_the_messages_between_them(intake: I
     assert again.messages == []  # all leased
     owners = {m.id: m.lease_owner for m in await intake.outbox()}
     assert all(owners[m.id] == claim.lease for claim in claims for m in claim.messages)
-    assert len({claim.lease for claim in claims}) == 3
 
 
 async def test_each_claim_of_one_relay_has_a_lease_of_its_own(intake: Intake) -> None:

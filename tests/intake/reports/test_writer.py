@@ -269,3 +269,24 @@ async def test_a_value_postgresql_refuses_is_the_reporters_422_and_its_batch_mat
         answers[1].json()["detail"] == "a value in the request cannot be stored (out of range or malformed)"
     )
     assert sorted(m.key for m in await intake.outbox()) == sorted([bodies[0]["id"], bodies[2]["id"]])
+
+
+async def test_an_unexpected_failure_of_the_insert_is_a_500_logged_once_with_its_traceback(
+    intake: Intake, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Neither a refused value nor a database out of reach: the error handler answers and logs it."""
+    engine = intake.app.state.reception.writer.engine
+    async with engine.begin() as connection:  # a migration's slip: the table the insert also writes is gone
+        await connection.execute(text("ALTER TABLE outbox RENAME TO outbox_elsewhere"))
+    try:
+        answer = await intake.post_report(report_body())
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(text("ALTER TABLE outbox_elsewhere RENAME TO outbox"))
+
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/problem+json"
+    logged = [r for r in caplog.records if r.name.startswith(("wangge.intake", "wangge.errors"))]
+    assert [(r.name, r.levelname) for r in logged] == [("wangge.errors", "ERROR")]
+    assert logged[0].exc_info is not None and "outbox" in str(logged[0].exc_info[1])
+    assert await intake.report_count() == 0
