@@ -13,6 +13,9 @@ from shared.errors import Unprocessable
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+MAX_ROW_ID = 2**63 - 1
+"""The largest integer id a row can have (a signed 64-bit ``BIGINT``): a larger one in a path is a
+422, not a 500 from a driver that cannot send it (SQLite raises ``OverflowError``)."""
 
 
 class RequestModel(BaseModel):

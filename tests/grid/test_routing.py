@@ -86,6 +86,7 @@ async def test_the_nearest_override_wins_and_deleting_falls_back(client: httpx.A
     assert duplicate.status_code == 409
 
     assert (await client.delete(f"/v1/routing/overrides/{on_cell.json()['id']}")).status_code == 204
+    assert (await client.delete(f"/v1/routing/overrides/{2**63}")).status_code == 422  # beyond BIGINT
     assert (await resolve(client, "0501", CELL_A1)).json()["region_code"] == "350203"
     listed = (await client.get("/v1/routing/overrides", params={"category": "0501"})).json()
     assert [o["region_code"] for o in listed["items"]] == ["350203"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from services.dispatch.access import GUARDED
 from services.dispatch.cases import reading, service
@@ -43,7 +43,9 @@ from shared.errors import (
     problem_responses,
 )
 from shared.etags import etag
-from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_ROW_ID
+
+CaseId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="the case's id")]
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], dependencies=GUARDED)
 
@@ -100,7 +102,9 @@ async def list_cases(
 
 
 @router.get("/{case_id}", response_model=CaseDetail, responses=READ_ERRORS)
-async def read_case(case_id: int, session: SessionDep, actor: CurrentActor, response: Response) -> CaseDetail:
+async def read_case(
+    case_id: CaseId, session: SessionDep, actor: CurrentActor, response: Response
+) -> CaseDetail:
     """One case with its reports and full timeline (oldest first); the ``ETag`` to send back.
 
     A case outside the caller's scope is a 404, as if it did not exist."""
@@ -113,7 +117,7 @@ async def read_case(case_id: int, session: SessionDep, actor: CurrentActor, resp
     responses=COMMAND_ERRORS | problem_responses(PeerUnavailable),
 )
 async def dispatch(
-    case_id: int,
+    case_id: CaseId,
     body: DispatchRequest,
     session: SessionDep,
     grid: GridDep,
@@ -131,7 +135,7 @@ async def dispatch(
 
 @router.post("/{case_id}/accept", response_model=CaseDetail, responses=COMMAND_ERRORS)
 async def accept(
-    case_id: int,
+    case_id: CaseId,
     session: SessionDep,
     actor: CurrentActor,
     response: Response,
@@ -145,7 +149,7 @@ async def accept(
 
 @router.post("/{case_id}/return", response_model=CaseDetail, responses=COMMAND_ERRORS)
 async def return_case(
-    case_id: int,
+    case_id: CaseId,
     body: ReturnRequest,
     session: SessionDep,
     actor: CurrentActor,
@@ -159,7 +163,7 @@ async def return_case(
 
 @router.post("/{case_id}/resolve", response_model=CaseDetail, responses=COMMAND_ERRORS)
 async def resolve(
-    case_id: int,
+    case_id: CaseId,
     body: ResolveRequest,
     session: SessionDep,
     actor: CurrentActor,
@@ -173,7 +177,7 @@ async def resolve(
 
 @router.post("/{case_id}/verify", response_model=CaseDetail, responses=COMMAND_ERRORS)
 async def verify(
-    case_id: int,
+    case_id: CaseId,
     body: VerifyRequest,
     session: SessionDep,
     actor: CurrentActor,
@@ -192,7 +196,7 @@ async def verify(
     responses=COMMAND_ERRORS | problem_responses(PeerUnavailable),
 )
 async def reassign(
-    case_id: int,
+    case_id: CaseId,
     body: ReassignRequest,
     session: SessionDep,
     grid: GridDep,
@@ -210,7 +214,7 @@ async def reassign(
 
 @router.post("/{case_id}/close", response_model=CaseDetail, responses=COMMAND_ERRORS)
 async def close(
-    case_id: int,
+    case_id: CaseId,
     body: CloseRequest,
     session: SessionDep,
     actor: CurrentActor,
@@ -226,7 +230,7 @@ async def close(
 
 @router.post("/{case_id}/reject", response_model=CaseDetail, responses=COMMAND_ERRORS)
 async def reject(
-    case_id: int,
+    case_id: CaseId,
     body: RejectRequest,
     session: SessionDep,
     actor: CurrentActor,
@@ -244,7 +248,7 @@ async def reject(
     responses=COMMAND_ERRORS | problem_responses(Conflict),
 )
 async def feedback(
-    case_id: int,
+    case_id: CaseId,
     body: FeedbackRequest,
     session: SessionDep,
     settings: SettingsDep,
@@ -269,7 +273,7 @@ async def feedback(
 
 @router.post("/{case_id}/notes", response_model=CaseDetail, responses=COMMAND_ERRORS)
 async def add_note(
-    case_id: int,
+    case_id: CaseId,
     body: NoteRequest,
     session: SessionDep,
     actor: CurrentActor,

@@ -200,6 +200,17 @@ async def test_unknown_case_is_404(dispatch: Dispatch) -> None:
     assert (await dispatch.act(999, "accept", {}, if_match='"1"')).status_code == 404
 
 
+async def test_a_case_id_beyond_64_bits_is_a_422_not_a_500(dispatch: Dispatch) -> None:
+    """SQLite's driver cannot send such an integer (OverflowError); the path's bound refuses it first."""
+    too_large = 2**63
+    read = await dispatch.client.get(f"/v1/cases/{too_large}", headers=DISPATCHER)
+    note = await dispatch.act(too_large, "notes", {"note": "x"}, if_match='"1"')
+
+    assert (read.status_code, note.status_code) == (422, 422)
+    assert read.json()["errors"][0]["loc"] == ["path", "case_id"]
+    assert (await dispatch.client.get(f"/v1/cases/{too_large - 1}", headers=DISPATCHER)).status_code == 404
+
+
 async def resolved_case(dispatch: Dispatch) -> int:
     cid: int = (await dispatch.new_case())["id"]
     await dispatch.ok(cid, "accept")
