@@ -5,9 +5,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, Generic, Self, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
 from shared.errors import Unprocessable
 
@@ -16,6 +26,33 @@ DEFAULT_PAGE_SIZE = 20
 MAX_ROW_ID = 2**63 - 1
 """The largest integer id a row can have (a signed 64-bit ``BIGINT``): a larger one in a path is a
 422, not a 500 from a driver that cannot send it (SQLite raises ``OverflowError``)."""
+
+
+RowId = Annotated[StrictInt, Field(ge=1, le=MAX_ROW_ID)]
+"""A row's integer id wherever a client hands one back (a path, a body, a cursor)."""
+MIN_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_TIMESTAMP = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _within_bounds(value: datetime) -> datetime:
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00+14:00 has no UTC time
+        raise ValueError("timestamp is out of range") from exc
+    if not MIN_TIMESTAMP <= value < MAX_TIMESTAMP:
+        raise ValueError(f"timestamp must lie between {MIN_TIMESTAMP:%Y} and {MAX_TIMESTAMP:%Y}")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_within_bounds)]
+"""A moment a client or a peer hands in: with its offset (naive is refused), between 1970 and
+9000, read as UTC. Wider ones would fail in the drivers or in date arithmetic, as a 500."""
+
+DEPARTMENT_CODE = r"^[a-z][a-z0-9-]{1,31}$"
+"""A department's code (``cg-zfzd``): grid owns departments, dispatch takes their codes."""
+CATEGORY_CODE = r"^\d{4}(\d{2}){0,2}$"
+"""A catalog category's code: two digits of major class, two of item (``0501``), optionally two
+more levels of detail. Grid owns the catalog, dispatch takes its codes."""
 
 
 class RequestModel(BaseModel):
@@ -59,6 +96,7 @@ class Problem(BaseModel):
 
 
 T = TypeVar("T")
+P = TypeVar("P", bound=BaseModel)
 
 
 class Page(BaseModel, Generic[T]):
@@ -68,17 +106,14 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
-def encode_cursor(position: dict[str, Any]) -> str:
-    raw = json.dumps(position, separators=(",", ":"), default=str).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_cursor(position: BaseModel) -> str:
+    return base64.urlsafe_b64encode(position.model_dump_json().encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> dict[str, Any]:
+def decode_cursor(cursor: str, position: type[P]) -> P:
+    """The position a cursor holds, checked like a request body: a cursor is the client's input."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        return position.model_validate(json.loads(base64.urlsafe_b64decode(padded.encode())))
+    except (binascii.Error, ValueError, UnicodeDecodeError, ValidationError) as exc:
         raise Unprocessable("cursor is not one this service issued") from exc
-    if not isinstance(value, dict):
-        raise Unprocessable("cursor is not one this service issued")
-    return value

@@ -125,5 +125,12 @@ async def test_revoked_and_expired_keys_get_no_token(
 
     past = await client.post("/v1/keys", json={**BOT, "expires_at": "2020-01-01T00:00:00Z"})
     assert past.status_code == 422
+    # Once a 500 each: a naive time compared with an aware one, and the driver's overflow.
+    for expires_at in ["2030-01-01T00:00:00", "9999-12-31T23:59:59-14:00", "9000-01-01T00:00:00Z"]:
+        refused_time = await client.post("/v1/keys", json={**BOT, "expires_at": expires_at})
+        assert refused_time.status_code == 422, refused_time.text
+        assert refused_time.json()["errors"][0]["loc"][:2] == ["body", "expires_at"]
+    later = await client.post("/v1/keys", json={**BOT, "expires_at": "2099-12-31T23:00:00+08:00"})
+    assert later.json()["expires_at"] == "2099-12-31T15:00:00Z"
     async with sessions() as session:
-        assert len((await session.scalars(select(ApiKey))).all()) == 2
+        assert len((await session.scalars(select(ApiKey))).all()) == 3

@@ -6,8 +6,7 @@ never holds a case its reader may not see, and such a case read alone is a 404.
 
 from __future__ import annotations
 
-from datetime import datetime
-
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import access
@@ -16,8 +15,15 @@ from services.dispatch.cases.schemas import CaseDetail, CasePage, CaseRead, Even
 from services.dispatch.models import Case
 from shared.actors import Actor
 from shared.db import utcnow
-from shared.errors import NotFound, Unprocessable
-from shared.schemas import decode_cursor, encode_cursor
+from shared.errors import NotFound
+from shared.schemas import RowId, Timestamp, decode_cursor, encode_cursor
+
+
+class _Position(BaseModel):
+    """The last case of the page before (the list runs newest first)."""
+
+    created_at: Timestamp
+    id: RowId
 
 
 async def detail(session: AsyncSession, *, case_id: int, actor: Actor) -> CaseDetail:
@@ -50,15 +56,10 @@ async def list_cases(
 ) -> CasePage:
     after = None
     if cursor:
-        position = decode_cursor(cursor)
-        try:
-            after = (datetime.fromisoformat(position["created_at"]), int(position["id"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise Unprocessable("cursor is not one this service issued") from exc
+        position = decode_cursor(cursor, _Position)
+        after = (position.created_at, position.id)
     scope = access.case_scope(actor)
     rows = await repository.page(session, filters, scope=scope, now=utcnow(), limit=limit, after=after)
     items, more = rows[:limit], len(rows) > limit
-    next_cursor = (
-        encode_cursor({"created_at": items[-1].created_at.isoformat(), "id": items[-1].id}) if more else None
-    )
+    next_cursor = encode_cursor(_Position(created_at=items[-1].created_at, id=items[-1].id)) if more else None
     return CasePage(items=[CaseRead.model_validate(c) for c in items], next_cursor=next_cursor)

@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field, StringConstraints, computed_field
 
 from services.dispatch.cases.lifecycle import is_overdue
 from shared.db import utcnow
-from shared.schemas import Page, RequestModel, ResponseModel
+from shared.schemas import CATEGORY_CODE, DEPARTMENT_CODE, Page, RequestModel, ResponseModel, RowId
 
 Note: Any = Field(min_length=1, max_length=2000)
 Photos: Any = Field(default_factory=list, max_length=9, description="photo URLs or ids, at most 9")
@@ -90,10 +90,11 @@ CasePage = Page[CaseRead]
 
 
 class DispatchRequest(RequestModel):
-    department_code: str = Field(min_length=1, max_length=64)
+    department_code: str = Field(max_length=32, pattern=DEPARTMENT_CODE, examples=["cg-zfzd"])
     category_code: str | None = Field(
         default=None,
-        max_length=64,
+        max_length=8,
+        pattern=CATEGORY_CODE,
         description="set or correct the category; its time limit sets the deadline",
     )
     note: str | None = Field(default=None, max_length=2000)
@@ -104,7 +105,9 @@ class DispatchRequest(RequestModel):
 
 
 class ReassignRequest(RequestModel):
-    department_code: str = Field(min_length=1, max_length=64, description="another department than now")
+    department_code: str = Field(
+        max_length=32, pattern=DEPARTMENT_CODE, description="another department than now"
+    )
     note: str | None = Field(default=None, max_length=2000)
 
     model_config = ConfigDict(
@@ -160,7 +163,7 @@ class VerifyRequest(RequestModel):
 class RejectRequest(RequestModel):
     reason: Literal["void", "duplicate"]
     note: str | None = Field(default=None, max_length=2000)
-    duplicate_of: int | None = Field(default=None, ge=1, description="the case this one repeats")
+    duplicate_of: RowId | None = Field(default=None, description="the case this one repeats")
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "duplicate", "duplicate_of": 12}]})
 

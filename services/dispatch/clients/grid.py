@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Literal, TypeVar
@@ -23,6 +24,7 @@ from pydantic import BaseModel
 from shared.auth import ServiceTokens
 from shared.errors import NotFound
 from shared.peer import PeerClient
+from shared.schemas import CATEGORY_CODE, DEPARTMENT_CODE
 
 K = TypeVar("K")
 T = TypeVar("T")
@@ -131,7 +133,9 @@ class GridClient(PeerClient):
         return resolved
 
     async def category(self, code: str) -> Category | None:
-        """A catalog entry, or None when the category is unknown."""
+        """A catalog entry, or None when the category is unknown (or no catalog code at all)."""
+        if not re.fullmatch(CATEGORY_CODE, code):
+            return None  # a path segment of grid's: never "../" or "?x=1" from a caller
 
         async def fetch() -> Category | None:
             try:
@@ -165,6 +169,8 @@ class GridClient(PeerClient):
 
     async def department(self, code: str) -> Department | None:
         """A department, or None when grid does not know it (not cached: dispatchers pick rarely)."""
+        if not re.fullmatch(DEPARTMENT_CODE, code):
+            return None  # a path segment of grid's: never "../" or "?x=1" from a caller
         try:
             response = await self.request("GET", f"/v1/departments/{code}")
         except NotFound:

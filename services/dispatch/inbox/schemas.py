@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator
 
 from shared.messages import ReportReceived
+from shared.schemas import Timestamp
 
 
 class InboundReport(ReportReceived):
@@ -23,15 +23,10 @@ class InboundReport(ReportReceived):
     photos: list[Annotated[str, StringConstraints(max_length=500)]] = Field(
         default_factory=list, max_length=20
     )
+    seen_at: Timestamp  # with its offset, and far enough from year 1 and 9999 to do arithmetic on
+    received_at: Timestamp
 
     @field_validator("category", "grid_cell", "community", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("seen_at", "received_at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("a time needs its UTC offset (RFC 3339)")
-        return value

@@ -8,13 +8,11 @@ from fastapi import APIRouter, Header, Path, Query, Response
 
 from services.grid.catalog import service
 from services.grid.catalog.schemas import (
-    CATEGORY_CODE,
     CategoryCreate,
     CategoryPage,
     CategoryRead,
     CategoryUpdate,
 )
-from services.grid.departments.schemas import DEPARTMENT_CODE
 from services.grid.deps import CurrentActor, SessionDep
 from shared.errors import (
     Conflict,
@@ -26,7 +24,7 @@ from shared.errors import (
     problem_responses,
 )
 from shared.etags import etag
-from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from shared.schemas import CATEGORY_CODE, DEFAULT_PAGE_SIZE, DEPARTMENT_CODE, MAX_PAGE_SIZE
 
 router = APIRouter(prefix="/v1/catalog", tags=["catalog"])
 

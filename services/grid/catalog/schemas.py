@@ -7,11 +7,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from services.grid.departments.schemas import DEPARTMENT_CODE
-from shared.schemas import Page, RequestModel, ResponseModel
-
-CATEGORY_CODE = r"^\d{4}(\d{2}){0,2}$"
-"""Two digits of major class, two of item (``0501``), optionally two more levels of detail."""
+from shared.schemas import CATEGORY_CODE, DEPARTMENT_CODE, Page, RequestModel, ResponseModel
 
 
 class Urgency(StrEnum):

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from shared.schemas import Page, RequestModel, ResponseModel
-
-DEPARTMENT_CODE = r"^[a-z][a-z0-9-]{1,31}$"
+from shared.schemas import DEPARTMENT_CODE, Page, RequestModel, ResponseModel
 
 
 class DepartmentRead(ResponseModel):

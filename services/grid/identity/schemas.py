@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.schemas import Page, RequestModel, ResponseModel
+from shared.schemas import Page, RequestModel, ResponseModel, Timestamp
 
 CHANNEL = r"^[a-z0-9][a-z0-9-]{0,31}$"
 MIN_PASSWORD, MAX_PASSWORD = 8, 128
@@ -85,7 +85,9 @@ class ApiKeyCreate(RequestModel):
     name: str = Field(min_length=1, max_length=64, examples=["商圈理事会群机器人"])
     channel: str = Field(max_length=32, pattern=CHANNEL, examples=["wechat-bot"])
     scopes: list[Scope] = Field(min_length=1, max_length=len(Scope), examples=[["reports:create"]])
-    expires_at: datetime | None = Field(default=None, description="RFC 3339; null: until revoked")
+    expires_at: Timestamp | None = Field(
+        default=None, description="RFC 3339 with its offset, before the year 9000; null: until revoked"
+    )
 
     model_config = ConfigDict(
         json_schema_extra={

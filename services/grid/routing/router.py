@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from services.grid.catalog.schemas import CATEGORY_CODE
 from services.grid.deps import CurrentActor, SessionDep
 from services.grid.regions.codes import CODE_PATTERN
 from services.grid.routing import service
@@ -20,7 +19,7 @@ from services.grid.routing.schemas import (
     RouteQuestions,
 )
 from shared.errors import Conflict, NotFound, Unauthorized, Unprocessable, problem_responses
-from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_ROW_ID
+from shared.schemas import CATEGORY_CODE, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_ROW_ID
 
 router = APIRouter(prefix="/v1/routing", tags=["routing"])
 

@@ -7,10 +7,9 @@ from enum import StrEnum
 
 from pydantic import ConfigDict, Field
 
-from services.grid.catalog.schemas import CATEGORY_CODE, CategoryRead
-from services.grid.departments.schemas import DEPARTMENT_CODE
+from services.grid.catalog.schemas import CategoryRead
 from services.grid.regions.codes import CODE_PATTERN
-from shared.schemas import Page, RequestModel, ResponseModel
+from shared.schemas import CATEGORY_CODE, DEPARTMENT_CODE, Page, RequestModel, ResponseModel
 
 
 class OverrideCreate(RequestModel):

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
-from services.grid.departments.schemas import DEPARTMENT_CODE
 from services.grid.deps import CurrentActor, SessionDep
 from services.grid.regions.codes import CODE_PATTERN
 from services.grid.staff import service
@@ -29,7 +28,7 @@ from shared.errors import (
     problem_responses,
 )
 from shared.etags import etag
-from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from shared.schemas import DEFAULT_PAGE_SIZE, DEPARTMENT_CODE, MAX_PAGE_SIZE
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
 

@@ -7,10 +7,9 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
-from services.grid.departments.schemas import DEPARTMENT_CODE
 from services.grid.regions.codes import CODE_PATTERN
 from services.grid.staff.rules import StaffRole, department_problem
-from shared.schemas import Page, RequestModel, ResponseModel
+from shared.schemas import DEPARTMENT_CODE, Page, RequestModel, ResponseModel
 
 USERNAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 MAX_ASSIGNMENTS = 200

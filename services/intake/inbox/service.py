@@ -25,17 +25,22 @@ from shared.messages import (
     InboxResult,
     InboxStatus,
 )
+from shared.schemas import RowId, Timestamp
 
 
 class StatusChange(CaseStatusChanged):
     """``case.status_changed`` bounded to what intake stores."""
 
+    event_id: RowId
+    case_id: RowId
     case_number: str = Field(max_length=64)
     action: str = Field(max_length=64)
     status: str = Field(max_length=16)
     department_code: str | None = Field(default=None, max_length=64)
     department_name: str | None = Field(default=None, max_length=200)
     note: str | None = Field(default=None, max_length=4000)
+    deadline_at: Timestamp | None = None
+    occurred_at: Timestamp
 
 
 async def receive(session: AsyncSession, *, batch: InboxBatch) -> InboxReply:

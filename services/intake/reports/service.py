@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.intake.access import can_read_report, report_channel
@@ -39,7 +40,7 @@ from shared.actors import Actor
 from shared.db import session_scope, utcnow
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.messages import REPORT_RECEIVED
-from shared.schemas import decode_cursor, encode_cursor
+from shared.schemas import Timestamp, decode_cursor, encode_cursor
 
 
 @dataclass(frozen=True)
@@ -166,13 +167,14 @@ async def get_report(session: AsyncSession, *, report_id: uuid.UUID, actor: Acto
 
 
 async def list_reports(session: AsyncSession, *, actor: Actor, limit: int, cursor: str | None) -> ReportPage:
-    before = _position(cursor) if cursor else None
+    position = decode_cursor(cursor, _Position) if cursor else None
+    before = (position.r, position.i) if position else None
     rows = await repository.reports_of(session, reporter_id=actor.id, limit=limit + 1, before=before)
     items = [to_summary(report) for report in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = encode_cursor({"r": last.received_at.isoformat(), "i": str(last.id)})
+        next_cursor = encode_cursor(_Position(r=last.received_at, i=last.id))
     return ReportPage(items=items, next_cursor=next_cursor)
 
 
@@ -234,9 +236,8 @@ class _Attributes(Mapping[str, Any]):
         return len(Report.__table__.columns)
 
 
-def _position(cursor: str) -> tuple[datetime, uuid.UUID]:
-    position = decode_cursor(cursor)
-    try:
-        return datetime.fromisoformat(position["r"]), uuid.UUID(position["i"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise Unprocessable("cursor is not one this service issued") from exc
+class _Position(BaseModel):
+    """The last report of the page before: received at ``r``, id ``i``."""
+
+    r: Timestamp
+    i: uuid.UUID

@@ -96,6 +96,30 @@ async def test_dispatch_to_an_unknown_department_or_category_is_422(dispatch: Di
     assert (await dispatch.read(case["id"]))["status"] == "triage"
 
 
+@pytest.mark.parametrize(
+    ("command", "body"),
+    [
+        ("dispatch", {"department_code": "../catalog/0101"}),  # a category, once taken as a department
+        ("dispatch", {"department_code": "works?x=1"}),
+        ("dispatch", {"department_code": "works", "category_code": "../departments/works"}),
+        ("reassign", {"department_code": "../catalog/0101"}),
+        ("reassign", {"department_code": ".."}),
+    ],
+)
+async def test_a_code_that_is_no_code_is_422_and_grid_is_not_asked(
+    dispatch: Dispatch, command: str, body: dict[str, str]
+) -> None:
+    case = await triage_case(dispatch)
+    if command == "reassign":
+        case = await dispatch.ok(case["id"], "dispatch", {"department_code": "works"})
+    dispatch.grid.calls.clear()
+    response = await dispatch.act(case["id"], command, body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert dispatch.grid.calls == []
+    assert (await dispatch.read(case["id"]))["status"] == case["status"]
+
+
 async def test_return_sends_the_case_back_to_triage_with_its_reason(dispatch: Dispatch) -> None:
     case = await dispatch.new_case()
     assert (await dispatch.act(case["id"], "return", {})).status_code == 422
@@ -118,6 +142,8 @@ async def test_reject_as_duplicate_names_the_other_case(dispatch: Dispatch) -> N
     assert (done["status"], done["duplicate_of"]) == ("rejected", first["id"])
     bad = await dispatch.act(first["id"], "reject", {"reason": "duplicate", "duplicate_of": 999})
     assert bad.status_code == 422
+    beyond = await dispatch.act(first["id"], "reject", {"reason": "duplicate", "duplicate_of": 2**63})
+    assert beyond.status_code == 422  # was a 500 on SQLite: the driver cannot send it
     odd = await dispatch.act(first["id"], "reject", {"reason": "spam"})
     assert odd.status_code == 422
 

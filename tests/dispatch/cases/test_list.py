@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from shared.db import utcnow
 from tests.dispatch import factories
 from tests.dispatch.conftest import DISPATCHER, HANDLER, Dispatch
 from tests.dispatch.fakes import MANHOLE, OTHER_CELL
+from tests.support.cursors import forged
 
 FAR = 0.002
 
@@ -85,3 +88,21 @@ async def test_page_size_is_bounded_and_cursors_are_checked(dispatch: Dispatch) 
     too_big = await dispatch.client.get("/v1/cases", params={"limit": 101}, headers=DISPATCHER)
     forged = await dispatch.client.get("/v1/cases", params={"cursor": "bm9wZQ"}, headers=DISPATCHER)
     assert (too_big.status_code, forged.status_code) == (422, 422)
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        {"created_at": "2026-01-01T00:00:00+00:00", "id": 2**63},  # beyond BIGINT: was a 500 on SQLite
+        {"created_at": "2026-01-01T00:00:00+00:00", "id": 1e400},  # Infinity
+        {"created_at": "2026-01-01T00:00:00+00:00", "id": "12"},
+        {"created_at": "2026-01-01T00:00:00", "id": 12},  # naive: was a 500 in the UTC column
+        {"created_at": "0001-01-01T00:00:00+14:00", "id": 12},  # no UTC time at all
+        {"created_at": None, "id": 12},
+        {"id": 12},
+    ],
+)
+async def test_a_forged_cursor_is_422_not_a_500(dispatch: Dispatch, position: dict[str, Any]) -> None:
+    response = await dispatch.client.get("/v1/cases", params={"cursor": forged(position)}, headers=DISPATCHER)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == "cursor is not one this service issued"

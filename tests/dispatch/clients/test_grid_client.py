@@ -38,6 +38,17 @@ async def test_routes_departments_and_catalog_come_back_typed() -> None:
     await grid.aclose()
 
 
+async def test_a_code_that_could_leave_its_path_segment_is_unknown_without_asking() -> None:
+    fake = FakeGrid()
+    grid = client(fake)
+    for code in ("../catalog/0101", "..", "works?x=1", "works/", "works#x", "%2e%2e"):
+        assert await grid.department(code) is None
+        assert await grid.category(code) is None
+    assert await grid.category("../departments/works") is None
+    assert fake.calls == []
+    await grid.aclose()
+
+
 async def test_answers_are_cached_unknowns_too() -> None:
     fake = FakeGrid()
     grid = client(fake)

@@ -83,8 +83,10 @@ async def test_a_payload_that_does_not_validate_is_rejected_beside_good_ones(dis
     bad = factories.report(lat=124.4)
     naive = factories.report(seen_at="2026-11-27T08:00:00")
     missing = {"report_id": str(uuid.uuid4())}
-    results = await dispatch.deliver(good, bad, naive, missing)
-    assert [r["status"] for r in results] == ["accepted", "rejected", "rejected", "rejected"]
+    year_one = factories.report(seen_at="0001-01-01T00:00:00+00:00")  # a 500 for the batch: its
+    year_9999 = factories.report(received_at="9999-12-31T23:00:00+00:00")  # merge window overflowed
+    results = await dispatch.deliver(good, bad, naive, missing, year_one, year_9999)
+    assert [r["status"] for r in results] == ["accepted"] + ["rejected"] * 5
     assert "lat" in results[1]["detail"]
     assert await dispatch.case_count() == 1
 

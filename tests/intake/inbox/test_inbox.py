@@ -103,6 +103,29 @@ async def test_invalid_payload_or_topic_is_rejected(intake: Intake) -> None:
     assert answers == ["rejected", "rejected"]
 
 
+async def test_numbers_and_times_beyond_what_intake_stores_are_rejected_beside_good_ones(
+    intake: Intake,
+) -> None:
+    report = report_body()
+    await intake.post_report(report)
+    good = status_changed([report["id"]], event_id=1, status="triage")
+    beyond: list[dict[str, Any]] = []
+    for field, value in [
+        ("event_id", 2**63),  # beyond BIGINT: the whole batch was a 500
+        ("case_id", 2**64),
+        ("occurred_at", "2026-11-27T08:00:00"),  # naive: the whole batch was a 500
+        ("deadline_at", "0001-01-01T00:00:00+14:00"),
+    ]:
+        message = status_changed([report["id"]], event_id=2 + len(beyond), status="dispatched")
+        message["payload"][field] = value
+        beyond.append(message)
+
+    answers = await deliver(intake, good, *beyond)
+
+    assert answers == ["accepted", "rejected", "rejected", "rejected", "rejected"]
+    assert (await read(intake, report["id"]))["status"] == "triage"
+
+
 async def test_inbox_needs_a_token(intake: Intake) -> None:
     message = status_changed([str(uuid.uuid4())], event_id=1, status="triage")
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from shared.actors import Role
+from tests.support.cursors import forged
 from tests.support.tokens import bearer
 
 from ..conftest import Intake
@@ -62,6 +65,23 @@ async def test_list_limit_is_bounded(intake: Intake) -> None:
 
     assert too_many.status_code == 422
     assert bad_cursor.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        {"r": "2026-01-01T00:00:00+00:00", "i": 5},  # an int is no UUID: was an AttributeError, a 500
+        {"r": "2026-01-01T00:00:00", "i": "0b6f2c3e-8d2a-4a43-9d57-0e6f1c7c1a01"},  # naive: was a 500
+        {"r": "9999-12-31T23:59:59-14:00", "i": "0b6f2c3e-8d2a-4a43-9d57-0e6f1c7c1a01"},
+        {"r": "2026-01-01T00:00:00+00:00", "i": "not a uuid"},
+        {"i": "0b6f2c3e-8d2a-4a43-9d57-0e6f1c7c1a01"},
+        "r",
+    ],
+)
+async def test_a_forged_cursor_is_422_not_a_500(intake: Intake, position: object) -> None:
+    response = await intake.client.get("/v1/reports", params={"cursor": forged(position)})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == "cursor is not one this service issued"
 
 
 async def test_list_needs_an_actor(intake: Intake) -> None:
