@@ -44,7 +44,7 @@ class ServiceSettings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 0
-    log_level: str = "info"
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="largest request body accepted")
     peer_timeout_seconds: float = Field(default=5.0, gt=0)
     auth_issuer: str = Field(default="wangge-grid", description="the iss of grid's tokens")

@@ -18,7 +18,7 @@ from bench.cli import add_parser as add_bench_parser
 from shared.errors import WanggeError
 from wangge import operations
 from wangge.processes import START_ORDER
-from wangge.serving import tune_gc
+from wangge.serving import log_config, tune_gc
 from wangge.up import DEMO_PASSWORD
 
 
@@ -41,6 +41,7 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level),
         access_log=False,
     )
     return 0

@@ -7,9 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import IO
 
 import httpx
 
@@ -55,10 +57,12 @@ class ServiceProcess:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
+        """Start the service; its output goes to ``log_path``, else to this terminal, each line
+        led by the service's name (``dispatch | WARNING: …``), as ``wangge up`` shows it."""
         env = {**os.environ, **self.env}
         env[f"WANGGE_{self.name.upper()}_HOST"] = self.host
         env[f"WANGGE_{self.name.upper()}_PORT"] = str(self.port)
-        output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        output = open(self.log_path, "ab") if self.log_path else subprocess.PIPE  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "wangge.cli", "serve", self.name],
             env=env,
@@ -66,6 +70,11 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in the terminal reaches `up`, which stops us in order
         )
+        if self.process.stdout is not None:
+            prefix = f"{self.name:<8} | ".encode()
+            threading.Thread(
+                target=_echo, args=(self.process.stdout, prefix), name=f"{self.name}-output", daemon=True
+            ).start()
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -102,6 +111,18 @@ class ServiceProcess:
             assert self.process is not None
             self.process.kill()
             self.process.wait()
+
+
+def _echo(stream: IO[bytes], prefix: bytes) -> None:
+    """Copy a service's output to ours line by line, each line whole (three services share it)."""
+    out = sys.stdout.buffer
+    with stream:
+        for line in iter(stream.readline, b""):
+            try:
+                out.write(prefix + line)
+                out.flush()
+            except (BrokenPipeError, ValueError):  # our own output is gone: read on, show nothing
+                continue
 
 
 def check_ports(services: list[ServiceProcess]) -> None:

@@ -1,8 +1,13 @@
-"""How a service process is tuned before it serves (``wangge serve``; the bench's baselines too)."""
+"""How a service process is tuned before it serves (``wangge serve``; the bench's baselines too): the
+cycle collector, and logging."""
 
 from __future__ import annotations
 
+import copy
 import gc
+from typing import Any
+
+import uvicorn.config
 
 GC_THRESHOLD = 20_000
 """Net new container objects between two youngest-generation collections (Python's default: 700)."""
@@ -19,3 +24,23 @@ def tune_gc() -> None:
     """
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD, 10, 10)
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, with the services' own loggers (``wangge.*``) beside it at ``level``.
+
+    Without it only their warnings reached stderr, through :data:`logging.lastResort`, bare:
+    no time, no level, no logger name; their info lines not at all.
+    """
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["formatters"]["wangge"] = {
+        "()": "uvicorn.logging.DefaultFormatter",
+        "fmt": "%(levelprefix)s %(asctime)s %(name)s: %(message)s",
+    }
+    config["handlers"]["wangge"] = {
+        "formatter": "wangge",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["wangge"] = {"handlers": ["wangge"], "level": level.upper(), "propagate": False}
+    return config

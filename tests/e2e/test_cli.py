@@ -89,6 +89,14 @@ def test_up_runs_all_three_on_sqlite_and_demo_completes_the_loop(tmp_path: Path)
         out, _ = up.communicate(timeout=30)
     assert up.returncode == 0, out
     assert "stopped." in out
+    # Each service's own output reaches the terminal, led by its name: uvicorn's and wangge's loggers.
+    lines = (printed + out).splitlines()
+    for name, port in ports.items():
+        running = f"{name:<8} | INFO:     Uvicorn running on http://127.0.0.1:{port} "
+        assert any(line.startswith(running) for line in lines), printed
+    assert any(
+        line.startswith("intake   | INFO:") and "wangge.intake.territory: territory" in line for line in lines
+    )
     for port in ports.values():
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"something still listens on {port}"
