@@ -57,7 +57,12 @@ more levels of detail. Grid owns the catalog, dispatch takes its codes."""
 
 class RequestModel(BaseModel):
     """A request body: unknown fields are rejected, strings are trimmed and may not hold NUL
-    (PostgreSQL's text cannot store it; refused here, the answer is the same on SQLite)."""
+    (PostgreSQL's text cannot store it; refused here, the answer is the same on SQLite).
+
+    Its booleans and numbers are declared strict (``StrictBool``, ``StrictInt``, ``StrictFloat``,
+    :data:`RowId`): ``"yes"`` is no ``true`` and ``"5"`` no rating. The model itself cannot be
+    strict: FastAPI validates the parsed JSON in Python mode, where a strict model would refuse
+    a time or a UUID given as the string JSON has for it."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

@@ -100,4 +100,7 @@ async def test_catalog_refuses_unknown_departments_and_bad_values(client: httpx.
     assert (
         await client.post("/v1/catalog", json={**body, "department_code": None, "time_limit_hours": 0})
     ).status_code == 422
+    assert (
+        await client.post("/v1/catalog", json={**body, "department_code": None, "time_limit_hours": "24"})
+    ).status_code == 422
     assert (await client.get("/v1/catalog/0501")).status_code == 404

@@ -98,6 +98,8 @@ async def test_update_changes_role_and_department_together(client: httpx.AsyncCl
     await create_staff(client, "lu.qiang", "handler", department_code="law-enforcement")
     etag = (await client.get("/v1/staff/lu.qiang")).headers["etag"]
 
+    loose = await client.patch("/v1/staff/lu.qiang", json={"active": "no"}, headers={"If-Match": etag})
+    assert loose.status_code == 422  # a boolean is true or false, not a word that might mean one
     response = await client.patch(
         "/v1/staff/lu.qiang", json={"role": "dispatcher", "active": False}, headers={"If-Match": etag}
     )

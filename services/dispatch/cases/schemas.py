@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, computed_field
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StringConstraints, computed_field
 
 from services.dispatch.cases.lifecycle import is_overdue
 from shared.db import utcnow
@@ -153,7 +153,7 @@ class ResolveRequest(RequestModel):
 
 
 class VerifyRequest(RequestModel):
-    passed: bool
+    passed: StrictBool
     note: str | None = Field(default=None, max_length=2000, description="required when passed is false")
     photos: PhotoList = Photos
 
@@ -169,7 +169,7 @@ class RejectRequest(RequestModel):
 
 
 class FeedbackRequest(RequestModel):
-    rating: int = Field(ge=1, le=5, description="1 very unsatisfied … 5 very satisfied")
+    rating: StrictInt = Field(ge=1, le=5, description="1 very unsatisfied … 5 very satisfied")
     comment: str | None = Field(default=None, max_length=1000)
 
     model_config = ConfigDict(

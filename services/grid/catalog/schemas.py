@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StrictInt
 
 from shared.schemas import CATEGORY_CODE, DEPARTMENT_CODE, Page, RequestModel, ResponseModel
 
@@ -50,7 +50,7 @@ class CategoryCreate(RequestModel):
     class_zh: str = Field(min_length=1, max_length=32)
     class_en: str = Field(min_length=1, max_length=64)
     urgency: Urgency = Urgency.normal
-    time_limit_hours: int = Field(gt=0, le=24 * 365)
+    time_limit_hours: StrictInt = Field(gt=0, le=24 * 365)
     department_code: str | None = Field(default=None, max_length=32, pattern=DEPARTMENT_CODE)
 
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
@@ -64,7 +64,7 @@ class CategoryUpdate(RequestModel):
     class_zh: str | None = Field(default=None, min_length=1, max_length=32)
     class_en: str | None = Field(default=None, min_length=1, max_length=64)
     urgency: Urgency | None = None
-    time_limit_hours: int | None = Field(default=None, gt=0, le=24 * 365)
+    time_limit_hours: StrictInt | None = Field(default=None, gt=0, le=24 * 365)
     department_code: str | None = Field(default=None, max_length=32, pattern=DEPARTMENT_CODE)
 
     model_config = ConfigDict(

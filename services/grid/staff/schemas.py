@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from services.grid.regions.codes import CODE_PATTERN
 from services.grid.staff.rules import StaffRole, department_problem
@@ -41,7 +41,7 @@ class StaffCreate(RequestModel):
         default=None, max_length=32, pattern=DEPARTMENT_CODE, description="required for handlers, else null"
     )
     phone: str | None = Field(default=None, max_length=32, examples=["13800000001"])
-    active: bool = True
+    active: StrictBool = True
     region_codes: list[RegionCode] = Field(
         default_factory=list, max_length=MAX_ASSIGNMENTS, description="initial grid assignments"
     )
@@ -81,7 +81,7 @@ class StaffUpdate(RequestModel):
     role: StaffRole | None = None
     department_code: str | None = Field(default=None, max_length=32, pattern=DEPARTMENT_CODE)
     phone: str | None = Field(default=None, max_length=32)
-    active: bool | None = None
+    active: StrictBool | None = None
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"active": False}, {"phone": "13800000009"}]})
 

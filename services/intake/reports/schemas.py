@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, StrictFloat
 
 from shared.schemas import Page, RequestModel, ResponseModel
 
@@ -14,8 +14,8 @@ PhotoUrl = Annotated[str, Field(max_length=500, pattern=r"^https?://\S+$")]
 
 
 class LocationIn(RequestModel):
-    lat: float = Field(ge=-90, le=90, examples=[24.4512])
-    lon: float = Field(ge=-180, le=180, examples=[118.0823])
+    lat: StrictFloat = Field(ge=-90, le=90, examples=[24.4512])
+    lon: StrictFloat = Field(ge=-180, le=180, examples=[118.0823])
     address: str | None = Field(default=None, min_length=1, max_length=200, examples=["中山路 12 号"])
 
 

@@ -40,7 +40,10 @@ async def test_a_case_walks_the_whole_lifecycle(dispatch: Dispatch) -> None:
         cid, "resolve", {"note": "fixed", "photos": ["p/after.jpg"]}, actor=WORKS_HANDLER
     )
     assert resolved["status"] == "resolved" and resolved["resolved_at"]
+    # Booleans and numbers are JSON's own: "true" and "5" are refused, not read as what they look like.
+    assert (await dispatch.act(cid, "verify", {"passed": "true"}, actor=WORKER)).status_code == 422
     closed = await dispatch.ok(cid, "verify", {"passed": True, "note": "checked"}, actor=WORKER)
+    assert (await dispatch.act(cid, "feedback", {"rating": "5"}, actor=WORKER)).status_code == 422
     assert closed["status"] == "closed" and closed["closed_at"]
     rated = await dispatch.ok(cid, "feedback", {"rating": 5, "comment": "fast"}, actor=WORKER)
     assert (rated["status"], rated["rating"], rated["feedback_comment"]) == ("closed", 5, "fast")

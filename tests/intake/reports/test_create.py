@@ -160,6 +160,8 @@ async def test_failed_insert_leaves_the_session_usable_for_the_answer(intake: In
         {"seen_at": (datetime.now(UTC) - timedelta(days=31)).isoformat()},
         {"seen_at": "2025-05-01T08:30:00"},
         {"id": "not-a-uuid"},
+        {"location": {"lat": "24.45", "lon": 118.08}},
+        {"location": {"lat": 24.45, "lon": True}},
     ],
     ids=[
         "unknown-field",
@@ -175,6 +177,8 @@ async def test_failed_insert_leaves_the_session_usable_for_the_answer(intake: In
         "seen-too-long-ago",
         "seen-without-offset",
         "bad-id",
+        "lat-as-a-string",
+        "lon-as-a-boolean",
     ],
 )
 async def test_invalid_report_is_422(intake: Intake, change: dict[str, Any]) -> None:
