@@ -10,7 +10,17 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.errors import PayloadTooLarge, ServiceUnavailable, install_error_handlers, problem_response
+from shared.errors import (
+    PROBLEM_JSON,
+    BadRequest,
+    Forbidden,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthorized,
+    WanggeError,
+    install_error_handlers,
+    problem_response,
+)
 from shared.schemas import Problem
 
 
@@ -112,16 +122,39 @@ def create_service_app(
 
 
 def _complete_openapi(app: FastAPI, token_url: str | None) -> None:
-    """Make ``#/components/schemas/Problem`` resolvable for the routes' ``responses=``, and
-    point the OAuth2 password flow at grid's token endpoint."""
+    """Document every error as what it is, and point /docs' Authorize at grid's token endpoint.
+
+    Every 4xx and 5xx answer is ``application/problem+json`` with the ``Problem`` schema,
+    FastAPI's own 422 (``HTTPValidationError``, ``application/json``) included. Errors no route
+    declares are added where they can happen: 400 (a body that is not JSON or not UTF-8) and
+    413 (``BodySizeLimit``) on every route with a body, 401 and 403 on every route that takes a
+    token.
+    """
     build = app.openapi
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = build()
         components = schema.setdefault("components", {})
-        components.setdefault("schemas", {}).setdefault("Problem", Problem.model_json_schema())
+        schemas = components.setdefault("schemas", {})
+        schemas.setdefault("Problem", Problem.model_json_schema())
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                implied: list[type[WanggeError]] = []
+                if "requestBody" in operation:
+                    implied += [BadRequest, PayloadTooLarge]
+                if operation.get("security"):
+                    implied += [Unauthorized, Forbidden]
+                for error in implied:
+                    responses.setdefault(str(error.status), {"description": error.title})
+                for status, response in responses.items():
+                    if status[0] in "45":
+                        response["content"] = {PROBLEM_JSON: {"schema": problem_ref}}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
         for scheme in components.get("securitySchemes", {}).values():
             password_flow = scheme.get("flows", {}).get("password")
             if token_url and password_flow:

@@ -1,0 +1,65 @@
+"""Each service's OpenAPI says what its errors are: problem+json, on every route they can reach.
+
+Clients are generated from these documents; an error documented as another shape (FastAPI's
+``HTTPValidationError``) or not at all (the 413 of the body bound) is one they cannot read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.dispatch.app import create_app as dispatch_app
+from services.grid.app import create_app as grid_app
+from services.intake.app import create_app as intake_app
+from shared.errors import PROBLEM_JSON
+
+APPS = {"intake": intake_app, "dispatch": dispatch_app, "grid": grid_app}
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def operations(schema: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                yield f"{method.upper()} {path}", operation
+
+
+@pytest.fixture(params=sorted(APPS))
+def schema(request: pytest.FixtureRequest) -> dict[str, Any]:
+    app: FastAPI = APPS[request.param]()
+    document: dict[str, Any] = app.openapi()
+    return document
+
+
+def test_every_error_is_documented_as_a_problem(schema: dict[str, Any]) -> None:
+    wrong = {
+        (name, status): list(response.get("content", {}))
+        for name, operation in operations(schema)
+        for status, response in operation["responses"].items()
+        if status[0] in "45" and list(response.get("content", {})) != [PROBLEM_JSON]
+    }
+    assert wrong == {}
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+
+
+def test_errors_no_route_declares_are_documented_where_they_can_happen(schema: dict[str, Any]) -> None:
+    for name, operation in operations(schema):
+        statuses = set(operation["responses"])
+        if "requestBody" in operation:
+            assert {"400", "413", "422"} <= statuses, name
+        if operation.get("security"):
+            assert {"401", "403"} <= statuses, name
+
+
+async def test_the_413_the_document_names_is_what_a_client_gets() -> None:
+    app = intake_app()
+    documented = app.openapi()["paths"]["/v1/reports"]["post"]["responses"]["413"]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://intake") as client:
+        answer = await client.post("/v1/reports", content=b"{" + b" " * 2_000_000 + b"}")
+    assert answer.status_code == 413
+    assert answer.headers["content-type"] in documented["content"]
