@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from tests.support.cursors import forged
 
@@ -21,26 +20,22 @@ FORGED = [
 ]
 
 
-@pytest.mark.parametrize("path", LISTS)
-@pytest.mark.parametrize("cursor", FORGED)
-async def test_a_forged_cursor_is_422(client: httpx.AsyncClient, path: str, cursor: str) -> None:
-    response = await client.get(path, params={"cursor": cursor})
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["detail"] == "cursor is not one this service issued"
+async def test_a_forged_cursor_is_422_on_every_list(client: httpx.AsyncClient) -> None:
+    answers = {}
+    for path in LISTS:
+        for cursor in FORGED:
+            response = await client.get(path, params={"cursor": cursor})
+            answers[path, cursor] = (response.status_code, response.headers["content-type"])
+            assert response.json()["detail"] == "cursor is not one this service issued", response.text
+    assert set(answers.values()) == {(422, "application/problem+json")}
 
 
-@pytest.mark.parametrize(
-    ("path", "cursor"),
-    [
+async def test_a_cursor_of_the_wrong_kind_of_key_is_422(client: httpx.AsyncClient) -> None:
+    wrong_kind = [
         ("/v1/routing/overrides", forged({"after": "1"})),  # keyed by id: a string is no position
         ("/v1/keys", forged({"after": 5})),  # keyed by "ak_..." strings
         ("/v1/staff", forged({"after": 5})),  # keyed by username: a number is no position
         ("/v1/regions", forged({"after": 350203})),
-    ],
-)
-async def test_a_cursor_of_the_wrong_kind_of_key_is_422(
-    client: httpx.AsyncClient, path: str, cursor: str
-) -> None:
-    response = await client.get(path, params={"cursor": cursor})
-    assert response.status_code == 422, response.text
+    ]
+    statuses = [(await client.get(path, params={"cursor": c})).status_code for path, c in wrong_kind]
+    assert statuses == [422] * len(wrong_kind)
