@@ -13,7 +13,7 @@ def report_body(*, point: tuple[float, float] = POINT_IN_A1, **overrides: Any) -
     lat, lon = point
     body: dict[str, Any] = {
         "id": str(uuid.uuid4()),
-        "category": "A0101",
+        "category": "0101",
         "description": "占道经营：中山路口水果摊占用人行道",
         "location": {"lat": lat, "lon": lon, "address": "中山路 12 号"},
         "seen_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
