@@ -35,20 +35,22 @@ MAX_TIMESTAMP = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def _within_bounds(value: datetime) -> datetime:
-    if MIN_TIMESTAMP.year < value.year < MAX_TIMESTAMP.year - 1:
-        return value  # no offset (a day at most) takes it across a bound: the common case, fast
+    if MIN_TIMESTAMP.year < value.year < MAX_TIMESTAMP.year - 1:  # no offset takes it across a bound
+        # Converted only when not in UTC already: astimezone on pydantic's tzinfo costs 1.5 us,
+        # a message's two times 3 (of the 7 us it takes to validate all of it).
+        return value.astimezone(UTC) if value.utcoffset() else value
     try:
         utc = value.astimezone(UTC)
     except OverflowError as exc:  # 0001-01-01T00:00+14:00 has no UTC time
         raise ValueError("timestamp is out of range") from exc
     if not MIN_TIMESTAMP <= utc < MAX_TIMESTAMP:
         raise ValueError(f"timestamp must lie between {MIN_TIMESTAMP:%Y} and {MAX_TIMESTAMP:%Y}")
-    return value
+    return utc
 
 
 Timestamp = Annotated[AwareDatetime, AfterValidator(_within_bounds)]
 """A moment a client or a peer hands in: with its offset (naive is refused), between 1970 and
-9000 UTC. Wider ones would fail in the drivers or in date arithmetic, as a 500."""
+9000, read as UTC. Wider ones would fail in the drivers or in date arithmetic, as a 500."""
 
 DEPARTMENT_CODE = r"^[a-z][a-z0-9-]{1,31}$"
 """A department's code (``cg-zfzd``): grid owns departments, dispatch takes their codes."""
