@@ -36,8 +36,8 @@ MAX_TIMESTAMP = datetime(9000, 1, 1, tzinfo=UTC)
 
 def _within_bounds(value: datetime) -> datetime:
     if MIN_TIMESTAMP.year < value.year < MAX_TIMESTAMP.year - 1:  # no offset takes it across a bound
-        # Converted only when not in UTC already: astimezone on pydantic's tzinfo costs 1.5 us,
-        # a message's two times 3 (of the 7 us it takes to validate all of it).
+        # Converted only when not in UTC already: astimezone on pydantic's tzinfo costs 1.5 us.
+        # As it is, a report.received message's two times cost 3 us over AwareDatetime's (14 us).
         return value.astimezone(UTC) if value.utcoffset() else value
     try:
         utc = value.astimezone(UTC)

@@ -166,6 +166,13 @@ async def get_report(session: AsyncSession, *, report_id: uuid.UUID, actor: Acto
     return to_read(report, await repository.events_of(session, report_id))
 
 
+class _Position(BaseModel):
+    """The last report of the page before: received at ``r``, id ``i``."""
+
+    r: Timestamp
+    i: uuid.UUID
+
+
 async def list_reports(session: AsyncSession, *, actor: Actor, limit: int, cursor: str | None) -> ReportPage:
     position = decode_cursor(cursor, _Position) if cursor else None
     before = (position.r, position.i) if position else None
@@ -234,10 +241,3 @@ class _Attributes(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(Report.__table__.columns)
-
-
-class _Position(BaseModel):
-    """The last report of the page before: received at ``r``, id ``i``."""
-
-    r: Timestamp
-    i: uuid.UUID
