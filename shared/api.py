@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import (
@@ -48,7 +49,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise self._too_large()
+                    raise _StreamTooLarge(413, self._too_large().detail)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -58,7 +59,7 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except PayloadTooLarge:
+        except _StreamTooLarge:  # read outside a route (a route's own error handlers answer 413)
             if not response_started:
                 await self._refuse(scope, receive, send)
 
@@ -67,6 +68,11 @@ class BodySizeLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         await problem_response(self._too_large().to_problem(scope["path"]))(scope, receive, send)
+
+
+class _StreamTooLarge(StarletteHTTPException):
+    """A streamed body ran past the bound. An HTTP exception, as FastAPI passes those on: it
+    turns any other failure to read a body into a 400 (a streamed 2.6 MB note was one)."""
 
 
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:

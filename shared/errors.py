@@ -87,6 +87,10 @@ class NotFound(WanggeError):
     status, type, title = 404, "not-found", "Not found"
 
 
+class MethodNotAllowed(WanggeError):
+    status, type, title = 405, "method-not-allowed", "Method not allowed"
+
+
 class Conflict(WanggeError):
     status, type, title = 409, "conflict", "Conflict"
 
@@ -151,6 +155,7 @@ _STATUS_TYPES = {
     401: Unauthorized,
     403: Forbidden,
     404: NotFound,
+    405: MethodNotAllowed,
     409: Conflict,
     412: PreconditionFailed,
     413: PayloadTooLarge,

@@ -54,14 +54,14 @@ Timestamp = Annotated[AwareDatetime, AfterValidator(_within_bounds)]
 
 DEPARTMENT_CODE = r"^[a-z][a-z0-9-]{1,31}$"
 """A department's code (``cg-zfzd``): grid owns departments, dispatch takes their codes."""
-CATEGORY_CODE = r"^\d{4}(\d{2}){0,2}$"
+CATEGORY_CODE = r"^[0-9]{4}([0-9]{2}){0,2}$"
 """A catalog category's code: two digits of major class, two of item (``0501``), optionally two
 more levels of detail. Grid owns the catalog, dispatch takes its codes."""
 
 
 class RequestModel(BaseModel):
-    """A request body: unknown fields are rejected, strings are trimmed and may not hold NUL
-    (PostgreSQL's text cannot store it; refused here, the answer is the same on SQLite).
+    """A request body: unknown fields are rejected, strings are trimmed and may hold neither NUL
+    nor a lone surrogate (:func:`unstorable`), and no value nests deeper than ``MAX_NESTING``.
 
     Its booleans and numbers are declared strict (``StrictBool``, ``StrictInt``, ``StrictFloat``,
     :data:`RowId`): ``"yes"`` is no ``true`` and ``"5"`` no rating. The model itself cannot be
@@ -71,21 +71,50 @@ class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     @model_validator(mode="after")
-    def _no_nul_characters(self) -> Self:
+    def _storable(self) -> Self:
         for name, value in self:
-            if _holds_nul(value):
-                raise ValueError(f"{name} contains a NUL character (U+0000)")
+            if isinstance(value, str):  # pydantic refused a lone surrogate in a str field itself
+                reason = NUL_CHARACTER if "\x00" in value else None
+            elif isinstance(value, list | tuple | set | frozenset | dict):
+                reason = unstorable(value)
+            else:
+                continue  # a number, a time, a UUID, or a nested request model (it checked itself)
+            if reason:
+                raise ValueError(f"{name} {reason}")
         return self
 
 
-def _holds_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list | tuple | set | frozenset):
-        return any(_holds_nul(item) for item in value)
-    if isinstance(value, dict):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
-    return False  # nested request models checked themselves
+NUL_CHARACTER = "contains a NUL character (U+0000)"
+MAX_NESTING = 32
+"""How deep lists and objects may nest in a request body's free-form parts (an inbox message's
+payload, a GeoJSON import): far past any real one, well short of Python's recursion limit."""
+
+
+def unstorable(value: object) -> str | None:
+    """Why ``value`` (a string, or lists and dicts of them) cannot be stored, or None.
+
+    NUL (U+0000): PostgreSQL's text cannot hold it (refused on SQLite too, for the same answer).
+    A lone surrogate (``"\\ud800"`` in JSON) is no character: UTF-8 cannot encode it, so the
+    database driver failed with a 500. Walked with a stack, not recursion: a body nested
+    100,000 deep (1 MiB of ``[``) was a RecursionError. Nested request models check themselves.
+    """
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return NUL_CHARACTER
+            if not item.isascii():
+                try:
+                    item.encode()
+                except UnicodeEncodeError:
+                    return "contains a lone surrogate (U+D800 to U+DFFF), which is no character"
+        elif isinstance(item, list | tuple | set | frozenset | dict):
+            if depth >= MAX_NESTING:
+                return f"nests lists or objects more than {MAX_NESTING} deep"
+            items = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in items)
+    return None
 
 
 class ResponseModel(BaseModel):

@@ -103,4 +103,7 @@ async def test_catalog_refuses_unknown_departments_and_bad_values(client: httpx.
     assert (
         await client.post("/v1/catalog", json={**body, "department_code": None, "time_limit_hours": "24"})
     ).status_code == 422
+    for code in ("٠٥٠٩", "０５０９"):  # Arabic-Indic and full-width digits: \d took them, [0-9] does not
+        odd = await client.post("/v1/catalog", json={**body, "code": code, "department_code": None})
+        assert odd.status_code == 422, odd.text
     assert (await client.get("/v1/catalog/0501")).status_code == 404

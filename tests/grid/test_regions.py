@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -111,7 +112,7 @@ async def test_missing_parent_is_refused(client: httpx.AsyncClient) -> None:
     ]
 
 
-@pytest.mark.parametrize("code", ["3502030010011", "35020A", "", "3502030010010012"])
+@pytest.mark.parametrize("code", ["3502030010011", "35020A", "", "3502030010010012", "٣٥٠٢٠٣"])
 async def test_bad_code_is_refused(client: httpx.AsyncClient, code: str) -> None:
     errors = await refused(client, collection(feature(code, "错误", None)))
     assert errors[0]["problem"].startswith("bad code")
@@ -137,6 +138,35 @@ async def test_invalid_geojson_is_refused(client: httpx.AsyncClient, data: Any) 
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
+async def test_names_and_coordinates_that_cannot_be_stored_or_read_are_named(
+    client: httpx.AsyncClient,
+) -> None:
+    cells = [
+        feature(CELL_A1, "\ud800", box(118.0, 24.0, 118.01, 24.01)),  # a lone surrogate: was a 500
+        feature(CELL_A2, "镇海 1", box(118.01, 24.0, 118.02, 24.01), name_en="\udfff"),
+        feature("35020300100201", "a\x00b", box(118.02, 24.0, 118.03, 24.01)),  # NUL: stored on SQLite
+        feature("35020300100202", "仁安 2", box(10**400, 24.0, 118.04, 24.01)),  # OverflowError: a 500
+        feature("35020300100203", "仁安 3", box("118.04", 24.0, 118.05, 24.01)),  # type: ignore[arg-type]
+        feature("35020300100204", "仁安 4", box(True, 24.0, 118.06, 24.01)),
+    ]
+    # ASCII JSON, as a client's encoder writes a lone surrogate: "\ud800".
+    response = await client.post(
+        "/v1/regions/import",
+        content=json.dumps(collection(*cells)).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    by_code = {e["code"]: e["problem"] for e in response.json()["errors"]}
+    assert by_code == {
+        CELL_A1: "`name` contains a lone surrogate (U+D800 to U+DFFF), which is no character",
+        CELL_A2: "`name_en` contains a lone surrogate (U+D800 to U+DFFF), which is no character",
+        "35020300100201": "`name` contains a NUL character (U+0000)",
+        "35020300100202": "invalid GeoJSON: unreadable coordinates (int too large to convert to float)",
+        "35020300100203": "invalid GeoJSON: every coordinate must be a number",
+        "35020300100204": "invalid GeoJSON: every coordinate must be a number",
+    }
+
+
 async def test_a_refused_import_writes_nothing(client: httpx.AsyncClient) -> None:
     data = small_territory()
     data["features"][7]["geometry"] = box(118.0, 24.0, 118.04, 24.01)  # B2 covers everything
@@ -155,3 +185,4 @@ async def test_list_filters_and_pages(client: httpx.AsyncClient) -> None:
     children = (await client.get("/v1/regions", params={"parent": COMMUNITY_A})).json()
     assert [r["code"] for r in children["items"]] == [CELL_A1, CELL_A2]
     assert (await client.get("/v1/regions/350203009")).status_code == 404
+    assert (await client.get("/v1/regions", params={"parent": "٣٥٠٢٠٣"})).status_code == 422

@@ -6,7 +6,7 @@ Clients are generated from these documents; an error documented as another shape
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -18,7 +18,7 @@ from services.grid.app import create_app as grid_app
 from services.intake.app import create_app as intake_app
 from shared.errors import PROBLEM_JSON
 
-APPS = {"intake": intake_app, "dispatch": dispatch_app, "grid": grid_app}
+APPS: dict[str, Callable[[], FastAPI]] = {"intake": intake_app, "dispatch": dispatch_app, "grid": grid_app}
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 

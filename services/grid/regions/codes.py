@@ -25,7 +25,7 @@ LEVEL_BY_LENGTH = {
 }
 LEVEL_RANK = {Level.district: 0, Level.subdistrict: 1, Level.community: 2, Level.cell: 3}
 PARENT_LENGTH = {Level.subdistrict: 6, Level.community: 9, Level.cell: 12}
-CODE_PATTERN = r"^\d{6}(\d{3}(\d{3}(\d{2,3})?)?)?$"
+CODE_PATTERN = r"^[0-9]{6}([0-9]{3}([0-9]{3}([0-9]{2,3})?)?)?$"
 
 
 def level_of(code: str) -> Level | None:

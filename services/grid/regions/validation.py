@@ -20,6 +20,7 @@ from shapely.strtree import STRtree
 from shapely.validation import explain_validity
 
 from services.grid.regions.codes import LEVEL_RANK, Level, level_of, parent_of
+from shared.schemas import unstorable
 
 OVERLAP_TOLERANCE = 1e-10
 """Square degrees (about 1 m² at the latitude of Xiamen): smaller intersections are shared borders."""
@@ -100,6 +101,10 @@ def _parse_feature(index: int, raw: Any) -> tuple[RegionFeature | None, list[Pro
         problems.append(
             problem(code, f"`name_en` must be a string of at most {MAX_NAME_EN} characters", index)
         )
+    for field, text in (("name", name), ("name_en", name_en)):
+        reason = unstorable(text) if isinstance(text, str) else None
+        if reason:
+            problems.append(problem(code, f"`{field}` {reason}", index))
     geometry, found = _parse_geometry(code, index, raw.get("geometry"), required=level is Level.cell)
     problems.extend(found)
     if problems:
@@ -128,10 +133,12 @@ def _parse_geometry(
         ] if required else []
     if not isinstance(raw, Mapping) or raw.get("type") not in POLYGON_TYPES:
         return None, [problem(code, "invalid GeoJSON: the geometry must be a Polygon or MultiPolygon", index)]
+    if not _numbers_only(raw.get("coordinates")):
+        return None, [problem(code, "invalid GeoJSON: every coordinate must be a number", index)]
     try:
         geometry = shape(raw)
         bounds = geometry.bounds
-    except (GEOSException, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+    except (GEOSException, ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError) as exc:
         return None, [problem(code, f"invalid GeoJSON: unreadable coordinates ({exc})", index)]
     if geometry.is_empty:
         return None, [problem(code, "invalid geometry: the polygon is empty", index)]
@@ -147,6 +154,18 @@ def _parse_geometry(
     if not geometry.is_valid:
         return None, [problem(code, f"invalid geometry: {explain_validity(geometry)}", index)]
     return geometry, []
+
+
+def _numbers_only(coordinates: Any) -> bool:
+    """Whether the nested lists hold only JSON numbers: shapely would read ``"0"`` and ``true``."""
+    stack = [coordinates]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, bool) or not isinstance(item, int | float):
+            return False
+    return True
 
 
 def _finite(value: float) -> bool:

@@ -1,0 +1,40 @@
+"""What every service app does before a route runs: the body bound, and errors as problems."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+
+from services.dispatch.app import create_app as dispatch_app
+from shared.errors import PROBLEM_JSON
+from shared.settings import ServiceSettings
+
+BOUND = ServiceSettings.model_fields["max_body_bytes"].default
+
+
+def client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(dispatch_app()), base_url="http://dispatch")
+
+
+async def test_a_body_over_the_bound_is_413_declared_or_streamed() -> None:
+    async def streamed() -> AsyncIterator[bytes]:  # no Content-Length: chunked, counted as it comes
+        yield b'{"note": "'
+        for _ in range(BOUND // 65_536 + 2):
+            yield b"x" * 65_536
+        yield b'"}'
+
+    async with client() as dispatch:
+        declared = await dispatch.post("/v1/cases/1/notes", content=b"x" * (BOUND + 1))
+        chunked = await dispatch.post("/v1/cases/1/notes", content=streamed())
+    for answer in (declared, chunked):
+        assert answer.status_code == 413, answer.text  # the streamed one was a 400
+        assert answer.headers["content-type"] == PROBLEM_JSON
+        assert answer.json()["detail"] == f"request body is larger than {BOUND} bytes"
+
+
+async def test_a_method_a_path_does_not_take_is_405_not_an_internal_error() -> None:
+    async with client() as dispatch:
+        answer = await dispatch.delete("/healthz")
+    assert (answer.status_code, answer.headers["allow"]) == (405, "GET")
+    assert answer.json()["title"] == "Method not allowed"  # was "Internal error"

@@ -1,0 +1,51 @@
+"""What every request body refuses: text a database cannot store, and nesting past the bound."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from shared.schemas import MAX_NESTING, RequestModel, unstorable
+
+
+class Body(RequestModel):
+    note: str | None = None
+    payload: dict[str, Any] | None = None
+
+
+def nested(depth: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_storable_text_passes_whatever_its_script() -> None:
+    assert unstorable("占道经营 ✓ naïve") is None
+    assert unstorable({"照片": ["https://x/1.jpg"], "n": [1, 2.5, None, True]}) is None
+    assert unstorable(nested(MAX_NESTING)) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("a\x00b", "contains a NUL character (U+0000)"),
+        ("\ud800", "contains a lone surrogate (U+D800 to U+DFFF), which is no character"),
+        ({"\udfff": 1}, "contains a lone surrogate (U+D800 to U+DFFF), which is no character"),
+        (["ok", {"deep": ["\x00"]}], "contains a NUL character (U+0000)"),
+        (nested(MAX_NESTING + 1), f"nests lists or objects more than {MAX_NESTING} deep"),
+    ],
+)
+def test_unstorable_text_and_deep_nesting_are_named(value: object, reason: str) -> None:
+    assert unstorable(value) == reason
+
+
+def test_a_body_nested_far_past_the_recursion_limit_is_a_validation_error() -> None:
+    # 100,000 levels fit in 200 kB of JSON, well inside the body bound: a RecursionError was a 500.
+    with pytest.raises(ValidationError, match=f"payload nests lists or objects more than {MAX_NESTING}"):
+        Body(payload={"x": nested(100_000)})
+    # pydantic refuses a lone surrogate in a str field itself; in free-form JSON it passed.
+    with pytest.raises(ValidationError, match="payload contains a lone surrogate"):
+        Body(payload={"x": ["\ud800"]})
