@@ -12,6 +12,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
@@ -29,7 +30,18 @@ MAX_ROW_ID = 2**63 - 1
 
 
 RowId = Annotated[StrictInt, Field(ge=1, le=MAX_ROW_ID)]
-"""A row's integer id wherever a client hands one back (a path, a body, a cursor)."""
+"""A row's integer id wherever a client hands one back in JSON (a body, a cursor)."""
+
+
+def _plain_digits(value: object) -> object:
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("an id is written in the digits 0 to 9 alone")
+    return value
+
+
+PathId = Annotated[int, BeforeValidator(_plain_digits), Field(ge=1, le=MAX_ROW_ID)]
+"""A row's integer id in a path: plain digits (lax int parsing read ``1_0`` as 10 and ``+1``
+or `` 1`` as 1, so one case had many URLs)."""
 MIN_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_TIMESTAMP = datetime(9000, 1, 1, tzinfo=UTC)
 

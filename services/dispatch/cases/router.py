@@ -43,9 +43,9 @@ from shared.errors import (
     problem_responses,
 )
 from shared.etags import etag
-from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_ROW_ID
+from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PathId
 
-CaseId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="the case's id")]
+CaseId = Annotated[PathId, Path(description="the case's id")]
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], dependencies=GUARDED)
 

@@ -240,6 +240,17 @@ async def test_a_case_id_beyond_64_bits_is_a_422_not_a_500(dispatch: Dispatch) -
     assert (await dispatch.client.get(f"/v1/cases/{too_large - 1}", headers=DISPATCHER)).status_code == 404
 
 
+async def test_a_case_has_one_url_its_id_in_plain_digits(dispatch: Dispatch) -> None:
+    cid = (await dispatch.new_case())["id"]
+    assert cid < 10
+    assert (await dispatch.client.get(f"/v1/cases/{cid}", headers=DISPATCHER)).status_code == 200
+    for spelling in (f"{cid}_0", f"+{cid}", f"%20{cid}", f"0x{cid}", "١"):  # "1_0" was case 10, "+1" case 1
+        answer = await dispatch.client.get(f"/v1/cases/{spelling}", headers=DISPATCHER)
+        assert answer.status_code == 422, spelling
+        assert answer.json()["errors"][0]["loc"] == ["path", "case_id"]
+    assert (await dispatch.client.get("/v1/cases/0", headers=DISPATCHER)).status_code == 422
+
+
 async def resolved_case(dispatch: Dispatch) -> int:
     cid: int = (await dispatch.new_case())["id"]
     await dispatch.ok(cid, "accept")
