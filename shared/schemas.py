@@ -39,9 +39,10 @@ def _plain_digits(value: object) -> object:
     return value
 
 
-PathId = Annotated[int, BeforeValidator(_plain_digits), Field(ge=1, le=MAX_ROW_ID)]
-"""A row's integer id in a path: plain digits (lax int parsing read ``1_0`` as 10 and ``+1``
-or `` 1`` as 1, so one case had many URLs)."""
+PLAIN_DIGITS = BeforeValidator(_plain_digits)
+"""For an integer id in a path, after its ``Path(ge=1, le=MAX_ROW_ID)`` (in that order, or the
+OpenAPI shows ``ge``/``le`` for ``minimum``/``maximum``): lax int parsing read ``1_0`` as 10
+and ``+1`` or `` 1`` as 1, so one case had many URLs."""
 MIN_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_TIMESTAMP = datetime(9000, 1, 1, tzinfo=UTC)
 

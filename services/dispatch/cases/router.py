@@ -43,9 +43,9 @@ from shared.errors import (
     problem_responses,
 )
 from shared.etags import etag
-from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PathId
+from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_ROW_ID, PLAIN_DIGITS
 
-CaseId = Annotated[PathId, Path(description="the case's id")]
+CaseId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="the case's id"), PLAIN_DIGITS]
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], dependencies=GUARDED)
 

@@ -19,7 +19,7 @@ from services.grid.routing.schemas import (
     RouteQuestions,
 )
 from shared.errors import Conflict, NotFound, Unauthorized, Unprocessable, problem_responses
-from shared.schemas import CATEGORY_CODE, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PathId
+from shared.schemas import CATEGORY_CODE, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_ROW_ID, PLAIN_DIGITS
 
 router = APIRouter(prefix="/v1/routing", tags=["routing"])
 
@@ -99,7 +99,9 @@ async def create_override(session: SessionDep, actor: CurrentActor, data: Overri
     responses=problem_responses(Unauthorized, NotFound),
 )
 async def delete_override(
-    session: SessionDep, actor: CurrentActor, override_id: Annotated[PathId, Path()]
+    session: SessionDep,
+    actor: CurrentActor,
+    override_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID), PLAIN_DIGITS],
 ) -> Response:
     """Remove an override; the category falls back to the next override up, or the catalog."""
     await service.delete_override(session, override_id=override_id, actor_id=actor.id)
