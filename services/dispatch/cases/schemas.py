@@ -163,7 +163,9 @@ class VerifyRequest(RequestModel):
 class RejectRequest(RequestModel):
     reason: Literal["void", "duplicate"]
     note: str | None = Field(default=None, max_length=2000)
-    duplicate_of: RowId | None = Field(default=None, description="the case this one repeats")
+    duplicate_of: RowId | None = Field(
+        default=None, description="the case this one repeats: required with reason 'duplicate', else absent"
+    )
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "duplicate", "duplicate_of": 12}]})
 

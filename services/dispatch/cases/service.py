@@ -297,11 +297,12 @@ async def reject(
     case = await _locked(session, case_id, if_match, actor)
     before = case.status
     target = next_status(Step.reject, before)
-    if body.duplicate_of is not None:
-        if body.reason != "duplicate":
-            raise Unprocessable("duplicate_of goes only with reason 'duplicate'")
-        if body.duplicate_of == case.id or await repository.get(session, body.duplicate_of) is None:
-            raise Unprocessable(f"duplicate_of names no other case: {body.duplicate_of}")
+    if (body.reason == "duplicate") != (body.duplicate_of is not None):
+        raise Unprocessable("reason 'duplicate' goes with duplicate_of (the case it repeats), and only it")
+    if body.duplicate_of is not None and (
+        body.duplicate_of == case.id or await repository.get(session, body.duplicate_of) is None
+    ):
+        raise Unprocessable(f"duplicate_of names no other case: {body.duplicate_of}")
     now = utcnow()
     case.status = target
     case.duplicate_of = body.duplicate_of

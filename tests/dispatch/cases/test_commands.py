@@ -145,6 +145,10 @@ async def test_reject_as_duplicate_names_the_other_case(dispatch: Dispatch) -> N
     assert (done["status"], done["duplicate_of"]) == ("rejected", first["id"])
     bad = await dispatch.act(first["id"], "reject", {"reason": "duplicate", "duplicate_of": 999})
     assert bad.status_code == 422
+    unnamed = await dispatch.act(first["id"], "reject", {"reason": "duplicate"})
+    assert unnamed.status_code == 422  # was a 200: a duplicate of nothing anyone could follow
+    void = await dispatch.act(first["id"], "reject", {"reason": "void", "duplicate_of": second["id"]})
+    assert void.status_code == 422
     beyond = await dispatch.act(first["id"], "reject", {"reason": "duplicate", "duplicate_of": 2**63})
     assert beyond.status_code == 422  # was a 500 on SQLite: the driver cannot send it
     odd = await dispatch.act(first["id"], "reject", {"reason": "spam"})
