@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Generic, Self, TypeVar
+from typing import Annotated, ClassVar, Generic, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -94,6 +94,20 @@ class RequestModel(BaseModel):
                 continue  # a number, a time, a UUID, or a nested request model (it checked itself)
             if reason:
                 raise ValueError(f"{name} {reason}")
+        return self
+
+
+class Changes(RequestModel):
+    """A PATCH body: the fields to change, the others left out. ``null`` clears only a field in
+    ``clearable``; for any other it is a 422 (it was ignored, so the client believed it done)."""
+
+    clearable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _null_only_where_clearable(self) -> Self:
+        for name in sorted(self.model_fields_set - self.clearable):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be cleared; leave it out to keep it")
         return self
 
 

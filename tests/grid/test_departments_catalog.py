@@ -23,6 +23,13 @@ async def test_department_create_get_update_with_if_match(client: httpx.AsyncCli
     assert updated.json()["phone"] == "0592-1"
     stale = await client.patch("/v1/departments/police", json={"phone": "0592-2"}, headers={"If-Match": etag})
     assert stale.status_code == 412
+    # null clears what may be empty (the phone) and is refused for the rest: it was ignored, a 200.
+    current = {"If-Match": updated.headers["etag"]}
+    unnamed = await client.patch("/v1/departments/police", json={"name_zh": None}, headers=current)
+    assert unnamed.status_code == 422
+    assert unnamed.json()["detail"].endswith("name_zh cannot be cleared; leave it out to keep it")
+    cleared = await client.patch("/v1/departments/police", json={"phone": None}, headers=current)
+    assert (cleared.status_code, cleared.json()["phone"]) == (200, None)
 
     assert (await client.post("/v1/departments", json=created)).status_code == 409
     assert (await client.get("/v1/departments/nobody")).status_code == 404
@@ -80,6 +87,10 @@ async def test_catalog_create_filter_and_update(client: httpx.AsyncClient) -> No
         headers={"If-Match": (await client.get("/v1/catalog/0501")).headers["etag"]},
     )
     assert (updated.json()["department_code"], updated.json()["time_limit_hours"]) == (None, 4)
+    unlimited = await client.patch(
+        "/v1/catalog/0501", json={"time_limit_hours": None}, headers={"If-Match": updated.headers["etag"]}
+    )
+    assert unlimited.status_code == 422
 
 
 async def test_catalog_refuses_unknown_departments_and_bad_values(client: httpx.AsyncClient) -> None:

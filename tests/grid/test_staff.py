@@ -100,6 +100,9 @@ async def test_update_changes_role_and_department_together(client: httpx.AsyncCl
 
     loose = await client.patch("/v1/staff/lu.qiang", json={"active": "no"}, headers={"If-Match": etag})
     assert loose.status_code == 422  # a boolean is true or false, not a word that might mean one
+    for unclearable in ({"name": None}, {"role": None}, {"active": None}):  # each was ignored: a 200
+        refused = await client.patch("/v1/staff/lu.qiang", json=unclearable, headers={"If-Match": etag})
+        assert refused.status_code == 422, unclearable
     response = await client.patch(
         "/v1/staff/lu.qiang", json={"role": "dispatcher", "active": False}, headers={"If-Match": etag}
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, StrictInt
 
-from shared.schemas import CATEGORY_CODE, DEPARTMENT_CODE, Page, RequestModel, ResponseModel
+from shared.schemas import CATEGORY_CODE, DEPARTMENT_CODE, Changes, Page, RequestModel, ResponseModel
 
 
 class Urgency(StrEnum):
@@ -56,8 +56,10 @@ class CategoryCreate(RequestModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
 
-class CategoryUpdate(RequestModel):
+class CategoryUpdate(Changes):
     """The fields to change; omitted fields stay, `department_code: null` hands the category to triage."""
+
+    clearable = frozenset({"department_code"})
 
     name_zh: str | None = Field(default=None, min_length=1, max_length=64)
     name_en: str | None = Field(default=None, min_length=1, max_length=128)

@@ -55,8 +55,6 @@ async def update_category(
     if "department_code" in changes:
         await _check_department(session, changes["department_code"])
     for field, value in changes.items():
-        if value is None and field != "department_code":
-            continue
         setattr(category, field, value)
     category.version += 1
     category.updated_at = utcnow()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from shared.schemas import DEPARTMENT_CODE, Page, RequestModel, ResponseModel
+from shared.schemas import DEPARTMENT_CODE, Changes, Page, RequestModel, ResponseModel
 
 
 class DepartmentRead(ResponseModel):
@@ -37,8 +37,10 @@ class DepartmentCreate(RequestModel):
     )
 
 
-class DepartmentUpdate(RequestModel):
-    """The fields to change; omitted fields stay as they are."""
+class DepartmentUpdate(Changes):
+    """The fields to change; omitted fields stay as they are, `phone: null` clears the phone."""
+
+    clearable = frozenset({"phone"})
 
     name_zh: str | None = Field(default=None, min_length=1, max_length=64, examples=["中华工商所"])
     name_en: str | None = Field(default=None, min_length=1, max_length=128)

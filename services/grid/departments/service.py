@@ -50,8 +50,6 @@ async def update_department(
     department = await get_department(session, code=code)
     require_if_match(if_match, department.version)
     for field, value in data.model_dump(exclude_unset=True).items():
-        if value is None and field != "phone":
-            continue
         setattr(department, field, value)
     department.version += 1
     department.updated_at = utcnow()

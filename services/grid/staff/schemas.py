@@ -9,7 +9,7 @@ from pydantic import ConfigDict, Field, StrictBool, StringConstraints, model_val
 
 from services.grid.regions.codes import CODE_PATTERN
 from services.grid.staff.rules import StaffRole, department_problem
-from shared.schemas import DEPARTMENT_CODE, Page, RequestModel, ResponseModel
+from shared.schemas import DEPARTMENT_CODE, Changes, Page, RequestModel, ResponseModel
 
 USERNAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 MAX_ASSIGNMENTS = 200
@@ -74,8 +74,11 @@ class StaffCreate(RequestModel):
         return self
 
 
-class StaffUpdate(RequestModel):
-    """The fields to change; omitted fields stay. Role and department are checked together."""
+class StaffUpdate(Changes):
+    """The fields to change; omitted fields stay. Role and department are checked together;
+    `department_code: null` and `phone: null` clear them."""
+
+    clearable = frozenset({"department_code", "phone"})
 
     name: str | None = Field(default=None, min_length=1, max_length=64)
     role: StaffRole | None = None

@@ -112,7 +112,7 @@ async def update_staff(
     staff = await _get(session, username)
     require_if_match(if_match, staff.version)
     changes = data.model_dump(mode="json", exclude_unset=True)
-    role = StaffRole(changes.get("role") or staff.role)
+    role = StaffRole(changes.get("role", staff.role))
     department_code = changes.get("department_code", staff.department_code)
     if "role" in changes and role is not StaffRole.handler and "department_code" not in changes:
         department_code = None
@@ -120,7 +120,7 @@ async def update_staff(
     codes = (await repository.region_codes(session, [staff.id])).get(staff.id, [])
     await _check_assignments(session, role, codes)
     for field in ("name", "phone", "active"):
-        if field in changes and (changes[field] is not None or field == "phone"):
+        if field in changes:
             setattr(staff, field, changes[field])
     staff.role = role.value
     staff.department_code = department_code
