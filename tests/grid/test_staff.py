@@ -86,9 +86,11 @@ async def test_assignments_fit_the_role(client: httpx.AsyncClient) -> None:
         await client.put("/v1/staff/wang.fang/assignments", json={"region_codes": ["35020300100199"]})
     ).status_code == 422
 
-    response = await client.put("/v1/staff/wang.fang/assignments", json={"region_codes": [CELL_B1, CELL_A1]})
+    twice = {"region_codes": [CELL_B1, CELL_A1, CELL_B1]}  # a set: the answer showed CELL_B1 twice
+    response = await client.put("/v1/staff/wang.fang/assignments", json=twice)
     assert response.status_code == 200
     assert response.json()["region_codes"] == [CELL_A1, CELL_B1]
+    assert (await client.get("/v1/staff/wang.fang")).json()["region_codes"] == [CELL_A1, CELL_B1]
     cleared = await client.put("/v1/staff/wang.fang/assignments", json={"region_codes": []})
     assert cleared.json()["region_codes"] == []
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from services.grid.regions.codes import CODE_PATTERN
 from services.grid.staff.rules import StaffRole, department_problem
@@ -15,6 +15,8 @@ USERNAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 MAX_ASSIGNMENTS = 200
 
 RegionCode = Annotated[str, StringConstraints(max_length=15, pattern=CODE_PATTERN)]
+RegionCodes = Annotated[list[RegionCode], AfterValidator(lambda codes: sorted(set(codes)))]
+"""Assigned regions, a set: a code given twice is one assignment (the answer showed it twice)."""
 
 
 class StaffRead(ResponseModel):
@@ -42,7 +44,7 @@ class StaffCreate(RequestModel):
     )
     phone: str | None = Field(default=None, max_length=32, examples=["13800000001"])
     active: StrictBool = True
-    region_codes: list[RegionCode] = Field(
+    region_codes: RegionCodes = Field(
         default_factory=list, max_length=MAX_ASSIGNMENTS, description="initial grid assignments"
     )
 
@@ -92,7 +94,7 @@ class StaffUpdate(Changes):
 class AssignmentsSet(RequestModel):
     """The complete new set of assigned regions (an empty list clears them)."""
 
-    region_codes: list[RegionCode] = Field(max_length=MAX_ASSIGNMENTS, examples=[["35020300100101"]])
+    region_codes: RegionCodes = Field(max_length=MAX_ASSIGNMENTS, examples=[["35020300100101"]])
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"region_codes": ["35020300100101", "35020300100102"]}]}
