@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StrictFloat, StringConstraints, field_validator
 
 from shared.messages import ReportReceived
 from shared.schemas import Timestamp
@@ -13,8 +13,8 @@ from shared.schemas import Timestamp
 class InboundReport(ReportReceived):
     category: str | None = Field(max_length=64)
     description: str = Field(max_length=10_000)
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: StrictFloat = Field(ge=-90, le=90)  # a number, as intake sends it: not "24.45" or true
+    lon: StrictFloat = Field(ge=-180, le=180)
     address: str | None = Field(default=None, max_length=500)
     grid_cell: str | None = Field(max_length=32)
     community: str | None = Field(default=None, max_length=32)

@@ -85,8 +85,9 @@ async def test_a_payload_that_does_not_validate_is_rejected_beside_good_ones(dis
     missing = {"report_id": str(uuid.uuid4())}
     year_one = factories.report(seen_at="0001-01-01T00:00:00+00:00")  # a 500 for the batch: its
     year_9999 = factories.report(received_at="9999-12-31T23:00:00+00:00")  # merge window overflowed
-    results = await dispatch.deliver(good, bad, naive, missing, year_one, year_9999)
-    assert [r["status"] for r in results] == ["accepted"] + ["rejected"] * 5
+    as_text = factories.report(lat=str(factories.LAT))
+    results = await dispatch.deliver(good, bad, naive, missing, year_one, year_9999, as_text)
+    assert [r["status"] for r in results] == ["accepted"] + ["rejected"] * 6
     assert "lat" in results[1]["detail"]
     assert await dispatch.case_count() == 1
 
