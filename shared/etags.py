@@ -10,7 +10,11 @@ def etag(version: int) -> str:
 
 
 def require_if_match(if_match: str | None, current_version: int) -> None:
-    """Raise unless ``If-Match`` names the current version (``*`` matches any)."""
+    """Raise unless ``If-Match`` names the current version (``*`` matches any).
+
+    A weak tag (``W/"3"``) matches its version too, against RFC 9110's strong comparison on
+    purpose: the tag is the version counter, and a compressing proxy (nginx's gzip) weakens
+    the ETags it passes, so a client behind one could otherwise change nothing."""
     if if_match is None or not if_match.strip():
         raise PreconditionRequired("send If-Match with the ETag you last read")
     tags = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
