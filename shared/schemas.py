@@ -122,8 +122,8 @@ def unstorable(value: object) -> str | None:
 
     NUL (U+0000): PostgreSQL's text cannot hold it (refused on SQLite too, for the same answer).
     A lone surrogate (``"\\ud800"`` in JSON) is no character: UTF-8 cannot encode it, so the
-    database driver failed with a 500. Walked with a stack, not recursion: a body nested
-    100,000 deep (1 MiB of ``[``) was a RecursionError. Nested request models check themselves.
+    database driver failed with a 500. Walked with a stack, not recursion: a payload nested
+    400 deep (800 bytes of brackets) was a RecursionError. Nested request models check themselves.
     """
     stack: list[tuple[object, int]] = [(value, 0)]
     while stack:
