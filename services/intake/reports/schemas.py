@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, Field, StrictFloat
 
-from shared.schemas import CATEGORY_CODE, Page, RequestModel, ResponseModel
+from shared.schemas import Page, RequestModel, ResponseModel
 
 PhotoUrl = Annotated[str, Field(max_length=500, pattern=r"^https?://\S+$")]
 
@@ -26,10 +26,10 @@ class ReportCreate(RequestModel):
     )
     category: str | None = Field(
         default=None,
-        max_length=8,
-        pattern=CATEGORY_CODE,
-        description="a code of grid's catalog (GET /v1/catalog); null, or one the catalog does not "
-        "hold, and a dispatcher decides",
+        min_length=1,
+        max_length=16,
+        description="a code of grid's catalog (GET /v1/catalog); null, or a code the catalog does "
+        "not hold, and a dispatcher decides (the report is taken either way: nothing is lost)",
         examples=["0101"],
     )
     description: str = Field(min_length=1, max_length=2000, examples=["占道经营：中山路口水果摊占用人行道"])
