@@ -25,6 +25,7 @@ is logged and becomes a bare 500 problem that leaks nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -130,13 +131,18 @@ class PeerUnavailable(ServiceUnavailable):
     type, title = "peer-unavailable", "A peer service is unavailable"
 
 
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_JSON
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:  # it echoes a client's lone surrogate ("\ud800"): escaped, not a 500
+            return json.dumps(content, separators=(",", ":")).encode()
+
+
 def problem_response(problem: dict[str, Any], headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        jsonable_encoder(problem),
-        status_code=problem["status"],
-        media_type=PROBLEM_JSON,
-        headers=headers,
-    )
+    return ProblemResponse(jsonable_encoder(problem), status_code=problem["status"], headers=headers)
 
 
 def problem_responses(*errors: type[WanggeError]) -> dict[int | str, dict[str, Any]]:

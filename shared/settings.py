@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
@@ -44,7 +44,10 @@ class ServiceSettings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 0
-    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
+    log_level: Annotated[
+        Literal["critical", "error", "warning", "info", "debug", "trace"],
+        BeforeValidator(lambda level: level.lower() if isinstance(level, str) else level),
+    ] = "info"
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="largest request body accepted")
     peer_timeout_seconds: float = Field(default=5.0, gt=0)
     auth_issuer: str = Field(default="wangge-grid", description="the iss of grid's tokens")

@@ -51,6 +51,7 @@ class ServiceProcess:
     env: Mapping[str, str] = field(default_factory=dict)
     log_path: str | None = None
     process: subprocess.Popen[bytes] | None = None
+    _echoing: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -72,9 +73,10 @@ class ServiceProcess:
         )
         if self.process.stdout is not None:
             prefix = f"{self.name:<8} | ".encode()
-            threading.Thread(
+            self._echoing = threading.Thread(
                 target=_echo, args=(self.process.stdout, prefix), name=f"{self.name}-output", daemon=True
-            ).start()
+            )
+            self._echoing.start()
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -95,15 +97,20 @@ class ServiceProcess:
         raise StartFailed(f"{self.name} did not become ready at {self.url} within {timeout:.0f} s")
 
     def stop(self, timeout: float = 10.0) -> None:
-        if not self.alive():
-            return
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.alive():
+            assert self.process is not None
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._finish_echo()  # a service that died by itself too: its traceback is its last lines
+
+    def _finish_echo(self) -> None:
+        """Let the service's last lines (a traceback, say) reach the terminal before we go on."""
+        if self._echoing is not None:
+            self._echoing.join(timeout=2)
 
     def kill(self) -> None:
         """Stop at once, as a crash would: no shutdown, no flushing."""

@@ -15,6 +15,8 @@ FORGED = [
     forged({"after": 1.5}),
     forged({"after": "x" * 201}),
     forged({"nothing": 1}),
+    forged({"after": "a\x00"}),  # PostgreSQL refused it as a value, SQLite read past it: a 200
+    forged({"after": "\ud800"}),
     forged(["after", 1]),
     "!!",
 ]

@@ -141,6 +141,9 @@ async def test_invalid_geojson_is_refused(client: httpx.AsyncClient, data: Any) 
 async def test_names_and_coordinates_that_cannot_be_stored_or_read_are_named(
     client: httpx.AsyncClient,
 ) -> None:
+    deep: Any = [118.0, 24.0]
+    for _ in range(500):
+        deep = [deep]
     cells = [
         feature(CELL_A1, "\ud800", box(118.0, 24.0, 118.01, 24.01)),  # a lone surrogate: was a 500
         feature(CELL_A2, "镇海 1", box(118.01, 24.0, 118.02, 24.01), name_en="\udfff"),
@@ -148,6 +151,8 @@ async def test_names_and_coordinates_that_cannot_be_stored_or_read_are_named(
         feature("35020300100202", "仁安 2", box(10**400, 24.0, 118.04, 24.01)),  # OverflowError: a 500
         feature("35020300100203", "仁安 3", box("118.04", 24.0, 118.05, 24.01)),  # type: ignore[arg-type]
         feature("35020300100204", "仁安 4", box(True, 24.0, 118.06, 24.01)),
+        feature("35020300100205", "仁安 5", {"type": "Polygon", "coordinates": deep}),  # shapely recursed
+        feature("\ud800x", "x", None),  # echoed in the answer: rendering it was a 500
     ]
     # ASCII JSON, as a client's encoder writes a lone surrogate: "\ud800".
     response = await client.post(
@@ -162,8 +167,10 @@ async def test_names_and_coordinates_that_cannot_be_stored_or_read_are_named(
         CELL_A2: "`name_en` contains a lone surrogate (U+D800 to U+DFFF), which is no character",
         "35020300100201": "`name` contains a NUL character (U+0000)",
         "35020300100202": "invalid GeoJSON: unreadable coordinates (int too large to convert to float)",
-        "35020300100203": "invalid GeoJSON: every coordinate must be a number",
-        "35020300100204": "invalid GeoJSON: every coordinate must be a number",
+        "35020300100203": "invalid GeoJSON: a Polygon's coordinates are numbers in positions",
+        "35020300100204": "invalid GeoJSON: a Polygon's coordinates are numbers in positions",
+        "35020300100205": "invalid GeoJSON: a Polygon's coordinates are numbers in positions",
+        "\ud800x": "bad code: a unit-grid code is 6, 9, 12, 14 or 15 digits",
     }
 
 

@@ -49,3 +49,13 @@ def test_a_body_nested_far_past_the_recursion_limit_is_a_validation_error() -> N
     # pydantic refuses a lone surrogate in a str field itself; in free-form JSON it passed.
     with pytest.raises(ValidationError, match="payload contains a lone surrogate"):
         Body(payload={"x": ["\ud800"]})
+
+
+def test_a_lone_surrogate_is_refused_in_a_str_field_whatever_the_model_config() -> None:
+    class Secret(RequestModel):
+        password: str
+        model_config = RequestModel.model_config | {"str_strip_whitespace": False}
+
+    # pydantic refuses it while stripping whitespace; a body that keeps its spaces passed it on.
+    with pytest.raises(ValidationError, match="password contains a lone surrogate"):
+        Secret(password="long enough \ud800")

@@ -28,6 +28,8 @@ OVERLAP_TOLERANCE = 1e-10
 MAX_NAME = 64
 MAX_NAME_EN = 128
 POLYGON_TYPES = ("Polygon", "MultiPolygon")
+POSITION_DEPTH = {"Polygon": 3, "MultiPolygon": 4}
+"""How many lists deep a geometry's numbers lie: rings of positions, polygons of rings."""
 
 Problem = dict[str, Any]
 
@@ -133,8 +135,10 @@ def _parse_geometry(
         ] if required else []
     if not isinstance(raw, Mapping) or raw.get("type") not in POLYGON_TYPES:
         return None, [problem(code, "invalid GeoJSON: the geometry must be a Polygon or MultiPolygon", index)]
-    if not _numbers_only(raw.get("coordinates")):
-        return None, [problem(code, "invalid GeoJSON: every coordinate must be a number", index)]
+    if not _positions_only(raw.get("coordinates"), depth=POSITION_DEPTH[raw["type"]]):
+        return None, [
+            problem(code, f"invalid GeoJSON: a {raw['type']}'s coordinates are numbers in positions", index)
+        ]
     try:
         geometry = shape(raw)
         bounds = geometry.bounds
@@ -156,13 +160,16 @@ def _parse_geometry(
     return geometry, []
 
 
-def _numbers_only(coordinates: Any) -> bool:
-    """Whether the nested lists hold only JSON numbers: shapely would read ``"0"`` and ``true``."""
-    stack = [coordinates]
+def _positions_only(coordinates: Any, *, depth: int) -> bool:
+    """Whether the nested lists hold JSON numbers exactly ``depth`` lists deep and nothing else:
+    shapely would read ``"0"`` and ``true`` as numbers, and recurse as deep as it is given."""
+    stack = [(coordinates, 0)]
     while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(item)
+        item, level = stack.pop()
+        if level < depth:
+            if not isinstance(item, list):
+                return False
+            stack.extend((child, level + 1) for child in item)
         elif isinstance(item, bool) or not isinstance(item, int | float):
             return False
     return True

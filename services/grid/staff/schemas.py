@@ -77,8 +77,9 @@ class StaffCreate(RequestModel):
 
 
 class StaffUpdate(Changes):
-    """The fields to change; omitted fields stay. Role and department are checked together;
-    `department_code: null` and `phone: null` clear them."""
+    """The fields to change; omitted fields stay. Role and department are checked together:
+    `department_code: null` clears the department of someone who is not (or no longer) a
+    handler; `phone: null` clears the phone."""
 
     clearable = frozenset({"department_code", "phone"})
 
