@@ -32,8 +32,9 @@ async def region_codes(session: AsyncSession, staff_ids: Iterable[int]) -> dict[
 
 
 async def replace_assignments(session: AsyncSession, staff_id: int, codes: Sequence[str]) -> None:
+    """``codes`` as the schemas give them: each once (``staff.schemas.RegionCodes``)."""
     await session.execute(delete(StaffAssignment).where(StaffAssignment.staff_id == staff_id))
-    session.add_all(StaffAssignment(staff_id=staff_id, region_code=code) for code in sorted(set(codes)))
+    session.add_all(StaffAssignment(staff_id=staff_id, region_code=code) for code in codes)
     await session.flush()
 
 
