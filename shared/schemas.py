@@ -15,10 +15,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     StrictInt,
     ValidationError,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from shared.errors import Unprocessable
 
@@ -99,6 +102,21 @@ class Changes(RequestModel):
     ``clearable``; for any other it is a 422 (it was ignored, so the client believed it done)."""
 
     clearable: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Document as nullable only the clearable fields (the type says ``| None`` for all,
+        as each may be left out)."""
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        for name, field in schema.get("properties", {}).items():
+            variants = field.get("anyOf")
+            if name not in cls.clearable and variants and {"type": "null"} in variants:
+                rest = [variant for variant in variants if variant != {"type": "null"}]
+                del field["anyOf"]
+                field.update(rest[0] if len(rest) == 1 else {"anyOf": rest})
+        return schema
 
     @model_validator(mode="after")
     def _null_only_where_clearable(self) -> Self:

@@ -75,3 +75,20 @@ def test_parameter_bounds_are_json_schema_keywords(schema: dict[str, Any]) -> No
         if {"ge", "le", "gt", "lt"} & set(parameter["schema"])
     ]
     assert loose == []
+
+
+def test_a_patch_body_documents_null_only_where_it_clears() -> None:
+    schemas = grid_app().openapi()["components"]["schemas"]
+    nullable = {
+        model: sorted(
+            name
+            for name, field in schemas[model]["properties"].items()
+            if {"type": "null"} in field.get("anyOf", [])
+        )
+        for model in ("StaffUpdate", "CategoryUpdate", "DepartmentUpdate")
+    }
+    assert nullable == {  # null elsewhere is a 422 (shared.schemas.Changes); these were all nullable
+        "StaffUpdate": ["department_code", "phone"],
+        "CategoryUpdate": ["department_code"],
+        "DepartmentUpdate": ["phone"],
+    }
