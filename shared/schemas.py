@@ -90,11 +90,14 @@ class RequestModel(BaseModel):
     def _storable(self) -> Self:
         for name, value in self:
             # A number, a time, a UUID or a nested request model (it checked itself) holds no text.
-            if isinstance(value, str | list | tuple | set | frozenset | dict):
+            if isinstance(value, _TEXTUAL):
                 reason = unstorable(value)
                 if reason:
                     raise ValueError(f"{name} {reason}")
         return self
+
+
+_TEXTUAL = (str, list, tuple, set, frozenset, dict)
 
 
 class Changes(RequestModel):
@@ -126,10 +129,9 @@ class Changes(RequestModel):
         return self
 
 
-NUL_CHARACTER = "contains a NUL character (U+0000)"
 MAX_NESTING = 32
 """How deep lists and objects may nest in a request body's free-form parts (an inbox message's
-payload, a GeoJSON import): far past any real one, well short of Python's recursion limit."""
+payload): far past any real one, well short of Python's recursion limit."""
 
 
 def unstorable(value: object) -> str | None:
@@ -140,22 +142,34 @@ def unstorable(value: object) -> str | None:
     database driver failed with a 500. Walked with a stack, not recursion: a payload nested
     400 deep (800 bytes of brackets) was a RecursionError. Nested request models check themselves.
     """
+    if isinstance(value, str):  # most fields: no stack
+        return _unstorable_text(value)
     stack: list[tuple[object, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
-                return NUL_CHARACTER
-            if not item.isascii():
-                try:
-                    item.encode()
-                except UnicodeEncodeError:
-                    return "contains a lone surrogate (U+D800 to U+DFFF), which is no character"
-        elif isinstance(item, list | tuple | set | frozenset | dict):
+            reason = _unstorable_text(item)
+            if reason:
+                return reason
+        elif isinstance(item, _CONTAINERS):
             if depth >= MAX_NESTING:
                 return f"nests lists or objects more than {MAX_NESTING} deep"
-            items = [*item.keys(), *item.values()] if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in items)
+            children = [*item, *item.values()] if isinstance(item, dict) else item
+            stack.extend([(child, depth + 1) for child in children])
+    return None
+
+
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
+def _unstorable_text(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character (U+0000)"
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return "contains a lone surrogate (U+D800 to U+DFFF), which is no character"
     return None
 
 
