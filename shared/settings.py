@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -65,3 +65,37 @@ class ServiceSettings(BaseSettings):
         if not self.port:
             object.__setattr__(self, "port", self.default_port)
         return self
+
+
+class RelaySettings(ServiceSettings):
+    """The settings of a service that runs an outbox relay (``shared.outbox.Relay``)."""
+
+    background_tasks: bool = Field(default=True, description="run the relay and the service's other loops")
+    relay_poll_seconds: float = Field(
+        default=1.0, gt=0, description="longest wait for new messages when no commit wakes the relay"
+    )
+    relay_batch_size: int = Field(
+        default=250,
+        ge=1,
+        le=500,
+        description="messages a relay claims and sends at once (fewer when fewer wait)",
+    )
+    relay_concurrency: int = Field(default=2, ge=1, le=8, description="batches in flight at once")
+    relay_lease_seconds: float = Field(default=30.0, gt=0)
+    relay_max_backoff_seconds: float = Field(
+        default=60.0, ge=0, description="longest wait between two tries of an undelivered message"
+    )
+    relay_keep_sent_days: float = Field(
+        default=7.0, ge=0, description="how long sent outbox messages are kept before the relay deletes them"
+    )
+
+    def relay_options(self) -> dict[str, Any]:
+        """The keyword arguments of ``shared.outbox.Relay`` these settings give."""
+        return {
+            "batch_size": self.relay_batch_size,
+            "lease_seconds": self.relay_lease_seconds,
+            "poll_seconds": self.relay_poll_seconds,
+            "max_backoff_seconds": self.relay_max_backoff_seconds,
+            "concurrency": self.relay_concurrency,
+            "keep_sent_days": self.relay_keep_sent_days,
+        }

@@ -40,10 +40,5 @@ def build_relay(
         OutboxMessage,
         deliver_to(intake),
         name="dispatch-to-intake",
-        batch_size=settings.relay_batch_size,
-        lease_seconds=settings.relay_lease_seconds,
-        poll_seconds=settings.relay_poll_seconds,
-        max_backoff_seconds=settings.relay_max_backoff_seconds,
-        concurrency=settings.relay_concurrency,
-        keep_sent_days=settings.relay_keep_sent_days,
+        **settings.relay_options(),
     )

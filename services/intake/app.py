@@ -79,17 +79,7 @@ def create_app(
             tokens=tokens,
         )
         territory = Territory(session_maker, grid)
-        relay = build_relay(
-            session_maker,
-            territory,
-            dispatch,
-            batch_size=settings.relay_batch_size,
-            lease_seconds=settings.relay_lease_seconds,
-            poll_seconds=settings.relay_poll_seconds,
-            max_backoff_seconds=settings.relay_max_backoff_seconds,
-            concurrency=settings.relay_concurrency,
-            keep_sent_days=settings.relay_keep_sent_days,
-        )
+        relay = build_relay(session_maker, territory, dispatch, **settings.relay_options())
         writer = ReportWriter(
             engine,
             on_commit=relay.wake,

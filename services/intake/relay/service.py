@@ -106,23 +106,8 @@ def build_relay(
     session_maker: async_sessionmaker[AsyncSession],
     territory: Territory,
     dispatch: DispatchClient,
-    *,
-    batch_size: int,
-    lease_seconds: float,
-    poll_seconds: float,
-    max_backoff_seconds: float,
-    concurrency: int = 1,
-    keep_sent_days: float = 7.0,
+    **options: Any,
 ) -> Relay:
-    return Relay(
-        session_maker,
-        OutboxMessage,
-        make_deliver(session_maker, territory, dispatch),
-        name="intake",
-        batch_size=batch_size,
-        lease_seconds=lease_seconds,
-        poll_seconds=poll_seconds,
-        max_backoff_seconds=max_backoff_seconds,
-        concurrency=concurrency,
-        keep_sent_days=keep_sent_days,
-    )
+    """intake's relay; ``options`` are :class:`Relay`'s (``RelaySettings.relay_options()``)."""
+    deliver = make_deliver(session_maker, territory, dispatch)
+    return Relay(session_maker, OutboxMessage, deliver, name="intake", **options)
