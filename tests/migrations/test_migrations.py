@@ -106,6 +106,43 @@ def _without_other_dialects_indexes(diff: list[Any], metadata: MetaData, dialect
     ]
 
 
+BEFORE_FILLFACTORS = {"intake": "intake_0003", "dispatch": "dispatch_0005"}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_tables_get_the_storage_parameters_the_models_declare(service: str) -> None:
+    """Autogenerate does not compare a table's storage parameters (the fillfactor that leaves
+    room for HOT updates), so they are compared here: after the migrations and after their
+    downgrade to the revision before the fillfactors (none left)."""
+    metadata = importlib.import_module(f"services.{service}.models").Base.metadata
+    declared = {
+        name: {f"{key}={value}" for key, value in table.dialect_options["postgresql"]["with"].items()}
+        for name, table in metadata.tables.items()
+        if table.dialect_options["postgresql"]["with"]
+    }
+    url = empty_database("postgresql", service, Path())
+
+    async def reloptions() -> dict[str, set[str]]:
+        connection = await asyncpg.connect(url.replace("+asyncpg", ""))
+        try:
+            rows = await connection.fetch(
+                "SELECT relname, reloptions FROM pg_class WHERE relkind = 'r' "
+                "AND relnamespace = 'public'::regnamespace AND reloptions IS NOT NULL"
+            )
+            return {row["relname"]: set(row["reloptions"]) for row in rows}
+        finally:
+            await connection.close()
+
+    upgrade(service, url)
+    try:
+        assert asyncio.run(reloptions()) == declared
+        if service in BEFORE_FILLFACTORS:
+            downgrade(service, url, BEFORE_FILLFACTORS[service])
+            assert asyncio.run(reloptions()) == {}
+    finally:
+        downgrade(service, url)
+
+
 def test_the_search_index_is_the_queries_own() -> None:
     """The console's text search uses the trigram index the migration built (PostgreSQL uses an
     expression index only for the very same expression)."""
