@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import (
     PROBLEM_JSON,
+    AnswerUnexpectedErrors,
     BadRequest,
     Forbidden,
     PayloadTooLarge,
@@ -120,6 +121,7 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(AnswerUnexpectedErrors)  # added last: the outermost of the service's own
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)

@@ -38,6 +38,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db import out_of_reach, refused_value
 
@@ -219,10 +220,43 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(WanggeError().to_problem(request.url.path))
 
 
+class AnswerUnexpectedErrors:
+    """The outermost of a service's own middleware: an exception no handler took is logged once,
+    with its traceback, and answered with the bare 500 problem.
+
+    Starlette sends exceptions of any class to ``ServerErrorMiddleware``, which answers with
+    the handler and then raises the exception again, for the server to log: every unexpected
+    error was logged twice, by ``wangge.errors`` and by uvicorn. An error after the response
+    began cannot be answered; it goes on to the server, which logs it and closes the connection.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        response_started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if response_started:
+                raise
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
+            await problem_response(WanggeError().to_problem(scope["path"]))(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(WanggeError, _wangge_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for database_error in (DBAPIError, OSError, TimeoutError, PoolTimeout):
         app.add_exception_handler(database_error, _database_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_exception_handler(Exception, _unexpected_error)  # behind AnswerUnexpectedErrors

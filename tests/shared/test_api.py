@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
+from fastapi import APIRouter, FastAPI
 
 from services.dispatch.app import create_app as dispatch_app
+from shared.api import create_service_app
 from shared.errors import PROBLEM_JSON
 from shared.settings import ServiceSettings
 
@@ -38,3 +43,30 @@ async def test_a_method_a_path_does_not_take_is_405_not_an_internal_error() -> N
         answer = await dispatch.delete("/healthz")
     assert (answer.status_code, answer.headers["allow"]) == (405, "GET")
     assert answer.json()["title"] == "Method not allowed"  # was "Internal error"
+
+
+async def test_an_unexpected_error_is_answered_500_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    """Starlette answered it and raised it again, and uvicorn logged the traceback a second time;
+    the test transport raises what the app raises, as the server would see it."""
+    router = APIRouter()
+
+    @router.get("/v1/broken")
+    async def broken() -> None:
+        raise KeyError("a bug")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    app = create_service_app(
+        title="t", description="", lifespan=lifespan, max_body_bytes=BOUND, routers=[router]
+    )
+    with caplog.at_level(logging.ERROR):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as service:
+            answer = await service.get("/v1/broken")
+
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == PROBLEM_JSON
+    assert answer.json()["title"] == "Internal error" and "a bug" not in answer.text
+    logged = [(r.name, r.getMessage()) for r in caplog.records if r.exc_info]
+    assert logged == [("wangge.errors", "unhandled error on GET /v1/broken")]
