@@ -48,9 +48,9 @@ OUTBOX_FILLFACTOR = 50
 """How full PostgreSQL fills an outbox page on insert. A claim rewrites its message (lease
 owner and time) and a mark rewrites it again; an update that finds room on its page and
 changes no indexed column is HOT: no new index entries. In pages filled to the brim (the
-default, 100) 1.0–3.2 % of the updates were HOT; at 50 every claim is (the mark changes
+default, 100) 1.2–1.6 % of the updates were HOT; at 50 every claim is (the mark changes
 ``sent_at``, which the pending index's predicate reads, and is never HOT). Measured under
-load in the bench's services: intake's outbox took 2.7 KB a message where it had taken 3.8,
+load in the bench's services: intake's outbox took 2.6 KB a message where it had taken 3.8,
 since a page's old versions are pruned in place."""
 
 

@@ -41,7 +41,7 @@ class Report(Base):
         Index("ix_reports_reporter_received", "reporter_id", "received_at", "id"),
         # Each status dispatch sends rewrites the report's view (status, case, department,
         # deadline: no indexed column). With room left on the page the rewrite is HOT, with
-        # no new entries in the two indexes: 63 % of them under load at 70, 5–6 % at the
+        # no new entries in the two indexes: 63 % of them under load at 70, 3–4 % at the
         # default 100.
         {"postgresql_with": {"fillfactor": 70}},
     )
