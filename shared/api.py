@@ -8,7 +8,10 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import (
@@ -74,6 +77,23 @@ class BodySizeLimit:
 class _StreamTooLarge(StarletteHTTPException):
     """A streamed body ran past the bound. An HTTP exception, as FastAPI passes those on: it
     turns any other failure to read a body into a 400 (a streamed 2.6 MB note was one)."""
+
+
+class ProblemCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight (an origin, method or header not allowed)
+    answered as a 400 problem like every other error, not as ``text/plain``."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        kept = {
+            name: value
+            for name, value in response.headers.items()
+            if name not in ("content-type", "content-length")
+        }
+        detail = bytes(response.body).decode()  # "Disallowed CORS origin, method"
+        return problem_response(BadRequest(detail).to_problem(), headers=kept)
 
 
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:

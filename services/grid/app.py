@@ -10,7 +10,6 @@ from typing import TypedDict
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.grid.access import authorize
@@ -25,7 +24,7 @@ from services.grid.settings import GridSettings
 from services.grid.staff.router import router as staff_router
 from services.grid.territory.index import TerritoryIndex
 from services.grid.territory.router import router as territory_router
-from shared.api import create_service_app
+from shared.api import ProblemCORSMiddleware, create_service_app
 from shared.auth import TokenVerifier
 from shared.db import create_engine, create_session_maker
 
@@ -92,7 +91,7 @@ def create_app(
     )
     # /docs of intake and dispatch sign in here ("Authorize"): a browser needs CORS for that.
     app.add_middleware(
-        CORSMiddleware,
+        ProblemCORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type"],

@@ -197,3 +197,21 @@ async def test_tokens_grid_did_not_sign_or_that_expired_are_401(
     garbage = await anonymous.get("/v1/regions", headers={"Authorization": "Bearer not-a-jwt"})
     assert garbage.status_code == 401
     assert garbage.headers["www-authenticate"] == "Bearer"
+
+
+async def test_a_browser_preflight_is_let_in_only_from_the_listed_origins(
+    anonymous: httpx.AsyncClient, grid_settings: Any
+) -> None:
+    """intake's and dispatch's /docs sign in at grid's token endpoint; another origin's
+    preflight is refused as a problem, like every error (Starlette's was text/plain)."""
+    asked = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    listed = grid_settings.cors_origins[0]
+    allowed = await anonymous.options("/v1/auth/token", headers={"Origin": listed, **asked})
+    refused = await anonymous.options("/v1/auth/token", headers={"Origin": "https://evil.example", **asked})
+
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == listed
+    assert refused.status_code == 400
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["detail"] == "Disallowed CORS origin"
+    assert "access-control-allow-origin" not in refused.headers
