@@ -124,7 +124,8 @@ def enqueued(session: AsyncSession) -> bool:
 
 def backoff(attempts: int, *, base: float = 0.5, cap: float = 60.0) -> float:
     """Seconds before the next try: doubling from ``base``, capped, with full jitter in its upper half."""
-    delay = min(cap, base * 2 ** max(attempts - 1, 0))
+    # Past 64 doublings any base is beyond any cap; 2 ** 1024 would not even fit a float.
+    delay = min(cap, base * 2.0 ** min(max(attempts - 1, 0), 64))
     return delay * random.uniform(0.5, 1.0)
 
 
