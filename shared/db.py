@@ -103,6 +103,16 @@ def refused_value(exc: BaseException) -> bool:
     return state in REFUSED_VALUE_STATES or (state == "22000" and "out of" in message and "range" in message)
 
 
+CONCURRENCY_STATES = frozenset({"40001", "40P01"})
+"""SQLSTATEs of a transaction PostgreSQL aborted because of a concurrent one (a serialization
+failure, a deadlock it broke): the same request retried succeeds or gets its own answer."""
+
+
+def aborted_by_concurrency(exc: BaseException) -> bool:
+    """PostgreSQL aborted the transaction to let a concurrent one through: a 503 to retry."""
+    return isinstance(exc, DBAPIError) and _sqlstate(exc) in CONCURRENCY_STATES
+
+
 def out_of_reach(exc: BaseException) -> bool:
     """The database cannot serve right now (down, restarting, out of connections, locked, the
     pool exhausted): the request may simply be retried, a 503.
@@ -225,7 +235,7 @@ class RowUpdate:
     one array per column: one statement of one shape for a whole batch, where an executemany
     ran an UPDATE per row. Elsewhere, an executemany. ``where`` adds a condition on the
     table's row and its new values (``v``, the key among them). A key given twice takes its
-    last row's values, on both backends.
+    last row's values, on both backends. Keys must sort (ids, UUIDs, codes).
     """
 
     table: Table
@@ -237,7 +247,10 @@ class RowUpdate:
         """``rows`` hold the key and every column, under their names."""
         if not rows:
             return
-        rows = list({row[self.key]: row for row in rows}.values())  # the last row of a key
+        # The last row of a key, in key order: two updates of the same rows lock them in one
+        # order (on the usual plan, a loop over the arrays), not in opposite orders to deadlock.
+        last = {row[self.key]: row for row in rows}
+        rows = [last[key] for key in sorted(last)]
         names = (self.key, *self.columns)
         if connection.dialect.name == "postgresql":
             arrays = {f"a_{name}": [row[name] for row in rows] for name in names}

@@ -40,7 +40,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.db import out_of_reach, refused_value
+from shared.db import aborted_by_concurrency, out_of_reach, refused_value
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://wangge.dev/problems/"
@@ -207,6 +207,9 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         error: WanggeError = Unprocessable(
             "a value in the request cannot be stored (out of range or malformed)"
         )
+    elif aborted_by_concurrency(exc):
+        log.warning("a concurrent transaction aborted %s: %s", where, getattr(exc, "orig", exc))
+        error = ServiceUnavailable("the request met a concurrent one in the database; retry it")
     elif out_of_reach(exc):
         log.warning("the database is out of reach on %s: %s: %s", where, type(exc).__name__, exc)
         error = ServiceUnavailable("the database is out of reach; retry shortly")

@@ -3,6 +3,7 @@ will not store a 422, a database out of reach a 503, a mistake in a query a 500.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from shared.db import create_engine, out_of_reach, refused_value
 from shared.errors import install_error_handlers
@@ -52,6 +53,21 @@ async def client(backend: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClien
     @app.get("/out-of-range")
     async def out_of_range() -> None:
         await run("SELECT CAST(:value AS INTEGER)", value=2**40)
+
+    @app.get("/deadlock")
+    async def deadlock() -> None:  # two transactions wait for each other; PostgreSQL aborts one
+        async def take(connection: AsyncConnection, key: int) -> None:
+            try:
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+            except DBAPIError:
+                await connection.rollback()  # lets the other through
+                raise
+
+        async with reachable.connect() as first, reachable.connect() as second:
+            await take(first, 1)
+            await take(second, 2)
+            outcomes = await asyncio.gather(take(first, 2), take(second, 1), return_exceptions=True)
+        raise next(outcome for outcome in outcomes if isinstance(outcome, BaseException))
 
     @app.get("/division")
     async def division() -> None:  # a data exception, but the query's own mistake
@@ -111,6 +127,20 @@ async def test_a_database_out_of_reach_is_503(client: httpx.AsyncClient, path: s
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["detail"] == DOWN
+
+
+async def test_a_transaction_aborted_for_a_concurrent_one_is_503(
+    client: httpx.AsyncClient, backend: str
+) -> None:
+    """A deadlock PostgreSQL broke (or a serialization failure): the same request retried goes
+    through. It was a 500, with a traceback in the log."""
+    if backend == "sqlite":
+        pytest.skip("SQLite has one writer: its transactions never deadlock")
+    response = await client.get("/deadlock")
+
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "the request met a concurrent one in the database; retry it"
 
 
 @pytest.mark.parametrize("path", ["/typo", "/duplicate", "/division", "/missing-file"])

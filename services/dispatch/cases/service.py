@@ -299,10 +299,8 @@ async def reject(
     target = next_status(Step.reject, before)
     if (body.reason == "duplicate") != (body.duplicate_of is not None):
         raise Unprocessable("reason 'duplicate' goes with duplicate_of (the case it repeats), and only it")
-    if body.duplicate_of is not None and (
-        body.duplicate_of == case.id or await repository.get(session, body.duplicate_of) is None
-    ):
-        raise Unprocessable(f"duplicate_of names no other case: {body.duplicate_of}")
+    if body.duplicate_of is not None:
+        await _original(session, case, body.duplicate_of)
     now = utcnow()
     case.status = target
     case.duplicate_of = body.duplicate_of
@@ -319,6 +317,23 @@ async def reject(
         data={"reason": body.reason, "duplicate_of": body.duplicate_of},
     )
     return await case_detail(session, case)
+
+
+async def _original(session: AsyncSession, case: Case, original_id: int) -> Case:
+    """The case ``case`` repeats, locked until the rejection commits: another case, not rejected
+    itself, so that no chain of duplicates ends in a rejected case (nor a cycle: two cases
+    rejected as each other's duplicates, and nobody to handle the problem). Two such
+    rejections at once lock the two cases in opposite orders; PostgreSQL lets one through and
+    the other is a 503 to retry, answered 422 then."""
+    original = None if original_id == case.id else await repository.get(session, original_id, for_update=True)
+    if original is None:
+        raise Unprocessable(f"duplicate_of names no other case: {original_id}")
+    if original.status == Status.rejected:
+        repeats = f" as a duplicate of case {original.duplicate_of}" if original.duplicate_of else ""
+        raise Unprocessable(
+            f"case {original_id} was rejected itself{repeats}; duplicate_of names a case that was not"
+        )
+    return original
 
 
 async def feedback(

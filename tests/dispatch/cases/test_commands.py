@@ -153,6 +153,15 @@ async def test_reject_as_duplicate_names_the_other_case(dispatch: Dispatch) -> N
     assert beyond.status_code == 422  # was a 500 on SQLite: the driver cannot send it
     odd = await dispatch.act(first["id"], "reject", {"reason": "spam"})
     assert odd.status_code == 422
+    # second is rejected itself: naming it would leave nobody to handle the problem (and a
+    # cycle, first and second each the other's duplicate, was a 200)
+    back = await dispatch.act(first["id"], "reject", {"reason": "duplicate", "duplicate_of": second["id"]})
+    assert back.status_code == 422
+    assert back.json()["detail"] == (
+        f"case {second['id']} was rejected itself as a duplicate of case {first['id']}; "
+        "duplicate_of names a case that was not"
+    )
+    assert (await dispatch.read(first["id"]))["status"] != "rejected"
 
 
 @pytest.mark.parametrize(
