@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-import httpx
+import asyncio
 
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.grid.departments import service as departments
+from services.grid.departments.schemas import DepartmentCreate, DepartmentUpdate
+from shared.errors import PreconditionFailed
 from tests.grid.factories import create_category, create_department
 
 
@@ -118,3 +125,35 @@ async def test_catalog_refuses_unknown_departments_and_bad_values(client: httpx.
         odd = await client.post("/v1/catalog", json={**body, "code": code, "department_code": None})
         assert odd.status_code == 422, odd.text
     assert (await client.get("/v1/catalog/0501")).status_code == 404
+
+
+async def test_two_changes_under_one_etag_the_second_is_412(
+    sessions: async_sessionmaker[AsyncSession], backend: str
+) -> None:
+    """Both changes checked If-Match against the version they had read, the second before the
+    first committed, and both went through: the second wrote over the first under the same
+    new ETag. The change now locks the row before it checks."""
+    if backend == "sqlite":
+        pytest.skip("SQLite has one connection: two changes never overlap")
+    async with sessions() as session:
+        await departments.create_department(
+            session, data=DepartmentCreate(code="police", name_zh="派出所", name_en="Police"), actor_id="a"
+        )
+        await session.commit()
+    async with sessions() as first, sessions() as second:
+        await departments.update_department(
+            first, code="police", data=DepartmentUpdate(phone="111"), if_match='"1"', actor_id="a"
+        )
+        racing = asyncio.create_task(
+            departments.update_department(
+                second, code="police", data=DepartmentUpdate(name_en="Other"), if_match='"1"', actor_id="b"
+            )
+        )
+        await asyncio.sleep(0.2)  # the second has read (or is waiting to read) the department
+        assert not racing.done()
+        await first.commit()
+        with pytest.raises(PreconditionFailed):
+            await racing
+    async with sessions() as session:
+        stored = await departments.get_department(session, code="police")
+        assert (stored.phone, stored.name_en, stored.version) == ("111", "Police", 2)

@@ -14,8 +14,8 @@ from shared.errors import Conflict, NotFound, Unprocessable
 from shared.etags import require_if_match
 
 
-async def get_category(session: AsyncSession, *, code: str) -> Category:
-    category = await repository.get(session, code)
+async def get_category(session: AsyncSession, *, code: str, for_update: bool = False) -> Category:
+    category = await repository.get(session, code, for_update=for_update)
     if category is None:
         raise NotFound(f"no category {code!r} in the catalog")
     return category
@@ -49,7 +49,7 @@ async def create_category(session: AsyncSession, *, data: CategoryCreate, actor_
 async def update_category(
     session: AsyncSession, *, code: str, data: CategoryUpdate, if_match: str | None, actor_id: str
 ) -> Category:
-    category = await get_category(session, code=code)
+    category = await get_category(session, code=code, for_update=True)
     require_if_match(if_match, category.version)
     changes = data.model_dump(mode="json", exclude_unset=True)
     if "department_code" in changes:

@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.grid.models import Department
 
 
-async def get(session: AsyncSession, code: str) -> Department | None:
-    return await session.get(Department, code)
+async def get(session: AsyncSession, code: str, *, for_update: bool = False) -> Department | None:
+    """The row, or None; ``for_update`` locks it until the transaction ends (PostgreSQL: a
+    change checks ``If-Match`` against the version it then writes over, never a stale one)."""
+    return await session.get(Department, code, with_for_update=for_update, populate_existing=for_update)
 
 
 async def get_many(session: AsyncSession, codes: Iterable[str]) -> dict[str, Department]:

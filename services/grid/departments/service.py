@@ -18,8 +18,8 @@ from shared.errors import Conflict, NotFound
 from shared.etags import require_if_match
 
 
-async def get_department(session: AsyncSession, *, code: str) -> Department:
-    department = await repository.get(session, code)
+async def get_department(session: AsyncSession, *, code: str, for_update: bool = False) -> Department:
+    department = await repository.get(session, code, for_update=for_update)
     if department is None:
         raise NotFound(f"no department {code!r}")
     return department
@@ -47,7 +47,7 @@ async def create_department(session: AsyncSession, *, data: DepartmentCreate, ac
 async def update_department(
     session: AsyncSession, *, code: str, data: DepartmentUpdate, if_match: str | None, actor_id: str
 ) -> Department:
-    department = await get_department(session, code=code)
+    department = await get_department(session, code=code, for_update=True)
     require_if_match(if_match, department.version)
     for field, value in data.model_dump(exclude_unset=True).items():
         setattr(department, field, value)

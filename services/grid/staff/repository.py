@@ -12,8 +12,13 @@ from services.grid.models import Staff, StaffAssignment
 from services.grid.regions.codes import lineage
 
 
-async def get_by_username(session: AsyncSession, username: str) -> Staff | None:
-    return await session.scalar(select(Staff).where(Staff.username == username))
+async def get_by_username(session: AsyncSession, username: str, *, for_update: bool = False) -> Staff | None:
+    """The row, or None; ``for_update`` locks it until the transaction ends (PostgreSQL: a
+    change checks ``If-Match`` against the version it then writes over, never a stale one)."""
+    query = select(Staff).where(Staff.username == username)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return await session.scalar(query)
 
 
 async def region_codes(session: AsyncSession, staff_ids: Iterable[int]) -> dict[int, list[str]]:

@@ -38,8 +38,8 @@ def _read(staff: Staff, codes: Sequence[str]) -> StaffRead:
     )
 
 
-async def _get(session: AsyncSession, username: str) -> Staff:
-    staff = await repository.get_by_username(session, username)
+async def _get(session: AsyncSession, username: str, *, for_update: bool = False) -> Staff:
+    staff = await repository.get_by_username(session, username, for_update=for_update)
     if staff is None:
         raise NotFound(f"no staff member {username!r}")
     return staff
@@ -109,7 +109,7 @@ async def create_staff(session: AsyncSession, *, data: StaffCreate, actor_id: st
 async def update_staff(
     session: AsyncSession, *, username: str, data: StaffUpdate, if_match: str | None, actor_id: str
 ) -> tuple[StaffRead, int]:
-    staff = await _get(session, username)
+    staff = await _get(session, username, for_update=True)
     require_if_match(if_match, staff.version)
     changes = data.model_dump(mode="json", exclude_unset=True)
     role = StaffRole(changes.get("role", staff.role))
@@ -134,7 +134,7 @@ async def update_staff(
 async def set_assignments(
     session: AsyncSession, *, username: str, data: AssignmentsSet, actor_id: str
 ) -> tuple[StaffRead, int]:
-    staff = await _get(session, username)
+    staff = await _get(session, username, for_update=True)
     await _check_assignments(session, StaffRole(staff.role), data.region_codes)
     await repository.replace_assignments(session, staff.id, data.region_codes)
     staff.version += 1
