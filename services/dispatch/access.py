@@ -19,6 +19,11 @@ Who sees which case:
   leader's community code covers its cells), and every case they reported on;
 - integrations: the cases of the reports they filed;
 - services: none (they call only the internal inbox).
+
+A reader who sees a case only as one of its reporters (an integration always; a grid worker
+outside their regions) reads it as its reporter (:func:`sees_whole_case`): their own reports
+on it, not the other reporters' (a merchant group's bot is not to read what a grid worker or
+another group filed).
 """
 
 from __future__ import annotations
@@ -73,6 +78,19 @@ CurrentActor = Annotated[Actor, Depends(GUARD)]
 def reported_by(actor: Actor) -> ColumnElement[bool]:
     """The case holds a report filed by ``actor``."""
     return exists().where(CaseReport.case_id == Case.id, CaseReport.reporter_id == actor.id)
+
+
+def sees_whole_case(actor: Actor, case: Case) -> bool:
+    """Whether ``actor`` sees ``case`` for their work, not only as one of its reporters: the
+    rules of :func:`case_scope` but ``reported_by``, for a case already read inside it."""
+    if actor.sees_subdistrict:
+        return True
+    if actor.role is Role.handler:
+        return actor.department is not None and case.department_code == actor.department
+    if actor.role in GRID_ROLES:
+        cell = case.grid_cell or ""
+        return any(cell.startswith(region) for region in actor.regions if region) and bool(cell)
+    return False
 
 
 def case_scope(actor: Actor) -> ColumnElement[bool]:

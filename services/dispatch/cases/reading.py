@@ -12,11 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch import access
 from services.dispatch.cases import repository
 from services.dispatch.cases.schemas import CaseDetail, CasePage, CaseRead, EventRead, ReportRead
-from services.dispatch.models import Case
-from shared.actors import Actor
+from services.dispatch.models import Case, CaseReport
+from shared.actors import SUBDISTRICT_ROLES, Actor, Role
 from shared.db import utcnow
 from shared.errors import NotFound
 from shared.schemas import RowId, Timestamp, decode_cursor, encode_cursor
+
+NAMED_TO_REPORTERS = frozenset(
+    {*(role.value for role in SUBDISTRICT_ROLES), Role.handler.value, Role.service.value}
+)
+"""Whose events a reporter-only reader sees with their actor: the office, the handlers, the
+system; not the other reporters (grid roles, integrations)."""
 
 
 class _Position(BaseModel):
@@ -31,19 +37,51 @@ async def detail(session: AsyncSession, *, case_id: int, actor: Actor) -> CaseDe
     case = await repository.get(session, case_id, scope=access.case_scope(actor))
     if case is None:
         raise NotFound(f"there is no case {case_id}")
-    return await case_detail(session, case)
+    return await case_detail(session, case, actor)
 
 
-async def case_detail(session: AsyncSession, case: Case) -> CaseDetail:
-    """The answer to a command: the case its actor has just been allowed to change (a handler
-    who returned a case no longer sees it, yet gets the result of that)."""
-    return CaseDetail.model_validate(
+def as_reported_by(case: CaseDetail, reader: str) -> CaseDetail:
+    """The case as one of its reporters reads it when that is their only way in: their own
+    reports, the case as they reported it (:func:`_as_reported`), and the other reporters'
+    events without who they are or what they filed (``data``). Statuses, times, departments
+    and the office's notes stay: they are what the reporter waits to hear. A reader with no
+    report on it (a handler answered after returning the case) gets it whole."""
+    own = [report for report in case.reports if report.reporter_id == reader]
+    if not own:
+        return case
+
+    def event(entry: EventRead) -> EventRead:
+        if entry.actor_id == reader or entry.actor_role in NAMED_TO_REPORTERS:
+            return entry
+        return entry.model_copy(update={"actor_id": None, "actor_role": None, "data": {}})
+
+    opened = bool(case.reports) and case.reports[0].reporter_id == reader
+    changes = _as_reported(own[0] if own and not opened else None)
+    return case.model_copy(update={**changes, "reports": own, "timeline": [event(e) for e in case.timeline]})
+
+
+def _as_reported(first: ReportRead | CaseReport | None) -> dict[str, object]:
+    """A case's own fields as a reporter-only reader sees them: its description and point from
+    their first report when another reporter's opened the case (``first``), no address then
+    (only the opening report's is kept), and no feedback comment (any reporter's)."""
+    changes: dict[str, object] = {"feedback_comment": None}
+    if first is not None:
+        changes |= {"description": first.description, "lat": first.lat, "lon": first.lon, "address": None}
+    return changes
+
+
+async def case_detail(session: AsyncSession, case: Case, actor: Actor) -> CaseDetail:
+    """The case as ``actor`` reads it, and the answer to their command on it (a handler who
+    returned a case no longer sees it, yet gets the result of that); a reporter who sees it
+    only as such reads it :func:`as_reported_by` them."""
+    whole = CaseDetail.model_validate(
         {
             **CaseRead.model_validate(case).model_dump(exclude={"overdue"}),
             "reports": [ReportRead.model_validate(r) for r in await repository.reports(session, case.id)],
             "timeline": [EventRead.model_validate(e) for e in await repository.timeline(session, case.id)],
         }
     )
+    return whole if access.sees_whole_case(actor, case) else as_reported_by(whole, actor.id)
 
 
 async def list_cases(
@@ -62,4 +100,14 @@ async def list_cases(
     rows = await repository.page(session, filters, scope=scope, now=utcnow(), limit=limit, after=after)
     items, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(_Position(created_at=items[-1].created_at, id=items[-1].id)) if more else None
-    return CasePage(items=[CaseRead.model_validate(c) for c in items], next_cursor=next_cursor)
+    page = [CaseRead.model_validate(c) for c in items]
+    as_reporter = [case.id for case in items if not access.sees_whole_case(actor, case)]
+    if as_reporter:
+        firsts = await repository.first_reports_by(session, as_reporter, actor.id)
+        page = [
+            case.model_copy(update=_as_reported(None if firsts[case.id][1] else firsts[case.id][0]))
+            if case.id in firsts
+            else case
+            for case in page
+        ]
+    return CasePage(items=page, next_cursor=next_cursor)

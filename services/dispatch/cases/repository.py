@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from services.dispatch.cases.lifecycle import FINISHED
 from services.dispatch.models import Case, CaseEvent, CaseReport, search_text
@@ -44,6 +45,24 @@ async def report_ids(session: AsyncSession, case_id: int) -> list[uuid.UUID]:
 async def reports(session: AsyncSession, case_id: int) -> Sequence[CaseReport]:
     query = select(CaseReport).where(CaseReport.case_id == case_id).order_by(CaseReport.id)
     return (await session.scalars(query)).all()
+
+
+async def first_reports_by(
+    session: AsyncSession, case_ids: Sequence[int], reporter_id: str
+) -> dict[int, tuple[CaseReport, bool]]:
+    """Per case among ``case_ids``, the first report ``reporter_id`` filed on it, and whether
+    that report opened the case (the case's first)."""
+    if not case_ids:
+        return {}
+    other = aliased(CaseReport)
+    opener = select(func.min(other.id)).where(other.case_id == CaseReport.case_id).scalar_subquery()
+    query = (
+        select(CaseReport, CaseReport.id == opener)
+        .where(CaseReport.case_id.in_(sorted(set(case_ids))), CaseReport.reporter_id == reporter_id)
+        .order_by(CaseReport.id.desc())
+    )
+    rows = (await session.execute(query)).all()
+    return {report.case_id: (report, bool(opened)) for report, opened in rows}  # the first wins
 
 
 async def timeline(session: AsyncSession, case_id: int) -> Sequence[CaseEvent]:

@@ -73,8 +73,11 @@ class EventRead(ResponseModel):
     action: str = Field(examples=["dispatched"])
     from_status: str | None
     to_status: str
-    actor_id: str
-    actor_role: str
+    actor_id: str | None = Field(
+        description="who acted; null for another reporter's event, to a reader who sees the case "
+        "only as one of its reporters"
+    )
+    actor_role: str | None
     note: str | None
     photos: list[str]
     data: dict[str, Any]

@@ -138,7 +138,7 @@ async def dispatch(
         note=body.note,
         data={"department_code": department.code, "category_code": case.category_code},
     )
-    return await case_detail(session, case)
+    return await case_detail(session, case, actor)
 
 
 async def accept(
@@ -153,7 +153,7 @@ async def accept(
     await timeline.record(
         session, case, action=Step.accept, from_status=before, actor=_who(actor), at=now, note=note
     )
-    return await case_detail(session, case)
+    return await case_detail(session, case, actor)
 
 
 async def return_case(
@@ -176,7 +176,7 @@ async def return_case(
         note=body.reason,
         data={"department_code": department},
     )
-    return await case_detail(session, case)
+    return await case_detail(session, case, actor)
 
 
 async def resolve(
@@ -198,7 +198,7 @@ async def resolve(
         note=body.note,
         photos=body.photos,
     )
-    return await case_detail(session, case)
+    return await case_detail(session, case, actor)
 
 
 async def verify(
@@ -227,7 +227,7 @@ async def verify(
         photos=body.photos,
         data={"passed": body.passed},
     )
-    return await case_detail(session, case)
+    return await case_detail(session, case, actor)
 
 
 async def reassign(
@@ -266,7 +266,7 @@ async def reassign(
         note=body.note,
         data={"from_department_code": previous, "department_code": department.code},
     )
-    return await case_detail(session, case)
+    return await case_detail(session, case, actor)
 
 
 async def close(
@@ -288,7 +288,7 @@ async def close(
         note=body.note,
         data={"verified_on_site": False},
     )
-    return await case_detail(session, case)
+    return await case_detail(session, case, actor)
 
 
 async def reject(
@@ -316,7 +316,7 @@ async def reject(
         note=body.note,
         data={"reason": body.reason, "duplicate_of": body.duplicate_of},
     )
-    return await case_detail(session, case)
+    return await case_detail(session, case, actor)
 
 
 async def _original(session: AsyncSession, case: Case, original_id: int) -> Case:
@@ -379,7 +379,7 @@ async def feedback(
             note=body.comment,
             data={"rating": body.rating},
         )
-    return await case_detail(session, case)
+    return await case_detail(session, case, actor)
 
 
 async def add_note(
@@ -399,4 +399,4 @@ async def add_note(
         note=body.note,
         photos=body.photos,
     )
-    return await case_detail(session, case)
+    return await case_detail(session, case, actor)

@@ -38,7 +38,9 @@ async def world(dispatch: Dispatch) -> dict[str, int]:
             category=OTHER, grid_cell=FAR_CELL, community=FAR_COMMUNITY, lat=factories.LAT + 3 * FAR
         ),
     }
-    bot = factories.report(lat=factories.LAT + 0.0002, reporter_id=BOT, channel="wechat-bot")
+    bot = factories.report(
+        lat=factories.LAT + 0.0002, reporter_id=BOT, channel="wechat-bot", description="群里说：路口有人占道"
+    )
     await dispatch.deliver(*reports.values(), bot)
     return {name: (await dispatch.case_of(r["report_id"]))["id"] for name, r in reports.items()}
 
@@ -81,6 +83,35 @@ async def test_each_role_lists_and_reads_exactly_its_cases(dispatch: Dispatch) -
         for name, case_id in cases.items():
             status = (await dispatch.client.get(f"/v1/cases/{case_id}", headers=headers)).status_code
             assert status == (200 if case_id in mine else 404), (who, name)
+
+
+async def test_a_reader_who_is_only_a_reporter_reads_the_case_as_reported(dispatch: Dispatch) -> None:
+    """The bot reached case ``a`` through its report, which joined wang.fang's: it read her
+    report, her name on the timeline and her description as the case's."""
+    cases = await world(dispatch)
+    bot = bearer(BOT, Role.integration, scopes=["reports:read"], channel="wechat-bot")
+    office = await dispatch.read(cases["a"])
+    read = (await dispatch.client.get(f"/v1/cases/{cases['a']}", headers=bot)).json()
+    (listed_item,) = (await dispatch.client.get("/v1/cases", headers=bot)).json()["items"]
+
+    assert [r["reporter_id"] for r in office["reports"]] == ["wang.fang", BOT]
+    assert [r["reporter_id"] for r in read["reports"]] == [BOT]
+    for case in (read, listed_item):
+        assert (case["description"], case["lat"], case["address"]) == (
+            "群里说：路口有人占道",
+            read["reports"][0]["lat"],
+            None,
+        )
+        assert case["status"] == office["status"] and case["department_code"] == office["department_code"]
+    assert "wang.fang" not in str(read) and office["description"] not in str(read)
+    assert [(e["action"], e["to_status"]) for e in read["timeline"]] == [
+        (e["action"], e["to_status"]) for e in office["timeline"]
+    ]
+    assert [e["actor_id"] for e in read["timeline"]] == [
+        e["actor_id"] if e["actor_id"] in (BOT, "system:router") else None for e in office["timeline"]
+    ]
+    # wang.fang works in the case's cell: she reads it whole, the bot's report included
+    assert (await dispatch.client.get(f"/v1/cases/{cases['a']}", headers=WORKER)).json() == office
 
 
 async def test_filters_cannot_widen_the_scope(dispatch: Dispatch) -> None:
