@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -63,6 +63,17 @@ async def first_reports_by(
     )
     rows = (await session.execute(query)).all()
     return {report.case_id: (report, bool(opened)) for report, opened in rows}  # the first wins
+
+
+async def recategorize_reports(session: AsyncSession, case_id: int, category: str) -> None:
+    """File the case's reports under ``category``, the case's own since the office set it: the
+    inbox matches a new report against open cases by their reports' category (one index holds
+    it, the point and the time). What the reporter chose stays on their report in intake."""
+    await session.execute(
+        update(CaseReport)
+        .where(CaseReport.case_id == case_id, CaseReport.category.is_distinct_from(category))
+        .values(category=category)
+    )
 
 
 async def timeline(session: AsyncSession, case_id: int) -> Sequence[CaseEvent]:

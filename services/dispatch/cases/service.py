@@ -118,6 +118,8 @@ async def dispatch(
         case.category_code = category.code
         case.category_name = category.name_zh
         case.urgency = category.urgency
+        # Later reports join an open case by its reports' category: the one set here now.
+        await repository.recategorize_reports(session, case.id, category.code)
     case.time_limit_hours = category.time_limit_hours if category else None
     now = utcnow()
     assign(

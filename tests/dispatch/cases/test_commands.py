@@ -10,7 +10,7 @@ import pytest
 
 from shared.db import utcnow
 from tests.dispatch.conftest import DISPATCHER, HANDLER, WORKER, WORKS_HANDLER, Dispatch
-from tests.dispatch.fakes import OTHER
+from tests.dispatch.fakes import OTHER, STALL
 
 
 async def triage_case(dispatch: Dispatch) -> dict[str, Any]:
@@ -308,3 +308,19 @@ async def test_unsatisfied_feedback_after_the_window_is_only_recorded(dispatch: 
     late = await dispatch.ok(cid, "feedback", {"rating": 1, "comment": "too late"})
     assert (late["status"], late["rework_count"], late["rating"]) == ("closed", 0, 1)
     assert late["timeline"][-1]["data"] == {"rating": 1, "reopens": False}
+
+
+async def test_a_report_joins_a_case_under_the_category_the_office_set(dispatch: Dispatch) -> None:
+    """The merge matched the category of the case's reports, as filed: a case the office
+    categorised in triage took no later report of that category at the same spot (each one
+    opened a duplicate case), and kept taking reports of the category it no longer had."""
+    first = await dispatch.new_case(category=None)
+    assert first["status"] == "triage"
+    await dispatch.ok(first["id"], "dispatch", {"department_code": "enforcement", "category_code": STALL})
+
+    second = await dispatch.new_case(category=STALL)
+
+    assert (second["id"], second["report_count"]) == (first["id"], 2)
+    assert [r["category"] for r in second["reports"]] == [STALL, STALL]
+    elsewhere = await dispatch.new_case(category=None)  # uncategorised reports never merge
+    assert elsewhere["id"] != first["id"]
