@@ -105,9 +105,13 @@ async def _ask_grid(grid: GridClient, reports: list[InboundReport]) -> Routing:
     routes, categories = await asyncio.gather(
         grid.resolve_routes(pairs), asyncio.gather(*(grid.category(code) for code in codes))
     )
+    # A cell grid does not know has no route, and its answer no category: the triage case
+    # still takes the category's name, urgency and time limit from the catalog.
+    unrouted = sorted({category for category, cell in pairs if routes[category, cell] is None} - set(codes))
+    more = await asyncio.gather(*(grid.category(code) for code in unrouted))
     return Routing(
         routes={(category, cell): routes[category, cell] for category, cell in pairs},
-        categories=dict(zip(codes, categories, strict=True)),
+        categories=dict(zip([*codes, *unrouted], [*categories, *more], strict=True)),
     )
 
 

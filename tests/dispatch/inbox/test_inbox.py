@@ -191,12 +191,15 @@ async def test_unroutable_reports_wait_in_triage(dispatch: Dispatch) -> None:
     no_cell = await dispatch.new_case(grid_cell=None, community=None, lat=factories.LAT + 0.01)
     no_department = await dispatch.new_case(category=OTHER, lat=factories.LAT + 0.02)
     unknown = await dispatch.new_case(category="9999", lat=factories.LAT + 0.03)
+    # a cell grid does not know (the territory changed since intake located the report)
+    unknown_cell = await dispatch.new_case(grid_cell="350203001999", lat=factories.LAT + 0.04)
 
-    for case in (no_category, no_cell, no_department, unknown):
+    for case in (no_category, no_cell, no_department, unknown, unknown_cell):
         assert case["status"] == "triage", case
         assert case["department_code"] is None and case["deadline_at"] is None
         assert [e["action"] for e in case["timeline"]] == ["registered"]
-    assert no_cell["category_name"] == "占道经营"  # the catalog still names it
+    for case in (no_cell, unknown_cell):  # the catalog still names it (was None in an unknown cell)
+        assert case["category_name"] == "占道经营", case
     assert no_department["category_name"] == "其他"
     assert unknown["category_code"] == "9999" and unknown["category_name"] is None
 
