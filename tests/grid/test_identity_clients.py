@@ -134,3 +134,19 @@ async def test_revoked_and_expired_keys_get_no_token(
     assert later.json()["expires_at"] == "2099-12-31T15:00:00Z"
     async with sessions() as session:
         assert len((await session.scalars(select(ApiKey))).all()) == 3
+
+
+async def test_an_integrations_token_does_not_outlive_its_key(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    """A key running out in two minutes got a 15-minute token, good for 13 minutes past it."""
+    soon = utcnow() + timedelta(minutes=2)
+    created = (await client.post("/v1/keys", json={**BOT, "expires_at": soon.isoformat()})).json()
+    lasting = (await client.post("/v1/keys", json=BOT)).json()
+
+    short = await client_credentials(anonymous, *created["key"].split(".", 1))
+    usual = await client_credentials(anonymous, *lasting["key"].split(".", 1))
+
+    assert claims_of(short)["exp"] == int(soon.timestamp())
+    assert 0 < short.json()["expires_in"] <= 120
+    assert usual.json()["expires_in"] == 15 * 60

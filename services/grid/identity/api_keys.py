@@ -90,8 +90,11 @@ async def revoke_api_key(session: AsyncSession, *, key_id: str, actor_id: str) -
         await session.flush()
 
 
-async def authenticate(session: AsyncSession, *, key_id: str, secret: str) -> Actor | None:
-    """The integration a valid, live key stands for (and its ``last_used_at`` updated), else None."""
+async def authenticate(
+    session: AsyncSession, *, key_id: str, secret: str
+) -> tuple[Actor, datetime | None] | None:
+    """The integration a valid, live key stands for and the key's expiry (its ``last_used_at``
+    updated), else None."""
     key = await repository.get_api_key(session, key_id) if key_id.startswith(KEY_ID_PREFIX) else None
     matches = hmac.compare_digest(key.secret_hash if key else _DUMMY_HASH, _hash(secret))
     now = utcnow()
@@ -101,10 +104,11 @@ async def authenticate(session: AsyncSession, *, key_id: str, secret: str) -> Ac
         return None
     key.last_used_at = now
     await session.flush()
-    return Actor(
+    actor = Actor(
         id=f"integration:{key.id}",
         role=Role.integration,
         name=key.name,
         scopes=list(key.scopes),
         channel=key.channel,
     )
+    return actor, key.expires_at

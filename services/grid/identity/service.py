@@ -134,16 +134,18 @@ async def client_credentials_grant(
     """A service (client_id ``intake``/``dispatch``…) or an integration (client_id = the key id)."""
     client_secret = client_secret.removeprefix(f"{client_id}.")
     service_secret = identity.service_secrets.get(client_id)
-    actor: Actor | None
+    client: tuple[Actor, datetime | None] | None
     if service_secret is not None:
         matches = hmac.compare_digest(service_secret.encode(), client_secret.encode())
         actor = Actor(id=f"service:{client_id}", role=Role.service, name=client_id, scopes=["internal"])
-        actor = actor if matches else None
+        client = (actor, None) if matches else None
     else:
-        actor = await api_keys.authenticate(session, key_id=client_id, secret=client_secret)
-    if actor is None:
+        client = await api_keys.authenticate(session, key_id=client_id, secret=client_secret)
+    if client is None:
         raise Unauthorized(BAD_CLIENT)
-    access = identity.issuer.issue(actor)
+    actor, key_expires = client
+    # An integration's token does not outlive its key (a revoked key's lives out its minutes).
+    access = identity.issuer.issue(actor, not_after=key_expires)
     return TokenResponse(access_token=access.token, expires_in=access.expires_in)
 
 

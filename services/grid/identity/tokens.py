@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import jwt
 
@@ -41,20 +42,25 @@ class TokenIssuer:
             lifetime_seconds=settings.access_token_minutes * 60,
         )
 
-    def issue(self, actor: Actor) -> IssuedToken:
+    def issue(self, actor: Actor, *, not_after: datetime | None = None) -> IssuedToken:
+        """A signed access token for ``actor``, living the configured lifetime or until
+        ``not_after`` if that comes first (an API key's own expiry)."""
         now = int(time.time())
+        expires = now + self.lifetime_seconds
+        if not_after is not None:
+            expires = min(expires, int(not_after.timestamp()))
         claims = {
             "iss": self.issuer,
             "aud": self.audience,
             "iat": now,
-            "exp": now + self.lifetime_seconds,
+            "exp": expires,
             "jti": uuid.uuid4().hex,
             **actor.claims(),
         }
         token = jwt.encode(
             claims, self.key.private_key, algorithm=ALGORITHM, headers={"kid": self.key.kid, "typ": "JWT"}
         )
-        return IssuedToken(token=token, expires_in=self.lifetime_seconds)
+        return IssuedToken(token=token, expires_in=expires - now)
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         return {"keys": [self.key.jwk()]}
