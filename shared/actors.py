@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from shared.regions import holds
+
 
 class Role(StrEnum):
     grid_leader = "grid_leader"
@@ -44,7 +46,8 @@ class Actor(BaseModel):
     channel: str | None = None
 
     def in_region(self, code: str | None) -> bool:
-        return code is not None and any(code.startswith(region) for region in self.regions)
+        """Whether one of the actor's regions holds ``code`` (:func:`shared.regions.holds`)."""
+        return any(holds(region, code) for region in self.regions)
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes

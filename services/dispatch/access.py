@@ -37,6 +37,7 @@ from sqlalchemy import ColumnElement, exists, false, or_, true
 from services.dispatch.models import Case, CaseReport
 from shared.access import PUBLIC_ROUTES, REPORTS_CREATE, REPORTS_READ, Guard, Rule
 from shared.actors import GRID_ROLES, Actor, Role
+from shared.regions import held_by
 
 INTAKE_SERVICE = "service:intake"
 
@@ -88,8 +89,7 @@ def sees_whole_case(actor: Actor, case: Case) -> bool:
     if actor.role is Role.handler:
         return actor.department is not None and case.department_code == actor.department
     if actor.role in GRID_ROLES:
-        cell = case.grid_cell or ""
-        return any(cell.startswith(region) for region in actor.regions if region) and bool(cell)
+        return actor.in_region(case.grid_cell)
     return False
 
 
@@ -100,7 +100,7 @@ def case_scope(actor: Actor) -> ColumnElement[bool]:
     if actor.role is Role.handler:
         return Case.department_code == actor.department if actor.department else false()
     if actor.role in GRID_ROLES:
-        cells = [Case.grid_cell.startswith(region, autoescape=True) for region in actor.regions if region]
+        cells = [held_by(Case.grid_cell, region) for region in actor.regions if region]
         return or_(*cells, reported_by(actor))
     if actor.role is Role.integration:
         return reported_by(actor)

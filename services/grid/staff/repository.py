@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.grid.models import Staff, StaffAssignment
 from services.grid.regions.codes import lineage
+from shared.regions import held_by
 
 
 async def get_by_username(session: AsyncSession, username: str, *, for_update: bool = False) -> Staff | None:
@@ -53,7 +54,7 @@ def list_statement(*, role: str | None, department: str | None, region: str | No
         # Staff working in the region: assigned to it, to a region inside it, or to one around it.
         assigned = select(StaffAssignment.staff_id).where(
             or_(
-                StaffAssignment.region_code.startswith(region, autoescape=True),
+                held_by(StaffAssignment.region_code, region),
                 StaffAssignment.region_code.in_(lineage(region)),
             )
         )

@@ -114,6 +114,21 @@ async def test_a_reader_who_is_only_a_reporter_reads_the_case_as_reported(dispat
     assert (await dispatch.client.get(f"/v1/cases/{cases['a']}", headers=WORKER)).json() == office
 
 
+async def test_a_cell_does_not_hold_the_longer_cells_its_code_begins(dispatch: Dispatch) -> None:
+    """Cell codes have 14 or 15 digits: wang.fang's 14-digit cell begins the code of another
+    cell of her community, whose cases she read and acted on."""
+    longer = CELL + "1"
+    case = await dispatch.new_case(grid_cell=longer, lat=factories.LAT + 0.05, reporter_id="chen.li")
+    assert case["grid_cell"] == longer
+
+    assert (await dispatch.client.get(f"/v1/cases/{case['id']}", headers=WORKER)).status_code == 404
+    assert await listed(dispatch, WORKER) == set()
+    leader = bearer("zheng.wei", Role.grid_leader, regions=[COMMUNITY])
+    assert await listed(dispatch, leader) == {case["id"]}
+    assigned = bearer("lu.yan", Role.grid_worker, regions=[longer])
+    assert await listed(dispatch, assigned) == {case["id"]}
+
+
 async def test_filters_cannot_widen_the_scope(dispatch: Dispatch) -> None:
     cases = await world(dispatch)
     assert await listed(dispatch, HANDLER, department="works") == set()
