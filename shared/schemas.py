@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Generic, Self, TypeVar
 
@@ -37,15 +38,29 @@ RowId = Annotated[StrictInt, Field(ge=1, le=MAX_ROW_ID)]
 
 
 def _plain_digits(value: object) -> object:
-    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
-        raise ValueError("an id is written in the digits 0 to 9 alone")
+    if isinstance(value, str) and not (
+        value.isascii() and value.isdigit() and (value[0] != "0" or value == "0")
+    ):
+        raise ValueError("an id is written in the digits 0 to 9 alone, without leading zeros")
     return value
 
 
 PLAIN_DIGITS = BeforeValidator(_plain_digits)
 """For an integer id in a path, after its ``Path(ge=1, le=MAX_ROW_ID)`` (in that order, or the
 OpenAPI shows ``ge``/``le`` for ``minimum``/``maximum``): lax int parsing read ``1_0`` as 10
-and ``+1`` or `` 1`` as 1, so one case had many URLs."""
+and ``+1``, `` 1`` or ``01`` as 1, so one case had many URLs. (``0`` goes on to ``ge=1``.)"""
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _canonical_uuid(value: object) -> object:
+    if isinstance(value, str) and not _CANONICAL_UUID.fullmatch(value):
+        raise ValueError("a UUID in a path is written in lower case with its four hyphens")
+    return value
+
+
+CANONICAL_UUID = BeforeValidator(_canonical_uuid)
+"""For a UUID in a path: pydantic took upper case, no hyphens, braces and ``urn:uuid:`` as the
+same UUID, so one report had many URLs."""
 MIN_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_TIMESTAMP = datetime(9000, 1, 1, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import Response
 
 from services.intake.access import GUARDED
@@ -22,7 +22,7 @@ from shared.errors import (
     Unprocessable,
     problem_responses,
 )
-from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from shared.schemas import CANONICAL_UUID, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=GUARDED)
 
@@ -91,7 +91,9 @@ async def list_reports(
     summary="Read a report",
     responses=problem_responses(Unauthorized, Forbidden, NotFound),
 )
-async def get_report(report_id: uuid.UUID, session: SessionDep, actor: CurrentActor) -> ReportRead:
+async def get_report(
+    report_id: Annotated[uuid.UUID, Path(), CANONICAL_UUID], session: SessionDep, actor: CurrentActor
+) -> ReportRead:
     """What happened to a report: its status, case number, department, deadline, grid cell and
     the updates it heard, oldest first. Shown to its reporter, to grid staff whose cells hold
     it, to the handlers of the department it went to, and to dispatchers, supervisors and

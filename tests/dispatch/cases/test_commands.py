@@ -257,7 +257,15 @@ async def test_a_case_has_one_url_its_id_in_plain_digits(dispatch: Dispatch) -> 
     cid = (await dispatch.new_case())["id"]
     assert cid < 10
     assert (await dispatch.client.get(f"/v1/cases/{cid}", headers=DISPATCHER)).status_code == 200
-    for spelling in (f"{cid}_0", f"+{cid}", f"%20{cid}", f"0x{cid}", "١"):  # "1_0" was case 10, "+1" case 1
+    for spelling in (
+        f"{cid}_0",
+        f"+{cid}",
+        f"%20{cid}",
+        f"0x{cid}",
+        "١",
+        f"0{cid}",
+        f"000{cid}",
+    ):  # "1_0" was 10
         answer = await dispatch.client.get(f"/v1/cases/{spelling}", headers=DISPATCHER)
         assert answer.status_code == 422, spelling
         assert answer.json()["errors"][0]["loc"] == ["path", "case_id"]

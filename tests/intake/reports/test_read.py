@@ -24,6 +24,17 @@ async def test_unknown_report_is_404(intake: Intake) -> None:
     assert response.status_code == 404
 
 
+async def test_a_report_has_one_url_its_id_in_canonical_form(intake: Intake) -> None:
+    body = report_body()
+    await intake.post_report(body)
+    report_id = uuid.UUID(body["id"])
+    assert (await intake.client.get(f"/v1/reports/{report_id}")).status_code == 200
+    for spelling in (str(report_id).upper(), report_id.hex, f"%7B{report_id}%7D", report_id.urn):
+        answer = await intake.client.get(f"/v1/reports/{spelling}")
+        assert answer.status_code == 422, spelling  # each was a 200 for the same report
+        assert answer.json()["errors"][0]["loc"] == ["path", "report_id"]
+
+
 async def test_report_is_shown_to_its_reporter_and_staff_only(intake: Intake) -> None:
     body = report_body()
     await intake.post_report(body)
