@@ -177,6 +177,19 @@ def unstorable(value: object) -> str | None:
 _CONTAINERS = (list, tuple, set, frozenset, dict)
 
 
+def _storable_query(value: object) -> object:
+    reason = _unstorable_text(value) if isinstance(value, str) else None
+    if reason:
+        raise ValueError(reason)
+    return value
+
+
+STORABLE_QUERY = AfterValidator(_storable_query)
+"""For text in a query string, compared with stored text: refused with NUL, as in a body (SQLite
+cut a ``LIKE`` pattern at the NUL: ``q=%00`` matched every case). A lone surrogate cannot come
+this way: Starlette decodes the query with U+FFFD for what is not UTF-8."""
+
+
 def _unstorable_text(text: str) -> str | None:
     if "\x00" in text:
         return "contains a NUL character (U+0000)"

@@ -43,7 +43,7 @@ from shared.errors import (
     problem_responses,
 )
 from shared.etags import etag
-from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_ROW_ID, PLAIN_DIGITS
+from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_ROW_ID, PLAIN_DIGITS, STORABLE_QUERY
 
 CaseId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="the case's id"), PLAIN_DIGITS]
 
@@ -59,7 +59,7 @@ COMMAND_ERRORS = problem_responses(
     Unprocessable,
 )
 READ_ERRORS = problem_responses(Unauthorized, Forbidden, NotFound)
-Text = Annotated[str | None, Query(max_length=200)]
+Text = Annotated[str | None, Query(max_length=200), STORABLE_QUERY]
 
 
 def _with_etag(response: Response, case: CaseDetail) -> CaseDetail:
@@ -78,7 +78,9 @@ async def list_cases(
     category: Text = None,
     overdue: Annotated[bool | None, Query(description="deadline passed, not closed or rejected")] = None,
     q: Annotated[
-        str | None, Query(max_length=200, description="text in description, address or number")
+        str | None,
+        Query(max_length=200, description="text in description, address or number"),
+        STORABLE_QUERY,
     ] = None,
     reporter: Text = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,

@@ -24,7 +24,7 @@ from shared.errors import (
     problem_responses,
 )
 from shared.etags import etag
-from shared.schemas import CATEGORY_CODE, DEFAULT_PAGE_SIZE, DEPARTMENT_CODE, MAX_PAGE_SIZE
+from shared.schemas import CATEGORY_CODE, DEFAULT_PAGE_SIZE, DEPARTMENT_CODE, MAX_PAGE_SIZE, STORABLE_QUERY
 
 router = APIRouter(prefix="/v1/catalog", tags=["catalog"])
 
@@ -35,7 +35,9 @@ CodePath = Annotated[str, Path(max_length=8, pattern=CATEGORY_CODE, examples=["0
 async def list_categories(
     session: SessionDep,
     class_name: Annotated[
-        str | None, Query(alias="class", max_length=64, description="major class, in Chinese or English")
+        str | None,
+        Query(alias="class", max_length=64, description="major class, in Chinese or English"),
+        STORABLE_QUERY,
     ] = None,
     department: Annotated[str | None, Query(max_length=32, pattern=DEPARTMENT_CODE)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -58,6 +59,17 @@ async def test_each_filter_returns_the_right_cases(dispatch: Dispatch) -> None:
 
     listed = (await dispatch.client.get("/v1/cases", params={"overdue": "true"}, headers=DISPATCHER)).json()
     assert listed["items"][0]["overdue"] is True
+
+
+@pytest.mark.parametrize("name", ["q", "department", "grid_cell", "community", "category", "reporter"])
+@pytest.mark.parametrize("text", ["\x00", "a\x00b"])
+async def test_text_no_database_can_compare_is_422(dispatch: Dispatch, name: str, text: str) -> None:
+    """``q=%00`` listed every case on SQLite (its LIKE pattern cut at the NUL)."""
+    await dispatch.new_case()
+    query = f"{name}={quote(text)}"
+    response = await dispatch.client.get(f"/v1/cases?{query}", headers=DISPATCHER)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["query", name]
 
 
 async def test_an_unknown_status_is_422(dispatch: Dispatch) -> None:
