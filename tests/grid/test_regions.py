@@ -83,6 +83,22 @@ async def test_invalid_geometry_names_the_feature(client: httpx.AsyncClient) -> 
     assert errors[0]["problem"].startswith("invalid geometry: Self-intersection")
 
 
+@pytest.mark.parametrize("kind", ["Polygon", "MultiPolygon"])
+async def test_a_ring_that_does_not_close_is_refused(client: httpx.AsyncClient, kind: str) -> None:
+    """It was taken, closed silently by shapely: RFC 7946 asks the ring's last position to
+    repeat its first."""
+    ring = [[118, 24], [118.01, 24], [118.01, 24.01], [118, 24.01]]
+    data = small_territory()
+    data["features"][4]["geometry"] = {
+        "type": kind,
+        "coordinates": [[ring]] if kind == "MultiPolygon" else [ring],
+    }
+    errors = await refused(client, data)
+    assert [(e["code"], e["problem"]) for e in errors] == [
+        (CELL_A1, "invalid GeoJSON: a ring must end at the position it starts from")
+    ]
+
+
 async def test_overlapping_cells_are_refused_new_with_new_and_new_with_stored(
     client: httpx.AsyncClient,
 ) -> None:

@@ -139,6 +139,11 @@ def _parse_geometry(
         return None, [
             problem(code, f"invalid GeoJSON: a {raw['type']}'s coordinates are numbers in positions", index)
         ]
+    polygons = raw["coordinates"] if raw["type"] == "MultiPolygon" else [raw["coordinates"]]
+    if any(ring and ring[0] != ring[-1] for polygon in polygons for ring in polygon):
+        return None, [
+            problem(code, "invalid GeoJSON: a ring must end at the position it starts from", index)
+        ]  # RFC 7946 3.1.6; shapely would close it silently
     try:
         geometry = shape(raw)
         bounds = geometry.bounds
