@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StrictFloat
+from pydantic import Field, StrictFloat
 
-from shared.schemas import Page, RequestModel, ResponseModel
+from shared.schemas import Page, RequestModel, ResponseModel, Timestamp
 
 PhotoUrl = Annotated[str, Field(max_length=500, pattern=r"^https?://\S+$")]
 
@@ -34,8 +34,9 @@ class ReportCreate(RequestModel):
     )
     description: str = Field(min_length=1, max_length=2000, examples=["占道经营：中山路口水果摊占用人行道"])
     location: LocationIn
-    seen_at: AwareDatetime = Field(
-        description="when the reporter saw the problem (RFC 3339 with offset; at most 30 days old)",
+    seen_at: Timestamp = Field(
+        description="when the reporter saw the problem (RFC 3339 with offset; at most 30 days old); "
+        "answered in UTC",
         examples=["2025-05-01T08:30:00Z"],
     )
     photos: list[PhotoUrl] = Field(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -34,6 +34,19 @@ async def test_submitted_report_reads_back_as_received(intake: Intake) -> None:
     read = await intake.client.get(created.headers["Location"])
     assert read.status_code == 200
     assert read.json() == report
+
+
+async def test_a_time_given_with_an_offset_is_answered_in_utc_as_it_reads_back(intake: Intake) -> None:
+    """The 201 (and its replays) echoed ``+08:00`` while a later read gave the same instant in UTC."""
+    seen = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    body = report_body(seen_at=seen.astimezone(timezone(timedelta(hours=8))).isoformat())
+
+    created = await intake.post_report(body)
+    replayed = await intake.post_report(body)
+
+    read = (await intake.client.get(created.headers["Location"])).json()
+    utc = seen.isoformat().replace("+00:00", "Z")
+    assert created.json()["seen_at"] == replayed.json()["seen_at"] == read["seen_at"] == utc
 
 
 async def test_the_message_to_dispatch_is_the_report_received_contract(intake: Intake) -> None:
