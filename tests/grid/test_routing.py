@@ -107,6 +107,26 @@ async def test_unknown_category_or_cell_is_404(client: httpx.AsyncClient) -> Non
     assert (await resolve(client, "0999", CELL_A1)).status_code == 404
     assert (await resolve(client, "0501", "35020300100199")).status_code == 404
     assert (await resolve(client, "not-a-code")).status_code == 422
+    for area in ("350203", COMMUNITY_A):  # a region, not a cell: was a 200
+        answer = await resolve(client, "0501", area)
+        assert answer.status_code == 404
+        assert answer.json()["detail"].endswith("not a grid cell")
+
+
+async def test_an_override_names_regions_categories_and_departments_that_exist(
+    client: httpx.AsyncClient,
+) -> None:
+    """Each unknown one is a 422 naming its field (an unknown category was a 404)."""
+    await setup_catalog(client)
+    good = {"region_code": CELL_A1, "category_code": "0501", "department_code": "law-enforcement"}
+    for field, unknown in (
+        ("region_code", "35020300100199"),
+        ("category_code", "0999"),
+        ("department_code", "nobody"),
+    ):
+        answer = await client.post("/v1/routing/overrides", json={**good, field: unknown})
+        assert answer.status_code == 422, (field, answer.text)
+        assert answer.json()["field"] == field
 
 
 async def test_many_questions_get_the_single_answers_in_one_request(client: httpx.AsyncClient) -> None:

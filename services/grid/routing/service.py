@@ -12,13 +12,12 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.grid.catalog import repository as catalog_repository
-from services.grid.catalog import service as catalog
 from services.grid.catalog.schemas import CategoryRead
 from services.grid.departments import repository as departments
 from services.grid.models import RoutingOverride
 from services.grid.pagination import keyset_page
 from services.grid.regions import repository as regions
-from services.grid.regions.codes import lineage
+from services.grid.regions.codes import Level, level_of, lineage
 from services.grid.routing import repository
 from services.grid.routing.schemas import (
     DepartmentRef,
@@ -67,6 +66,8 @@ async def resolve_many(
         if cell_code is not None:
             if cell_code not in cells:
                 return f"no region {cell_code}"
+            if level_of(cell_code) is not Level.cell:
+                return f"region {cell_code} is a {level_of(cell_code)}, not a grid cell"
             # the override on the nearest region of the cell's lineage wins
             nearest = next(
                 (
@@ -106,7 +107,8 @@ async def list_overrides(
 async def create_override(session: AsyncSession, *, data: OverrideCreate, actor_id: str) -> RoutingOverride:
     if await regions.get(session, data.region_code) is None:
         raise Unprocessable(f"no region {data.region_code}", field="region_code")
-    await catalog.get_category(session, code=data.category_code)
+    if await catalog_repository.get(session, data.category_code) is None:  # a 404 before: 422 like the others
+        raise Unprocessable(f"no category {data.category_code!r} in the catalog", field="category_code")
     if await departments.get(session, data.department_code) is None:
         raise Unprocessable(f"no department {data.department_code!r}", field="department_code")
     existing = await repository.find(session, region_code=data.region_code, category_code=data.category_code)
