@@ -77,6 +77,9 @@ async def test_an_admin_sets_a_password_and_the_old_sessions_end(
     assert (await client.put("/v1/staff/nobody/password", json={"password": PASSWORD})).status_code == 404
     short = await client.put("/v1/staff/li.na/password", json={"password": "short"})
     assert short.status_code == 422
+    blank = await client.put("/v1/staff/li.na/password", json={"password": " " * 8 + "\t"})
+    assert blank.status_code == 422  # nine blanks were a password
+    assert blank.json()["errors"][0]["msg"].endswith("a password is more than spaces")
 
 
 async def test_a_person_changes_their_own_password_with_the_current_one(

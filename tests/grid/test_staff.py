@@ -118,3 +118,23 @@ async def test_update_changes_role_and_department_together(client: httpx.AsyncCl
         "/v1/staff/lu.qiang", json={"role": "handler"}, headers={"If-Match": response.headers["etag"]}
     )
     assert back.status_code == 422
+
+
+async def test_the_last_active_admin_stays_one(client: httpx.AsyncClient) -> None:
+    """An admin could deactivate or demote the last admin: then only the server's CLI could
+    manage staff, keys and the territory again."""
+    await create_staff(client, "pan.jun", "admin")
+    await create_staff(client, "gao.ming", "admin")
+
+    async def change(username: str, body: dict[str, object]) -> httpx.Response:
+        etag = (await client.get(f"/v1/staff/{username}")).headers["etag"]
+        return await client.patch(f"/v1/staff/{username}", json=body, headers={"If-Match": etag})
+
+    assert (await change("gao.ming", {"active": False})).status_code == 200  # pan.jun remains
+    for body in ({"active": False}, {"role": "dispatcher"}, {"role": "supervisor", "active": False}):
+        refused = await change("pan.jun", body)
+        assert refused.status_code == 409, body
+        assert refused.json()["detail"] == "pan.jun is the last active admin; make another admin first"
+    assert (await change("pan.jun", {"name": "潘军"})).status_code == 200  # other changes go through
+    assert (await change("gao.ming", {"active": True})).status_code == 200
+    assert (await change("pan.jun", {"role": "dispatcher"})).status_code == 200

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.schemas import Page, RequestModel, ResponseModel, Timestamp
 
@@ -67,11 +67,28 @@ class Jwks(BaseModel):
     keys: list[Jwk]
 
 
+def password_problem(password: str) -> str | None:
+    """What is wrong with a new password, or None: its length, or nothing but spaces."""
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        return f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters"
+    if not password.strip():
+        return "a password is more than spaces"  # eight spaces were taken
+    return None
+
+
 class PasswordSet(RequestModel):
     """A new password; a person changing their own also gives the current one (admins need not)."""
 
     password: str = Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)
     current_password: str | None = Field(default=None, max_length=MAX_PASSWORD)
+
+    @field_validator("password")
+    @classmethod
+    def _usable(cls, password: str) -> str:
+        problem = password_problem(password)
+        if problem:
+            raise ValueError(problem)
+        return password
 
     model_config = ConfigDict(
         str_strip_whitespace=False,

@@ -22,11 +22,10 @@ from services.grid.identity import api_keys, repository
 from services.grid.identity.context import Identity
 from services.grid.identity.passwords import Passwords
 from services.grid.identity.schemas import (
-    MAX_PASSWORD,
-    MIN_PASSWORD,
     PasswordSet,
     TokenRequest,
     TokenResponse,
+    password_problem,
 )
 from services.grid.models import RefreshToken, Staff
 from services.grid.staff import repository as staff_repository
@@ -199,8 +198,9 @@ async def create_staff_with_password(
     passwords: Passwords | None = None,
 ) -> StaffRead:
     """Add a staff member who can log in at once (``wangge user add``); ``None``: no login yet."""
-    if password is not None and not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise Unprocessable(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password")
+    problem = password_problem(password) if password is not None else None
+    if problem:
+        raise Unprocessable(problem, field="password")
     created, _version = await staff_service.create_staff(session, data=data, actor_id=actor_id)
     if password is not None:
         staff = await staff_repository.get_by_username(session, data.username)

@@ -22,6 +22,14 @@ async def get_by_username(session: AsyncSession, username: str, *, for_update: b
     return await session.scalar(query)
 
 
+async def active_admins(session: AsyncSession, *, lock: bool = False) -> Sequence[Staff]:
+    """The active admins, in id order; ``lock``: locked until the transaction ends."""
+    query = select(Staff).where(Staff.role == "admin", Staff.active.is_(True)).order_by(Staff.id)
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query)).all()
+
+
 async def region_codes(session: AsyncSession, staff_ids: Iterable[int]) -> dict[int, list[str]]:
     ids = sorted(set(staff_ids))
     found: dict[int, list[str]] = defaultdict(list)

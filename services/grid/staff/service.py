@@ -119,6 +119,12 @@ async def update_staff(
     await _check_department(session, role, department_code)
     codes = (await repository.region_codes(session, [staff.id])).get(staff.id, [])
     await _check_assignments(session, role, codes)
+    if (
+        staff.role == StaffRole.admin
+        and staff.active
+        and (role is not StaffRole.admin or not changes.get("active", True))
+    ):
+        await _keep_an_admin(session, staff)
     for field in ("name", "phone", "active"):
         if field in changes:
             setattr(staff, field, changes[field])
@@ -129,6 +135,14 @@ async def update_staff(
     staff.updated_by = actor_id
     await session.flush()
     return _read(staff, codes), staff.version
+
+
+async def _keep_an_admin(session: AsyncSession, leaving: Staff) -> None:
+    """409 unless another active admin remains once ``leaving`` is no longer one: with none,
+    only the CLI on the server could manage staff, keys and the territory again. The admins
+    are locked until the change commits, so two admins cannot each remove the other."""
+    if not [admin for admin in await repository.active_admins(session, lock=True) if admin.id != leaving.id]:
+        raise Conflict(f"{leaving.username} is the last active admin; make another admin first")
 
 
 async def set_assignments(
