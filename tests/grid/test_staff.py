@@ -131,7 +131,8 @@ async def test_the_last_active_admin_stays_one(client: httpx.AsyncClient) -> Non
         return await client.patch(f"/v1/staff/{username}", json=body, headers={"If-Match": etag})
 
     assert (await change("gao.ming", {"active": False})).status_code == 200  # pan.jun remains
-    for body in ({"active": False}, {"role": "dispatcher"}, {"role": "supervisor", "active": False}):
+    demotions: list[dict[str, object]] = [{"active": False}, {"role": "dispatcher"}, {"role": "supervisor"}]
+    for body in demotions:
         refused = await change("pan.jun", body)
         assert refused.status_code == 409, body
         assert refused.json()["detail"] == "pan.jun is the last active admin; make another admin first"
