@@ -22,6 +22,7 @@ from shared.errors import (
     PayloadTooLarge,
     ServiceUnavailable,
     Unauthorized,
+    UnsupportedMediaType,
     WanggeError,
     install_error_handlers,
     problem_response,
@@ -155,8 +156,8 @@ def _complete_openapi(app: FastAPI, token_url: str | None) -> None:
     Every 4xx and 5xx answer is ``application/problem+json`` with the ``Problem`` schema,
     FastAPI's own 422 (``HTTPValidationError``, ``application/json``) included. Errors no route
     declares are added where they can happen: 400 (a body that is not JSON or not UTF-8) and
-    413 (``BodySizeLimit``) on every route with a body, 401 and 403 on every route that takes a
-    token.
+    413 (``BodySizeLimit``) on every route with a body, 415 on every route with a JSON body, 401
+    and 403 on every route that takes a token.
     """
     build = app.openapi
     problem_ref = {"$ref": "#/components/schemas/Problem"}
@@ -174,6 +175,8 @@ def _complete_openapi(app: FastAPI, token_url: str | None) -> None:
                 implied: list[type[WanggeError]] = []
                 if "requestBody" in operation:
                     implied += [BadRequest, PayloadTooLarge]
+                    if any(media.endswith("json") for media in operation["requestBody"].get("content", {})):
+                        implied.append(UnsupportedMediaType)
                 if operation.get("security"):
                     implied += [Unauthorized, Forbidden]
                 for error in implied:

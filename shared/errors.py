@@ -11,6 +11,7 @@ Each error carries its HTTP status and a problem type, and is rendered as RFC 94
     ├── Conflict                      409
     │   └── IllegalTransition         409  names the current state
     ├── PayloadTooLarge               413
+    ├── UnsupportedMediaType          415  a JSON body sent as another type
     ├── Unprocessable                 422
     ├── PreconditionFailed            412  stale If-Match
     ├── PreconditionRequired          428  missing If-Match
@@ -31,7 +32,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
@@ -116,6 +117,10 @@ class PayloadTooLarge(WanggeError):
     status, type, title = 413, "payload-too-large", "Payload too large"
 
 
+class UnsupportedMediaType(WanggeError):
+    status, type, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
 class Unprocessable(WanggeError):
     status, type, title = 422, "unprocessable", "Unprocessable request"
 
@@ -166,6 +171,7 @@ _STATUS_TYPES = {
     409: Conflict,
     412: PreconditionFailed,
     413: PayloadTooLarge,
+    415: UnsupportedMediaType,
     422: Unprocessable,
     428: PreconditionRequired,
     503: ServiceUnavailable,
@@ -179,6 +185,13 @@ async def _wangge_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    media = _other_than_json(request)
+    if media is not None:
+        return problem_response(
+            UnsupportedMediaType(f"the body is JSON: send it as application/json ({media})").to_problem(
+                request.url.path
+            )
+        )
     errors = [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
         for e in exc.errors()
@@ -189,6 +202,23 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     problem = Unprocessable(f"{where}: {message}" if where else message).to_problem(request.url.path)
     problem.update(type=PROBLEM_BASE + "validation", title="Validation failed", errors=errors)
     return problem_response(problem)
+
+
+def _other_than_json(request: Request) -> str | None:
+    """How a JSON body came declared when not as JSON (``application/json`` or ``…+json``), or
+    None. FastAPI reads a body declared as anything else, or not declared, as bytes, and its
+    model then fails as "not a valid dictionary": a 422 for what is the wrong media type. A
+    route that takes a form is not this, nor a request with no body at all."""
+    route = request.scope.get("route")
+    body = getattr(route, "body_field", None)
+    if body is None or isinstance(body.field_info, params.Form):
+        return None
+    declared = request.headers.get("content-type")
+    if not declared:
+        sent = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+        return "it came with no Content-Type" if sent else None
+    media = declared.split(";", 1)[0].strip().lower()
+    return None if media == "application/json" or media.endswith("+json") else f"it came as {media}"
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
 
 from services.dispatch.app import create_app as dispatch_app
 from shared.api import create_service_app
@@ -70,3 +71,53 @@ async def test_an_unexpected_error_is_answered_500_and_logged_once(caplog: pytes
     assert answer.json()["title"] == "Internal error" and "a bug" not in answer.text
     logged = [(r.name, r.getMessage()) for r in caplog.records if r.exc_info]
     assert logged == [("wangge.errors", "unhandled error on GET /v1/broken")]
+
+
+class Note(BaseModel):
+    text: str
+
+
+async def test_a_json_body_sent_as_another_media_type_is_415() -> None:
+    """FastAPI read it as bytes, and the model failed as "not a valid dictionary": a 422.
+    A body with no Content-Type is not read as JSON either (FastAPI's strict_content_type)."""
+    router = APIRouter()
+
+    @router.post("/v1/notes")
+    async def add(note: Note) -> dict[str, str]:
+        return {"text": note.text}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    app = create_service_app(
+        title="t", description="", lifespan=lifespan, max_body_bytes=BOUND, routers=[router]
+    )
+    body = b'{"text": "a"}'
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as service:
+        answers = {
+            media: await service.post("/v1/notes", content=body, headers={"Content-Type": media})
+            for media in ("text/plain", "application/xml", "application/x-www-form-urlencoded")
+        }
+        taken = [
+            await service.post("/v1/notes", content=body, headers=headers)
+            for headers in (
+                {"Content-Type": "application/json; charset=utf-8"},
+                {"Content-Type": "application/merge-patch+json"},
+                {},
+            )
+        ]
+        invalid = await service.post("/v1/notes", json={"text": 1})
+        openapi = app.openapi()
+
+    for media, answer in answers.items():
+        assert answer.status_code == 415, media
+        assert answer.headers["content-type"] == PROBLEM_JSON
+        assert (
+            answer.json()["detail"] == f"the body is JSON: send it as application/json (it came as {media})"
+        )
+    assert [answer.status_code for answer in taken] == [200, 200, 415]
+    assert taken[2].json()["detail"].endswith("(it came with no Content-Type)")
+    assert invalid.status_code == 422
+    assert "415" in openapi["paths"]["/v1/notes"]["post"]["responses"]
+    assert "415" not in openapi["paths"]["/healthz"]["get"]["responses"]
