@@ -72,7 +72,7 @@ class RelaySettings(ServiceSettings):
 
     background_tasks: bool = Field(default=True, description="run the relay and the service's other loops")
     relay_poll_seconds: float = Field(
-        default=1.0, gt=0, description="longest wait for new messages when no commit wakes the relay"
+        default=1.0, gt=0, le=3600, description="longest wait for new messages when no commit wakes the relay"
     )
     relay_batch_size: int = Field(
         default=250,
@@ -81,9 +81,9 @@ class RelaySettings(ServiceSettings):
         description="messages a relay claims and sends at once (fewer when fewer wait)",
     )
     relay_concurrency: int = Field(default=2, ge=1, le=8, description="batches in flight at once")
-    relay_lease_seconds: float = Field(default=30.0, gt=0)
+    relay_lease_seconds: float = Field(default=30.0, gt=0, le=3600)
     relay_max_backoff_seconds: float = Field(
-        default=60.0, ge=0, description="longest wait between two tries of an undelivered message"
+        default=60.0, ge=0, le=86_400, description="longest wait between two tries of an undelivered message"
     )
     relay_keep_sent_days: float = Field(
         default=7.0, ge=0, description="how long sent outbox messages are kept before the relay deletes them"

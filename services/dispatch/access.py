@@ -99,9 +99,18 @@ def case_scope(actor: Actor) -> ColumnElement[bool]:
         return true()
     if actor.role is Role.handler:
         return Case.department_code == actor.department if actor.department else false()
-    if actor.role in GRID_ROLES:
-        cells = [held_by(Case.grid_cell, region) for region in actor.regions if region]
-        return or_(*cells, reported_by(actor))
-    if actor.role is Role.integration:
-        return reported_by(actor)
+    if actor.role in GRID_ROLES or actor.role is Role.integration:
+        return or_(whole_case_scope(actor), reported_by(actor))
     return false()
+
+
+def whole_case_scope(actor: Actor) -> ColumnElement[bool]:
+    """:func:`sees_whole_case` as a condition on :class:`Case`, for a grid role or an
+    integration (the others see whole every case of their scope): the cases of their regions."""
+    cells = [held_by(Case.grid_cell, region) for region in actor.regions if region]
+    return or_(*cells) if cells and actor.role in GRID_ROLES else false()
+
+
+def reaches_as_reporter(actor: Actor) -> bool:
+    """Whether some case may reach ``actor`` only as one of its reporters."""
+    return actor.role in GRID_ROLES or actor.role is Role.integration

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-import httpx
+import asyncio
 
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.grid.staff import repository as staff_repository
+from services.grid.staff import service as staff_service
+from services.grid.staff.rules import StaffRole
+from services.grid.staff.schemas import StaffUpdate
+from shared.errors import Conflict
 from tests.grid.factories import (
     CELL_A1,
     CELL_A2,
@@ -122,9 +131,12 @@ async def test_update_changes_role_and_department_together(client: httpx.AsyncCl
 
 async def test_the_last_active_admin_stays_one(client: httpx.AsyncClient) -> None:
     """An admin could deactivate or demote the last admin: then only the server's CLI could
-    manage staff, keys and the territory again."""
+    manage staff, keys and the territory again. An admin without a password does not count."""
     await create_staff(client, "pan.jun", "admin")
     await create_staff(client, "gao.ming", "admin")
+    await create_staff(client, "xu.li", "admin")  # no password: cannot sign in, does not count
+    for admin in ("pan.jun", "gao.ming"):
+        await client.put(f"/v1/staff/{admin}/password", json={"password": "a long passphrase"})
 
     async def change(username: str, body: dict[str, object]) -> httpx.Response:
         etag = (await client.get(f"/v1/staff/{username}")).headers["etag"]
@@ -135,7 +147,43 @@ async def test_the_last_active_admin_stays_one(client: httpx.AsyncClient) -> Non
     for body in demotions:
         refused = await change("pan.jun", body)
         assert refused.status_code == 409, body
-        assert refused.json()["detail"] == "pan.jun is the last active admin; make another admin first"
+        assert refused.json()["detail"] == (
+            "pan.jun is the last active admin who can sign in; make another admin first"
+        )
     assert (await change("pan.jun", {"name": "潘军"})).status_code == 200  # other changes go through
     assert (await change("gao.ming", {"active": True})).status_code == 200
     assert (await change("pan.jun", {"role": "dispatcher"})).status_code == 200
+    assert (await change("xu.li", {"active": False})).status_code == 200  # could not sign in anyway
+
+
+async def test_two_admins_removing_each_other_at_once_leave_one(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], backend: str
+) -> None:
+    """The admins are locked until a change commits: the second waits for the first and then
+    finds it would remove the last one (a 409, not two 200s and no admin)."""
+    if backend == "sqlite":
+        pytest.skip("SQLite has one connection: two changes never overlap")
+    for admin in ("pan.jun", "gao.ming"):
+        await create_staff(client, admin, "admin")
+        await client.put(f"/v1/staff/{admin}/password", json={"password": "a long passphrase"})
+    demote = StaffUpdate(role=StaffRole.dispatcher)
+    etags = {
+        admin: (await client.get(f"/v1/staff/{admin}")).headers["etag"] for admin in ("pan.jun", "gao.ming")
+    }
+    async with sessions() as first, sessions() as second:
+        await staff_service.update_staff(
+            first, username="pan.jun", data=demote, if_match=etags["pan.jun"], actor_id="gao.ming"
+        )
+        racing = asyncio.create_task(
+            staff_service.update_staff(
+                second, username="gao.ming", data=demote, if_match=etags["gao.ming"], actor_id="pan.jun"
+            )
+        )
+        await asyncio.sleep(0.2)
+        assert not racing.done()  # waiting for the admins' locks
+        await first.commit()
+        with pytest.raises(Conflict):
+            await racing
+    async with sessions() as session:
+        admins = await staff_repository.active_admins(session)
+        assert [admin.username for admin in admins] == ["gao.ming"]

@@ -43,8 +43,9 @@ async def detail(session: AsyncSession, *, case_id: int, actor: Actor) -> CaseDe
 def as_reported_by(case: CaseDetail, reader: str) -> CaseDetail:
     """The case as one of its reporters reads it when that is their only way in: their own
     reports, the case as they reported it (:func:`_as_reported`), and the other reporters'
-    events without who they are or what they filed (``data``). Statuses, times, departments
-    and the office's notes stay: they are what the reporter waits to hear. A reader with no
+    events without who they are or what they wrote (note, photos, ``data``): another reporter's
+    feedback, a grid worker's notes. Statuses, times, departments and the notes of the office,
+    the handlers and the system stay: they are what the reporter waits to hear. A reader with no
     report on it (a handler answered after returning the case) gets it whole."""
     own = [report for report in case.reports if report.reporter_id == reader]
     if not own:
@@ -53,7 +54,9 @@ def as_reported_by(case: CaseDetail, reader: str) -> CaseDetail:
     def event(entry: EventRead) -> EventRead:
         if entry.actor_id == reader or entry.actor_role in NAMED_TO_REPORTERS:
             return entry
-        return entry.model_copy(update={"actor_id": None, "actor_role": None, "data": {}})
+        return entry.model_copy(
+            update={"actor_id": None, "actor_role": None, "note": None, "photos": [], "data": {}}
+        )
 
     opened = bool(case.reports) and case.reports[0].reporter_id == reader
     changes = _as_reported(own[0] if own and not opened else None)
@@ -63,8 +66,8 @@ def as_reported_by(case: CaseDetail, reader: str) -> CaseDetail:
 def _as_reported(first: ReportRead | CaseReport | None) -> dict[str, object]:
     """A case's own fields as a reporter-only reader sees them: its description and point from
     their first report when another reporter's opened the case (``first``), no address then
-    (only the opening report's is kept), and no feedback comment (any reporter's)."""
-    changes: dict[str, object] = {"feedback_comment": None}
+    (only the opening report's is kept), and no feedback (any reporter's)."""
+    changes: dict[str, object] = {"rating": None, "feedback_comment": None, "feedback_at": None}
     if first is not None:
         changes |= {"description": first.description, "lat": first.lat, "lon": first.lon, "address": None}
     return changes
@@ -97,7 +100,10 @@ async def list_cases(
         position = decode_cursor(cursor, _Position)
         after = (position.created_at, position.id)
     scope = access.case_scope(actor)
-    rows = await repository.page(session, filters, scope=scope, now=utcnow(), limit=limit, after=after)
+    reporter_of = (access.whole_case_scope(actor), actor.id) if access.reaches_as_reporter(actor) else None
+    rows = await repository.page(
+        session, filters, scope=scope, now=utcnow(), limit=limit, after=after, as_reporter=reporter_of
+    )
     items, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(_Position(created_at=items[-1].created_at, id=items[-1].id)) if more else None
     page = [CaseRead.model_validate(c) for c in items]

@@ -109,9 +109,16 @@ async def page(
     now: datetime,
     limit: int,
     after: tuple[datetime, int] | None,
+    as_reporter: tuple[ColumnElement[bool], str] | None = None,
 ) -> list[Case]:
     """The cases inside ``scope`` (the reader's), newest first, keyset on (created_at, id);
-    returns up to ``limit + 1`` rows."""
+    returns up to ``limit + 1`` rows.
+
+    ``as_reporter``: (the cases the reader sees whole, the reader's id) when some cases reach
+    them only as a reporter. On those, the text search looks only at the case number and their
+    own reports, and ``reporter`` names only themselves: otherwise a search narrowed a letter
+    at a time spelled out another reporter's description, and ``reporter`` told who else
+    reported."""
     query = select(Case).where(scope)
     if filters.statuses:
         query = query.where(Case.status.in_(filters.statuses))
@@ -133,16 +140,25 @@ async def page(
     if filters.q:
         # ILIKE (not lower(…) LIKE) so that PostgreSQL's trigram indexes serve it.
         pattern = "%" + filters.q.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
-        query = query.where(
-            or_(
-                search_text(Case.address, Case.description).ilike(pattern, escape="/"),
-                Case.case_number.ilike(pattern, escape="/"),
+        number = Case.case_number.ilike(pattern, escape="/")
+        text = search_text(Case.address, Case.description).ilike(pattern, escape="/")
+        if as_reporter is None:
+            query = query.where(or_(text, number))
+        else:
+            whole, reader = as_reporter
+            own = exists().where(
+                CaseReport.case_id == Case.id,
+                CaseReport.reporter_id == reader,
+                CaseReport.description.ilike(pattern, escape="/"),
             )
-        )
+            query = query.where(or_(and_(whole, text), number, own))
     if filters.reporter:
-        query = query.where(
-            exists().where(CaseReport.case_id == Case.id, CaseReport.reporter_id == filters.reporter)
+        named: ColumnElement[bool] = exists().where(
+            CaseReport.case_id == Case.id, CaseReport.reporter_id == filters.reporter
         )
+        if as_reporter is not None and filters.reporter != as_reporter[1]:
+            named = and_(as_reporter[0], named)
+        query = query.where(named)
     if after is not None:
         created_at, case_id = after
         query = query.where(

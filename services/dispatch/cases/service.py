@@ -60,13 +60,17 @@ def assign(
 async def _locked(
     session: AsyncSession, case_id: int, if_match: str | None, actor: Actor, *, reporters_only: bool = False
 ) -> Case:
-    """The case, locked: 404 outside the actor's scope, then (``reporters_only``) 403 for one
-    who filed no report on it, then 428/412 for a missing or stale ``If-Match``."""
+    """The case, locked: 404 outside the actor's scope, then 403 for one who filed no report on
+    it (``reporters_only``: feedback) or who sees it only as one of its reporters (every other
+    command: a grid worker verifies and notes the cases of their own cells), then 428/412 for a
+    missing or stale ``If-Match``."""
     case = await repository.get(session, case_id, for_update=True, scope=access.case_scope(actor))
     if case is None:
         raise NotFound(f"there is no case {case_id}")
     if reporters_only and not await repository.has_report_by(session, case.id, actor.id):
         raise Forbidden("only a reporter of this case may rate it")
+    if not reporters_only and not access.sees_whole_case(actor, case):
+        raise Forbidden("this case reaches you as one of its reporters: rating it is yours, not this")
     require_if_match(if_match, case.version)
     return case
 
@@ -323,8 +327,8 @@ async def reject(
 
 async def _original(session: AsyncSession, case: Case, original_id: int) -> Case:
     """The case ``case`` repeats, locked until the rejection commits: another case, not rejected
-    itself, so that no chain of duplicates ends in a rejected case (nor a cycle: two cases
-    rejected as each other's duplicates, and nobody to handle the problem). Two such
+    itself when it is named (no case points to a rejected one as its original then, and no two
+    cases are rejected as each other's duplicates, leaving nobody to handle the problem). Two such
     rejections at once lock the two cases in opposite orders; PostgreSQL lets one through and
     the other is a 503 to retry, answered 422 then."""
     original = None if original_id == case.id else await repository.get(session, original_id, for_update=True)
@@ -378,7 +382,9 @@ async def feedback(
             from_status=before,
             actor=_who(actor),
             at=now,
-            note=body.comment,
+            # Not the comment: a reopening is announced to every reporter of the case, and the
+            # comment is one reporter's (the feedback event just before holds it).
+            note=None,
             data={"rating": body.rating},
         )
     return await case_detail(session, case, actor)

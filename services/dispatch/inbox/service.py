@@ -181,8 +181,11 @@ async def _choose_and_lock(
     ``nearby`` was read without locks, so a case may have been closed since: it leaves the
     candidates and the batch is chosen again, until every case chosen is locked and open (a
     closed case found that way stays locked until the batch commits). A later round may lock
-    a lower id than an earlier one; that cannot deadlock, since batches take turns under
-    :func:`~repository.serialize_placement` and the console's commands lock one case each.
+    a lower id than an earlier one; batches take turns under
+    :func:`~repository.serialize_placement`, and the console's commands lock one case each,
+    but for a rejection as a duplicate, which locks its case and then the original: meeting a
+    batch that locks them the other way round, one of the two is aborted by PostgreSQL, a 503
+    (the relay delivers the batch again, the dispatcher retries).
     (A case reopened after the read is no candidate: its would-be joiners go elsewhere.)
     """
     locked: dict[int, Case] = {}

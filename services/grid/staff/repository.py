@@ -23,8 +23,13 @@ async def get_by_username(session: AsyncSession, username: str, *, for_update: b
 
 
 async def active_admins(session: AsyncSession, *, lock: bool = False) -> Sequence[Staff]:
-    """The active admins, in id order; ``lock``: locked until the transaction ends."""
-    query = select(Staff).where(Staff.role == "admin", Staff.active.is_(True)).order_by(Staff.id)
+    """The admins who can sign in (active, with a password), in id order; ``lock``: locked
+    until the transaction ends."""
+    query = (
+        select(Staff)
+        .where(Staff.role == "admin", Staff.active.is_(True), Staff.password_hash.is_not(None))
+        .order_by(Staff.id)
+    )
     if lock:
         query = query.with_for_update()
     return (await session.scalars(query)).all()

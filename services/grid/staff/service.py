@@ -109,9 +109,12 @@ async def create_staff(session: AsyncSession, *, data: StaffCreate, actor_id: st
 async def update_staff(
     session: AsyncSession, *, username: str, data: StaffUpdate, if_match: str | None, actor_id: str
 ) -> tuple[StaffRead, int]:
+    changes = data.model_dump(mode="json", exclude_unset=True)
+    # The admins first, then the person (in that order in every change): two admins removing
+    # each other wait for one another instead of deadlocking.
+    admins = await repository.active_admins(session, lock=True) if changes.keys() & {"role", "active"} else []
     staff = await _get(session, username, for_update=True)
     require_if_match(if_match, staff.version)
-    changes = data.model_dump(mode="json", exclude_unset=True)
     role = StaffRole(changes.get("role", staff.role))
     department_code = changes.get("department_code", staff.department_code)
     if "role" in changes and role is not StaffRole.handler and "department_code" not in changes:
@@ -119,12 +122,9 @@ async def update_staff(
     await _check_department(session, role, department_code)
     codes = (await repository.region_codes(session, [staff.id])).get(staff.id, [])
     await _check_assignments(session, role, codes)
-    if (
-        staff.role == StaffRole.admin
-        and staff.active
-        and (role is not StaffRole.admin or not changes.get("active", True))
-    ):
-        await _keep_an_admin(session, staff)
+    stays_admin = role is StaffRole.admin and changes.get("active", True)
+    if staff in admins and not stays_admin:
+        _keep_an_admin(staff, admins)
     for field in ("name", "phone", "active"):
         if field in changes:
             setattr(staff, field, changes[field])
@@ -137,12 +137,14 @@ async def update_staff(
     return _read(staff, codes), staff.version
 
 
-async def _keep_an_admin(session: AsyncSession, leaving: Staff) -> None:
-    """409 unless another active admin remains once ``leaving`` is no longer one: with none,
-    only the CLI on the server could manage staff, keys and the territory again. The admins
-    are locked until the change commits, so two admins cannot each remove the other."""
-    if not [admin for admin in await repository.active_admins(session, lock=True) if admin.id != leaving.id]:
-        raise Conflict(f"{leaving.username} is the last active admin; make another admin first")
+def _keep_an_admin(leaving: Staff, admins: Sequence[Staff]) -> None:
+    """409 unless another admin who can sign in remains once ``leaving`` is no longer one
+    (``admins``, locked until the change commits): with none, only the CLI on the server could
+    manage staff, keys and the territory again."""
+    if not [admin for admin in admins if admin.id != leaving.id]:
+        raise Conflict(
+            f"{leaving.username} is the last active admin who can sign in; make another admin first"
+        )
 
 
 async def set_assignments(

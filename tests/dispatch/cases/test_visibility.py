@@ -114,6 +114,48 @@ async def test_a_reader_who_is_only_a_reporter_reads_the_case_as_reported(dispat
     assert (await dispatch.client.get(f"/v1/cases/{cases['a']}", headers=WORKER)).json() == office
 
 
+async def test_a_reporter_only_reader_learns_nothing_of_the_others_through_feedback_or_search(
+    dispatch: Dispatch,
+) -> None:
+    """wang.fang's feedback comment reached the bot in the timeline (feedback and reopen notes),
+    in the case's rating, and through intake (the reopening's note went to every reporter); a
+    search narrowed a letter at a time spelled out her description, ``reporter=`` named her."""
+    cases = await world(dispatch)
+    a = cases["a"]
+    bot = bearer(BOT, Role.integration, scopes=["reports:read"], channel="wechat-bot")
+    await dispatch.ok(a, "accept", actor=HANDLER)
+    await dispatch.ok(a, "resolve", {"note": "摊位已清理"}, actor=HANDLER)
+    await dispatch.ok(a, "verify", {"passed": True}, actor=WORKER)
+    await dispatch.ok(a, "feedback", {"rating": 1, "comment": "王芳：又摆出来了"}, actor=WORKER)
+
+    read = (await dispatch.client.get(f"/v1/cases/{a}", headers=bot)).json()
+    assert "又摆出来了" not in str(read)
+    assert (read["status"], read["rating"], read["feedback_at"]) == ("dispatched", None, None)
+    assert "摊位已清理" in str(read)  # the handler's note is the bot's to read
+    reopened = (await dispatch.outbox())[-1].payload
+    assert (reopened["action"], reopened["note"]) == ("reopened", None)
+
+    office = await dispatch.read(a)
+    searches = {"q": office["description"][:4], "reporter": "wang.fang"}
+    for name, value in searches.items():
+        found = (await dispatch.client.get("/v1/cases", params={name: value}, headers=bot)).json()
+        assert found["items"] == [], name
+    for name, value in {"q": "群里说", "reporter": BOT}.items():  # its own words and name find it
+        found = (await dispatch.client.get("/v1/cases", params={name: value}, headers=bot)).json()
+        assert [c["id"] for c in found["items"]] == [a], name
+
+
+async def test_a_grid_worker_only_reporting_a_case_elsewhere_may_rate_it_not_work_it(
+    dispatch: Dispatch,
+) -> None:
+    """Verifying closed such a case, and a note was taken, by one who could not read its reports."""
+    cases = await world(dispatch)
+    d = cases["d"]  # wang.fang reported it, in a cell outside hers
+    for action, body in (("verify", {"passed": True}), ("notes", {"note": "路过看了一眼"})):
+        refused = await dispatch.act(d, action, body, actor=WORKER)
+        assert refused.status_code == 403, action
+
+
 async def test_a_cell_does_not_hold_the_longer_cells_its_code_begins(dispatch: Dispatch) -> None:
     """Cell codes have 14 or 15 digits: wang.fang's 14-digit cell begins the code of another
     cell of her community, whose cases she read and acted on."""
