@@ -80,6 +80,29 @@ class _StreamTooLarge(StarletteHTTPException):
     turns any other failure to read a body into a 400 (a streamed 2.6 MB note was one)."""
 
 
+class HeadAsGet:
+    """``HEAD`` wherever ``GET`` is served (RFC 9110 9.3.2): the route answers the ``GET``, and
+    the headers go out without the body. FastAPI's routes take only the methods they name, so
+    ``curl -I /healthz`` was a 405."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 class ProblemCORSMiddleware(CORSMiddleware):
     """Starlette's CORS, with a refused preflight (an origin, method or header not allowed)
     answered as a 400 problem like every other error, not as ``text/plain``."""
@@ -142,6 +165,7 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(AnswerUnexpectedErrors)  # added last: the outermost of the service's own
     app.include_router(health_router())
     for router in routers:

@@ -39,6 +39,17 @@ async def test_a_body_over_the_bound_is_413_declared_or_streamed() -> None:
         assert answer.json()["detail"] == f"request body is larger than {BOUND} bytes"
 
 
+async def test_head_is_served_wherever_get_is_with_the_headers_alone() -> None:
+    async with client() as dispatch:
+        head = await dispatch.head("/healthz")
+        get = await dispatch.get("/healthz")
+        not_get = await dispatch.head("/internal/v1/inbox")  # a POST route
+    assert head.status_code == 200  # was a 405
+    assert head.content == b""
+    assert head.headers["content-length"] == get.headers["content-length"] != "0"
+    assert not_get.status_code == 405
+
+
 async def test_a_method_a_path_does_not_take_is_405_not_an_internal_error() -> None:
     async with client() as dispatch:
         answer = await dispatch.delete("/healthz")
