@@ -35,6 +35,10 @@ async def test_department_create_get_update_with_if_match(client: httpx.AsyncCli
     unnamed = await client.patch("/v1/departments/police", json={"name_zh": None}, headers=current)
     assert unnamed.status_code == 422
     assert unnamed.json()["detail"].endswith("name_zh cannot be cleared; leave it out to keep it")
+    for blank in ("", "   "):  # stored as an empty phone: null is what clears it
+        assert (
+            await client.patch("/v1/departments/police", json={"phone": blank}, headers=current)
+        ).status_code == 422
     cleared = await client.patch("/v1/departments/police", json={"phone": None}, headers=current)
     assert (cleared.status_code, cleared.json()["phone"]) == (200, None)
 

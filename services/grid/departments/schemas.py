@@ -21,7 +21,7 @@ class DepartmentCreate(RequestModel):
     code: str = Field(max_length=32, pattern=DEPARTMENT_CODE, examples=["market-supervision"])
     name_zh: str = Field(min_length=1, max_length=64, examples=["工商所"])
     name_en: str = Field(min_length=1, max_length=128, examples=["Market supervision office"])
-    phone: str | None = Field(default=None, max_length=32, examples=["0592-2021234"])
+    phone: str | None = Field(default=None, min_length=1, max_length=32, examples=["0592-2021234"])
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -44,6 +44,6 @@ class DepartmentUpdate(Changes):
 
     name_zh: str | None = Field(default=None, min_length=1, max_length=64, examples=["中华工商所"])
     name_en: str | None = Field(default=None, min_length=1, max_length=128)
-    phone: str | None = Field(default=None, max_length=32, examples=["0592-2029999"])
+    phone: str | None = Field(default=None, min_length=1, max_length=32, examples=["0592-2029999"])
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"phone": "0592-2029999"}]})

@@ -42,7 +42,7 @@ class StaffCreate(RequestModel):
     department_code: str | None = Field(
         default=None, max_length=32, pattern=DEPARTMENT_CODE, description="required for handlers, else null"
     )
-    phone: str | None = Field(default=None, max_length=32, examples=["13800000001"])
+    phone: str | None = Field(default=None, min_length=1, max_length=32, examples=["13800000001"])
     active: StrictBool = True
     region_codes: RegionCodes = Field(
         default_factory=list, max_length=MAX_ASSIGNMENTS, description="initial grid assignments"
@@ -86,7 +86,7 @@ class StaffUpdate(Changes):
     name: str | None = Field(default=None, min_length=1, max_length=64)
     role: StaffRole | None = None
     department_code: str | None = Field(default=None, max_length=32, pattern=DEPARTMENT_CODE)
-    phone: str | None = Field(default=None, max_length=32)
+    phone: str | None = Field(default=None, min_length=1, max_length=32)
     active: StrictBool | None = None
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"active": False}, {"phone": "13800000009"}]})
