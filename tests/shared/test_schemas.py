@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from shared.schemas import MAX_NESTING, RequestModel, unstorable
+from shared.schemas import MAX_NESTING, RequestModel, Timestamp, unstorable
 
 
 class Body(RequestModel):
@@ -59,3 +59,24 @@ def test_a_lone_surrogate_is_refused_in_a_str_field_whatever_the_model_config() 
     # pydantic refuses it while stripping whitespace; a body that keeps its spaces passed it on.
     with pytest.raises(ValidationError, match="password contains a lone surrogate"):
         Secret(password="long enough \ud800")
+
+
+@pytest.mark.parametrize(
+    ("given", "utc"),
+    [
+        ("2026-12-05T08:30:00+08:00", "2026-12-05T00:30:00+00:00"),
+        ("2026-12-05t00:30:00.5z", "2026-12-05T00:30:00.500000+00:00"),
+        ("2026-12-05 08:30:00Z", None),  # a space for the T: pydantic took it
+        ("1733436000", None),  # Unix seconds in a string: pydantic took them
+        (1733436000, None),
+        ("2026-12-05T08:30:00", None),  # no offset
+        ("2026-12-05", None),
+    ],
+)
+def test_a_timestamp_is_rfc_3339_with_its_offset(given: object, utc: str | None) -> None:
+    adapter = TypeAdapter(Timestamp)
+    if utc is None:
+        with pytest.raises(ValidationError):
+            adapter.validate_python(given)
+    else:
+        assert adapter.validate_python(given).isoformat() == utc
