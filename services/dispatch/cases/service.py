@@ -39,6 +39,7 @@ from services.dispatch.cases.schemas import (
     VerifyRequest,
 )
 from services.dispatch.clients.grid import GridClient
+from services.dispatch.inbox import repository as placement
 from services.dispatch.models import Case
 from shared.actors import Actor
 from shared.db import utcnow
@@ -108,6 +109,11 @@ async def dispatch(
     body: DispatchRequest,
     actor: Actor,
 ) -> CaseDetail:
+    if body.category_code:
+        # The category decides which reports join the case: a batch of the inbox, which reads
+        # the open cases near its reports unlocked, takes turns with this change (the placement
+        # lock, taken before the case's as the batch does) and sees the category old or new.
+        await placement.serialize_placement(session)
     case = await _locked(session, case_id, if_match, actor)
     before = case.status
     next_status(Step.dispatch, before)

@@ -19,6 +19,7 @@ from services.dispatch.inbox.service import _choose_and_lock
 from services.dispatch.models import Case
 from tests.dispatch import factories
 from tests.dispatch.conftest import Dispatch
+from tests.dispatch.fakes import STALL
 from tests.dispatch.inbox.test_planning import NEW, expected_cases, open_cases_around
 
 NEAR = 0.0002  # ≈ 22 m north
@@ -107,3 +108,35 @@ async def test_cases_closed_under_a_batch_leave_it_and_the_rest_is_placed_as_the
     assert [NEW + key - NEW_CASE_KEY if key >= NEW_CASE_KEY else key for key in keys] == expected
     assert set(locked) == {case for case in expected if case < NEW}  # the open cases joined, no more
     assert len(locks) > 1  # some closed cases had been chosen: the batch chose again
+
+
+async def test_a_category_correction_takes_turns_with_the_batches(
+    dispatch: Dispatch, backend: str, database_url: str
+) -> None:
+    """A batch reads the open cases near its reports unlocked; a category corrected meanwhile
+    let a report of the old category join. The correction now waits for the placement lock."""
+    if backend == "sqlite":
+        pytest.skip("SQLite has one writer: any transaction writing waits for another")
+    case = await dispatch.new_case(category=None)
+    plain = await dispatch.new_case(category=None, lat=factories.LAT + 0.01)
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as batch:  # a batch placing its reports
+            await batch.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": repository.PLACEMENT_LOCK}
+            )
+            correcting = asyncio.create_task(
+                dispatch.act(
+                    case["id"], "dispatch", {"department_code": "enforcement", "category_code": STALL}
+                )
+            )
+            dispatching = asyncio.create_task(
+                dispatch.act(plain["id"], "dispatch", {"department_code": "enforcement"})
+            )
+            await asyncio.sleep(0.3)
+            assert not correcting.done()  # waits for the batch
+            assert (await asyncio.wait_for(dispatching, timeout=5)).status_code == 200  # no category
+            await batch.rollback()
+        assert (await asyncio.wait_for(correcting, timeout=5)).status_code == 200
+    finally:
+        await engine.dispose()
