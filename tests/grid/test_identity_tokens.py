@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -10,9 +11,11 @@ from typing import Any
 
 import httpx
 import jwt
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.grid.identity import service as identity_service
 from services.grid.identity.context import Identity
 from services.grid.models import RefreshToken
 from tests.grid.factories import (
@@ -150,6 +153,32 @@ async def test_logout_revokes_the_refresh_token_family(
     assert (await refresh(anonymous, rotated["refresh_token"])).status_code == 401
     unknown = await anonymous.post("/v1/auth/logout", json={"refresh_token": "never-issued"})
     assert unknown.status_code == 204
+
+
+async def test_a_logout_racing_a_refresh_revokes_the_refreshed_token_too(
+    anonymous: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    identity: Identity,
+    backend: str,
+) -> None:
+    """The refresh's new token, committed while the logout waited, outlived the logout's 204."""
+    if backend == "sqlite":
+        pytest.skip("SQLite has one connection: a logout and a refresh never overlap")
+    await staff_with_password(sessions, "wang.fang", PASSWORD)
+    tokens = (await login(anonymous, "wang.fang", PASSWORD)).json()
+    async with sessions() as refreshing, sessions() as logging_out:
+        rotated = await identity_service.refresh_grant(
+            refreshing, refresh_token=tokens["refresh_token"], identity=identity
+        )  # spent, its new token added, not yet committed
+        logout = asyncio.create_task(
+            identity_service.logout(logging_out, refresh_token=tokens["refresh_token"])
+        )
+        await asyncio.sleep(0.2)
+        assert not logout.done()  # waits for the refresh
+        await refreshing.commit()
+        await logout
+        await logging_out.commit()
+    assert (await refresh(anonymous, rotated.refresh_token or "")).status_code == 401
 
 
 async def test_the_token_request_is_an_oauth2_form(

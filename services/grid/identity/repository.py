@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.grid.models import ApiKey, RefreshToken
@@ -31,20 +31,25 @@ async def spend_refresh_token(session: AsyncSession, token_id: int, now: datetim
 
 
 async def revoke_family(session: AsyncSession, family_id: UUID, now: datetime) -> None:
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    await _revoke(session, RefreshToken.family_id == family_id, now)
 
 
 async def revoke_all_of_staff(session: AsyncSession, staff_id: int, now: datetime) -> None:
+    await _revoke(session, RefreshToken.staff_id == staff_id, now)
+
+
+async def _revoke(session: AsyncSession, which: ColumnElement[bool], now: datetime) -> None:
+    """Revoke the live tokens ``which`` names, those a refresh in flight adds included.
+
+    The tokens are locked first, in a statement of their own: a refresh holds its token's lock
+    from spending it until its new token commits, so the lock waits for that, and the UPDATE
+    after it (a new snapshot on PostgreSQL) sees the new token. A lone UPDATE waited on the
+    same lock but with its snapshot taken before: a logout racing a refresh answered 204 and
+    the refresh's new token went on working."""
+    live = (RefreshToken.revoked_at.is_(None), which)
+    await session.execute(select(RefreshToken.id).where(*live).with_for_update())
     await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.staff_id == staff_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-        .execution_options(synchronize_session=False)
+        update(RefreshToken).where(*live).values(revoked_at=now).execution_options(synchronize_session=False)
     )
 
 
