@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -101,6 +101,19 @@ def refused_value(exc: BaseException) -> bool:
         return False
     state, message = _sqlstate(exc), str(exc.orig)
     return state in REFUSED_VALUE_STATES or (state == "22000" and "out of" in message and "range" in message)
+
+
+async def flush_new(session: AsyncSession) -> bool:
+    """Flush the session's new rows; False when a unique key among them is taken (the session's
+    transaction is then to be rolled back). A create checks first that its key is free, and two
+    creates at once both pass that check: the second's insert was a 500."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if _sqlstate(exc) == "23505" or "UNIQUE constraint failed" in str(exc.orig):
+            return False
+        raise
+    return True
 
 
 CONCURRENCY_STATES = frozenset({"40001", "40P01"})

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.grid.departments import service as departments
 from services.grid.departments.schemas import DepartmentCreate, DepartmentUpdate
-from shared.errors import PreconditionFailed
+from shared.errors import Conflict, PreconditionFailed
 from tests.grid.factories import create_category, create_department
 
 
@@ -161,3 +161,20 @@ async def test_two_changes_under_one_etag_the_second_is_412(
     async with sessions() as session:
         stored = await departments.get_department(session, code="police")
         assert (stored.phone, stored.name_en, stored.version) == ("111", "Police", 2)
+
+
+async def test_two_creates_of_one_code_at_once_are_a_201_and_a_409(
+    sessions: async_sessionmaker[AsyncSession], backend: str
+) -> None:
+    """Both passed the check that the code is free; the second's insert was a 500."""
+    if backend == "sqlite":
+        pytest.skip("SQLite has one connection: two creates never overlap")
+    data = DepartmentCreate(code="police", name_zh="派出所", name_en="Police")
+    async with sessions() as first, sessions() as second:
+        await departments.create_department(first, data=data, actor_id="a")  # not committed yet
+        racing = asyncio.create_task(departments.create_department(second, data=data, actor_id="b"))
+        await asyncio.sleep(0.2)
+        assert not racing.done()  # its insert waits for the first's key
+        await first.commit()
+        with pytest.raises(Conflict, match="department 'police' exists already"):
+            await racing

@@ -9,7 +9,7 @@ from services.grid.catalog.schemas import CategoryCreate, CategoryPage, Category
 from services.grid.departments import repository as departments
 from services.grid.models import Category
 from services.grid.pagination import keyset_page
-from shared.db import utcnow
+from shared.db import flush_new, utcnow
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.etags import require_if_match
 
@@ -42,7 +42,8 @@ async def create_category(session: AsyncSession, *, data: CategoryCreate, actor_
     values = data.model_dump(mode="json")
     category = Category(**values, version=1, created_at=now, updated_at=now, updated_by=actor_id)
     session.add(category)
-    await session.flush()
+    if not await flush_new(session):  # created by a concurrent request
+        raise Conflict(f"category {data.code!r} exists already")
     return category
 
 

@@ -13,7 +13,7 @@ from services.grid.departments.schemas import (
 )
 from services.grid.models import Department
 from services.grid.pagination import keyset_page
-from shared.db import utcnow
+from shared.db import flush_new, utcnow
 from shared.errors import Conflict, NotFound
 from shared.etags import require_if_match
 
@@ -40,7 +40,8 @@ async def create_department(session: AsyncSession, *, data: DepartmentCreate, ac
         **data.model_dump(), version=1, created_at=now, updated_at=now, updated_by=actor_id
     )
     session.add(department)
-    await session.flush()
+    if not await flush_new(session):  # created by a concurrent request
+        raise Conflict(f"department {data.code!r} exists already")
     return department
 
 

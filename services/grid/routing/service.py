@@ -27,7 +27,7 @@ from services.grid.routing.schemas import (
     Resolution,
     Source,
 )
-from shared.db import utcnow
+from shared.db import flush_new, utcnow
 from shared.errors import Conflict, NotFound, Unprocessable
 
 log = logging.getLogger("wangge.grid.routing")
@@ -120,7 +120,8 @@ async def create_override(session: AsyncSession, *, data: OverrideCreate, actor_
         )
     override = RoutingOverride(**data.model_dump(), created_at=utcnow(), created_by=actor_id)
     session.add(override)
-    await session.flush()
+    if not await flush_new(session):  # created by a concurrent request
+        raise Conflict(f"region {data.region_code} already routes category {data.category_code}")
     return override
 
 

@@ -18,7 +18,7 @@ from services.grid.regions.codes import Level
 from services.grid.staff import repository
 from services.grid.staff.rules import StaffRole, assignment_problem, department_problem
 from services.grid.staff.schemas import AssignmentsSet, StaffCreate, StaffPage, StaffRead, StaffUpdate
-from shared.db import utcnow
+from shared.db import flush_new, utcnow
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.etags import require_if_match
 
@@ -101,7 +101,8 @@ async def create_staff(session: AsyncSession, *, data: StaffCreate, actor_id: st
         updated_by=actor_id,
     )
     session.add(staff)
-    await session.flush()
+    if not await flush_new(session):  # created by a concurrent request
+        raise Conflict(f"username {data.username!r} is taken")
     await repository.replace_assignments(session, staff.id, data.region_codes)
     return _read(staff, data.region_codes), staff.version
 
