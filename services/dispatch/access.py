@@ -36,7 +36,7 @@ from sqlalchemy import ColumnElement, exists, false, or_, true
 
 from services.dispatch.models import Case, CaseReport
 from shared.access import PUBLIC_ROUTES, REPORTS_CREATE, REPORTS_READ, Guard, Rule
-from shared.actors import GRID_ROLES, Actor, Role
+from shared.actors import GRID_ROLES, SUBDISTRICT_ROLES, Actor, Role
 from shared.regions import held_by
 
 INTAKE_SERVICE = "service:intake"
@@ -74,6 +74,12 @@ GUARDED: list[DependsParam] = [Depends(GUARD)]
 """``dependencies=`` of every dispatch router."""
 CurrentActor = Annotated[Actor, Depends(GUARD)]
 """The caller of a dispatch route, verified and allowed by the route's rule."""
+
+
+NAMED_TO_REPORTERS = frozenset(role.value for role in (*SUBDISTRICT_ROLES, Role.handler, Role.service))
+"""Whose events every reporter of a case reads with their actor and note (the timeline of a
+reporter-only reader, the status messages to intake): the office, the handlers, the system;
+not the other reporters, nor a grid worker's own notes (grid roles, integrations)."""
 
 
 def reported_by(actor: Actor) -> ColumnElement[bool]:

@@ -13,16 +13,10 @@ from services.dispatch import access
 from services.dispatch.cases import repository
 from services.dispatch.cases.schemas import CaseDetail, CasePage, CaseRead, EventRead, ReportRead
 from services.dispatch.models import Case, CaseReport
-from shared.actors import SUBDISTRICT_ROLES, Actor, Role
+from shared.actors import Actor
 from shared.db import utcnow
 from shared.errors import NotFound
 from shared.schemas import RowId, Timestamp, decode_cursor, encode_cursor
-
-NAMED_TO_REPORTERS = frozenset(
-    {*(role.value for role in SUBDISTRICT_ROLES), Role.handler.value, Role.service.value}
-)
-"""Whose events a reporter-only reader sees with their actor: the office, the handlers, the
-system; not the other reporters (grid roles, integrations)."""
 
 
 class _Position(BaseModel):
@@ -52,7 +46,7 @@ def as_reported_by(case: CaseDetail, reader: str) -> CaseDetail:
         return case
 
     def event(entry: EventRead) -> EventRead:
-        if entry.actor_id == reader or entry.actor_role in NAMED_TO_REPORTERS:
+        if entry.actor_id == reader or entry.actor_role in access.NAMED_TO_REPORTERS:
             return entry
         return entry.model_copy(
             update={"actor_id": None, "actor_role": None, "note": None, "photos": [], "data": {}}
@@ -64,12 +58,18 @@ def as_reported_by(case: CaseDetail, reader: str) -> CaseDetail:
 
 
 def _as_reported(first: ReportRead | CaseReport | None) -> dict[str, object]:
-    """A case's own fields as a reporter-only reader sees them: its description and point from
-    their first report when another reporter's opened the case (``first``), no address then
+    """A case's own fields as a reporter-only reader sees them: its description, point and time
+    from their first report when another reporter's opened the case (``first``), no address then
     (only the opening report's is kept), and no feedback (any reporter's)."""
     changes: dict[str, object] = {"rating": None, "feedback_comment": None, "feedback_at": None}
     if first is not None:
-        changes |= {"description": first.description, "lat": first.lat, "lon": first.lon, "address": None}
+        changes |= {
+            "description": first.description,
+            "lat": first.lat,
+            "lon": first.lon,
+            "address": None,
+            "reported_at": first.seen_at,
+        }
     return changes
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.dispatch import access
 from services.dispatch.cases import repository
 from services.dispatch.cases.lifecycle import ANNOUNCED
 from services.dispatch.models import Case, CaseEvent, OutboxMessage
@@ -59,7 +60,9 @@ async def record(
             status=case.status,
             department_code=case.department_code,
             department_name=case.department_name,
-            note=note,
+            # Intake shows it to every reporter of the case: a grid worker's verification note
+            # or a reporter's feedback is not theirs to read.
+            note=note if actor[1] in access.NAMED_TO_REPORTERS else None,
             deadline_at=case.deadline_at,
             occurred_at=at,
             report_ids=await repository.report_ids(session, case.id),

@@ -103,6 +103,7 @@ async def test_a_reader_who_is_only_a_reporter_reads_the_case_as_reported(dispat
             None,
         )
         assert case["status"] == office["status"] and case["department_code"] == office["department_code"]
+        assert case["reported_at"] == read["reports"][0]["seen_at"] != office["reported_at"]
     assert "wang.fang" not in str(read) and office["description"] not in str(read)
     assert [(e["action"], e["to_status"]) for e in read["timeline"]] == [
         (e["action"], e["to_status"]) for e in office["timeline"]
@@ -125,11 +126,14 @@ async def test_a_reporter_only_reader_learns_nothing_of_the_others_through_feedb
     bot = bearer(BOT, Role.integration, scopes=["reports:read"], channel="wechat-bot")
     await dispatch.ok(a, "accept", actor=HANDLER)
     await dispatch.ok(a, "resolve", {"note": "摊位已清理"}, actor=HANDLER)
-    await dispatch.ok(a, "verify", {"passed": True}, actor=WORKER)
+    await dispatch.ok(a, "verify", {"passed": True, "note": "现场核实：摊主张三"}, actor=WORKER)
     await dispatch.ok(a, "feedback", {"rating": 1, "comment": "王芳：又摆出来了"}, actor=WORKER)
+    # what intake shows every reporter: the handler's note, not the grid worker's
+    notes = {m.payload["action"]: m.payload["note"] for m in await dispatch.outbox()}
+    assert (notes["resolved"], notes["verified"]) == ("摊位已清理", None)
 
     read = (await dispatch.client.get(f"/v1/cases/{a}", headers=bot)).json()
-    assert "又摆出来了" not in str(read)
+    assert "又摆出来了" not in str(read) and "张三" not in str(read)
     assert (read["status"], read["rating"], read["feedback_at"]) == ("dispatched", None, None)
     assert "摊位已清理" in str(read)  # the handler's note is the bot's to read
     reopened = (await dispatch.outbox())[-1].payload
