@@ -105,7 +105,7 @@ def case_scope(actor: Actor) -> ColumnElement[bool]:
         return true()
     if actor.role is Role.handler:
         return Case.department_code == actor.department if actor.department else false()
-    if actor.role in GRID_ROLES or actor.role is Role.integration:
+    if reaches_as_reporter(actor):
         return or_(whole_case_scope(actor), reported_by(actor))
     return false()
 

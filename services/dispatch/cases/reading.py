@@ -53,7 +53,7 @@ def as_reported_by(case: CaseDetail, reader: str) -> CaseDetail:
         )
 
     opened = bool(case.reports) and case.reports[0].reporter_id == reader
-    changes = _as_reported(own[0] if own and not opened else None)
+    changes = _as_reported(None if opened else own[0])
     return case.model_copy(update={**changes, "reports": own, "timeline": [event(e) for e in case.timeline]})
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from services.dispatch.access import GUARDED
 from services.dispatch.cases import reading, service
+from services.dispatch.cases.feedback import feedback as give_feedback
 from services.dispatch.cases.lifecycle import Status
 from services.dispatch.cases.repository import CaseFilters
 from services.dispatch.cases.schemas import (
@@ -262,7 +263,7 @@ async def feedback(
     ``feedback_window_days`` of closing reopens it as rework; later it is only recorded.
 
     Only someone who filed one of the case's reports may rate it (403 for anyone else)."""
-    case = await service.feedback(
+    case = await give_feedback(
         session,
         case_id=case_id,
         if_match=if_match,

@@ -4,7 +4,8 @@ Every command fetches the case through the actor's scope
 (:func:`services.dispatch.access.case_scope`): a case outside it is a 404. It locks
 the case row (``FOR UPDATE`` on PostgreSQL), checks ``If-Match`` against its version, asks
 :mod:`lifecycle` whether the move is legal, then changes the case, bumps its version and
-appends one timeline event (two for feedback that reopens) naming the verified actor.
+appends one timeline event naming the verified actor. The reporters' command, feedback, is
+in :mod:`feedback`; it takes the same steps with :func:`locked`, :func:`touch` and :func:`who`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from services.dispatch.cases.lifecycle import (
     Status,
     Step,
     deadline,
-    feedback_given_since_close,
-    feedback_reopens,
     next_status,
     verify_step,
 )
@@ -30,7 +29,6 @@ from services.dispatch.cases.schemas import (
     CaseDetail,
     CloseRequest,
     DispatchRequest,
-    FeedbackRequest,
     NoteRequest,
     ReassignRequest,
     RejectRequest,
@@ -58,7 +56,7 @@ def assign(
     case.deadline_at = deadline(now, time_limit_hours)
 
 
-async def _locked(
+async def locked(
     session: AsyncSession, case_id: int, if_match: str | None, actor: Actor, *, reporters_only: bool = False
 ) -> Case:
     """The case, locked: 404 outside the actor's scope, then 403 for one who filed no report on
@@ -76,16 +74,16 @@ async def _locked(
     return case
 
 
-def _touch(case: Case, now: datetime) -> None:
+def touch(case: Case, now: datetime) -> None:
     case.version += 1
     case.updated_at = now
 
 
-def _who(actor: Actor) -> tuple[str, str]:
+def who(actor: Actor) -> tuple[str, str]:
     return actor.id, actor.role.value
 
 
-def _rework(case: Case, now: datetime) -> None:
+def rework(case: Case, now: datetime) -> None:
     if case.department_code is None or case.department_name is None:  # pragma: no cover - dispatched before
         raise Conflict("the case has no department to send the rework to")
     assign(
@@ -114,7 +112,7 @@ async def dispatch(
         # the open cases near its reports unlocked, takes turns with this change (the placement
         # lock, taken before the case's as the batch does) and sees the category old or new.
         await placement.serialize_placement(session)
-    case = await _locked(session, case_id, if_match, actor)
+    case = await locked(session, case_id, if_match, actor)
     before = case.status
     next_status(Step.dispatch, before)
     department = await grid.department(body.department_code)
@@ -139,13 +137,13 @@ async def dispatch(
         time_limit_hours=case.time_limit_hours,
         now=now,
     )
-    _touch(case, now)
+    touch(case, now)
     await timeline.record(
         session,
         case,
         action=Step.dispatch,
         from_status=before,
-        actor=_who(actor),
+        actor=who(actor),
         at=now,
         note=body.note,
         data={"department_code": department.code, "category_code": case.category_code},
@@ -156,14 +154,14 @@ async def dispatch(
 async def accept(
     session: AsyncSession, *, case_id: int, if_match: str | None, body: AcceptRequest | None, actor: Actor
 ) -> CaseDetail:
-    case = await _locked(session, case_id, if_match, actor)
+    case = await locked(session, case_id, if_match, actor)
     before = case.status
     case.status = next_status(Step.accept, before)
     now = utcnow()
-    _touch(case, now)
+    touch(case, now)
     note = body.note if body else None
     await timeline.record(
-        session, case, action=Step.accept, from_status=before, actor=_who(actor), at=now, note=note
+        session, case, action=Step.accept, from_status=before, actor=who(actor), at=now, note=note
     )
     return await case_detail(session, case, actor)
 
@@ -171,19 +169,19 @@ async def accept(
 async def return_case(
     session: AsyncSession, *, case_id: int, if_match: str | None, body: ReturnRequest, actor: Actor
 ) -> CaseDetail:
-    case = await _locked(session, case_id, if_match, actor)
+    case = await locked(session, case_id, if_match, actor)
     before, department = case.status, case.department_code
     case.status = next_status(Step.return_, before)
     case.department_code = case.department_name = None
     case.dispatched_at = case.deadline_at = None
     now = utcnow()
-    _touch(case, now)
+    touch(case, now)
     await timeline.record(
         session,
         case,
         action=Step.return_,
         from_status=before,
-        actor=_who(actor),
+        actor=who(actor),
         at=now,
         note=body.reason,
         data={"department_code": department},
@@ -194,18 +192,18 @@ async def return_case(
 async def resolve(
     session: AsyncSession, *, case_id: int, if_match: str | None, body: ResolveRequest, actor: Actor
 ) -> CaseDetail:
-    case = await _locked(session, case_id, if_match, actor)
+    case = await locked(session, case_id, if_match, actor)
     before = case.status
     case.status = next_status(Step.resolve, before)
     now = utcnow()
     case.resolved_at = now
-    _touch(case, now)
+    touch(case, now)
     await timeline.record(
         session,
         case,
         action=Step.resolve,
         from_status=before,
-        actor=_who(actor),
+        actor=who(actor),
         at=now,
         note=body.note,
         photos=body.photos,
@@ -216,7 +214,7 @@ async def resolve(
 async def verify(
     session: AsyncSession, *, case_id: int, if_match: str | None, body: VerifyRequest, actor: Actor
 ) -> CaseDetail:
-    case = await _locked(session, case_id, if_match, actor)
+    case = await locked(session, case_id, if_match, actor)
     before, step = case.status, verify_step(body.passed)
     next_status(step, before)
     if not body.passed and not body.note:
@@ -226,14 +224,14 @@ async def verify(
         case.status = Status.closed
         case.closed_at = now
     else:
-        _rework(case, now)
-    _touch(case, now)
+        rework(case, now)
+    touch(case, now)
     await timeline.record(
         session,
         case,
         action=step,
         from_status=before,
-        actor=_who(actor),
+        actor=who(actor),
         at=now,
         note=body.note,
         photos=body.photos,
@@ -251,7 +249,7 @@ async def reassign(
     body: ReassignRequest,
     actor: Actor,
 ) -> CaseDetail:
-    case = await _locked(session, case_id, if_match, actor)
+    case = await locked(session, case_id, if_match, actor)
     before, previous = case.status, case.department_code
     next_status(Step.reassign, before)
     if body.department_code == previous:
@@ -267,13 +265,13 @@ async def reassign(
         time_limit_hours=case.time_limit_hours,
         now=now,
     )
-    _touch(case, now)
+    touch(case, now)
     await timeline.record(
         session,
         case,
         action=Step.reassign,
         from_status=before,
-        actor=_who(actor),
+        actor=who(actor),
         at=now,
         note=body.note,
         data={"from_department_code": previous, "department_code": department.code},
@@ -284,18 +282,18 @@ async def reassign(
 async def close(
     session: AsyncSession, *, case_id: int, if_match: str | None, body: CloseRequest, actor: Actor
 ) -> CaseDetail:
-    case = await _locked(session, case_id, if_match, actor)
+    case = await locked(session, case_id, if_match, actor)
     before = case.status
     case.status = next_status(Step.close, before)
     now = utcnow()
     case.closed_at = now
-    _touch(case, now)
+    touch(case, now)
     await timeline.record(
         session,
         case,
         action=Step.close,
         from_status=before,
-        actor=_who(actor),
+        actor=who(actor),
         at=now,
         note=body.note,
         data={"verified_on_site": False},
@@ -306,7 +304,7 @@ async def close(
 async def reject(
     session: AsyncSession, *, case_id: int, if_match: str | None, body: RejectRequest, actor: Actor
 ) -> CaseDetail:
-    case = await _locked(session, case_id, if_match, actor)
+    case = await locked(session, case_id, if_match, actor)
     before = case.status
     target = next_status(Step.reject, before)
     if (body.reason == "duplicate") != (body.duplicate_of is not None):
@@ -317,13 +315,13 @@ async def reject(
     case.status = target
     case.duplicate_of = body.duplicate_of
     case.deadline_at = None
-    _touch(case, now)
+    touch(case, now)
     await timeline.record(
         session,
         case,
         action=Step.reject,
         from_status=before,
-        actor=_who(actor),
+        actor=who(actor),
         at=now,
         note=body.note,
         data={"reason": body.reason, "duplicate_of": body.duplicate_of},
@@ -348,67 +346,19 @@ async def _original(session: AsyncSession, case: Case, original_id: int) -> Case
     return original
 
 
-async def feedback(
-    session: AsyncSession,
-    *,
-    case_id: int,
-    if_match: str | None,
-    body: FeedbackRequest,
-    actor: Actor,
-    window_days: float,
-) -> CaseDetail:
-    case = await _locked(session, case_id, if_match, actor, reporters_only=True)
-    before = case.status
-    next_status(Step.feedback, before)
-    if feedback_given_since_close(case.closed_at, case.feedback_at):
-        raise Conflict("feedback on this closing has already been given")
-    now = utcnow()
-    assert case.closed_at is not None
-    reopen = feedback_reopens(body.rating, case.closed_at, now, window_days)
-    case.rating, case.feedback_comment, case.feedback_at = body.rating, body.comment, now
-    _touch(case, now)
-    data = {"rating": body.rating, "reopens": reopen}
-    await timeline.record(
-        session,
-        case,
-        action=Step.feedback,
-        from_status=before,
-        actor=_who(actor),
-        at=now,
-        note=body.comment,
-        data=data,
-    )
-    if reopen:
-        next_status(Step.reopen, before)
-        _rework(case, now)
-        await timeline.record(
-            session,
-            case,
-            action=Step.reopen,
-            from_status=before,
-            actor=_who(actor),
-            at=now,
-            # Not the comment: a reopening is announced to every reporter of the case, and the
-            # comment is one reporter's (the feedback event just before holds it).
-            note=None,
-            data={"rating": body.rating},
-        )
-    return await case_detail(session, case, actor)
-
-
 async def add_note(
     session: AsyncSession, *, case_id: int, if_match: str | None, body: NoteRequest, actor: Actor
 ) -> CaseDetail:
-    case = await _locked(session, case_id, if_match, actor)
+    case = await locked(session, case_id, if_match, actor)
     now = utcnow()
     next_status(Step.note, case.status)
-    _touch(case, now)
+    touch(case, now)
     await timeline.record(
         session,
         case,
         action=Step.note,
         from_status=case.status,
-        actor=_who(actor),
+        actor=who(actor),
         at=now,
         note=body.note,
         photos=body.photos,

@@ -1,0 +1,64 @@
+"""Feedback, the reporters' command: a reporter rates a closed case once per closing, and an
+unsatisfied rating inside the window reopens it to its department (two timeline events).
+The only command open to one who sees the case only as one of its reporters."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch.cases import timeline
+from services.dispatch.cases.lifecycle import Step, feedback_given_since_close, feedback_reopens, next_status
+from services.dispatch.cases.reading import case_detail
+from services.dispatch.cases.schemas import CaseDetail, FeedbackRequest
+from services.dispatch.cases.service import locked, rework, touch, who
+from shared.actors import Actor
+from shared.db import utcnow
+from shared.errors import Conflict
+
+
+async def feedback(
+    session: AsyncSession,
+    *,
+    case_id: int,
+    if_match: str | None,
+    body: FeedbackRequest,
+    actor: Actor,
+    window_days: float,
+) -> CaseDetail:
+    case = await locked(session, case_id, if_match, actor, reporters_only=True)
+    before = case.status
+    next_status(Step.feedback, before)
+    if feedback_given_since_close(case.closed_at, case.feedback_at):
+        raise Conflict("feedback on this closing has already been given")
+    now = utcnow()
+    assert case.closed_at is not None
+    reopen = feedback_reopens(body.rating, case.closed_at, now, window_days)
+    case.rating, case.feedback_comment, case.feedback_at = body.rating, body.comment, now
+    touch(case, now)
+    data = {"rating": body.rating, "reopens": reopen}
+    await timeline.record(
+        session,
+        case,
+        action=Step.feedback,
+        from_status=before,
+        actor=who(actor),
+        at=now,
+        note=body.comment,
+        data=data,
+    )
+    if reopen:
+        next_status(Step.reopen, before)
+        rework(case, now)
+        await timeline.record(
+            session,
+            case,
+            action=Step.reopen,
+            from_status=before,
+            actor=who(actor),
+            at=now,
+            # Not the comment: a reopening is announced to every reporter of the case, and the
+            # comment is one reporter's (the feedback event just before holds it).
+            note=None,
+            data={"rating": body.rating},
+        )
+    return await case_detail(session, case, actor)
