@@ -162,7 +162,11 @@ def create_service_app(
     token_url: str | None = None,
 ) -> FastAPI:
     """``token_url``: where /docs' Authorize gets a token (grid's, for intake and dispatch)."""
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    # No redirects for a trailing slash: Starlette's 307 had an empty body, and behind a proxy
+    # that ends TLS it pointed a POST at plain http. It is a 404 that names the path meant.
+    app = FastAPI(
+        title=title, description=description, version="1.0.0", lifespan=lifespan, redirect_slashes=False
+    )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(HeadAsGet)

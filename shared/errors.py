@@ -39,6 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db import aborted_by_concurrency, out_of_reach, refused_value
@@ -223,9 +224,22 @@ def _other_than_json(request: Request) -> str | None:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     error_type = _STATUS_TYPES.get(exc.status_code, WanggeError)
-    problem = error_type(str(exc.detail)).to_problem(request.url.path)
+    path = request.url.path
+    meant = _meant_without_slash(request) if exc.status_code == 404 else None
+    detail = f"paths take no trailing slash: {meant}" if meant else str(exc.detail)
+    problem = error_type(detail).to_problem(path)
     problem["status"] = exc.status_code
     return problem_response(problem, headers=exc.headers)
+
+
+def _meant_without_slash(request: Request) -> str | None:
+    """The path without its trailing slash, where a route takes it (the services never redirect)."""
+    path = request.url.path
+    if len(path) < 2 or not path.endswith("/"):
+        return None
+    scope = {**request.scope, "path": path.rstrip("/")}
+    routes = getattr(request.scope.get("app"), "routes", ())
+    return scope["path"] if any(route.matches(scope)[0] is not Match.NONE for route in routes) else None
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:

@@ -57,6 +57,18 @@ async def test_a_method_a_path_does_not_take_is_405_not_an_internal_error() -> N
     assert answer.json()["title"] == "Method not allowed"  # was "Internal error"
 
 
+async def test_a_trailing_slash_is_a_404_naming_the_path_meant_not_a_redirect() -> None:
+    """It was a 307 with an empty body, which behind a proxy ending TLS sent a POST to plain http."""
+    async with client() as dispatch:
+        slashed = await dispatch.post("/internal/v1/inbox/", json={"messages": []})
+        unknown = await dispatch.get("/v1/nothing-here/")
+    assert slashed.status_code == 404, slashed.text
+    assert "location" not in slashed.headers
+    assert slashed.headers["content-type"] == PROBLEM_JSON
+    assert slashed.json()["detail"] == "paths take no trailing slash: /internal/v1/inbox"
+    assert (unknown.status_code, unknown.json()["detail"]) == (404, "Not Found")
+
+
 async def test_an_unexpected_error_is_answered_500_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     """Starlette answered it and raised it again, and uvicorn logged the traceback a second time;
     the test transport raises what the app raises, as the server would see it."""
