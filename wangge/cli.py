@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.engine import make_url
 
@@ -54,6 +55,15 @@ def cmd_migrate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def migrate_grid() -> None:
+    """Migrate grid's database and say which one it is (on standard error, so that a command's
+    own output stays clean): the embedded default is ``var/grid.db`` under the directory the
+    command runs in, or ``WANGGE_DATA_DIR``, which is easy to miss when run from elsewhere."""
+    (settings,) = operations.migrate(["grid"])
+    url = make_url(settings.database_url).render_as_string(hide_password=True)
+    Console(stderr=True, highlight=False).print(f"[dim]grid's database: {url}[/]", soft_wrap=True)
+
+
 def cmd_seed(args: argparse.Namespace, console: Console) -> int:
     operations.migrate()
     if operations.seed_demo():
@@ -71,7 +81,7 @@ def cmd_import_grids(args: argparse.Namespace, console: Console) -> int:
     except (OSError, ValueError) as exc:
         console.print(f"[red]cannot read {args.file}:[/] {exc}")
         return 2
-    operations.migrate(["grid"])
+    migrate_grid()
     try:
         summary = operations.import_grids(data)
     except WanggeError as exc:
@@ -94,9 +104,21 @@ def read_password(args: argparse.Namespace) -> str | None:
     return first
 
 
+def _reason(exc: Exception) -> str:
+    """Why a command was refused, in a line: a problem's detail, or each invalid field and why
+    (not pydantic's report, which is written for programmers)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'input'}: "
+            + error["msg"].removeprefix("Value error, ")
+            for error in exc.errors()
+        )
+    return str(getattr(exc, "detail", exc))
+
+
 def cmd_user_add(args: argparse.Namespace, console: Console) -> int:
     password = read_password(args)
-    operations.migrate(["grid"])
+    migrate_grid()
     try:
         staff = operations.add_user(
             username=args.username,
@@ -108,7 +130,7 @@ def cmd_user_add(args: argparse.Namespace, console: Console) -> int:
             password=password,
         )
     except (WanggeError, ValueError) as exc:
-        console.print(f"[red]not added:[/] {getattr(exc, 'detail', exc)}")
+        console.print(f"[red]not added:[/] {_reason(exc)}")
         return 1
     login = "can sign in" if password else "cannot sign in until a password is set"
     console.print(f"[green]✓[/] {staff.username} ({staff.role}) added; {login}")
@@ -116,13 +138,13 @@ def cmd_user_add(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_key_create(args: argparse.Namespace, console: Console) -> int:
-    operations.migrate(["grid"])
+    migrate_grid()
     try:
         key, secret = operations.create_key(
             name=args.name, channel=args.channel, scopes=args.scope, expires_days=args.expires_days
         )
     except (WanggeError, ValueError) as exc:
-        console.print(f"[red]no key made:[/] {getattr(exc, 'detail', exc)}")
+        console.print(f"[red]no key made:[/] {_reason(exc)}")
         return 1
     console.print(
         f"[green]✓[/] key {key.id} for {key.name} (channel {key.channel}, scopes {', '.join(key.scopes)})"
@@ -137,8 +159,11 @@ def cmd_key_create(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_key_list(args: argparse.Namespace, console: Console) -> int:
-    operations.migrate(["grid"])
-    for key in operations.list_keys():
+    migrate_grid()
+    keys = operations.list_keys()
+    if not keys:
+        Console(stderr=True).print("no API keys")
+    for key in keys:
         state = "revoked" if key.revoked_at else "active"
         used = key.last_used_at.isoformat() if key.last_used_at else "never used"
         console.print(
@@ -148,7 +173,7 @@ def cmd_key_list(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_key_revoke(args: argparse.Namespace, console: Console) -> int:
-    operations.migrate(["grid"])
+    migrate_grid()
     try:
         operations.revoke_key(args.key_id)
     except WanggeError as exc:
@@ -206,7 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="grid_worker, grid_assistant, grid_leader, dispatcher, handler, supervisor or admin",
     )
     add.add_argument("--department", help="the department code (handlers only)")
-    add.add_argument("--region", action="append", default=[], help="an assigned region code (repeatable)")
+    add.add_argument(
+        "--region",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="CODE",
+        help="assigned region codes (several after one --region, or --region repeated)",
+    )
     add.add_argument("--phone")
     secret = add.add_mutually_exclusive_group()
     secret.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
@@ -217,7 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     create = key.add_parser("create", help="issue a key for a chat bot or another app; shown once")
     create.add_argument("--name", required=True, help="whose key, e.g. 中山路商圈理事会 bot")
     create.add_argument("--channel", required=True, help="the channel its reports carry, e.g. wechat-bot")
-    create.add_argument("--scope", action="append", required=True, help="reports:create or reports:read")
+    create.add_argument(
+        "--scope",
+        action="extend",
+        nargs="+",
+        required=True,
+        help="reports:create and/or reports:read (several after one --scope, or --scope repeated)",
+    )
     create.add_argument("--expires-days", type=float, help="expire after this many days")
     create.set_defaults(run=cmd_key_create)
     listing = key.add_parser("list", help="every key, never its secret")

@@ -128,7 +128,7 @@ def _echo(stream: IO[bytes], prefix: bytes) -> None:
             try:
                 out.write(prefix + line)
                 out.flush()
-            except (BrokenPipeError, ValueError):  # our own output is gone: read on, show nothing
+            except (OSError, ValueError):  # our output is gone (a closed pipe or terminal): read on
                 continue
 
 

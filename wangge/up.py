@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -41,13 +42,49 @@ def run(console: Console, *, seed: bool) -> int:
     operations.migrate()
     if seed and operations.seed_demo():
         console.print("[green]✓[/] first run: demo territory (中华街道, 思明区), catalog and staff seeded")
+    _stop_on(STOP_SIGNALS)
+    code = 0
     try:
-        start_all(services)
+        start_all(services)  # stops what it started if it fails or a signal comes meanwhile
+        welcome(console, services, data_dir)
+        code = watch(console, services)
     except (PortTaken, StartFailed) as exc:
         console.print(f"[red]cannot start:[/] {exc}")
         return 1
-    welcome(console, services, data_dir)
-    return wait_and_stop(console, services)
+    except Stopped:
+        pass
+    for each in STOP_SIGNALS:
+        signal.signal(each, signal.SIG_IGN)
+    _say(console, "stopping…")
+    stop_all(services)
+    _say(console, "stopped.")
+    return code
+
+
+def _say(console: Console, text: str) -> None:
+    """Print, unless the terminal is gone (the SIGHUP case): stopping matters more."""
+    with contextlib.suppress(OSError):
+        console.print(text)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Ctrl-C, a service manager's stop, and the terminal or SSH session closing. The services run
+in sessions of their own, so none of these reaches them: ``up`` stops them, in order."""
+
+
+class Stopped(BaseException):
+    """One of ``STOP_SIGNALS`` came (a BaseException, as KeyboardInterrupt, so no handler of
+    ordinary errors takes it for one)."""
+
+
+def _stop_on(signals: tuple[signal.Signals, ...]) -> None:
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        for each in signals:  # a second Ctrl-C does not cut the orderly stop short
+            signal.signal(each, signal.SIG_IGN)
+        raise Stopped(signal.Signals(signum).name)
+
+    for each in signals:
+        signal.signal(each, stop)
 
 
 def peer_env(settings: dict[str, ServiceSettings]) -> dict[str, str]:
@@ -58,9 +95,20 @@ def peer_env(settings: dict[str, ServiceSettings]) -> dict[str, str]:
         "WANGGE_INTAKE_DISPATCH_URL": urls["dispatch"],
         "WANGGE_DISPATCH_GRID_URL": urls["grid"],
         "WANGGE_DISPATCH_INTAKE_URL": urls["intake"],
-        "WANGGE_GRID_CORS_ORIGINS": json.dumps([urls["intake"], urls["dispatch"]]),
+        "WANGGE_GRID_CORS_ORIGINS": json.dumps(
+            [origin for name in ("intake", "dispatch") for origin in _origins(settings[name])]
+        ),
     }
     return {key: os.environ.get(key, value) for key, value in wanted.items()}
+
+
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost")
+
+
+def _origins(settings: ServiceSettings) -> list[str]:
+    """The browser origins of a service's /docs: on loopback, under either name a user types."""
+    hosts = _LOOPBACK_NAMES if settings.host in _LOOPBACK_NAMES else (settings.host,)
+    return [f"http://{host}:{settings.port}" for host in hosts]
 
 
 def welcome(console: Console, services: list[ServiceProcess], data_dir: object) -> None:
@@ -79,24 +127,11 @@ def welcome(console: Console, services: list[ServiceProcess], data_dir: object) 
     console.print("\nTry [bold]wangge demo[/] in another terminal. Ctrl-C stops all three.\n")
 
 
-def wait_and_stop(console: Console, services: list[ServiceProcess]) -> int:
-    stopping = False
-
-    def stop(_signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    code = 0
-    while not stopping:
+def watch(console: Console, services: list[ServiceProcess]) -> int:
+    """Until a service dies (1); a stop signal ends it with ``Stopped`` (``_stop_on``)."""
+    while True:
         dead = [s for s in services if not s.alive()]
         if dead:
             console.print(f"[red]{dead[0].name} stopped unexpectedly; stopping the others[/]")
-            code = 1
-            break
+            return 1
         time.sleep(0.2)
-    console.print("stopping…")
-    stop_all(services)
-    console.print("stopped.")
-    return code

@@ -54,10 +54,31 @@ def test_up_runs_all_three_on_sqlite_and_demo_completes_the_loop(tmp_path: Path)
             assert f"http://127.0.0.1:{port}" in printed, f"{name}'s URL is not printed"
             assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
             assert httpx.get(f"http://127.0.0.1:{port}/readyz").json() == {"status": "ready"}
+        for host in ("127.0.0.1", "localhost"):  # /docs' Authorize, from a page opened either way
+            preflight = httpx.options(
+                f"http://127.0.0.1:{ports['grid']}/v1/auth/token",
+                headers={
+                    "Origin": f"http://{host}:{ports['dispatch']}",
+                    "Access-Control-Request-Method": "POST",
+                },
+            )
+            assert preflight.status_code == 200, (host, preflight.text)
         assert (tmp_path / "data" / "grid.db").exists(), (
             "the embedded default is SQLite in the data directory"
         )
 
+        # An operator adds someone with a password of their own: the demo leaves them out
+        # (it signed in as every active account with the demo's password, and failed).
+        add = ["user", "add", "lin.xiao", "--name", "林晓", "--role", "grid_worker"]
+        added = subprocess.run(
+            wangge(*add, "--region", "35020300100101", "--password-stdin"),
+            env=env,
+            input="a password of her own\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert added.returncode == 0, added.stdout + added.stderr
         demo = subprocess.run(
             wangge(
                 "demo",
@@ -97,9 +118,46 @@ def test_up_runs_all_three_on_sqlite_and_demo_completes_the_loop(tmp_path: Path)
     assert any(
         line.startswith("intake   | INFO:") and "wangge.intake.territory: territory" in line for line in lines
     )
-    for port in ports.values():
+    assert_nothing_listens(ports)
+
+
+def assert_nothing_listens(ports: dict[str, int]) -> None:
+    for name, port in ports.items():
         with socket.socket() as probe:
-            assert probe.connect_ex(("127.0.0.1", port)) != 0, f"something still listens on {port}"
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, f"{name} still listens on {port}"
+
+
+def test_up_stops_all_three_when_its_terminal_closes(tmp_path: Path) -> None:
+    """SIGHUP (the terminal or the SSH session closing) killed `up` and left the three running
+    on their ports, so the next `make up` refused to start."""
+    env, ports = up_env(tmp_path)
+    up = subprocess.Popen(wangge("up"), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wait_for_line(up, "Ctrl-C stops all three")
+    up.send_signal(signal.SIGHUP)
+    out, _ = up.communicate(timeout=30)
+    assert (up.returncode, "stopped." in out) == (0, True), out
+    assert_nothing_listens(ports)
+
+
+def test_up_stopped_while_starting_leaves_nothing_running(tmp_path: Path) -> None:
+    """A stop before the banner (grid up, the others starting) left the started ones running."""
+    env, ports = up_env(tmp_path)
+    up = subprocess.Popen(wangge("up"), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{ports['grid']}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    else:
+        up.kill()
+        raise AssertionError("grid never answered")
+    up.send_signal(signal.SIGTERM)
+    out, _ = up.communicate(timeout=30)
+    assert up.returncode == 0, out
+    assert "Ctrl-C stops all three" not in out, "the stop came too late to test this"
+    assert_nothing_listens(ports)
 
 
 def test_up_refuses_clearly_when_a_port_is_taken(tmp_path: Path) -> None:

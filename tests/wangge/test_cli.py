@@ -116,13 +116,16 @@ def test_user_add_makes_someone_who_can_sign_in(
             "林晓",
             "--role",
             "grid_worker",
-            "--region",
+            "--region",  # several codes after one flag, as the README writes it
             "35020300100101",
+            "35020300100102",
             "--password-stdin",
         ]
     )
-    assert code == 0, capsys.readouterr().out
-    assert "lin.xiao (grid_worker) added; can sign in" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert code == 0, printed.out
+    assert "lin.xiao (grid_worker) added; can sign in" in printed.out
+    assert "grid's database: " in printed.err  # it was silent about which one it wrote to
 
     good = asyncio.run(
         token_from_grid(
@@ -134,7 +137,7 @@ def test_user_add_makes_someone_who_can_sign_in(
     assert (claims["sub"], claims["role"], claims["regions"]) == (
         "lin.xiao",
         "grid_worker",
-        ["35020300100101"],
+        ["35020300100101", "35020300100102"],
     )
     wrong = asyncio.run(
         token_from_grid({"grant_type": "password", "username": "lin.xiao", "password": "nope"})
@@ -143,7 +146,9 @@ def test_user_add_makes_someone_who_can_sign_in(
 
     # A handler without a department is refused with the reason, and nobody is added.
     assert main(["user", "add", "x.y", "--name", "某", "--role", "handler", "--no-password"]) == 1
-    assert "not added" in capsys.readouterr().out
+    refused = capsys.readouterr().out
+    assert "not added" in refused and "department" in refused
+    assert "validation error for" not in refused and "errors.pydantic.dev" not in refused, refused
 
 
 @pytest.mark.usefixtures("databases")

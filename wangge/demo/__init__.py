@@ -29,10 +29,13 @@ async def run_demo(config: DemoConfig, console: Console) -> int:
     try:
         try:
             world = await load_world(api, config.admin)
+            plan = plan_day(world, config.reports, rng)
         except httpx.HTTPError as exc:
             console.print(f"[red]cannot reach wangge ({exc}); is `wangge up` running?[/]")
             return 1
-        plan = plan_day(world, config.reports, rng)
+        except RuntimeError as exc:  # grid answered, but not as the demo needs: say what it said
+            console.print(f"[red]cannot run the demo:[/] {exc}", soft_wrap=True)
+            return 1
         day = Day(api, world, rng)
         columns = (
             TextColumn("{task.description:<34}"),
