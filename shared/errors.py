@@ -193,6 +193,15 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
                 request.url.path
             )
         )
+    broken = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+    if broken is not None:  # FastAPI's loc is ("body", <character offset>): not a field
+        at = broken.get("loc", ("body", "?"))[-1]
+        reason = broken.get("ctx", {}).get("error", "malformed")
+        return problem_response(
+            BadRequest(f"the body is not valid JSON: {reason} (at character {at})").to_problem(
+                request.url.path
+            )
+        )
     errors = [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
         for e in exc.errors()
@@ -227,6 +236,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     path = request.url.path
     meant = _meant_without_slash(request) if exc.status_code == 404 else None
     detail = f"paths take no trailing slash: {meant}" if meant else str(exc.detail)
+    if exc.status_code == 400 and detail == "There was an error parsing the body":  # FastAPI's
+        detail = "the body could not be parsed as JSON (nested too deep, or not UTF-8)"
     problem = error_type(detail).to_problem(path)
     problem["status"] = exc.status_code
     return problem_response(problem, headers=exc.headers)

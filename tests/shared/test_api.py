@@ -57,6 +57,25 @@ async def test_a_method_a_path_does_not_take_is_405_not_an_internal_error() -> N
     assert answer.json()["title"] == "Method not allowed"  # was "Internal error"
 
 
+async def test_a_body_that_is_not_json_is_400_saying_so() -> None:
+    """Malformed JSON was a 422 whose field was the character offset (``body.13``)."""
+    async with client() as dispatch:
+        cut_short = await dispatch.post(
+            "/internal/v1/inbox", content=b'{"messages": [],', headers={"content-type": "application/json"}
+        )
+        too_deep = await dispatch.post(
+            "/internal/v1/inbox",
+            content=b"[" * 2000 + b"]" * 2000,
+            headers={"content-type": "application/json"},
+        )
+    assert cut_short.status_code == 400, cut_short.text
+    assert cut_short.headers["content-type"] == PROBLEM_JSON
+    assert cut_short.json()["detail"].startswith("the body is not valid JSON: ")
+    assert "(at character 16)" in cut_short.json()["detail"]
+    assert too_deep.status_code == 400
+    assert "could not be parsed as JSON" in too_deep.json()["detail"]
+
+
 async def test_a_trailing_slash_is_a_404_naming_the_path_meant_not_a_redirect() -> None:
     """It was a 307 with an empty body, which behind a proxy ending TLS sent a POST to plain http."""
     async with client() as dispatch:
