@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -152,6 +153,10 @@ def health_router() -> APIRouter:
     return router
 
 
+DOCS_ASSETS = "/docs-assets"
+"""Where Swagger UI's and ReDoc's scripts, styles and icon are served (public, like /docs)."""
+
+
 def create_service_app(
     *,
     title: str,
@@ -164,8 +169,13 @@ def create_service_app(
     """``token_url``: where /docs' Authorize gets a token (grid's, for intake and dispatch)."""
     # No redirects for a trailing slash: Starlette's 307 had an empty body, and behind a proxy
     # that ends TLS it pointed a POST at plain http. It is a 404 that names the path meant.
-    app = FastAPI(
-        title=title, description=description, version="1.0.0", lifespan=lifespan, redirect_slashes=False
+    app = FastAPIOffline(  # /docs' and /redoc's scripts from here, not a CDN (an intranet has none)
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        redirect_slashes=False,
+        static_url=DOCS_ASSETS,
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)

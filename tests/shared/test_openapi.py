@@ -6,6 +6,7 @@ Clients are generated from these documents; an error documented as another shape
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from fastapi import FastAPI
 from services.dispatch.app import create_app as dispatch_app
 from services.grid.app import create_app as grid_app
 from services.intake.app import create_app as intake_app
+from shared.api import DOCS_ASSETS
 from shared.errors import PROBLEM_JSON
 
 APPS: dict[str, Callable[[], FastAPI]] = {"intake": intake_app, "dispatch": dispatch_app, "grid": grid_app}
@@ -92,3 +94,23 @@ def test_a_patch_body_documents_null_only_where_it_clears() -> None:
         "CategoryUpdate": ["department_code"],
         "DepartmentUpdate": ["phone"],
     }
+
+
+@pytest.mark.parametrize("name", APPS)
+async def test_docs_pages_load_their_scripts_from_the_service_not_a_cdn(name: str) -> None:
+    """A city office's intranet may reach no CDN: /docs and /redoc were blank there."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(APPS[name]()), base_url="http://svc"
+    ) as client:
+        pages = [await client.get(page) for page in ("/docs", "/redoc")]
+        assets = {
+            src
+            for page in pages
+            for src in re.findall(r'(?:src|href)="([^"]+)"', page.text)
+            if not src.startswith("#")
+        }
+        assert assets and all(src.startswith(f"{DOCS_ASSETS}/") for src in assets), assets
+        for src in assets:  # without a token, as the page loads them
+            answer = await client.get(src)
+            assert answer.status_code == 200 and len(answer.content) > 1000, (src, answer.status_code)
+    assert all(page.status_code == 200 and "cdn." not in page.text for page in pages)
