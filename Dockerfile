@@ -7,6 +7,7 @@ COPY shared ./shared
 COPY services ./services
 COPY migrations ./migrations
 COPY wangge ./wangge
-RUN pip install . && useradd --system --home /app wangge
+# A fixed uid, so that the host can give it the signing key (docker-compose.yml's header).
+RUN pip install . && useradd --system --uid 10001 --home /app wangge
 USER wangge
 CMD ["wangge", "--help"]

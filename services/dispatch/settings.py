@@ -17,6 +17,10 @@ class DispatchSettings(RelaySettings):
     default_port: ClassVar[int] = 8002
 
     grid_url: str = service_url(8003)
+    public_grid_url: str | None = Field(
+        default=None,
+        description="grid as a browser reaches it, for /docs' Authorize (default grid_url)",
+    )
     intake_url: str = service_url(8001)
     merge_radius_meters: float = Field(default=50.0, ge=0, description="reports this close join one case")
     merge_window_hours: float = Field(

@@ -17,6 +17,10 @@ class IntakeSettings(RelaySettings):
     default_port: ClassVar[int] = 8001
 
     grid_url: str = service_url(8003)
+    public_grid_url: str | None = Field(
+        default=None,
+        description="grid as a browser reaches it, for /docs' Authorize (default grid_url)",
+    )
     dispatch_url: str = service_url(8002)
     database_pool_size: int = Field(
         default=32, ge=1, le=64, description="the busiest service: more connections"

@@ -3,8 +3,11 @@ it parses, runs real `wangge` commands, and sets only variables the services rea
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -92,3 +95,32 @@ def test_services_get_the_secrets_production_requires(compose: dict) -> None:
     assert "WANGGE_DISPATCH_CLIENT_SECRET" in compose["services"]["dispatch"]["environment"]
     # Nobody holds a secret that is not theirs.
     assert "WANGGE_GRID_SERVICE_SECRETS" not in compose["services"]["intake"]["environment"]
+
+
+def defaulted(value: str) -> str:
+    """A compose value with each ``${VAR:-default}`` as compose fills it when VAR is unset."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
+def test_docs_authorize_works_from_a_browser_under_compose(compose: dict) -> None:
+    """/docs' Authorize gave the browser the containers' own name for grid (http://grid:8003),
+    and grid let only the local URLs' pages read its answer."""
+    origins = json.loads(defaulted(compose["services"]["grid"]["environment"]["WANGGE_GRID_CORS_ORIGINS"]))
+    assert GridSettings(cors_origins=origins).cors_origins == origins
+    for name, port in (("intake", 8001), ("dispatch", 8002)):
+        env = compose["services"][name]["environment"]
+        public = defaulted(env[f"WANGGE_{name.upper()}_PUBLIC_GRID_URL"])
+        assert urlsplit(public).hostname not in compose["services"], f"{name}: {public} is a container name"
+        assert f"http://localhost:{port}" in origins
+
+
+def test_the_header_commands_are_real_and_the_key_is_readable_by_the_image_user() -> None:
+    header = [line for line in (ROOT / "docker-compose.yml").read_text().splitlines() if line.startswith("#")]
+    parser = build_parser()
+    commands = [line.split(" wangge ", 1)[1] for line in header if "docker compose run" in line]
+    assert len(commands) == 2
+    for command in commands:
+        parser.parse_args(shlex.split(command))
+    uid = re.search(r"useradd [^\n]*--uid (\d+)", (ROOT / "Dockerfile").read_text())
+    assert uid, "the image's user has no fixed uid for the host to give the key to"
+    assert any(f"chown {uid[1]} deploy/secrets/grid-signing-key.pem" in line for line in header)

@@ -15,8 +15,10 @@ import pytest
 from fastapi import FastAPI
 
 from services.dispatch.app import create_app as dispatch_app
+from services.dispatch.settings import DispatchSettings
 from services.grid.app import create_app as grid_app
 from services.intake.app import create_app as intake_app
+from services.intake.settings import IntakeSettings
 from shared.api import DOCS_ASSETS
 from shared.errors import PROBLEM_JSON
 
@@ -114,3 +116,23 @@ async def test_docs_pages_load_their_scripts_from_the_service_not_a_cdn(name: st
             answer = await client.get(src)
             assert answer.status_code == 200 and len(answer.content) > 1000, (src, answer.status_code)
     assert all(page.status_code == 200 and "cdn." not in page.text for page in pages)
+
+
+def token_urls(app: FastAPI) -> set[str]:
+    schemes = app.openapi()["components"]["securitySchemes"].values()
+    return {scheme["flows"]["password"]["tokenUrl"] for scheme in schemes}
+
+
+@pytest.mark.parametrize(
+    ("create", "settings"), [(intake_app, IntakeSettings), (dispatch_app, DispatchSettings)]
+)
+def test_docs_authorize_asks_grid_where_a_browser_reaches_it(create: Any, settings: Any) -> None:
+    """Under compose, intake and dispatch reach grid as http://grid:8003, which no browser can."""
+    inside = {
+        "database_url": "sqlite+aiosqlite://",
+        "background_tasks": False,
+        "grid_url": "http://grid:8003",
+    }
+    assert token_urls(create(settings(**inside))) == {"http://grid:8003/v1/auth/token"}
+    public = settings(**inside, public_grid_url="https://grid.example.gov.cn")
+    assert token_urls(create(public)) == {"https://grid.example.gov.cn/v1/auth/token"}
