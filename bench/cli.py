@@ -30,7 +30,8 @@ def add_parser(subcommands: argparse._SubParsersAction) -> None:  # type: ignore
         description=(
             "Runs the scenarios (intake throughput, pipeline latency, locate, console queries, "
             "peak RSS) on fresh PostgreSQL databases, prints a table and writes JSON. The default "
-            "sizes finish in a few minutes on two cores; --full runs the sizes issue 4 names."
+            "sizes finish in a few minutes on two cores; --full runs the sizes the README's "
+            "targets are set at."
         ),
     )
     parser.add_argument(
@@ -44,7 +45,7 @@ def add_parser(subcommands: argparse._SubParsersAction) -> None:  # type: ignore
     sizes.add_argument(
         "--full",
         action="store_true",
-        help="the issue's sizes: 200 reports/s for 30 s, 10,000 cells, 1,000,000 cases (5-11 min)",
+        help="the targets' sizes: 200 reports/s for 30 s, 10,000 cells, 1,000,000 cases (5-11 min)",
     )
     sizes.add_argument("--tiny", action="store_true", help="seconds-long sizes (the smoke test)")
     for name, (kind, text) in SIZE_OPTIONS.items():

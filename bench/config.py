@@ -8,7 +8,7 @@ from pathlib import Path
 
 SCENARIOS = ("intake", "pipeline", "locate", "console")
 
-# The sizes the issue names (``--full``).
+# The sizes the performance targets are set at (``--full``).
 FULL = {
     "intake_duration": 30.0,
     "intake_connections": 64,
