@@ -39,7 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
-from starlette.routing import Match
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db import aborted_by_concurrency, out_of_reach, refused_value
@@ -246,10 +246,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 def _meant_without_slash(request: Request) -> str | None:
     """The path without its trailing slash, where a route takes it (the services never redirect)."""
     path = request.url.path
-    if len(path) < 2 or not path.endswith("/"):
-        return None
+    if len(path) < 2 or not path.endswith("/") or "endpoint" in request.scope:
+        return None  # with an endpoint, the 404 came from inside a route or mount, not routing
     scope = {**request.scope, "path": path.rstrip("/")}
-    routes = getattr(request.scope.get("app"), "routes", ())
+    routes = [r for r in getattr(request.scope.get("app"), "routes", ()) if not isinstance(r, Mount)]
     return scope["path"] if any(route.matches(scope)[0] is not Match.NONE for route in routes) else None
 
 

@@ -104,12 +104,25 @@ def read_password(args: argparse.Namespace) -> str | None:
     return first
 
 
+_FLAGS = {
+    "name": "--name",
+    "role": "--role",
+    "department_code": "--department",
+    "region_codes": "--region",
+    "phone": "--phone",
+    "channel": "--channel",
+    "scopes": "--scope",
+    "expires_at": "--expires-days",
+}
+"""The flag that sets a field of the schemas the CLI's commands fill in."""
+
+
 def _reason(exc: Exception) -> str:
     """Why a command was refused, in a line: a problem's detail, or each invalid field and why
     (not pydantic's report, which is written for programmers)."""
     if isinstance(exc, ValidationError):
         return "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'input'}: "
+            (f"{_FLAGS.get(str(error['loc'][0]), error['loc'][0])}: " if error["loc"] else "")
             + error["msg"].removeprefix("Value error, ")
             for error in exc.errors()
         )

@@ -27,6 +27,10 @@ class StartFailed(RuntimeError):
     pass
 
 
+class StartStopped(RuntimeError):
+    """Told to stop (``start_all``'s ``stopping``) before all were ready."""
+
+
 def port_is_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -81,9 +85,11 @@ class ServiceProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = 30.0, stopping: threading.Event | None = None) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if stopping is not None and stopping.is_set():
+                raise StartStopped(f"stopped while {self.name} was starting")
             if not self.alive():
                 raise StartFailed(
                     f"{self.name} exited with code {self.process.returncode if self.process else '?'}"
@@ -141,15 +147,18 @@ def check_ports(services: list[ServiceProcess]) -> None:
             )
 
 
-def start_all(services: list[ServiceProcess], *, timeout: float = 30.0) -> None:
-    """Start the services in order, each ready before the next; on failure stop those started."""
+def start_all(
+    services: list[ServiceProcess], *, timeout: float = 30.0, stopping: threading.Event | None = None
+) -> None:
+    """Start the services in order, each ready before the next; on failure, or once ``stopping``
+    is set (``StartStopped``), stop those started."""
     check_ports(services)
     started: list[ServiceProcess] = []
     try:
         for service in services:
             service.start()
             started.append(service)
-            service.wait_ready(timeout)
+            service.wait_ready(timeout, stopping)
     except BaseException:
         stop_all(started)
         raise

@@ -6,8 +6,7 @@ import contextlib
 import json
 import os
 import signal
-import time
-from types import FrameType
+import threading
 
 from rich.console import Console
 
@@ -18,6 +17,7 @@ from wangge.processes import (
     PortTaken,
     ServiceProcess,
     StartFailed,
+    StartStopped,
     check_ports,
     start_all,
     stop_all,
@@ -42,49 +42,45 @@ def run(console: Console, *, seed: bool) -> int:
     operations.migrate()
     if seed and operations.seed_demo():
         console.print("[green]✓[/] first run: demo territory (中华街道, 思明区), catalog and staff seeded")
-    _stop_on(STOP_SIGNALS)
+    stopping = _stop_on(STOP_SIGNALS)
     code = 0
     try:
-        start_all(services)  # stops what it started if it fails or a signal comes meanwhile
+        start_all(services, stopping=stopping)  # stops those it started if it fails or is stopped
         welcome(console, services, data_dir)
-        code = watch(console, services)
+        code = watch(console, services, stopping)
     except (PortTaken, StartFailed) as exc:
         console.print(f"[red]cannot start:[/] {exc}")
         return 1
-    except Stopped:
+    except StartStopped:
         pass
-    for each in STOP_SIGNALS:
-        signal.signal(each, signal.SIG_IGN)
     _say(console, "stopping…")
     stop_all(services)
     _say(console, "stopped.")
     return code
 
 
-def _say(console: Console, text: str) -> None:
-    """Print, unless the terminal is gone (the SIGHUP case): stopping matters more."""
-    with contextlib.suppress(OSError):
-        console.print(text)
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 """Ctrl-C, a service manager's stop, and the terminal or SSH session closing. The services run
 in sessions of their own, so none of these reaches them: ``up`` stops them, in order."""
 
 
-class Stopped(BaseException):
-    """One of ``STOP_SIGNALS`` came (a BaseException, as KeyboardInterrupt, so no handler of
-    ordinary errors takes it for one)."""
-
-
-def _stop_on(signals: tuple[signal.Signals, ...]) -> None:
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        for each in signals:  # a second Ctrl-C does not cut the orderly stop short
-            signal.signal(each, signal.SIG_IGN)
-        raise Stopped(signal.Signals(signum).name)
-
+def _stop_on(signals: tuple[signal.Signals, ...]) -> threading.Event:
+    """An event the signals set. The handler only sets it: raised from a handler, a stop could
+    land inside ``Popen`` after the fork and lose the child it had just started. A signal the
+    shell told us to ignore (``nohup``'s SIGHUP, a background job's SIGINT) stays ignored."""
+    stopping = threading.Event()
     for each in signals:
-        signal.signal(each, stop)
+        if signal.getsignal(each) is not signal.SIG_IGN:
+            signal.signal(each, lambda _signum, _frame: stopping.set())
+    return stopping
+
+
+def _say(console: Console, text: str) -> None:
+    """Print, unless the terminal is gone (the SIGHUP case): stopping matters more."""
+    with contextlib.suppress(OSError):
+        console.print(text)
 
 
 def peer_env(settings: dict[str, ServiceSettings]) -> dict[str, str]:
@@ -103,11 +99,14 @@ def peer_env(settings: dict[str, ServiceSettings]) -> dict[str, str]:
 
 
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost")
+_EVERY_ADDRESS = ("0.0.0.0", "::")
 
 
 def _origins(settings: ServiceSettings) -> list[str]:
-    """The browser origins of a service's /docs: on loopback, under either name a user types."""
-    hosts = _LOOPBACK_NAMES if settings.host in _LOOPBACK_NAMES else (settings.host,)
+    """The browser origins of a service's /docs: on loopback under either name a user types
+    (on every address too: what other names reach this machine, only the operator knows)."""
+    own = settings.host not in _LOOPBACK_NAMES + _EVERY_ADDRESS
+    hosts = (settings.host,) if own else _LOOPBACK_NAMES
     return [f"http://{host}:{settings.port}" for host in hosts]
 
 
@@ -127,11 +126,11 @@ def welcome(console: Console, services: list[ServiceProcess], data_dir: object) 
     console.print("\nTry [bold]wangge demo[/] in another terminal. Ctrl-C stops all three.\n")
 
 
-def watch(console: Console, services: list[ServiceProcess]) -> int:
-    """Until a service dies (1); a stop signal ends it with ``Stopped`` (``_stop_on``)."""
-    while True:
+def watch(console: Console, services: list[ServiceProcess], stopping: threading.Event) -> int:
+    """Until told to stop (0) or a service dies (1)."""
+    while not stopping.wait(0.2):
         dead = [s for s in services if not s.alive()]
         if dead:
             console.print(f"[red]{dead[0].name} stopped unexpectedly; stopping the others[/]")
             return 1
-        time.sleep(0.2)
+    return 0

@@ -111,7 +111,7 @@ def test_docs_authorize_works_from_a_browser_under_compose(compose: dict) -> Non
         env = compose["services"][name]["environment"]
         public = defaulted(env[f"WANGGE_{name.upper()}_PUBLIC_GRID_URL"])
         assert urlsplit(public).hostname not in compose["services"], f"{name}: {public} is a container name"
-        assert f"http://localhost:{port}" in origins
+        assert {f"http://localhost:{port}", f"http://127.0.0.1:{port}"} <= set(origins)
 
 
 def test_the_header_commands_are_real_and_the_key_is_readable_by_the_image_user() -> None:

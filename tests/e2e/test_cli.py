@@ -127,6 +127,20 @@ def assert_nothing_listens(ports: dict[str, int]) -> None:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"{name} still listens on {port}"
 
 
+def processes_of(data_dir: Path) -> list[str]:
+    """The command lines of live processes started for this data directory (by its environment):
+    a service just launched has not bound its port yet, so probing ports alone can miss it."""
+    marker = f"WANGGE_DATA_DIR={data_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
 def test_up_stops_all_three_when_its_terminal_closes(tmp_path: Path) -> None:
     """SIGHUP (the terminal or the SSH session closing) killed `up` and left the three running
     on their ports, so the next `make up` refused to start."""
@@ -137,6 +151,7 @@ def test_up_stops_all_three_when_its_terminal_closes(tmp_path: Path) -> None:
     out, _ = up.communicate(timeout=30)
     assert (up.returncode, "stopped." in out) == (0, True), out
     assert_nothing_listens(ports)
+    assert processes_of(tmp_path / "data") == []
 
 
 def test_up_stopped_while_starting_leaves_nothing_running(tmp_path: Path) -> None:
@@ -158,6 +173,31 @@ def test_up_stopped_while_starting_leaves_nothing_running(tmp_path: Path) -> Non
     assert up.returncode == 0, out
     assert "Ctrl-C stops all three" not in out, "the stop came too late to test this"
     assert_nothing_listens(ports)
+    assert processes_of(tmp_path / "data") == []
+
+
+def test_up_started_with_hangups_ignored_keeps_running_on_one(tmp_path: Path) -> None:
+    """`nohup wangge up &` survives the logout: a SIGHUP the shell ignored stays ignored."""
+    env, ports = up_env(tmp_path)
+    up = subprocess.Popen(
+        wangge("up"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # what nohup does
+    )
+    wait_for_line(up, "Ctrl-C stops all three")
+    up.send_signal(signal.SIGHUP)
+    time.sleep(1)
+    still = up.poll() is None and httpx.get(f"http://127.0.0.1:{ports['intake']}/healthz").status_code
+    running = processes_of(tmp_path / "data")  # `up` and its three: what the other tests expect gone
+    up.send_signal(signal.SIGINT)
+    out, _ = up.communicate(timeout=30)
+    assert still == 200, out
+    assert len(running) == 4 and sum("serve" in command for command in running) == 3, running
+    assert_nothing_listens(ports)
+    assert processes_of(tmp_path / "data") == []
 
 
 def test_up_refuses_clearly_when_a_port_is_taken(tmp_path: Path) -> None:

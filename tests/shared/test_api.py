@@ -81,11 +81,13 @@ async def test_a_trailing_slash_is_a_404_naming_the_path_meant_not_a_redirect() 
     async with client() as dispatch:
         slashed = await dispatch.post("/internal/v1/inbox/", json={"messages": []})
         unknown = await dispatch.get("/v1/nothing-here/")
+        in_assets = await dispatch.get("/docs-assets/healthz/")  # a mount's own 404: no hint
     assert slashed.status_code == 404, slashed.text
     assert "location" not in slashed.headers
     assert slashed.headers["content-type"] == PROBLEM_JSON
     assert slashed.json()["detail"] == "paths take no trailing slash: /internal/v1/inbox"
     assert (unknown.status_code, unknown.json()["detail"]) == (404, "Not Found")
+    assert (in_assets.status_code, in_assets.json()["detail"]) == (404, "Not Found")
 
 
 async def test_an_unexpected_error_is_answered_500_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
