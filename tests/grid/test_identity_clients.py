@@ -46,7 +46,10 @@ async def test_a_service_gets_a_token_with_its_secret(
 
     wrong = await client_credentials(anonymous, "intake", secret + "x")
     assert wrong.status_code == 401
-    assert "invalid_client" in wrong.json()["detail"]
+    assert (wrong.json()["error"], wrong.json()["detail"]) == (
+        "invalid_client",
+        "invalid_client: wrong client_id or client_secret",
+    )
     dispatch_secret = dev_secret(grid_settings.data_dir, "service-dispatch")
     assert (await client_credentials(anonymous, "intake", dispatch_secret)).status_code == 401
     assert (await client_credentials(anonymous, "dispatch", dispatch_secret)).status_code == 200

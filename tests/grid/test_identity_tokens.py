@@ -109,7 +109,10 @@ async def test_bad_credentials_are_one_and_the_same_401(
     assert {a.status_code for a in answers} == {401}
     assert all(a.headers["www-authenticate"] == "Bearer" for a in answers)
     assert len({a.text for a in answers}) == 1
-    assert "invalid_grant" in answers[0].json()["detail"]
+    # RFC 6749's error members beside the problem's, for OAuth 2.0 client libraries to read
+    refusal = answers[0].json()
+    assert (refusal["error"], refusal["error_description"]) == ("invalid_grant", "wrong username or password")
+    assert refusal["detail"] == "invalid_grant: wrong username or password"
 
 
 async def test_refresh_rotates_and_a_reused_token_revokes_its_family(
@@ -130,7 +133,7 @@ async def test_refresh_rotates_and_a_reused_token_revokes_its_family(
 
     reused = await refresh(anonymous, first["refresh_token"])
     assert reused.status_code == 401
-    assert "invalid_grant" in reused.json()["detail"]
+    assert reused.json()["error"] == "invalid_grant"
     # The whole family is gone, the newest token included; another login is untouched.
     assert (await refresh(anonymous, newest)).status_code == 401
     assert (await refresh(anonymous, other_login["refresh_token"])).status_code == 200

@@ -35,12 +35,21 @@ from shared.actors import Actor, Role
 from shared.db import utcnow
 from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 
-BAD_LOGIN = "invalid_grant: wrong username or password"
-BAD_REFRESH = "invalid_grant: the refresh token is not valid"
-BAD_CLIENT = "invalid_client: wrong client_id or client_secret"
+BAD_LOGIN = ("invalid_grant", "wrong username or password")
+BAD_REFRESH = ("invalid_grant", "the refresh token is not valid")
+BAD_CLIENT = ("invalid_client", "wrong client_id or client_secret")
 
 
-class RefreshTokenReused(Unauthorized):
+class TokenRefused(Unauthorized):
+    """A token request refused, as a problem that OAuth 2.0 clients read too: the RFC 6749
+    error code and description ride along as the members ``error`` and ``error_description``."""
+
+    def __init__(self, refusal: tuple[str, str]) -> None:
+        code, description = refusal
+        super().__init__(f"{code}: {description}", error=code, error_description=description)
+
+
+class RefreshTokenReused(TokenRefused):
     """A spent refresh token came back: its family must be revoked (in its own transaction)."""
 
     def __init__(self, family_id: UUID) -> None:
@@ -88,7 +97,7 @@ async def password_grant(
     staff = await staff_repository.get_by_username(session, username)
     stored = staff.password_hash if staff is not None else None
     if not await identity.passwords.verify(stored, password) or staff is None or not staff.active:
-        raise Unauthorized(BAD_LOGIN)
+        raise TokenRefused(BAD_LOGIN)
     assert stored is not None
     if identity.passwords.needs_rehash(stored):
         staff.password_hash = await identity.passwords.hash(password)
@@ -99,12 +108,12 @@ async def refresh_grant(session: AsyncSession, *, refresh_token: str, identity: 
     now = utcnow()
     stored = await repository.refresh_token_by_hash(session, sha256(refresh_token))
     if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
-        raise Unauthorized(BAD_REFRESH)
+        raise TokenRefused(BAD_REFRESH)
     if stored.used_at is not None or not await repository.spend_refresh_token(session, stored.id, now):
         raise RefreshTokenReused(stored.family_id)
     staff = await session.get(Staff, stored.staff_id)
     if staff is None or not staff.active or staff.password_hash is None:
-        raise Unauthorized(BAD_REFRESH)
+        raise TokenRefused(BAD_REFRESH)
     return await _staff_tokens(session, staff=staff, family_id=stored.family_id, identity=identity)
 
 
@@ -141,7 +150,7 @@ async def client_credentials_grant(
     else:
         client = await api_keys.authenticate(session, key_id=client_id, secret=client_secret)
     if client is None:
-        raise Unauthorized(BAD_CLIENT)
+        raise TokenRefused(BAD_CLIENT)
     actor, key_expires = client
     # An integration's token does not outlive its key (a revoked key's lives out its minutes).
     access = identity.issuer.issue(actor, not_after=key_expires)
