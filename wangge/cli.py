@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -90,6 +91,35 @@ def cmd_import_grids(args: argparse.Namespace, console: Console) -> int:
             console.print(f"  • {error.get('code', '?')}: {error.get('problem', error)}")
         return 1
     console.print(f"[green]✓[/] imported: {summary}")
+    return 0
+
+
+def cmd_import_catalog(args: argparse.Namespace, console: Console) -> int:
+    merged: dict[str, list[Any]] = {"departments": [], "categories": []}
+    for file in args.files:
+        try:
+            data = json.loads(Path(file).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            console.print(f"[red]cannot read {file}:[/] {exc}")
+            return 2
+        if not isinstance(data, dict) or not {"departments", "categories"} & set(data):
+            console.print(f"[red]{file} holds neither `departments` nor `categories`[/]")
+            return 2
+        for key in merged:
+            merged[key] += data.get(key, []) if isinstance(data.get(key), list) else []
+    migrate_grid()
+    try:
+        outcome = operations.import_catalog(merged)
+    except (WanggeError, ValueError) as exc:
+        console.print(f"[red]import refused, nothing stored:[/] {_reason(exc)}")
+        return 1
+    made = {
+        kind: sum(name.startswith(kind) for name in outcome.created) for kind in ("department", "category")
+    }
+    console.print(f"[green]✓[/] created {made['department']} departments and {made['category']} categories")
+    if outcome.kept:
+        codes = ", ".join(name.split(" ", 1)[1] for name in outcome.kept)
+        console.print(f"kept as grid has them (change them through the API): {codes}")
     return 0
 
 
@@ -233,6 +263,17 @@ def build_parser() -> argparse.ArgumentParser:
     imports = commands.add_parser("import-grids", help="import a GeoJSON FeatureCollection of regions")
     imports.add_argument("file", help="path to a .geojson file")
     imports.set_defaults(run=cmd_import_grids)
+    catalog = commands.add_parser(
+        "import-catalog",
+        help="add departments and catalog categories from JSON files (codes grid has are kept)",
+    )
+    catalog.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="JSON with `departments` and/or `categories`, as services/grid/seed/*.json",
+    )
+    catalog.set_defaults(run=cmd_import_catalog)
 
     user = commands.add_parser("user", help="staff accounts").add_subparsers(dest="action", required=True)
     add = user.add_parser("add", help="add a staff member who signs in with a password")

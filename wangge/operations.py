@@ -65,6 +65,12 @@ def seed_demo() -> bool:
     return in_grid(seed)
 
 
+def import_catalog(data: dict[str, Any]) -> Any:
+    from services.grid.catalog.importing import import_catalog as run
+
+    return in_grid(lambda session: run(session, data=data, actor_id=f"{CLI_ACTOR}:import-catalog"))
+
+
 def import_grids(data: dict[str, Any]) -> Any:
     from services.grid.regions.service import import_feature_collection
 

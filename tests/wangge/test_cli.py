@@ -91,6 +91,50 @@ def test_seed_seeds_the_demo_once(capsys: pytest.CaptureFixture[str]) -> None:
     assert "nothing seeded" in capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("databases")
+def test_import_catalog_adds_departments_and_categories_all_or_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An operator's way to the departments and catalog a handler needs (the API was the only one)."""
+    seed = Path(__file__).resolve().parents[2] / "services" / "grid" / "seed"
+    files = [str(seed / "departments.json"), str(seed / "catalog.json")]
+    assert main(["import-catalog", *files]) == 0
+    assert "created 6 departments and 22 categories" in capsys.readouterr().out
+
+    wrong = tmp_path / "more.json"
+    wrong.write_text(
+        json.dumps(
+            {
+                "departments": [{"code": "water", "name_zh": "水务所", "name_en": "Water office"}],
+                "categories": [
+                    {
+                        "code": "0801",
+                        "name_zh": "井盖破损",
+                        "name_en": "Broken manhole cover",
+                        "class_zh": "市政设施",
+                        "class_en": "Municipal facilities",
+                        "department_code": "waterworks",  # not a department
+                        "time_limit_hours": 4,
+                    }
+                ],
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    assert main(["import-catalog", str(wrong)]) == 1
+    refused = capsys.readouterr().out
+    assert "nothing stored" in refused and "waterworks" in refused
+
+    # The good files again change nothing; the refused one left no department behind.
+    assert main(["import-catalog", *files]) == 0
+    assert "created 0 departments and 0 categories" in capsys.readouterr().out
+    handler = ["user", "add", "he.shui", "--name", "何水", "--role", "handler", "--no-password"]
+    assert main([*handler, "--department", "water"]) == 1
+    assert "no department 'water'" in capsys.readouterr().out
+    assert main([*handler, "--department", "market-supervision"]) == 0
+
+
 async def token_from_grid(form: dict[str, str]) -> httpx.Response:
     """Ask a grid app on the CLI's database (from the environment) for a token."""
     app = create_grid_app(GridSettings())

@@ -17,10 +17,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.grid.catalog import service as catalog
-from services.grid.catalog.schemas import CategoryCreate
-from services.grid.departments import service as departments
-from services.grid.departments.schemas import DepartmentCreate
+from services.grid.catalog.importing import import_catalog
 from services.grid.identity.passwords import Passwords
 from services.grid.models import Staff
 from services.grid.regions import repository as regions_repository
@@ -53,12 +50,11 @@ async def seed_demo(session: AsyncSession, *, passwords: Passwords | None = None
     if await regions_repository.has_any(session):
         return False
     await regions.import_feature_collection(session, data=load(TERRITORY_FILE), actor_id=SEED_ACTOR)
-    for item in load(DEPARTMENTS_FILE)["departments"]:
-        await departments.create_department(
-            session, data=DepartmentCreate.model_validate(item), actor_id=SEED_ACTOR
-        )
-    for item in load(CATALOG_FILE)["categories"]:
-        await catalog.create_category(session, data=CategoryCreate.model_validate(item), actor_id=SEED_ACTOR)
+    catalog = {
+        "departments": load(DEPARTMENTS_FILE)["departments"],
+        "categories": load(CATALOG_FILE)["categories"],
+    }
+    await import_catalog(session, data=catalog, actor_id=SEED_ACTOR)
     usernames = []
     for item in load(STAFF_FILE)["staff"]:
         created, _ = await staff.create_staff(
