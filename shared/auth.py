@@ -207,6 +207,17 @@ class ServiceTokens:
         self._expires_at = time.monotonic() + float(body.get("expires_in", 300))
 
 
+def client_secret(settings: ServiceSettings) -> str:
+    """This service's secret for grid's client-credentials grant; in production it must be set."""
+    name = settings.service_name
+    return configured_secret(
+        settings,
+        settings.client_secret,
+        name=f"service-{name}",
+        variable=f"WANGGE_{name.upper()}_CLIENT_SECRET",
+    )
+
+
 @dataclass
 class GridIdentity:
     """grid as a peer service sees it: grid's keys to verify callers with, and this service's
@@ -223,12 +234,7 @@ class GridIdentity:
     ) -> GridIdentity:
         """Raises :class:`~shared.secrets.SecretMissing` in production without a client secret."""
         name = settings.service_name
-        secret = configured_secret(
-            settings,
-            settings.client_secret,
-            name=f"service-{name}",
-            variable=f"WANGGE_{name.upper()}_CLIENT_SECRET",
-        )
+        secret = client_secret(settings)
         http = httpx.AsyncClient(
             base_url=grid_url, timeout=peer_timeout(settings.peer_timeout_seconds), transport=transport
         )

@@ -17,7 +17,7 @@ from shared.settings import ServiceSettings
 
 
 class SecretMissing(RuntimeError):
-    pass
+    """A service cannot start: a secret (or key) it needs is not configured or not usable."""
 
 
 def dev_secret(data_dir: Path, name: str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from bench.cli import add_parser as add_bench_parser
 from shared.errors import WanggeError
+from shared.secrets import SecretMissing
 from wangge import operations
 from wangge.processes import START_ORDER
 from wangge.serving import log_config, tune_gc
@@ -34,6 +35,11 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     import uvicorn
 
     settings = operations.service_settings(args.service)
+    try:
+        operations.check_configuration(args.service)
+    except SecretMissing as exc:
+        console.print(f"[red]{args.service} cannot start:[/] {exc}", soft_wrap=True)
+        return 1
     app_module = f"services.{args.service}.app"
     importlib.import_module(app_module)
     tune_gc()
@@ -204,14 +210,18 @@ def cmd_key_create(args: argparse.Namespace, console: Console) -> int:
 def cmd_key_list(args: argparse.Namespace, console: Console) -> int:
     migrate_grid()
     keys = operations.list_keys()
+    row = "{:<19}  {:<7}  {:<16} {:<28} {:<16}  {}"
     if not keys:
         Console(stderr=True).print("no API keys")
+    else:
+        console.print(
+            row.format("key id", "state", "channel", "scopes", "last used (UTC)", "name"), soft_wrap=True
+        )
     for key in keys:
         state = "revoked" if key.revoked_at else "active"
-        used = key.last_used_at.isoformat() if key.last_used_at else "never used"
-        console.print(
-            f"{key.id}  {state:<7}  {key.channel:<16} {','.join(key.scopes):<28} {used}  {key.name}"
-        )
+        used = key.last_used_at.strftime("%Y-%m-%d %H:%M") if key.last_used_at else "never"
+        line = row.format(key.id, state, key.channel, ",".join(key.scopes), used, key.name)
+        console.print(line, soft_wrap=True, markup=False)
     return 0
 
 

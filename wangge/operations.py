@@ -34,6 +34,21 @@ def service_settings(name: str) -> ServiceSettings:
     raise SystemExit(f"unknown service {name!r}; one of {', '.join(START_ORDER)}")
 
 
+def check_configuration(name: str) -> None:
+    """What a service checks as it starts (``SecretMissing``: a secret or the signing key that
+    production needs), checked before the server starts, so a refusal is one line, not a
+    traceback under uvicorn's "Application startup failed"."""
+    if name == "grid":
+        from services.grid.identity.context import build_identity
+        from services.grid.settings import GridSettings
+
+        build_identity(GridSettings())
+    else:
+        from shared.auth import client_secret
+
+        client_secret(service_settings(name))
+
+
 def migrate(names: list[str] | tuple[str, ...] = START_ORDER) -> list[ServiceSettings]:
     from migrations.runner import upgrade
 

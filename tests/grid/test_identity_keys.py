@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.grid.app import create_app
-from services.grid.identity.keys import SigningKeyMissing
+from services.grid.identity.keys import SigningKeyMissing, load_signing_key
 from services.grid.settings import GridSettings
 from shared.secrets import SecretMissing
 
@@ -80,3 +80,15 @@ async def test_a_key_file_that_is_not_ed25519_refuses_to_start(tmp_path: Path) -
     with pytest.raises(SigningKeyMissing, match="cannot read"):
         async with LifespanManager(create_app(settings)):
             pass
+
+
+def test_a_key_file_others_can_read_is_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Taken (a Kubernetes secret is mounted 0644 by default), but said: it was silent."""
+    key_file = tmp_path / "grid.pem"
+    write_key(key_file)
+    settings = GridSettings(environment="test", data_dir=tmp_path, signing_key_file=key_file)
+    for mode, warned in ((0o600, False), (0o644, True)):
+        key_file.chmod(mode)
+        caplog.clear()
+        load_signing_key(settings)
+        assert any("chmod 600" in record.getMessage() for record in caplog.records) is warned

@@ -236,3 +236,23 @@ def test_key_create_prints_a_key_once_that_an_integration_exchanges_for_a_token(
         token_from_grid({"grant_type": "client_credentials", "client_id": key_id, "client_secret": secret})
     )
     assert refused.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("service", "named"), [("intake", "WANGGE_INTAKE_CLIENT_SECRET"), ("grid", "SIGNING_KEY")]
+)
+def test_serve_refuses_a_production_it_lacks_a_secret_for_in_one_line(
+    service: str,
+    named: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """It was a 29-line traceback under uvicorn's "Application startup failed"."""
+    monkeypatch.setenv("WANGGE_ENVIRONMENT", "production")
+    monkeypatch.setenv("WANGGE_DATA_DIR", str(tmp_path))
+    for variable in ("WANGGE_INTAKE_CLIENT_SECRET", "WANGGE_GRID_SIGNING_KEY_FILE"):
+        monkeypatch.delenv(variable, raising=False)
+    assert main(["serve", service]) == 1  # before any server starts: a test that hung would mean it did
+    out = capsys.readouterr().out
+    assert f"{service} cannot start" in out and named in out and "Traceback" not in out

@@ -69,6 +69,7 @@ async def create_category(
     """Add a category; its code is permanent (reports and cases carry it)."""
     category = await service.create_category(session, data=data, actor_id=actor.id)
     response.headers["ETag"] = etag(category.version)
+    response.headers["Location"] = f"/v1/catalog/{category.code}"
     return CategoryRead.model_validate(category)
 
 

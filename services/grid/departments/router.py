@@ -61,6 +61,7 @@ async def create_department(
     """Add a department; its code is permanent (cases and the catalog refer to it)."""
     department = await service.create_department(session, data=data, actor_id=actor.id)
     response.headers["ETag"] = etag(department.version)
+    response.headers["Location"] = f"/v1/departments/{department.code}"
     return DepartmentRead.model_validate(department)
 
 

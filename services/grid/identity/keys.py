@@ -11,6 +11,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -21,11 +22,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from services.grid.settings import GridSettings
+from shared.secrets import SecretMissing
 
 DEV_KEY_PATH = Path("keys") / "grid-signing-key.pem"
 
+log = logging.getLogger("wangge.grid.keys")
 
-class SigningKeyMissing(RuntimeError):
+
+class SigningKeyMissing(SecretMissing):
     """grid cannot start: no signing key configured (production) or the file is unusable."""
 
 
@@ -65,6 +69,11 @@ def thumbprint(public_key: Ed25519PublicKey) -> str:
 def load_signing_key(settings: GridSettings) -> SigningKey:
     """The configured key, or the development key (created on first use); production needs one."""
     if settings.signing_key_file is not None:
+        if settings.signing_key_file.exists() and settings.signing_key_file.stat().st_mode & 0o077:
+            log.warning(  # not refused: a Kubernetes secret is mounted 0644 unless told otherwise
+                "the signing key %s can be read by others than its owner: chmod 600 it",
+                settings.signing_key_file,
+            )
         return SigningKey.from_private_key(_read_pem(settings.signing_key_file))
     if settings.environment == "production":
         raise SigningKeyMissing(

@@ -77,6 +77,7 @@ async def _token_form(request: Request) -> TokenRequest:
 @router.post(
     "/v1/auth/token",
     response_model=TokenResponse,
+    response_model_exclude_none=True,  # RFC 6749: no refresh_token member when none is issued
     responses=problem_responses(Unauthorized, Unprocessable),
     openapi_extra=TOKEN_FORM_SCHEMA,
 )
@@ -150,7 +151,9 @@ async def set_password(
 @keys_router.post(
     "", status_code=201, response_model=ApiKeyCreated, responses=problem_responses(Unauthorized, Forbidden)
 )
-async def create_key(session: SessionDep, actor: CurrentActor, data: ApiKeyCreate) -> ApiKeyCreated:
+async def create_key(
+    session: SessionDep, actor: CurrentActor, data: ApiKeyCreate, response: Response
+) -> ApiKeyCreated:
     """Create an integration's API key. The answer's `key` (`<id>.<secret>`) is shown this once;
     grid keeps only a hash of the secret."""
     key, secret = await api_keys.create_api_key(
@@ -161,6 +164,7 @@ async def create_key(session: SessionDep, actor: CurrentActor, data: ApiKeyCreat
         actor_id=actor.id,
         expires_at=data.expires_at,
     )
+    response.headers["Location"] = f"/v1/keys/{key.id}"
     return ApiKeyCreated(**key.model_dump(), key=secret)
 
 

@@ -83,12 +83,15 @@ async def list_overrides(
     response_model=OverrideRead,
     responses=problem_responses(Unauthorized, NotFound, Conflict, Unprocessable),
 )
-async def create_override(session: SessionDep, actor: CurrentActor, data: OverrideCreate) -> OverrideRead:
+async def create_override(
+    session: SessionDep, actor: CurrentActor, data: OverrideCreate, response: Response
+) -> OverrideRead:
     """Send `category_code` in `region_code` (and the regions below it) to `department_code`.
 
     One override per region and category: 409 when the pair has one already.
     """
     override = await service.create_override(session, data=data, actor_id=actor.id)
+    response.headers["Location"] = f"/v1/routing/overrides/{override.id}"
     return OverrideRead.model_validate(override)
 
 

@@ -82,6 +82,7 @@ async def create_staff(
     assistants may be assigned cells and grid leaders communities right away."""
     staff, version = await service.create_staff(session, data=data, actor_id=actor.id)
     response.headers["ETag"] = etag(version)
+    response.headers["Location"] = f"/v1/staff/{staff.username}"
     return staff
 
 
