@@ -38,11 +38,13 @@ async def test_import_creates_the_tree_and_bumps_the_version(client: httpx.Async
         "version": 1,
         "created": 8,
         "updated": 0,
+        "unchanged": 0,
         "by_level": {"district": 1, "subdistrict": 1, "community": 2, "cell": 4},
     }
 
+    # The same file again changes nothing, and the version stays (intake would fetch every cell again).
     again = await import_territory(client)
-    assert (again["version"], again["created"], again["updated"]) == (2, 0, 8)
+    assert (again["version"], again["created"], again["updated"], again["unchanged"]) == (1, 0, 0, 8)
 
     cell = (await client.get(f"/v1/regions/{CELL_A1}")).json()
     assert cell["level"] == "cell"

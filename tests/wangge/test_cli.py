@@ -75,7 +75,7 @@ def test_import_grids_imports_a_file_and_refuses_an_overlap(
 
     # The refused file changed nothing: importing the good one again only updates.
     assert main(["import-grids", str(good)]) == 0
-    assert "0 created, 5 updated" in capsys.readouterr().out
+    assert "0 created, 0 updated, 5 unchanged" in capsys.readouterr().out
 
 
 def test_import_grids_names_a_file_it_cannot_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

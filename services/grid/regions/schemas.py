@@ -35,15 +35,18 @@ RegionPage = Page[RegionSummary]
 
 
 class ImportSummary(ResponseModel):
-    """What an import changed; ``version`` is the territory version it produced."""
+    """What an import changed; ``version`` is the territory version after it (the same as
+    before when nothing changed)."""
 
     version: int = Field(examples=[3])
     created: int = Field(examples=[18])
     updated: int = Field(examples=[4])
+    unchanged: int = Field(examples=[0], description="features stored already exactly as the file has them")
     by_level: dict[str, int] = Field(
         description="features in the file per level", examples=[{"community": 4, "cell": 16}]
     )
 
     def __str__(self) -> str:
         levels = ", ".join(f"{count} {level}" for level, count in self.by_level.items())
-        return f"territory version {self.version}: {self.created} created, {self.updated} updated ({levels})"
+        changes = f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged"
+        return f"territory version {self.version}: {changes} ({levels})"
