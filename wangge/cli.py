@@ -10,7 +10,6 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -101,23 +100,18 @@ def cmd_import_grids(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_import_catalog(args: argparse.Namespace, console: Console) -> int:
-    merged: dict[str, list[Any]] = {"departments": [], "categories": []}
+    files = []
     for file in args.files:
         try:
-            data = json.loads(Path(file).read_text(encoding="utf-8"))
+            files.append((file, json.loads(Path(file).read_text(encoding="utf-8"))))
         except (OSError, ValueError) as exc:
-            console.print(f"[red]cannot read {file}:[/] {exc}")
+            console.print(f"[red]cannot read {file}:[/] {exc}", soft_wrap=True)
             return 2
-        if not isinstance(data, dict) or not {"departments", "categories"} & set(data):
-            console.print(f"[red]{file} holds neither `departments` nor `categories`[/]")
-            return 2
-        for key in merged:
-            merged[key] += data.get(key, []) if isinstance(data.get(key), list) else []
     migrate_grid()
     try:
-        outcome = operations.import_catalog(merged)
+        outcome = operations.import_catalog(files)
     except (WanggeError, ValueError) as exc:
-        console.print(f"[red]import refused, nothing stored:[/] {_reason(exc)}")
+        console.print(f"[red]import refused, nothing stored:[/] {_reason(exc)}", soft_wrap=True)
         return 1
     made = {
         kind: sum(name.startswith(kind) for name in outcome.created) for kind in ("department", "category")
@@ -210,7 +204,9 @@ def cmd_key_create(args: argparse.Namespace, console: Console) -> int:
 def cmd_key_list(args: argparse.Namespace, console: Console) -> int:
     migrate_grid()
     keys = operations.list_keys()
-    row = "{:<19}  {:<7}  {:<16} {:<28} {:<16}  {}"
+    channel = max([len("channel"), *(len(key.channel) for key in keys)])
+    scopes = max([len("scopes"), *(len(",".join(key.scopes)) for key in keys)])
+    row = f"{{:<19}}  {{:<7}}  {{:<{channel}}}  {{:<{scopes}}}  {{:<16}}  {{}}"
     if not keys:
         Console(stderr=True).print("no API keys")
     else:

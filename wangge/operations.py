@@ -80,10 +80,10 @@ def seed_demo() -> bool:
     return in_grid(seed)
 
 
-def import_catalog(data: dict[str, Any]) -> Any:
+def import_catalog(files: list[tuple[str, Any]]) -> Any:
     from services.grid.catalog.importing import import_catalog as run
 
-    return in_grid(lambda session: run(session, data=data, actor_id=f"{CLI_ACTOR}:import-catalog"))
+    return in_grid(lambda session: run(session, files=files, actor_id=f"{CLI_ACTOR}:import-catalog"))
 
 
 def import_grids(data: dict[str, Any]) -> Any:

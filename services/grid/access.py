@@ -99,6 +99,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/routing/resolutions"): READERS,
     ("GET", "/v1/routing/overrides"): READERS,
     ("POST", "/v1/routing/overrides"): ADMIN,
+    ("GET", "/v1/routing/overrides/{override_id}"): READERS,
     ("DELETE", "/v1/routing/overrides/{override_id}"): ADMIN,
     # staff
     ("GET", "/v1/staff"): Rule(STAFF_READERS),

@@ -57,6 +57,7 @@ async def test_password_grant_issues_tokens_that_verify_against_the_jwks(
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 900
     assert body["refresh_token"]
+    assert response.headers["cache-control"] == "no-store"  # RFC 6749, section 5.1
 
     jwks = (await anonymous.get("/.well-known/jwks.json")).json()
     header = jwt.get_unverified_header(body["access_token"])

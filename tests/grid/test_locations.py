@@ -38,6 +38,6 @@ async def test_each_201_names_where_the_new_resource_is(client: httpx.AsyncClien
         assert created.status_code == 201, (path, created.text)
         location = created.headers.get("location")
         assert location and location.startswith(f"{path}/"), (path, location)  # it had none
-        if path != "/v1/routing/overrides":  # an override is read in its list, deleted by its URL
-            followed = await client.get(location)
-            assert followed.status_code == 200, (location, followed.text)
+        followed = await client.get(location)
+        assert followed.status_code == 200, (location, followed.text)
+        assert followed.json() == {k: v for k, v in created.json().items() if k != "key"}  # what was made

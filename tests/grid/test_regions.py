@@ -12,6 +12,9 @@ from tests.grid.factories import (
     CELL_A1,
     CELL_A2,
     COMMUNITY_A,
+    LAT0,
+    LON0,
+    SIZE,
     SUBDISTRICT,
     box,
     cell_box,
@@ -63,6 +66,22 @@ async def test_import_upserts_names_by_code(client: httpx.AsyncClient) -> None:
     assert (summary["created"], summary["updated"]) == (0, 1)
     cell = (await client.get(f"/v1/regions/{CELL_A1}")).json()
     assert (cell["name"], cell["name_en"]) == ("新名字", "Renamed")
+
+
+async def test_a_moved_polygon_or_an_english_name_is_a_change(client: httpx.AsyncClient) -> None:
+    """Only what is stored exactly as the file has it counts unchanged (and keeps the version)."""
+    await import_territory(client)
+    moved = box(LON0, LAT0, LON0 + SIZE, LAT0 + SIZE / 2)  # cell A1, half as tall
+    first = await import_territory(client, collection(feature(CELL_A1, "镇海第1网格", moved)))
+    assert (first["version"], first["updated"], first["unchanged"]) == (2, 1, 0)
+    cell = (await client.get(f"/v1/regions/{CELL_A1}")).json()
+    assert cell["geometry"]["coordinates"] == moved["coordinates"]
+
+    renamed = feature(CELL_A1, "镇海第1网格", moved, name_en="Zhenhai 1")
+    second = await import_territory(client, collection(renamed))
+    assert (second["version"], second["updated"]) == (3, 1)
+    third = await import_territory(client, collection(renamed))
+    assert (third["version"], third["updated"], third["unchanged"]) == (3, 0, 1)
 
 
 async def test_parents_may_be_stored_already(client: httpx.AsyncClient) -> None:

@@ -124,7 +124,17 @@ def test_import_catalog_adds_departments_and_categories_all_or_nothing(
     )
     assert main(["import-catalog", str(wrong)]) == 1
     refused = capsys.readouterr().out
-    assert "nothing stored" in refused and "waterworks" in refused
+    assert "nothing stored" in refused and f"{wrong}: categories[0]: no department 'waterworks'" in refused
+
+    # A misspelt list was skipped with a success; a code twice was "kept" though just made.
+    misspelt = tmp_path / "misspelt.json"
+    misspelt.write_text(json.dumps({"departments": [], "categoires": []}), encoding="utf-8")
+    twice = tmp_path / "twice.json"
+    water = {"code": "water", "name_zh": "水务所", "name_en": "Water office"}
+    twice.write_text(json.dumps({"departments": [water, water]}, ensure_ascii=False), encoding="utf-8")
+    for file, says in ((misspelt, "holds `departments` and/or `categories`"), (twice, "comes twice")):
+        assert main(["import-catalog", str(file)]) == 1
+        assert f"{file}" in (out := capsys.readouterr().out) and says in out, out
 
     # The good files again change nothing; the refused one left no department behind.
     assert main(["import-catalog", *files]) == 0

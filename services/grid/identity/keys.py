@@ -69,11 +69,12 @@ def thumbprint(public_key: Ed25519PublicKey) -> str:
 def load_signing_key(settings: GridSettings) -> SigningKey:
     """The configured key, or the development key (created on first use); production needs one."""
     if settings.signing_key_file is not None:
-        if settings.signing_key_file.exists() and settings.signing_key_file.stat().st_mode & 0o077:
-            log.warning(  # not refused: a Kubernetes secret is mounted 0644 unless told otherwise
-                "the signing key %s can be read by others than its owner: chmod 600 it",
-                settings.signing_key_file,
-            )
+        with contextlib.suppress(OSError):  # one we cannot stat, _read_pem names
+            if settings.signing_key_file.stat().st_mode & 0o077:
+                log.warning(  # not refused: a Kubernetes secret is mounted 0644 unless told otherwise
+                    "the signing key %s can be read by others than its owner: chmod 600 it",
+                    settings.signing_key_file,
+                )
         return SigningKey.from_private_key(_read_pem(settings.signing_key_file))
     if settings.environment == "production":
         raise SigningKeyMissing(

@@ -81,7 +81,9 @@ async def _token_form(request: Request) -> TokenRequest:
     responses=problem_responses(Unauthorized, Unprocessable),
     openapi_extra=TOKEN_FORM_SCHEMA,
 )
-async def token(request: Request, identity: IdentityDep, sessions: SessionMakerDep) -> TokenResponse:
+async def token(
+    request: Request, response: Response, identity: IdentityDep, sessions: SessionMakerDep
+) -> TokenResponse:
     """Exchange credentials for an access token (OAuth2, `application/x-www-form-urlencoded`).
 
     - `grant_type=password&username=…&password=…`: staff; answers a refresh token too.
@@ -95,6 +97,8 @@ async def token(request: Request, identity: IdentityDep, sessions: SessionMakerD
     Bad credentials are 401 (`invalid_grant` / `invalid_client`), never saying which half was wrong.
     """
     form = await _token_form(request)
+    response.headers["Cache-Control"] = "no-store"  # RFC 6749, section 5.1: tokens are not cached
+    response.headers["Pragma"] = "no-cache"
     try:
         async with session_scope(sessions) as session:
             return await service.exchange(session, form=form, identity=identity)

@@ -1,8 +1,8 @@
 """The region tree: importing GeoJSON, listing and reading regions.
 
 :func:`import_feature_collection` is all-or-nothing: every problem in the file is collected
-first and the import is refused with all of them, or every feature is written and the
-territory version goes up by one.
+first and the import is refused with all of them, or every feature is written and, if one
+created or changed a region, the territory version goes up by one.
 """
 
 from __future__ import annotations

@@ -95,17 +95,26 @@ async def create_override(
     return OverrideRead.model_validate(override)
 
 
+OverrideId = Annotated[int, Path(ge=1, le=MAX_ROW_ID), PLAIN_DIGITS]
+
+
+@router.get(
+    "/overrides/{override_id}",
+    response_model=OverrideRead,
+    responses=problem_responses(Unauthorized, NotFound),
+)
+async def get_override(session: SessionDep, override_id: OverrideId) -> OverrideRead:
+    """One override: where its `Location` points."""
+    return OverrideRead.model_validate(await service.get_override(session, override_id=override_id))
+
+
 @router.delete(
     "/overrides/{override_id}",
     status_code=204,
     response_class=Response,
     responses=problem_responses(Unauthorized, NotFound),
 )
-async def delete_override(
-    session: SessionDep,
-    actor: CurrentActor,
-    override_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID), PLAIN_DIGITS],
-) -> Response:
+async def delete_override(session: SessionDep, actor: CurrentActor, override_id: OverrideId) -> Response:
     """Remove an override; the category falls back to the next override up, or the catalog."""
     await service.delete_override(session, override_id=override_id, actor_id=actor.id)
     return Response(status_code=204)

@@ -125,6 +125,13 @@ async def create_override(session: AsyncSession, *, data: OverrideCreate, actor_
     return override
 
 
+async def get_override(session: AsyncSession, *, override_id: int) -> RoutingOverride:
+    override = await repository.get(session, override_id)
+    if override is None:
+        raise NotFound(f"no routing override {override_id}")
+    return override
+
+
 async def delete_override(session: AsyncSession, *, override_id: int, actor_id: str) -> None:
     override = await repository.get(session, override_id)
     if override is None:

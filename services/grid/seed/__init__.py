@@ -50,11 +50,8 @@ async def seed_demo(session: AsyncSession, *, passwords: Passwords | None = None
     if await regions_repository.has_any(session):
         return False
     await regions.import_feature_collection(session, data=load(TERRITORY_FILE), actor_id=SEED_ACTOR)
-    catalog = {
-        "departments": load(DEPARTMENTS_FILE)["departments"],
-        "categories": load(CATALOG_FILE)["categories"],
-    }
-    await import_catalog(session, data=catalog, actor_id=SEED_ACTOR)
+    files = [(path.name, load(path)) for path in (DEPARTMENTS_FILE, CATALOG_FILE)]
+    await import_catalog(session, files=files, actor_id=SEED_ACTOR)
     usernames = []
     for item in load(STAFF_FILE)["staff"]:
         created, _ = await staff.create_staff(
