@@ -54,18 +54,18 @@ async def import_catalog(
         for key in KEYS:
             found[key] += [(f"{name}: {key}[{i}]", item) for i, item in enumerate(_list(name, data, key))]
     outcome = CatalogImport()
-    for where, department in _parsed(found["departments"], DepartmentCreate):
-        if await departments_repository.get(session, department.code) is not None:
-            outcome.kept.append(f"department {department.code}")
-            continue
-        await _creating(where, departments.create_department(session, data=department, actor_id=actor_id))
-        outcome.created.append(f"department {department.code}")
-    for where, category in _parsed(found["categories"], CategoryCreate):
-        if await categories_repository.get(session, category.code) is not None:
-            outcome.kept.append(f"category {category.code}")
-            continue
-        await _creating(where, catalog.create_category(session, data=category, actor_id=actor_id))
-        outcome.created.append(f"category {category.code}")
+    kinds: tuple[tuple[str, type[BaseModel], Any, Any], ...] = (
+        ("department", DepartmentCreate, departments_repository.get, departments.create_department),
+        ("category", CategoryCreate, categories_repository.get, catalog.create_category),
+    )
+    for key, (kind, model, stored, create) in zip(KEYS, kinds, strict=True):
+        for where, item in _parsed(found[key], model):
+            code: str = getattr(item, "code")  # noqa: B009 (both models have one)
+            if await stored(session, code) is not None:
+                outcome.kept.append(f"{kind} {code}")
+                continue
+            await _creating(where, create(session, data=item, actor_id=actor_id))
+            outcome.created.append(f"{kind} {code}")
     return outcome
 
 
