@@ -49,13 +49,14 @@ def run(console: Console, *, seed: bool) -> int:
         welcome(console, services, data_dir)
         code = watch(console, services, stopping)
     except (PortTaken, StartFailed) as exc:
-        console.print(f"[red]cannot start:[/] {exc}")
-        return 1
+        _say(console, f"[red]cannot start:[/] {exc}")
+        code = 1
     except StartStopped:
         pass
-    _say(console, "stopping…")
-    stop_all(services)
-    _say(console, "stopped.")
+    finally:  # whatever ended it (a terminal gone mid-banner raises OSError), none is left running
+        _say(console, "stopping…")
+        stop_all(services)
+        _say(console, "stopped.")
     return code
 
 
