@@ -69,11 +69,13 @@ in sessions of their own, so none of these reaches them: ``up`` stops them, in o
 
 def _stop_on(signals: tuple[signal.Signals, ...]) -> threading.Event:
     """An event the signals set. The handler only sets it: raised from a handler, a stop could
-    land inside ``Popen`` after the fork and lose the child it had just started. A signal the
-    shell told us to ignore (``nohup``'s SIGHUP, a background job's SIGINT) stays ignored."""
+    land inside ``Popen`` after the fork and lose the child it had just started. A hangup the
+    shell told us to ignore (``nohup``) stays ignored; an interrupt is taken even then (a shell
+    script's background job starts with SIGINT ignored, and ``kill -INT`` means stop)."""
     stopping = threading.Event()
+    hangup = getattr(signal, "SIGHUP", None)
     for each in signals:
-        if signal.getsignal(each) is not signal.SIG_IGN:
+        if each != hangup or signal.getsignal(each) is not signal.SIG_IGN:
             signal.signal(each, lambda _signum, _frame: stopping.set())
     return stopping
 

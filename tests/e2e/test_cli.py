@@ -176,8 +176,14 @@ def test_up_stopped_while_starting_leaves_nothing_running(tmp_path: Path) -> Non
     assert processes_of(tmp_path / "data") == []
 
 
+def ignore_hangups_and_interrupts() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # nohup
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a non-interactive shell's `&`
+
+
 def test_up_started_with_hangups_ignored_keeps_running_on_one(tmp_path: Path) -> None:
-    """`nohup wangge up &` survives the logout: a SIGHUP the shell ignored stays ignored."""
+    """`nohup wangge up &` survives the logout: a SIGHUP the shell ignored stays ignored. An
+    interrupt still stops it, though a script's background job starts with SIGINT ignored."""
     env, ports = up_env(tmp_path)
     up = subprocess.Popen(
         wangge("up"),
@@ -185,7 +191,7 @@ def test_up_started_with_hangups_ignored_keeps_running_on_one(tmp_path: Path) ->
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # what nohup does
+        preexec_fn=ignore_hangups_and_interrupts,  # nohup, in a script's background job
     )
     wait_for_line(up, "Ctrl-C stops all three")
     up.send_signal(signal.SIGHUP)
