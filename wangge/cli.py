@@ -9,6 +9,7 @@ import importlib
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -113,12 +114,10 @@ def cmd_import_catalog(args: argparse.Namespace, console: Console) -> int:
     except (WanggeError, ValueError) as exc:
         console.print(f"[red]import refused, nothing stored:[/] {_reason(exc)}", soft_wrap=True)
         return 1
-    made = {
-        kind: sum(name.startswith(kind) for name in outcome.created) for kind in ("department", "category")
-    }
+    made = Counter(kind for kind, _ in outcome.created)
     console.print(f"[green]✓[/] created {made['department']} departments and {made['category']} categories")
     if outcome.kept:
-        codes = ", ".join(name.split(" ", 1)[1] for name in outcome.kept)
+        codes = ", ".join(code for _, code in outcome.kept)
         console.print(f"kept as grid has them (change them through the API): {codes}")
     return 0
 

@@ -90,8 +90,10 @@ class Api:
 
     async def login(self, username: str) -> str:
         """A real access token for a demo account, from grid's OAuth2 password grant."""
-        form = {"grant_type": "password", "username": username, "password": self.password}
-        return str(self.ok(await self.grid.post("/v1/auth/token", data=form))["access_token"])
+        token = await self.try_login(username)
+        if token is None:
+            raise RuntimeError(f"{username} does not sign in with the demo password (see --password)")
+        return token
 
     async def try_login(self, username: str) -> str | None:
         """As ``login``, or None for an account whose password is not the demo's (401)."""

@@ -36,8 +36,10 @@ KEYS = ("departments", "categories")
 
 @dataclass
 class CatalogImport:
-    created: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)
+    """(kind, code) of each item: ``department`` or ``category``."""
+
+    created: list[tuple[str, str]] = field(default_factory=list)
+    kept: list[tuple[str, str]] = field(default_factory=list)
     """Codes grid had already: left as they are."""
 
 
@@ -62,10 +64,10 @@ async def import_catalog(
         for where, item in _parsed(found[key], model):
             code: str = getattr(item, "code")  # noqa: B009 (both models have one)
             if await stored(session, code) is not None:
-                outcome.kept.append(f"{kind} {code}")
+                outcome.kept.append((kind, code))
                 continue
             await _creating(where, create(session, data=item, actor_id=actor_id))
-            outcome.created.append(f"{kind} {code}")
+            outcome.created.append((kind, code))
     return outcome
 
 

@@ -47,12 +47,11 @@ async def import_feature_collection(
     created = updated = unchanged = 0
     for feature in features:
         region = stored.get(feature.code)
-        geometry = feature.geojson() if feature.geometry is not None or region is None else None
         if region is None:
             region = Region(code=feature.code, level=feature.level.value, created_at=now)
             session.add(region)
             created += 1
-        elif _same(region, feature, geometry):
+        elif _same(region, feature):
             unchanged += 1
             continue
         else:
@@ -62,8 +61,8 @@ async def import_feature_collection(
         region.parent_code = feature.parent_code
         region.updated_at = now
         region.updated_by = actor_id
-        if geometry is not None or region.geometry is None:
-            region.geometry = geometry if geometry is not None else feature.geojson()
+        if feature.geometry is not None or region.geometry is None:
+            region.geometry = feature.geojson()
     if created or updated:  # the same file again changes nothing: intake and locate keep their copy
         territory.version += 1
         territory.updated_at = now
@@ -78,14 +77,13 @@ async def import_feature_collection(
     )
 
 
-def _same(region: Region, feature: RegionFeature, geometry: dict[str, Any] | None) -> bool:
+def _same(region: Region, feature: RegionFeature) -> bool:
     """Whether writing ``feature`` would leave ``region`` as it is (no geometry in the file keeps
     the stored one)."""
-    return (region.name, region.name_en, region.parent_code) == (
-        feature.name,
-        feature.name_en,
-        feature.parent_code,
-    ) and (geometry is None or geometry == region.geometry)
+    names = (region.name, region.name_en, region.parent_code)
+    if names != (feature.name, feature.name_en, feature.parent_code):
+        return False
+    return feature.geometry is None or feature.geojson() == region.geometry
 
 
 def _missing_parents(features: list[RegionFeature], *, known: set[str]) -> list[Problem]:
