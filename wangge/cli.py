@@ -25,6 +25,18 @@ from wangge.serving import log_config, tune_gc
 from wangge.up import DEMO_PASSWORD
 
 
+PIPED_WIDTH = 200
+
+
+def console_for(*, stderr: bool = False) -> Console:
+    """The CLI's console. On a terminal rich wraps at the terminal's width; piped or redirected
+    it would wrap at 80 columns and squeeze its tables, and a log file or a ``grep`` wants each
+    line whole (``COLUMNS`` still rules when set)."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH
+    return Console(stderr=stderr, highlight=False, width=width)
+
+
 def cmd_up(args: argparse.Namespace, console: Console) -> int:
     from wangge.up import run
 
@@ -68,7 +80,7 @@ def migrate_grid() -> None:
     command runs in, or ``WANGGE_DATA_DIR``, which is easy to miss when run from elsewhere."""
     (settings,) = operations.migrate(["grid"])
     url = make_url(settings.database_url).render_as_string(hide_password=True)
-    Console(stderr=True, highlight=False).print(f"[dim]grid's database: {url}[/]", soft_wrap=True)
+    console_for(stderr=True).print(f"[dim]grid's database: {url}[/]", soft_wrap=True)
 
 
 def cmd_seed(args: argparse.Namespace, console: Console) -> int:
@@ -207,7 +219,7 @@ def cmd_key_list(args: argparse.Namespace, console: Console) -> int:
     scopes = max([len("scopes"), *(len(",".join(key.scopes)) for key in keys)])
     row = f"{{:<19}}  {{:<7}}  {{:<{channel}}}  {{:<{scopes}}}  {{:<16}}  {{}}"
     if not keys:
-        Console(stderr=True).print("no API keys")
+        console_for(stderr=True).print("no API keys")
     else:
         console.print(
             row.format("key id", "state", "channel", "scopes", "last used (UTC)", "name"), soft_wrap=True
@@ -347,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.run(args, Console(highlight=False)) or 0)
+    return int(args.run(args, console_for()) or 0)
 
 
 if __name__ == "__main__":

@@ -207,8 +207,9 @@ def test_user_add_makes_someone_who_can_sign_in(
 
 @pytest.mark.usefixtures("databases")
 def test_key_create_prints_a_key_once_that_an_integration_exchanges_for_a_token(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
     code = main(
         [
             "key",
@@ -225,6 +226,9 @@ def test_key_create_prints_a_key_once_that_an_integration_exchanges_for_a_token(
     printed = capsys.readouterr().out
     key = next(line for line in printed.splitlines() if line.startswith("ak_") and "." in line)
     key_id, secret = key.split(".", 1)
+    # Piped (as here), each line stays whole for a log file or a grep, not wrapped at 80 columns.
+    how = next(line for line in printed.splitlines() if line.startswith("Exchange it"))
+    assert how.endswith("client_secret=<the part after it>."), printed
 
     answer = asyncio.run(
         token_from_grid({"grant_type": "client_credentials", "client_id": key_id, "client_secret": secret})
