@@ -102,6 +102,10 @@ CATEGORY_CODE = r"^[0-9]{4}([0-9]{2}){0,2}$"
 """A catalog category's code: two digits of major class, two of item (``0501``), optionally two
 more levels of detail. Grid owns the catalog, dispatch takes its codes."""
 
+PhotoUrl = Annotated[str, Field(max_length=500, pattern=r"^https?://\S+$")]
+"""A photo, as the URL where the app stored it: http or https only, so a console that shows it
+as a link or an image never runs a ``javascript:`` or ``data:`` one."""
+
 
 class RequestModel(BaseModel):
     """A request body: unknown fields are rejected, strings are trimmed and may hold neither NUL

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, StrictBool, StrictInt, StringConstraints, computed_field
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, computed_field
 
 from services.dispatch.cases.lifecycle import is_overdue
 from shared.db import utcnow
-from shared.schemas import CATEGORY_CODE, DEPARTMENT_CODE, Page, RequestModel, ResponseModel, RowId
+from shared.schemas import CATEGORY_CODE, DEPARTMENT_CODE, Page, PhotoUrl, RequestModel, ResponseModel, RowId
 
 Note: Any = Field(min_length=1, max_length=2000)
-Photos: Any = Field(default_factory=list, max_length=9, description="photo URLs or ids, at most 9")
-PhotoList = list[Annotated[str, StringConstraints(min_length=1, max_length=500)]]
+Photos: Any = Field(default_factory=list, max_length=9, description="photo URLs (http or https), at most 9")
+PhotoList = list[PhotoUrl]
 
 
 class CaseRead(ResponseModel):
@@ -151,7 +151,11 @@ class ResolveRequest(RequestModel):
     photos: PhotoList = Photos
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"note": "stall moved off the road", "photos": ["p/after-1.jpg"]}]}
+        json_schema_extra={
+            "examples": [
+                {"note": "stall moved off the road", "photos": ["https://files.example.org/p/after-1.jpg"]}
+            ]
+        }
     )
 
 

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
 from pydantic import Field, StrictFloat
 
-from shared.schemas import Page, RequestModel, ResponseModel, Timestamp
-
-PhotoUrl = Annotated[str, Field(max_length=500, pattern=r"^https?://\S+$")]
+from shared.schemas import Page, PhotoUrl, RequestModel, ResponseModel, Timestamp
 
 
 class LocationIn(RequestModel):

@@ -37,7 +37,10 @@ async def test_a_case_walks_the_whole_lifecycle(dispatch: Dispatch) -> None:
 
     assert (await dispatch.ok(cid, "accept", {}, actor=WORKS_HANDLER))["status"] == "in_progress"
     resolved = await dispatch.ok(
-        cid, "resolve", {"note": "fixed", "photos": ["p/after.jpg"]}, actor=WORKS_HANDLER
+        cid,
+        "resolve",
+        {"note": "fixed", "photos": ["https://files.example.org/p/after.jpg"]},
+        actor=WORKS_HANDLER,
     )
     assert resolved["status"] == "resolved" and resolved["resolved_at"]
     # Booleans and numbers are JSON's own: "true" and "5" are refused, not read as what they look like.
@@ -70,7 +73,7 @@ async def test_a_case_walks_the_whole_lifecycle(dispatch: Dispatch) -> None:
         ("wang.fang", "grid_worker"),
         ("li.dispatcher", "dispatcher"),
     ]
-    assert timeline[3]["photos"] == ["p/after.jpg"]
+    assert timeline[3]["photos"] == ["https://files.example.org/p/after.jpg"]
     assert [e["to_status"] for e in timeline] == [
         "triage",
         "dispatched",
@@ -332,3 +335,23 @@ async def test_a_report_joins_a_case_under_the_category_the_office_set(dispatch:
     assert [r["category"] for r in second["reports"]] == [STALL, STALL]
     elsewhere = await dispatch.new_case(category=None)  # uncategorised reports never merge
     assert elsewhere["id"] != first["id"]
+
+
+@pytest.mark.parametrize(
+    "photo",
+    [
+        "javascript:alert(1)",
+        "data:image/png;base64,iVBORw0KGgo=",
+        "p/after.jpg",
+        "https://files.example.org/a b.jpg",
+    ],
+)
+async def test_a_photo_that_is_no_http_url_is_422_and_nothing_is_noted(
+    dispatch: Dispatch, photo: str
+) -> None:
+    """A console shows photos as links and images: only http(s) URLs, as intake takes them."""
+    case = await triage_case(dispatch)
+    refused = await dispatch.act(case["id"], "notes", {"note": "see the photo", "photos": [photo]})
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert [e["action"] for e in (await dispatch.read(case["id"]))["timeline"]] == ["registered"]
