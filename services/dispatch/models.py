@@ -32,8 +32,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from shared.db import BigIntPK, JSONType, UTCDateTime, new_metadata, utcnow
 from shared.outbox import OutboxMixin
 
-OPEN_WITH_DEADLINE = "deadline_at IS NOT NULL AND status NOT IN ('closed', 'rejected')"
-"""Cases that can fall overdue (``lifecycle.FINISHED`` are never overdue)."""
+HANDLING_WITH_DEADLINE = "deadline_at IS NOT NULL AND status IN ('dispatched', 'in_progress')"
+"""Cases that can fall overdue: a deadline, in the department's hands (``lifecycle.HANDLING``)."""
 
 
 class Base(DeclarativeBase):
@@ -65,14 +65,14 @@ class Case(Base):
     __table_args__ = (
         Index("ix_cases_created_at_id", "created_at", "id"),
         Index("ix_cases_status_deadline_at", "status", "deadline_at"),
-        # The console's overdue list: open cases with a deadline, newest first.
+        # The console's overdue list: cases in a department's hands with a deadline, newest first.
         Index(
-            "ix_cases_open_deadline_created_at_id",
+            "ix_cases_handling_deadline_created_at_id",
             "created_at",
             "id",
             "deadline_at",
-            postgresql_where=text(OPEN_WITH_DEADLINE),
-            sqlite_where=text(OPEN_WITH_DEADLINE),
+            postgresql_where=text(HANDLING_WITH_DEADLINE),
+            sqlite_where=text(HANDLING_WITH_DEADLINE),
         ),
         # The console's text search (``q``, ILIKE '%…%'): trigram indexes on PostgreSQL
         # (the pg_trgm extension comes with the migration), plain ones on SQLite. The address

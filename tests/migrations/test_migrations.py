@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from migrations.runner import SERVICES, downgrade, upgrade
+from services.dispatch.cases.repository import overdue
 from services.dispatch.inbox.repository import _NEAREST_OPEN_REPORTS
 from services.dispatch.models import Case, search_text
 from tests.conftest import pg_database_name, pg_url, recreate_pg_database
@@ -163,6 +164,32 @@ def test_the_search_index_is_the_queries_own() -> None:
 
     try:
         assert "ix_cases_search_trgm" in asyncio.run(plan())
+    finally:
+        downgrade("dispatch", url)
+
+
+def test_the_overdue_list_uses_the_partial_index_the_migration_built() -> None:
+    """The console's overdue list, newest first, walks the partial index of the cases in a
+    department's hands with a deadline (PostgreSQL uses it only if the query implies its predicate)."""
+    url = empty_database("postgresql", "dispatch", Path())
+    upgrade("dispatch", url)
+    now = datetime(2026, 12, 6, 4, tzinfo=UTC)
+    query = select(Case.id).where(overdue(now)).order_by(Case.created_at.desc(), Case.id.desc()).limit(20)
+    sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+
+    async def plan() -> str:
+        engine = create_async_engine(url, poolclass=NullPool)
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SET enable_seqscan = off"))
+                rows = await connection.execute(text(f"EXPLAIN {sql}"))
+                return "\n".join(row[0] for row in rows)
+        finally:
+            await engine.dispose()
+
+    try:
+        explained = asyncio.run(plan())
+        assert "ix_cases_handling_deadline_created_at_id" in explained, explained
     finally:
         downgrade("dispatch", url)
 

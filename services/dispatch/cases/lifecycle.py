@@ -36,7 +36,12 @@ class Status(StrEnum):
 
 
 FINISHED = frozenset({Status.closed, Status.rejected})
-"""A finished case takes no merged reports and is never overdue."""
+"""A finished case takes no merged reports."""
+
+HANDLING = frozenset({Status.dispatched, Status.in_progress})
+"""The statuses in which a case is its department's to handle: the only ones its deadline (the
+catalog's handling time limit, 处置时限) runs in. A case resolved in time and waiting for the
+grid worker's check is not overdue, nor one the office holds in triage."""
 
 
 class Step(StrEnum):
@@ -112,7 +117,7 @@ def deadline(start: datetime, time_limit_hours: int | None) -> datetime:
 
 
 def is_overdue(status: str, deadline_at: datetime | None, now: datetime) -> bool:
-    return deadline_at is not None and deadline_at < now and status not in FINISHED
+    return deadline_at is not None and deadline_at < now and status in HANDLING
 
 
 def feedback_given_since_close(closed_at: datetime | None, feedback_at: datetime | None) -> bool:

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from services.dispatch.cases.lifecycle import FINISHED
+from services.dispatch.cases.lifecycle import HANDLING
 from services.dispatch.models import Case, CaseEvent, CaseReport, search_text
 from shared.db import one_of
 
@@ -101,6 +101,16 @@ class CaseFilters:
     reporter: str | None = None
 
 
+def overdue(now: datetime) -> ColumnElement[bool]:
+    """Cases past their deadline while their department handles them (``lifecycle.is_overdue``);
+    it implies the predicate of the overdue list's partial index (``HANDLING_WITH_DEADLINE``)."""
+    return and_(
+        Case.deadline_at.is_not(None),
+        Case.deadline_at < now,
+        Case.status.in_([s.value for s in HANDLING]),
+    )
+
+
 async def page(
     session: AsyncSession,
     filters: CaseFilters,
@@ -131,11 +141,7 @@ async def page(
     if filters.category:
         query = query.where(Case.category_code == filters.category)
     if filters.overdue is not None:
-        late = and_(
-            Case.deadline_at.is_not(None),
-            Case.deadline_at < now,
-            Case.status.not_in([s.value for s in FINISHED]),
-        )
+        late = overdue(now)
         query = query.where(late if filters.overdue else ~late)
     if filters.q:
         # ILIKE (not lower(…) LIKE) so that PostgreSQL's trigram indexes serve it.

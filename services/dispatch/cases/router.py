@@ -77,7 +77,9 @@ async def list_cases(
     grid_cell: Text = None,
     community: Text = None,
     category: Text = None,
-    overdue: Annotated[bool | None, Query(description="deadline passed, not closed or rejected")] = None,
+    overdue: Annotated[
+        bool | None, Query(description="deadline passed while dispatched or in progress (not once resolved)")
+    ] = None,
     q: Annotated[
         str | None,
         Query(max_length=200, description="text in description, address or number"),

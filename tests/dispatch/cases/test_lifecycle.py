@@ -86,11 +86,12 @@ def test_deadline_uses_the_time_limit_or_72_hours() -> None:
     assert deadline(start, None) == start + timedelta(hours=72)
 
 
-def test_overdue_only_while_open_and_past_the_deadline() -> None:
+def test_overdue_only_while_the_department_handles_it_past_the_deadline() -> None:
     now = datetime(2026, 11, 27, 8, tzinfo=UTC)
     past, future = now - timedelta(minutes=1), now + timedelta(minutes=1)
     assert is_overdue("dispatched", past, now)
-    assert is_overdue("resolved", past, now)
+    assert is_overdue("in_progress", past, now)
+    assert not is_overdue("resolved", past, now)  # handled in time: waiting for the check
     assert not is_overdue("dispatched", future, now)
     assert not is_overdue("closed", past, now)
     assert not is_overdue("rejected", past, now)

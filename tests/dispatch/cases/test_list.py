@@ -61,6 +61,25 @@ async def test_each_filter_returns_the_right_cases(dispatch: Dispatch) -> None:
     assert listed["items"][0]["overdue"] is True
 
 
+async def test_a_case_resolved_in_time_is_not_overdue_while_it_waits_for_the_check(
+    dispatch: Dispatch,
+) -> None:
+    """The deadline is the department's handling time: once resolved, waiting for the grid
+    worker's check, the case is not overdue (it was, in the list and on its page)."""
+    resolved = (await dispatch.new_case())["id"]
+    handling = (await dispatch.new_case(lat=factories.LAT + FAR))["id"]
+    for case in (resolved, handling):
+        await dispatch.ok(case, "accept", actor=HANDLER)
+    await dispatch.ok(resolved, "resolve", {"note": "stall moved off the road"}, actor=HANDLER)
+    for case in (resolved, handling):
+        await dispatch.set_case(case, deadline_at=utcnow() - timedelta(minutes=1))
+
+    assert await ids(dispatch, overdue="true") == [handling]
+    assert await ids(dispatch, overdue="false") == [resolved]
+    assert (await dispatch.read(resolved))["overdue"] is False
+    assert (await dispatch.read(handling))["overdue"] is True
+
+
 @pytest.mark.parametrize("name", ["q", "department", "grid_cell", "community", "category", "reporter"])
 @pytest.mark.parametrize("text", ["\x00", "a\x00b"])
 async def test_text_no_database_can_compare_is_422(dispatch: Dispatch, name: str, text: str) -> None:
