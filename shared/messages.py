@@ -50,6 +50,11 @@ class CaseStatusChanged(BaseModel):
     department_code: str | None = None
     department_name: str | None = None
     note: str | None = None
+    """The note every reporter of the case reads (the office's, a handler's, the system's)."""
+    author_id: str | None = None
+    author_note: str | None = None
+    """A note only its author reads among the reporters (a grid worker's on her check, a
+    reporter's with her rating): shown on the reports ``author_id`` filed, and no other."""
     deadline_at: datetime | None = None
     occurred_at: datetime
     report_ids: list[UUID]

@@ -32,6 +32,7 @@ def status_changed(
     case_id: int = 7,
     note: str | None = None,
     department_code: str = "SM-CGJ",
+    **more: Any,
 ) -> dict[str, Any]:
     return {
         "topic": "case.status_changed",
@@ -48,5 +49,6 @@ def status_changed(
             "deadline_at": "2025-05-02T08:30:00Z",
             "occurred_at": f"2025-05-01T09:{event_id:02d}:00Z",
             "report_ids": report_ids,
+            **more,
         },
     }

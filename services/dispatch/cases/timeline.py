@@ -52,6 +52,10 @@ async def record(
     session.add(event)
     await session.flush()
     if from_status != case.status or str(action) in ANNOUNCED:
+        # Intake shows ``note`` to every reporter of the case. A grid worker's verification
+        # note or a reporter's is not theirs to read: it goes as the author's own note, shown
+        # only on the reports she filed.
+        own = bool(note) and actor[1] not in access.NAMED_TO_REPORTERS
         message = CaseStatusChanged(
             event_id=event.id,
             case_id=case.id,
@@ -60,9 +64,9 @@ async def record(
             status=case.status,
             department_code=case.department_code,
             department_name=case.department_name,
-            # Intake shows it to every reporter of the case: a grid worker's verification note
-            # or a reporter's feedback is not theirs to read.
-            note=note if actor[1] in access.NAMED_TO_REPORTERS else None,
+            note=None if own else note,
+            author_id=actor[0] if own else None,
+            author_note=note if own else None,
             deadline_at=case.deadline_at,
             occurred_at=at,
             report_ids=await repository.report_ids(session, case.id),

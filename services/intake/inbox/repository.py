@@ -42,12 +42,15 @@ _MOVE_VIEWS = RowUpdate(
 that shows a newer one already."""
 
 
-async def known_report_ids(session: AsyncSession, report_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+async def reporters_of(session: AsyncSession, report_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The reporter of each report intake knows among ``report_ids``."""
     if not report_ids:
-        return set()
+        return {}
     dialect = session.get_bind().dialect.name
-    rows = await session.scalars(select(Report.id).where(one_of(Report.id, report_ids, dialect)))
-    return set(rows.all())
+    rows = await session.execute(
+        select(Report.id, Report.reporter_id).where(one_of(Report.id, report_ids, dialect))
+    )
+    return {report_id: reporter_id for report_id, reporter_id in rows}
 
 
 def _insert_events(dialect: str) -> Any:

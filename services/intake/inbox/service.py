@@ -8,6 +8,7 @@ one applied. Report ids intake does not know are ignored: the message is still a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,8 @@ class StatusChange(CaseStatusChanged):
     department_code: str | None = Field(default=None, max_length=64)
     department_name: str | None = Field(default=None, max_length=200)
     note: str | None = Field(default=None, max_length=4000)
+    author_id: str | None = Field(default=None, max_length=64)
+    author_note: str | None = Field(default=None, max_length=4000)
     deadline_at: Timestamp | None = None
     occurred_at: Timestamp
 
@@ -47,7 +50,7 @@ async def receive(session: AsyncSession, *, batch: InboxBatch) -> InboxReply:
     """Apply a batch in three statements, whatever its size (``inbox/repository.py``)."""
     changes = [_parse(message) for message in batch.messages]
     valid = [change for change in changes if isinstance(change, StatusChange)]
-    known = await repository.known_report_ids(
+    known = await repository.reporters_of(
         session, {report_id for change in valid for report_id in change.report_ids}
     )
     # The first message naming a (report, event) pair owns it: a later one in the batch is a duplicate.
@@ -58,7 +61,8 @@ async def receive(session: AsyncSession, *, batch: InboxBatch) -> InboxReply:
                 owned.setdefault((report_id, change.event_id), change)
     now = utcnow()
     stored = await repository.insert_events(
-        session, [_event_row(report_id, change, now) for (report_id, _), change in owned.items()]
+        session,
+        [_event_row(report_id, change, known[report_id], now) for (report_id, _), change in owned.items()],
     )
     newest: dict[uuid.UUID, StatusChange] = {}
     for report_id, event_id in stored:
@@ -89,7 +93,7 @@ def _parse(message: InboxMessage) -> StatusChange | InboxResult:
 def _outcome(
     message: InboxMessage,
     change: StatusChange | InboxResult,
-    known: set[uuid.UUID],
+    known: Mapping[uuid.UUID, str],
     owned: dict[tuple[uuid.UUID, int], StatusChange],
     stored: set[tuple[uuid.UUID, int]],
 ) -> InboxResult:
@@ -102,14 +106,17 @@ def _outcome(
     return _result(message, InboxStatus.accepted if applied else InboxStatus.duplicate)
 
 
-def _event_row(report_id: uuid.UUID, change: StatusChange, now: datetime) -> dict[str, Any]:
+def _event_row(report_id: uuid.UUID, change: StatusChange, reporter_id: str, now: datetime) -> dict[str, Any]:
+    """The event as the report's reporter reads it: with the note for every reporter, or the
+    author's own note on her own report."""
+    own = change.author_note if change.author_id == reporter_id else None
     return {
         "report_id": report_id,
         "event_id": change.event_id,
         "case_id": change.case_id,
         "action": change.action,
         "status": change.status,
-        "note": change.note,
+        "note": change.note if change.note is not None else own,
         "occurred_at": change.occurred_at,
         "received_at": now,
     }

@@ -129,8 +129,14 @@ async def test_a_reporter_only_reader_learns_nothing_of_the_others_through_feedb
     await dispatch.ok(a, "verify", {"passed": True, "note": "现场核实：摊主张三"}, actor=WORKER)
     await dispatch.ok(a, "feedback", {"rating": 1, "comment": "王芳：又摆出来了"}, actor=WORKER)
     # what intake shows every reporter: the handler's note, not the grid worker's
-    notes = {m.payload["action"]: m.payload["note"] for m in await dispatch.outbox()}
-    assert (notes["resolved"], notes["verified"]) == ("摊位已清理", None)
+    notes = {m.payload["action"]: m.payload for m in await dispatch.outbox()}
+    assert (notes["resolved"]["note"], notes["verified"]["note"]) == ("摊位已清理", None)
+    # the grid worker's goes as her own, for intake to show on her reports only
+    assert (notes["verified"]["author_id"], notes["verified"]["author_note"]) == (
+        "wang.fang",
+        "现场核实：摊主张三",
+    )
+    assert notes["resolved"]["author_note"] is None
 
     read = (await dispatch.client.get(f"/v1/cases/{a}", headers=bot)).json()
     assert "又摆出来了" not in str(read) and "张三" not in str(read)

@@ -78,6 +78,30 @@ async def test_events_in_one_batch_apply_in_order(intake: Intake) -> None:
     assert report["updates"][-1]["note"] == "摊位已清理"
 
 
+async def test_an_authors_own_note_shows_on_her_report_and_no_other(intake: Intake) -> None:
+    """A grid worker's note on her check (or a reporter's with her rating) is hers: her report
+    shows it, another reporter's report on the same case hears the status without it."""
+    hers, theirs = report_body(), report_body()
+    await intake.post_report(hers)
+    await intake.client.post("/v1/reports", json=theirs, headers=bearer("chen.li", Role.grid_worker))
+    rework = status_changed(
+        [hers["id"], theirs["id"]],
+        event_id=5,
+        status="dispatched",
+        action="rework",
+        author_id="wang.fang",
+        author_note="摊主又回来了",
+    )
+
+    assert await deliver(intake, rework) == ["accepted"]
+
+    assert (await read(intake, hers["id"]))["updates"][-1]["note"] == "摊主又回来了"
+    other = await intake.client.get(
+        f"/v1/reports/{theirs['id']}", headers=bearer("chen.li", Role.grid_worker)
+    )
+    assert [(u["action"], u["note"]) for u in other.json()["updates"]] == [("rework", None)]
+
+
 async def test_one_case_reaches_every_report_and_ignores_unknown_ones(intake: Intake) -> None:
     first, second = report_body(), report_body()
     await intake.post_report(first)
