@@ -154,6 +154,7 @@ class CaseReport(Base):
     channel: Mapped[str] = mapped_column(String(32))
     category: Mapped[str | None] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(String(500))
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
     photos: Mapped[list[str]] = mapped_column(JSONType, default=list)

@@ -59,15 +59,15 @@ def as_reported_by(case: CaseDetail, reader: str) -> CaseDetail:
 
 def _as_reported(first: ReportRead | CaseReport | None) -> dict[str, object]:
     """A case's own fields as a reporter-only reader sees them: its description, point and time
-    from their first report when another reporter's opened the case (``first``), no address then
-    (only the opening report's is kept), and no feedback (any reporter's)."""
+    from their first report when another reporter's opened the case (``first``), and no
+    feedback (any reporter's)."""
     changes: dict[str, object] = {"rating": None, "feedback_comment": None, "feedback_at": None}
     if first is not None:
         changes |= {
             "description": first.description,
             "lat": first.lat,
             "lon": first.lon,
-            "address": None,
+            "address": first.address,
             "reported_at": first.seen_at,
         }
     return changes

@@ -60,6 +60,7 @@ class ReportRead(ResponseModel):
     channel: str
     category: str | None
     description: str
+    address: str | None
     lat: float
     lon: float
     photos: list[str]

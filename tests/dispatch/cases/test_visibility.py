@@ -39,7 +39,11 @@ async def world(dispatch: Dispatch) -> dict[str, int]:
         ),
     }
     bot = factories.report(
-        lat=factories.LAT + 0.0002, reporter_id=BOT, channel="wechat-bot", description="群里说：路口有人占道"
+        lat=factories.LAT + 0.0002,
+        reporter_id=BOT,
+        channel="wechat-bot",
+        description="群里说：路口有人占道",
+        address="中山路 86 号对面",
     )
     await dispatch.deliver(*reports.values(), bot)
     return {name: (await dispatch.case_of(r["report_id"]))["id"] for name, r in reports.items()}
@@ -100,7 +104,7 @@ async def test_a_reader_who_is_only_a_reporter_reads_the_case_as_reported(dispat
         assert (case["description"], case["lat"], case["address"]) == (
             "群里说：路口有人占道",
             read["reports"][0]["lat"],
-            None,
+            "中山路 86 号对面",  # its own report's, not the opening report's
         )
         assert case["status"] == office["status"] and case["department_code"] == office["department_code"]
         assert case["reported_at"] == read["reports"][0]["seen_at"] != office["reported_at"]

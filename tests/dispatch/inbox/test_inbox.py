@@ -94,7 +94,7 @@ async def test_a_payload_that_does_not_validate_is_rejected_beside_good_ones(dis
 
 async def test_a_near_report_of_the_same_category_joins_the_open_case(dispatch: Dispatch) -> None:
     first = factories.report()
-    second = factories.report(lat=factories.LAT + NEAR, reporter_id="chen.li")
+    second = factories.report(lat=factories.LAT + NEAR, reporter_id="chen.li", address="中山路 90 号")
     await dispatch.deliver(first)
     results = await dispatch.deliver(second)
 
@@ -103,6 +103,9 @@ async def test_a_near_report_of_the_same_category_joins_the_open_case(dispatch: 
     case = await dispatch.case_of(first["report_id"])
     assert case["report_count"] == 2
     assert {r["report_id"] for r in case["reports"]} == {first["report_id"], second["report_id"]}
+    # each report keeps its own address (the one that joined had lost it)
+    assert [r["address"] for r in case["reports"]] == ["中山路 88 号", "中山路 90 号"]
+    assert case["address"] == "中山路 88 号"
     assert case["timeline"][-1]["action"] == "merged"
     assert case["timeline"][-1]["actor_id"] == "chen.li"
 
