@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import access
 from services.dispatch.cases import repository
+from services.dispatch.cases.lifecycle import Step
 from services.dispatch.cases.schemas import CaseDetail, CasePage, CaseRead, EventRead, ReportRead
 from services.dispatch.models import Case, CaseReport
 from shared.actors import Actor
@@ -37,24 +38,33 @@ async def detail(session: AsyncSession, *, case_id: int, actor: Actor) -> CaseDe
 def as_reported_by(case: CaseDetail, reader: str) -> CaseDetail:
     """The case as one of its reporters reads it when that is their only way in: their own
     reports, the case as they reported it (:func:`_as_reported`), and the other reporters'
-    events without who they are or what they wrote (note, photos, ``data``): another reporter's
-    feedback, a grid worker's notes. Statuses, times, departments and the notes of the office,
-    the handlers and the system stay: they are what the reporter waits to hear. A reader with no
-    report on it (a handler answered after returning the case) gets it whole."""
+    events without who they are or what they wrote (note, photos, ``data``), leaving out those
+    that are only what they wrote (another reporter's feedback, a grid worker's notes).
+    Statuses, times, departments and the notes of the office, the handlers and the system
+    stay: they are what the reporter waits to hear. A reader with no report on it (a handler
+    answered after returning the case) gets it whole."""
     own = [report for report in case.reports if report.reporter_id == reader]
     if not own:
         return case
 
-    def event(entry: EventRead) -> EventRead:
+    def event(entry: EventRead) -> EventRead | None:
         if entry.actor_id == reader or entry.actor_role in access.NAMED_TO_REPORTERS:
             return entry
+        if entry.action in _THEIRS_ALONE:
+            return None
         return entry.model_copy(
             update={"actor_id": None, "actor_role": None, "note": None, "photos": [], "data": {}}
         )
 
     opened = bool(case.reports) and case.reports[0].reporter_id == reader
     changes = _as_reported(None if opened else own[0])
-    return case.model_copy(update={**changes, "reports": own, "timeline": [event(e) for e in case.timeline]})
+    timeline = [shown for shown in map(event, case.timeline) if shown is not None]
+    return case.model_copy(update={**changes, "reports": own, "timeline": timeline})
+
+
+_THEIRS_ALONE = frozenset({Step.note.value, Step.feedback.value})
+"""Another reporter's events that are nothing but what they wrote (a note, a rating): left
+out for a reporter-only reader, where they would be rows with nothing in them."""
 
 
 def _as_reported(first: ReportRead | CaseReport | None) -> dict[str, object]:
