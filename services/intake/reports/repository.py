@@ -161,8 +161,9 @@ async def stored_report_ids(connection: AsyncConnection, ids: Sequence[uuid.UUID
     return set((await connection.scalars(select(_reports.c.id).where(_reports.c.id.in_(list(ids))))).all())
 
 
-async def report_exists(session: AsyncSession, report_id: uuid.UUID) -> bool:
-    return await session.scalar(select(Report.id).where(Report.id == report_id)) is not None
+async def reporter_of(session: AsyncSession, report_id: uuid.UUID) -> str | None:
+    """Who filed the report ``report_id``; None when there is none."""
+    return await session.scalar(select(Report.reporter_id).where(Report.id == report_id))
 
 
 async def idempotency_record(session: AsyncSession, *, actor_id: str, key: str) -> IdempotencyRecord | None:

@@ -9,7 +9,7 @@ dispatch.
 Idempotency: the key is the ``Idempotency-Key`` header, or the report id when the header is
 absent, scoped to the actor. The same key with the same body (SHA-256 of its canonical JSON)
 replays the stored answer; with another body it is a 422; a report id already taken under
-another key is a 409.
+another key is a 409, worded for its reporter (retry with the first key) or another (a new id).
 """
 
 from __future__ import annotations
@@ -112,8 +112,14 @@ async def _taken(
     answer = await _replay(session, actor_id=actor_id, key=key, fingerprint=fingerprint, report_id=report_id)
     if answer is not None:
         return answer
-    if await repository.report_exists(session, report_id):
-        raise Conflict(f"report {report_id} already exists (sent under another Idempotency-Key)")
+    reporter = await repository.reporter_of(session, report_id)
+    if reporter == actor_id:
+        raise Conflict(
+            f"report {report_id} was already submitted under another Idempotency-Key (or without "
+            "one): retry it with the key it was first sent with"
+        )
+    if reporter is not None:  # someone else's: said without saying whose
+        raise Conflict(f"the report id {report_id} is taken: a new report needs a new id")
     raise Conflict("the same report is being submitted concurrently; retry to get its answer")
 
 

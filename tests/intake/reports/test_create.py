@@ -122,8 +122,15 @@ async def test_existing_report_id_under_another_key_is_409(intake: Intake) -> No
     await intake.post_report(body, **{"Idempotency-Key": "k-1"})
 
     clash = await intake.post_report(body, **{"Idempotency-Key": "k-2"})
+    # another reporter's retry with the same key is not told about keys: the id is not hers
+    theirs = await intake.client.post(
+        "/v1/reports", json=body, headers={**bearer("chen.li", Role.grid_worker), "Idempotency-Key": "k-1"}
+    )
 
     assert clash.status_code == 409
+    assert "the key it was first sent with" in clash.json()["detail"]
+    assert theirs.status_code == 409
+    assert theirs.json()["detail"] == f"the report id {body['id']} is taken: a new report needs a new id"
     assert len(await intake.outbox()) == 1
 
 
