@@ -64,6 +64,9 @@ class Rule:
 
 PUBLIC = Rule(None)
 READERS = Rule(STAFF_ROLES | {Role.service})
+REPORTERS_REFERENCE = Rule(STAFF_ROLES | {Role.service, Role.integration})
+"""What anyone filing a report needs, a chat bot included: the catalog's codes and names, the
+departments' names, whether a point lies in the territory (not the staff, nor the regions' shapes)."""
 ADMIN = Rule(frozenset({Role.admin}))
 STAFF_READERS = frozenset({Role.dispatcher, Role.supervisor, Role.admin, Role.grid_leader})
 ADMIN_OR_SELF = Rule(frozenset({Role.admin}), self_param="username")
@@ -83,15 +86,15 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/regions/import"): ADMIN,
     ("GET", "/v1/regions"): READERS,
     ("GET", "/v1/regions/{code}"): READERS,
-    ("GET", "/v1/locate"): READERS,
+    ("GET", "/v1/locate"): REPORTERS_REFERENCE,
     ("GET", "/v1/territory/cells"): READERS,
     # departments and the catalog
-    ("GET", "/v1/departments"): READERS,
-    ("GET", "/v1/departments/{code}"): READERS,
+    ("GET", "/v1/departments"): REPORTERS_REFERENCE,
+    ("GET", "/v1/departments/{code}"): REPORTERS_REFERENCE,
     ("POST", "/v1/departments"): ADMIN,
     ("PATCH", "/v1/departments/{code}"): ADMIN,
-    ("GET", "/v1/catalog"): READERS,
-    ("GET", "/v1/catalog/{code}"): READERS,
+    ("GET", "/v1/catalog"): REPORTERS_REFERENCE,
+    ("GET", "/v1/catalog/{code}"): REPORTERS_REFERENCE,
     ("POST", "/v1/catalog"): ADMIN,
     ("PATCH", "/v1/catalog/{code}"): ADMIN,
     # routing

@@ -108,6 +108,20 @@ async def test_readers_read_the_territory_and_catalog_with_2xx(
         assert (await anonymous.get(path, headers=bearer(role))).status_code == 200, path
 
 
+async def test_an_integration_reads_the_catalog_departments_and_locate_but_not_the_territory(
+    anonymous: httpx.AsyncClient, bearer: Bearer
+) -> None:
+    """A chat bot files reports with catalog codes at points in the territory: it reads those
+    (it got 403 and had to hard-code the codes), and neither the staff nor the regions."""
+    bot = bearer(Role.integration)
+    for path in ("/v1/catalog", "/v1/departments"):
+        assert (await anonymous.get(path, headers=bot)).status_code == 200, path
+    located = await anonymous.get("/v1/locate?lat=24.4512&lon=118.0823", headers=bot)
+    assert located.status_code == 200 or located.json()["type"].endswith("outside-territory"), located.text
+    for path in ("/v1/regions", "/v1/territory/cells", "/v1/staff"):
+        assert (await anonymous.get(path, headers=bot)).status_code == 403, path
+
+
 async def test_a_route_without_a_rule_is_refused_even_to_an_admin(tmp_path: Any) -> None:
     app = create_app(
         GridSettings(
