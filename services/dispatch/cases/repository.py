@@ -42,6 +42,17 @@ async def report_ids(session: AsyncSession, case_id: int) -> list[uuid.UUID]:
     return list((await session.scalars(query)).all())
 
 
+async def move_reports(session: AsyncSession, from_case: int, to_case: int) -> list[uuid.UUID]:
+    """Move every report of ``from_case`` to ``to_case``; the ids of the reports moved."""
+    moved = await session.scalars(
+        update(CaseReport)
+        .where(CaseReport.case_id == from_case)
+        .values(case_id=to_case)
+        .returning(CaseReport.report_id)
+    )
+    return sorted(moved.all())
+
+
 async def reports(session: AsyncSession, case_id: int) -> Sequence[CaseReport]:
     query = select(CaseReport).where(CaseReport.case_id == case_id).order_by(CaseReport.id)
     return (await session.scalars(query)).all()

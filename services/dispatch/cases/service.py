@@ -309,8 +309,7 @@ async def reject(
     target = next_status(Step.reject, before)
     if (body.reason == "duplicate") != (body.duplicate_of is not None):
         raise Unprocessable("reason 'duplicate' goes with duplicate_of (the case it repeats), and only it")
-    if body.duplicate_of is not None:
-        await _original(session, case, body.duplicate_of)
+    original = None if body.duplicate_of is None else await _original(session, case, body.duplicate_of)
     now = utcnow()
     case.status = target
     case.duplicate_of = body.duplicate_of
@@ -326,7 +325,34 @@ async def reject(
         note=body.note,
         data={"reason": body.reason, "duplicate_of": body.duplicate_of},
     )
+    if original is not None:
+        await _move_to_original(session, case, original, actor=actor, now=now)
     return await case_detail(session, case, actor)
+
+
+async def _move_to_original(
+    session: AsyncSession, case: Case, original: Case, *, actor: Actor, now: datetime
+) -> None:
+    """The reports of a case rejected as a duplicate join the case it repeats, as reports of the
+    same problem do in the inbox: their reporters, told of the rejection, then hear the original's
+    number and status and follow it to the end (and may rate it). Only they are told of the merge:
+    for the original's own reporters nothing changed."""
+    moved = await repository.move_reports(session, case.id, original.id)
+    if not moved:
+        return
+    case.report_count -= len(moved)
+    original.report_count += len(moved)
+    touch(original, now)
+    await timeline.record(
+        session,
+        original,
+        action="merged",
+        from_status=original.status,
+        actor=who(actor),
+        at=now,
+        data={"from_case": case.id, "from_case_number": case.case_number, "reports": len(moved)},
+        told=moved,
+    )
 
 
 async def _original(session: AsyncSession, case: Case, original_id: int) -> Case:

@@ -8,6 +8,7 @@ every report id of the case.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -35,8 +36,10 @@ async def record(
     note: str | None = None,
     photos: list[str] | None = None,
     data: dict[str, Any] | None = None,
+    told: list[uuid.UUID] | None = None,
 ) -> CaseEvent:
-    """Append an event (the case's current status is its ``to_status``) and notify reporters."""
+    """Append an event (the case's current status is its ``to_status``) and notify reporters:
+    ``told``, or every report of the case."""
     event = CaseEvent(
         case_id=case.id,
         action=str(action),
@@ -69,7 +72,7 @@ async def record(
             author_note=note if own else None,
             deadline_at=case.deadline_at,
             occurred_at=at,
-            report_ids=await repository.report_ids(session, case.id),
+            report_ids=told if told is not None else await repository.report_ids(session, case.id),
         )
         enqueue(
             session,

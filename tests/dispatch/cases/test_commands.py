@@ -167,6 +167,37 @@ async def test_reject_as_duplicate_names_the_other_case(dispatch: Dispatch) -> N
     assert (await dispatch.read(first["id"]))["status"] != "rejected"
 
 
+async def test_a_duplicates_reports_join_the_original_and_hear_it_to_the_end(dispatch: Dispatch) -> None:
+    """Rejected as a duplicate, a case's reporter heard 'rejected' and nothing more: the
+    original went on without her. Her report now joins the original, she is told its number
+    and status, and she hears what comes next; the original's own reporters hear of no merge."""
+    first = await dispatch.new_case()
+    second = await triage_case(dispatch)
+    (mine,) = [r["report_id"] for r in second["reports"]]
+    (theirs,) = [r["report_id"] for r in first["reports"]]
+
+    await dispatch.ok(second["id"], "reject", {"reason": "duplicate", "duplicate_of": first["id"]})
+    original = await dispatch.read(first["id"])
+    rejected = await dispatch.read(second["id"])
+    assert [r["report_id"] for r in original["reports"]] == [theirs, mine]
+    assert (original["report_count"], rejected["report_count"], rejected["reports"]) == (2, 0, [])
+    merged = original["timeline"][-1]
+    assert (merged["action"], merged["actor_id"]) == ("merged", "li.dispatcher")
+    assert merged["data"]["from_case_number"] == second["case_number"]
+
+    told = [
+        (m.payload["action"], m.payload["case_number"], m.payload["report_ids"])
+        for m in await dispatch.outbox()
+    ]
+    assert told[-2:] == [
+        ("rejected", second["case_number"], [mine]),
+        ("merged", first["case_number"], [mine]),  # the original's number, to her alone
+    ]
+    await dispatch.ok(first["id"], "accept", actor=HANDLER)
+    accepted = (await dispatch.outbox())[-1].payload
+    assert (accepted["action"], sorted(accepted["report_ids"])) == ("accepted", sorted([theirs, mine]))
+
+
 @pytest.mark.parametrize(
     ("action", "body"),
     [
