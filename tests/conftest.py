@@ -9,6 +9,7 @@ is wanted and not reachable, the run stops at once: it is never skipped.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -24,12 +25,15 @@ BACKENDS = [
     b.strip() for b in os.environ.get("WANGGE_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()
 ]
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+CHECKOUT = hashlib.sha1(str(Path(__file__).resolve().parent.parent).encode()).hexdigest()[:6]
+"""A tag of this checkout in its test databases' names: two checkouts testing on one PostgreSQL
+at once (a clone beside the working tree) dropped each other's databases mid-run."""
 
 _created: set[str] = set()
 
 
 def pg_database_name(name: str) -> str:
-    return f"wangge_test_{name}_{WORKER}"
+    return f"wangge_test_{CHECKOUT}_{name}_{WORKER}"
 
 
 def pg_url(database: str) -> str:
