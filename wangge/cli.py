@@ -24,7 +24,6 @@ from wangge.processes import START_ORDER
 from wangge.serving import log_config, tune_gc
 from wangge.up import DEMO_PASSWORD
 
-
 PIPED_WIDTH = 200
 
 
