@@ -4,7 +4,8 @@ beside its own (settings, peer clients).
 The session dependency is the one place a request's transaction commits. It runs with
 ``scope="function"``: the commit happens when the route returns, before the response is
 sent, so a failed commit is an error answer, never a 201 for data that was not saved.
-After a commit that enqueued outbox messages it wakes the service's relay.
+After a commit that enqueued outbox messages it wakes the relays of those outboxes
+(``relays`` in the lifespan's state).
 
 Dependencies are ``async def`` everywhere, even trivial ones: FastAPI runs a plain ``def``
 dependency in a worker thread, a hop that costs more than the dependency itself.
@@ -25,9 +26,10 @@ from shared.outbox import enqueued
 async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with session_scope(request.state.session_maker) as session:
         yield session
-    relay = getattr(request.state, "relay", None)
-    if enqueued(session) and relay is not None:
-        relay.wake()
+    written = enqueued(session)
+    for relay in getattr(request.state, "relays", ()):
+        if relay.model in written:
+            relay.wake()
 
 
 SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]

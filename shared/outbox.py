@@ -55,7 +55,8 @@ since a page's old versions are pruned in place."""
 
 
 class OutboxMixin:
-    """Columns of an ``outbox`` table; each service declares ``class OutboxMessage(OutboxMixin, Base)``."""
+    """Columns of an ``outbox`` table; each service declares ``class OutboxMessage(OutboxMixin, Base)``
+    (another outbox of the same service sets its own ``__tablename__``)."""
 
     __tablename__ = "outbox"
 
@@ -77,8 +78,9 @@ class OutboxMixin:
         # Only the messages still to send, in claim order: it stays as small as the backlog
         # however many sent messages the table keeps.
         pending = "sent_at IS NULL AND dead_at IS NULL"
+        name = f"ix_{cls.__tablename__}_pending"
         return (
-            Index("ix_outbox_pending", "id", postgresql_where=text(pending), sqlite_where=text(pending)),
+            Index(name, "id", postgresql_where=text(pending), sqlite_where=text(pending)),
             {"postgresql_with": {"fillfactor": OUTBOX_FILLFACTOR}},
         )
 
@@ -114,12 +116,19 @@ Deliver = Callable[[Sequence[Any]], Awaitable[dict[int, Delivery]]]
 def enqueue(session: AsyncSession, model: type[Any], topic: str, key: str, payload: dict[str, Any]) -> None:
     """Add a message to the caller's transaction: it is sent only if that transaction commits."""
     session.add(model(topic=topic, key=key, payload=payload, attempts=0))
-    session.info[ENQUEUED] = True
+    mark_enqueued(session, model)
 
 
-def enqueued(session: AsyncSession) -> bool:
-    """Whether the session's transaction enqueued anything (to wake the relay after commit)."""
-    return bool(session.info.pop(ENQUEUED, False))
+def mark_enqueued(session: AsyncSession, model: type[Any]) -> None:
+    """Note that the session's transaction wrote to ``model``'s outbox (rows inserted another way)."""
+    session.info.setdefault(ENQUEUED, set()).add(model)
+
+
+def enqueued(session: AsyncSession) -> set[type[Any]]:
+    """The outboxes the session's transaction wrote to, and forget them (to wake their relays
+    after commit)."""
+    models: set[type[Any]] = session.info.pop(ENQUEUED, set())
+    return models
 
 
 def backoff(attempts: int, *, base: float = 0.5, cap: float = 60.0) -> float:

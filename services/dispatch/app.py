@@ -37,6 +37,7 @@ class State(TypedDict):
     grid: GridClient
     intake: IntakeClient
     relay: Relay
+    relays: list[Relay]
 
 
 def create_app(
@@ -83,6 +84,7 @@ def create_app(
                 grid=grid,
                 intake=intake,
                 relay=relay,
+                relays=[relay],
             )
         finally:
             relay.stop()  # the relay finishes its batch; fetching keys needs no finishing

@@ -29,6 +29,16 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/reports"): Rule(roles=GRID_ROLES, scopes=frozenset({REPORTS_CREATE})),
     ("GET", "/v1/reports"): Rule(roles=GRID_ROLES, scopes=frozenset({REPORTS_READ})),
     ("GET", "/v1/reports/{report_id}"): Rule(roles=REPORT_READERS, scopes=frozenset({REPORTS_READ})),
+    # an integration's own webhook: it tells what its reports hear, so reading them is the scope
+    **{
+        (method, path): Rule(scopes=frozenset({REPORTS_READ}))
+        for method, path in (
+            ("PUT", "/v1/webhook"),
+            ("GET", "/v1/webhook"),
+            ("DELETE", "/v1/webhook"),
+            ("POST", "/v1/webhook/secret"),
+        )
+    },
     ("POST", "/internal/v1/inbox"): Rule(services=frozenset({DISPATCH_SERVICE})),
     **PUBLIC_ROUTES,
 }

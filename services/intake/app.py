@@ -25,6 +25,8 @@ from services.intake.reports.service import Reception
 from services.intake.reports.writer import ReportWriter
 from services.intake.settings import IntakeSettings
 from services.intake.territory.service import Territory
+from services.intake.webhooks.delivery import build_webhook_relay
+from services.intake.webhooks.router import router as webhook_router
 from shared import background
 from shared.api import create_service_app
 from shared.auth import TOKEN_PATH, GridIdentity, TokenVerifier
@@ -43,6 +45,7 @@ class State(TypedDict):
     territory: Territory
     reception: Reception
     relay: Relay
+    relays: list[Relay]
     verifier: TokenVerifier
 
 
@@ -80,6 +83,18 @@ def create_app(
         )
         territory = Territory(session_maker, grid)
         relay = build_relay(session_maker, territory, dispatch, **settings.relay_options())
+        # The integrations' endpoints: no redirects followed, nothing but their own timeout.
+        webhook_client = httpx.AsyncClient(
+            timeout=settings.webhook_timeout_seconds,
+            follow_redirects=False,
+            transport=transports.get("webhooks"),
+        )
+        webhook_relay = build_webhook_relay(
+            session_maker,
+            webhook_client,
+            give_up=timedelta(hours=settings.webhook_give_up_hours),
+            **settings.relay_options(),
+        )
         writer = ReportWriter(
             engine,
             on_commit=relay.wake,
@@ -96,6 +111,7 @@ def create_app(
         app.state.territory = territory
         app.state.reception = reception
         app.state.relay = relay
+        app.state.webhook_relay = webhook_relay
         app.state.verifier = identity.verifier
         app.state.service_tokens = tokens
         tasks: list[asyncio.Task[None]] = []
@@ -107,6 +123,7 @@ def create_app(
                 tasks.append(warming)
                 tasks.append(asyncio.create_task(territory.run_forever(settings.territory_refresh_seconds)))
                 tasks.append(asyncio.create_task(relay.run_forever()))
+                tasks.append(asyncio.create_task(webhook_relay.run_forever()))
             yield State(
                 settings=settings,
                 engine=engine,
@@ -116,17 +133,20 @@ def create_app(
                 territory=territory,
                 reception=reception,
                 relay=relay,
+                relays=[relay, webhook_relay],
                 verifier=identity.verifier,
             )
         finally:
             await writer.close()  # reports already handed over are committed before anything stops
             relay.stop()  # the loops finish what they are doing; fetching keys needs no finishing
+            webhook_relay.stop()
             territory.stop()
             if warming is not None:
                 warming.cancel()
             await background.finish(tasks)
             await grid.aclose()
             await dispatch.aclose()
+            await webhook_client.aclose()
             await identity.aclose()
             await engine.dispose()
 
@@ -136,5 +156,5 @@ def create_app(
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
         token_url=f"{settings.public_grid_url or settings.grid_url}{TOKEN_PATH}",
-        routers=[reports_router, inbox_router],
+        routers=[reports_router, webhook_router, inbox_router],
     )

@@ -1,5 +1,5 @@
 """intake's tables: reports, the status updates they heard, idempotency records, the local
-copy of grid's territory, and the outbox.
+copy of grid's territory, the outbox, and the integrations' webhooks with their own outbox.
 """
 
 from __future__ import annotations
@@ -128,3 +128,27 @@ class TerritoryVersion(Base):
 
 class OutboxMessage(OutboxMixin, Base):
     pass
+
+
+class Webhook(Base):
+    """Where an integration (a chat bot) is told of its reports' updates: one per integration."""
+
+    __tablename__ = "webhooks"
+
+    owner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """The integration's actor id (``integration:<key id>``), the reporter of its reports."""
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(64))
+    """``whsec_`` and base64: the key of the deliveries' signatures (Standard Webhooks)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookMessage(OutboxMixin, Base):
+    """The updates to deliver to webhooks, apart from the outbox to dispatch: an integration's
+    endpoint that is slow or down delays only its own deliveries."""
+
+    __tablename__ = "webhook_outbox"
+
+    owner_id: Mapped[str] = mapped_column(String(64), index=True)
+    """Whose webhook it goes to (also in the payload, which the relay reads)."""

@@ -36,3 +36,9 @@ class IntakeSettings(RelaySettings):
     seen_at_max_skew_seconds: float = Field(
         default=300.0, ge=0, description="how far in the future `seen_at` may be (phone clocks drift)"
     )
+    webhook_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=30, description="how long a webhook delivery waits for the endpoint's answer"
+    )
+    webhook_give_up_hours: float = Field(
+        default=24.0, gt=0, le=24 * 7, description="how long a webhook delivery is retried before it is dead"
+    )

@@ -65,7 +65,12 @@ def start_intake(database_url: str) -> StartIntake:
     """``async with start_intake(grid, dispatch) as intake``: an app on the test database."""
 
     @asynccontextmanager
-    async def start(grid: FakeGrid, dispatch: FakeDispatch, **settings: Any) -> AsyncIterator[Intake]:
+    async def start(
+        grid: FakeGrid,
+        dispatch: FakeDispatch,
+        webhooks: httpx.MockTransport | None = None,
+        **settings: Any,
+    ) -> AsyncIterator[Intake]:
         options: dict[str, Any] = {
             "database_url": database_url,
             "background_tasks": False,
@@ -78,6 +83,7 @@ def start_intake(database_url: str) -> StartIntake:
             transports={
                 "grid": httpx.MockTransport(grid.handler),
                 "dispatch": httpx.MockTransport(dispatch.handler),
+                **({"webhooks": webhooks} if webhooks else {}),
             },
         )
         async with LifespanManager(app) as manager:

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch.cases.lifecycle import FINISHED
 from services.dispatch.models import Case, CaseEvent, CaseNumberCounter, CaseReport, OutboxMessage, seen_day
 from shared.db import RowUpdate, UTCDateTime, one_of, padded, power_of_two_chunks
-from shared.outbox import ENQUEUED
+from shared.outbox import mark_enqueued
 
 
 @dataclass(frozen=True)
@@ -271,4 +271,4 @@ async def insert_rows(
     if rows:
         await session.execute(insert(cast(Table, model.__table__)), rows)
     if rows and model is OutboxMessage:
-        session.info[ENQUEUED] = True  # as shared.outbox.enqueue does: wake the relay after commit
+        mark_enqueued(session, OutboxMessage)  # as shared.outbox.enqueue does: wake the relay after commit

@@ -16,6 +16,8 @@ from pydantic import Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.inbox import repository
+from services.intake.webhooks import service as webhooks
+from services.intake.webhooks.service import INTEGRATION_PREFIX, Heard
 from shared.db import utcnow
 from shared.messages import (
     CASE_STATUS_CHANGED,
@@ -60,10 +62,11 @@ async def receive(session: AsyncSession, *, batch: InboxBatch) -> InboxReply:
             if report_id in known:
                 owned.setdefault((report_id, change.event_id), change)
     now = utcnow()
-    stored = await repository.insert_events(
-        session,
-        [_event_row(report_id, change, known[report_id], now) for (report_id, _), change in owned.items()],
-    )
+    rows = {pair: _event_row(pair[0], change, known[pair[0]], now) for pair, change in owned.items()}
+    stored = await repository.insert_events(session, list(rows.values()))
+    # An integration's reports tell its webhook too (a grid worker's have none to tell).
+    told = sorted((pair for pair in stored if known[pair[0]].startswith(INTEGRATION_PREFIX)), key=_in_order)
+    await webhooks.enqueue_updates(session, [Heard(known[pair[0]], rows[pair], owned[pair]) for pair in told])
     newest: dict[uuid.UUID, StatusChange] = {}
     for report_id, event_id in stored:
         current = newest.get(report_id)
@@ -78,6 +81,11 @@ async def receive(session: AsyncSession, *, batch: InboxBatch) -> InboxReply:
             for message, change in zip(batch.messages, changes, strict=True)
         ]
     )
+
+
+def _in_order(pair: tuple[uuid.UUID, int]) -> tuple[int, str]:
+    """Events in the order dispatch made them (then by report), for the webhooks' deliveries."""
+    return pair[1], str(pair[0])
 
 
 def _parse(message: InboxMessage) -> StatusChange | InboxResult:

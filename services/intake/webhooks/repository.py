@@ -1,0 +1,63 @@
+"""The webhooks' statements."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake.models import Webhook, WebhookMessage
+from shared.db import one_of
+
+
+async def get(session: AsyncSession, owner_id: str, *, for_update: bool = False) -> Webhook | None:
+    query = select(Webhook).where(Webhook.owner_id == owner_id)
+    return await session.scalar(query.with_for_update() if for_update else query)
+
+
+async def of_owners(session: AsyncSession, owner_ids: Collection[str]) -> Sequence[Webhook]:
+    if not owner_ids:
+        return []
+    dialect = session.get_bind().dialect.name
+    return (await session.scalars(select(Webhook).where(one_of(Webhook.owner_id, owner_ids, dialect)))).all()
+
+
+async def add_messages(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    session.add_all(WebhookMessage(**row) for row in rows)
+
+
+async def delivery_state(session: AsyncSession, owner_id: str) -> tuple[int, int, str | None]:
+    """(pending, dead, the latest failure's error) of the owner's deliveries."""
+    mine = WebhookMessage.owner_id == owner_id
+    pending = WebhookMessage.sent_at.is_(None) & WebhookMessage.dead_at.is_(None)
+    counts = (
+        await session.execute(
+            select(
+                func.count().filter(pending),
+                func.count().filter(WebhookMessage.dead_at.is_not(None)),
+            ).where(mine)
+        )
+    ).one()
+    last_error = await session.scalar(
+        select(WebhookMessage.last_error)
+        .where(mine, WebhookMessage.last_error.is_not(None))
+        .order_by(WebhookMessage.id.desc())
+        .limit(1)
+    )
+    return int(counts[0]), int(counts[1]), last_error
+
+
+async def give_up_pending(session: AsyncSession, owner_id: str, *, now: datetime, reason: str) -> None:
+    """Mark the owner's undelivered updates dead (its webhook is gone)."""
+    await session.execute(
+        update(WebhookMessage)
+        .where(
+            WebhookMessage.owner_id == owner_id,
+            WebhookMessage.sent_at.is_(None),
+            WebhookMessage.dead_at.is_(None),
+        )
+        .values(dead_at=now, last_error=reason, lease_owner=None, lease_until=None)
+    )

@@ -1,0 +1,80 @@
+"""An integration's webhook: where intake tells it of its reports' updates."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from services.intake.access import GUARDED
+from services.intake.deps import CurrentActor, SessionDep
+from services.intake.webhooks import service
+from services.intake.webhooks.schemas import WebhookPut, WebhookRead
+from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
+
+router = APIRouter(prefix="/v1/webhook", tags=["webhook"], dependencies=GUARDED)
+
+
+@router.put(
+    "",
+    response_model=WebhookRead,
+    summary="Set my webhook",
+    responses={
+        201: {"model": WebhookRead, "description": "created: the answer holds its signing secret"},
+        **problem_responses(Unauthorized, Forbidden, Unprocessable),
+    },
+)
+async def set_webhook(
+    body: WebhookPut, session: SessionDep, actor: CurrentActor, response: Response
+) -> WebhookRead:
+    """Name the URL where intake POSTs each update of the caller's reports (an integration
+    whose key has `reports:read`; one webhook each).
+
+    The first PUT creates it (201) and answers its signing secret, this once; a later PUT
+    changes the URL (200) and keeps the secret. Each delivery is a `report.updated` JSON body
+    signed as the [Standard Webhooks](https://www.standardwebhooks.com) spec says (headers
+    `webhook-id`, `webhook-timestamp`, `webhook-signature`): verify it with the secret and one
+    of that spec's libraries. Answer any 2xx to take it; otherwise it is retried with backoff
+    for a day (`WANGGE_INTAKE_WEBHOOK_GIVE_UP_HOURS`). The same update can come twice (its
+    `webhook-id` is the same) and, after a retry, after a newer one (order by `event.event_id`).
+    """
+    answer, created = await service.set_webhook(session, owner=actor, body=body)
+    if created:
+        response.status_code = 201
+    return answer
+
+
+@router.get(
+    "",
+    response_model=WebhookRead,
+    summary="Read my webhook",
+    responses=problem_responses(Unauthorized, Forbidden, NotFound),
+)
+async def read_webhook(session: SessionDep, actor: CurrentActor) -> WebhookRead:
+    """The caller's webhook and how its deliveries stand: waiting, given up, the last error
+    (never its secret). 404 when none is set."""
+    return await service.read_webhook(session, owner=actor)
+
+
+@router.post(
+    "/secret",
+    response_model=WebhookRead,
+    summary="Rotate my webhook's secret",
+    responses=problem_responses(Unauthorized, Forbidden, NotFound),
+)
+async def rotate_secret(session: SessionDep, actor: CurrentActor) -> WebhookRead:
+    """A new signing secret, answered this once; every delivery from now on (retries too) is
+    signed with it."""
+    return await service.rotate_secret(session, owner=actor)
+
+
+@router.delete(
+    "",
+    status_code=204,
+    response_class=Response,
+    summary="Remove my webhook",
+    responses=problem_responses(Unauthorized, Forbidden, NotFound),
+)
+async def remove_webhook(session: SessionDep, actor: CurrentActor) -> Response:
+    """Stop the deliveries: the updates not delivered yet are given up. The reports' `updates`
+    still hold everything."""
+    await service.remove_webhook(session, owner=actor)
+    return Response(status_code=204)

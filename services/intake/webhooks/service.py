@@ -1,0 +1,159 @@
+"""Webhooks: an integration names a URL, and each update of its reports is POSTed there.
+
+A chat bot files reports for a merchants' group and answers in the group when something
+happens. Polling each report for that costs a request per open report and poll; with a
+webhook, intake tells the bot instead. One webhook per integration (the caller of the routes);
+the updates are those its reports' ``updates`` show, notes as the reporter reads them.
+
+An update to deliver is written in the transaction that stores it (an outbox of its own,
+``webhook_outbox``), and ``delivery.py`` sends it signed as the Standard Webhooks spec says.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake.models import Webhook, WebhookMessage
+from services.intake.webhooks import repository
+from services.intake.webhooks.schemas import ReportUpdated, WebhookPut, WebhookRead
+from shared.actors import Actor
+from shared.db import utcnow
+from shared.errors import NotFound
+from shared.outbox import mark_enqueued
+
+INTEGRATION_PREFIX = "integration:"
+"""Only integrations have webhooks: a report whose reporter id has another form needs no look-up."""
+
+REPORT_UPDATED = "report.updated"
+REMOVED = "the webhook was removed"
+
+
+def new_secret() -> str:
+    """A signing secret in the Standard Webhooks form: ``whsec_`` and 24 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+async def set_webhook(session: AsyncSession, *, owner: Actor, body: WebhookPut) -> tuple[WebhookRead, bool]:
+    """Create the caller's webhook (with a new secret, answered this once) or change its URL;
+    whether it was created."""
+    now = utcnow()
+    webhook = await repository.get(session, owner.id, for_update=True)
+    if webhook is None:
+        webhook = Webhook(
+            owner_id=owner.id, url=body.url, secret=new_secret(), created_at=now, updated_at=now
+        )
+        session.add(webhook)
+        await session.flush()
+        return await _read(session, webhook, with_secret=True), True
+    webhook.url, webhook.updated_at = body.url, now
+    return await _read(session, webhook), False
+
+
+async def read_webhook(session: AsyncSession, *, owner: Actor) -> WebhookRead:
+    return await _read(session, await _own(session, owner))
+
+
+async def rotate_secret(session: AsyncSession, *, owner: Actor) -> WebhookRead:
+    """A new secret, answered this once; deliveries are signed with it from now on, retries too."""
+    webhook = await _own(session, owner, for_update=True)
+    webhook.secret, webhook.updated_at = new_secret(), utcnow()
+    return await _read(session, webhook, with_secret=True)
+
+
+async def remove_webhook(session: AsyncSession, *, owner: Actor) -> None:
+    """Remove the caller's webhook; its undelivered updates are given up (kept, as dead)."""
+    webhook = await _own(session, owner, for_update=True)
+    await repository.give_up_pending(session, owner.id, now=utcnow(), reason=REMOVED)
+    await session.delete(webhook)
+
+
+async def _own(session: AsyncSession, owner: Actor, *, for_update: bool = False) -> Webhook:
+    webhook = await repository.get(session, owner.id, for_update=for_update)
+    if webhook is None:
+        raise NotFound("no webhook is set: PUT /v1/webhook sets one")
+    return webhook
+
+
+async def _read(session: AsyncSession, webhook: Webhook, *, with_secret: bool = False) -> WebhookRead:
+    pending, dead, last_error = await repository.delivery_state(session, webhook.owner_id)
+    return WebhookRead(
+        url=webhook.url,
+        created_at=webhook.created_at,
+        updated_at=webhook.updated_at,
+        pending=pending,
+        dead=dead,
+        last_error=last_error,
+        secret=webhook.secret if with_secret else None,
+    )
+
+
+class CaseView(Protocol):
+    """What a status message says of the case (``inbox.service.StatusChange``)."""
+
+    case_number: str
+    department_code: str | None
+    department_name: str | None
+    deadline_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Heard:
+    """An update a report heard and stored: its reporter, the stored event, the case's view."""
+
+    reporter_id: str
+    event: Mapping[str, Any]
+    case: CaseView
+
+
+async def enqueue_updates(session: AsyncSession, heard: Sequence[Heard]) -> None:
+    """Write the updates heard by reports whose reporters have a webhook, for delivery after commit."""
+    owners = {h.reporter_id for h in heard if h.reporter_id.startswith(INTEGRATION_PREFIX)}
+    if not owners:
+        return
+    hooked = {webhook.owner_id for webhook in await repository.of_owners(session, owners)}
+    now = utcnow()
+    rows = [_message(h, now) for h in heard if h.reporter_id in hooked]
+    if rows:
+        await repository.add_messages(session, rows)
+        mark_enqueued(session, WebhookMessage)
+
+
+def _message(heard: Heard, now: datetime) -> dict[str, Any]:
+    event, case = heard.event, heard.case
+    report_id: uuid.UUID = event["report_id"]
+    body = ReportUpdated(
+        id=f"{report_id}:{event['event_id']}",
+        report={
+            "id": report_id,
+            "status": event["status"],
+            "case_id": event["case_id"],
+            "case_number": case.case_number,
+            "department_code": case.department_code,
+            "department_name": case.department_name,
+            "deadline_at": case.deadline_at,
+        },
+        event={
+            "event_id": event["event_id"],
+            "action": event["action"],
+            "status": event["status"],
+            "note": event["note"],
+            "occurred_at": event["occurred_at"],
+        },
+    )
+    return {
+        "topic": REPORT_UPDATED,
+        "key": body.id,
+        "owner_id": heard.reporter_id,
+        "payload": {"to": heard.reporter_id, "at": now.isoformat(), "body": body.model_dump(mode="json")},
+        "attempts": 0,
+        "created_at": now,
+        "available_at": now,
+    }

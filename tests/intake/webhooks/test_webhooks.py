@@ -1,0 +1,227 @@
+"""An integration's webhook: set, read, rotated and removed by the integration, and each update
+of its reports delivered there, signed, in order, retried, given up."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from standardwebhooks.webhooks import Webhook as Verifier
+
+from services.intake.webhooks.delivery import make_deliver
+from shared.actors import Role
+from shared.db import utcnow
+from shared.outbox import Outcome
+from tests.support.tokens import bearer
+
+from ..conftest import DISPATCH, Intake, StartIntake
+from ..factories import report_body, status_changed
+from ..fakes import FakeDispatch, FakeGrid
+
+BOT_ID = "integration:ak_bot1"
+BOT = bearer(BOT_ID, Role.integration, scopes=["reports:create", "reports:read"], channel="wechat-bot")
+URL = "https://bot.example.org/wangge"
+
+
+@dataclass
+class Endpoint:
+    """The bot's endpoint: what it received, and the status it answers (200 unless told)."""
+
+    received: list[httpx.Request] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.received.append(request)
+        return httpx.Response(self.answers.pop(0) if self.answers else 200)
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [orjson.loads(request.content) for request in self.received]
+
+
+@pytest.fixture
+def endpoint() -> Endpoint:
+    return Endpoint()
+
+
+@pytest.fixture
+async def intake(start_intake: StartIntake, endpoint: Endpoint) -> AsyncIterator[Intake]:
+    async with start_intake(
+        FakeGrid(), FakeDispatch(), webhooks=httpx.MockTransport(endpoint.handler)
+    ) as app:
+        await app.app.state.territory.refresh()
+        yield app
+
+
+async def set_webhook(intake: Intake, url: str = URL) -> httpx.Response:
+    return await intake.client.put("/v1/webhook", json={"url": url}, headers=BOT)
+
+
+async def bot_report(intake: Intake) -> str:
+    body = report_body()
+    created = await intake.client.post("/v1/reports", json=body, headers=BOT)
+    assert created.status_code == 201, created.text
+    return str(body["id"])
+
+
+async def hear(intake: Intake, *messages: dict[str, Any]) -> None:
+    answer = await intake.client.post(
+        "/internal/v1/inbox", json={"messages": list(messages)}, headers=DISPATCH
+    )
+    assert answer.status_code == 200, answer.text
+    await intake.app.state.webhook_relay.drain()
+
+
+async def test_an_integration_sets_reads_rotates_and_removes_its_webhook(intake: Intake) -> None:
+    created = await set_webhook(intake)
+    assert created.status_code == 201
+    secret = created.json()["secret"]
+    assert secret.startswith("whsec_")
+
+    read = await intake.client.get("/v1/webhook", headers=BOT)
+    assert read.status_code == 200
+    assert (read.json()["url"], read.json()["secret"], read.json()["pending"]) == (URL, None, 0)
+
+    moved = await set_webhook(intake, "https://bot.example.org/v2")
+    assert (moved.status_code, moved.json()["url"], moved.json()["secret"]) == (
+        200,
+        "https://bot.example.org/v2",
+        None,
+    )
+    rotated = await intake.client.post("/v1/webhook/secret", headers=BOT)
+    assert rotated.json()["secret"].startswith("whsec_") and rotated.json()["secret"] != secret
+
+    assert (await intake.client.delete("/v1/webhook", headers=BOT)).status_code == 204
+    gone = await intake.client.get("/v1/webhook", headers=BOT)
+    assert gone.status_code == 404
+    assert gone.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "ftp://bot.example.org/x", "bot.example.org", ""])
+async def test_a_webhook_url_that_is_no_http_url_is_422(intake: Intake, url: str) -> None:
+    refused = await set_webhook(intake, url)
+    assert refused.status_code == 422, refused.text
+    assert (await intake.client.get("/v1/webhook", headers=BOT)).status_code == 404
+
+
+async def test_each_update_of_its_reports_is_delivered_signed(intake: Intake, endpoint: Endpoint) -> None:
+    secret = (await set_webhook(intake)).json()["secret"]
+    report_id = await bot_report(intake)
+    theirs = report_body()
+    await intake.post_report(theirs)  # a grid worker's: she has no webhook
+
+    await hear(
+        intake,
+        status_changed([report_id, theirs["id"]], event_id=1, status="dispatched"),
+        status_changed([report_id, theirs["id"]], event_id=2, status="in_progress", action="accepted"),
+    )
+
+    assert [str(r.url) for r in endpoint.received] == [URL, URL]
+    first = endpoint.received[0]
+    body = Verifier(secret).verify(first.content, dict(first.headers))
+    assert first.headers["webhook-id"] == body["id"] == f"{report_id}:1"
+    assert body["type"] == "report.updated"
+    assert body["report"]["id"] == report_id
+    assert (body["report"]["case_number"], body["report"]["department_name"]) == (
+        "SM20250501-0007",
+        "思明区城管局",
+    )
+    assert (body["event"]["action"], body["event"]["status"]) == ("dispatch", "dispatched")
+    assert [b["event"]["event_id"] for b in endpoint.bodies()] == [1, 2]
+    assert (await intake.client.get("/v1/webhook", headers=BOT)).json()["pending"] == 0
+
+    # the same event delivered again by dispatch is a duplicate: nothing more is sent
+    await hear(intake, status_changed([report_id], event_id=2, status="in_progress", action="accepted"))
+    assert len(endpoint.received) == 2
+
+
+async def test_a_failed_delivery_holds_back_the_next_and_is_retried(
+    intake: Intake, endpoint: Endpoint
+) -> None:
+    await set_webhook(intake)
+    report_id = await bot_report(intake)
+    endpoint.answers = [503]
+
+    await hear(
+        intake,
+        status_changed([report_id], event_id=1, status="dispatched"),
+        status_changed([report_id], event_id=2, status="in_progress", action="accepted"),
+    )
+
+    # 503 first; the second waited behind it; then both, in order (the relay retries at once here)
+    assert [b["event"]["event_id"] for b in endpoint.bodies()] == [1, 1, 2]
+    state = (await intake.client.get("/v1/webhook", headers=BOT)).json()
+    assert (state["pending"], state["dead"], state["last_error"]) == (0, 0, None)
+
+
+async def test_removing_the_webhook_gives_up_what_was_not_delivered(
+    intake: Intake, endpoint: Endpoint
+) -> None:
+    await set_webhook(intake)
+    report_id = await bot_report(intake)
+    answer = await intake.client.post(
+        "/internal/v1/inbox",
+        json={"messages": [status_changed([report_id], event_id=1, status="dispatched")]},
+        headers=DISPATCH,
+    )
+    assert answer.status_code == 200
+    assert (await intake.client.delete("/v1/webhook", headers=BOT)).status_code == 204
+    await intake.app.state.webhook_relay.drain()
+    assert endpoint.received == []
+
+    again = (await set_webhook(intake)).json()
+    assert (again["pending"], again["dead"], again["last_error"]) == (0, 1, "the webhook was removed")
+
+
+def message(id_: int, owner: str, event_id: int, *, age: timedelta = timedelta(0)) -> SimpleNamespace:
+    body = {"id": f"r:{event_id}", "event": {"event_id": event_id}}
+    payload = {"to": owner, "at": (utcnow() - age).isoformat(), "body": body}
+    return SimpleNamespace(id=id_, key=body["id"], payload=payload, topic="report.updated", attempts=0)
+
+
+async def test_one_endpoint_down_holds_back_only_its_own_and_gives_up_after_a_day(
+    start_intake: StartIntake,
+) -> None:
+    """Deliveries to two bots: one's endpoint is down, the other's takes every update."""
+    answered: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answered.append(f"{request.url.host}:{orjson.loads(request.content)['id']}")
+        return httpx.Response(500 if request.url.host == "down.example.org" else 204)
+
+    async with start_intake(FakeGrid(), FakeDispatch()) as intake:
+        for owner, url in (
+            ("integration:a", "https://down.example.org/"),
+            ("integration:b", "https://up.example.org/"),
+        ):
+            headers = bearer(owner, Role.integration, scopes=["reports:read"])
+            assert (
+                await intake.client.put("/v1/webhook", json={"url": url}, headers=headers)
+            ).status_code == 201
+        session_maker = intake.app.state.relay.session_maker
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            deliver = make_deliver(session_maker, client, give_up=timedelta(hours=24))
+            outcomes = await deliver(
+                [
+                    message(1, "integration:a", 1, age=timedelta(hours=25)),
+                    message(2, "integration:b", 1),
+                    message(3, "integration:a", 2),
+                    message(4, "integration:b", 2),
+                    message(5, "integration:gone", 1),
+                ]
+            )
+
+    assert sorted(answered) == ["down.example.org:r:1", "up.example.org:r:1", "up.example.org:r:2"]
+    assert {i: o.outcome for i, o in outcomes.items()} == {
+        1: Outcome.dead,  # written 25 hours ago and still failing: given up
+        2: Outcome.sent,
+        3: Outcome.retry,  # held back behind 1, not sent
+        4: Outcome.sent,
+        5: Outcome.dead,  # no webhook any more
+    }
+    assert outcomes[1].error == "the endpoint answered 500"
