@@ -1,15 +1,16 @@
-"""What every service app has: problem+json errors, a body-size bound, health probes."""
+"""What every service app has: problem+json errors, a body-size bound, health probes, CORS."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
@@ -104,9 +105,39 @@ class HeadAsGet:
         await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
+CORS_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+"""Every method the API serves (HEAD with a token needs a preflight like the others)."""
+CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key")
+CORS_EXPOSED_HEADERS = ("ETag", "Location", "Idempotent-Replayed", "Retry-After", "WWW-Authenticate")
+"""The response headers the API gives meaning to, beyond those a page may always read."""
+CORS_MAX_AGE = 7200
+"""How long a browser may keep a preflight's answer (per URL): Chromium's ceiling, 2 hours."""
+
+
 class ProblemCORSMiddleware(CORSMiddleware):
-    """Starlette's CORS, with a refused preflight (an origin, method or header not allowed)
-    answered as a 400 problem like every other error, not as ``text/plain``."""
+    """Starlette's CORS for the listed origins (``http://host:*``: any port of the host), with
+    a refused preflight (an origin, method or header not allowed) answered as a 400 problem
+    like every other error, not as ``text/plain``, and no CORS header at all for an origin not
+    listed (Starlette exposed the headers to it all the same).
+
+    Outermost of the service's middleware: every answer inside it, the 413 of ``BodySizeLimit``,
+    the guard's 401 and 403 and the 500 of ``AnswerUnexpectedErrors`` included, carries the
+    headers, so a page can read the problem and not only a network error."""
+
+    def __init__(self, app: ASGIApp, origins: Sequence[str]) -> None:
+        listed = [origin for origin in origins if not origin.endswith(":*")]
+        any_port = [
+            re.escape(origin.removesuffix(":*")) + r"(?::\d+)?" for origin in origins if origin not in listed
+        ]
+        super().__init__(
+            app,
+            allow_origins=listed,
+            allow_origin_regex="|".join(any_port) or None,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=CORS_MAX_AGE,
+        )
 
     def preflight_response(self, request_headers: Headers) -> Response:
         response = super().preflight_response(request_headers)
@@ -119,6 +150,16 @@ class ProblemCORSMiddleware(CORSMiddleware):
         }
         detail = bytes(response.body).decode()  # "Disallowed CORS origin, method"
         return problem_response(BadRequest(detail).to_problem(), headers=kept)
+
+    async def send(self, message: Message, send: Send, request_headers: Headers) -> None:
+        origin = request_headers.get("origin")
+        if message["type"] != "http.response.start" or origin is None or self.is_allowed_origin(origin):
+            await super().send(message, send, request_headers)
+            return
+        message.setdefault("headers", [])
+        headers = MutableHeaders(scope=message)
+        headers["Vary"] = ", ".join([*headers.getlist("Vary"), "Origin"])  # for a cache on the way
+        await send(message)
 
 
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
@@ -164,9 +205,11 @@ def create_service_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]],
     max_body_bytes: int,
     routers: list[APIRouter],
+    cors_origins: Sequence[str] = (),
     token_url: str | None = None,
 ) -> FastAPI:
-    """``token_url``: where /docs' Authorize gets a token (grid's, for intake and dispatch)."""
+    """``cors_origins``: the browser origins allowed to call the service (``ServiceSettings``);
+    ``token_url``: where /docs' Authorize gets a token (grid's, for intake and dispatch)."""
     # No redirects for a trailing slash: Starlette's 307 had an empty body, and behind a proxy
     # that ends TLS it pointed a POST at plain http. It is a 404 that names the path meant.
     app = FastAPIOffline(  # /docs' and /redoc's scripts from here, not a CDN (an intranet has none)
@@ -180,7 +223,8 @@ def create_service_app(
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(HeadAsGet)
-    app.add_middleware(AnswerUnexpectedErrors)  # added last: the outermost of the service's own
+    app.add_middleware(AnswerUnexpectedErrors)  # outside the others: their failures are problems too
+    app.add_middleware(ProblemCORSMiddleware, origins=cors_origins)  # added last: the outermost
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)

@@ -2,16 +2,24 @@
 
 The defaults run the demo on this machine: SQLite files under the data directory
 (``WANGGE_DATA_DIR``, default ``./var``), services on loopback at their default ports.
+
+``cors_origins`` (``WANGGE_<SVC>_CORS_ORIGINS``) are the browser origins allowed to call a
+service: a JSON list (``["https://console.example.gov.cn"]``) or the origins separated by
+commas; empty, no page on another origin may call it. An origin is ``scheme://host[:port]``
+as a browser sends it (no path, no trailing slash); ``http://localhost:*`` stands for every
+port of that host, what ``wangge up`` gives for the pages of a developer's own machine.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
 
@@ -22,6 +30,45 @@ def default_data_dir() -> Path:
 
 def service_url(port: int) -> str:
     return f"http://127.0.0.1:{port}"
+
+
+def _listed(value: Any) -> Any:
+    """A list as an operator writes it in one variable: JSON, or items separated by commas."""
+    if not isinstance(value, str):
+        return value
+    if value.lstrip().startswith("["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not a JSON list: {exc}") from exc
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+_ORIGIN = re.compile(r"(https?)://(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(\d{1,5}|\*))?")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def _origins(origins: list[str]) -> list[str]:
+    """Each origin as a browser sends it in ``Origin``: capitals and a default port written
+    as it sends them (``https://x.gov.cn``), and anything else refused (a path, a trailing
+    slash, ``*``): an origin written otherwise would never match, and fail silently."""
+    checked = []
+    for origin in origins:
+        match = _ORIGIN.fullmatch(origin.lower())
+        if not match:
+            raise ValueError(
+                f"{origin!r} is not an origin: write scheme://host[:port] as the browser shows it, "
+                'e.g. "https://console.example.gov.cn" or "http://localhost:5173", with no path '
+                "(a host in another script in its xn-- form)"
+            )
+        scheme, host, port = match.groups()
+        keep_port = port is not None and port != _DEFAULT_PORTS[scheme]
+        checked.append(f"{scheme}://{host}:{port}" if keep_port else f"{scheme}://{host}")
+    return list(dict.fromkeys(checked))
+
+
+CorsOrigins = Annotated[list[str], NoDecode, BeforeValidator(_listed), AfterValidator(_origins)]
+"""Browser origins allowed to call a service (the module docstring says how they are written)."""
 
 
 class ServiceSettings(BaseSettings):
@@ -55,6 +102,10 @@ class ServiceSettings(BaseSettings):
     client_secret: str | None = Field(
         default=None,
         description="this service's secret for grid's client-credentials grant (generated in development)",
+    )
+    cors_origins: CorsOrigins = Field(
+        default_factory=list,
+        description="browser origins allowed to call the API (a console on another origin); none by default",
     )
 
     @model_validator(mode="after")

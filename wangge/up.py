@@ -87,16 +87,16 @@ def _say(console: Console, text: str) -> None:
 
 
 def peer_env(settings: dict[str, ServiceSettings]) -> dict[str, str]:
-    """Point each service at its peers' actual ports unless the operator set the URLs."""
+    """Point each service at its peers' actual ports, and let the pages of this machine call
+    them (``dev_origins``), unless the operator set the variables."""
     urls = {name: f"http://{s.host}:{s.port}" for name, s in settings.items()}
+    origins = json.dumps(dev_origins(settings))
     wanted = {
         "WANGGE_INTAKE_GRID_URL": urls["grid"],
         "WANGGE_INTAKE_DISPATCH_URL": urls["dispatch"],
         "WANGGE_DISPATCH_GRID_URL": urls["grid"],
         "WANGGE_DISPATCH_INTAKE_URL": urls["intake"],
-        "WANGGE_GRID_CORS_ORIGINS": json.dumps(
-            [origin for name in ("intake", "dispatch") for origin in _origins(settings[name])]
-        ),
+        **{f"WANGGE_{name.upper()}_CORS_ORIGINS": origins for name in settings},
     }
     return {key: os.environ.get(key, value) for key, value in wanted.items()}
 
@@ -105,12 +105,16 @@ _LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 _EVERY_ADDRESS = ("0.0.0.0", "::")
 
 
-def _origins(settings: ServiceSettings) -> list[str]:
-    """The browser origins of a service's /docs: on loopback under either name a user types
-    (on every address too: what other names reach this machine, only the operator knows)."""
-    own = settings.host not in _LOOPBACK_NAMES + _EVERY_ADDRESS
-    hosts = (settings.host,) if own else _LOOPBACK_NAMES
-    return [f"http://{host}:{settings.port}" for host in hosts]
+def dev_origins(settings: dict[str, ServiceSettings]) -> list[str]:
+    """Pages served from this machine, on any port: the services' own /docs (they sign in at
+    grid) and a console's development server (Vite's :5173 …). On loopback under either name
+    a user types, and under a host the services were told to listen on (what other names
+    reach this machine, only the operator knows)."""
+    hosts = dict.fromkeys(_LOOPBACK_NAMES)
+    for each in settings.values():
+        if each.host not in _LOOPBACK_NAMES + _EVERY_ADDRESS:
+            hosts[f"[{each.host}]" if ":" in each.host else each.host] = None
+    return [f"http://{host}:*" for host in hosts]
 
 
 def welcome(console: Console, services: list[ServiceProcess], data_dir: object) -> None:

@@ -101,6 +101,7 @@ def create_app(
         description=__doc__ or "",
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
+        cors_origins=settings.cors_origins,
         token_url=f"{settings.public_grid_url or settings.grid_url}{TOKEN_PATH}",
         routers=[cases_router, inbox_router],
     )

@@ -24,7 +24,7 @@ from services.grid.settings import GridSettings
 from services.grid.staff.router import router as staff_router
 from services.grid.territory.index import TerritoryIndex
 from services.grid.territory.router import router as territory_router
-from shared.api import ProblemCORSMiddleware, create_service_app
+from shared.api import create_service_app
 from shared.auth import TokenVerifier
 from shared.db import create_engine, create_session_maker
 
@@ -82,18 +82,11 @@ def create_app(
     ):
         protected.include_router(router)
 
-    app = create_service_app(
+    return create_service_app(
         title="wangge grid",
         description=__doc__ or "",
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
         routers=[protected],
+        cors_origins=settings.cors_origins,  # /docs of intake and dispatch sign in here too
     )
-    # /docs of intake and dispatch sign in here ("Authorize"): a browser needs CORS for that.
-    app.add_middleware(
-        ProblemCORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type"],
-    )
-    return app

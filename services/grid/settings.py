@@ -16,10 +16,18 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import CorsOrigins, Environment, ServiceSettings
 
 OWASP_MEMORY_KIB = 19_456
 OWASP_TIME_COST = 2
+
+
+def _docs_origins(environment: Environment) -> list[str]:
+    """intake's and dispatch's /docs on their default local URLs sign in at grid ("Authorize");
+    in production nothing on another origin calls grid unless named."""
+    if environment == "production":
+        return []
+    return [f"http://{host}:{port}" for host in ("127.0.0.1", "localhost") for port in (8001, 8002)]
 
 
 class GridSettings(ServiceSettings):
@@ -28,11 +36,10 @@ class GridSettings(ServiceSettings):
     service_name: ClassVar[str] = "grid"
     default_port: ClassVar[int] = 8003
 
-    cors_origins: list[str] = Field(
-        default_factory=lambda: [
-            f"http://{host}:{port}" for host in ("127.0.0.1", "localhost") for port in (8001, 8002)
-        ],
-        description="browser origins that may call grid: the other services' /docs sign in here",
+    cors_origins: CorsOrigins = Field(
+        default_factory=lambda settings: _docs_origins(settings["environment"]),
+        description="browser origins that may call grid: the other services' /docs sign in here, "
+        "and a console on another origin; outside production intake's and dispatch's local /docs",
     )
 
     max_body_bytes: int = Field(

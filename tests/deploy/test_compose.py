@@ -98,8 +98,11 @@ def test_services_get_the_secrets_production_requires(compose: dict) -> None:
 
 
 def defaulted(value: str) -> str:
-    """A compose value with each ``${VAR:-default}`` as compose fills it when VAR is unset."""
-    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+    """A compose value with each ``${VAR:-default}`` as compose fills it when VAR is unset
+    (nested ones too, ``${VAR:-${OLD_NAME:-default}}``: the innermost first)."""
+    while (filled := re.sub(r"\$\{\w+:-([^${}]*)\}", r"\1", value)) != value:
+        value = filled
+    return value
 
 
 def test_docs_authorize_works_from_a_browser_under_compose(compose: dict) -> None:
@@ -112,6 +115,18 @@ def test_docs_authorize_works_from_a_browser_under_compose(compose: dict) -> Non
         public = defaulted(env[f"WANGGE_{name.upper()}_PUBLIC_GRID_URL"])
         assert urlsplit(public).hostname not in compose["services"], f"{name}: {public} is a container name"
         assert {f"http://localhost:{port}", f"http://127.0.0.1:{port}"} <= set(origins)
+    grid = compose["services"]["grid"]["environment"]["WANGGE_GRID_CORS_ORIGINS"]
+    assert "${DOCS_ORIGINS:-" in grid, "the earlier name of grid's origins is still read"
+
+
+def test_other_origins_may_call_intake_and_dispatch_only_when_named(compose: dict) -> None:
+    """A console on another origin needs the operator to name it: none by default."""
+    for name, settings_class in SETTINGS.items():
+        if name == "grid":
+            continue
+        value = compose["services"][name]["environment"][f"WANGGE_{name.upper()}_CORS_ORIGINS"]
+        assert value == "${" + f"{name.upper()}_CORS_ORIGINS" + ":-}"
+        assert settings_class(cors_origins=defaulted(value)).cors_origins == []  # type: ignore[arg-type]
 
 
 def test_the_header_commands_are_real_and_the_key_is_readable_by_the_image_user() -> None:
