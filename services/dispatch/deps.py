@@ -27,5 +27,9 @@ async def get_grid(request: Request) -> GridClient:
 SettingsDep = Annotated[DispatchSettings, Depends(get_settings)]
 GridDep = Annotated[GridClient, Depends(get_grid)]
 IfMatch = Annotated[
-    str | None, Header(alias="If-Match", description="the ETag of the case as last read; required")
+    str | None,
+    Header(
+        alias="If-Match",
+        description='the ETag of the case as last read, with its quotes ("3"), or *; required',
+    ),
 ]

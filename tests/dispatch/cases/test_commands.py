@@ -263,6 +263,26 @@ async def test_stale_if_match_is_412_and_missing_is_428(dispatch: Dispatch) -> N
     assert (await dispatch.read(case["id"]))["status"] == "dispatched"
 
 
+async def test_an_unquoted_if_match_is_400_naming_the_form_not_412(dispatch: Dispatch) -> None:
+    """``If-Match: 3`` for the ETag ``"3"`` was a 412, "the resource changed since you read it",
+    though nothing had: it is no entity-tag (RFC 9110 8.8.3)."""
+    case = await dispatch.new_case()
+    version = case["version"]
+
+    unquoted = await dispatch.act(case["id"], "notes", {"note": "x"}, if_match=str(version))
+    assert unquoted.status_code == 400
+    assert unquoted.headers["content-type"] == "application/problem+json"
+    assert f'(If-Match: "{version}")' in unquoted.json()["detail"]
+    assert (await dispatch.read(case["id"]))["version"] == version  # nothing done
+    # A list matches when any of its tags does; a weak tag matches its version (a compressing
+    # proxy weakens ETags); * matches the case as it is.
+    for if_match in (f'"0", "{version}"', f'W/"{version + 1}"', "*"):
+        answer = await dispatch.act(case["id"], "notes", {"note": "x"}, if_match=if_match)
+        assert answer.status_code == 200, (if_match, answer.text)
+    stale = await dispatch.act(case["id"], "notes", {"note": "x"}, if_match=f'W/"{version}"')
+    assert (stale.status_code, stale.json()["current_etag"]) == (412, f'"{version + 3}"')
+
+
 async def test_request_bodies_cannot_set_server_fields(dispatch: Dispatch) -> None:
     case = await dispatch.new_case()
     response = await dispatch.act(case["id"], "accept", {"status": "closed"})
