@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -207,9 +207,12 @@ def create_service_app(
     routers: list[APIRouter],
     cors_origins: Sequence[str] = (),
     token_url: str | None = None,
+    public: Collection[tuple[str, str]] = (),
 ) -> FastAPI:
     """``cors_origins``: the browser origins allowed to call the service (``ServiceSettings``);
-    ``token_url``: where /docs' Authorize gets a token (grid's, for intake and dispatch)."""
+    ``token_url``: where /docs' Authorize gets a token (grid's, for intake and dispatch);
+    ``public``: the ``(method, path)`` of routes that take no token although their router checks
+    for one (grid's token endpoint), documented without the token and its 401 and 403."""
     # No redirects for a trailing slash: Starlette's 307 had an empty body, and behind a proxy
     # that ends TLS it pointed a POST at plain http. It is a 404 that names the path meant.
     app = FastAPIOffline(  # /docs' and /redoc's scripts from here, not a CDN (an intranet has none)
@@ -228,11 +231,11 @@ def create_service_app(
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)
-    _complete_openapi(app, token_url)
+    _complete_openapi(app, token_url, public)
     return app
 
 
-def _complete_openapi(app: FastAPI, token_url: str | None) -> None:
+def _complete_openapi(app: FastAPI, token_url: str | None, public: Collection[tuple[str, str]]) -> None:
     """Document every error as what it is, and point /docs' Authorize at grid's token endpoint.
 
     Every 4xx and 5xx answer is ``application/problem+json`` with the ``Problem`` schema,
@@ -251,8 +254,10 @@ def _complete_openapi(app: FastAPI, token_url: str | None) -> None:
         components = schema.setdefault("components", {})
         schemas = components.setdefault("schemas", {})
         schemas.setdefault("Problem", Problem.model_json_schema())
-        for path_item in schema.get("paths", {}).values():
-            for operation in path_item.values():
+        for path, path_item in schema.get("paths", {}).items():
+            for method, operation in path_item.items():
+                if (method.upper(), path) in public:
+                    operation.pop("security", None)
                 responses = operation.setdefault("responses", {})
                 implied: list[type[WanggeError]] = []
                 if "requestBody" in operation:

@@ -12,7 +12,7 @@ import httpx
 from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.grid.access import authorize
+from services.grid.access import POLICY, authorize
 from services.grid.catalog.router import router as catalog_router
 from services.grid.departments.router import router as departments_router
 from services.grid.identity.context import Identity, build_identity
@@ -89,4 +89,5 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         routers=[protected],
         cors_origins=settings.cors_origins,  # /docs of intake and dispatch sign in here too
+        public=[operation for operation, rule in POLICY.items() if rule.public],
     )

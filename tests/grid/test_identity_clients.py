@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import logging
 from datetime import timedelta
+from urllib.parse import quote_plus
 
 import httpx
 import jwt
+import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.grid.identity.api_keys import create_api_key
+from services.grid.identity.context import Identity
 from services.grid.models import ApiKey
 from services.grid.settings import GridSettings
 from shared.db import session_scope, utcnow
 from shared.secrets import dev_secret
-from tests.grid.factories import client_credentials
+from tests.grid.factories import client_credentials, staff_with_password
 
 BOT = {
     "name": "中山路商圈理事会群机器人",
@@ -50,6 +55,8 @@ async def test_a_service_gets_a_token_with_its_secret(
         "invalid_client",
         "invalid_client: wrong client_id or client_secret",
     )
+    assert wrong.headers["www-authenticate"] == 'Basic realm="wangge"'  # not Bearer: no token here
+    assert wrong.headers["cache-control"] == "no-store"
     dispatch_secret = dev_secret(grid_settings.data_dir, "service-dispatch")
     assert (await client_credentials(anonymous, "intake", dispatch_secret)).status_code == 401
     assert (await client_credentials(anonymous, "dispatch", dispatch_secret)).status_code == 200
@@ -153,3 +160,145 @@ async def test_an_integrations_token_does_not_outlive_its_key(
     assert claims_of(short)["exp"] == int(soon.timestamp())
     assert 0 < short.json()["expires_in"] <= 120
     assert usual.json()["expires_in"] == 15 * 60
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    """RFC 6749, section 2.3.1: each part form-urlencoded, then HTTP Basic."""
+    pair = f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()
+    return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}
+
+
+def raw_basic(credentials: bytes) -> dict[str, str]:
+    return {"Authorization": f"Basic {base64.b64encode(credentials).decode()}"}
+
+
+CLIENT_CREDENTIALS = {"grant_type": "client_credentials"}
+
+
+async def test_a_client_may_authenticate_with_http_basic(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, identity: Identity
+) -> None:
+    """What OAuth 2.0 client libraries send by default (``client_secret_basic``)."""
+    identity.service_secrets["intake"] = "a secret: with+plus/slash%and 网格"  # urlencoded in the header
+    secret = identity.service_secrets["intake"]
+    answer = await anonymous.post("/v1/auth/token", data=CLIENT_CREDENTIALS, headers=basic("intake", secret))
+    assert answer.status_code == 200, answer.text
+    assert claims_of(answer)["sub"] == "service:intake"
+
+    key_id, key_secret = (await client.post("/v1/keys", json=BOT)).json()["key"].split(".", 1)
+    answer = await anonymous.post(
+        "/v1/auth/token", data=CLIENT_CREDENTIALS, headers=basic(key_id, key_secret)
+    )
+    assert claims_of(answer)["sub"] == f"integration:{key_id}"
+
+    # The same credentials in the form too are one client; the client_id alone there as well.
+    for form in [
+        {"client_id": key_id, "client_secret": key_secret},
+        {"client_id": key_id},
+        {"client_id": key_id, "client_secret": ""},
+    ]:
+        both = await anonymous.post(
+            "/v1/auth/token", data={**CLIENT_CREDENTIALS, **form}, headers=basic(key_id, key_secret)
+        )
+        assert both.status_code == 200, (form, both.text)
+
+    # A Bearer token sent along is none of the token endpoint's business.
+    bearer = await anonymous.post(
+        "/v1/auth/token",
+        data={**CLIENT_CREDENTIALS, "client_id": key_id, "client_secret": key_secret},
+        headers={"Authorization": "Bearer whatever"},
+    )
+    assert bearer.status_code == 200
+
+
+async def test_a_client_refused_through_basic_is_challenged_to_basic(
+    anonymous: httpx.AsyncClient, identity: Identity
+) -> None:
+    """RFC 6749, section 5.2: invalid_client stays a 401, with a WWW-Authenticate of the scheme used."""
+    secret = identity.service_secrets["intake"]
+    for credentials in [basic("intake", secret + "x"), basic("nobody", secret)]:
+        refused = await anonymous.post("/v1/auth/token", data=CLIENT_CREDENTIALS, headers=credentials)
+        assert refused.status_code == 401, refused.text
+        assert refused.headers["www-authenticate"] == 'Basic realm="wangge"'
+        assert refused.headers["cache-control"] == "no-store"
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert (refused.json()["error"], refused.json()["status"]) == ("invalid_client", 401)
+    no_secret = await anonymous.post("/v1/auth/token", data=CLIENT_CREDENTIALS, headers=basic("intake", ""))
+    assert (no_secret.status_code, no_secret.json()["error"]) == (400, "invalid_request")
+
+
+async def test_client_credentials_in_both_places_that_differ_or_a_broken_basic_header_are_invalid_request(
+    anonymous: httpx.AsyncClient, identity: Identity
+) -> None:
+    secret = identity.service_secrets["intake"]
+    other = identity.service_secrets["dispatch"]
+    differing = [
+        ({"client_id": "dispatch", "client_secret": other}, basic("intake", secret)),
+        ({"client_id": "intake", "client_secret": secret + "x"}, basic("intake", secret)),
+        ({"client_id": "dispatch"}, basic("intake", secret)),
+    ]
+    for form, header in differing:
+        answer = await anonymous.post("/v1/auth/token", data={**CLIENT_CREDENTIALS, **form}, headers=header)
+        assert (answer.status_code, answer.json()["error"]) == (400, "invalid_request"), form
+        assert "www-authenticate" not in answer.headers
+    broken = [
+        {"Authorization": "Basic"},
+        {"Authorization": "Basic not base64!"},
+        raw_basic(b"intake"),  # no colon
+        raw_basic(b"intake:\xff\xfe"),  # not UTF-8
+        raw_basic(b"intake:%ff%fe"),  # its urlencoding not UTF-8
+    ]
+    for header in broken:
+        answer = await anonymous.post(
+            "/v1/auth/token",
+            data={**CLIENT_CREDENTIALS, "client_id": "intake", "client_secret": secret},
+            headers=header,
+        )
+        assert (answer.status_code, answer.json()["error"]) == (400, "invalid_request"), header
+        assert answer.headers["cache-control"] == "no-store"
+
+
+async def test_a_password_grant_takes_the_basic_header_of_a_client_without_a_secret(
+    anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """requests-oauthlib and others send ``Basic base64(client_id:)`` for a public client."""
+    await staff_with_password(sessions, "wang.fang", "correct horse battery")
+    form = {"grant_type": "password", "username": "wang.fang", "password": "correct horse battery"}
+    for header in [raw_basic(b"swagger:"), raw_basic(b":")]:
+        answer = await anonymous.post("/v1/auth/token", data=form, headers=header)
+        assert answer.status_code == 200, (header, answer.text)
+
+
+async def test_a_revoked_or_expired_key_is_refused_like_a_wrong_secret_and_logged_for_the_operator(
+    client: httpx.AsyncClient,
+    anonymous: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The bot hears nothing it could learn from; the operator reads why it stopped."""
+    revoked = (await client.post("/v1/keys", json=BOT)).json()
+    expiring = (await client.post("/v1/keys", json={**BOT, "name": "第三方上报应用"})).json()
+    assert (await client.delete(f"/v1/keys/{revoked['id']}")).status_code == 204
+    async with session_scope(sessions) as session:
+        await session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == expiring["id"])
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+
+    with caplog.at_level(logging.WARNING, logger="wangge.grid.identity"):
+        answers = [
+            await client_credentials(anonymous, *revoked["key"].split(".", 1)),
+            await client_credentials(anonymous, *expiring["key"].split(".", 1)),
+            await client_credentials(anonymous, revoked["id"], "not-the-secret"),
+        ]
+    assert {a.status_code for a in answers} == {401}
+    assert len({a.text for a in answers}) == 1
+    warnings = [r.getMessage() for r in caplog.records if r.name == "wangge.grid.identity"]
+    assert len(warnings) == 2, warnings  # a wrong secret tells nothing about who asked
+    assert warnings[0].startswith(
+        f"API key {revoked['id']} ('中山路商圈理事会群机器人') refused a token: revoked at "
+    )
+    assert warnings[0].endswith(" by pan.jun")
+    assert warnings[1].startswith(f"API key {expiring['id']} ('第三方上报应用') refused a token: expired at ")
+    assert all(r.levelno == logging.WARNING for r in caplog.records if r.name == "wangge.grid.identity")

@@ -94,9 +94,11 @@ async def test_jwks_names_the_signing_key_by_its_rfc7638_thumbprint(anonymous: h
     assert key["kid"] == thumbprint.decode()
 
 
-async def test_bad_credentials_are_one_and_the_same_401(
+async def test_bad_credentials_are_one_and_the_same_400_invalid_grant(
     client: httpx.AsyncClient, anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
+    """RFC 6749, section 5.2: a grant refused is a 400 (it was a 401, which OAuth 2.0 client
+    libraries read as their own authentication refused)."""
     await staff_with_password(sessions, "wang.fang", PASSWORD)
     await staff_with_password(sessions, "li.na", None)
     await staff_with_password(sessions, "zhang.wei", PASSWORD, active=False)
@@ -104,16 +106,18 @@ async def test_bad_credentials_are_one_and_the_same_401(
     answers = [
         await login(anonymous, "wang.fang", "wrong password"),
         await login(anonymous, "nobody", PASSWORD),
-        await login(anonymous, "li.na", ""),
+        await login(anonymous, "li.na", PASSWORD),
         await login(anonymous, "zhang.wei", PASSWORD),
     ]
-    assert {a.status_code for a in answers} == {401}
-    assert all(a.headers["www-authenticate"] == "Bearer" for a in answers)
+    assert {a.status_code for a in answers} == {400}
+    assert not any("www-authenticate" in a.headers for a in answers)
+    assert all(a.headers["cache-control"] == "no-store" for a in answers)
     assert len({a.text for a in answers}) == 1
     # RFC 6749's error members beside the problem's, for OAuth 2.0 client libraries to read
     refusal = answers[0].json()
     assert (refusal["error"], refusal["error_description"]) == ("invalid_grant", "wrong username or password")
     assert refusal["detail"] == "invalid_grant: wrong username or password"
+    assert (refusal["status"], refusal["title"]) == (400, "Bad request")
 
 
 async def test_refresh_rotates_and_a_reused_token_revokes_its_family(
@@ -133,10 +137,12 @@ async def test_refresh_rotates_and_a_reused_token_revokes_its_family(
     newest = third.json()["refresh_token"]
 
     reused = await refresh(anonymous, first["refresh_token"])
-    assert reused.status_code == 401
+    assert reused.status_code == 400
     assert reused.json()["error"] == "invalid_grant"
     # The whole family is gone, the newest token included; another login is untouched.
-    assert (await refresh(anonymous, newest)).status_code == 401
+    gone = await refresh(anonymous, newest)
+    assert (gone.status_code, gone.json()["error"]) == (400, "invalid_grant")
+    assert (await refresh(anonymous, "never-issued")).json()["error"] == "invalid_grant"
     assert (await refresh(anonymous, other_login["refresh_token"])).status_code == 200
 
     async with sessions() as session:
@@ -154,7 +160,7 @@ async def test_logout_revokes_the_refresh_token_family(
 
     response = await anonymous.post("/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]})
     assert response.status_code == 204
-    assert (await refresh(anonymous, rotated["refresh_token"])).status_code == 401
+    assert (await refresh(anonymous, rotated["refresh_token"])).status_code == 400
     unknown = await anonymous.post("/v1/auth/logout", json={"refresh_token": "never-issued"})
     assert unknown.status_code == 204
 
@@ -182,28 +188,69 @@ async def test_a_logout_racing_a_refresh_revokes_the_refreshed_token_too(
         await refreshing.commit()
         await logout
         await logging_out.commit()
-    assert (await refresh(anonymous, rotated.refresh_token or "")).status_code == 401
+    assert (await refresh(anonymous, rotated.refresh_token or "")).status_code == 400
 
 
 async def test_the_token_request_is_an_oauth2_form(
     anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     await staff_with_password(sessions, "wang.fang", PASSWORD)
-    as_json = await anonymous.post(
-        "/v1/auth/token", json={"grant_type": "password", "username": "wang.fang", "password": PASSWORD}
-    )
-    assert as_json.status_code == 422
-    unknown_grant = await anonymous.post("/v1/auth/token", data={"grant_type": "implicit"})
-    assert unknown_grant.status_code == 422
-    assert unknown_grant.json()["errors"][0]["loc"] == ["body", "grant_type"]
-    missing = await anonymous.post("/v1/auth/token", data={"grant_type": "password", "username": "x"})
-    assert missing.status_code == 422
     # What Swagger's Authorize sends: an empty scope besides the credentials.
     swagger = await anonymous.post(
         "/v1/auth/token",
         data={"grant_type": "password", "username": "wang.fang", "password": PASSWORD, "scope": ""},
     )
     assert swagger.status_code == 200
+
+
+def oauth_error(response: httpx.Response) -> tuple[int, str]:
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["detail"] == f"{body['error']}: {body['error_description']}"
+    return response.status_code, body["error"]
+
+
+async def test_a_request_grid_cannot_take_is_refused_with_rfc_6749s_400_and_error(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    """RFC 6749, section 5.2: a missing, repeated or malformed parameter is 400 invalid_request,
+    an unknown grant 400 unsupported_grant_type (both were 422, which no OAuth 2.0 library reads)."""
+    post = anonymous.post
+    as_json = await post("/v1/auth/token", json={"grant_type": "password", "username": "u", "password": "p"})
+    assert oauth_error(as_json) == (400, "invalid_request")
+
+    unknown = await post("/v1/auth/token", data={"grant_type": "implicit"})
+    assert oauth_error(unknown) == (400, "unsupported_grant_type")
+    assert unknown.json()["error_description"] == (
+        "grid grants password, refresh_token, client_credentials, no other grant_type"
+    )
+
+    for form in [
+        {"username": "wang.fang", "password": PASSWORD},  # no grant_type
+        {"grant_type": "", "username": "wang.fang", "password": PASSWORD},  # blank is left out
+        {"grant_type": "password", "username": "x"},
+        {"grant_type": "password", "username": "x", "password": ""},
+        {"grant_type": "refresh_token"},
+        {"grant_type": "client_credentials", "client_id": "intake"},
+    ]:
+        assert oauth_error(await post("/v1/auth/token", data=form)) == (400, "invalid_request"), form
+    missing = await post("/v1/auth/token", data={"grant_type": "password", "username": "x"})
+    assert missing.json()["error_description"] == "the password grant needs username and password"
+
+    repeated = await post(
+        "/v1/auth/token",
+        content="grant_type=password&username=a&username=b&password=p",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert oauth_error(repeated) == (400, "invalid_request")
+    assert repeated.json()["error_description"] == "each parameter is sent once; repeated: username"
+
+    too_long = await post(
+        "/v1/auth/token", data={"grant_type": "password", "username": "u" * 65, "password": "p"}
+    )
+    assert oauth_error(too_long) == (400, "invalid_request")
+    assert too_long.json()["errors"][0]["loc"] == ["body", "username"]
 
 
 async def test_tokens_grid_did_not_sign_or_that_expired_are_401(

@@ -24,6 +24,7 @@ from shared.errors import PROBLEM_JSON
 
 APPS: dict[str, Callable[[], FastAPI]] = {"intake": intake_app, "dispatch": dispatch_app, "grid": grid_app}
 METHODS = {"get", "post", "put", "patch", "delete"}
+TOKEN = "POST /v1/auth/token"
 
 
 def operations(schema: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -55,9 +56,16 @@ def test_errors_no_route_declares_are_documented_where_they_can_happen(schema: d
     for name, operation in operations(schema):
         statuses = set(operation["responses"])
         if "requestBody" in operation:
-            assert {"400", "413", "422"} <= statuses, name
+            # The token endpoint refuses a bad form as RFC 6749 says: 400 invalid_request, no 422.
+            assert ({"400", "413"} if name == TOKEN else {"400", "413", "422"}) <= statuses, name
         if operation.get("security"):
             assert {"401", "403"} <= statuses, name
+
+
+def test_the_token_endpoint_documents_rfc_6749s_statuses() -> None:
+    """400 for a refused request or grant, 401 for a refused client; no 422 (it answers none)."""
+    operation = dict(operations(grid_app().openapi()))[TOKEN]
+    assert sorted(operation["responses"]) == ["200", "400", "401", "413"]
 
 
 async def test_the_413_the_document_names_is_what_a_client_gets() -> None:

@@ -196,7 +196,7 @@ def test_user_add_makes_someone_who_can_sign_in(
     wrong = asyncio.run(
         token_from_grid({"grant_type": "password", "username": "lin.xiao", "password": "nope"})
     )
-    assert wrong.status_code == 401
+    assert (wrong.status_code, wrong.json()["error"]) == (400, "invalid_grant")
 
     # A handler without a department is refused with the reason, and nobody is added.
     assert main(["user", "add", "x.y", "--name", "某", "--role", "handler", "--no-password"]) == 1

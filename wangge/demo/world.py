@@ -96,10 +96,13 @@ class Api:
         return token
 
     async def try_login(self, username: str) -> str | None:
-        """As ``login``, or None for an account whose password is not the demo's (401)."""
+        """As ``login``, or None for an account whose password is not the demo's (grid's 400
+        ``invalid_grant``; any other refusal is raised)."""
         form = {"grant_type": "password", "username": username, "password": self.password}
         response = await self.grid.post("/v1/auth/token", data=form)
-        return None if response.status_code == 401 else str(self.ok(response)["access_token"])
+        if response.status_code == 400 and response.json().get("error") == "invalid_grant":
+            return None
+        return str(self.ok(response)["access_token"])
 
     @staticmethod
     def ok(response: httpx.Response) -> Any:

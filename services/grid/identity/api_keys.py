@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
@@ -22,6 +23,8 @@ from services.grid.pagination import keyset_page
 from shared.actors import Actor, Role
 from shared.db import utcnow
 from shared.errors import NotFound, Unprocessable
+
+log = logging.getLogger("wangge.grid.identity")
 
 KEY_ID_PREFIX = "ak_"
 _DUMMY_HASH = hashlib.sha256(b"no key has this secret").hexdigest()
@@ -94,13 +97,29 @@ async def authenticate(
     session: AsyncSession, *, key_id: str, secret: str
 ) -> tuple[Actor, datetime | None] | None:
     """The integration a valid, live key stands for and the key's expiry (its ``last_used_at``
-    updated), else None."""
+    updated), else None.
+
+    The client hears the same refusal for a revoked or run-out key as for a wrong secret; the
+    operator is told in a warning which key it was and why, so a bot that stopped is explained
+    (only for the right secret: a wrong one says nothing about who is asking)."""
     key = await repository.get_api_key(session, key_id) if key_id.startswith(KEY_ID_PREFIX) else None
     matches = hmac.compare_digest(key.secret_hash if key else _DUMMY_HASH, _hash(secret))
     now = utcnow()
-    if key is None or not matches or key.revoked_at is not None:
+    if key is None or not matches:
+        return None
+    if key.revoked_at is not None:
+        log.warning(
+            "API key %s (%r) refused a token: revoked at %s by %s",
+            key.id,
+            key.name,
+            key.revoked_at.isoformat(),
+            key.revoked_by,
+        )
         return None
     if key.expires_at is not None and key.expires_at <= now:
+        log.warning(
+            "API key %s (%r) refused a token: expired at %s", key.id, key.name, key.expires_at.isoformat()
+        )
         return None
     key.last_used_at = now
     await session.flush()

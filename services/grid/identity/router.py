@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+from collections import Counter
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from services.grid.deps import CurrentActor, IdentityDep, SessionDep, SessionMakerDep
 from services.grid.identity import api_keys, service
 from services.grid.identity.schemas import (
+    GRANT_TYPES,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyPage,
@@ -24,7 +27,7 @@ from services.grid.identity.schemas import (
 )
 from services.grid.staff.schemas import USERNAME
 from shared.db import session_scope
-from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
+from shared.errors import Forbidden, NotFound, Unauthorized, problem_responses
 from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 router = APIRouter(tags=["identity"])
@@ -58,27 +61,89 @@ KeyIdPath = Annotated[
 
 
 async def _token_form(request: Request) -> TokenRequest:
-    """Parse the OAuth2 form by hand: grid takes no multipart, so it needs no form library."""
+    """Parse the OAuth2 form by hand (grid takes no multipart, so it needs no form library), the
+    client's credentials taken from HTTP Basic where it sent them there.
+
+    What is wrong with the request is a 400 ``invalid_request`` and a grant grid does not know
+    a 400 ``unsupported_grant_type`` (RFC 6749, section 5.2), not the 422 of the other routes:
+    OAuth 2.0 client libraries read the token endpoint's refusals by RFC 6749's statuses. A
+    parameter sent without a value counts as left out, one sent twice is refused (section 3.2).
+    """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM:
-        raise Unprocessable(f"send the token request as {FORM}")
+        raise service.TokenRefused(("invalid_request", f"send the token request as {FORM}"))
     try:
-        fields = parse_qsl((await request.body()).decode(), keep_blank_values=True, max_num_fields=20)
+        pairs = parse_qsl((await request.body()).decode(), keep_blank_values=True, max_num_fields=20)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise Unprocessable(f"the body is not a valid {FORM} form") from exc
+        raise service.TokenRefused(("invalid_request", f"the body is not a valid {FORM} form")) from exc
+    repeated = sorted(name for name, count in Counter(name for name, _ in pairs).items() if count > 1)
+    if repeated:
+        raise service.TokenRefused(
+            ("invalid_request", f"each parameter is sent once; repeated: {', '.join(repeated)}")
+        )
+    fields = {name: value for name, value in pairs if value}
+    if "grant_type" not in fields:
+        raise service.TokenRefused(("invalid_request", "grant_type is missing"))
+    if fields["grant_type"] not in GRANT_TYPES:
+        raise service.TokenRefused(
+            ("unsupported_grant_type", f"grid grants {', '.join(GRANT_TYPES)}, no other grant_type")
+        )
+    for name, value in _basic_client(request.headers.get("authorization")).items():
+        if fields.setdefault(name, value) != value:
+            raise service.TokenRefused(
+                ("invalid_request", f"{name} differs between the Authorization header and the form")
+            )
     try:
-        return TokenRequest.model_validate(dict(fields))
+        return TokenRequest.model_validate(fields)
     except ValidationError as exc:
-        raise RequestValidationError(
-            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
-        ) from exc
+        errors = [
+            {"loc": ["body", *error["loc"]], "msg": error["msg"], "type": error["type"]}
+            for error in exc.errors(include_url=False)
+        ]
+        first = f"{'.'.join(str(part) for part in errors[0]['loc'])}: {errors[0]['msg']}"
+        raise service.TokenRefused(("invalid_request", first), errors=errors) from exc
+
+
+MALFORMED_BASIC = (
+    "invalid_request",
+    "the Authorization header is not Basic base64(urlencoded client_id:urlencoded client_secret)",
+)
+
+
+def _basic_client(authorization: str | None) -> dict[str, str]:
+    """``client_id`` and ``client_secret`` from ``Authorization: Basic`` as RFC 6749 (section
+    2.3.1) encodes them: each form-urlencoded, joined by a colon, in base64. Empty for no such
+    header (a Bearer token here is nobody's concern: the route is public), and without a part
+    that is empty (``client_id:``, what libraries send for a client without a secret).
+
+    A Basic header that does not decode so is a 400 ``invalid_request``, not a 401
+    ``invalid_client``: section 5.2 calls a request "otherwise malformed" invalid_request and
+    keeps invalid_client for credentials read and refused (an unknown client, a wrong secret).
+    Answered 401, a client's broken encoding would pass for a wrong secret, and it would be
+    the secret that someone looked at and rotated.
+    """
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return {}
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+        client_id, colon, secret = decoded.partition(":")
+        parts = {
+            "client_id": unquote_plus(client_id, errors="strict"),
+            "client_secret": unquote_plus(secret, errors="strict"),
+        }
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise service.TokenRefused(MALFORMED_BASIC) from exc
+    if not colon:
+        raise service.TokenRefused(MALFORMED_BASIC)
+    return {name: value for name, value in parts.items() if value}
 
 
 @router.post(
     "/v1/auth/token",
     response_model=TokenResponse,
     response_model_exclude_none=True,  # RFC 6749: no refresh_token member when none is issued
-    responses=problem_responses(Unauthorized, Unprocessable),
+    responses=problem_responses(service.TokenRefused, service.ClientRefused),
     openapi_extra=TOKEN_FORM_SCHEMA,
 )
 async def token(
@@ -89,12 +154,19 @@ async def token(
     - `grant_type=password&username=…&password=…`: staff; answers a refresh token too.
     - `grant_type=refresh_token&refresh_token=…`: the refresh token is spent and a new one
       comes with the new access token. Presenting a spent refresh token again revokes its
-      whole family (every token descended from that login): 401.
+      whole family (every token descended from that login): `invalid_grant`.
     - `grant_type=client_credentials&client_id=…&client_secret=…`: services (`intake`,
       `dispatch`) with their configured secret, integrations with their API key (`client_id` =
-      the key id, `client_secret` = the secret after the dot). No refresh token.
+      the key id, `client_secret` = the secret after the dot). No refresh token. The client may
+      authenticate with HTTP Basic instead (RFC 6749, section 2.3.1:
+      `Authorization: Basic base64(urlencode(client_id):urlencode(client_secret))`).
 
-    Bad credentials are 401 (`invalid_grant` / `invalid_client`), never saying which half was wrong.
+    Refusals follow RFC 6749, section 5.2, as problems with its `error` and `error_description`:
+    400 `invalid_grant` for bad staff credentials or refresh token, never saying which half was
+    wrong; 400 `invalid_request` for a parameter missing, repeated or malformed (a Basic header
+    too), or client credentials in both the header and the form that differ; 400
+    `unsupported_grant_type`; 401 `invalid_client` for a client refused, with
+    `WWW-Authenticate: Basic`. Answers, refusals too, are `Cache-Control: no-store`.
     """
     form = await _token_form(request)
     response.headers["Cache-Control"] = "no-store"  # RFC 6749, section 5.1: tokens are not cached

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -21,14 +21,19 @@ class Scope(StrEnum):
     reports_read = "reports:read"
 
 
+GrantType = Literal["password", "refresh_token", "client_credentials"]
+GRANT_TYPES: tuple[str, ...] = get_args(GrantType)
+
+
 class TokenRequest(BaseModel):
     """The form of ``POST /v1/auth/token`` (OAuth2: ``application/x-www-form-urlencoded``).
 
     Fields a grant does not use are ignored, as are extra OAuth2 fields (``scope``), so
-    Swagger's Authorize works.
+    Swagger's Authorize works. ``client_id`` and ``client_secret`` may come from HTTP Basic
+    instead (the router puts them here).
     """
 
-    grant_type: Literal["password", "refresh_token", "client_credentials"]
+    grant_type: GrantType
     username: str | None = Field(default=None, max_length=64)
     password: str | None = Field(default=None, max_length=MAX_PASSWORD)
     refresh_token: str | None = Field(default=None, max_length=128)

@@ -1,8 +1,9 @@
 """Logins and tokens: the three grants, logout, and passwords.
 
-Bad credentials are always the same 401 whichever half was wrong (unknown user, wrong
-password, inactive account, no password set), and an unknown user costs the same Argon2
-check as a known one. Refresh tokens rotate: each is spent by its first use and the answer
+Refusals are RFC 6749's (section 5.2): bad staff credentials are always the same 400
+``invalid_grant`` whichever half was wrong (unknown user, wrong password, inactive account,
+no password set), and an unknown user costs the same Argon2 check as a known one; a client
+refused is a 401 ``invalid_client``. Refresh tokens rotate: each is spent by its first use and the answer
 carries the next one of its family. A spent token presented again means it leaked (or a
 client misbehaves): :class:`RefreshTokenReused` tells the caller to revoke the whole family.
 """
@@ -14,6 +15,8 @@ import hmac
 import secrets
 import uuid
 from datetime import datetime
+from types import MappingProxyType
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,20 +36,39 @@ from services.grid.staff import service as staff_service
 from services.grid.staff.schemas import StaffCreate, StaffRead
 from shared.actors import Actor, Role
 from shared.db import utcnow
-from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable
+from shared.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable
 
 BAD_LOGIN = ("invalid_grant", "wrong username or password")
 BAD_REFRESH = ("invalid_grant", "the refresh token is not valid")
 BAD_CLIENT = ("invalid_client", "wrong client_id or client_secret")
+REALM = "wangge"
+NO_STORE = MappingProxyType({"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
-class TokenRefused(Unauthorized):
-    """A token request refused, as a problem that OAuth 2.0 clients read too: the RFC 6749
-    error code and description ride along as the members ``error`` and ``error_description``."""
+class TokenRefused(BadRequest):
+    """A token request refused as RFC 6749 (section 5.2) answers it, in a problem that OAuth 2.0
+    clients read too: the error code (``invalid_request``, ``invalid_grant``,
+    ``unsupported_grant_type``) and its description ride along as the members ``error`` and
+    ``error_description``. A 400, like every refusal of the token endpoint but the client's
+    own, and not cached."""
 
-    def __init__(self, refusal: tuple[str, str]) -> None:
+    headers = NO_STORE
+
+    def __init__(self, refusal: tuple[str, str], **extra: Any) -> None:
         code, description = refusal
-        super().__init__(f"{code}: {description}", error=code, error_description=description)
+        super().__init__(f"{code}: {description}", error=code, error_description=description, **extra)
+
+
+class ClientRefused(TokenRefused):
+    """``invalid_client``: the client's credentials were read and refused, a 401 (section 5.2).
+
+    It challenges with HTTP Basic whether the client sent its credentials that way or in the
+    form: a 401 must name a scheme the resource takes (RFC 9110, section 11.6.1), and Basic is
+    the one client authentication the token endpoint takes besides the form (``Bearer``, the
+    other services' challenge, is no answer here)."""
+
+    status, type, title = Unauthorized.status, Unauthorized.type, Unauthorized.title
+    headers = MappingProxyType({**NO_STORE, "WWW-Authenticate": f'Basic realm="{REALM}"'})
 
 
 class RefreshTokenReused(TokenRefused):
@@ -64,17 +86,19 @@ def sha256(value: str) -> str:
 async def exchange(session: AsyncSession, *, form: TokenRequest, identity: Identity) -> TokenResponse:
     """``POST /v1/auth/token``: dispatch on the grant type."""
     if form.grant_type == "password":
-        if not form.username or form.password is None:
-            raise Unprocessable("the password grant needs username and password")
+        if not form.username or not form.password:
+            raise TokenRefused(("invalid_request", "the password grant needs username and password"))
         return await password_grant(
             session, username=form.username, password=form.password, identity=identity
         )
     if form.grant_type == "refresh_token":
         if not form.refresh_token:
-            raise Unprocessable("the refresh_token grant needs refresh_token")
+            raise TokenRefused(("invalid_request", "the refresh_token grant needs refresh_token"))
         return await refresh_grant(session, refresh_token=form.refresh_token, identity=identity)
     if not form.client_id or not form.client_secret:
-        raise Unprocessable("the client_credentials grant needs client_id and client_secret")
+        raise TokenRefused(
+            ("invalid_request", "the client_credentials grant needs client_id and client_secret")
+        )
     return await client_credentials_grant(
         session, client_id=form.client_id, client_secret=form.client_secret, identity=identity
     )
@@ -150,7 +174,7 @@ async def client_credentials_grant(
     else:
         client = await api_keys.authenticate(session, key_id=client_id, secret=client_secret)
     if client is None:
-        raise TokenRefused(BAD_CLIENT)
+        raise ClientRefused(BAD_CLIENT)
     actor, key_expires = client
     # An integration's token does not outlive its key (a revoked key's lives out its minutes).
     access = identity.issuer.issue(actor, not_after=key_expires)
