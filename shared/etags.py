@@ -9,6 +9,7 @@ changed since you read it") sent clients re-reading a case that had not changed.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from shared.errors import BadRequest, PreconditionFailed, PreconditionRequired
 
@@ -18,9 +19,18 @@ to the next comma (group 3; empty for an empty element, which RFC 9110 5.6.1 let
 A comma inside the quotes is part of the tag, as the grammar has it."""
 _BARE = re.compile(r"(?:W/)?([\x21\x23-\x2b\x2d-\x7e]+)")
 
+VERSION_ETAG = 'the resource\'s version, quoted (`"7"`): send it back as `If-Match` to change it'
+
 
 def etag(version: int) -> str:
     return f'"{version}"'
+
+
+def answers_etag(*statuses: int, description: str = VERSION_ETAG) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries: the answers of ``statuses`` (200 by default) carry an
+    ``ETag`` header, so a generated client knows to read it."""
+    header = {"ETag": {"description": description, "schema": {"type": "string", "examples": ['"7"']}}}
+    return {status: {"headers": header} for status in statuses or (200,)}
 
 
 def require_if_match(if_match: str | None, current_version: int) -> None:

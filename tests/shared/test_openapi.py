@@ -68,6 +68,47 @@ def test_the_token_endpoint_documents_rfc_6749s_statuses() -> None:
     assert sorted(operation["responses"]) == ["200", "400", "401", "413"]
 
 
+COMMANDS = (
+    "dispatch",
+    "accept",
+    "return",
+    "resolve",
+    "verify",
+    "reassign",
+    "close",
+    "reject",
+    "feedback",
+    "notes",
+)
+ANSWERS_ETAG: dict[str, set[str]] = {
+    "intake": set(),
+    "dispatch": {"GET /v1/cases/{case_id} 200", *(f"POST /v1/cases/{{case_id}}/{c} 200" for c in COMMANDS)},
+    "grid": {
+        "GET /v1/territory/cells 200",
+        "GET /v1/territory/cells 304",
+        *(f"POST /v1/{kind} 201" for kind in ("departments", "catalog", "staff")),
+        *(f"GET /v1/{kind}/{{code}} 200" for kind in ("departments", "catalog")),
+        *(f"PATCH /v1/{kind}/{{code}} 200" for kind in ("departments", "catalog")),
+        "GET /v1/staff/{username} 200",
+        "PATCH /v1/staff/{username} 200",
+        "PUT /v1/staff/{username}/assignments 200",
+    },
+}
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_every_answer_with_an_etag_declares_the_header(name: str) -> None:
+    """A client generated from the document reads the ETag it must send back as If-Match; the
+    case's was answered and never declared."""
+    declared = {
+        f"{operation} {status}"
+        for operation, spec in operations(APPS[name]().openapi())
+        for status, response in spec["responses"].items()
+        if "ETag" in response.get("headers", {})
+    }
+    assert declared == ANSWERS_ETAG[name]
+
+
 async def test_the_413_the_document_names_is_what_a_client_gets() -> None:
     app = intake_app()
     documented = app.openapi()["paths"]["/v1/reports"]["post"]["responses"]["413"]

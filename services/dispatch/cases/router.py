@@ -43,14 +43,14 @@ from shared.errors import (
     Unprocessable,
     problem_responses,
 )
-from shared.etags import etag
+from shared.etags import answers_etag, etag
 from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_ROW_ID, PLAIN_DIGITS, STORABLE_QUERY
 
 CaseId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="the case's id"), PLAIN_DIGITS]
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], dependencies=GUARDED)
 
-COMMAND_ERRORS = problem_responses(
+COMMAND_RESPONSES = answers_etag() | problem_responses(
     Unauthorized,
     Forbidden,
     NotFound,
@@ -106,7 +106,7 @@ async def list_cases(
     return await reading.list_cases(session, filters=filters, actor=actor, limit=limit, cursor=cursor)
 
 
-@router.get("/{case_id}", response_model=CaseDetail, responses=READ_ERRORS)
+@router.get("/{case_id}", response_model=CaseDetail, responses=answers_etag() | READ_ERRORS)
 async def read_case(
     case_id: CaseId, session: SessionDep, actor: CurrentActor, response: Response
 ) -> CaseDetail:
@@ -119,7 +119,7 @@ async def read_case(
 @router.post(
     "/{case_id}/dispatch",
     response_model=CaseDetail,
-    responses=COMMAND_ERRORS | problem_responses(PeerUnavailable),
+    responses=COMMAND_RESPONSES | problem_responses(PeerUnavailable),
 )
 async def dispatch(
     case_id: CaseId,
@@ -138,7 +138,7 @@ async def dispatch(
     return _with_etag(response, case)
 
 
-@router.post("/{case_id}/accept", response_model=CaseDetail, responses=COMMAND_ERRORS)
+@router.post("/{case_id}/accept", response_model=CaseDetail, responses=COMMAND_RESPONSES)
 async def accept(
     case_id: CaseId,
     session: SessionDep,
@@ -152,7 +152,7 @@ async def accept(
     return _with_etag(response, case)
 
 
-@router.post("/{case_id}/return", response_model=CaseDetail, responses=COMMAND_ERRORS)
+@router.post("/{case_id}/return", response_model=CaseDetail, responses=COMMAND_RESPONSES)
 async def return_case(
     case_id: CaseId,
     body: ReturnRequest,
@@ -166,7 +166,7 @@ async def return_case(
     return _with_etag(response, case)
 
 
-@router.post("/{case_id}/resolve", response_model=CaseDetail, responses=COMMAND_ERRORS)
+@router.post("/{case_id}/resolve", response_model=CaseDetail, responses=COMMAND_RESPONSES)
 async def resolve(
     case_id: CaseId,
     body: ResolveRequest,
@@ -180,7 +180,7 @@ async def resolve(
     return _with_etag(response, case)
 
 
-@router.post("/{case_id}/verify", response_model=CaseDetail, responses=COMMAND_ERRORS)
+@router.post("/{case_id}/verify", response_model=CaseDetail, responses=COMMAND_RESPONSES)
 async def verify(
     case_id: CaseId,
     body: VerifyRequest,
@@ -198,7 +198,7 @@ async def verify(
 @router.post(
     "/{case_id}/reassign",
     response_model=CaseDetail,
-    responses=COMMAND_ERRORS | problem_responses(PeerUnavailable),
+    responses=COMMAND_RESPONSES | problem_responses(PeerUnavailable),
 )
 async def reassign(
     case_id: CaseId,
@@ -217,7 +217,7 @@ async def reassign(
     return _with_etag(response, case)
 
 
-@router.post("/{case_id}/close", response_model=CaseDetail, responses=COMMAND_ERRORS)
+@router.post("/{case_id}/close", response_model=CaseDetail, responses=COMMAND_RESPONSES)
 async def close(
     case_id: CaseId,
     body: CloseRequest,
@@ -233,7 +233,7 @@ async def close(
     return _with_etag(response, case)
 
 
-@router.post("/{case_id}/reject", response_model=CaseDetail, responses=COMMAND_ERRORS)
+@router.post("/{case_id}/reject", response_model=CaseDetail, responses=COMMAND_RESPONSES)
 async def reject(
     case_id: CaseId,
     body: RejectRequest,
@@ -250,7 +250,7 @@ async def reject(
 @router.post(
     "/{case_id}/feedback",
     response_model=CaseDetail,
-    responses=COMMAND_ERRORS | problem_responses(Conflict),
+    responses=COMMAND_RESPONSES | problem_responses(Conflict),
 )
 async def feedback(
     case_id: CaseId,
@@ -276,7 +276,7 @@ async def feedback(
     return _with_etag(response, case)
 
 
-@router.post("/{case_id}/notes", response_model=CaseDetail, responses=COMMAND_ERRORS)
+@router.post("/{case_id}/notes", response_model=CaseDetail, responses=COMMAND_RESPONSES)
 async def add_note(
     case_id: CaseId,
     body: NoteRequest,

@@ -23,7 +23,7 @@ from shared.errors import (
     Unprocessable,
     problem_responses,
 )
-from shared.etags import etag
+from shared.etags import answers_etag, etag
 from shared.schemas import CATEGORY_CODE, DEFAULT_PAGE_SIZE, DEPARTMENT_CODE, MAX_PAGE_SIZE, STORABLE_QUERY
 
 router = APIRouter(prefix="/v1/catalog", tags=["catalog"])
@@ -49,7 +49,7 @@ async def list_categories(
     )
 
 
-@router.get("/{code}", response_model=CategoryRead, responses=problem_responses(NotFound))
+@router.get("/{code}", response_model=CategoryRead, responses=answers_etag() | problem_responses(NotFound))
 async def get_category(session: SessionDep, code: CodePath, response: Response) -> CategoryRead:
     """One category: its department (null: a dispatcher decides), urgency and time limit."""
     category = await service.get_category(session, code=code)
@@ -61,7 +61,7 @@ async def get_category(session: SessionDep, code: CodePath, response: Response) 
     "",
     status_code=201,
     response_model=CategoryRead,
-    responses=problem_responses(Unauthorized, Conflict, Unprocessable),
+    responses=answers_etag(201) | problem_responses(Unauthorized, Conflict, Unprocessable),
 )
 async def create_category(
     session: SessionDep, actor: CurrentActor, data: CategoryCreate, response: Response
@@ -76,9 +76,8 @@ async def create_category(
 @router.patch(
     "/{code}",
     response_model=CategoryRead,
-    responses=problem_responses(
-        Unauthorized, NotFound, Unprocessable, PreconditionFailed, PreconditionRequired
-    ),
+    responses=answers_etag()
+    | problem_responses(Unauthorized, NotFound, Unprocessable, PreconditionFailed, PreconditionRequired),
 )
 async def update_category(
     session: SessionDep,

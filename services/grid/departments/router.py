@@ -23,7 +23,7 @@ from shared.errors import (
     Unauthorized,
     problem_responses,
 )
-from shared.etags import etag
+from shared.etags import answers_etag, etag
 from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 router = APIRouter(prefix="/v1/departments", tags=["departments"])
@@ -41,7 +41,7 @@ async def list_departments(
     return await service.list_departments(session, limit=limit, cursor=cursor)
 
 
-@router.get("/{code}", response_model=DepartmentRead, responses=problem_responses(NotFound))
+@router.get("/{code}", response_model=DepartmentRead, responses=answers_etag() | problem_responses(NotFound))
 async def get_department(session: SessionDep, code: CodePath, response: Response) -> DepartmentRead:
     """One department; the `ETag` is what `PATCH` wants in `If-Match`."""
     department = await service.get_department(session, code=code)
@@ -53,7 +53,7 @@ async def get_department(session: SessionDep, code: CodePath, response: Response
     "",
     status_code=201,
     response_model=DepartmentRead,
-    responses=problem_responses(Unauthorized, Conflict),
+    responses=answers_etag(201) | problem_responses(Unauthorized, Conflict),
 )
 async def create_department(
     session: SessionDep, actor: CurrentActor, data: DepartmentCreate, response: Response
@@ -68,7 +68,8 @@ async def create_department(
 @router.patch(
     "/{code}",
     response_model=DepartmentRead,
-    responses=problem_responses(Unauthorized, NotFound, PreconditionFailed, PreconditionRequired),
+    responses=answers_etag()
+    | problem_responses(Unauthorized, NotFound, PreconditionFailed, PreconditionRequired),
 )
 async def update_department(
     session: SessionDep,

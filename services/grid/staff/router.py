@@ -27,7 +27,7 @@ from shared.errors import (
     Unprocessable,
     problem_responses,
 )
-from shared.etags import etag
+from shared.etags import answers_etag, etag
 from shared.schemas import DEFAULT_PAGE_SIZE, DEPARTMENT_CODE, MAX_PAGE_SIZE
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
@@ -61,7 +61,7 @@ async def list_staff(
     )
 
 
-@router.get("/{username}", response_model=StaffRead, responses=problem_responses(NotFound))
+@router.get("/{username}", response_model=StaffRead, responses=answers_etag() | problem_responses(NotFound))
 async def get_staff(session: SessionDep, username: UsernamePath, response: Response) -> StaffRead:
     """One staff member with their assigned regions; the `ETag` is what `PATCH` wants in `If-Match`."""
     staff, version = await service.get_staff(session, username=username)
@@ -73,7 +73,7 @@ async def get_staff(session: SessionDep, username: UsernamePath, response: Respo
     "",
     status_code=201,
     response_model=StaffRead,
-    responses=problem_responses(Unauthorized, Conflict, Unprocessable),
+    responses=answers_etag(201) | problem_responses(Unauthorized, Conflict, Unprocessable),
 )
 async def create_staff(
     session: SessionDep, actor: CurrentActor, data: StaffCreate, response: Response
@@ -89,9 +89,8 @@ async def create_staff(
 @router.patch(
     "/{username}",
     response_model=StaffRead,
-    responses=problem_responses(
-        Unauthorized, NotFound, Unprocessable, PreconditionFailed, PreconditionRequired
-    ),
+    responses=answers_etag()
+    | problem_responses(Unauthorized, NotFound, Unprocessable, PreconditionFailed, PreconditionRequired),
 )
 async def update_staff(
     session: SessionDep,
@@ -116,7 +115,7 @@ async def update_staff(
 @router.put(
     "/{username}/assignments",
     response_model=StaffRead,
-    responses=problem_responses(Unauthorized, NotFound, Unprocessable),
+    responses=answers_etag() | problem_responses(Unauthorized, NotFound, Unprocessable),
 )
 async def set_assignments(
     session: SessionDep, actor: CurrentActor, username: UsernamePath, data: AssignmentsSet, response: Response

@@ -11,8 +11,12 @@ from services.grid.errors import OutsideTerritory
 from services.grid.territory import service
 from services.grid.territory.schemas import Location, TerritoryCells
 from shared.errors import problem_responses
+from shared.etags import answers_etag
 
 router = APIRouter(prefix="/v1", tags=["territory"])
+CELLS_ETAG = answers_etag(
+    200, 304, description="the territory version, quoted: send it back as `If-None-Match`"
+)
 
 
 @router.get("/locate", response_model=Location, responses=problem_responses(OutsideTerritory))
@@ -34,7 +38,10 @@ async def locate(
 @router.get(
     "/territory/cells",
     response_model=TerritoryCells,
-    responses={304: {"description": "Unchanged since the version named in If-None-Match"}},
+    responses={
+        **CELLS_ETAG,
+        304: {"description": "Unchanged since the version named in If-None-Match", **CELLS_ETAG[304]},
+    },
 )
 async def territory_cells(
     session: SessionDep,
