@@ -264,7 +264,9 @@ async def feedback(
     """评价: the reporter's rating of a closed case, once per closing. A rating of 1 or 2 within
     ``feedback_window_days`` of closing reopens it as rework; later it is only recorded.
 
-    Only someone who filed one of the case's reports may rate it (403 for anyone else)."""
+    Only someone who filed one of the case's reports may rate it. Anyone else gets a 404 for a
+    case outside their scope (as if it did not exist, like every route) and a 403 for one they
+    see without having reported on it (the office, its handlers, a grid worker of its cell)."""
     case = await give_feedback(
         session,
         case_id=case_id,

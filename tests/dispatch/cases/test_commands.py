@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from shared.actors import Role
 from shared.db import utcnow
 from tests.dispatch.conftest import DISPATCHER, HANDLER, WORKER, WORKS_HANDLER, Dispatch
-from tests.dispatch.fakes import OTHER, STALL
+from tests.dispatch.fakes import CELL, FAR_CELL, OTHER, STALL
+from tests.support.tokens import bearer
 
 
 async def triage_case(dispatch: Dispatch) -> dict[str, Any]:
@@ -361,6 +363,24 @@ async def test_unsatisfied_feedback_within_the_window_reopens_once(dispatch: Dis
     assert (happy["status"], happy["rating"]) == ("closed", 4)
     twice = await dispatch.act(cid, "feedback", {"rating": 1})
     assert twice.status_code == 409
+
+
+async def test_feedback_from_one_who_reported_nothing_is_404_unseen_and_403_seen(dispatch: Dispatch) -> None:
+    """The route's documentation said "403 for anyone else"; a case out of one's scope is a
+    404 there as everywhere (its existence is not revealed)."""
+    cid = await resolved_case(dispatch)  # wang.fang's report, in her cell, with enforcement
+    await dispatch.ok(cid, "verify", {"passed": True})
+    neighbour = bearer("zhou.min", Role.grid_worker, regions=[CELL])
+    far_worker = bearer("lin.yuan", Role.grid_worker, regions=[FAR_CELL])
+    sees_it = [DISPATCHER, HANDLER, neighbour]
+    does_not = [WORKS_HANDLER, far_worker]
+    for actor in sees_it + does_not:
+        refused = await dispatch.act(cid, "feedback", {"rating": 5}, actor=actor)
+        assert refused.status_code == (403 if actor in sees_it else 404), refused.text
+    assert (await dispatch.read(cid))["rating"] is None
+
+    documented = dispatch.app.openapi()["paths"]["/v1/cases/{case_id}/feedback"]["post"]["description"]
+    assert "404" in documented and "403" in documented and "403 for anyone else" not in documented
 
 
 async def test_unsatisfied_feedback_after_the_window_is_only_recorded(dispatch: Dispatch) -> None:
