@@ -8,6 +8,7 @@ import getpass
 import importlib
 import json
 import os
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -155,6 +156,9 @@ _FLAGS = {
     "expires_at": "--expires-days",
 }
 """The flag that sets a field of the schemas the CLI's commands fill in."""
+_FIELD_IN_PROSE = re.compile("|".join(rf"\b{field}\b" for field in _FLAGS if "_" in field))
+"""A field named inside a message (``a handler needs a department (department_code)``); only
+the names with an underscore, which no English word shares (``name``, ``role`` are words)."""
 
 
 def _reason(exc: Exception) -> str:
@@ -163,7 +167,7 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(
             (f"{_FLAGS.get(str(error['loc'][0]), error['loc'][0])}: " if error["loc"] else "")
-            + error["msg"].removeprefix("Value error, ")
+            + _FIELD_IN_PROSE.sub(lambda field: _FLAGS[field[0]], error["msg"].removeprefix("Value error, "))
             for error in exc.errors()
         )
     return str(getattr(exc, "detail", exc))

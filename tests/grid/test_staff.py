@@ -63,7 +63,7 @@ async def test_a_handler_needs_a_department_and_only_handlers_have_one(client: h
     await create_department(client)
     missing = await create_staff(client, "lu.qiang", "handler")
     assert missing.status_code == 422
-    assert "handler needs a department_code" in missing.json()["detail"]
+    assert "handler needs a department (department_code)" in missing.json()["detail"]
     assert (
         await create_staff(client, "hong.yi", "dispatcher", department_code="law-enforcement")
     ).status_code == 422

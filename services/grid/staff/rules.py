@@ -34,7 +34,7 @@ ASSIGNABLE_LEVEL = {
 
 def department_problem(role: StaffRole, department_code: str | None) -> str | None:
     if role is StaffRole.handler and department_code is None:
-        return "a handler needs a department_code"
+        return "a handler needs a department (department_code)"
     if role is not StaffRole.handler and department_code is not None:
         return f"only handlers belong to a department, not a {role.value}"
     return None
