@@ -7,7 +7,10 @@ from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from starlette.datastructures import Headers, MutableHeaders
@@ -198,6 +201,48 @@ DOCS_ASSETS = "/docs-assets"
 """Where Swagger UI's and ReDoc's scripts, styles and icon are served (public, like /docs)."""
 
 
+_QUERY_NAMES = "wangge_query_names"
+"""Where a route keeps the query parameters it takes, worked out on its first query."""
+
+
+async def no_unknown_query(request: Request) -> None:
+    """A query parameter the route does not take is a 422, as an unknown body field is: a
+    ``?sort=`` or ``?updated_since=`` that was silently ignored had a client believe its list
+    sorted or filtered. (Every route of every service takes it; a request with no query string
+    pays one check.)"""
+    if not request.query_params:
+        return
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    names: frozenset[str] | None = getattr(route, _QUERY_NAMES, None)
+    if names is None:
+        names = frozenset(_query_names(route.dependant))
+        setattr(route, _QUERY_NAMES, names)
+    unknown = [name for name in dict.fromkeys(request.query_params) if name not in names]
+    if unknown:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("query", name),
+                    "msg": "this route takes no such query parameter"
+                    + (f" (it takes {', '.join(sorted(names))})" if names else ""),
+                    "input": request.query_params[name],
+                }
+                for name in unknown
+            ]
+        )
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    """The query parameters a route takes: its own and its dependencies'."""
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
 def create_service_app(
     *,
     title: str,
@@ -222,6 +267,7 @@ def create_service_app(
         lifespan=lifespan,
         redirect_slashes=False,
         static_url=DOCS_ASSETS,
+        dependencies=[Depends(no_unknown_query)],
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)

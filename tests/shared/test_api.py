@@ -90,6 +90,23 @@ async def test_a_trailing_slash_is_a_404_naming_the_path_meant_not_a_redirect() 
     assert (in_assets.status_code, in_assets.json()["detail"]) == (404, "Not Found")
 
 
+async def test_a_query_parameter_the_route_does_not_take_is_422_naming_it() -> None:
+    """``?sort=deadline`` and ``?updated_since=`` were ignored with a 200, and a client took its
+    list for sorted or filtered. A parameter the route takes passes (here on to the guard)."""
+    async with client() as dispatch:
+        sorted_ = await dispatch.get("/v1/cases", params={"sort": "deadline", "status": "triage"})
+        known = await dispatch.get("/v1/cases", params={"status": "triage", "limit": 5})
+        probe = await dispatch.get("/healthz", params={"verbose": "1"})
+    assert sorted_.status_code == 422, sorted_.text
+    assert sorted_.headers["content-type"] == PROBLEM_JSON
+    (error,) = sorted_.json()["errors"]
+    assert error["loc"] == ["query", "sort"]
+    assert "status" in error["msg"] and "overdue" in error["msg"]  # what it does take
+    assert known.status_code == 401  # the token is what it lacks
+    assert probe.status_code == 422
+    assert probe.json()["errors"][0]["msg"] == "this route takes no such query parameter"
+
+
 async def test_an_unexpected_error_is_answered_500_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     """Starlette answered it and raised it again, and uvicorn logged the traceback a second time;
     the test transport raises what the app raises, as the server would see it."""
