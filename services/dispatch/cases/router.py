@@ -2,7 +2,7 @@
 
 Who may call each route is :data:`services.dispatch.access.POLICY` (403 outside it); a case
 outside the caller's scope is a 404. Every command takes ``If-Match`` with the case's ETag
-(428 without it, 412 when stale) and answers with the updated case detail and its new ``ETag``.
+(428 without it, 412 when stale; a note may go without) and answers with the updated case detail and its new ``ETag``.
 """
 
 from __future__ import annotations
@@ -287,6 +287,9 @@ async def add_note(
     response: Response,
     if_match: IfMatch = None,
 ) -> CaseDetail:
-    """Add a note (and photos) to the timeline in any status; the status does not change."""
+    """Add a note (and photos) to the timeline in any status; the status does not change.
+
+    `If-Match` is optional here: a note changes nothing another could have changed meanwhile,
+    so a note written while a dispatcher moved the case is not refused (sent, it is checked)."""
     case = await service.add_note(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
     return _with_etag(response, case)

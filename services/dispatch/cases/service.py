@@ -57,12 +57,20 @@ def assign(
 
 
 async def locked(
-    session: AsyncSession, case_id: int, if_match: str | None, actor: Actor, *, reporters_only: bool = False
+    session: AsyncSession,
+    case_id: int,
+    if_match: str | None,
+    actor: Actor,
+    *,
+    reporters_only: bool = False,
+    appends_only: bool = False,
 ) -> Case:
     """The case, locked: 404 outside the actor's scope, then 403 for one who filed no report on
     it (``reporters_only``: feedback) or who sees it only as one of its reporters (every other
     command: a grid worker verifies and notes the cases of their own cells), then 428/412 for a
-    missing or stale ``If-Match``."""
+    missing or stale ``If-Match``. A command that only appends to the timeline (a note:
+    ``appends_only``) overwrites nothing another could have changed meanwhile: it checks
+    ``If-Match`` when one is sent, and needs none."""
     case = await repository.get(session, case_id, for_update=True, scope=access.case_scope(actor))
     if case is None:
         raise NotFound(f"there is no case {case_id}")
@@ -70,7 +78,8 @@ async def locked(
         raise Forbidden("only a reporter of this case may rate it")
     if not reporters_only and not access.sees_whole_case(actor, case):
         raise Forbidden("this case reaches you as one of its reporters: rating it is yours, not this")
-    require_if_match(if_match, case.version)
+    if if_match is not None or not appends_only:
+        require_if_match(if_match, case.version)
     return case
 
 
@@ -375,7 +384,7 @@ async def _original(session: AsyncSession, case: Case, original_id: int) -> Case
 async def add_note(
     session: AsyncSession, *, case_id: int, if_match: str | None, body: NoteRequest, actor: Actor
 ) -> CaseDetail:
-    case = await locked(session, case_id, if_match, actor)
+    case = await locked(session, case_id, if_match, actor, appends_only=True)
     now = utcnow()
     next_status(Step.note, case.status)
     touch(case, now)

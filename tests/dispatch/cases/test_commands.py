@@ -265,6 +265,21 @@ async def test_stale_if_match_is_412_and_missing_is_428(dispatch: Dispatch) -> N
     assert (await dispatch.read(case["id"]))["status"] == "dispatched"
 
 
+async def test_a_note_needs_no_if_match_and_a_stale_one_is_still_412(dispatch: Dispatch) -> None:
+    """A note appends: written while the dispatcher moved the case it was a 412, for nothing it
+    could have overwritten. Sent, the tag is still checked."""
+    case = await dispatch.new_case()
+    stale_tag = f'"{case["version"]}"'
+    await dispatch.ok(case["id"], "accept", actor=HANDLER)
+
+    unchecked = await dispatch.act(case["id"], "notes", {"note": "called the owner"}, if_match=None)
+    stale = await dispatch.act(case["id"], "notes", {"note": "again"}, if_match=stale_tag)
+    assert unchecked.status_code == 200, unchecked.text
+    assert unchecked.headers["ETag"] == f'"{unchecked.json()["version"]}"'
+    assert stale.status_code == 412
+    assert [e["note"] for e in unchecked.json()["timeline"] if e["action"] == "note"] == ["called the owner"]
+
+
 async def test_an_unquoted_if_match_is_400_naming_the_form_not_412(dispatch: Dispatch) -> None:
     """``If-Match: 3`` for the ETag ``"3"`` was a 412, "the resource changed since you read it",
     though nothing had: it is no entity-tag (RFC 9110 8.8.3)."""
