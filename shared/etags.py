@@ -1,4 +1,5 @@
-"""ETag / If-Match for resources with a version counter: no update is silently lost.
+"""ETag / If-Match for resources with a version counter: no update is silently lost; and
+If-None-Match, for a read that has not changed since (304).
 
 ``If-Match`` is read as RFC 9110 13.1.1 writes it: ``*``, or a comma-separated list of
 entity-tags, each in double quotes (``"3"``, ``W/"3"``). A value that is neither is a 400
@@ -31,6 +32,15 @@ def answers_etag(*statuses: int, description: str = VERSION_ETAG) -> dict[int | 
     ``ETag`` header, so a generated client knows to read it."""
     header = {"ETag": {"description": description, "schema": {"type": "string", "examples": ['"7"']}}}
     return {status: {"headers": header} for status in statuses or (200,)}
+
+
+def not_modified(if_none_match: str | None, current_etag: str) -> bool:
+    """Whether ``If-None-Match`` names ``current_etag`` (quoted) or is ``*``: a read answers 304
+    then. Weak comparison, as RFC 9110 13.1.2 has for ``If-None-Match``."""
+    if if_none_match is None:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or current_etag in tags
 
 
 def require_if_match(if_match: str | None, current_version: int) -> None:

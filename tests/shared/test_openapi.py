@@ -81,7 +81,7 @@ COMMANDS = (
     "notes",
 )
 ANSWERS_ETAG: dict[str, set[str]] = {
-    "intake": set(),
+    "intake": {"GET /v1/reports/{report_id} 200", "GET /v1/reports/{report_id} 304"},
     "dispatch": {"GET /v1/cases/{case_id} 200", *(f"POST /v1/cases/{{case_id}}/{c} 200" for c in COMMANDS)},
     "grid": {
         "GET /v1/territory/cells 200",

@@ -2,7 +2,8 @@
 
 Who may call each route is :data:`services.dispatch.access.POLICY` (403 outside it); a case
 outside the caller's scope is a 404. Every command takes ``If-Match`` with the case's ETag
-(428 without it, 412 when stale; a note may go without) and answers with the updated case detail and its new ``ETag``.
+(428 without it, 412 when stale; a note may go without) and answers with the updated case
+detail and its new ``ETag``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from services.grid.errors import OutsideTerritory
 from services.grid.territory import service
 from services.grid.territory.schemas import Location, TerritoryCells
 from shared.errors import problem_responses
-from shared.etags import answers_etag
+from shared.etags import answers_etag, not_modified
 
 router = APIRouter(prefix="/v1", tags=["territory"])
 CELLS_ETAG = answers_etag(
@@ -54,7 +54,7 @@ async def territory_cells(
     bodiless 304 while the territory is unchanged.
     """
     version = await service.territory_version(session)
-    if service.not_modified(if_none_match, version):
+    if not_modified(if_none_match, f'"{version}"'):
         return Response(status_code=304, headers={"ETag": f'"{version}"'})
     cells = await service.territory_cells(session)
     response.headers["ETag"] = f'"{cells.version}"'

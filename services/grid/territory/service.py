@@ -24,14 +24,6 @@ async def territory_version(session: AsyncSession) -> str:
     return str(await regions.current_version(session))
 
 
-def not_modified(if_none_match: str | None, version: str) -> bool:
-    """Whether ``If-None-Match`` names the current version (or ``*``)."""
-    if if_none_match is None:
-        return False
-    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in tags or f'"{version}"' in tags
-
-
 async def territory_cells(session: AsyncSession) -> TerritoryCells:
     # Version first: the cells are never older than the version they are labelled with.
     version = await territory_version(session)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Annotated
 
@@ -22,6 +23,7 @@ from shared.errors import (
     Unprocessable,
     problem_responses,
 )
+from shared.etags import answers_etag, not_modified
 from shared.schemas import CANONICAL_UUID, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=GUARDED)
@@ -85,18 +87,36 @@ async def list_reports(
     return await service.list_reports(session, actor=actor, limit=limit, cursor=cursor)
 
 
+REPORT_ETAG = "the report as answered, hashed: send it back as `If-None-Match` to get a 304 while unchanged"
+
+
 @router.get(
     "/{report_id}",
     response_model=ReportRead,
     summary="Read a report",
-    responses=problem_responses(Unauthorized, Forbidden, NotFound),
+    responses={
+        **answers_etag(200, description=REPORT_ETAG),
+        304: {"description": "Unchanged since the ETag in If-None-Match", **answers_etag(304)[304]},
+        **problem_responses(Unauthorized, Forbidden, NotFound),
+    },
 )
 async def get_report(
-    report_id: Annotated[uuid.UUID, Path(), CANONICAL_UUID], session: SessionDep, actor: CurrentActor
-) -> ReportRead:
+    report_id: Annotated[uuid.UUID, Path(), CANONICAL_UUID],
+    session: SessionDep,
+    actor: CurrentActor,
+    if_none_match: Annotated[str | None, Header(max_length=512)] = None,
+) -> Response:
     """What happened to a report: its status, case number, department, deadline, grid cell and
     the updates it heard, oldest first. Shown to its reporter, to grid staff whose cells hold
     it, to the handlers of the department it went to, and to dispatchers, supervisors and
     admins; an integration (`reports:read`) sees only its own. Any other report is a 404.
+
+    The `ETag` changes whenever anything in the answer does: a phone that polls sends it back
+    as `If-None-Match` and gets a bodiless 304 until the report hears something new.
     """
-    return await service.get_report(session, report_id=report_id, actor=actor)
+    report = await service.get_report(session, report_id=report_id, actor=actor)
+    body = orjson.dumps(report.model_dump(mode="json"))
+    tag = f'"{hashlib.sha256(body).hexdigest()[:24]}"'
+    if not_modified(if_none_match, tag):
+        return Response(status_code=304, headers={"ETag": tag})
+    return Response(body, media_type="application/json", headers={"ETag": tag})

@@ -44,6 +44,28 @@ async def test_status_change_shows_on_the_report(intake: Intake) -> None:
     assert [u["status"] for u in report["updates"]] == ["dispatched"]
 
 
+async def test_a_polling_phone_gets_304_until_the_report_hears_something(intake: Intake) -> None:
+    body = report_body()
+    await intake.post_report(body)
+    first = await intake.client.get(f"/v1/reports/{body['id']}")
+    tag = first.headers["ETag"]
+
+    unchanged = await intake.client.get(f"/v1/reports/{body['id']}", headers={"If-None-Match": tag})
+    assert (unchanged.status_code, unchanged.content, unchanged.headers["ETag"]) == (304, b"", tag)
+
+    await deliver(intake, status_changed([body["id"]], event_id=1, status="dispatched"))
+    # a late, older event changes only the updates list: that too is news
+    await deliver(intake, status_changed([body["id"]], event_id=3, status="in_progress", action="accept"))
+    newer = await intake.client.get(f"/v1/reports/{body['id']}", headers={"If-None-Match": tag})
+    assert newer.status_code == 200 and newer.headers["ETag"] != tag
+    await deliver(intake, status_changed([body["id"]], event_id=2, status="dispatched", action="note"))
+    late = await intake.client.get(
+        f"/v1/reports/{body['id']}", headers={"If-None-Match": newer.headers["ETag"]}
+    )
+    assert late.status_code == 200, "an older event arriving late is news too"
+    assert [u["event_id"] for u in late.json()["updates"]] == [1, 2, 3]
+
+
 async def test_duplicate_and_stale_events_do_not_move_the_report_back(intake: Intake) -> None:
     body = report_body()
     await intake.post_report(body)
