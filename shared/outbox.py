@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Index, Integer, String, Text, delete, func, select, text, update
+from sqlalchemy import ColumnElement, Index, Integer, String, Text, delete, func, select, text, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -95,6 +95,8 @@ class Outcome(StrEnum):
 class Delivery:
     outcome: Outcome
     error: str | None = None
+    delay: float | None = None
+    """Seconds before a retry; None: the relay's backoff from the message's attempts."""
 
 
 CLAIMED = ("id", "topic", "key", "payload", "attempts")
@@ -198,6 +200,7 @@ class Relay:
                 table.c.dead_at.is_(None),
                 table.c.available_at <= now,
                 (table.c.lease_until.is_(None)) | (table.c.lease_until < now),
+                *self.also_due(now),
             )
             .order_by(table.c.id)
             .limit(self.batch_size)
@@ -220,6 +223,10 @@ class Relay:
                 )
             ).all()
         return Claim(lease, sorted(rows, key=lambda row: row.id))
+
+    def also_due(self, now: datetime) -> list[ColumnElement[bool]]:
+        """Further conditions on the messages a claim takes (a subclass's: none here)."""
+        return []
 
     async def run_once(self) -> int:
         """Claim, deliver and mark one batch; returns how many messages were claimed.
@@ -277,7 +284,9 @@ class Relay:
                     values["dead_at"] = now
                     log.error("%s: message %s is dead: %s", claim.lease, message.id, result.error)
                 else:
-                    delay = backoff(attempts, cap=self.max_backoff_seconds)
+                    delay = result.delay
+                    if delay is None:
+                        delay = backoff(attempts, cap=self.max_backoff_seconds)
                     values["available_at"] = now + timedelta(seconds=delay)
                 await session.execute(update(model).where(model.id == message.id, *mine).values(**values))
 

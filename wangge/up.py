@@ -87,8 +87,9 @@ def _say(console: Console, text: str) -> None:
 
 
 def peer_env(settings: dict[str, ServiceSettings]) -> dict[str, str]:
-    """Point each service at its peers' actual ports, and let the pages of this machine call
-    them (``dev_origins``), unless the operator set the variables."""
+    """Point each service at its peers' actual ports, let the pages of this machine call them
+    (``dev_origins``) and a bot being built on it hear its webhook (intake's deliveries may go
+    to this machine's addresses), unless the operator set the variables."""
     urls = {name: f"http://{s.host}:{s.port}" for name, s in settings.items()}
     origins = json.dumps(dev_origins(settings))
     wanted = {
@@ -97,6 +98,7 @@ def peer_env(settings: dict[str, ServiceSettings]) -> dict[str, str]:
         "WANGGE_DISPATCH_GRID_URL": urls["grid"],
         "WANGGE_DISPATCH_INTAKE_URL": urls["intake"],
         **{f"WANGGE_{name.upper()}_CORS_ORIGINS": origins for name in settings},
+        "WANGGE_INTAKE_WEBHOOK_PRIVATE_ADDRESSES": "true",
     }
     return {key: os.environ.get(key, value) for key, value in wanted.items()}
 

@@ -25,7 +25,7 @@ from services.intake.reports.service import Reception
 from services.intake.reports.writer import ReportWriter
 from services.intake.settings import IntakeSettings
 from services.intake.territory.service import Territory
-from services.intake.webhooks.delivery import build_webhook_relay
+from services.intake.webhooks.delivery import Endpoints, build_webhook_relay
 from services.intake.webhooks.router import router as webhook_router
 from shared import background
 from shared.api import create_service_app
@@ -83,18 +83,22 @@ def create_app(
         )
         territory = Territory(session_maker, grid)
         relay = build_relay(session_maker, territory, dispatch, **settings.relay_options())
-        # The integrations' endpoints: no redirects followed, nothing but their own timeout.
+        # The integrations' endpoints: no redirects followed, no proxy from the environment meant
+        # for the services' own calls, nothing but their own timeout.
         webhook_client = httpx.AsyncClient(
             timeout=settings.webhook_timeout_seconds,
             follow_redirects=False,
+            trust_env=False,
             transport=transports.get("webhooks"),
         )
-        webhook_relay = build_webhook_relay(
-            session_maker,
-            webhook_client,
+        endpoints = Endpoints(
+            client=webhook_client,
+            timeout=settings.webhook_timeout_seconds,
             give_up=timedelta(hours=settings.webhook_give_up_hours),
-            **settings.relay_options(),
+            private_addresses=settings.webhook_private_addresses,
+            max_backoff=settings.relay_max_backoff_seconds,
         )
+        webhook_relay = build_webhook_relay(session_maker, endpoints, **settings.relay_options())
         writer = ReportWriter(
             engine,
             on_commit=relay.wake,

@@ -142,6 +142,11 @@ class Webhook(Base):
     """``whsec_`` and base64: the key of the deliveries' signatures (Standard Webhooks)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    """Deliveries failed in a row: the endpoint's backoff grows with them."""
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """After a failure, no update is claimed for this endpoint before then: the endpoint backs
+    off as a whole, so its updates keep their order and a down endpoint takes no one's turn."""
 
 
 class WebhookMessage(OutboxMixin, Base):

@@ -39,6 +39,11 @@ class IntakeSettings(RelaySettings):
     webhook_timeout_seconds: float = Field(
         default=5.0, gt=0, le=30, description="how long a webhook delivery waits for the endpoint's answer"
     )
+    webhook_private_addresses: bool = Field(
+        default=False,
+        description="let webhooks reach loopback, private-network and link-local addresses (a bot "
+        "on the office's own network); off, a webhook must resolve to public addresses only",
+    )
     webhook_give_up_hours: float = Field(
         default=24.0, gt=0, le=24 * 7, description="how long a webhook delivery is retried before it is dead"
     )

@@ -83,6 +83,7 @@ def system(backend: str, tmp_path: Path) -> Iterator[System]:
         "WANGGE_DISPATCH_INTAKE_URL": urls["intake"],
         "WANGGE_GRID_CORS_ORIGINS": json.dumps([urls["intake"], urls["dispatch"]]),
         "WANGGE_INTAKE_RELAY_POLL_SECONDS": "0.2",
+        "WANGGE_INTAKE_WEBHOOK_PRIVATE_ADDRESSES": "true",  # the bot's endpoint is on loopback
         "WANGGE_DISPATCH_RELAY_POLL_SECONDS": "0.2",
         "WANGGE_INTAKE_RELAY_LEASE_SECONDS": "2",
         "WANGGE_INTAKE_TERRITORY_REFRESH_SECONDS": "0.5",

@@ -33,6 +33,8 @@ def upgrade() -> None:
     sa.Column('secret', sa.String(length=64), nullable=False),
     sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('failures', sa.Integer(), nullable=False),
+    sa.Column('blocked_until', shared.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('owner_id', name=op.f('pk_webhooks'))
     )
     op.create_table('webhook_outbox',

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, literal_column, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import Webhook, WebhookMessage
@@ -25,13 +26,30 @@ async def of_owners(session: AsyncSession, owner_ids: Collection[str]) -> Sequen
     return (await session.scalars(select(Webhook).where(one_of(Webhook.owner_id, owner_ids, dialect)))).all()
 
 
+async def add_if_absent(session: AsyncSession, row: dict[str, Any]) -> bool:
+    """Insert the webhook unless its owner has one (two first PUTs at once: one inserts, the
+    other waits for it and inserts nothing); whether this one did."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement: Any = (
+        insert(cast(Table, Webhook.__table__))
+        .values(row)
+        .on_conflict_do_nothing(index_elements=["owner_id"])
+        .returning(literal_column("1"))
+    )
+    return (await session.execute(statement)).first() is not None
+
+
 async def add_messages(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     session.add_all(WebhookMessage(**row) for row in rows)
 
 
-async def delivery_state(session: AsyncSession, owner_id: str) -> tuple[int, int, str | None]:
-    """(pending, dead, the latest failure's error) of the owner's deliveries."""
-    mine = WebhookMessage.owner_id == owner_id
+async def delivery_state(
+    session: AsyncSession, owner_id: str, since: datetime
+) -> tuple[int, int, str | None]:
+    """(pending, dead, the latest failure's error) of the owner's deliveries written ``since``
+    (the webhook's creation: a removed one's are not the new one's)."""
+    mine = (WebhookMessage.owner_id == owner_id) & (WebhookMessage.created_at >= since)
     pending = WebhookMessage.sent_at.is_(None) & WebhookMessage.dead_at.is_(None)
     counts = (
         await session.execute(

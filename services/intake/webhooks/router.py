@@ -39,6 +39,7 @@ async def set_webhook(
     answer, created = await service.set_webhook(session, owner=actor, body=body)
     if created:
         response.status_code = 201
+        response.headers["Cache-Control"] = "no-store"  # the secret
     return answer
 
 
@@ -60,9 +61,10 @@ async def read_webhook(session: SessionDep, actor: CurrentActor) -> WebhookRead:
     summary="Rotate my webhook's secret",
     responses=problem_responses(Unauthorized, Forbidden, NotFound),
 )
-async def rotate_secret(session: SessionDep, actor: CurrentActor) -> WebhookRead:
+async def rotate_secret(session: SessionDep, actor: CurrentActor, response: Response) -> WebhookRead:
     """A new signing secret, answered this once; every delivery from now on (retries too) is
     signed with it."""
+    response.headers["Cache-Control"] = "no-store"
     return await service.rotate_secret(session, owner=actor)
 
 

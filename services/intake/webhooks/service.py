@@ -45,15 +45,21 @@ async def set_webhook(session: AsyncSession, *, owner: Actor, body: WebhookPut) 
     """Create the caller's webhook (with a new secret, answered this once) or change its URL;
     whether it was created."""
     now = utcnow()
+    row = {
+        "owner_id": owner.id,
+        "url": body.url,
+        "secret": new_secret(),
+        "created_at": now,
+        "updated_at": now,
+        "failures": 0,
+    }
+    created = await repository.add_if_absent(session, row)
     webhook = await repository.get(session, owner.id, for_update=True)
-    if webhook is None:
-        webhook = Webhook(
-            owner_id=owner.id, url=body.url, secret=new_secret(), created_at=now, updated_at=now
-        )
-        session.add(webhook)
-        await session.flush()
+    assert webhook is not None
+    if created:
         return await _read(session, webhook, with_secret=True), True
     webhook.url, webhook.updated_at = body.url, now
+    webhook.failures, webhook.blocked_until = 0, None  # a new URL is tried at once
     return await _read(session, webhook), False
 
 
@@ -83,7 +89,7 @@ async def _own(session: AsyncSession, owner: Actor, *, for_update: bool = False)
 
 
 async def _read(session: AsyncSession, webhook: Webhook, *, with_secret: bool = False) -> WebhookRead:
-    pending, dead, last_error = await repository.delivery_state(session, webhook.owner_id)
+    pending, dead, last_error = await repository.delivery_state(session, webhook.owner_id, webhook.created_at)
     return WebhookRead(
         url=webhook.url,
         created_at=webhook.created_at,

@@ -3,6 +3,7 @@ of its reports delivered there, signed, in order, retried, given up."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -12,11 +13,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook as Verifier
 
-from services.intake.webhooks.delivery import make_deliver
+from services.intake.models import Webhook, WebhookMessage
+from services.intake.webhooks.delivery import OUT_OF_TIME, Endpoints, make_deliver
 from shared.actors import Role
-from shared.db import utcnow
+from shared.db import session_scope, utcnow
 from shared.outbox import Outcome
 from tests.support.tokens import bearer
 
@@ -51,8 +54,9 @@ def endpoint() -> Endpoint:
 
 @pytest.fixture
 async def intake(start_intake: StartIntake, endpoint: Endpoint) -> AsyncIterator[Intake]:
+    transport = httpx.MockTransport(endpoint.handler)
     async with start_intake(
-        FakeGrid(), FakeDispatch(), webhooks=httpx.MockTransport(endpoint.handler)
+        FakeGrid(), FakeDispatch(), webhooks=transport, webhook_private_addresses=True
     ) as app:
         await app.app.state.territory.refresh()
         yield app
@@ -82,6 +86,7 @@ async def test_an_integration_sets_reads_rotates_and_removes_its_webhook(intake:
     assert created.status_code == 201
     secret = created.json()["secret"]
     assert secret.startswith("whsec_")
+    assert created.headers["Cache-Control"] == "no-store"
 
     read = await intake.client.get("/v1/webhook", headers=BOT)
     assert read.status_code == 200
@@ -100,6 +105,13 @@ async def test_an_integration_sets_reads_rotates_and_removes_its_webhook(intake:
     gone = await intake.client.get("/v1/webhook", headers=BOT)
     assert gone.status_code == 404
     assert gone.headers["content-type"] == "application/problem+json"
+
+
+async def test_first_puts_at_once_make_one_webhook(intake: Intake) -> None:
+    """Two first PUTs at once both inserted: a 500 (unique violation) on PostgreSQL."""
+    answers = await asyncio.gather(*(set_webhook(intake) for _ in range(4)))
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 201]
+    assert [bool(a.json()["secret"]) for a in answers if a.status_code == 201] == [True]
 
 
 @pytest.mark.parametrize("url", ["javascript:alert(1)", "ftp://bot.example.org/x", "bot.example.org", ""])
@@ -174,8 +186,12 @@ async def test_removing_the_webhook_gives_up_what_was_not_delivered(
     await intake.app.state.webhook_relay.drain()
     assert endpoint.received == []
 
+    async with session_scope(intake.app.state.relay.session_maker) as session:
+        given_up = (await session.scalars(select(WebhookMessage.last_error))).all()
+    assert given_up == ["the webhook was removed"]
+    # set again, it starts clean: the removed one's deliveries are not its own
     again = (await set_webhook(intake)).json()
-    assert (again["pending"], again["dead"], again["last_error"]) == (0, 1, "the webhook was removed")
+    assert (again["pending"], again["dead"], again["last_error"]) == (0, 0, None)
 
 
 def message(id_: int, owner: str, event_id: int, *, age: timedelta = timedelta(0)) -> SimpleNamespace:
@@ -194,7 +210,7 @@ async def test_one_endpoint_down_holds_back_only_its_own_and_gives_up_after_a_da
         answered.append(f"{request.url.host}:{orjson.loads(request.content)['id']}")
         return httpx.Response(500 if request.url.host == "down.example.org" else 204)
 
-    async with start_intake(FakeGrid(), FakeDispatch()) as intake:
+    async with start_intake(FakeGrid(), FakeDispatch(), webhook_private_addresses=True) as intake:
         for owner, url in (
             ("integration:a", "https://down.example.org/"),
             ("integration:b", "https://up.example.org/"),
@@ -205,7 +221,8 @@ async def test_one_endpoint_down_holds_back_only_its_own_and_gives_up_after_a_da
             ).status_code == 201
         session_maker = intake.app.state.relay.session_maker
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            deliver = make_deliver(session_maker, client, give_up=timedelta(hours=24))
+            endpoints = Endpoints(client, 5.0, timedelta(hours=24), private_addresses=True, max_backoff=60)
+            deliver = make_deliver(session_maker, endpoints, pass_seconds=20)
             outcomes = await deliver(
                 [
                     message(1, "integration:a", 1, age=timedelta(hours=25)),
@@ -225,3 +242,82 @@ async def test_one_endpoint_down_holds_back_only_its_own_and_gives_up_after_a_da
         5: Outcome.dead,  # no webhook any more
     }
     assert outcomes[1].error == "the endpoint answered 500"
+
+
+async def test_a_down_endpoint_backs_off_as_a_whole_and_its_updates_keep_their_order(
+    start_intake: StartIntake, endpoint: Endpoint
+) -> None:
+    """A failed update and a newer one: the newer waited its own jittered backoff and went
+    first. Now the endpoint backs off: nothing of it is claimed until then, and then in order."""
+    transport = httpx.MockTransport(endpoint.handler)
+    settings = {"webhook_private_addresses": True, "relay_max_backoff_seconds": 60}
+    async with start_intake(FakeGrid(), FakeDispatch(), webhooks=transport, **settings) as intake:
+        await intake.app.state.territory.refresh()
+        await set_webhook(intake)
+        report_id = await bot_report(intake)
+        endpoint.answers = [503]
+        await hear(intake, status_changed([report_id], event_id=1, status="dispatched"))
+        await hear(intake, status_changed([report_id], event_id=2, status="in_progress", action="accepted"))
+        assert [b["event"]["event_id"] for b in endpoint.bodies()] == [1]  # 2 waits with 1
+
+        async with session_scope(intake.app.state.relay.session_maker) as session:
+            webhook = await session.get(Webhook, BOT_ID)
+            assert webhook is not None and webhook.failures == 1 and webhook.blocked_until is not None
+            webhook.blocked_until = utcnow() - timedelta(seconds=1)  # its backoff has run out
+        await intake.app.state.webhook_relay.drain()
+
+        assert [b["event"]["event_id"] for b in endpoint.bodies()] == [1, 1, 2]
+        async with session_scope(intake.app.state.relay.session_maker) as session:
+            webhook = await session.get(Webhook, BOT_ID)
+            assert webhook is not None and (webhook.failures, webhook.blocked_until) == (0, None)
+
+
+async def test_a_slow_endpoint_gets_the_rest_next_pass_not_everything_twice(
+    start_intake: StartIntake,
+) -> None:
+    """Each answer took 0.3 s and a pass had 1 s: the relay's budget ran out mid-batch and every
+    update, sent or not, was retried (sent again and again, the rest never)."""
+    received: list[int] = []
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.3)
+        received.append(orjson.loads(request.content)["event"]["event_id"])
+        return httpx.Response(200)
+
+    async with start_intake(FakeGrid(), FakeDispatch(), webhook_private_addresses=True) as intake:
+        await set_webhook(intake)
+        async with httpx.AsyncClient(transport=httpx.MockTransport(slow)) as client:
+            endpoints = Endpoints(client, 0.5, timedelta(hours=24), private_addresses=True, max_backoff=0)
+            deliver = make_deliver(intake.app.state.relay.session_maker, endpoints, pass_seconds=1.0)
+            outcomes = await deliver([message(i, BOT_ID, i) for i in range(1, 6)])
+
+    sent = [i for i, o in outcomes.items() if o.outcome is Outcome.sent]
+    assert sent == received == [1, 2, 3]  # 0.3 s each: the fourth was cut short at 1 s
+    assert {o.error for i, o in outcomes.items() if i not in sent} == {OUT_OF_TIME}
+    assert all(o.delay == 0 for i, o in outcomes.items() if i not in sent)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:5432/", "http://localhost:8003/", "http://169.254.169.254/latest/"]
+)
+async def test_an_endpoint_on_a_private_address_is_not_called(start_intake: StartIntake, url: str) -> None:
+    """An integration's URL made intake call what listens on its own network, and the error
+    told what did. Unless the office allows private addresses, nothing is sent."""
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200)
+
+    transport = httpx.MockTransport(handler)  # an endpoint that fails backs off a minute, as by default
+    async with start_intake(
+        FakeGrid(), FakeDispatch(), webhooks=transport, relay_max_backoff_seconds=60
+    ) as intake:
+        await intake.app.state.territory.refresh()
+        await set_webhook(intake, url)
+        report_id = await bot_report(intake)
+        await hear(intake, status_changed([report_id], event_id=1, status="dispatched"))
+        state = (await intake.client.get("/v1/webhook", headers=BOT)).json()
+
+    assert calls == []
+    assert state["last_error"] == "its address is not a public one (loopback, private network, link-local…)"
