@@ -2,7 +2,8 @@
 
 Every route × every role (and no token at all) × a case in and a case out of the caller's
 scope, against the status the rules give. Commands go without ``If-Match``: a caller the
-rules let through reaches the ETag check, so "allowed" is a 428 and nothing changes. A
+rules let through reaches the ETag check, so "allowed" is a 428 and nothing changes (a note,
+which needs no ``If-Match``, is sent with a stale one: a 412). A
 route with no entry in ``services.dispatch.access.POLICY`` (or in :data:`SPEC` here, the
 rules as the issue states them) fails the test.
 """
@@ -52,7 +53,7 @@ class Expect:
     """Who may call a route (else 403) and what kind of route it is."""
 
     roles: frozenset[Role]
-    kind: str  # public | list | read | command | feedback | inbox
+    kind: str  # public | list | read | command | note | feedback | inbox
     body: Any = None
 
 
@@ -76,7 +77,7 @@ SPEC: dict[tuple[str, str], Expect] = {
     ("POST", f"{CASE}/return"): Expect(frozenset({Role.handler}), "command", {"reason": "x"}),
     ("POST", f"{CASE}/resolve"): Expect(frozenset({Role.handler}), "command", {"note": "x"}),
     ("POST", f"{CASE}/verify"): Expect(GRID_ROLES, "command", {"passed": True}),
-    ("POST", f"{CASE}/notes"): Expect(STAFF, "command", {"note": "x"}),
+    ("POST", f"{CASE}/notes"): Expect(STAFF, "note", {"note": "x"}),
     ("POST", f"{CASE}/feedback"): Expect(EVERYONE - {Role.service}, "feedback", {"rating": 5}),
     ("POST", "/internal/v1/inbox"): Expect(
         frozenset({Role.service}), "inbox", factories.batch({"report_id": "not-a-report"})
@@ -104,7 +105,7 @@ def expected(spec: Expect, role: Role | None, in_scope: bool) -> int:
         return 404
     if spec.kind == "feedback" and not (in_scope and role in REPORTERS_OF_THE_CASE):
         return 403
-    return 428
+    return 412 if spec.kind == "note" else 428
 
 
 def routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -156,6 +157,8 @@ async def test_the_authorization_matrix(dispatch: Dispatch) -> None:
         spec = SPEC[(method, path)]
         for role in [None, *Role]:
             headers = ACTORS[role] if role is not None else {}
+            if spec.kind == "note":  # a note needs no If-Match: a stale one stops it at the check
+                headers = {**headers, "If-Match": '"0"'}
             for in_scope, case_id in ((True, inside), (False, outside)):
                 url = path.replace("{case_id}", str(case_id))
                 response = await dispatch.client.request(method, url, headers=headers, json=spec.body)
