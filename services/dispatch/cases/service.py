@@ -313,6 +313,9 @@ async def close(
 async def reject(
     session: AsyncSession, *, case_id: int, if_match: str | None, body: RejectRequest, actor: Actor
 ) -> CaseDetail:
+    if body.duplicate_of is not None and body.duplicate_of < case_id:
+        # Both cases are locked in id order, as an inbox batch joining both locks them.
+        await repository.get(session, body.duplicate_of, for_update=True)
     case = await locked(session, case_id, if_match, actor)
     before = case.status
     target = next_status(Step.reject, before)
@@ -365,11 +368,12 @@ async def _move_to_original(
 
 
 async def _original(session: AsyncSession, case: Case, original_id: int) -> Case:
-    """The case ``case`` repeats, locked until the rejection commits: another case, not rejected
-    itself when it is named (no case points to a rejected one as its original then, and no two
-    cases are rejected as each other's duplicates, leaving nobody to handle the problem). Two such
-    rejections at once lock the two cases in opposite orders; PostgreSQL lets one through and
-    the other is a 503 to retry, answered 422 then."""
+    """The case ``case`` repeats, locked until the rejection commits: another case, open (a
+    closed one takes no reports, as in the inbox), and not rejected itself when it is named (no
+    case points to a rejected one as its original then, and no two cases are rejected as each
+    other's duplicates, leaving nobody to handle the problem). :func:`reject` locks the two in
+    id order: two such rejections at once, or one and an inbox batch joining both, wait for each
+    other instead of deadlocking, and the second rejection is then a 422."""
     original = None if original_id == case.id else await repository.get(session, original_id, for_update=True)
     if original is None:
         raise Unprocessable(f"duplicate_of names no other case: {original_id}")
@@ -377,6 +381,11 @@ async def _original(session: AsyncSession, case: Case, original_id: int) -> Case
         repeats = f" as a duplicate of case {original.duplicate_of}" if original.duplicate_of else ""
         raise Unprocessable(
             f"case {original_id} was rejected itself{repeats}; duplicate_of names a case that was not"
+        )
+    if original.status == Status.closed:
+        # Its reports would join a finished case: nobody would handle the problem seen again.
+        raise Unprocessable(
+            f"case {original_id} is closed: a problem seen again after it closed is a case of its own"
         )
     return original
 

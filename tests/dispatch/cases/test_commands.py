@@ -169,6 +169,24 @@ async def test_reject_as_duplicate_names_the_other_case(dispatch: Dispatch) -> N
     assert (await dispatch.read(first["id"]))["status"] != "rejected"
 
 
+async def test_a_case_is_no_duplicate_of_a_closed_one(dispatch: Dispatch) -> None:
+    """Rejected as a duplicate of a closed case, a problem seen again joined a finished case:
+    nobody handled it, and its reporter's rating reopened the other case."""
+    closed = await dispatch.new_case()
+    await dispatch.ok(closed["id"], "accept", actor=HANDLER)
+    await dispatch.ok(closed["id"], "resolve", {"note": "stall moved off the road"}, actor=HANDLER)
+    await dispatch.ok(closed["id"], "verify", {"passed": True})
+    again = await triage_case(dispatch)
+
+    refused = await dispatch.act(again["id"], "reject", {"reason": "duplicate", "duplicate_of": closed["id"]})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"] == (
+        f"case {closed['id']} is closed: a problem seen again after it closed is a case of its own"
+    )
+    assert (await dispatch.read(again["id"]))["status"] == "triage"
+    assert (await dispatch.read(closed["id"]))["report_count"] == 1
+
+
 async def test_a_duplicates_reports_join_the_original_and_hear_it_to_the_end(dispatch: Dispatch) -> None:
     """Rejected as a duplicate, a case's reporter heard 'rejected' and nothing more: the
     original went on without her. Her report now joins the original, she is told its number
