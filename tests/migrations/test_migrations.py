@@ -168,6 +168,46 @@ def test_the_search_index_is_the_queries_own() -> None:
         downgrade("dispatch", url)
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_report_that_opened_a_case_gets_the_cases_address_back(backend: str, tmp_path: Path) -> None:
+    """``dispatch_0008`` adds each report's address; a case kept its first report's, which goes back."""
+    url = empty_database(backend, "dispatch", tmp_path)
+    upgrade("dispatch", url, "dispatch_0007")
+    engine = create_async_engine(url, poolclass=NullPool)
+    now = datetime(2026, 12, 6, tzinfo=UTC)
+
+    async def run(*statements: str) -> list[Any]:
+        async with engine.begin() as connection:
+            rows: list[Any] = []
+            for statement in statements:
+                result = await connection.execute(text(statement), {"now": now})
+                rows = list(result) if result.returns_rows else rows
+            return rows
+
+    report = (
+        "INSERT INTO case_reports (report_id, case_id, reporter_id, channel, category, description, lat, lon,"
+        " photos, seen_at, received_at, joined_at) VALUES ('{uuid}', 1, 'wang.fang', 'app', '0101', 'x',"
+        " 24.45, 118.08, '[]', :now, :now, :now)"
+    )
+    try:
+        asyncio.run(
+            run(
+                "INSERT INTO cases (id, case_number, status, urgency, lat, lon, address, description,"
+                " reported_at, created_at, updated_at, rework_count, report_count, version) VALUES (1,"
+                " 'WG20261206-0001', 'triage', 'normal', 24.45, 118.08, '中山路 88 号', 'x', :now, :now,"
+                " :now, 0, 2, 1)",
+                report.format(uuid="00000000-0000-4000-8000-000000000001"),
+                report.format(uuid="00000000-0000-4000-8000-000000000002"),
+            )
+        )
+        upgrade("dispatch", url)
+        rows = asyncio.run(run("SELECT address FROM case_reports ORDER BY id"))
+        assert [row[0] for row in rows] == ["中山路 88 号", None]
+    finally:
+        asyncio.run(engine.dispose())
+        downgrade("dispatch", url)
+
+
 def test_the_overdue_list_uses_the_partial_index_the_migration_built() -> None:
     """The console's overdue list, newest first, walks the partial index of the cases in a
     department's hands with a deadline (PostgreSQL uses it only if the query implies its predicate)."""

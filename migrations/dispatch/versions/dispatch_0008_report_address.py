@@ -5,7 +5,8 @@ Revises: dispatch_0007
 Create Date: 2026-12-06 03:30:00
 
 A case kept the address of the report that opened it only; the reports that joined it lost
-theirs, which the console shows with each report. Reports stored before have none.
+theirs, which the console shows with each report. The report that opened each case gets the
+case's address back (one UPDATE over the table); the others stored before stay without one.
 """
 from typing import Sequence, Union
 
@@ -24,6 +25,10 @@ def upgrade() -> None:
     """Upgrade schema."""
     with op.batch_alter_table('case_reports', schema=None) as batch_op:
         batch_op.add_column(sa.Column('address', sa.String(length=500), nullable=True))
+    op.execute(
+        "UPDATE case_reports SET address = (SELECT cases.address FROM cases WHERE cases.id = case_reports.case_id)"
+        " WHERE id IN (SELECT MIN(id) FROM case_reports GROUP BY case_id)"
+    )
 
 
 def downgrade() -> None:
