@@ -39,6 +39,8 @@ POLICY: dict[tuple[str, str], Rule] = {
             ("POST", "/v1/webhook/secret"),
         )
     },
+    ("GET", "/v1/webhooks"): Rule(roles=frozenset({Role.admin})),
+    ("DELETE", "/v1/webhooks/{owner_id}"): Rule(roles=frozenset({Role.admin})),
     ("POST", "/internal/v1/inbox"): Rule(services=frozenset({DISPATCH_SERVICE})),
     **PUBLIC_ROUTES,
 }

@@ -26,6 +26,7 @@ from services.intake.reports.writer import ReportWriter
 from services.intake.settings import IntakeSettings
 from services.intake.territory.service import Territory
 from services.intake.webhooks.delivery import Endpoints, build_webhook_relay
+from services.intake.webhooks.router import admin_router as webhooks_admin_router
 from services.intake.webhooks.router import router as webhook_router
 from shared import background
 from shared.api import create_service_app
@@ -161,5 +162,5 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         cors_origins=settings.cors_origins,
         token_url=f"{settings.public_grid_url or settings.grid_url}{TOKEN_PATH}",
-        routers=[reports_router, webhook_router, inbox_router],
+        routers=[reports_router, webhook_router, webhooks_admin_router, inbox_router],
     )

@@ -106,6 +106,8 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("GET", "/v1/webhook"): webhook("GET"),
     ("POST", "/v1/webhook/secret"): webhook("POST", "/v1/webhook/secret"),
     ("DELETE", "/v1/webhook"): webhook("DELETE"),
+    ("GET", "/v1/webhooks"): get("/v1/webhooks"),
+    ("DELETE", "/v1/webhooks/{owner_id}"): webhook("DELETE", "/v1/webhooks/integration:nobody"),
     **{("GET", path): get(path) for path in PUBLIC_PATHS},
 }
 """How the matrix calls each route, for a caller and an object in or out of its scope."""
@@ -132,6 +134,10 @@ def expected(route: tuple[str, str], profile: str, scope: str) -> int:
         return 200 if scope == IN or everything else 404
     if route == ("POST", "/internal/v1/inbox"):
         return 200 if profile == "service_dispatch" else 403
+    if path.startswith("/v1/webhooks"):  # the admin's view of every integration's
+        if profile != "admin":
+            return 403
+        return 200 if method == "GET" else 404  # (no such integration's webhook)
     if path.startswith("/v1/webhook"):
         # only an integration that reads its reports; tried in the routes' order, in then out:
         # created then changed, read, rotated, removed then gone

@@ -26,6 +26,14 @@ async def of_owners(session: AsyncSession, owner_ids: Collection[str]) -> Sequen
     return (await session.scalars(select(Webhook).where(one_of(Webhook.owner_id, owner_ids, dialect)))).all()
 
 
+async def page(session: AsyncSession, *, after: str | None, limit: int) -> Sequence[Webhook]:
+    """Webhooks in their owners' order, after ``after``; up to ``limit``."""
+    query = select(Webhook).order_by(Webhook.owner_id).limit(limit)
+    if after is not None:
+        query = query.where(Webhook.owner_id > after)
+    return (await session.scalars(query)).all()
+
+
 async def add_if_absent(session: AsyncSession, row: dict[str, Any]) -> bool:
     """Insert the webhook unless its owner has one (two first PUTs at once: one inserts, the
     other waits for it and inserts nothing); whether this one did."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
 
 from services.intake.access import GUARDED
 from services.intake.deps import CurrentActor, SessionDep
 from services.intake.webhooks import service
-from services.intake.webhooks.schemas import WebhookPut, WebhookRead
+from services.intake.webhooks.schemas import WebhookPage, WebhookPut, WebhookRead
 from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
+from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 router = APIRouter(prefix="/v1/webhook", tags=["webhook"], dependencies=GUARDED)
 
@@ -79,4 +82,38 @@ async def remove_webhook(session: SessionDep, actor: CurrentActor) -> Response:
     """Stop the deliveries: the updates not delivered yet are given up. The reports' `updates`
     still hold everything."""
     await service.remove_webhook(session, owner=actor)
+    return Response(status_code=204)
+
+
+admin_router = APIRouter(prefix="/v1/webhooks", tags=["webhook"], dependencies=GUARDED)
+
+
+@admin_router.get(
+    "",
+    response_model=WebhookPage,
+    summary="List the integrations' webhooks",
+    responses=problem_responses(Unauthorized, Forbidden, Unprocessable),
+)
+async def list_webhooks(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> WebhookPage:
+    """Every integration's webhook, its URL and how its deliveries stand, never its secret
+    (admins)."""
+    return await service.list_webhooks(session, limit=limit, cursor=cursor)
+
+
+@admin_router.delete(
+    "/{owner_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Remove an integration's webhook",
+    responses=problem_responses(Unauthorized, Forbidden, NotFound),
+)
+async def remove_webhook_of(owner_id: Annotated[str, Path(max_length=64)], session: SessionDep) -> Response:
+    """Stop an integration's deliveries (admins): after its key was revoked (a token already
+    issued could set the webhook again for its last minutes, and no more), or when its URL is
+    wrong. The updates not delivered yet are given up."""
+    await service.remove_webhook_of(session, owner_id=owner_id)
     return Response(status_code=204)

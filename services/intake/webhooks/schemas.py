@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.schemas import RequestModel, ResponseModel
+from shared.schemas import Page, RequestModel, ResponseModel
 
 WebhookUrl = Annotated[str, Field(max_length=500, pattern=r"^https?://\S+$")]
 
@@ -31,6 +31,16 @@ class WebhookRead(ResponseModel):
         description="the signing secret (`whsec_…`): answered only when the webhook is created or "
         "its secret rotated, and never again",
     )
+
+
+class WebhookListed(WebhookRead):
+    owner_id: str = Field(
+        description="the integration (`integration:<key id>`) it tells",
+        examples=["integration:ak_3f9c2a7d01b4e655"],
+    )
+
+
+WebhookPage = Page[WebhookListed]
 
 
 class UpdateEvent(BaseModel):

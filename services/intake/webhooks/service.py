@@ -19,15 +19,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import Webhook, WebhookMessage
 from services.intake.webhooks import repository
-from services.intake.webhooks.schemas import ReportUpdated, WebhookPut, WebhookRead
+from services.intake.webhooks.schemas import (
+    ReportUpdated,
+    WebhookListed,
+    WebhookPage,
+    WebhookPut,
+    WebhookRead,
+)
 from shared.actors import Actor
 from shared.db import utcnow
 from shared.errors import NotFound
 from shared.outbox import mark_enqueued
+from shared.schemas import decode_cursor, encode_cursor
 
 INTEGRATION_PREFIX = "integration:"
 """Only integrations have webhooks: a report whose reporter id has another form needs no look-up."""
@@ -78,6 +86,33 @@ async def remove_webhook(session: AsyncSession, *, owner: Actor) -> None:
     """Remove the caller's webhook; its undelivered updates are given up (kept, as dead)."""
     webhook = await _own(session, owner, for_update=True)
     await repository.give_up_pending(session, owner.id, now=utcnow(), reason=REMOVED)
+    await session.delete(webhook)
+
+
+class _After(BaseModel):
+    o: str
+
+
+async def list_webhooks(session: AsyncSession, *, limit: int, cursor: str | None) -> WebhookPage:
+    """Every integration's webhook and how its deliveries stand (no secret): an admin's view."""
+    after = decode_cursor(cursor, _After).o if cursor else None
+    rows = await repository.page(session, after=after, limit=limit + 1)
+    items = [
+        WebhookListed(owner_id=w.owner_id, **(await _read(session, w)).model_dump()) for w in rows[:limit]
+    ]
+    more = len(rows) > limit
+    return WebhookPage(
+        items=items, next_cursor=encode_cursor(_After(o=rows[limit - 1].owner_id)) if more else None
+    )
+
+
+async def remove_webhook_of(session: AsyncSession, *, owner_id: str) -> None:
+    """An admin removes an integration's webhook (its key revoked, its URL wrong): its
+    undelivered updates are given up. The integration may set one again while its key lasts."""
+    webhook = await repository.get(session, owner_id, for_update=True)
+    if webhook is None:
+        raise NotFound(f"{owner_id} has no webhook")
+    await repository.give_up_pending(session, owner_id, now=utcnow(), reason=REMOVED)
     await session.delete(webhook)
 
 

@@ -107,6 +107,31 @@ async def test_an_integration_sets_reads_rotates_and_removes_its_webhook(intake:
     assert gone.headers["content-type"] == "application/problem+json"
 
 
+async def test_an_admin_lists_the_webhooks_and_removes_one(intake: Intake, endpoint: Endpoint) -> None:
+    """A leaked key revoked, its webhook went on hearing the bot's reports: only the bot could
+    remove it. An admin sees every webhook (never a secret) and removes one."""
+    await set_webhook(intake)
+    report_id = await bot_report(intake)
+    admin = bearer("pan.jun", Role.admin)
+    answer = await intake.client.post(
+        "/internal/v1/inbox",
+        json={"messages": [status_changed([report_id], event_id=1, status="dispatched")]},
+        headers=DISPATCH,
+    )
+    assert answer.status_code == 200
+
+    listed = (await intake.client.get("/v1/webhooks", headers=admin)).json()
+    assert [(w["owner_id"], w["url"], w["secret"], w["pending"]) for w in listed["items"]] == [
+        (BOT_ID, URL, None, 1)
+    ]
+    assert (await intake.client.delete(f"/v1/webhooks/{BOT_ID}", headers=admin)).status_code == 204
+    await intake.app.state.webhook_relay.drain()
+    assert endpoint.received == []
+    assert (await intake.client.get("/v1/webhook", headers=BOT)).status_code == 404
+    assert (await intake.client.get("/v1/webhooks", headers=admin)).json()["items"] == []
+    assert (await intake.client.delete(f"/v1/webhooks/{BOT_ID}", headers=admin)).status_code == 404
+
+
 async def test_first_puts_at_once_make_one_webhook(intake: Intake) -> None:
     """Two first PUTs at once both inserted: a 500 (unique violation) on PostgreSQL."""
     answers = await asyncio.gather(*(set_webhook(intake) for _ in range(4)))
