@@ -12,13 +12,16 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
+from shapely.geometry import shape
 
 from tests.conftest import pg_database_name, pg_url, recreate_pg_database
 from wangge.processes import START_ORDER, ServiceProcess, free_port, start_all, stop_all
@@ -126,3 +129,20 @@ async def eventually(
             return last
         await asyncio.sleep(0.1)
     raise AssertionError(f"timed out after {within:.0f} s waiting for {what} (last: {last!r})")
+
+
+async def rubbish_in_the_cell_of(
+    grid: httpx.AsyncClient, admin: dict[str, str], username: str, description: str
+) -> dict[str, Any]:
+    """A report body: rubbish (0101, which goes to sanitation at once) at a point in the first
+    cell of ``username``'s regions, seen now."""
+    me = (await grid.get(f"/v1/staff/{username}", headers=admin)).json()
+    cells = {c["code"]: c for c in (await grid.get("/v1/territory/cells", headers=admin)).json()["cells"]}
+    point = shape(cells[me["region_codes"][0]]["geometry"]).representative_point()
+    return {
+        "id": str(uuid.uuid4()),
+        "category": "0101",
+        "description": description,
+        "location": {"lat": point.y, "lon": point.x},
+        "seen_at": datetime.now(UTC).isoformat(),
+    }

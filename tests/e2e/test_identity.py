@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-from typing import Any
-
 import httpx
 import pytest
-from shapely.geometry import shape
 
-from tests.e2e.conftest import System, eventually
+from tests.e2e.conftest import System, eventually, rubbish_in_the_cell_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -35,18 +30,9 @@ async def test_every_request_is_someone_and_sees_only_its_own_grid(system: Syste
         assert (await grid.get("/.well-known/jwks.json")).status_code == 200
 
         # wang.fang (镇海) reports in one of her cells; it goes to sanitation (环卫站).
-        me = (await grid.get("/v1/staff/wang.fang", headers=admin)).json()
-        cells = {c["code"]: c for c in (await grid.get("/v1/territory/cells", headers=admin)).json()["cells"]}
-        point = shape(cells[me["region_codes"][0]]["geometry"]).representative_point()
         worker = system.login("wang.fang")
-        report_id = str(uuid.uuid4())
-        body: dict[str, Any] = {
-            "id": report_id,
-            "category": "0101",
-            "description": "暴露垃圾：镇海路口",
-            "location": {"lat": point.y, "lon": point.x},
-            "seen_at": datetime.now(UTC).isoformat(),
-        }
+        body = await rubbish_in_the_cell_of(grid, admin, "wang.fang", "暴露垃圾：镇海路口")
+        report_id = body["id"]
         assert (await intake.post("/v1/reports", json=body, headers=worker)).status_code == 201
 
         async def case_id() -> int | None:

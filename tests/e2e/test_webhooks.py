@@ -4,19 +4,16 @@ receiver, a real API key."""
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from shapely.geometry import shape
 from standardwebhooks.webhooks import Webhook as Verifier
 
-from tests.e2e.conftest import System, eventually
+from tests.e2e.conftest import System, eventually, rubbish_in_the_cell_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -94,17 +91,8 @@ async def test_a_bot_hears_its_report_dispatched_and_handled_at_its_webhook(
         signing = hook.json()["secret"]
 
         # A merchant in the group reports rubbish in 镇海 (0101 goes to sanitation at once).
-        cells = {c["code"]: c for c in (await grid.get("/v1/territory/cells", headers=admin)).json()["cells"]}
-        me = (await grid.get("/v1/staff/wang.fang", headers=admin)).json()
-        point = shape(cells[me["region_codes"][0]]["geometry"]).representative_point()
-        report_id = str(uuid.uuid4())
-        body = {
-            "id": report_id,
-            "category": "0101",
-            "description": "群里说：镇海路口垃圾堆了两天",
-            "location": {"lat": point.y, "lon": point.x},
-            "seen_at": datetime.now(UTC).isoformat(),
-        }
+        body = await rubbish_in_the_cell_of(grid, admin, "wang.fang", "群里说：镇海路口垃圾堆了两天")
+        report_id = body["id"]
         assert (await intake.post("/v1/reports", json=body, headers=bot)).status_code == 201
 
         def heard(action: str) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Column, Connection, MetaData, inspect, select, text
+from sqlalchemy import Column, Connection, MetaData, Select, inspect, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -144,26 +144,28 @@ def test_tables_get_the_storage_parameters_the_models_declare(service: str) -> N
         downgrade(service, url)
 
 
+async def explain(url: str, query: Select[Any]) -> str:
+    """PostgreSQL's plan for ``query`` with sequential scans off (an empty table is read whole otherwise)."""
+    sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SET enable_seqscan = off"))
+            rows = await connection.execute(text(f"EXPLAIN {sql}"))
+            return "\n".join(row[0] for row in rows)
+    finally:
+        await engine.dispose()
+
+
 def test_the_search_index_is_the_queries_own() -> None:
     """The console's text search uses the trigram index the migration built (PostgreSQL uses an
     expression index only for the very same expression)."""
     url = empty_database("postgresql", "dispatch", Path())
     upgrade("dispatch", url)
     query = select(Case.id).where(search_text(Case.address, Case.description).ilike("%镇海路 17 号%"))
-    sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-
-    async def plan() -> str:
-        engine = create_async_engine(url, poolclass=NullPool)
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SET enable_seqscan = off"))
-                rows = await connection.execute(text(f"EXPLAIN {sql}"))
-                return "\n".join(row[0] for row in rows)
-        finally:
-            await engine.dispose()
 
     try:
-        assert "ix_cases_search_trgm" in asyncio.run(plan())
+        assert "ix_cases_search_trgm" in asyncio.run(explain(url, query))
     finally:
         downgrade("dispatch", url)
 
@@ -215,20 +217,9 @@ def test_the_overdue_list_uses_the_partial_index_the_migration_built() -> None:
     upgrade("dispatch", url)
     now = datetime(2026, 12, 6, 4, tzinfo=UTC)
     query = select(Case.id).where(overdue(now)).order_by(Case.created_at.desc(), Case.id.desc()).limit(20)
-    sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-
-    async def plan() -> str:
-        engine = create_async_engine(url, poolclass=NullPool)
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SET enable_seqscan = off"))
-                rows = await connection.execute(text(f"EXPLAIN {sql}"))
-                return "\n".join(row[0] for row in rows)
-        finally:
-            await engine.dispose()
 
     try:
-        explained = asyncio.run(plan())
+        explained = asyncio.run(explain(url, query))
         assert "ix_cases_handling_deadline_created_at_id" in explained, explained
     finally:
         downgrade("dispatch", url)
