@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Index, Integer, String, Text, delete, func, select, text, update
+from sqlalchemy import ColumnElement, Index, Integer, Select, String, Text, delete, func, select, text, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -133,6 +133,16 @@ def enqueued(session: AsyncSession) -> set[type[Any]]:
     return models
 
 
+def claimable(table: Any, now: datetime) -> list[ColumnElement[bool]]:
+    """A message a claim may take: not sent, not dead, due, and under no lease still running."""
+    return [
+        table.c.sent_at.is_(None),
+        table.c.dead_at.is_(None),
+        table.c.available_at <= now,
+        (table.c.lease_until.is_(None)) | (table.c.lease_until < now),
+    ]
+
+
 def backoff(attempts: int, *, base: float = 0.5, cap: float = 60.0) -> float:
     """Seconds before the next try: doubling from ``base``, capped, with full jitter in its upper half."""
     # Past 64 doublings any base is beyond any cap; 2 ** 1024 would not even fit a float.
@@ -193,19 +203,9 @@ class Relay:
         table = self.model.__table__
         now = utcnow()
         lease = f"{self.owner}/{next(self._claims)}"
-        due = (
-            select(table.c.id)
-            .where(
-                table.c.sent_at.is_(None),
-                table.c.dead_at.is_(None),
-                table.c.available_at <= now,
-                (table.c.lease_until.is_(None)) | (table.c.lease_until < now),
-                *self.also_due(now),
-            )
-            .order_by(table.c.id)
-            .limit(self.batch_size)
-            .with_for_update(skip_locked=True)
-        )
+        # Chosen once (a CTE, materialized): an IN over the subquery itself let PostgreSQL run it
+        # again per row beside the re-check below, and a claim took more than its batch.
+        due = self.due(now).cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
         async with session_scope(self.session_maker) as session:
             if session.get_bind().dialect.name == "postgresql":
                 # The pending index keeps an entry for every message sent since the last vacuum.
@@ -217,16 +217,25 @@ class Relay:
             rows = (
                 await session.execute(
                     update(table)
-                    .where(table.c.id.in_(due))
+                    # claimable again: a claim that waited on another's locks skips what it took
+                    .where(table.c.id.in_(select(due.c.id)), *claimable(table, now))
                     .values(lease_owner=lease, lease_until=now + self.lease)
                     .returning(*(table.c[name] for name in CLAIMED))
                 )
             ).all()
         return Claim(lease, sorted(rows, key=lambda row: row.id))
 
-    def also_due(self, now: datetime) -> list[ColumnElement[bool]]:
-        """Further conditions on the messages a claim takes (a subclass's: none here)."""
-        return []
+    def due(self, now: datetime) -> Select[Any]:
+        """The ids a claim takes: the oldest claimable messages, skipping those another claim
+        holds locked (a subclass may choose otherwise)."""
+        table = self.model.__table__
+        return (
+            select(table.c.id)
+            .where(*claimable(table, now))
+            .order_by(table.c.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        )
 
     async def run_once(self) -> int:
         """Claim, deliver and mark one batch; returns how many messages were claimed.

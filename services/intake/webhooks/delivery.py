@@ -27,7 +27,7 @@ import asyncio
 import ipaddress
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import orjson
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook as Signer
 
@@ -43,15 +43,21 @@ from services.intake.models import Webhook, WebhookMessage
 from services.intake.webhooks import repository
 from services.intake.webhooks.service import REMOVED
 from shared.db import session_scope, utcnow
-from shared.outbox import DELIVERY_SHARE_OF_LEASE, Deliver, Delivery, Outcome, Relay, backoff
+from shared.outbox import DELIVERY_SHARE_OF_LEASE, Deliver, Delivery, Outcome, Relay, backoff, claimable
 
 log = logging.getLogger("wangge.intake.webhooks")
 
 BATCH = 20
 """Updates claimed at a time."""
+PER_ENDPOINT = 5
+"""Updates of one endpoint in one claim at most: an endpoint with a backlog takes its turn."""
 USER_AGENT = "wangge-intake-webhooks"
 HELD_BACK = "held back behind an earlier update that failed"
 OUT_OF_TIME = "not sent in this pass: the pass's time ran out"
+UNREACHABLE = "the endpoint could not be reached"
+NO_ANSWER = "no answer within"
+GIVEN_UP = "given up: its endpoint was down for longer than the webhooks are retried"
+NOT_PUBLIC = "its address is not a public one (loopback, private network, link-local…)"
 
 
 @dataclass(frozen=True)
@@ -67,11 +73,32 @@ class Endpoints:
 
 
 class WebhookRelay(Relay):
-    """The outbox relay, claiming no update of an endpoint that is backing off."""
+    """The outbox relay, taking a few of each endpoint's updates at a time: none of an endpoint
+    that is backing off or that another claim (another intake process) holds updates of, and
+    at most :data:`PER_ENDPOINT` of each other's, oldest first. So an endpoint's updates are
+    in one claim at a time, in order, and one with a backlog does not fill every batch."""
 
-    def also_due(self, now: datetime) -> list[ColumnElement[bool]]:
+    def due(self, now: datetime) -> Select[Any]:
+        table = WebhookMessage.__table__
+        pending = (table.c.sent_at.is_(None), table.c.dead_at.is_(None))
+        held = select(table.c.owner_id).where(*pending, table.c.lease_until >= now)
         backing_off = select(Webhook.owner_id).where(Webhook.blocked_until > now)
-        return [WebhookMessage.owner_id.not_in(backing_off)]
+        place = func.row_number().over(partition_by=table.c.owner_id, order_by=table.c.id)
+        ranked = (
+            select(table.c.id, place.label("place"))
+            .where(
+                *claimable(table, now), table.c.owner_id.not_in(held), table.c.owner_id.not_in(backing_off)
+            )
+            .subquery()
+        )
+        # No SKIP LOCKED (not allowed beside a window function): the claim's UPDATE checks each
+        # row is claimable again, so one that waited for another's claim takes nothing of it.
+        return (
+            select(ranked.c.id)
+            .where(ranked.c.place <= PER_ENDPOINT)
+            .order_by(ranked.c.id)
+            .limit(self.batch_size)
+        )
 
 
 def make_deliver(
@@ -90,62 +117,72 @@ def make_deliver(
             *(_send_in_order(endpoints, hooks.get(owner), run, deadline) for owner, run in runs.items())
         )
         outcomes: dict[int, Delivery] = {}
-        failed: dict[str, bool] = {}
+        tried: dict[str, tuple[str, Failure | None]] = {}
         for owner, (theirs, failure) in zip(runs, sent, strict=True):
             outcomes.update(theirs)
             if owner in hooks:
-                failed[owner] = failure
-        await _back_off(session_maker, failed, endpoints.max_backoff)
+                tried[owner] = (hooks[owner][0], failure)
+        try:  # the outcomes stand whatever happens here: the POSTs were made
+            await _back_off(session_maker, tried, endpoints)
+        except Exception:
+            log.exception("recording the webhooks' backoff failed")
         return outcomes
 
     return deliver
 
 
+@dataclass(frozen=True)
+class Failure:
+    """Why an endpoint's pass stopped: ``down`` when it could not be reached or did not answer
+    (not an answer refusing the update), and whether the update tried was past giving up."""
+
+    down: bool
+    late: bool
+
+
 async def _send_in_order(
     endpoints: Endpoints, hook: tuple[str, str] | None, messages: list[Any], deadline: float
-) -> tuple[dict[int, Delivery], bool]:
+) -> tuple[dict[int, Delivery], Failure | None]:
     """One endpoint's updates, one at a time in the order written, up to its first failure;
-    the outcomes, and whether one failed."""
+    the outcomes, and the failure if one stopped it."""
     if hook is None:
-        return {m.id: Delivery(Outcome.dead, REMOVED) for m in messages}, False
+        return {m.id: Delivery(Outcome.dead, REMOVED) for m in messages}, None
     url, secret = hook
     signer = Signer(secret)
     loop = asyncio.get_running_loop()
     outcomes: dict[int, Delivery] = {}
     for index, message in enumerate(messages):
-        # A POST gets its timeout, or what is left of the pass: cut short by the pass, it is
-        # not the endpoint's failure, and goes again next pass.
-        left = deadline - loop.time()
-        if left <= 0:
-            outcomes.update({m.id: Delivery(Outcome.retry, OUT_OF_TIME, delay=0) for m in messages[index:]})
-            return outcomes, False
-        error = await _post(endpoints, signer, url, message.payload["body"], within=left)
+        # A POST gets its timeout, or what is left of the pass (never less for an endpoint's
+        # first: the timeout fits a pass). One cut short by the pass is not the endpoint's
+        # failure: it goes again next pass, with the rest.
+        within = endpoints.timeout if index == 0 else deadline - loop.time()
+        body = message.payload["body"]
+        error = OUT_OF_TIME if within <= 0 else await _post(endpoints, signer, url, body, within)
         if error is OUT_OF_TIME:
             outcomes.update({m.id: Delivery(Outcome.retry, OUT_OF_TIME, delay=0) for m in messages[index:]})
-            return outcomes, False
+            return outcomes, None
         if error is None:
             outcomes[message.id] = Delivery(Outcome.sent)
             continue
         log.warning("webhook of %s: update %s not delivered: %s", message.payload["to"], message.key, error)
-        for later in messages[index:]:
-            why = error if later is message else HELD_BACK
-            late = utcnow() - datetime.fromisoformat(later.payload["at"]) > endpoints.give_up
-            # No backoff of its own: the endpoint's (``blocked_until``) holds them all, in order.
-            outcomes[later.id] = (
-                Delivery(Outcome.dead, why) if late else Delivery(Outcome.retry, why, delay=0)
-            )
-        return outcomes, True
-    return outcomes, False
+        late = utcnow() - datetime.fromisoformat(message.payload["at"]) > endpoints.give_up
+        outcomes[message.id] = Delivery(
+            Outcome.dead if late else Outcome.retry, error, delay=None if late else 0
+        )
+        # The rest wait untried, with no backoff of their own: the endpoint's (``blocked_until``)
+        # holds them all, in order.
+        outcomes.update({m.id: Delivery(Outcome.retry, HELD_BACK, delay=0) for m in messages[index + 1 :]})
+        return outcomes, Failure(down=error in UNREACHABLE or error.startswith(NO_ANSWER), late=late)
+    return outcomes, None
 
 
 async def _post(
-    endpoints: Endpoints, signer: Signer, url: str, body: dict[str, Any], *, within: float
+    endpoints: Endpoints, signer: Signer, url: str, body: dict[str, Any], within: float
 ) -> str | None:
     """POST one update; None when the endpoint took it, else why not, in words that tell the
     integration what to fix and no more (not what else listens where it pointed).
-    :data:`OUT_OF_TIME` when ``within`` (the pass's time left), shorter than the timeout, ran out."""
-    if not endpoints.private_addresses and not await _public(url):
-        return "its address is not a public one (loopback, private network, link-local…)"
+    :data:`OUT_OF_TIME` when ``within`` (the pass's time left), shorter than the timeout, ran out.
+    Resolving the name for the address check is inside the same time limit."""
     content = orjson.dumps(body)
     sent_at = utcnow()
     headers = {
@@ -157,12 +194,14 @@ async def _post(
     }
     try:
         async with asyncio.timeout(min(endpoints.timeout, within)):
+            if not endpoints.private_addresses and not await _public(url):
+                return NOT_PUBLIC
             response = await endpoints.client.post(url, content=content, headers=headers)
     except TimeoutError:
-        return OUT_OF_TIME if within < endpoints.timeout else f"no answer within {endpoints.timeout:g} s"
+        return OUT_OF_TIME if within < endpoints.timeout else f"{NO_ANSWER} {endpoints.timeout:g} s"
     except httpx.HTTPError as exc:
         log.info("webhook to %s: %s: %s", urlsplit(url).hostname, type(exc).__name__, exc)
-        return "the endpoint could not be reached"
+        return UNREACHABLE
     if response.is_success:
         return None
     return f"the endpoint answered {response.status_code}"
@@ -173,30 +212,60 @@ async def _public(url: str) -> bool:
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
-        return ipaddress.ip_address(host).is_global
+        return _global(ipaddress.ip_address(host))
     except ValueError:
         pass  # a name
     try:
         found = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443)
     except OSError:
         return True  # it cannot be reached either: the POST says so
-    return all(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]).is_global for info in found)
+    return all(_global(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])) for info in found)
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _global(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A public address, and so is any IPv4 address an IPv6 one carries (mapped, 6to4, NAT64,
+    compatible): ``::ffff:10.0.0.1`` or ``64:ff9b::a00:1`` reach a private network too."""
+    if not address.is_global:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        carried = address.ipv4_mapped or address.sixtofour
+        if carried is None and (address in _NAT64 or int(address) >> 32 == 0):
+            carried = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if carried is not None and not carried.is_global:
+            return False
+    return True
 
 
 async def _back_off(
-    session_maker: async_sessionmaker[AsyncSession], failed: dict[str, bool], cap: float
+    session_maker: async_sessionmaker[AsyncSession],
+    tried: dict[str, tuple[str, Failure | None]],
+    endpoints: Endpoints,
 ) -> None:
-    """Record each endpoint's pass: a failure blocks it for its backoff, a success clears it."""
-    if not failed:
+    """Record each endpoint's pass: a failure blocks it for its backoff, a success clears it
+    (not where the URL changed meanwhile: a new one is tried at once). An endpoint down past
+    giving up gives up at once every update it holds older than that, not one per backoff."""
+    if not tried:
         return
     now = utcnow()
     async with session_scope(session_maker) as session:
-        for webhook in await repository.of_owners(session, list(failed)):
-            if failed[webhook.owner_id]:
-                webhook.failures += 1
-                webhook.blocked_until = now + timedelta(seconds=backoff(webhook.failures, cap=cap))
-            elif webhook.failures:
-                webhook.failures, webhook.blocked_until = 0, None
+        for webhook in await repository.of_owners(session, list(tried)):
+            url, failure = tried[webhook.owner_id]
+            if webhook.url != url:
+                continue
+            if failure is None:
+                if webhook.failures:
+                    webhook.failures, webhook.blocked_until = 0, None
+                continue
+            webhook.failures += 1
+            delay = backoff(webhook.failures, cap=endpoints.max_backoff)
+            webhook.blocked_until = now + timedelta(seconds=delay)
+            if failure.down and failure.late:
+                await repository.give_up_older(
+                    session, webhook.owner_id, before=now - endpoints.give_up, now=now, reason=GIVEN_UP
+                )
 
 
 def build_webhook_relay(
@@ -205,7 +274,10 @@ def build_webhook_relay(
     """The webhooks' relay; ``options`` are :class:`Relay`'s (``RelaySettings.relay_options()``),
     but its batches are small and one at a time (an endpoint's updates keep their order)."""
     options = {**options, "batch_size": BATCH, "concurrency": 1}
-    # POSTs start only while one more fits before the relay's budget runs out (a second of margin).
+    # A pass starts POSTs until a second before the relay's budget runs out, and a POST never
+    # takes longer than a pass: an endpoint's first POST always gets its whole timeout.
     budget = options.get("lease_seconds", 30.0) * DELIVERY_SHARE_OF_LEASE
-    deliver = make_deliver(session_maker, endpoints, pass_seconds=max(budget - 1.0, 0.0))
+    pass_seconds = max(budget - 1.0, 0.1)
+    endpoints = replace(endpoints, timeout=min(endpoints.timeout, pass_seconds))
+    deliver = make_deliver(session_maker, endpoints, pass_seconds=pass_seconds)
     return WebhookRelay(session_maker, WebhookMessage, deliver, name="intake-webhooks", **options)

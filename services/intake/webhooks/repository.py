@@ -76,6 +76,23 @@ async def delivery_state(
     return int(counts[0]), int(counts[1]), last_error
 
 
+async def give_up_older(
+    session: AsyncSession, owner_id: str, *, before: datetime, now: datetime, reason: str
+) -> None:
+    """Mark dead the owner's undelivered updates written before ``before`` (and not leased)."""
+    await session.execute(
+        update(WebhookMessage)
+        .where(
+            WebhookMessage.owner_id == owner_id,
+            WebhookMessage.sent_at.is_(None),
+            WebhookMessage.dead_at.is_(None),
+            WebhookMessage.created_at < before,
+            WebhookMessage.lease_until.is_(None) | (WebhookMessage.lease_until < now),
+        )
+        .values(dead_at=now, last_error=reason)
+    )
+
+
 async def give_up_pending(session: AsyncSession, owner_id: str, *, now: datetime, reason: str) -> None:
     """Mark the owner's undelivered updates dead (its webhook is gone)."""
     await session.execute(

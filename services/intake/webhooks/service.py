@@ -33,7 +33,7 @@ from services.intake.webhooks.schemas import (
 )
 from shared.actors import Actor
 from shared.db import utcnow
-from shared.errors import NotFound
+from shared.errors import NotFound, ServiceUnavailable
 from shared.outbox import mark_enqueued
 from shared.schemas import decode_cursor, encode_cursor
 
@@ -61,9 +61,13 @@ async def set_webhook(session: AsyncSession, *, owner: Actor, body: WebhookPut) 
         "updated_at": now,
         "failures": 0,
     }
-    created = await repository.add_if_absent(session, row)
-    webhook = await repository.get(session, owner.id, for_update=True)
-    assert webhook is not None
+    for _ in range(3):  # an admin's DELETE may come between the insert and the lock
+        created = await repository.add_if_absent(session, row)
+        webhook = await repository.get(session, owner.id, for_update=True)
+        if webhook is not None:
+            break
+    else:
+        raise ServiceUnavailable("the webhook changed meanwhile: try again")
     if created:
         return await _read(session, webhook, with_secret=True), True
     webhook.url, webhook.updated_at = body.url, now
