@@ -16,6 +16,7 @@ from services.dispatch.access import GUARDED
 from services.dispatch.cases import reading, service
 from services.dispatch.cases.feedback import feedback as give_feedback
 from services.dispatch.cases.lifecycle import Status
+from services.dispatch.cases.rejection import reject as reject_case
 from services.dispatch.cases.repository import CaseFilters
 from services.dispatch.cases.schemas import (
     AcceptRequest,
@@ -244,7 +245,7 @@ async def reject(
     if_match: IfMatch = None,
 ) -> CaseDetail:
     """Reject a case in triage or dispatched: ``void`` (not a problem) or ``duplicate`` (of another case)."""
-    case = await service.reject(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
+    case = await reject_case(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
     return _with_etag(response, case)
 
 
