@@ -163,14 +163,14 @@ the names with an underscore, which no English word shares (``name``, ``role`` a
 
 def _reason(exc: Exception) -> str:
     """Why a command was refused, in a line: a problem's detail, or each invalid field and why
-    (not pydantic's report, which is written for programmers)."""
+    (not pydantic's report, which is written for programmers), fields named by their flags."""
     if isinstance(exc, ValidationError):
         return "; ".join(
             (f"{_FLAGS.get(str(error['loc'][0]), error['loc'][0])}: " if error["loc"] else "")
             + _FIELD_IN_PROSE.sub(lambda field: _FLAGS[field[0]], error["msg"].removeprefix("Value error, "))
             for error in exc.errors()
         )
-    return str(getattr(exc, "detail", exc))
+    return _FIELD_IN_PROSE.sub(lambda field: _FLAGS[field[0]], str(getattr(exc, "detail", exc)))
 
 
 def cmd_user_add(args: argparse.Namespace, console: Console) -> int:

@@ -231,6 +231,21 @@ def test_key_create_prints_a_key_once_that_an_integration_exchanges_for_a_token(
     how = next(line for line in printed.splitlines() if line.startswith("Exchange it"))
     assert how.endswith("client_secret=<the part after it>."), printed
 
+    past = [
+        "key",
+        "create",
+        "--name",
+        "x",
+        "--channel",
+        "c",
+        "--scope",
+        "reports:read",
+        "--expires-days",
+        "-1",
+    ]
+    assert main(past) == 1
+    assert "no key made: --expires-days is in the past" in capsys.readouterr().out  # the flag, not the field
+
     answer = asyncio.run(
         token_from_grid({"grant_type": "client_credentials", "client_id": key_id, "client_secret": secret})
     )
