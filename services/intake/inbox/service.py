@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.inbox import repository
 from services.intake.webhooks import service as webhooks
-from services.intake.webhooks.service import INTEGRATION_PREFIX, Heard
+from services.intake.webhooks.service import Heard, may_have_webhook
 from shared.db import utcnow
 from shared.messages import (
     CASE_STATUS_CHANGED,
@@ -65,8 +65,10 @@ async def receive(session: AsyncSession, *, batch: InboxBatch) -> InboxReply:
     rows = {pair: _event_row(pair[0], change, known[pair[0]], now) for pair, change in owned.items()}
     stored = await repository.insert_events(session, list(rows.values()))
     # An integration's reports tell its webhook too (a grid worker's have none to tell).
-    told = sorted((pair for pair in stored if known[pair[0]].startswith(INTEGRATION_PREFIX)), key=_in_order)
-    await webhooks.enqueue_updates(session, [Heard(known[pair[0]], rows[pair], owned[pair]) for pair in told])
+    told = [
+        Heard(known[pair[0]], rows[pair], owned[pair]) for pair in stored if may_have_webhook(known[pair[0]])
+    ]
+    await webhooks.enqueue_updates(session, told)
     newest: dict[uuid.UUID, StatusChange] = {}
     for report_id, event_id in stored:
         current = newest.get(report_id)
@@ -81,11 +83,6 @@ async def receive(session: AsyncSession, *, batch: InboxBatch) -> InboxReply:
             for message, change in zip(batch.messages, changes, strict=True)
         ]
     )
-
-
-def _in_order(pair: tuple[uuid.UUID, int]) -> tuple[int, str]:
-    """Events in the order dispatch made them (then by report), for the webhooks' deliveries."""
-    return pair[1], str(pair[0])
 
 
 def _parse(message: InboxMessage) -> StatusChange | InboxResult:

@@ -172,7 +172,7 @@ async def _send_in_order(
         # The rest wait untried, with no backoff of their own: the endpoint's (``blocked_until``)
         # holds them all, in order.
         outcomes.update({m.id: Delivery(Outcome.retry, HELD_BACK, delay=0) for m in messages[index + 1 :]})
-        return outcomes, Failure(down=error in UNREACHABLE or error.startswith(NO_ANSWER), late=late)
+        return outcomes, Failure(down=error == UNREACHABLE or error.startswith(NO_ANSWER), late=late)
     return outcomes, None
 
 
@@ -263,8 +263,12 @@ async def _back_off(
             delay = backoff(webhook.failures, cap=endpoints.max_backoff)
             webhook.blocked_until = now + timedelta(seconds=delay)
             if failure.down and failure.late:
-                await repository.give_up_older(
-                    session, webhook.owner_id, before=now - endpoints.give_up, now=now, reason=GIVEN_UP
+                await repository.give_up(
+                    session,
+                    webhook.owner_id,
+                    now=now,
+                    reason=GIVEN_UP,
+                    written_before=now - endpoints.give_up,
                 )
 
 

@@ -76,31 +76,22 @@ async def delivery_state(
     return int(counts[0]), int(counts[1]), last_error
 
 
-async def give_up_older(
-    session: AsyncSession, owner_id: str, *, before: datetime, now: datetime, reason: str
+async def give_up(
+    session: AsyncSession,
+    owner_id: str,
+    *,
+    now: datetime,
+    reason: str,
+    written_before: datetime | None = None,
 ) -> None:
-    """Mark dead the owner's undelivered updates written before ``before`` (and not leased)."""
-    await session.execute(
-        update(WebhookMessage)
-        .where(
-            WebhookMessage.owner_id == owner_id,
-            WebhookMessage.sent_at.is_(None),
-            WebhookMessage.dead_at.is_(None),
-            WebhookMessage.created_at < before,
-            WebhookMessage.lease_until.is_(None) | (WebhookMessage.lease_until < now),
-        )
-        .values(dead_at=now, last_error=reason)
-    )
-
-
-async def give_up_pending(session: AsyncSession, owner_id: str, *, now: datetime, reason: str) -> None:
-    """Mark the owner's undelivered updates dead (its webhook is gone)."""
-    await session.execute(
-        update(WebhookMessage)
-        .where(
-            WebhookMessage.owner_id == owner_id,
-            WebhookMessage.sent_at.is_(None),
-            WebhookMessage.dead_at.is_(None),
-        )
-        .values(dead_at=now, last_error=reason, lease_owner=None, lease_until=None)
-    )
+    """Mark dead the owner's undelivered updates (only those written before ``written_before``
+    when given), but for those a pass holds now: it marks them itself."""
+    conditions = [
+        WebhookMessage.owner_id == owner_id,
+        WebhookMessage.sent_at.is_(None),
+        WebhookMessage.dead_at.is_(None),
+        WebhookMessage.lease_until.is_(None) | (WebhookMessage.lease_until < now),
+    ]
+    if written_before is not None:
+        conditions.append(WebhookMessage.created_at < written_before)
+    await session.execute(update(WebhookMessage).where(*conditions).values(dead_at=now, last_error=reason))

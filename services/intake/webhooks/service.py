@@ -38,7 +38,13 @@ from shared.outbox import mark_enqueued
 from shared.schemas import decode_cursor, encode_cursor
 
 INTEGRATION_PREFIX = "integration:"
-"""Only integrations have webhooks: a report whose reporter id has another form needs no look-up."""
+
+
+def may_have_webhook(reporter_id: str) -> bool:
+    """Only integrations have webhooks: a report whose reporter id has another form (a grid
+    worker's) needs no look-up, on the status inbox's hot path."""
+    return reporter_id.startswith(INTEGRATION_PREFIX)
+
 
 REPORT_UPDATED = "report.updated"
 REMOVED = "the webhook was removed"
@@ -88,9 +94,7 @@ async def rotate_secret(session: AsyncSession, *, owner: Actor) -> WebhookRead:
 
 async def remove_webhook(session: AsyncSession, *, owner: Actor) -> None:
     """Remove the caller's webhook; its undelivered updates are given up (kept, as dead)."""
-    webhook = await _own(session, owner, for_update=True)
-    await repository.give_up_pending(session, owner.id, now=utcnow(), reason=REMOVED)
-    await session.delete(webhook)
+    await _remove(session, await _own(session, owner, for_update=True))
 
 
 class _After(BaseModel):
@@ -116,7 +120,13 @@ async def remove_webhook_of(session: AsyncSession, *, owner_id: str) -> None:
     webhook = await repository.get(session, owner_id, for_update=True)
     if webhook is None:
         raise NotFound(f"{owner_id} has no webhook")
-    await repository.give_up_pending(session, owner_id, now=utcnow(), reason=REMOVED)
+    await _remove(session, webhook)
+
+
+async def _remove(session: AsyncSession, webhook: Webhook) -> None:
+    """Delete the webhook and give up its undelivered updates (kept, as dead). Those a pass is
+    sending stay with it: it marks them sent, or they die as removed on the next pass."""
+    await repository.give_up(session, webhook.owner_id, now=utcnow(), reason=REMOVED)
     await session.delete(webhook)
 
 
@@ -159,13 +169,16 @@ class Heard:
 
 
 async def enqueue_updates(session: AsyncSession, heard: Sequence[Heard]) -> None:
-    """Write the updates heard by reports whose reporters have a webhook, for delivery after commit."""
-    owners = {h.reporter_id for h in heard if h.reporter_id.startswith(INTEGRATION_PREFIX)}
-    if not owners:
+    """Write the updates heard by reports whose reporters have a webhook (``may_have_webhook``
+    picked them), for delivery after commit, in the order dispatch made them (then by report)."""
+    if not heard:
         return
-    hooked = {webhook.owner_id for webhook in await repository.of_owners(session, owners)}
+    hooked = {
+        webhook.owner_id for webhook in await repository.of_owners(session, {h.reporter_id for h in heard})
+    }
     now = utcnow()
-    rows = [_message(h, now) for h in heard if h.reporter_id in hooked]
+    in_order = sorted(heard, key=lambda h: (h.event["event_id"], str(h.event["report_id"])))
+    rows = [_message(h, now) for h in in_order if h.reporter_id in hooked]
     if rows:
         await repository.add_messages(session, rows)
         mark_enqueued(session, WebhookMessage)
