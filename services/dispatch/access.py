@@ -51,7 +51,10 @@ READ = Rule(roles=STAFF, scopes=frozenset({REPORTS_READ}))
 _CASE = "/v1/cases/{case_id}"
 
 POLICY: dict[tuple[str, str], Rule] = {
+    ("GET", "/v1/calendar/{year}"): Rule(roles=STAFF),
+    ("PUT", "/v1/calendar/{year}"): Rule(roles=frozenset({Role.admin})),
     ("GET", "/v1/cases"): READ,
+    ("GET", "/v1/figures"): Rule(roles=STAFF),
     ("GET", _CASE): READ,
     ("POST", f"{_CASE}/dispatch"): Rule(roles=OFFICE),
     ("POST", f"{_CASE}/reject"): Rule(roles=OFFICE),
@@ -108,6 +111,14 @@ def case_scope(actor: Actor) -> ColumnElement[bool]:
     if reaches_as_reporter(actor):
         return or_(whole_case_scope(actor), reported_by(actor))
     return false()
+
+
+def figures_scope(actor: Actor) -> ColumnElement[bool]:
+    """The cases ``actor``'s figures count: those they see whole (a grid role: their regions'
+    cells, not the cases elsewhere they only reported on)."""
+    if actor.sees_subdistrict or actor.role is Role.handler:
+        return case_scope(actor)
+    return whole_case_scope(actor)
 
 
 def whole_case_scope(actor: Actor) -> ColumnElement[bool]:

@@ -16,9 +16,12 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from services.dispatch.calendar.router import router as calendar_router
+from services.dispatch.calendar.service import Calendar
 from services.dispatch.cases.router import router as cases_router
 from services.dispatch.clients.grid import GridClient
 from services.dispatch.clients.intake import IntakeClient
+from services.dispatch.figures.router import router as figures_router
 from services.dispatch.inbox.router import router as inbox_router
 from services.dispatch.relay import build_relay
 from services.dispatch.settings import DispatchSettings
@@ -36,6 +39,7 @@ class State(TypedDict):
     verifier: TokenVerifier
     grid: GridClient
     intake: IntakeClient
+    calendar: Calendar
     relay: Relay
     relays: list[Relay]
 
@@ -83,6 +87,7 @@ def create_app(
                 verifier=identity.verifier,
                 grid=grid,
                 intake=intake,
+                calendar=Calendar(settings),
                 relay=relay,
                 relays=[relay],
             )
@@ -103,5 +108,5 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         cors_origins=settings.cors_origins,
         token_url=f"{settings.public_grid_url or settings.grid_url}{TOKEN_PATH}",
-        routers=[cases_router, inbox_router],
+        routers=[cases_router, figures_router, calendar_router, inbox_router],
     )

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from services.dispatch.access import CurrentActor
+from services.dispatch.calendar.service import Calendar
 from services.dispatch.clients.grid import GridClient
 from services.dispatch.settings import DispatchSettings
 from shared.deps import SessionDep
 
-__all__ = ["CurrentActor", "GridDep", "IfMatch", "SessionDep", "SettingsDep"]
+__all__ = ["CalendarDep", "CurrentActor", "GridDep", "IfMatch", "SessionDep", "SettingsDep"]
 
 
 async def get_settings(request: Request) -> DispatchSettings:
@@ -24,12 +25,18 @@ async def get_grid(request: Request) -> GridClient:
     return grid
 
 
+async def get_calendar(request: Request) -> Calendar:
+    calendar: Calendar = request.state.calendar
+    return calendar
+
+
+CalendarDep = Annotated[Calendar, Depends(get_calendar)]
 SettingsDep = Annotated[DispatchSettings, Depends(get_settings)]
 GridDep = Annotated[GridClient, Depends(get_grid)]
 IfMatch = Annotated[
     str | None,
     Header(
         alias="If-Match",
-        description='the ETag of the case as last read, with its quotes ("3"), or *; required',
+        description='the ETag as last read, with its quotes ("3"), or *; required',
     ),
 ]

@@ -7,7 +7,7 @@ day bumped with an atomic upsert, so two writers never draw the same number on e
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -188,6 +188,31 @@ class CaseNumberCounter(Base):
 
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     last: Mapped[int] = mapped_column(Integer)
+
+
+class CalendarYear(Base):
+    """A year of the office's working calendar as an admin last set it: its holidays and
+    make-up working days are its :class:`CalendarDay` rows (the weekdays and hours are
+    settings). A year never set has no row, and counts the settings' working weekdays."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class CalendarDay(Base):
+    """A day the week's rule gets wrong: a ``holiday`` on a working weekday, or a make-up
+    ``workday`` (调休) on a day off."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    year: Mapped[int] = mapped_column(ForeignKey("calendar_years.year", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str | None] = mapped_column(String(64))
 
 
 class OutboxMessage(OutboxMixin, Base):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.dispatch.calendar.working_time import WorkingTime, parse_spans, parse_weekdays
 from shared.settings import RelaySettings, service_url
 
 
@@ -31,4 +33,49 @@ class DispatchSettings(RelaySettings):
     )
     feedback_window_days: float = Field(default=7.0, ge=0, description="unsatisfied feedback reopens within")
     routing_cache_seconds: float = Field(default=60.0, ge=0)
-    timezone: str = Field(default="Asia/Shanghai", description="the day of case numbers (WG<yyyymmdd>-nnnn)")
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        description="the office's time zone: the day of case numbers (WG<yyyymmdd>-nnnn), the working hours",
+    )
+    working_hours: str = Field(
+        default="08:30-12:00,14:00-17:30",
+        description="a working day's spans (office time zone): normal categories' time limits count them",
+    )
+    working_weekdays: str = Field(
+        default="mon-fri",
+        description="the week's working days (mon-fri, mon-sat …); the calendar's holidays aside",
+    )
+    calendar_cache_seconds: float = Field(
+        default=60.0, ge=0, le=3600, description="how soon another dispatch process sees a changed calendar"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"{value!r} is not a time zone: write an IANA name such as Asia/Shanghai"
+            ) from exc
+        return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _spans(cls, value: str) -> str:
+        parse_spans(value)
+        return value
+
+    @field_validator("working_weekdays")
+    @classmethod
+    def _weekdays(cls, value: str) -> str:
+        parse_weekdays(value)
+        return value
+
+    def working_time(self) -> WorkingTime:
+        """The working week these settings describe, before the calendar's holidays."""
+        return WorkingTime(
+            zone=ZoneInfo(self.timezone),
+            spans=parse_spans(self.working_hours),
+            weekdays=parse_weekdays(self.working_weekdays),
+        )

@@ -59,7 +59,10 @@ class Expect:
 
 CASE = "/v1/cases/{case_id}"
 SPEC: dict[tuple[str, str], Expect] = {
+    ("GET", "/v1/calendar/{year}"): Expect(STAFF, "list"),
+    ("PUT", "/v1/calendar/{year}"): Expect(frozenset({Role.admin}), "command", {"days": []}),
     ("GET", "/v1/cases"): Expect(EVERYONE - {Role.service}, "list"),
+    ("GET", "/v1/figures"): Expect(STAFF, "list"),
     ("GET", CASE): Expect(EVERYONE - {Role.service}, "read"),
     ("POST", f"{CASE}/dispatch"): Expect(
         frozenset({Role.dispatcher, Role.supervisor}), "command", {"department_code": "works"}
@@ -160,7 +163,7 @@ async def test_the_authorization_matrix(dispatch: Dispatch) -> None:
             if spec.kind == "note":  # a note needs no If-Match: a stale one stops it at the check
                 headers = {**headers, "If-Match": '"0"'}
             for in_scope, case_id in ((True, inside), (False, outside)):
-                url = path.replace("{case_id}", str(case_id))
+                url = path.replace("{case_id}", str(case_id)).replace("{year}", "2026")
                 response = await dispatch.client.request(method, url, headers=headers, json=spec.body)
                 want = expected(spec, role, in_scope)
                 checked += 1

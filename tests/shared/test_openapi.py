@@ -82,7 +82,12 @@ COMMANDS = (
 )
 ANSWERS_ETAG: dict[str, set[str]] = {
     "intake": {"GET /v1/reports/{report_id} 200", "GET /v1/reports/{report_id} 304"},
-    "dispatch": {"GET /v1/cases/{case_id} 200", *(f"POST /v1/cases/{{case_id}}/{c} 200" for c in COMMANDS)},
+    "dispatch": {
+        "GET /v1/cases/{case_id} 200",
+        *(f"POST /v1/cases/{{case_id}}/{c} 200" for c in COMMANDS),
+        "GET /v1/calendar/{year} 200",
+        "PUT /v1/calendar/{year} 200",
+    },
     "grid": {
         "GET /v1/territory/cells 200",
         "GET /v1/territory/cells 304",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.dispatch.calendar.service import Calendar
 from services.dispatch.cases import timeline
 from services.dispatch.cases.lifecycle import Step, feedback_given_since_close, feedback_reopens, next_status
 from services.dispatch.cases.reading import case_detail
@@ -18,6 +19,7 @@ from shared.errors import Conflict
 
 async def feedback(
     session: AsyncSession,
+    calendar: Calendar,
     *,
     case_id: int,
     if_match: str | None,
@@ -48,7 +50,7 @@ async def feedback(
     )
     if reopen:
         next_status(Step.reopen, before)
-        rework(case, now)
+        rework(case, now, await calendar.working_time(session))
         await timeline.record(
             session,
             case,

@@ -12,7 +12,8 @@ fails; unsatisfied ``feedback`` inside the window adds a ``reopen``)::
                                          closed ◄──────────────────────────┘ or close (office)
                                            │ feedback (stays closed) / reopen (→ dispatched)
 
-Deadlines are wall-clock hours from dispatch; a working calendar is not modelled yet.
+A deadline is the category's time limit from dispatch: in working hours on the working
+calendar for a normal category, round the clock for an urgent or critical one.
 """
 
 from __future__ import annotations
@@ -21,9 +22,15 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from services.dispatch.calendar.working_time import WorkingTime
 from shared.errors import IllegalTransition
 
-DEFAULT_TIME_LIMIT_HOURS = 72
+DEFAULT_TIME_LIMIT_HOURS = 24
+"""A case without a category (dispatched from triage): 24 working hours, about three days."""
+
+ROUND_THE_CLOCK = frozenset({"urgent", "critical"})
+"""Urgencies whose time limit counts every hour (a pickpocket, an open manhole), not working
+hours: a stall blocking the road on Friday evening is not left until Monday."""
 
 
 class Status(StrEnum):
@@ -112,8 +119,13 @@ def verify_step(passed: bool) -> Step:
     return Step.verify if passed else Step.rework
 
 
-def deadline(start: datetime, time_limit_hours: int | None) -> datetime:
-    return start + timedelta(hours=time_limit_hours or DEFAULT_TIME_LIMIT_HOURS)
+def deadline(
+    start: datetime, time_limit_hours: int | None, urgency: str, working_time: WorkingTime
+) -> datetime:
+    hours = time_limit_hours or DEFAULT_TIME_LIMIT_HOURS
+    if urgency in ROUND_THE_CLOCK:
+        return start + timedelta(hours=hours)
+    return working_time.add(start, hours)
 
 
 def is_overdue(status: str, deadline_at: datetime | None, now: datetime) -> bool:

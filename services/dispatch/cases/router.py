@@ -32,7 +32,7 @@ from services.dispatch.cases.schemas import (
     ReturnRequest,
     VerifyRequest,
 )
-from services.dispatch.deps import CurrentActor, GridDep, IfMatch, SessionDep, SettingsDep
+from services.dispatch.deps import CalendarDep, CurrentActor, GridDep, IfMatch, SessionDep, SettingsDep
 from shared.errors import (
     Conflict,
     Forbidden,
@@ -128,15 +128,20 @@ async def dispatch(
     body: DispatchRequest,
     session: SessionDep,
     grid: GridDep,
+    calendar: CalendarDep,
     actor: CurrentActor,
     response: Response,
     if_match: IfMatch = None,
 ) -> CaseDetail:
     """派遣: send a case in triage to a department (names and time limit come from grid).
 
-    The deadline is the category's time limit from now, 72 hours when the case has no category.
+    The deadline is the category's time limit from now (24 hours without a category): working
+    hours on the working calendar for a normal category, round the clock for an urgent or
+    critical one (`GET /v1/calendar/{year}`).
     """
-    case = await service.dispatch(session, grid, case_id=case_id, if_match=if_match, body=body, actor=actor)
+    case = await service.dispatch(
+        session, grid, calendar, case_id=case_id, if_match=if_match, body=body, actor=actor
+    )
     return _with_etag(response, case)
 
 
@@ -187,13 +192,14 @@ async def verify(
     case_id: CaseId,
     body: VerifyRequest,
     session: SessionDep,
+    calendar: CalendarDep,
     actor: CurrentActor,
     response: Response,
     if_match: IfMatch = None,
 ) -> CaseDetail:
     """核查: on-site check of a resolved case. Passed closes it (结案); failed sends it back to the
     same department as rework with a new deadline (a note saying what is wrong is required)."""
-    case = await service.verify(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
+    case = await service.verify(session, calendar, case_id=case_id, if_match=if_match, body=body, actor=actor)
     return _with_etag(response, case)
 
 
@@ -207,6 +213,7 @@ async def reassign(
     body: ReassignRequest,
     session: SessionDep,
     grid: GridDep,
+    calendar: CalendarDep,
     actor: CurrentActor,
     response: Response,
     if_match: IfMatch = None,
@@ -214,8 +221,10 @@ async def reassign(
     """改派: send a dispatched or in-progress case to another department (→ dispatched).
 
     The new department must accept it again; the deadline is the category's time limit from
-    now (72 hours without a category). Reassigning to the department it is with is a 422."""
-    case = await service.reassign(session, grid, case_id=case_id, if_match=if_match, body=body, actor=actor)
+    now, counted as on dispatch. Reassigning to the department it is with is a 422."""
+    case = await service.reassign(
+        session, grid, calendar, case_id=case_id, if_match=if_match, body=body, actor=actor
+    )
     return _with_etag(response, case)
 
 
@@ -258,6 +267,7 @@ async def feedback(
     case_id: CaseId,
     body: FeedbackRequest,
     session: SessionDep,
+    calendar: CalendarDep,
     settings: SettingsDep,
     actor: CurrentActor,
     response: Response,
@@ -271,6 +281,7 @@ async def feedback(
     see without having reported on it (the office, its handlers, a grid worker of its cell)."""
     case = await give_feedback(
         session,
+        calendar,
         case_id=case_id,
         if_match=if_match,
         body=body,

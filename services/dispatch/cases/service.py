@@ -15,11 +15,14 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import access
+from services.dispatch.calendar.service import Calendar
+from services.dispatch.calendar.working_time import WorkingTime
 from services.dispatch.cases import repository, timeline
 from services.dispatch.cases.lifecycle import (
     Status,
     Step,
     deadline,
+    is_overdue,
     next_status,
     verify_step,
 )
@@ -45,14 +48,21 @@ from shared.etags import require_if_match
 
 
 def assign(
-    case: Case, *, department_code: str, department_name: str, time_limit_hours: int | None, now: datetime
+    case: Case,
+    *,
+    department_code: str,
+    department_name: str,
+    time_limit_hours: int | None,
+    now: datetime,
+    working_time: WorkingTime,
 ) -> None:
-    """Put a case in a department's hands with a fresh deadline (dispatch, auto-dispatch, rework)."""
+    """Put a case in a department's hands with a fresh deadline (dispatch, auto-dispatch, rework):
+    its time limit from now, on ``working_time`` unless its urgency counts round the clock."""
     case.status = Status.dispatched
     case.department_code = department_code
     case.department_name = department_name
     case.dispatched_at = now
-    case.deadline_at = deadline(now, time_limit_hours)
+    case.deadline_at = deadline(now, time_limit_hours, case.urgency, working_time)
 
 
 async def locked(
@@ -91,7 +101,7 @@ def who(actor: Actor) -> tuple[str, str]:
     return actor.id, actor.role.value
 
 
-def rework(case: Case, now: datetime) -> None:
+def rework(case: Case, now: datetime, working_time: WorkingTime) -> None:
     if case.department_code is None or case.department_name is None:  # pragma: no cover - dispatched before
         raise Conflict("the case has no department to send the rework to")
     assign(
@@ -100,6 +110,7 @@ def rework(case: Case, now: datetime) -> None:
         department_name=case.department_name,
         time_limit_hours=case.time_limit_hours,
         now=now,
+        working_time=working_time,
     )
     case.rework_count += 1
     case.resolved_at = None
@@ -109,6 +120,7 @@ def rework(case: Case, now: datetime) -> None:
 async def dispatch(
     session: AsyncSession,
     grid: GridClient,
+    calendar: Calendar,
     *,
     case_id: int,
     if_match: str | None,
@@ -144,6 +156,7 @@ async def dispatch(
         department_name=department.name_zh,
         time_limit_hours=case.time_limit_hours,
         now=now,
+        working_time=await calendar.working_time(session),
     )
     touch(case, now)
     await timeline.record(
@@ -215,12 +228,20 @@ async def resolve(
         at=now,
         note=body.note,
         photos=body.photos,
+        # the figures' on-time closure: each handling judged against its deadline then
+        data={"on_time": not is_overdue(before, case.deadline_at, now)},
     )
     return await case_detail(session, case, actor)
 
 
 async def verify(
-    session: AsyncSession, *, case_id: int, if_match: str | None, body: VerifyRequest, actor: Actor
+    session: AsyncSession,
+    calendar: Calendar,
+    *,
+    case_id: int,
+    if_match: str | None,
+    body: VerifyRequest,
+    actor: Actor,
 ) -> CaseDetail:
     case = await locked(session, case_id, if_match, actor)
     before, step = case.status, verify_step(body.passed)
@@ -232,7 +253,7 @@ async def verify(
         case.status = Status.closed
         case.closed_at = now
     else:
-        rework(case, now)
+        rework(case, now, await calendar.working_time(session))
     touch(case, now)
     await timeline.record(
         session,
@@ -251,6 +272,7 @@ async def verify(
 async def reassign(
     session: AsyncSession,
     grid: GridClient,
+    calendar: Calendar,
     *,
     case_id: int,
     if_match: str | None,
@@ -272,6 +294,7 @@ async def reassign(
         department_name=department.name_zh,
         time_limit_hours=case.time_limit_hours,
         now=now,
+        working_time=await calendar.working_time(session),
     )
     touch(case, now)
     await timeline.record(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.dispatch.calendar.working_time import WorkingTime
 from services.dispatch.cases import timeline
 from services.dispatch.cases.lifecycle import ANNOUNCED, Status
 from services.dispatch.cases.service import assign
@@ -134,6 +135,7 @@ def plan_batch(
     routing: Routing,
     open_cases: Mapping[int, Case],
     now: datetime,
+    working_time: WorkingTime,
 ) -> Plan:
     """Place every report as :func:`choose_cases` chose (``keys``); ``open_cases`` are the
     locked cases those keys join."""
@@ -144,7 +146,7 @@ def plan_batch(
             _merge(plan, cases[key], report, now)
         else:
             cases[key] = _open(plan, report, routing, now)
-            _register(plan, cases[key], report, routing, now)
+            _register(plan, cases[key], report, routing, now, working_time)
     return plan
 
 
@@ -220,7 +222,9 @@ def _open(plan: Plan, report: InboundReport, routing: Routing, now: datetime) ->
     return case
 
 
-def _register(plan: Plan, case: Case, report: InboundReport, routing: Routing, now: datetime) -> None:
+def _register(
+    plan: Plan, case: Case, report: InboundReport, routing: Routing, now: datetime, working_time: WorkingTime
+) -> None:
     """The new case's ``registered`` step, then ``dispatched`` when grid names a department."""
     reporter = (report.reporter_id, REPORTER_ROLE)
     registered = _step(case, "registered", None, reporter, {}, [report.report_id])
@@ -235,6 +239,7 @@ def _register(plan: Plan, case: Case, report: InboundReport, routing: Routing, n
         department_name=route.department.name_zh,
         time_limit_hours=route.category.time_limit_hours,
         now=now,
+        working_time=working_time,
     )
     case.version += 1
     data = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.dispatch.access import GUARDED
-from services.dispatch.deps import GridDep, SessionDep, SettingsDep
+from services.dispatch.deps import CalendarDep, GridDep, SessionDep, SettingsDep
 from services.dispatch.inbox import service
 from shared.errors import Forbidden, PeerUnavailable, Unauthorized, problem_responses
 from shared.messages import InboxBatch, InboxReply
@@ -18,7 +18,9 @@ router = APIRouter(prefix="/internal/v1", tags=["internal"], dependencies=GUARDE
     response_model=InboxReply,
     responses=problem_responses(Unauthorized, Forbidden, PeerUnavailable),
 )
-async def receive(batch: InboxBatch, session: SessionDep, grid: GridDep, settings: SettingsDep) -> InboxReply:
+async def receive(
+    batch: InboxBatch, session: SessionDep, grid: GridDep, calendar: CalendarDep, settings: SettingsDep
+) -> InboxReply:
     """Take a batch of ``report.received`` messages: one result per message, in order.
 
     Only intake may call it (its service token, ``service:intake``); anyone else is a 403.
@@ -28,4 +30,4 @@ async def receive(batch: InboxBatch, session: SessionDep, grid: GridDep, setting
     is a ``duplicate``; a payload that does not validate is ``rejected``. When grid is out of
     reach the whole batch answers 503 and nothing is written: send it again later.
     """
-    return await service.handle_batch(session, grid, batch=batch, settings=settings)
+    return await service.handle_batch(session, grid, calendar, batch=batch, settings=settings)

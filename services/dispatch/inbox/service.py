@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.dispatch.calendar.service import Calendar
 from services.dispatch.cases import repository as cases
 from services.dispatch.cases.lifecycle import FINISHED
 from services.dispatch.clients.grid import GridClient
@@ -55,7 +56,12 @@ CASE_COLUMNS = [column.key for column in Case.__table__.columns if column.key !=
 
 
 async def handle_batch(
-    session: AsyncSession, grid: GridClient, *, batch: InboxBatch, settings: DispatchSettings
+    session: AsyncSession,
+    grid: GridClient,
+    calendar: Calendar,
+    *,
+    batch: InboxBatch,
+    settings: DispatchSettings,
 ) -> InboxReply:
     results: list[InboxResult | None] = []
     reports: list[tuple[int, InboundReport]] = []
@@ -86,7 +92,7 @@ async def handle_batch(
 
     routing = await _ask_grid(grid, [report for _, report in fresh])
     try:
-        plan = await _place(session, [report for _, report in fresh], routing, settings)
+        plan = await _place(session, [report for _, report in fresh], routing, calendar, settings)
     except IntegrityError as exc:  # another delivery of the same report won the race
         raise ServiceUnavailable("a concurrent delivery wrote one of these reports; retry") from exc
     for (index, _), placement in zip(fresh, plan.placements, strict=True):
@@ -116,7 +122,11 @@ async def _ask_grid(grid: GridClient, reports: list[InboundReport]) -> Routing:
 
 
 async def _place(
-    session: AsyncSession, reports: list[InboundReport], routing: Routing, settings: DispatchSettings
+    session: AsyncSession,
+    reports: list[InboundReport],
+    routing: Routing,
+    calendar: Calendar,
+    settings: DispatchSettings,
 ) -> Plan:
     """Read the open cases the reports may join, decide in memory, write it all in bulk."""
     await repository.serialize_placement(session)
@@ -124,8 +134,11 @@ async def _place(
     areas = [a for a in (merge_area(r, radius_m=radius, window_hours=window) for r in reports) if a]
     nearby = await repository.open_reports_in(session, areas)
     keys, open_cases = await _choose_and_lock(session, reports, nearby, radius_m=radius, window_hours=window)
+    working_time = await calendar.working_time(session)
     now = utcnow()
-    plan = plan_batch(reports, keys=keys, routing=routing, open_cases=open_cases, now=now)
+    plan = plan_batch(
+        reports, keys=keys, routing=routing, open_cases=open_cases, now=now, working_time=working_time
+    )
     stamp = now.astimezone(ZoneInfo(settings.timezone)).strftime("%Y%m%d")
     numbers = await repository.draw_case_numbers(session, stamp, len(plan.new_cases))
     for case, number in zip(plan.new_cases, numbers, strict=True):

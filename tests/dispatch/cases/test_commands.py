@@ -87,11 +87,11 @@ async def test_a_case_walks_the_whole_lifecycle(dispatch: Dispatch) -> None:
     ]
 
 
-async def test_dispatch_without_category_gives_72_hours(dispatch: Dispatch) -> None:
+async def test_dispatch_without_category_gives_24_hours(dispatch: Dispatch) -> None:
     case = await triage_case(dispatch)
     done = await dispatch.ok(case["id"], "dispatch", {"department_code": "market"})
     span = datetime.fromisoformat(done["deadline_at"]) - datetime.fromisoformat(done["dispatched_at"])
-    assert span == timedelta(hours=72)
+    assert span == timedelta(hours=24)
 
 
 async def test_dispatch_to_an_unknown_department_or_category_is_422(dispatch: Dispatch) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from services.dispatch.calendar.working_time import WorkingTime, parse_spans, parse_weekdays
 from services.dispatch.cases.lifecycle import (
     Status,
     Step,
@@ -17,6 +19,8 @@ from services.dispatch.cases.lifecycle import (
     verify_step,
 )
 from shared.errors import IllegalTransition
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 T, D, P, R, C, X = (
     Status.triage,
@@ -80,10 +84,21 @@ def test_reassign_and_close_are_their_own_timeline_actions() -> None:
     assert (Step.reassign.value, Step.close.value, Step.verify.value) == ("reassigned", "closed", "verified")
 
 
-def test_deadline_uses_the_time_limit_or_72_hours() -> None:
-    start = datetime(2026, 11, 27, 8, tzinfo=UTC)
-    assert deadline(start, 4) == start + timedelta(hours=4)
-    assert deadline(start, None) == start + timedelta(hours=72)
+OFFICE = WorkingTime(
+    zone=ZoneInfo("Asia/Shanghai"),
+    spans=parse_spans("08:30-12:00,14:00-17:30"),
+    weekdays=parse_weekdays("mon-fri"),
+)
+
+
+def test_a_normal_time_limit_counts_working_hours_an_urgent_one_every_hour() -> None:
+    friday_4pm = datetime(2026, 11, 27, 16, tzinfo=SHANGHAI)
+    monday_11am = datetime(2026, 11, 30, 11, tzinfo=SHANGHAI)  # 1.5 h on Friday, 2.5 on Monday
+    assert deadline(friday_4pm, 4, "normal", OFFICE) == monday_11am
+    assert deadline(friday_4pm, 4, "urgent", OFFICE) == friday_4pm + timedelta(hours=4)
+    assert deadline(friday_4pm, 2, "critical", OFFICE) == friday_4pm + timedelta(hours=2)
+    # no category: 24 working hours: 1.5 on Friday, 7 a day Monday to Wednesday, 1.5 on Thursday
+    assert deadline(friday_4pm, None, "normal", OFFICE) == datetime(2026, 12, 3, 10, tzinfo=SHANGHAI)
 
 
 def test_overdue_only_while_the_department_handles_it_past_the_deadline() -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
 
+from services.dispatch.calendar.working_time import WorkingTime
 from services.dispatch.inbox.merging import nearest_case
 from services.dispatch.inbox.planning import Routing, choose_cases, plan_batch
 from services.dispatch.inbox.repository import NearbyReport, utc_days
@@ -69,7 +71,14 @@ def planned_cases(
     open_cases = {
         n.case_id: Case(id=n.case_id, status="dispatched", report_count=1, version=1) for n in nearby
     }
-    plan = plan_batch(reports, keys=keys, routing=NO_ROUTES, open_cases=open_cases, now=NOW)
+    plan = plan_batch(
+        reports,
+        keys=keys,
+        routing=NO_ROUTES,
+        open_cases=open_cases,
+        now=NOW,
+        working_time=WorkingTime.round_the_clock(ZoneInfo("UTC")),
+    )
     numbering = {id(case): NEW + i for i, case in enumerate(plan.new_cases)}
     return [numbering.get(id(p.case), p.case.id) for p in plan.placements]
 

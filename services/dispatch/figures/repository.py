@@ -1,0 +1,77 @@
+"""The figures' query: one grouped scan of the period's cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, case, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch.cases.lifecycle import Status, Step
+from services.dispatch.cases.repository import overdue
+from services.dispatch.models import Case, CaseEvent
+
+
+@dataclass(frozen=True)
+class Counts:
+    department_code: str | None
+    department_name: str | None
+    cases: int
+    rejected: int
+    closed: int
+    closed_on_time: int
+    reworked: int
+    overdue: int
+    rated: int
+    rating_sum: int
+    satisfied: int
+    unsatisfied: int
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def resolved_late() -> ColumnElement[bool]:
+    """The case was resolved past its deadline at least once (its ``resolved`` events say)."""
+    return exists().where(
+        CaseEvent.case_id == Case.id,
+        CaseEvent.action == Step.resolve.value,
+        CaseEvent.data["on_time"].as_boolean() == False,  # noqa: E712 - SQL, not Python
+    )
+
+
+async def counts(
+    session: AsyncSession,
+    *,
+    registered_from: datetime,
+    registered_to: datetime,
+    scope: ColumnElement[bool],
+    department: str | None,
+    now: datetime,
+) -> list[Counts]:
+    closed = Case.status == Status.closed.value
+    query = (
+        select(
+            Case.department_code,
+            func.max(Case.department_name),
+            func.count(),
+            _count_if(Case.status == Status.rejected.value),
+            _count_if(closed),
+            _count_if(and_(closed, ~resolved_late())),
+            _count_if(Case.rework_count > 0),
+            _count_if(overdue(now)),
+            func.count(Case.rating),
+            func.coalesce(func.sum(Case.rating), 0),
+            _count_if(Case.rating >= 4),
+            _count_if(Case.rating <= 2),
+        )
+        .where(Case.created_at >= registered_from, Case.created_at < registered_to, scope)
+        .group_by(Case.department_code)
+        .order_by(Case.department_code)
+    )
+    if department is not None:
+        query = query.where(Case.department_code == department)
+    rows = (await session.execute(query)).all()
+    return [Counts(row[0], row[1], *(int(value or 0) for value in row[2:])) for row in rows]

@@ -1,0 +1,104 @@
+"""The figures a supervisor is judged by (考核): closure, on-time closure, rework and
+satisfaction rates of the cases registered in a period, by department.
+
+Computed from the cases and their timeline when asked: a case counts in the period it was
+registered in, under the department it is with now, as it stands now. On time means every
+``resolved`` event of the case came before the deadline then in force (the event records it);
+a case still open is not closed on time, however young.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch import access
+from services.dispatch.figures import repository
+from services.dispatch.figures.repository import Counts
+from services.dispatch.figures.schemas import DepartmentFigures, Figures, FiguresRead
+from shared.actors import Actor
+from shared.db import utcnow
+from shared.errors import Unprocessable
+
+MAX_PERIOD_DAYS = 366
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _figures(counts: list[Counts]) -> Figures:
+    def total(name: str) -> int:
+        return sum(getattr(c, name) for c in counts)
+
+    cases, rejected, rated = total("cases"), total("rejected"), total("rated")
+    to_close = cases - rejected
+    return Figures(
+        cases=cases,
+        rejected=rejected,
+        to_close=to_close,
+        closed=total("closed"),
+        closed_on_time=total("closed_on_time"),
+        reworked=total("reworked"),
+        overdue=total("overdue"),
+        rated=rated,
+        satisfied=total("satisfied"),
+        unsatisfied=total("unsatisfied"),
+        mean_rating=round(total("rating_sum") / rated, 2) if rated else None,
+        closure_rate=_rate(total("closed"), to_close),
+        on_time_closure_rate=_rate(total("closed_on_time"), to_close),
+        rework_rate=_rate(total("reworked"), to_close),
+        satisfaction_rate=_rate(total("satisfied"), rated),
+    )
+
+
+def period(since: date | None, until: date | None, zone: ZoneInfo, now: datetime) -> tuple[date, date]:
+    """The period asked, by default the month so far (in the office's time zone); 422 when it
+    ends before it starts or is longer than :data:`MAX_PERIOD_DAYS`."""
+    today = now.astimezone(zone).date()
+    since = since or today.replace(day=1)
+    until = until or today + timedelta(days=1)
+    if until <= since:
+        raise Unprocessable(
+            f"until ({until}) must come after since ({since}): until is the day after the last"
+        )
+    if (until - since).days > MAX_PERIOD_DAYS:
+        raise Unprocessable(f"a period is at most {MAX_PERIOD_DAYS} days: ask for a year at a time")
+    return since, until
+
+
+async def figures(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    since: date | None,
+    until: date | None,
+    department: str | None,
+    timezone: str,
+) -> FiguresRead:
+    zone, now = ZoneInfo(timezone), utcnow()
+    first, after = period(since, until, zone, now)
+    counts = await repository.counts(
+        session,
+        registered_from=datetime.combine(first, time.min, zone),
+        registered_to=datetime.combine(after, time.min, zone),
+        scope=access.figures_scope(actor),
+        department=department,
+        now=now,
+    )
+    return FiguresRead(
+        since=first,
+        until=after,
+        timezone=timezone,
+        total=_figures(counts),
+        departments=[
+            DepartmentFigures(
+                department_code=c.department_code,
+                department_name=c.department_name,
+                **_figures([c]).model_dump(),
+            )
+            for c in counts
+        ],
+    )

@@ -1,0 +1,146 @@
+"""``GET /v1/figures``: the rates a subdistrict is judged by, from the cases and their timeline."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.actors import Role
+from shared.db import utcnow
+from tests.dispatch import factories
+from tests.dispatch.conftest import ADMIN, HANDLER, SUPERVISOR, WORKER, WORKS_HANDLER, Dispatch
+from tests.dispatch.fakes import COMMUNITY, FAR_CELL, FAR_COMMUNITY, MANHOLE, OTHER
+from tests.support.tokens import bearer
+
+FAR_WORKER = bearer("he.min", Role.grid_worker, regions=[FAR_CELL])
+
+
+async def handle(dispatch: Dispatch, case_id: int, *, handler: dict[str, str] = HANDLER) -> None:
+    await dispatch.ok(case_id, "accept", {}, actor=handler)
+    await dispatch.ok(case_id, "resolve", {"note": "处理完毕"}, actor=handler)
+
+
+async def five_cases(dispatch: Dispatch) -> None:
+    """enforcement: one closed on time and rated 5, one resolved late and rated 3, one overdue;
+    works: one closed on time after a rework (in another community); no department: one
+    rejected from triage."""
+    on_time = await dispatch.new_case()
+    await handle(dispatch, on_time["id"])
+    await dispatch.ok(on_time["id"], "verify", {"passed": True})
+    await dispatch.ok(on_time["id"], "feedback", {"rating": 5})
+
+    late = await dispatch.new_case(lat=factories.LAT + 0.01)
+    await dispatch.set_case(late["id"], deadline_at=utcnow() - timedelta(minutes=1))
+    await handle(dispatch, late["id"])
+    await dispatch.ok(late["id"], "verify", {"passed": True})
+    await dispatch.ok(late["id"], "feedback", {"rating": 3})
+
+    overdue = await dispatch.new_case(lat=factories.LAT + 0.02)
+    await dispatch.set_case(overdue["id"], deadline_at=utcnow() - timedelta(minutes=1))
+
+    reworked = await dispatch.new_case(
+        lat=factories.LAT + 0.03, category=MANHOLE, grid_cell=FAR_CELL, community=FAR_COMMUNITY
+    )
+    await handle(dispatch, reworked["id"], handler=WORKS_HANDLER)
+    await dispatch.ok(reworked["id"], "verify", {"passed": False, "note": "井盖仍松动"}, actor=FAR_WORKER)
+    await handle(dispatch, reworked["id"], handler=WORKS_HANDLER)
+    await dispatch.ok(reworked["id"], "verify", {"passed": True}, actor=FAR_WORKER)
+
+    rejected = await dispatch.new_case(lat=factories.LAT + 0.04, category=OTHER)
+    assert rejected["status"] == "triage"
+    await dispatch.ok(rejected["id"], "reject", {"reason": "void"})
+
+
+async def figures(dispatch: Dispatch, headers: dict[str, str], **params: Any) -> dict[str, Any]:
+    response = await dispatch.client.get("/v1/figures", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def row(body: dict[str, Any], department: str | None) -> dict[str, Any]:
+    found: dict[str, Any] = next(d for d in body["departments"] if d["department_code"] == department)
+    return found
+
+
+async def test_the_rates_by_department_and_in_all(dispatch: Dispatch) -> None:
+    await five_cases(dispatch)
+    body = await figures(dispatch, SUPERVISOR)
+
+    enforcement = row(body, "enforcement")
+    assert enforcement["department_name"] == "执法中队"
+    assert {k: enforcement[k] for k in ("cases", "rejected", "to_close", "closed", "closed_on_time")} == {
+        "cases": 3,
+        "rejected": 0,
+        "to_close": 3,
+        "closed": 2,
+        "closed_on_time": 1,
+    }
+    assert (enforcement["overdue"], enforcement["reworked"]) == (1, 0)
+    assert (enforcement["rated"], enforcement["mean_rating"], enforcement["satisfied"]) == (2, 4.0, 1)
+    assert (enforcement["closure_rate"], enforcement["on_time_closure_rate"]) == (0.6667, 0.3333)
+    assert enforcement["satisfaction_rate"] == 0.5
+
+    works = row(body, "works")
+    assert (works["closed"], works["closed_on_time"], works["reworked"], works["rework_rate"]) == (
+        1,
+        1,
+        1,
+        1.0,
+    )
+    assert works["mean_rating"] is None and works["satisfaction_rate"] is None
+
+    nobody = row(body, None)
+    assert (nobody["cases"], nobody["rejected"], nobody["to_close"], nobody["closure_rate"]) == (
+        1,
+        1,
+        0,
+        None,
+    )
+
+    total = body["total"]
+    assert (total["cases"], total["to_close"], total["closed"], total["closed_on_time"]) == (5, 4, 3, 2)
+    assert (total["closure_rate"], total["on_time_closure_rate"], total["rework_rate"]) == (0.75, 0.5, 0.25)
+    assert (total["overdue"], total["rated"], total["unsatisfied"]) == (1, 2, 0)
+
+
+async def test_each_reader_counts_the_cases_of_their_post(dispatch: Dispatch) -> None:
+    await five_cases(dispatch)
+    handler = await figures(dispatch, HANDLER)
+    assert [d["department_code"] for d in handler["departments"]] == ["enforcement"]
+    assert handler["total"]["cases"] == 3
+
+    worker = await figures(dispatch, WORKER)  # the demo cell: enforcement's three and the rejected one
+    assert worker["total"]["cases"] == 4
+    leader = bearer("zheng.wei", Role.grid_leader, regions=[COMMUNITY])
+    assert (await figures(dispatch, leader))["total"]["cases"] == 4
+    assert (await figures(dispatch, FAR_WORKER))["total"]["cases"] == 1
+
+    only_works = await figures(dispatch, ADMIN, department="works")
+    assert [d["department_code"] for d in only_works["departments"]] == ["works"]
+
+
+async def test_the_period_is_office_days_and_bounded(dispatch: Dispatch) -> None:
+    await dispatch.new_case()
+    now = datetime.now(UTC)
+    today = (now + timedelta(hours=8)).date()  # Asia/Shanghai, the default time zone
+    assert (await figures(dispatch, ADMIN))["total"]["cases"] == 1  # the month so far
+    assert (await figures(dispatch, ADMIN, since=today.isoformat()))["total"]["cases"] == 1
+    later = await figures(
+        dispatch,
+        ADMIN,
+        since=(today + timedelta(days=1)).isoformat(),
+        until=(today + timedelta(days=2)).isoformat(),
+    )
+    assert later["total"]["cases"] == 0 and later["departments"] == []
+    assert later["total"]["closure_rate"] is None
+
+    for params, reason in (
+        ({"since": "2026-02-01", "until": "2026-01-01"}, "must come after"),
+        ({"since": "2024-01-01", "until": "2026-01-01"}, "at most 366 days"),
+        ({"since": "yesterday"}, "date"),
+        ({"department": "../cases"}, "pattern"),
+    ):
+        response = await dispatch.client.get("/v1/figures", params=params, headers=ADMIN)
+        assert response.status_code == 422, (params, response.text)
+        assert reason in response.text, (reason, response.text)
