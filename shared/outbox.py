@@ -9,7 +9,8 @@ claim has a lease of its own: a mark that comes after its lease ran out and the 
 were claimed again (by another relay or another batch of the same one) changes nothing. A
 relay that crashes between delivering and marking leaves its lease to expire; the next
 claim delivers again, so receivers must be idempotent, and all of ours are. Sent messages are
-kept ``keep_sent_days`` for inspection, then deleted by the relay (hourly); dead ones stay.
+kept ``keep_sent_days`` for inspection, dead ones ``keep_dead_days``, then deleted by the relay
+(hourly).
 """
 
 from __future__ import annotations
@@ -164,6 +165,7 @@ class Relay:
         max_backoff_seconds: float = 60.0,
         concurrency: int = 1,
         keep_sent_days: float = 7.0,
+        keep_dead_days: float = 90.0,
         purge_every_seconds: float = 3600.0,
     ) -> None:
         self.session_maker = session_maker
@@ -177,6 +179,7 @@ class Relay:
         self.max_backoff_seconds = max_backoff_seconds
         self.concurrency = concurrency
         self.keep_sent = timedelta(days=keep_sent_days)
+        self.keep_dead = timedelta(days=keep_dead_days)
         self.purge_every_seconds = purge_every_seconds
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -310,22 +313,26 @@ class Relay:
         return total
 
     async def purge(self, *, now: datetime | None = None) -> int:
-        """Delete the messages sent longer than ``keep_sent_days`` ago, oldest first, a batch
-        per transaction; pending and dead messages stay. Returns how many were deleted."""
+        """Delete the messages sent longer than ``keep_sent_days`` ago and those dead longer
+        than ``keep_dead_days``, oldest first, a batch per transaction; pending messages stay.
+        Returns how many were deleted."""
         table = self.model.__table__
-        cutoff = (now or utcnow()) - self.keep_sent
+        now = now or utcnow()
         deleted = 0
-        while True:
-            oldest = (
-                select(table.c.id).where(table.c.sent_at < cutoff).order_by(table.c.id).limit(PURGE_BATCH)
-            )
-            async with session_scope(self.session_maker) as session:
-                result = cast(
-                    CursorResult[Any], await session.execute(delete(table).where(table.c.id.in_(oldest)))
-                )
-            deleted += result.rowcount
-            if result.rowcount < PURGE_BATCH:
-                return deleted
+        for column, cutoff in (
+            (table.c.sent_at, now - self.keep_sent),
+            (table.c.dead_at, now - self.keep_dead),
+        ):
+            while True:
+                oldest = select(table.c.id).where(column < cutoff).order_by(table.c.id).limit(PURGE_BATCH)
+                async with session_scope(self.session_maker) as session:
+                    result = cast(
+                        CursorResult[Any], await session.execute(delete(table).where(table.c.id.in_(oldest)))
+                    )
+                deleted += result.rowcount
+                if result.rowcount < PURGE_BATCH:
+                    break
+        return deleted
 
     async def run_forever(self) -> None:
         """Deliver until cancelled, with ``concurrency`` batches in flight: while one batch waits
@@ -341,7 +348,11 @@ class Relay:
                 purged = await self.purge()
                 if purged:
                     log.info(
-                        "%s: deleted %d messages sent before the last %s", self.owner, purged, self.keep_sent
+                        "%s: deleted %d messages sent before the last %s or dead before the last %s",
+                        self.owner,
+                        purged,
+                        self.keep_sent,
+                        self.keep_dead,
                     )
             except Exception:
                 log.exception("%s: purging sent messages failed", self.owner)

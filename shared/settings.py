@@ -139,6 +139,9 @@ class RelaySettings(ServiceSettings):
     relay_keep_sent_days: float = Field(
         default=7.0, ge=0, description="how long sent outbox messages are kept before the relay deletes them"
     )
+    relay_keep_dead_days: float = Field(
+        default=90.0, ge=0, description="how long dead outbox messages are kept for inspection, then deleted"
+    )
 
     def relay_options(self) -> dict[str, Any]:
         """The keyword arguments of ``shared.outbox.Relay`` these settings give."""
@@ -149,4 +152,5 @@ class RelaySettings(ServiceSettings):
             "max_backoff_seconds": self.relay_max_backoff_seconds,
             "concurrency": self.relay_concurrency,
             "keep_sent_days": self.relay_keep_sent_days,
+            "keep_dead_days": self.relay_keep_dead_days,
         }

@@ -287,7 +287,7 @@ async def test_a_mark_after_its_lease_ran_out_leaves_the_next_claim_alone(
     assert intake.dispatch.report_ids == [body["id"]]
 
 
-async def test_sent_messages_are_kept_a_week_then_purged_and_dead_or_pending_ones_stay(
+async def test_sent_messages_are_kept_a_week_dead_ones_90_days_and_pending_ones_stay(
     intake: Intake,
 ) -> None:
     bodies = [report_body() for _ in range(4)]
@@ -322,3 +322,7 @@ async def test_sent_messages_are_kept_a_week_then_purged_and_dead_or_pending_one
     assert await intake.relay.purge() == 0
     assert await intake.relay.purge(now=now + timedelta(days=2)) == 1  # a week after its sending
     assert [m.id for m in await intake.outbox()] == [old_dead, pending]
+    assert intake.relay.keep_dead == timedelta(days=90)
+    assert await intake.relay.purge(now=now + timedelta(days=59)) == 0
+    assert await intake.relay.purge(now=now + timedelta(days=61)) == 1  # dead for 91 days
+    assert [m.id for m in await intake.outbox()] == [pending]
