@@ -201,6 +201,14 @@ def _storable_query(value: object) -> object:
     return value
 
 
+def _search_text(value: object) -> object:
+    return (value.strip() or None) if isinstance(value, str) else value
+
+
+SEARCH_TEXT = AfterValidator(_search_text)
+"""For a text search: the spaces around the words are not searched for, and a search of
+nothing but spaces is no search (it matched every text holding as many spaces)."""
+
 STORABLE_QUERY = AfterValidator(_storable_query)
 """For text in a query string, compared with stored text: refused with NUL, as in a body (SQLite
 cut a ``LIKE`` pattern at the NUL: ``q=%00`` matched every case). A lone surrogate cannot come

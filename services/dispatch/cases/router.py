@@ -46,7 +46,14 @@ from shared.errors import (
     problem_responses,
 )
 from shared.etags import answers_etag, etag
-from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_ROW_ID, PLAIN_DIGITS, STORABLE_QUERY
+from shared.schemas import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    MAX_ROW_ID,
+    PLAIN_DIGITS,
+    SEARCH_TEXT,
+    STORABLE_QUERY,
+)
 
 CaseId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="the case's id"), PLAIN_DIGITS]
 
@@ -86,6 +93,7 @@ async def list_cases(
         str | None,
         Query(max_length=200, description="text in description, address or number"),
         STORABLE_QUERY,
+        SEARCH_TEXT,
     ] = None,
     reporter: Text = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,

@@ -55,6 +55,8 @@ async def test_each_filter_returns_the_right_cases(dispatch: Dispatch) -> None:
     case_number = (await dispatch.read(stall))["case_number"]
     assert await ids(dispatch, q=case_number) == [stall]
     assert await ids(dispatch, q="100%") == []
+    assert await ids(dispatch, q="  镇海路 ") == [manhole]  # the spaces around are not searched for
+    assert await ids(dispatch, q="   ") == [elsewhere, manhole, stall]  # nothing to search: no filter
     assert await ids(dispatch, reporter="chen.li") == [elsewhere]
 
     listed = (await dispatch.client.get("/v1/cases", params={"overdue": "true"}, headers=DISPATCHER)).json()

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 import pytest
 
 from services.intake.reports import service
@@ -206,6 +207,39 @@ async def test_invalid_report_is_422(intake: Intake, change: dict[str, Any]) -> 
 
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
+    assert await intake.report_count() == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"NaN", "finite number"),
+        (b"Infinity", "finite number"),
+        (b"-Infinity", "finite number"),
+    ],
+)
+async def test_a_coordinate_that_is_no_number_is_422_saying_so(
+    intake: Intake, raw: bytes, reason: str
+) -> None:
+    """JSON has no NaN, but Python's parser reads it (and ``Infinity``): such a point used to be
+    refused as "less than or equal to 90", which puzzled the app's builder."""
+    body = report_body()
+    text = orjson.dumps({**body, "location": {"lat": 0.5, "lon": body["location"]["lon"]}})
+    response = await intake.client.post(
+        "/v1/reports", content=text.replace(b"0.5", raw), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert reason in response.json()["errors"][0]["msg"], response.text
+    assert await intake.report_count() == 0
+
+
+@pytest.mark.parametrize("report_id", [str(uuid.UUID(int=0)), str(uuid.UUID(int=(1 << 128) - 1))])
+async def test_the_nil_or_max_uuid_is_no_report_id(intake: Intake, report_id: str) -> None:
+    """An app that never filled in its id would send the nil UUID for every report, and every
+    phone's second report would meet a 409 naming someone else's."""
+    response = await intake.post_report(report_body(id=report_id))
+    assert response.status_code == 422, response.text
+    assert "generate a random one (version 4) per report" in response.text
     assert await intake.report_count() == 0
 
 
