@@ -60,6 +60,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", f"{_CASE}/reject"): Rule(roles=OFFICE),
     ("POST", f"{_CASE}/reassign"): Rule(roles=OFFICE),
     ("POST", f"{_CASE}/close"): Rule(roles=OFFICE),
+    ("POST", f"{_CASE}/urge"): Rule(roles=OFFICE),
     ("POST", f"{_CASE}/accept"): Rule(roles=HANDLERS),
     ("POST", f"{_CASE}/return"): Rule(roles=HANDLERS),
     ("POST", f"{_CASE}/resolve"): Rule(roles=HANDLERS),

@@ -36,6 +36,10 @@ HANDLING_WITH_DEADLINE = "deadline_at IS NOT NULL AND status IN ('dispatched', '
 """Cases that can fall overdue: a deadline, in the department's hands (``lifecycle.HANDLING``)."""
 
 
+URGED = "urge_count > 0"
+"""Cases the office urged at least once (督办件)."""
+
+
 class Base(DeclarativeBase):
     metadata = new_metadata()
 
@@ -73,6 +77,14 @@ class Case(Base):
             "deadline_at",
             postgresql_where=text(HANDLING_WITH_DEADLINE),
             sqlite_where=text(HANDLING_WITH_DEADLINE),
+        ),
+        # The console's urged list: few cases, newest first.
+        Index(
+            "ix_cases_urged_created_at_id",
+            "created_at",
+            "id",
+            postgresql_where=text(URGED),
+            sqlite_where=text(URGED),
         ),
         # The console's text search (``q``, ILIKE '%…%'): trigram indexes on PostgreSQL
         # (the pg_trgm extension comes with the migration), plain ones on SQLite. The address
@@ -115,6 +127,8 @@ class Case(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    urge_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """times the office urged the department (督办)"""
     report_count: Mapped[int] = mapped_column(Integer, default=1)
     rating: Mapped[int | None] = mapped_column(Integer)
     feedback_comment: Mapped[str | None] = mapped_column(String(1000))

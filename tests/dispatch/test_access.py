@@ -76,6 +76,7 @@ SPEC: dict[tuple[str, str], Expect] = {
     ("POST", f"{CASE}/close"): Expect(
         frozenset({Role.dispatcher, Role.supervisor}), "command", {"note": "x"}
     ),
+    ("POST", f"{CASE}/urge"): Expect(frozenset({Role.dispatcher, Role.supervisor}), "note", {"note": "x"}),
     ("POST", f"{CASE}/accept"): Expect(frozenset({Role.handler}), "command", {}),
     ("POST", f"{CASE}/return"): Expect(frozenset({Role.handler}), "command", {"reason": "x"}),
     ("POST", f"{CASE}/resolve"): Expect(frozenset({Role.handler}), "command", {"note": "x"}),

@@ -78,6 +78,7 @@ COMMANDS = (
     "close",
     "reject",
     "feedback",
+    "urge",
     "notes",
 )
 ANSWERS_ETAG: dict[str, set[str]] = {

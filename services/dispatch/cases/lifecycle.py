@@ -65,6 +65,7 @@ class Step(StrEnum):
     reject = "rejected"
     feedback = "feedback"
     reopen = "reopened"
+    urge = "urged"
     note = "note"
 
 
@@ -80,6 +81,7 @@ COMMAND: Mapping[Step, str] = {
     Step.reject: "reject",
     Step.feedback: "feedback",
     Step.reopen: "feedback",
+    Step.urge: "urge",
     Step.note: "note",
 }
 """The API command each step belongs to (named in the 409 problem)."""
@@ -96,6 +98,7 @@ TRANSITIONS: Mapping[Step, Mapping[Status, Status]] = {
     Step.reject: {Status.triage: Status.rejected, Status.dispatched: Status.rejected},
     Step.feedback: {Status.closed: Status.closed},
     Step.reopen: {Status.closed: Status.dispatched},
+    Step.urge: {status: status for status in HANDLING},
     Step.note: {status: status for status in Status},
 }
 

@@ -108,6 +108,7 @@ class CaseFilters:
     community: str | None = None
     category: str | None = None
     overdue: bool | None = None
+    urged: bool | None = None
     q: str | None = None
     reporter: str | None = None
 
@@ -154,6 +155,8 @@ async def page(
     if filters.overdue is not None:
         late = overdue(now)
         query = query.where(late if filters.overdue else ~late)
+    if filters.urged is not None:
+        query = query.where(Case.urge_count > 0 if filters.urged else Case.urge_count == 0)
     if filters.q:
         # ILIKE (not lower(…) LIKE) so that PostgreSQL's trigram indexes serve it.
         pattern = "%" + filters.q.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"

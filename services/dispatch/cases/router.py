@@ -30,6 +30,7 @@ from services.dispatch.cases.schemas import (
     RejectRequest,
     ResolveRequest,
     ReturnRequest,
+    UrgeRequest,
     VerifyRequest,
 )
 from services.dispatch.deps import CalendarDep, CurrentActor, GridDep, IfMatch, SessionDep, SettingsDep
@@ -89,6 +90,7 @@ async def list_cases(
     overdue: Annotated[
         bool | None, Query(description="deadline passed while dispatched or in progress (not once resolved)")
     ] = None,
+    urged: Annotated[bool | None, Query(description="urged by the office at least once (督办件)")] = None,
     q: Annotated[
         str | None,
         Query(max_length=200, description="text in description, address or number"),
@@ -110,6 +112,7 @@ async def list_cases(
         community=community,
         category=category,
         overdue=overdue,
+        urged=urged,
         q=q,
         reporter=reporter,
     )
@@ -296,6 +299,24 @@ async def feedback(
         actor=actor,
         window_days=settings.feedback_window_days,
     )
+    return _with_etag(response, case)
+
+
+@router.post("/{case_id}/urge", response_model=CaseDetail, responses=COMMAND_RESPONSES)
+async def urge(
+    case_id: CaseId,
+    body: UrgeRequest,
+    session: SessionDep,
+    actor: CurrentActor,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """督办: the office presses the department on a case it is handling (dispatched or in
+    progress), with what it asks; the status stays, the case counts one more urging
+    (`urge_count`, the console's `urged` filter) and the timeline holds who urged and why.
+
+    `If-Match` is optional, as for a note: urging overwrites nothing another could have changed."""
+    case = await service.urge(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
     return _with_etag(response, case)
 
 

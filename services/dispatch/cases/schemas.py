@@ -40,6 +40,7 @@ class CaseRead(ResponseModel):
     resolved_at: datetime | None
     closed_at: datetime | None
     rework_count: int
+    urge_count: int = Field(description="times the office urged the department (督办)")
     report_count: int
     rating: int | None
     feedback_comment: str | None
@@ -137,6 +138,12 @@ class AcceptRequest(RequestModel):
     note: str | None = Field(default=None, max_length=2000)
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"note": "on our way"}]})
+
+
+class UrgeRequest(RequestModel):
+    note: str = Field(min_length=1, max_length=2000, description="what the office asks of the department")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"note": "居民多次反映，请今日内处置完毕"}]})
 
 
 class ReturnRequest(RequestModel):

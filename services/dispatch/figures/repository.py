@@ -23,6 +23,7 @@ class Counts:
     closed_on_time: int
     reworked: int
     overdue: int
+    urged: int
     rated: int
     rating_sum: int
     satisfied: int
@@ -62,6 +63,7 @@ async def counts(
             _count_if(and_(closed, ~resolved_late())),
             _count_if(Case.rework_count > 0),
             _count_if(overdue(now)),
+            _count_if(Case.urge_count > 0),
             func.count(Case.rating),
             func.coalesce(func.sum(Case.rating), 0),
             _count_if(Case.rating >= 4),

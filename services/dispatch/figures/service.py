@@ -43,6 +43,7 @@ def _figures(counts: list[Counts]) -> Figures:
         closed_on_time=total("closed_on_time"),
         reworked=total("reworked"),
         overdue=total("overdue"),
+        urged=total("urged"),
         rated=rated,
         satisfied=total("satisfied"),
         unsatisfied=total("unsatisfied"),

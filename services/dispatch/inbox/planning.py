@@ -214,6 +214,7 @@ def _open(plan: Plan, report: InboundReport, routing: Routing, now: datetime) ->
         created_at=now,
         updated_at=now,
         rework_count=0,
+        urge_count=0,
         report_count=1,
         version=1,
     )

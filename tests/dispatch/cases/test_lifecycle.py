@@ -46,6 +46,8 @@ LEGAL = {
     (Step.reject, D): X,
     (Step.feedback, C): C,
     (Step.reopen, C): D,
+    (Step.urge, D): D,
+    (Step.urge, P): P,
     **{(Step.note, s): s for s in Status},
 }
 ALL_PAIRS = [(step, status) for step in Step for status in Status]
@@ -72,6 +74,7 @@ def test_illegal_moves_name_the_command_and_the_current_state(step: Step, status
         "feedback",
         "reassign",
         "close",
+        "urge",
     }
 
 

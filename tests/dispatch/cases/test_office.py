@@ -121,3 +121,38 @@ async def test_only_a_reporter_of_the_case_may_rate_it(dispatch: Dispatch) -> No
         "chen.li",
         "grid_worker",
     )
+
+
+async def test_the_office_urges_a_case_its_department_handles(dispatch: Dispatch) -> None:
+    """督办: the status stays, the case counts it, the console lists it, reporters hear nothing."""
+    case = await dispatch.new_case()
+    other = await dispatch.new_case(lat=factories.LAT + 0.01)
+    messages = len(await dispatch.outbox())
+
+    urged = await dispatch.ok(case["id"], "urge", {"note": "居民多次反映，请今日内处置"}, if_match=None)
+    assert (urged["status"], urged["urge_count"], urged["version"]) == ("dispatched", 1, case["version"] + 1)
+    event = urged["timeline"][-1]
+    assert (event["action"], event["from_status"], event["to_status"]) == (
+        "urged",
+        "dispatched",
+        "dispatched",
+    )
+    assert (event["actor_id"], event["note"]) == ("li.dispatcher", "居民多次反映，请今日内处置")
+    assert event["data"]["deadline_at"] == case["deadline_at"].replace("Z", "+00:00")
+    await dispatch.ok(case["id"], "accept", actor=HANDLER)
+    again = await dispatch.ok(case["id"], "urge", {"note": "还没处理完？"}, actor=SUPERVISOR)
+    assert (again["status"], again["urge_count"]) == ("in_progress", 2)
+    assert len(await dispatch.outbox()) == messages + 1  # the acceptance only
+
+    listed = await dispatch.client.get("/v1/cases", params={"urged": "true"}, headers=DISPATCHER)
+    assert [c["id"] for c in listed.json()["items"]] == [case["id"]]
+    not_urged = await dispatch.client.get("/v1/cases", params={"urged": "false"}, headers=DISPATCHER)
+    assert [c["id"] for c in not_urged.json()["items"]] == [other["id"]]
+    figures = (await dispatch.client.get("/v1/figures", headers=SUPERVISOR)).json()
+    assert figures["total"]["urged"] == 1
+
+    await dispatch.ok(case["id"], "resolve", {"note": "已处理"}, actor=HANDLER)
+    refused = await dispatch.act(case["id"], "urge", {"note": "x"})
+    assert refused.status_code == 409
+    assert "resolved" in refused.json()["detail"]
+    assert (await dispatch.act(case["id"], "urge", {"note": ""})).status_code == 422
