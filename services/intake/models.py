@@ -140,6 +140,10 @@ class Webhook(Base):
     url: Mapped[str] = mapped_column(String(500))
     secret: Mapped[str] = mapped_column(String(64))
     """``whsec_`` and base64: the key of the deliveries' signatures (Standard Webhooks)."""
+    previous_secret: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """After a rotation, deliveries are signed with the secret before it too, until then: a bot
+    still checking with the old one loses no update while it takes up the new."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     failures: Mapped[int] = mapped_column(Integer, default=0)

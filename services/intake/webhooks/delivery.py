@@ -41,7 +41,7 @@ from standardwebhooks.webhooks import Webhook as Signer
 
 from services.intake.models import Webhook, WebhookMessage
 from services.intake.webhooks import repository
-from services.intake.webhooks.service import REMOVED
+from services.intake.webhooks.service import REMOVED, signing_secrets
 from shared.db import session_scope, utcnow
 from shared.outbox import DELIVERY_SHARE_OF_LEASE, Deliver, Delivery, Outcome, Relay, backoff, claimable
 
@@ -111,7 +111,9 @@ def make_deliver(
         in_order = sorted(messages, key=lambda m: (m.payload["to"], m.id))
         owners = {m.payload["to"] for m in in_order}
         async with session_scope(session_maker) as session:
-            hooks = {w.owner_id: (w.url, w.secret) for w in await repository.of_owners(session, owners)}
+            hooks = {
+                w.owner_id: (w.url, signing_secrets(w)) for w in await repository.of_owners(session, owners)
+            }
         runs = {owner: list(theirs) for owner, theirs in groupby(in_order, key=lambda m: m.payload["to"])}
         sent = await asyncio.gather(
             *(_send_in_order(endpoints, hooks.get(owner), run, deadline) for owner, run in runs.items())
@@ -141,14 +143,14 @@ class Failure:
 
 
 async def _send_in_order(
-    endpoints: Endpoints, hook: tuple[str, str] | None, messages: list[Any], deadline: float
+    endpoints: Endpoints, hook: tuple[str, tuple[str, ...]] | None, messages: list[Any], deadline: float
 ) -> tuple[dict[int, Delivery], Failure | None]:
     """One endpoint's updates, one at a time in the order written, up to its first failure;
     the outcomes, and the failure if one stopped it."""
     if hook is None:
         return {m.id: Delivery(Outcome.dead, REMOVED) for m in messages}, None
-    url, secret = hook
-    signer = Signer(secret)
+    url, secrets = hook
+    signers = [Signer(secret) for secret in secrets]
     loop = asyncio.get_running_loop()
     outcomes: dict[int, Delivery] = {}
     for index, message in enumerate(messages):
@@ -157,7 +159,7 @@ async def _send_in_order(
         # failure: it goes again next pass, with the rest.
         within = endpoints.timeout if index == 0 else deadline - loop.time()
         body = message.payload["body"]
-        error = OUT_OF_TIME if within <= 0 else await _post(endpoints, signer, url, body, within)
+        error = OUT_OF_TIME if within <= 0 else await _post(endpoints, signers, url, body, within)
         if error is OUT_OF_TIME:
             outcomes.update({m.id: Delivery(Outcome.retry, OUT_OF_TIME, delay=0) for m in messages[index:]})
             return outcomes, None
@@ -177,7 +179,7 @@ async def _send_in_order(
 
 
 async def _post(
-    endpoints: Endpoints, signer: Signer, url: str, body: dict[str, Any], within: float
+    endpoints: Endpoints, signers: list[Signer], url: str, body: dict[str, Any], within: float
 ) -> str | None:
     """POST one update; None when the endpoint took it, else why not, in words that tell the
     integration what to fix and no more (not what else listens where it pointed).
@@ -190,7 +192,8 @@ async def _post(
         "user-agent": USER_AGENT,
         "webhook-id": body["id"],
         "webhook-timestamp": str(int(sent_at.timestamp())),
-        "webhook-signature": signer.sign(body["id"], sent_at, content),
+        # space-separated signatures, one per secret (Standard Webhooks): a verifier takes any
+        "webhook-signature": " ".join(signer.sign(body["id"], sent_at, content) for signer in signers),
     }
     try:
         async with asyncio.timeout(min(endpoints.timeout, within)):

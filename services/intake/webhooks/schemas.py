@@ -31,6 +31,11 @@ class WebhookRead(ResponseModel):
         description="the signing secret (`whsec_…`): answered only when the webhook is created or "
         "its secret rotated, and never again",
     )
+    previous_secret_until: datetime | None = Field(
+        default=None,
+        description="after a rotation: until then each delivery carries a second signature, made "
+        "with the secret the rotation replaced",
+    )
 
 
 class WebhookListed(WebhookRead):

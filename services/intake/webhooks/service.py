@@ -16,7 +16,7 @@ import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -48,6 +48,19 @@ def may_have_webhook(reporter_id: str) -> bool:
 
 REPORT_UPDATED = "report.updated"
 REMOVED = "the webhook was removed"
+
+
+SECRET_OVERLAP = timedelta(hours=24)
+"""How long after a rotation deliveries also carry a signature with the secret it replaced."""
+
+
+def signing_secrets(webhook: Webhook) -> tuple[str, ...]:
+    """The secrets a delivery is signed with now: the current one, and the one before it
+    while the rotation's overlap lasts."""
+    until = webhook.previous_secret_until
+    if webhook.previous_secret and until is not None and utcnow() < until:
+        return webhook.secret, webhook.previous_secret
+    return (webhook.secret,)
 
 
 def new_secret() -> str:
@@ -86,9 +99,13 @@ async def read_webhook(session: AsyncSession, *, owner: Actor) -> WebhookRead:
 
 
 async def rotate_secret(session: AsyncSession, *, owner: Actor) -> WebhookRead:
-    """A new secret, answered this once; deliveries are signed with it from now on, retries too."""
+    """A new secret, answered this once; deliveries are signed with it from now on, retries
+    too, and for :data:`SECRET_OVERLAP` with the one it replaces as well (a second signature in
+    the header, as Standard Webhooks allows), so a bot that checks with either takes them."""
     webhook = await _own(session, owner, for_update=True)
-    webhook.secret, webhook.updated_at = new_secret(), utcnow()
+    now = utcnow()
+    webhook.previous_secret, webhook.previous_secret_until = webhook.secret, now + SECRET_OVERLAP
+    webhook.secret, webhook.updated_at = new_secret(), now
     return await _read(session, webhook, with_secret=True)
 
 
@@ -140,6 +157,7 @@ async def _own(session: AsyncSession, owner: Actor, *, for_update: bool = False)
 async def _read(session: AsyncSession, webhook: Webhook, *, with_secret: bool = False) -> WebhookRead:
     pending, dead, last_error = await repository.delivery_state(session, webhook.owner_id, webhook.created_at)
     return WebhookRead(
+        previous_secret_until=webhook.previous_secret_until if signing_secrets(webhook)[1:] else None,
         url=webhook.url,
         created_at=webhook.created_at,
         updated_at=webhook.updated_at,

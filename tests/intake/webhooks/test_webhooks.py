@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,6 +15,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook as Verifier
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from services.intake.models import Webhook, WebhookMessage
 from services.intake.webhooks.delivery import OUT_OF_TIME, Endpoints, make_deliver
@@ -175,6 +176,37 @@ async def test_each_update_of_its_reports_is_delivered_signed(intake: Intake, en
     # the same event delivered again by dispatch is a duplicate: nothing more is sent
     await hear(intake, status_changed([report_id], event_id=2, status="in_progress", action="accepted"))
     assert len(endpoint.received) == 2
+
+
+async def test_after_a_rotation_the_old_secret_still_verifies_for_a_day(
+    intake: Intake, endpoint: Endpoint
+) -> None:
+    """A bot that rotates its secret and redeploys loses no update signed meanwhile: for 24 hours
+    each delivery carries a second signature, made with the secret the rotation replaced."""
+    old = (await set_webhook(intake)).json()["secret"]
+    rotated = (await intake.client.post("/v1/webhook/secret", headers=BOT)).json()
+    new = rotated["secret"]
+    until = rotated["previous_secret_until"]
+    assert until is not None
+    assert timedelta(hours=23) < datetime.fromisoformat(until) - utcnow() <= timedelta(hours=24)
+    report_id = await bot_report(intake)
+
+    await hear(intake, status_changed([report_id], event_id=1, status="dispatched"))
+    first = endpoint.received[-1]
+    assert len(first.headers["webhook-signature"].split(" ")) == 2
+    for secret in (new, old):
+        assert Verifier(secret).verify(first.content, dict(first.headers))["id"] == f"{report_id}:1"
+
+    async with session_scope(intake.relay.session_maker) as session:  # the day has passed
+        hook = await session.get(Webhook, BOT_ID)
+        assert hook is not None
+        hook.previous_secret_until = utcnow() - timedelta(seconds=1)
+    await hear(intake, status_changed([report_id], event_id=2, status="in_progress", action="accepted"))
+    second = endpoint.received[-1]
+    assert Verifier(new).verify(second.content, dict(second.headers))["id"] == f"{report_id}:2"
+    with pytest.raises(WebhookVerificationError):
+        Verifier(old).verify(second.content, dict(second.headers))
+    assert (await intake.client.get("/v1/webhook", headers=BOT)).json()["previous_secret_until"] is None
 
 
 async def test_a_failed_delivery_holds_back_the_next_and_is_retried(
