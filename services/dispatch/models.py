@@ -78,6 +78,14 @@ class Case(Base):
             postgresql_where=text(HANDLING_WITH_DEADLINE),
             sqlite_where=text(HANDLING_WITH_DEADLINE),
         ),
+        # The console's due list: the cases being handled, the soonest deadline first.
+        Index(
+            "ix_cases_handling_deadline_at_id",
+            "deadline_at",
+            "id",
+            postgresql_where=text(HANDLING_WITH_DEADLINE),
+            sqlite_where=text(HANDLING_WITH_DEADLINE),
+        ),
         # The console's urged list: few cases, newest first.
         Index(
             "ix_cases_urged_created_at_id",

@@ -91,16 +91,16 @@ async def test_a_trailing_slash_is_a_404_naming_the_path_meant_not_a_redirect() 
 
 
 async def test_a_query_parameter_the_route_does_not_take_is_422_naming_it() -> None:
-    """``?sort=deadline`` and ``?updated_since=`` were ignored with a 200, and a client took its
+    """``?order=deadline`` and ``?updated_since=`` were ignored with a 200, and a client took its
     list for sorted or filtered. A parameter the route takes passes (here on to the guard)."""
     async with client() as dispatch:
-        sorted_ = await dispatch.get("/v1/cases", params={"sort": "deadline", "status": "triage"})
+        sorted_ = await dispatch.get("/v1/cases", params={"order": "deadline", "status": "triage"})
         known = await dispatch.get("/v1/cases", params={"status": "triage", "limit": 5})
         probe = await dispatch.get("/healthz", params={"verbose": "1"})
     assert sorted_.status_code == 422, sorted_.text
     assert sorted_.headers["content-type"] == PROBLEM_JSON
     (error,) = sorted_.json()["errors"]
-    assert error["loc"] == ["query", "sort"]
+    assert error["loc"] == ["query", "order"]
     assert "status" in error["msg"] and "overdue" in error["msg"]  # what it does take
     assert known.status_code == 401  # the token is what it lacks
     assert probe.status_code == 422

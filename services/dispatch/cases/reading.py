@@ -27,6 +27,14 @@ class _Position(BaseModel):
     id: RowId
 
 
+class _DuePosition(BaseModel):
+    """The last case of the page before in the due list (soonest deadline first): a cursor of
+    the other order lacks ``deadline_at`` and is refused."""
+
+    deadline_at: Timestamp
+    id: RowId
+
+
 async def detail(session: AsyncSession, *, case_id: int, actor: Actor) -> CaseDetail:
     """The case as ``actor`` may read it; a case outside their scope is a 404 like a missing one."""
     case = await repository.get(session, case_id, scope=access.case_scope(actor))
@@ -106,7 +114,10 @@ async def list_cases(
     cursor: str | None,
 ) -> CasePage:
     after = None
-    if cursor:
+    if cursor and filters.due_first:
+        due = decode_cursor(cursor, _DuePosition)
+        after = (due.deadline_at, due.id)
+    elif cursor:
         position = decode_cursor(cursor, _Position)
         after = (position.created_at, position.id)
     scope = access.case_scope(actor)
@@ -115,7 +126,12 @@ async def list_cases(
         session, filters, scope=scope, now=utcnow(), limit=limit, after=after, as_reporter=reporter_of
     )
     items, more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor(_Position(created_at=items[-1].created_at, id=items[-1].id)) if more else None
+    next_cursor = None
+    if more and filters.due_first:
+        assert items[-1].deadline_at is not None  # the due list holds only cases with a deadline
+        next_cursor = encode_cursor(_DuePosition(deadline_at=items[-1].deadline_at, id=items[-1].id))
+    elif more:
+        next_cursor = encode_cursor(_Position(created_at=items[-1].created_at, id=items[-1].id))
     page = [CaseRead.model_validate(c) for c in items]
     as_reporter = [case.id for case in items if not access.sees_whole_case(actor, case)]
     if as_reporter:

@@ -111,16 +111,19 @@ class CaseFilters:
     urged: bool | None = None
     q: str | None = None
     reporter: str | None = None
+    due_first: bool = False
+    """``sort=due``: only cases a department is handling, the soonest deadline first."""
+
+
+def handling() -> ColumnElement[bool]:
+    """Cases with a deadline in a department's hands: the predicate of the partial indexes of
+    the overdue list and the due list (``HANDLING_WITH_DEADLINE``), which a query implies."""
+    return and_(Case.deadline_at.is_not(None), Case.status.in_([s.value for s in HANDLING]))
 
 
 def overdue(now: datetime) -> ColumnElement[bool]:
-    """Cases past their deadline while their department handles them (``lifecycle.is_overdue``);
-    it implies the predicate of the overdue list's partial index (``HANDLING_WITH_DEADLINE``)."""
-    return and_(
-        Case.deadline_at.is_not(None),
-        Case.deadline_at < now,
-        Case.status.in_([s.value for s in HANDLING]),
-    )
+    """Cases past their deadline while their department handles them (``lifecycle.is_overdue``)."""
+    return and_(handling(), Case.deadline_at < now)
 
 
 async def page(
@@ -133,8 +136,9 @@ async def page(
     after: tuple[datetime, int] | None,
     as_reporter: tuple[ColumnElement[bool], str] | None = None,
 ) -> list[Case]:
-    """The cases inside ``scope`` (the reader's), newest first, keyset on (created_at, id);
-    returns up to ``limit + 1`` rows.
+    """The cases inside ``scope`` (the reader's), newest first, keyset on (created_at, id), or
+    with ``due_first`` those being handled, the soonest deadline first, keyset on (deadline_at,
+    id); returns up to ``limit + 1`` rows.
 
     ``as_reporter``: (the cases the reader sees whole, the reader's id) when some cases reach
     them only as a reporter. On those, the text search looks only at the case number and their
@@ -179,6 +183,15 @@ async def page(
         if as_reporter is not None and filters.reporter != as_reporter[1]:
             named = and_(as_reporter[0], named)
         query = query.where(named)
+    if filters.due_first:
+        query = query.where(handling())
+        if after is not None:
+            deadline_at, case_id = after
+            query = query.where(
+                or_(Case.deadline_at > deadline_at, and_(Case.deadline_at == deadline_at, Case.id > case_id))
+            )
+        query = query.order_by(Case.deadline_at, Case.id).limit(limit + 1)
+        return list((await session.scalars(query)).all())
     if after is not None:
         created_at, case_id = after
         query = query.where(

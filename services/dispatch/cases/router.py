@@ -8,7 +8,7 @@ detail and its new ``ETag``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
@@ -91,6 +91,10 @@ async def list_cases(
         bool | None, Query(description="deadline passed while dispatched or in progress (not once resolved)")
     ] = None,
     urged: Annotated[bool | None, Query(description="urged by the office at least once (督办件)")] = None,
+    sort: Annotated[
+        Literal["newest", "due"],
+        Query(description="newest first, or due: the cases being handled, the soonest deadline first"),
+    ] = "newest",
     q: Annotated[
         str | None,
         Query(max_length=200, description="text in description, address or number"),
@@ -102,6 +106,8 @@ async def list_cases(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> CasePage:
     """Cases for the console, newest first, filtered; pass ``next_cursor`` back as ``cursor``.
+    With `sort=due`, only the cases a department is handling (dispatched or in progress), the
+    soonest deadline first: the overdue at the top, then what falls due next.
 
     Only the cases the caller may see: the whole subdistrict for dispatchers, supervisors and
     admins; a handler's department's; a grid worker's cells' and those they reported on."""
@@ -115,6 +121,7 @@ async def list_cases(
         urged=urged,
         q=q,
         reporter=reporter,
+        due_first=sort == "due",
     )
     return await reading.list_cases(session, filters=filters, actor=actor, limit=limit, cursor=cursor)
 

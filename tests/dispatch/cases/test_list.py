@@ -11,7 +11,7 @@ import pytest
 from shared.db import utcnow
 from tests.dispatch import factories
 from tests.dispatch.conftest import DISPATCHER, HANDLER, Dispatch
-from tests.dispatch.fakes import MANHOLE, OTHER_CELL
+from tests.dispatch.fakes import MANHOLE, OTHER, OTHER_CELL
 from tests.support.cursors import forged
 
 FAR = 0.002
@@ -139,3 +139,41 @@ async def test_a_forged_cursor_is_422_not_a_500(dispatch: Dispatch, position: di
     response = await dispatch.client.get("/v1/cases", params={"cursor": forged(position)}, headers=DISPATCHER)
     assert response.status_code == 422, response.text
     assert response.json()["detail"] == "cursor is not one this service issued"
+
+
+async def test_the_due_list_holds_the_cases_being_handled_soonest_deadline_first(dispatch: Dispatch) -> None:
+    """``sort=due``: what a department must do next, overdue first; paged by its own cursor."""
+    now = utcnow()
+    deadlines = {"late": -2, "soon": 1, "later": 5, "same_later": 5}
+    ids_by_name: dict[str, int] = {}
+    for offset, (name, hours) in enumerate(deadlines.items()):
+        case = await dispatch.new_case(lat=factories.LAT + 0.01 * offset)
+        await dispatch.set_case(case["id"], deadline_at=now + timedelta(hours=hours))
+        ids_by_name[name] = case["id"]
+    resolved = await dispatch.new_case(lat=factories.LAT + 0.1)
+    await dispatch.ok(resolved["id"], "accept", actor=HANDLER)
+    await dispatch.ok(resolved["id"], "resolve", {"note": "done"}, actor=HANDLER)
+    await dispatch.set_case(resolved["id"], deadline_at=now - timedelta(hours=9))
+    waiting = await dispatch.new_case(lat=factories.LAT + 0.2, category=OTHER)
+    assert waiting["status"] == "triage"
+
+    expected = [ids_by_name[name] for name in ("late", "soon", "later", "same_later")]
+    assert await ids(dispatch, sort="due") == expected
+    seen, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"sort": "due", "limit": 1} | ({"cursor": cursor} if cursor else {})
+        page = (await dispatch.client.get("/v1/cases", params=params, headers=DISPATCHER)).json()
+        seen += [c["id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == expected
+    assert await ids(dispatch, sort="due", department="works") == []
+
+    newest = (await dispatch.client.get("/v1/cases", params={"limit": 1}, headers=DISPATCHER)).json()
+    mixed = await dispatch.client.get(
+        "/v1/cases", params={"sort": "due", "cursor": newest["next_cursor"]}, headers=DISPATCHER
+    )
+    assert mixed.status_code == 422
+    wrong = await dispatch.client.get("/v1/cases", params={"sort": "deadline"}, headers=DISPATCHER)
+    assert wrong.status_code == 422
