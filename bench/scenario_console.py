@@ -26,6 +26,7 @@ QUERIES = {
     "overdue": "/v1/cases?overdue=true&limit=20",
     "q": f"/v1/cases?q={quote(bulk.SEARCH_TERM)}&limit=20",
     "urged": "/v1/cases?urged=true&limit=20",
+    "due": "/v1/cases?sort=due&limit=20",
 }
 TARGETED = (*QUERIES, "detail")
 """The queries the issue's target names (the lists and a case's detail); ``figures``, a
