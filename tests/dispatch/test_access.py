@@ -77,6 +77,12 @@ SPEC: dict[tuple[str, str], Expect] = {
         frozenset({Role.dispatcher, Role.supervisor}), "command", {"note": "x"}
     ),
     ("POST", f"{CASE}/urge"): Expect(frozenset({Role.dispatcher, Role.supervisor}), "note", {"note": "x"}),
+    ("POST", f"{CASE}/extend"): Expect(
+        frozenset({Role.dispatcher, Role.supervisor}), "command", {"hours": 4, "note": "x"}
+    ),
+    ("POST", f"{CASE}/extension-request"): Expect(
+        frozenset({Role.handler}), "note", {"hours": 4, "reason": "x"}
+    ),
     ("POST", f"{CASE}/accept"): Expect(frozenset({Role.handler}), "command", {}),
     ("POST", f"{CASE}/return"): Expect(frozenset({Role.handler}), "command", {"reason": "x"}),
     ("POST", f"{CASE}/resolve"): Expect(frozenset({Role.handler}), "command", {"note": "x"}),

@@ -79,6 +79,8 @@ COMMANDS = (
     "reject",
     "feedback",
     "urge",
+    "extension-request",
+    "extend",
     "notes",
 )
 ANSWERS_ETAG: dict[str, set[str]] = {

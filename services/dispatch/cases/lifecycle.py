@@ -66,6 +66,8 @@ class Step(StrEnum):
     feedback = "feedback"
     reopen = "reopened"
     urge = "urged"
+    request_extension = "extension_requested"
+    extend = "extended"
     note = "note"
 
 
@@ -82,6 +84,8 @@ COMMAND: Mapping[Step, str] = {
     Step.feedback: "feedback",
     Step.reopen: "feedback",
     Step.urge: "urge",
+    Step.request_extension: "extension-request",
+    Step.extend: "extend",
     Step.note: "note",
 }
 """The API command each step belongs to (named in the 409 problem)."""
@@ -99,15 +103,18 @@ TRANSITIONS: Mapping[Step, Mapping[Status, Status]] = {
     Step.feedback: {Status.closed: Status.closed},
     Step.reopen: {Status.closed: Status.dispatched},
     Step.urge: {status: status for status in HANDLING},
+    Step.request_extension: {status: status for status in HANDLING},
+    Step.extend: {status: status for status in HANDLING},
     Step.note: {status: status for status in Status},
 }
 
 SYSTEM_EVENTS = ("registered", "merged")
 """Timeline actions written by the inbox rather than by a command."""
 
-ANNOUNCED = frozenset({"merged", Step.reassign.value})
+ANNOUNCED = frozenset({"merged", Step.reassign.value, Step.extend.value})
 """Actions that keep the status but still reach every reporter: a joining reporter learns the
-case's state; a reassignment changes the department and the deadline reporters see."""
+case's state; a reassignment changes the department and the deadline reporters see, an
+extension the deadline."""
 
 
 def next_status(step: Step, current: str) -> Status:

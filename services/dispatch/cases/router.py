@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response
 
 from services.dispatch.access import GUARDED
-from services.dispatch.cases import reading, service
+from services.dispatch.cases import reading, service, supervision
 from services.dispatch.cases.feedback import feedback as give_feedback
 from services.dispatch.cases.lifecycle import Status
 from services.dispatch.cases.rejection import reject as reject_case
@@ -24,6 +24,8 @@ from services.dispatch.cases.schemas import (
     CasePage,
     CloseRequest,
     DispatchRequest,
+    ExtendRequest,
+    ExtensionRequest,
     FeedbackRequest,
     NoteRequest,
     ReassignRequest,
@@ -323,7 +325,45 @@ async def urge(
     (`urge_count`, the console's `urged` filter) and the timeline holds who urged and why.
 
     `If-Match` is optional, as for a note: urging overwrites nothing another could have changed."""
-    case = await service.urge(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
+    case = await supervision.urge(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
+    return _with_etag(response, case)
+
+
+@router.post("/{case_id}/extension-request", response_model=CaseDetail, responses=COMMAND_RESPONSES)
+async def request_extension(
+    case_id: CaseId,
+    body: ExtensionRequest,
+    session: SessionDep,
+    actor: CurrentActor,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """延期申请: the department handling the case asks the office for more time (`hours`, counted
+    as the time limit is) and says why; the office grants it with `extend`, or not. The
+    deadline stays until then. `If-Match` is optional, as for a note."""
+    case = await supervision.request_extension(
+        session, case_id=case_id, if_match=if_match, body=body, actor=actor
+    )
+    return _with_etag(response, case)
+
+
+@router.post("/{case_id}/extend", response_model=CaseDetail, responses=COMMAND_RESPONSES)
+async def extend(
+    case_id: CaseId,
+    body: ExtendRequest,
+    session: SessionDep,
+    calendar: CalendarDep,
+    actor: CurrentActor,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """延期: the office moves a handled case's deadline later by `hours`, counted as the time
+    limit is (working hours on the working calendar for a normal category), from the deadline,
+    or from now when it has passed; with a note saying why. A resolution before the new
+    deadline counts as on time, and every reporter hears the new deadline."""
+    case = await supervision.extend(
+        session, calendar, case_id=case_id, if_match=if_match, body=body, actor=actor
+    )
     return _with_etag(response, case)
 
 

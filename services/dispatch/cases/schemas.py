@@ -146,6 +146,29 @@ class UrgeRequest(RequestModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"note": "居民多次反映，请今日内处置完毕"}]})
 
 
+ExtensionHours: Any = Field(
+    ge=1,
+    le=720,
+    description="how many hours more, counted as the time limit is (working hours for a normal category)",
+)
+
+
+class ExtensionRequest(RequestModel):
+    hours: StrictInt = ExtensionHours
+    reason: str = Field(min_length=1, max_length=2000, description="why the department needs more time")
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"hours": 8, "reason": "需更换井盖，配件明天到货"}]}
+    )
+
+
+class ExtendRequest(RequestModel):
+    hours: StrictInt = ExtensionHours
+    note: str = Field(min_length=1, max_length=2000, description="why the office grants it")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"hours": 8, "note": "同意延期：等待配件"}]})
+
+
 class ReturnRequest(RequestModel):
     reason: str = Field(min_length=1, max_length=2000, description="why the department hands it back (退回)")
 

@@ -36,7 +36,6 @@ from services.dispatch.cases.schemas import (
     ReassignRequest,
     ResolveRequest,
     ReturnRequest,
-    UrgeRequest,
     VerifyRequest,
 )
 from services.dispatch.clients.grid import GridClient
@@ -329,30 +328,6 @@ async def close(
         at=now,
         note=body.note,
         data={"verified_on_site": False},
-    )
-    return await case_detail(session, case, actor)
-
-
-async def urge(
-    session: AsyncSession, *, case_id: int, if_match: str | None, body: UrgeRequest, actor: Actor
-) -> CaseDetail:
-    """督办: the office presses the department on a case it handles; the status stays. It
-    only appends, so If-Match may be left out, as for a note."""
-    case = await locked(session, case_id, if_match, actor, appends_only=True)
-    before = case.status
-    next_status(Step.urge, before)
-    now = utcnow()
-    case.urge_count += 1
-    touch(case, now)
-    await timeline.record(
-        session,
-        case,
-        action=Step.urge,
-        from_status=before,
-        actor=who(actor),
-        at=now,
-        note=body.note,
-        data={"deadline_at": case.deadline_at.isoformat() if case.deadline_at else None},
     )
     return await case_detail(session, case, actor)
 

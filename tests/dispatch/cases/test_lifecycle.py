@@ -48,6 +48,10 @@ LEGAL = {
     (Step.reopen, C): D,
     (Step.urge, D): D,
     (Step.urge, P): P,
+    (Step.request_extension, D): D,
+    (Step.request_extension, P): P,
+    (Step.extend, D): D,
+    (Step.extend, P): P,
     **{(Step.note, s): s for s in Status},
 }
 ALL_PAIRS = [(step, status) for step in Step for status in Status]
@@ -75,6 +79,8 @@ def test_illegal_moves_name_the_command_and_the_current_state(step: Step, status
         "reassign",
         "close",
         "urge",
+        "extension-request",
+        "extend",
     }
 
 

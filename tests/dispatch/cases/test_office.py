@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.actors import Role
@@ -156,3 +156,54 @@ async def test_the_office_urges_a_case_its_department_handles(dispatch: Dispatch
     assert refused.status_code == 409
     assert "resolved" in refused.json()["detail"]
     assert (await dispatch.act(case["id"], "urge", {"note": ""})).status_code == 422
+
+
+async def test_the_department_asks_for_more_time_and_the_office_extends_the_deadline(
+    dispatch: Dispatch,
+) -> None:
+    """延期: a request changes nothing but the timeline; the extension moves the deadline from
+    the deadline (or from now once it passed), reporters hear it, and a resolution before the
+    new deadline is on time."""
+    case = await dispatch.new_case()
+    asked = await dispatch.ok(
+        case["id"], "extension-request", {"hours": 8, "reason": "配件明天到货"}, actor=HANDLER, if_match=None
+    )
+    assert asked["deadline_at"] == case["deadline_at"]
+    assert (asked["timeline"][-1]["action"], asked["timeline"][-1]["data"]) == (
+        "extension_requested",
+        {"hours": 8},
+    )
+    messages = len(await dispatch.outbox())
+
+    extended = await dispatch.ok(case["id"], "extend", {"hours": 8, "note": "同意延期"})
+    assert hours(extended) == timedelta(hours=24 + 8)  # the tests' calendar: every hour counts
+    event = extended["timeline"][-1]
+    assert (event["action"], event["actor_id"], event["data"]["hours"]) == ("extended", "li.dispatcher", 8)
+    outbox = await dispatch.outbox()
+    assert len(outbox) == messages + 1
+    assert (outbox[-1].payload["action"], outbox[-1].payload["deadline_at"]) == (
+        "extended",
+        extended["deadline_at"].replace("+00:00", "Z"),
+    )
+
+    await dispatch.set_case(case["id"], deadline_at=datetime.now(UTC) - timedelta(hours=1))
+    late = await dispatch.ok(case["id"], "extend", {"hours": 2, "note": "再给两小时"}, actor=SUPERVISOR)
+    from_now = datetime.fromisoformat(late["deadline_at"]) - datetime.now(UTC)
+    assert timedelta(hours=1, minutes=59) < from_now <= timedelta(hours=2)
+    assert not late["overdue"]
+    await dispatch.ok(case["id"], "accept", actor=HANDLER)
+    resolved = await dispatch.ok(case["id"], "resolve", {"note": "已更换"}, actor=HANDLER)
+    assert resolved["timeline"][-1]["data"] == {"on_time": True}
+
+    refused = await dispatch.act(case["id"], "extend", {"hours": 2, "note": "x"})
+    assert refused.status_code == 409
+    for wrong in (
+        {"hours": 0, "note": "x"},
+        {"hours": 721, "note": "x"},
+        {"hours": "8", "note": "x"},
+        {"hours": 8},
+    ):
+        assert (await dispatch.act(case["id"], "extend", wrong)).status_code == 422, wrong
+    assert (
+        await dispatch.act(case["id"], "extend", {"hours": 2, "note": "x"}, actor=HANDLER)
+    ).status_code == 403
