@@ -105,6 +105,9 @@ def test_up_runs_all_three_on_sqlite_and_demo_completes_the_loop(tmp_path: Path)
         assert summary["reports filed"] == "20"
         assert int(summary["cases closed"]) == int(summary["cases"]) > 0
         assert summary["report → dispatched, p95"].endswith("ms")
+        # the month's figures (a fresh database: the demo's cases only), resolved long before
+        # their deadlines
+        assert summary["this month: closure rate"] == summary["this month: on-time closure rate"] == "100%"
     finally:
         up.send_signal(signal.SIGINT)
         out, _ = up.communicate(timeout=30)

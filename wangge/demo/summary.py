@@ -54,4 +54,12 @@ async def summary(api: Api, plan: list[PlannedReport], world: World) -> Table:
     if to_dispatch:
         table.add_row("report → dispatched, median", f"{statistics.median(to_dispatch):.0f} ms")
         table.add_row("report → dispatched, p95", f"{percentile(to_dispatch, 0.95):.0f} ms")
+    # what the supervisors are judged by, over every case of the month so far (GET /v1/figures)
+    month = api.ok(await api.dispatch.get("/v1/figures", headers=admin.headers()))["total"]
+    for label, rate in (
+        ("this month: closure rate", month["closure_rate"]),
+        ("this month: on-time closure rate", month["on_time_closure_rate"]),
+        ("this month: satisfaction rate", month["satisfaction_rate"]),
+    ):
+        table.add_row(label, "–" if rate is None else f"{rate:.0%}")
     return table
