@@ -73,7 +73,9 @@ def test_bench_runs_every_scenario_at_a_tiny_size(tmp_path: Path) -> None:
 
     console = scenarios["console"]
     assert console["cases"] == 500
-    assert set(console["queries"]) == {"list", "status", "department", "grid_cell", "overdue", "q", "detail"}
+    assert set(console["queries"]) == {
+        *("list", "status", "department", "grid_cell", "overdue", "q", "urged", "due", "detail", "figures")
+    }
     assert not console["non_200"]
     for query in console["queries"].values():
         assert query["latency"]["count"] > 0 and query["latency"]["p99_ms"] > 0
