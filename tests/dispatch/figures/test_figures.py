@@ -5,11 +5,29 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from shared.actors import Role
 from shared.db import utcnow
 from tests.dispatch import factories
-from tests.dispatch.conftest import ADMIN, HANDLER, SUPERVISOR, WORKER, WORKS_HANDLER, Dispatch
-from tests.dispatch.fakes import COMMUNITY, FAR_CELL, FAR_COMMUNITY, MANHOLE, OTHER
+from tests.dispatch.conftest import (
+    ADMIN,
+    HANDLER,
+    SUPERVISOR,
+    WORKER,
+    WORKS_HANDLER,
+    Dispatch,
+    StartDispatch,
+)
+from tests.dispatch.fakes import (
+    COMMUNITY,
+    FAR_CELL,
+    FAR_COMMUNITY,
+    MANHOLE,
+    OTHER,
+    FakeGrid,
+    FakeIntake,
+)
 from tests.support.tokens import bearer
 
 FAR_WORKER = bearer("he.min", Role.grid_worker, regions=[FAR_CELL])
@@ -144,3 +162,22 @@ async def test_the_period_is_office_days_and_bounded(dispatch: Dispatch) -> None
         response = await dispatch.client.get("/v1/figures", params=params, headers=ADMIN)
         assert response.status_code == 422, (params, response.text)
         assert reason in response.text, (reason, response.text)
+
+
+@pytest.mark.parametrize("timezone", ["Asia/Shanghai", "America/New_York"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"since": "0001-01-01", "until": "0001-01-02"},  # east of UTC: no UTC time, was a 500
+        {"since": "9999-12-30", "until": "9999-12-31"},  # west of UTC: past datetime.max, was a 500
+        {"since": "1969-12-01", "until": "1970-01-01"},
+    ],
+)
+async def test_a_period_at_the_edge_of_the_calendar_is_422_not_a_500(
+    start_dispatch: StartDispatch, timezone: str, params: dict[str, str]
+) -> None:
+    async with start_dispatch(FakeGrid(), FakeIntake(), timezone=timezone) as dispatch:
+        response = await dispatch.client.get("/v1/figures", params=params, headers=ADMIN)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "between 1970 and 9000" in response.json()["detail"]
