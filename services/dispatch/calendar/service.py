@@ -31,19 +31,27 @@ class Calendar:
         self._settings = settings
         self._current: WorkingTime | None = None
         self._read_at = 0.0
+        self._changes = 0
+        """how often this process changed the calendar: a read begun before a change is not kept"""
 
     async def working_time(self, session: AsyncSession) -> WorkingTime:
         if self._current is None or time.monotonic() - self._read_at >= self._settings.calendar_cache_seconds:
+            changes, read_at = self._changes, time.monotonic()
             yesterday = utcnow().astimezone(self._week.zone).date() - timedelta(days=1)
             days = await repository.days_from(session, yesterday)
-            self._current = self._week.with_days(
+            current = self._week.with_days(
                 holidays=(d.day for d in days if d.kind == DayKind.holiday),
                 workdays=(d.day for d in days if d.kind == DayKind.workday),
             )
-            self._read_at = time.monotonic()
+            # A change committed while the days were read (its forget() came meanwhile) may be
+            # missing from them: this request counts what it read, the next one reads again.
+            if changes != self._changes:
+                return current
+            self._current, self._read_at = current, read_at
         return self._current
 
     def forget(self) -> None:
+        self._changes += 1
         self._current = None
 
 
