@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.cases.lifecycle import Status, Step
@@ -35,11 +35,18 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 def resolved_late() -> ColumnElement[bool]:
-    """The case was resolved past its deadline at least once (its ``resolved`` events say)."""
+    """The case was resolved past its deadline at least once (its ``resolved`` events say).
+
+    A ``resolved`` event written before they recorded ``on_time`` (before dispatch_0009) is
+    judged by the case's deadline, the one of its last handling: most cases have one."""
+    on_time = CaseEvent.data["on_time"].as_boolean()
     return exists().where(
         CaseEvent.case_id == Case.id,
         CaseEvent.action == Step.resolve.value,
-        CaseEvent.data["on_time"].as_boolean() == False,  # noqa: E712 - SQL, not Python
+        or_(
+            on_time == False,  # noqa: E712 - SQL, not Python
+            and_(on_time.is_(None), Case.deadline_at.is_not(None), CaseEvent.at > Case.deadline_at),
+        ),
     )
 
 

@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
+from services.dispatch.models import CaseEvent
 from shared.actors import Role
-from shared.db import utcnow
+from shared.db import session_scope, utcnow
 from tests.dispatch import factories
 from tests.dispatch.conftest import (
     ADMIN,
@@ -181,3 +183,18 @@ async def test_a_period_at_the_edge_of_the_calendar_is_422_not_a_500(
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert "between 1970 and 9000" in response.json()["detail"]
+
+
+async def test_a_resolution_recorded_before_the_figures_is_judged_by_the_deadline(dispatch: Dispatch) -> None:
+    """A ``resolved`` event written before resolutions recorded ``on_time`` (before migration
+    dispatch_0009) has none: one after the case's deadline is late, not on time by default."""
+    late, in_time = await dispatch.new_case(), await dispatch.new_case(lat=factories.LAT + 0.01)
+    for case in (late, in_time):
+        await handle(dispatch, case["id"])
+        await dispatch.ok(case["id"], "verify", {"passed": True})
+    async with session_scope(dispatch.relay.session_maker) as session:
+        await session.execute(update(CaseEvent).where(CaseEvent.action == "resolved").values(data={}))
+    await dispatch.set_case(late["id"], deadline_at=utcnow() - timedelta(hours=1))
+
+    total = (await figures(dispatch, SUPERVISOR))["total"]
+    assert (total["closed"], total["closed_on_time"]) == (2, 1)
