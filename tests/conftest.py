@@ -40,13 +40,34 @@ def pg_url(database: str) -> str:
     return PG_SERVER.replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{database}"
 
 
+_to_drop: set[str] = set()
+"""The databases this process made: dropped when its session ends."""
+
+
 async def recreate_pg_database(database: str) -> None:
     connection = await asyncpg.connect(f"{PG_SERVER}/postgres")
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await connection.execute(f'CREATE DATABASE "{database}"')
+        _to_drop.add(database)
     finally:
         await connection.close()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Leave the server as found: the run's databases go with it (each xdist worker its own)."""
+    if not _to_drop:
+        return
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(f"{PG_SERVER}/postgres", timeout=5)
+        try:
+            for database in sorted(_to_drop):
+                await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+    asyncio.run(drop())
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
