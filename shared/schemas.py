@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, ClassVar, Generic, Self, TypeVar
 
 from pydantic import (
@@ -95,6 +95,26 @@ Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_
 space for the ``T`` and Unix seconds, and refuses only the naive), between 1970 and 9000, read
 as UTC. Wider ones would fail in the drivers or in date arithmetic, as a 500. The format check
 costs 0.6 us a time (1.4 against 0.8 us to validate one, in-process)."""
+
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_day(value: object) -> object:
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DAY.fullmatch(value)):
+        return value
+    raise ValueError("a day is written as YYYY-MM-DD: 2026-12-05")
+
+
+def _day_within_bounds(value: date) -> date:
+    if not MIN_TIMESTAMP.year < value.year < MAX_TIMESTAMP.year:
+        raise ValueError(f"a day must lie between {MIN_TIMESTAMP:%Y} and {MAX_TIMESTAMP:%Y}")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day), AfterValidator(_day_within_bounds)]
+"""A calendar day a client hands in (the figures' period, the working calendar's days): ``YYYY-MM-DD``
+alone (pydantic alone took Unix seconds and a midnight datetime), after 1970 and before 9000, so
+that its midnight in any time zone has a UTC time (``0001-01-01`` in Asia/Shanghai did not: a 500)."""
 
 DEPARTMENT_CODE = r"^[a-z][a-z0-9-]{1,31}$"
 """A department's code (``cg-zfzd``): grid owns departments, dispatch takes their codes."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -12,7 +11,7 @@ from services.dispatch.deps import CurrentActor, SessionDep, SettingsDep
 from services.dispatch.figures import service
 from services.dispatch.figures.schemas import FiguresRead
 from shared.errors import Forbidden, Unauthorized, Unprocessable, problem_responses
-from shared.schemas import DEPARTMENT_CODE
+from shared.schemas import DEPARTMENT_CODE, Day
 
 router = APIRouter(prefix="/v1/figures", tags=["figures"], dependencies=GUARDED)
 
@@ -24,8 +23,8 @@ async def read_figures(
     session: SessionDep,
     settings: SettingsDep,
     actor: CurrentActor,
-    since: Annotated[date | None, Query(description="the first day (default: the month's first)")] = None,
-    until: Annotated[date | None, Query(description="the day after the last (default: tomorrow)")] = None,
+    since: Annotated[Day | None, Query(description="the first day (default: the month's first)")] = None,
+    until: Annotated[Day | None, Query(description="the day after the last (default: tomorrow)")] = None,
     department: Annotated[
         str | None, Query(pattern=DEPARTMENT_CODE, description="only this department")
     ] = None,

@@ -158,7 +158,12 @@ async def test_the_period_is_office_days_and_bounded(dispatch: Dispatch) -> None
     for params, reason in (
         ({"since": "2026-02-01", "until": "2026-01-01"}, "must come after"),
         ({"since": "2024-01-01", "until": "2026-01-01"}, "at most 366 days"),
-        ({"since": "yesterday"}, "date"),
+        ({"since": "yesterday"}, "YYYY-MM-DD"),
+        ({"since": "1798761600"}, "YYYY-MM-DD"),  # Unix seconds
+        ({"since": "2026-12-06T00:00:00"}, "YYYY-MM-DD"),
+        ({"since": "2026-13-01"}, "date"),
+        ({"since": "0001-01-01", "until": "0001-01-02"}, "between 1970 and 9000"),  # was a 500
+        ({"since": "9999-12-30", "until": "9999-12-31"}, "between 1970 and 9000"),
         ({"department": "../cases"}, "pattern"),
     ):
         response = await dispatch.client.get("/v1/figures", params=params, headers=ADMIN)
