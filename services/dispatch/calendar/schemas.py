@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field, field_validator
 
-from shared.schemas import RequestModel, ResponseModel
+from shared.schemas import Day, RequestModel, ResponseModel
 
 
 class DayKind(StrEnum):
@@ -18,7 +18,7 @@ class DayKind(StrEnum):
 
 
 class CalendarDayWrite(RequestModel):
-    day: date = Field(examples=["2026-10-01"])
+    day: Day = Field(examples=["2026-10-01"])
     kind: DayKind
     name: str | None = Field(default=None, min_length=1, max_length=64, examples=["国庆节"])
 

@@ -80,6 +80,8 @@ async def test_wrong_days_are_refused_with_the_reason(dispatch: Dispatch) -> Non
         ([{"day": "2026-10-01", "kind": "weekend"}], "holiday"),
         ([{"day": "2026-10-01", "kind": "holiday", "name": "x" * 65}], "64"),
         ([{"day": "2026-13-01", "kind": "holiday"}], "date"),
+        ([{"day": 1790812800, "kind": "holiday"}], "YYYY-MM-DD"),  # Unix seconds: 2026-10-01
+        ([{"day": "2026-10-01T00:00:00", "kind": "holiday"}], "YYYY-MM-DD"),
         ([{"day": "2026-10-01", "kind": "holiday", "hours": 4}], "hours"),
     ]
     for days, reason in cases:
