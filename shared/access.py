@@ -79,5 +79,12 @@ class Guard(OAuth2PasswordBearer):
         if rule is None:
             raise Forbidden(f"{request.method} {template} has no access rule; nobody may call it")
         if not rule.allows(actor):
-            raise Forbidden(f"a {actor.role.value} may not call {request.method} {template}")
+            raise Forbidden(
+                f"{_article(actor.role.value)} {actor.role.value} may not call {request.method} {template}"
+            )
         return actor
+
+
+def _article(word: str) -> str:
+    """``a dispatcher``, ``an admin``, ``an integration``."""
+    return "an" if word[:1] in "aeiou" else "a"

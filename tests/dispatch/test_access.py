@@ -194,6 +194,22 @@ async def test_an_integration_without_the_scope_is_refused(dispatch: Dispatch) -
     assert refused.status_code == 403
 
 
+async def test_a_refusal_names_the_role_with_its_article(dispatch: Dispatch) -> None:
+    case = await dispatch.new_case()
+    extend = await dispatch.client.post(
+        f"/v1/cases/{case['id']}/extend",
+        json={"hours": 4, "note": "同意延期"},
+        headers={**ADMIN, "If-Match": "*"},
+    )
+    assert extend.status_code == 403
+    assert extend.json()["detail"] == "an admin may not call POST /v1/cases/{case_id}/extend"
+    calendar = await dispatch.client.put(
+        "/v1/calendar/2026", json={"days": []}, headers={**DISPATCHER, "If-Match": '"0"'}
+    )
+    assert calendar.status_code == 403
+    assert calendar.json()["detail"] == "a dispatcher may not call PUT /v1/calendar/{year}"
+
+
 async def test_only_intake_may_use_the_inbox(dispatch: Dispatch) -> None:
     body = factories.batch({"report_id": "not-a-report"})
     for headers in (service_bearer("grid"), service_bearer("dispatch"), ACTORS[Role.integration]):
