@@ -61,6 +61,7 @@ def period(since: date | None, until: date | None, zone: ZoneInfo, now: datetime
     ends before it starts, is longer than :data:`MAX_PERIOD_DAYS` or lies outside the times
     the service stores (1970 to 9000)."""
     today = now.astimezone(zone).date()
+    asked_since, asked_until = since, until
     since = since or today.replace(day=1)
     until = until or today + timedelta(days=1)
     if since <= MIN_TIMESTAMP.date() or until >= MAX_TIMESTAMP.date():
@@ -69,8 +70,11 @@ def period(since: date | None, until: date | None, zone: ZoneInfo, now: datetime
             f"a period lies between {MIN_TIMESTAMP:%Y} and {MAX_TIMESTAMP:%Y}: since {since}, until {until}"
         )
     if until <= since:
+        # Name a bound the client left out as the default it was: it did not send it.
+        since_said = f"{since}" if asked_since else f"{since}, by default the month's first"
+        until_said = f"{until}" if asked_until else f"{until}, by default tomorrow"
         raise Unprocessable(
-            f"until ({until}) must come after since ({since}): until is the day after the last"
+            f"until ({until_said}) must come after since ({since_said}): until is the day after the last"
         )
     if (until - since).days > MAX_PERIOD_DAYS:
         raise Unprocessable(f"a period is at most {MAX_PERIOD_DAYS} days: ask for a year at a time")

@@ -157,6 +157,8 @@ async def test_the_period_is_office_days_and_bounded(dispatch: Dispatch) -> None
 
     for params, reason in (
         ({"since": "2026-02-01", "until": "2026-01-01"}, "must come after"),
+        ({"since": (today + timedelta(days=1)).isoformat()}, "by default tomorrow"),
+        ({"until": "2026-01-01"}, "by default the month's first"),
         ({"since": "2024-01-01", "until": "2026-01-01"}, "at most 366 days"),
         ({"since": "yesterday"}, "YYYY-MM-DD"),
         ({"since": "1798761600"}, "YYYY-MM-DD"),  # Unix seconds
