@@ -79,7 +79,8 @@ async def locked(
     command: a grid worker verifies and notes the cases of their own cells), then 428/412 for a
     missing or stale ``If-Match``. A command that only appends to the timeline (a note:
     ``appends_only``) overwrites nothing another could have changed meanwhile: it checks
-    ``If-Match`` when one is sent, and needs none."""
+    ``If-Match`` when one is sent, and needs none (an empty one is none: not a 428 asking for
+    what the command does not need)."""
     case = await repository.get(session, case_id, for_update=True, scope=access.case_scope(actor))
     if case is None:
         raise NotFound(f"there is no case {case_id}")
@@ -87,7 +88,7 @@ async def locked(
         raise Forbidden("only a reporter of this case may rate it")
     if not reporters_only and not access.sees_whole_case(actor, case):
         raise Forbidden("this case reaches you as one of its reporters: rating it is yours, not this")
-    if if_match is not None or not appends_only:
+    if (if_match is not None and if_match.strip()) or not appends_only:
         require_if_match(if_match, case.version)
     return case
 

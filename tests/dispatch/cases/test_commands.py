@@ -296,6 +296,13 @@ async def test_a_note_needs_no_if_match_and_a_stale_one_is_still_412(dispatch: D
     assert unchecked.headers["ETag"] == f'"{unchecked.json()["version"]}"'
     assert stale.status_code == 412
     assert [e["note"] for e in unchecked.json()["timeline"] if e["action"] == "note"] == ["called the owner"]
+    # An empty If-Match (a client that sends the header whether or not it read a tag) is none:
+    # it was a 428 "send If-Match" on a command that needs none. A change still needs one.
+    empty = await dispatch.act(case["id"], "notes", {"note": "empty"}, if_match="")
+    assert empty.status_code == 200, empty.text
+    assert (
+        await dispatch.act(case["id"], "resolve", {"note": "x"}, actor=HANDLER, if_match="")
+    ).status_code == 428
 
 
 async def test_an_unquoted_if_match_is_400_naming_the_form_not_412(dispatch: Dispatch) -> None:
