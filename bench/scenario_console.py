@@ -70,7 +70,11 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
         port = int(services.urls["dispatch"].rsplit(":", 1)[1])
         details = [f"/v1/cases/{i}" for i in bulk.sample_ids(config.console_cases, config.console_samples, 7)]
         figures = figures_path(datetime.now(UTC))
-        for name, paths in [*((n, [p]) for n, p in QUERIES.items()), ("detail", details), ("figures", [figures])]:
+        for name, paths in [
+            *((n, [p]) for n, p in QUERIES.items()),
+            ("detail", details),
+            ("figures", [figures]),
+        ]:
             result = system.run_loadgen(
                 {
                     "host": "127.0.0.1",
