@@ -62,6 +62,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", f"{_CASE}/close"): Rule(roles=OFFICE),
     ("POST", f"{_CASE}/urge"): Rule(roles=OFFICE),
     ("POST", f"{_CASE}/extend"): Rule(roles=OFFICE),
+    ("POST", f"{_CASE}/extension-refusal"): Rule(roles=OFFICE),
     ("POST", f"{_CASE}/extension-request"): Rule(roles=HANDLERS),
     ("POST", f"{_CASE}/accept"): Rule(roles=HANDLERS),
     ("POST", f"{_CASE}/return"): Rule(roles=HANDLERS),

@@ -137,6 +137,8 @@ class Case(Base):
     rework_count: Mapped[int] = mapped_column(Integer, default=0)
     urge_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """times the office urged the department (督办)"""
+    extension_requested_hours: Mapped[int | None] = mapped_column(Integer)
+    """the hours more the department asked for, while the office has not answered (延期申请)"""
     report_count: Mapped[int] = mapped_column(Integer, default=1)
     rating: Mapped[int | None] = mapped_column(Integer)
     feedback_comment: Mapped[str | None] = mapped_column(String(1000))

@@ -80,6 +80,9 @@ SPEC: dict[tuple[str, str], Expect] = {
     ("POST", f"{CASE}/extend"): Expect(
         frozenset({Role.dispatcher, Role.supervisor}), "command", {"hours": 4, "note": "x"}
     ),
+    ("POST", f"{CASE}/extension-refusal"): Expect(
+        frozenset({Role.dispatcher, Role.supervisor}), "command", {"note": "x"}
+    ),
     ("POST", f"{CASE}/extension-request"): Expect(
         frozenset({Role.handler}), "note", {"hours": 4, "reason": "x"}
     ),

@@ -81,6 +81,7 @@ COMMANDS = (
     "urge",
     "extension-request",
     "extend",
+    "extension-refusal",
     "notes",
 )
 ANSWERS_ETAG: dict[str, set[str]] = {

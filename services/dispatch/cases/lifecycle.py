@@ -68,6 +68,7 @@ class Step(StrEnum):
     urge = "urged"
     request_extension = "extension_requested"
     extend = "extended"
+    refuse_extension = "extension_refused"
     note = "note"
 
 
@@ -86,6 +87,7 @@ COMMAND: Mapping[Step, str] = {
     Step.urge: "urge",
     Step.request_extension: "extension-request",
     Step.extend: "extend",
+    Step.refuse_extension: "extension-refusal",
     Step.note: "note",
 }
 """The API command each step belongs to (named in the 409 problem)."""
@@ -105,6 +107,7 @@ TRANSITIONS: Mapping[Step, Mapping[Status, Status]] = {
     Step.urge: {status: status for status in HANDLING},
     Step.request_extension: {status: status for status in HANDLING},
     Step.extend: {status: status for status in HANDLING},
+    Step.refuse_extension: {status: status for status in HANDLING},
     Step.note: {status: status for status in Status},
 }
 

@@ -109,6 +109,7 @@ class CaseFilters:
     category: str | None = None
     overdue: bool | None = None
     urged: bool | None = None
+    extension_requested: bool | None = None
     q: str | None = None
     reporter: str | None = None
     due_first: bool = False
@@ -161,6 +162,9 @@ async def page(
         query = query.where(late if filters.overdue else ~late)
     if filters.urged is not None:
         query = query.where(Case.urge_count > 0 if filters.urged else Case.urge_count == 0)
+    if filters.extension_requested is not None:
+        waiting = and_(handling(), Case.extension_requested_hours.is_not(None))
+        query = query.where(waiting if filters.extension_requested else ~waiting)
     if filters.q:
         # ILIKE (not lower(…) LIKE) so that PostgreSQL's trigram indexes serve it.
         pattern = "%" + filters.q.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"

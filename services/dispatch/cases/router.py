@@ -25,6 +25,7 @@ from services.dispatch.cases.schemas import (
     CloseRequest,
     DispatchRequest,
     ExtendRequest,
+    ExtensionRefusal,
     ExtensionRequest,
     FeedbackRequest,
     NoteRequest,
@@ -93,6 +94,9 @@ async def list_cases(
         bool | None, Query(description="deadline passed while dispatched or in progress (not once resolved)")
     ] = None,
     urged: Annotated[bool | None, Query(description="urged by the office at least once (督办件)")] = None,
+    extension_requested: Annotated[
+        bool | None, Query(description="handled, with a request for more time awaiting the office's answer")
+    ] = None,
     sort: Annotated[
         Literal["newest", "due"],
         Query(description="newest first, or due: the cases being handled, the soonest deadline first"),
@@ -121,6 +125,7 @@ async def list_cases(
         category=category,
         overdue=overdue,
         urged=urged,
+        extension_requested=extension_requested,
         q=q,
         reporter=reporter,
         due_first=sort == "due",
@@ -340,8 +345,26 @@ async def request_extension(
 ) -> CaseDetail:
     """延期申请: the department handling the case asks the office for more time (`hours`, counted
     as the time limit is) and says why; the office grants it with `extend`, or not. The
-    deadline stays until then. `If-Match` is optional, as for a note."""
+    deadline stays until then, and a second request while one waits is a 409. `If-Match` is
+    optional, as for a note."""
     case = await supervision.request_extension(
+        session, case_id=case_id, if_match=if_match, body=body, actor=actor
+    )
+    return _with_etag(response, case)
+
+
+@router.post("/{case_id}/extension-refusal", response_model=CaseDetail, responses=COMMAND_RESPONSES)
+async def refuse_extension(
+    case_id: CaseId,
+    body: ExtensionRefusal,
+    session: SessionDep,
+    actor: CurrentActor,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """驳回: the office refuses the department's waiting request for more time, with a note
+    saying why (409 when none waits); the deadline stays and the department may ask again."""
+    case = await supervision.refuse_extension(
         session, case_id=case_id, if_match=if_match, body=body, actor=actor
     )
     return _with_etag(response, case)

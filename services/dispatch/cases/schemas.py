@@ -41,6 +41,9 @@ class CaseRead(ResponseModel):
     closed_at: datetime | None
     rework_count: int
     urge_count: int = Field(description="times the office urged the department (督办)")
+    extension_requested_hours: int | None = Field(
+        description="the hours more the department asked for, while the office has not answered"
+    )
     report_count: int
     rating: int | None
     feedback_comment: str | None
@@ -160,6 +163,12 @@ class ExtensionRequest(RequestModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"hours": 8, "reason": "需更换井盖，配件明天到货"}]}
     )
+
+
+class ExtensionRefusal(RequestModel):
+    note: str = Field(min_length=1, max_length=2000, description="why the office refuses")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"note": "不同意：今日内可处置完毕"}]})
 
 
 class ExtendRequest(RequestModel):

@@ -63,6 +63,7 @@ def assign(
     case.department_name = department_name
     case.dispatched_at = now
     case.deadline_at = deadline(now, time_limit_hours, case.urgency, working_time)
+    case.extension_requested_hours = None  # asked of the deadline this replaces
 
 
 async def locked(

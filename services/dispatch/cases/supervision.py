@@ -1,7 +1,12 @@
 """The office's hold on the deadlines: urging a department (督办) and extending a deadline
-(延期), which a handler may ask for. None of them moves the status."""
+(延期), which a handler may ask for and the office grants or refuses. None of them moves the
+status. A request waits for its answer (``extension_requested_hours``, the console's
+``extension_requested`` filter); a new deadline from elsewhere (a reassignment, a rework)
+answers it too."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -9,10 +14,22 @@ from services.dispatch.calendar.service import Calendar
 from services.dispatch.cases import timeline
 from services.dispatch.cases.lifecycle import Step, deadline, next_status
 from services.dispatch.cases.reading import case_detail
-from services.dispatch.cases.schemas import CaseDetail, ExtendRequest, ExtensionRequest, UrgeRequest
+from services.dispatch.cases.schemas import (
+    CaseDetail,
+    ExtendRequest,
+    ExtensionRefusal,
+    ExtensionRequest,
+    UrgeRequest,
+)
 from services.dispatch.cases.service import locked, touch, who
 from shared.actors import Actor
 from shared.db import utcnow
+from shared.errors import Conflict
+
+
+def _rfc3339(moment: datetime | None) -> str | None:
+    """A time in a timeline event's data as the API writes times: UTC with ``Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
 async def urge(
@@ -34,7 +51,7 @@ async def urge(
         actor=who(actor),
         at=now,
         note=body.note,
-        data={"deadline_at": case.deadline_at.isoformat() if case.deadline_at else None},
+        data={"deadline_at": _rfc3339(case.deadline_at)},
     )
     return await case_detail(session, case, actor)
 
@@ -43,11 +60,18 @@ async def request_extension(
     session: AsyncSession, *, case_id: int, if_match: str | None, body: ExtensionRequest, actor: Actor
 ) -> CaseDetail:
     """延期申请: the department asks the office for more time, saying how much and why; the
-    office decides (:func:`extend`). It only appends, so If-Match may be left out."""
+    office grants it (:func:`extend`) or refuses it (:func:`refuse_extension`), and until then
+    a second request is a 409. It overwrites nothing, so If-Match may be left out."""
     case = await locked(session, case_id, if_match, actor, appends_only=True)
     before = case.status
     next_status(Step.request_extension, before)
+    if case.extension_requested_hours is not None:
+        raise Conflict(
+            f"a request for {case.extension_requested_hours} hours more awaits the office's answer",
+            current_state=before,
+        )
     now = utcnow()
+    case.extension_requested_hours = body.hours
     touch(case, now)
     await timeline.record(
         session,
@@ -78,9 +102,10 @@ async def extend(
     before = case.status
     next_status(Step.extend, before)
     now = utcnow()
-    old = case.deadline_at
+    old, asked = case.deadline_at, case.extension_requested_hours
     start = max(old, now) if old is not None else now
     case.deadline_at = deadline(start, body.hours, case.urgency, await calendar.working_time(session))
+    case.extension_requested_hours = None
     touch(case, now)
     await timeline.record(
         session,
@@ -92,8 +117,35 @@ async def extend(
         note=body.note,
         data={
             "hours": body.hours,
-            "from_deadline_at": old.isoformat() if old else None,
-            "deadline_at": case.deadline_at.isoformat(),
+            "requested_hours": asked,
+            "from_deadline_at": _rfc3339(old),
+            "deadline_at": _rfc3339(case.deadline_at),
         },
+    )
+    return await case_detail(session, case, actor)
+
+
+async def refuse_extension(
+    session: AsyncSession, *, case_id: int, if_match: str | None, body: ExtensionRefusal, actor: Actor
+) -> CaseDetail:
+    """驳回: the office refuses the department's request for more time, saying why; the
+    deadline stays, and the department may ask again."""
+    case = await locked(session, case_id, if_match, actor)
+    before = case.status
+    next_status(Step.refuse_extension, before)
+    if case.extension_requested_hours is None:
+        raise Conflict("no request for more time awaits an answer on this case", current_state=before)
+    now = utcnow()
+    asked, case.extension_requested_hours = case.extension_requested_hours, None
+    touch(case, now)
+    await timeline.record(
+        session,
+        case,
+        action=Step.refuse_extension,
+        from_status=before,
+        actor=who(actor),
+        at=now,
+        note=body.note,
+        data={"requested_hours": asked},
     )
     return await case_detail(session, case, actor)

@@ -52,6 +52,8 @@ LEGAL = {
     (Step.request_extension, P): P,
     (Step.extend, D): D,
     (Step.extend, P): P,
+    (Step.refuse_extension, D): D,
+    (Step.refuse_extension, P): P,
     **{(Step.note, s): s for s in Status},
 }
 ALL_PAIRS = [(step, status) for step in Step for status in Status]
@@ -81,6 +83,7 @@ def test_illegal_moves_name_the_command_and_the_current_state(step: Step, status
         "urge",
         "extension-request",
         "extend",
+        "extension-refusal",
     }
 
 

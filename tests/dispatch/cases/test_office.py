@@ -138,7 +138,7 @@ async def test_the_office_urges_a_case_its_department_handles(dispatch: Dispatch
         "dispatched",
     )
     assert (event["actor_id"], event["note"]) == ("li.dispatcher", "居民多次反映，请今日内处置")
-    assert event["data"]["deadline_at"] == case["deadline_at"].replace("Z", "+00:00")
+    assert event["data"]["deadline_at"] == case["deadline_at"]  # written as the API writes times
     await dispatch.ok(case["id"], "accept", actor=HANDLER)
     again = await dispatch.ok(case["id"], "urge", {"note": "还没处理完？"}, actor=SUPERVISOR)
     assert (again["status"], again["urge_count"]) == ("in_progress", 2)
@@ -168,7 +168,13 @@ async def test_the_department_asks_for_more_time_and_the_office_extends_the_dead
     asked = await dispatch.ok(
         case["id"], "extension-request", {"hours": 8, "reason": "配件明天到货"}, actor=HANDLER, if_match=None
     )
-    assert asked["deadline_at"] == case["deadline_at"]
+    assert (asked["deadline_at"], asked["extension_requested_hours"]) == (case["deadline_at"], 8)
+    again = await dispatch.act(case["id"], "extension-request", {"hours": 9, "reason": "x"}, actor=HANDLER)
+    assert again.status_code == 409 and "8 hours more awaits" in again.json()["detail"]
+    waiting = await dispatch.client.get(
+        "/v1/cases", params={"extension_requested": "true"}, headers=DISPATCHER
+    )
+    assert [c["id"] for c in waiting.json()["items"]] == [case["id"]]
     assert (asked["timeline"][-1]["action"], asked["timeline"][-1]["data"]) == (
         "extension_requested",
         {"hours": 8},
@@ -179,6 +185,8 @@ async def test_the_department_asks_for_more_time_and_the_office_extends_the_dead
     assert hours(extended) == timedelta(hours=24 + 8)  # the tests' calendar: every hour counts
     event = extended["timeline"][-1]
     assert (event["action"], event["actor_id"], event["data"]["hours"]) == ("extended", "li.dispatcher", 8)
+    assert (event["data"]["requested_hours"], event["data"]["deadline_at"]) == (8, extended["deadline_at"])
+    assert extended["extension_requested_hours"] is None
     outbox = await dispatch.outbox()
     assert len(outbox) == messages + 1
     assert (outbox[-1].payload["action"], outbox[-1].payload["deadline_at"]) == (
@@ -206,4 +214,33 @@ async def test_the_department_asks_for_more_time_and_the_office_extends_the_dead
         assert (await dispatch.act(case["id"], "extend", wrong)).status_code == 422, wrong
     assert (
         await dispatch.act(case["id"], "extend", {"hours": 2, "note": "x"}, actor=HANDLER)
+    ).status_code == 403
+
+
+async def test_the_office_refuses_a_request_for_more_time_and_the_department_may_ask_again(
+    dispatch: Dispatch,
+) -> None:
+    case = await dispatch.new_case()
+    nothing = await dispatch.act(case["id"], "extension-refusal", {"note": "x"})
+    assert nothing.status_code == 409 and "no request for more time" in nothing.json()["detail"]
+    await dispatch.ok(case["id"], "extension-request", {"hours": 16, "reason": "等物业"}, actor=HANDLER)
+
+    refused = await dispatch.ok(case["id"], "extension-refusal", {"note": "今日内可处置"})
+    assert (refused["deadline_at"], refused["extension_requested_hours"]) == (case["deadline_at"], None)
+    event = refused["timeline"][-1]
+    assert (event["action"], event["note"], event["data"]) == (
+        "extension_refused",
+        "今日内可处置",
+        {"requested_hours": 16},
+    )
+    listed = await dispatch.client.get(
+        "/v1/cases", params={"extension_requested": "true"}, headers=DISPATCHER
+    )
+    assert listed.json()["items"] == []
+
+    await dispatch.ok(case["id"], "extension-request", {"hours": 4, "reason": "再申请"}, actor=HANDLER)
+    moved = await dispatch.ok(case["id"], "reassign", {"department_code": "works"})
+    assert moved["extension_requested_hours"] is None  # the new department's deadline answers it
+    assert (
+        await dispatch.act(case["id"], "extension-refusal", {"note": "x"}, actor=HANDLER)
     ).status_code == 403
