@@ -7,6 +7,7 @@ answers it too."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +23,7 @@ from services.dispatch.cases.schemas import (
     UrgeRequest,
 )
 from services.dispatch.cases.service import locked, touch, who
+from services.dispatch.models import Case
 from shared.actors import Actor
 from shared.db import utcnow
 from shared.errors import Conflict
@@ -32,28 +34,37 @@ def _rfc3339(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
+async def _case(
+    session: AsyncSession, case_id: int, if_match: str | None, actor: Actor, step: Step, *, appends_only: bool
+) -> Case:
+    """The case, locked and checked as every command's is, in a status ``step`` is taken in."""
+    case = await locked(session, case_id, if_match, actor, appends_only=appends_only)
+    next_status(step, case.status)
+    return case
+
+
+async def _entry(
+    session: AsyncSession, case: Case, step: Step, actor: Actor, *, note: str, data: dict[str, Any]
+) -> CaseDetail:
+    """The step on the case's timeline (the status unchanged), and the case as ``actor`` reads it."""
+    now = utcnow()
+    touch(case, now)
+    await timeline.record(
+        session, case, action=step, from_status=case.status, actor=who(actor), at=now, note=note, data=data
+    )
+    return await case_detail(session, case, actor)
+
+
 async def urge(
     session: AsyncSession, *, case_id: int, if_match: str | None, body: UrgeRequest, actor: Actor
 ) -> CaseDetail:
     """督办: the office presses the department on a case it handles. It only appends, so
     If-Match may be left out, as for a note."""
-    case = await locked(session, case_id, if_match, actor, appends_only=True)
-    before = case.status
-    next_status(Step.urge, before)
-    now = utcnow()
+    case = await _case(session, case_id, if_match, actor, Step.urge, appends_only=True)
     case.urge_count += 1
-    touch(case, now)
-    await timeline.record(
-        session,
-        case,
-        action=Step.urge,
-        from_status=before,
-        actor=who(actor),
-        at=now,
-        note=body.note,
-        data={"deadline_at": _rfc3339(case.deadline_at)},
+    return await _entry(
+        session, case, Step.urge, actor, note=body.note, data={"deadline_at": _rfc3339(case.deadline_at)}
     )
-    return await case_detail(session, case, actor)
 
 
 async def request_extension(
@@ -62,28 +73,16 @@ async def request_extension(
     """延期申请: the department asks the office for more time, saying how much and why; the
     office grants it (:func:`extend`) or refuses it (:func:`refuse_extension`), and until then
     a second request is a 409. It overwrites nothing, so If-Match may be left out."""
-    case = await locked(session, case_id, if_match, actor, appends_only=True)
-    before = case.status
-    next_status(Step.request_extension, before)
+    case = await _case(session, case_id, if_match, actor, Step.request_extension, appends_only=True)
     if case.extension_requested_hours is not None:
         raise Conflict(
             f"a request for {case.extension_requested_hours} hours more awaits the office's answer",
-            current_state=before,
+            current_state=case.status,
         )
-    now = utcnow()
     case.extension_requested_hours = body.hours
-    touch(case, now)
-    await timeline.record(
-        session,
-        case,
-        action=Step.request_extension,
-        from_status=before,
-        actor=who(actor),
-        at=now,
-        note=body.reason,
-        data={"hours": body.hours},
+    return await _entry(
+        session, case, Step.request_extension, actor, note=body.reason, data={"hours": body.hours}
     )
-    return await case_detail(session, case, actor)
 
 
 async def extend(
@@ -98,31 +97,19 @@ async def extend(
     """延期: the office moves the deadline later by ``hours``, counted as the time limit is (working
     hours for a normal category) from the deadline, or from now when it has passed. A
     resolution before the new deadline is on time. Every reporter hears the new deadline."""
-    case = await locked(session, case_id, if_match, actor)
-    before = case.status
-    next_status(Step.extend, before)
-    now = utcnow()
+    case = await _case(session, case_id, if_match, actor, Step.extend, appends_only=False)
     old, asked = case.deadline_at, case.extension_requested_hours
+    now = utcnow()
     start = max(old, now) if old is not None else now
     case.deadline_at = deadline(start, body.hours, case.urgency, await calendar.working_time(session))
     case.extension_requested_hours = None
-    touch(case, now)
-    await timeline.record(
-        session,
-        case,
-        action=Step.extend,
-        from_status=before,
-        actor=who(actor),
-        at=now,
-        note=body.note,
-        data={
-            "hours": body.hours,
-            "requested_hours": asked,
-            "from_deadline_at": _rfc3339(old),
-            "deadline_at": _rfc3339(case.deadline_at),
-        },
-    )
-    return await case_detail(session, case, actor)
+    data = {
+        "hours": body.hours,
+        "requested_hours": asked,
+        "from_deadline_at": _rfc3339(old),
+        "deadline_at": _rfc3339(case.deadline_at),
+    }
+    return await _entry(session, case, Step.extend, actor, note=body.note, data=data)
 
 
 async def refuse_extension(
@@ -130,22 +117,10 @@ async def refuse_extension(
 ) -> CaseDetail:
     """驳回: the office refuses the department's request for more time, saying why; the
     deadline stays, and the department may ask again."""
-    case = await locked(session, case_id, if_match, actor)
-    before = case.status
-    next_status(Step.refuse_extension, before)
+    case = await _case(session, case_id, if_match, actor, Step.refuse_extension, appends_only=False)
     if case.extension_requested_hours is None:
-        raise Conflict("no request for more time awaits an answer on this case", current_state=before)
-    now = utcnow()
+        raise Conflict("no request for more time awaits an answer on this case", current_state=case.status)
     asked, case.extension_requested_hours = case.extension_requested_hours, None
-    touch(case, now)
-    await timeline.record(
-        session,
-        case,
-        action=Step.refuse_extension,
-        from_status=before,
-        actor=who(actor),
-        at=now,
-        note=body.note,
-        data={"requested_hours": asked},
+    return await _entry(
+        session, case, Step.refuse_extension, actor, note=body.note, data={"requested_hours": asked}
     )
-    return await case_detail(session, case, actor)
