@@ -230,8 +230,12 @@ async def resolve(
         at=now,
         note=body.note,
         photos=body.photos,
-        # the figures' on-time closure: each handling judged against its deadline then
-        data={"on_time": not is_overdue(before, case.deadline_at, now)},
+        # the figures' on-time closure: each handling judged against its deadline then, and
+        # charged to the department that handled it
+        data={
+            "on_time": not is_overdue(before, case.deadline_at, now),
+            "department_code": case.department_code,
+        },
     )
     return await case_detail(session, case, actor)
 

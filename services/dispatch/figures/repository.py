@@ -35,14 +35,19 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 def resolved_late() -> ColumnElement[bool]:
-    """The case was resolved past its deadline at least once (its ``resolved`` events say).
+    """The department the case is with resolved it past its deadline at least once (its
+    ``resolved`` events say). A department that had the case before and was late is not the
+    one counted: a case reassigned after a late handling is not charged to the next.
 
     A ``resolved`` event written before they recorded ``on_time`` (before dispatch_0009) is
-    judged by the case's deadline, the one of its last handling: most cases have one."""
+    judged by the case's deadline, the one of its last handling: most cases have one; one
+    written before they recorded the department counts for the department the case is with."""
     on_time = CaseEvent.data["on_time"].as_boolean()
+    by = CaseEvent.data["department_code"].as_string()
     return exists().where(
         CaseEvent.case_id == Case.id,
         CaseEvent.action == Step.resolve.value,
+        or_(by.is_(None), by == Case.department_code),
         or_(
             on_time == False,  # noqa: E712 - SQL, not Python
             and_(on_time.is_(None), Case.deadline_at.is_not(None), CaseEvent.at > Case.deadline_at),

@@ -201,7 +201,7 @@ async def test_the_department_asks_for_more_time_and_the_office_extends_the_dead
     assert not late["overdue"]
     await dispatch.ok(case["id"], "accept", actor=HANDLER)
     resolved = await dispatch.ok(case["id"], "resolve", {"note": "已更换"}, actor=HANDLER)
-    assert resolved["timeline"][-1]["data"] == {"on_time": True}
+    assert resolved["timeline"][-1]["data"] == {"on_time": True, "department_code": "enforcement"}
 
     refused = await dispatch.act(case["id"], "extend", {"hours": 2, "note": "x"})
     assert refused.status_code == 409

@@ -205,3 +205,23 @@ async def test_a_resolution_recorded_before_the_figures_is_judged_by_the_deadlin
 
     total = (await figures(dispatch, SUPERVISOR))["total"]
     assert (total["closed"], total["closed_on_time"]) == (2, 1)
+
+
+async def test_a_late_handling_is_not_charged_to_the_department_the_case_moved_to(dispatch: Dispatch) -> None:
+    """Enforcement resolved late, the check failed, the office reassigned the case to works, and
+    works resolved it in time: works closed it on time (it was enforcement that was late)."""
+    case = await dispatch.new_case()
+    await dispatch.set_case(case["id"], deadline_at=utcnow() - timedelta(minutes=1))
+    await handle(dispatch, case["id"])
+    await dispatch.ok(case["id"], "verify", {"passed": False, "note": "摊位仍在"})
+    await dispatch.ok(case["id"], "reassign", {"department_code": "works", "note": "其实是井盖"})
+    await handle(dispatch, case["id"], handler=WORKS_HANDLER)
+    closed = await dispatch.ok(case["id"], "verify", {"passed": True})
+    resolutions = [e["data"] for e in closed["timeline"] if e["action"] == "resolved"]
+    assert resolutions == [
+        {"on_time": False, "department_code": "enforcement"},
+        {"on_time": True, "department_code": "works"},
+    ]
+
+    works = row(await figures(dispatch, SUPERVISOR), "works")
+    assert (works["closed"], works["closed_on_time"], works["on_time_closure_rate"]) == (1, 1, 1.0)
