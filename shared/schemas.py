@@ -41,7 +41,7 @@ def _plain_digits(value: object) -> object:
     if isinstance(value, str) and not (
         value.isascii() and value.isdigit() and (value[0] != "0" or value == "0")
     ):
-        raise ValueError("an id is written in the digits 0 to 9 alone, without leading zeros")
+        raise ValueError("a number in a path is written in the digits 0 to 9 alone, without leading zeros")
     return value
 
 
