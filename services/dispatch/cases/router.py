@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response
 
 from services.dispatch.access import GUARDED
-from services.dispatch.cases import reading, service, supervision
+from services.dispatch.cases import reading, service
 from services.dispatch.cases.feedback import feedback as give_feedback
 from services.dispatch.cases.lifecycle import Status
 from services.dispatch.cases.rejection import reject as reject_case
@@ -24,16 +24,12 @@ from services.dispatch.cases.schemas import (
     CasePage,
     CloseRequest,
     DispatchRequest,
-    ExtendRequest,
-    ExtensionRefusal,
-    ExtensionRequest,
     FeedbackRequest,
     NoteRequest,
     ReassignRequest,
     RejectRequest,
     ResolveRequest,
     ReturnRequest,
-    UrgeRequest,
     VerifyRequest,
 )
 from services.dispatch.deps import CalendarDep, CurrentActor, GridDep, IfMatch, SessionDep, SettingsDep
@@ -76,7 +72,7 @@ READ_ERRORS = problem_responses(Unauthorized, Forbidden, NotFound)
 Text = Annotated[str | None, Query(max_length=200), STORABLE_QUERY]
 
 
-def _with_etag(response: Response, case: CaseDetail) -> CaseDetail:
+def with_etag(response: Response, case: CaseDetail) -> CaseDetail:
     response.headers["ETag"] = etag(case.version)
     return case
 
@@ -140,7 +136,7 @@ async def read_case(
     """One case with its reports and full timeline (oldest first); the ``ETag`` to send back.
 
     A case outside the caller's scope is a 404, as if it did not exist."""
-    return _with_etag(response, await reading.detail(session, case_id=case_id, actor=actor))
+    return with_etag(response, await reading.detail(session, case_id=case_id, actor=actor))
 
 
 @router.post(
@@ -167,7 +163,7 @@ async def dispatch(
     case = await service.dispatch(
         session, grid, calendar, case_id=case_id, if_match=if_match, body=body, actor=actor
     )
-    return _with_etag(response, case)
+    return with_etag(response, case)
 
 
 @router.post("/{case_id}/accept", response_model=CaseDetail, responses=COMMAND_RESPONSES)
@@ -181,7 +177,7 @@ async def accept(
 ) -> CaseDetail:
     """The department takes a dispatched case in hand (dispatched → in_progress); body optional."""
     case = await service.accept(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
-    return _with_etag(response, case)
+    return with_etag(response, case)
 
 
 @router.post("/{case_id}/return", response_model=CaseDetail, responses=COMMAND_RESPONSES)
@@ -195,7 +191,7 @@ async def return_case(
 ) -> CaseDetail:
     """退回: the department hands the case back to triage, with its reason; the deadline is cleared."""
     case = await service.return_case(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
-    return _with_etag(response, case)
+    return with_etag(response, case)
 
 
 @router.post("/{case_id}/resolve", response_model=CaseDetail, responses=COMMAND_RESPONSES)
@@ -209,7 +205,7 @@ async def resolve(
 ) -> CaseDetail:
     """处置完成: the department reports the problem handled, with a note and photos."""
     case = await service.resolve(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
-    return _with_etag(response, case)
+    return with_etag(response, case)
 
 
 @router.post("/{case_id}/verify", response_model=CaseDetail, responses=COMMAND_RESPONSES)
@@ -225,7 +221,7 @@ async def verify(
     """核查: on-site check of a resolved case. Passed closes it (结案); failed sends it back to the
     same department as rework with a new deadline (a note saying what is wrong is required)."""
     case = await service.verify(session, calendar, case_id=case_id, if_match=if_match, body=body, actor=actor)
-    return _with_etag(response, case)
+    return with_etag(response, case)
 
 
 @router.post(
@@ -250,7 +246,7 @@ async def reassign(
     case = await service.reassign(
         session, grid, calendar, case_id=case_id, if_match=if_match, body=body, actor=actor
     )
-    return _with_etag(response, case)
+    return with_etag(response, case)
 
 
 @router.post("/{case_id}/close", response_model=CaseDetail, responses=COMMAND_RESPONSES)
@@ -266,7 +262,7 @@ async def close(
 
     The note saying why is required; the reporter may then give feedback as after a verification."""
     case = await service.close(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
-    return _with_etag(response, case)
+    return with_etag(response, case)
 
 
 @router.post("/{case_id}/reject", response_model=CaseDetail, responses=COMMAND_RESPONSES)
@@ -280,7 +276,7 @@ async def reject(
 ) -> CaseDetail:
     """Reject a case in triage or dispatched: ``void`` (not a problem) or ``duplicate`` (of another case)."""
     case = await reject_case(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
-    return _with_etag(response, case)
+    return with_etag(response, case)
 
 
 @router.post(
@@ -313,81 +309,7 @@ async def feedback(
         actor=actor,
         window_days=settings.feedback_window_days,
     )
-    return _with_etag(response, case)
-
-
-@router.post("/{case_id}/urge", response_model=CaseDetail, responses=COMMAND_RESPONSES)
-async def urge(
-    case_id: CaseId,
-    body: UrgeRequest,
-    session: SessionDep,
-    actor: CurrentActor,
-    response: Response,
-    if_match: IfMatch = None,
-) -> CaseDetail:
-    """督办: the office presses the department on a case it is handling (dispatched or in
-    progress), with what it asks; the status stays, the case counts one more urging
-    (`urge_count`, the console's `urged` filter) and the timeline holds who urged and why.
-
-    `If-Match` is optional, as for a note: urging overwrites nothing another could have changed."""
-    case = await supervision.urge(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
-    return _with_etag(response, case)
-
-
-@router.post("/{case_id}/extension-request", response_model=CaseDetail, responses=COMMAND_RESPONSES)
-async def request_extension(
-    case_id: CaseId,
-    body: ExtensionRequest,
-    session: SessionDep,
-    actor: CurrentActor,
-    response: Response,
-    if_match: IfMatch = None,
-) -> CaseDetail:
-    """延期申请: the department handling the case asks the office for more time (`hours`, counted
-    as the time limit is) and says why; the office grants it with `extend`, or not. The
-    deadline stays until then, and a second request while one waits is a 409. `If-Match` is
-    optional, as for a note."""
-    case = await supervision.request_extension(
-        session, case_id=case_id, if_match=if_match, body=body, actor=actor
-    )
-    return _with_etag(response, case)
-
-
-@router.post("/{case_id}/extension-refusal", response_model=CaseDetail, responses=COMMAND_RESPONSES)
-async def refuse_extension(
-    case_id: CaseId,
-    body: ExtensionRefusal,
-    session: SessionDep,
-    actor: CurrentActor,
-    response: Response,
-    if_match: IfMatch = None,
-) -> CaseDetail:
-    """驳回: the office refuses the department's waiting request for more time, with a note
-    saying why (409 when none waits); the deadline stays and the department may ask again."""
-    case = await supervision.refuse_extension(
-        session, case_id=case_id, if_match=if_match, body=body, actor=actor
-    )
-    return _with_etag(response, case)
-
-
-@router.post("/{case_id}/extend", response_model=CaseDetail, responses=COMMAND_RESPONSES)
-async def extend(
-    case_id: CaseId,
-    body: ExtendRequest,
-    session: SessionDep,
-    calendar: CalendarDep,
-    actor: CurrentActor,
-    response: Response,
-    if_match: IfMatch = None,
-) -> CaseDetail:
-    """延期: the office moves a handled case's deadline later by `hours`, counted as the time
-    limit is (working hours on the working calendar for a normal category), from the deadline,
-    or from now when it has passed; with a note saying why. A resolution before the new
-    deadline counts as on time, and every reporter hears the new deadline."""
-    case = await supervision.extend(
-        session, calendar, case_id=case_id, if_match=if_match, body=body, actor=actor
-    )
-    return _with_etag(response, case)
+    return with_etag(response, case)
 
 
 @router.post("/{case_id}/notes", response_model=CaseDetail, responses=COMMAND_RESPONSES)
@@ -404,4 +326,4 @@ async def add_note(
     `If-Match` is optional here: a note changes nothing another could have changed meanwhile,
     so a note written while a dispatcher moved the case is not refused (sent, it is checked)."""
     case = await service.add_note(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
-    return _with_etag(response, case)
+    return with_etag(response, case)
