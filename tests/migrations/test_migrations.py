@@ -308,3 +308,35 @@ def test_an_invalid_hand_built_merge_index_stops_the_migration_before_the_old_on
             upgrade("dispatch", url)
     finally:
         downgrade("dispatch", url)
+
+
+def test_the_urged_and_due_indexes_built_by_hand_first_are_found_and_kept() -> None:
+    """On a large database an operator runs the statements the headers of ``dispatch_0010``
+    and ``dispatch_0011`` show (``CONCURRENTLY``, outside a migration), then migrates: the
+    migrations take what is there instead of failing on it."""
+    url = empty_database("postgresql", "dispatch", Path())
+    upgrade("dispatch", url, "dispatch_0009")
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def by_hand() -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute("ALTER TABLE cases ADD COLUMN urge_count INTEGER NOT NULL DEFAULT 0")
+            await connection.execute(
+                "CREATE INDEX CONCURRENTLY ix_cases_urged_created_at_id ON cases (created_at, id)"
+                " WHERE urge_count > 0"
+            )
+            await connection.execute(
+                "CREATE INDEX CONCURRENTLY ix_cases_handling_deadline_at_id ON cases (deadline_at, id)"
+                " WHERE deadline_at IS NOT NULL AND status IN ('dispatched', 'in_progress')"
+            )
+        finally:
+            await connection.close()
+
+    try:
+        asyncio.run(by_hand())
+        upgrade("dispatch", url)
+        query = select(Case.id).where(handling()).order_by(Case.deadline_at, Case.id).limit(20)
+        assert "ix_cases_handling_deadline_at_id" in asyncio.run(explain(url, query))
+    finally:
+        downgrade("dispatch", url)

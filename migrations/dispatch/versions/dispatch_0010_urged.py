@@ -5,7 +5,12 @@ Revises: dispatch_0009
 Create Date: 2026-12-06 05:54:09
 
 A column with a constant default: PostgreSQL adds it without rewriting the table. The partial
-index holds only urged cases (none yet), though building it reads every case once.
+index holds only urged cases (none yet), though building it reads every case once; on a large
+database add the column and build the index by hand first, and this migration finds both::
+
+    ALTER TABLE cases ADD COLUMN urge_count INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX CONCURRENTLY ix_cases_urged_created_at_id ON cases (created_at, id)
+        WHERE urge_count > 0;
 """
 from typing import Sequence, Union
 
@@ -19,16 +24,14 @@ down_revision: Union[str, Sequence[str], None] = 'dispatch_0009'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-URGED = sa.text('urge_count > 0')
+URGED = 'urge_count > 0'
 
 
 def upgrade() -> None:
     """Upgrade schema."""
-    op.add_column('cases', sa.Column('urge_count', sa.Integer(), server_default='0', nullable=False))
-    op.create_index(
-        'ix_cases_urged_created_at_id', 'cases', ['created_at', 'id'], unique=False,
-        postgresql_where=URGED, sqlite_where=URGED,
-    )
+    if 'urge_count' not in {c['name'] for c in sa.inspect(op.get_bind()).get_columns('cases')}:
+        op.add_column('cases', sa.Column('urge_count', sa.Integer(), server_default='0', nullable=False))
+    op.execute(f"CREATE INDEX IF NOT EXISTS ix_cases_urged_created_at_id ON cases (created_at, id) WHERE {URGED}")
 
 
 def downgrade() -> None:
