@@ -61,6 +61,7 @@ async def feedback(
             # Not the comment: a reopening is announced to every reporter of the case, and the
             # comment is one reporter's (the feedback event just before holds it).
             note=None,
-            data={"rating": body.rating},
+            # charged to the department whose handling the reporter found wanting (the figures)
+            data={"rating": body.rating, "department_code": case.department_code},
         )
     return await case_detail(session, case, actor)

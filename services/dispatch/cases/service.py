@@ -270,7 +270,8 @@ async def verify(
         at=now,
         note=body.note,
         photos=body.photos,
-        data={"passed": body.passed},
+        # a rework is charged to the department whose handling failed the check (the figures)
+        data={"passed": body.passed} | ({} if body.passed else {"department_code": case.department_code}),
     )
     return await case_detail(session, case, actor)
 

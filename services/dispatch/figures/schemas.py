@@ -21,7 +21,8 @@ class Figures(ResponseModel):
         description="closed, every handling resolved before its deadline (按期结案数)"
     )
     reworked: int = Field(
-        description="sent back at least once: a failed check or unsatisfied feedback (返工)"
+        description="the department it is with had its handling sent back at least once: a failed "
+        "check or unsatisfied feedback (返工)"
     )
     overdue: int = Field(description="past the deadline now, still with the department")
     urged: int = Field(description="urged by the office at least once (督办)")

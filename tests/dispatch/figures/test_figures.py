@@ -209,7 +209,8 @@ async def test_a_resolution_recorded_before_the_figures_is_judged_by_the_deadlin
 
 async def test_a_late_handling_is_not_charged_to_the_department_the_case_moved_to(dispatch: Dispatch) -> None:
     """Enforcement resolved late, the check failed, the office reassigned the case to works, and
-    works resolved it in time: works closed it on time (it was enforcement that was late)."""
+    works resolved it in time: works closed it on time and reworked nothing (it was enforcement
+    that was late and sent back)."""
     case = await dispatch.new_case()
     await dispatch.set_case(case["id"], deadline_at=utcnow() - timedelta(minutes=1))
     await handle(dispatch, case["id"])
@@ -225,3 +226,4 @@ async def test_a_late_handling_is_not_charged_to_the_department_the_case_moved_t
 
     works = row(await figures(dispatch, SUPERVISOR), "works")
     assert (works["closed"], works["closed_on_time"], works["on_time_closure_rate"]) == (1, 1, 1.0)
+    assert (works["reworked"], closed["rework_count"]) == (0, 1)  # enforcement's work was sent back
