@@ -74,6 +74,7 @@ async def locked(
     *,
     reporters_only: bool = False,
     appends_only: bool = False,
+    checks_if_match: bool = True,
 ) -> Case:
     """The case, locked: 404 outside the actor's scope, then 403 for one who filed no report on
     it (``reporters_only``: feedback) or who sees it only as one of its reporters (every other
@@ -81,7 +82,8 @@ async def locked(
     missing or stale ``If-Match``. A command that only appends to the timeline (a note:
     ``appends_only``) overwrites nothing another could have changed meanwhile: it checks
     ``If-Match`` when one is sent, and needs none (an empty one is none: not a 428 asking for
-    what the command does not need)."""
+    what the command does not need). ``checks_if_match=False`` leaves the check to the command
+    (feedback: a retry of the rating given is answered before it)."""
     case = await repository.get(session, case_id, for_update=True, scope=access.case_scope(actor))
     if case is None:
         raise NotFound(f"there is no case {case_id}")
@@ -89,7 +91,7 @@ async def locked(
         raise Forbidden("only a reporter of this case may rate it")
     if not reporters_only and not access.sees_whole_case(actor, case):
         raise Forbidden("this case reaches you as one of its reporters: rating it is yours, not this")
-    if (if_match is not None and if_match.strip()) or not appends_only:
+    if checks_if_match and ((if_match is not None and if_match.strip()) or not appends_only):
         require_if_match(if_match, case.version)
     return case
 

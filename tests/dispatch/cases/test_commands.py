@@ -10,6 +10,7 @@ import pytest
 
 from shared.actors import Role
 from shared.db import utcnow
+from tests.dispatch import factories
 from tests.dispatch.conftest import DISPATCHER, HANDLER, WORKER, WORKS_HANDLER, Dispatch
 from tests.dispatch.fakes import CELL, FAR_CELL, OTHER, STALL
 from tests.support.tokens import bearer
@@ -466,3 +467,33 @@ async def test_a_photo_that_is_no_http_url_is_422_and_nothing_is_noted(
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
     assert [e["action"] for e in (await dispatch.read(case["id"]))["timeline"]] == ["registered"]
+
+
+async def test_a_retried_rating_gets_the_case_again_and_another_rating_is_told_whose_came_first(
+    dispatch: Dispatch,
+) -> None:
+    """A bot whose answer was lost sends its rating again with the ETag it had: the case as it
+    stands, nothing recorded twice (it was a 412 or a 409 before). An unsatisfied rating's
+    retry does not reopen the case twice."""
+    cid = await resolved_case(dispatch)
+    neighbour = factories.report(reporter_id="chen.li", lat=factories.LAT + 0.0001)
+    await dispatch.deliver(neighbour)
+    closed = await dispatch.ok(cid, "verify", {"passed": True})
+    stale = f'"{closed["version"]}"'
+
+    first = await dispatch.ok(cid, "feedback", {"rating": 2, "comment": "还在"}, if_match=stale)
+    again = await dispatch.ok(cid, "feedback", {"rating": 2, "comment": "还在"}, if_match=stale)
+    assert (first["status"], first["rework_count"]) == ("dispatched", 1)
+    assert (again["version"], again["rework_count"]) == (first["version"], 1)
+    assert [e["action"] for e in again["timeline"]].count("feedback") == 1
+
+    await dispatch.ok(cid, "accept")
+    await dispatch.ok(cid, "resolve", {"note": "清理完毕"})
+    await dispatch.ok(cid, "verify", {"passed": True})
+    await dispatch.ok(cid, "feedback", {"rating": 4})
+    mine = await dispatch.act(cid, "feedback", {"rating": 5})
+    assert mine.status_code == 409 and mine.json()["detail"].startswith("you already rated this closing")
+    chen = bearer("chen.li", Role.grid_worker, regions=[FAR_CELL])
+    theirs = await dispatch.act(cid, "feedback", {"rating": 5}, actor=chen)
+    assert theirs.status_code == 409, theirs.text
+    assert theirs.json()["detail"].startswith("another reporter of this case already rated")
