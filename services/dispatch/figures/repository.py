@@ -34,18 +34,23 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
+def _by_its_department() -> ColumnElement[bool]:
+    """The event is of the department the case is with now (its ``department_code``); one
+    written before events recorded their department counts as that department's."""
+    by = CaseEvent.data["department_code"].as_string()
+    return or_(by.is_(None), by == Case.department_code)
+
+
 def reworked_by_its_department() -> ColumnElement[bool]:
     """The department the case is with had its handling sent back at least once (a failed
     check, an unsatisfied rating): a rework of an earlier department's work is not charged to
-    the next. Asked only of cases reworked at all (``rework_count``), a few in a hundred; a
-    rework written before reworks recorded the department counts for the one it is with."""
-    by = CaseEvent.data["department_code"].as_string()
+    the next. Asked only of cases reworked at all (``rework_count``), a few in a hundred."""
     return and_(
         Case.rework_count > 0,
         exists().where(
             CaseEvent.case_id == Case.id,
             CaseEvent.action.in_([Step.rework.value, Step.reopen.value]),
-            or_(by.is_(None), by == Case.department_code),
+            _by_its_department(),
         ),
     )
 
@@ -56,14 +61,12 @@ def resolved_late() -> ColumnElement[bool]:
     one counted: a case reassigned after a late handling is not charged to the next.
 
     A ``resolved`` event written before they recorded ``on_time`` (before dispatch_0009) is
-    judged by the case's deadline, the one of its last handling: most cases have one; one
-    written before they recorded the department counts for the department the case is with."""
+    judged by the case's deadline, the one of its last handling: most cases have one."""
     on_time = CaseEvent.data["on_time"].as_boolean()
-    by = CaseEvent.data["department_code"].as_string()
     return exists().where(
         CaseEvent.case_id == Case.id,
         CaseEvent.action == Step.resolve.value,
-        or_(by.is_(None), by == Case.department_code),
+        _by_its_department(),
         or_(
             on_time == False,  # noqa: E712 - SQL, not Python
             and_(on_time.is_(None), Case.deadline_at.is_not(None), CaseEvent.at > Case.deadline_at),

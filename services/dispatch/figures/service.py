@@ -3,8 +3,10 @@ satisfaction rates of the cases registered in a period, by department.
 
 Computed from the cases and their timeline when asked: a case counts in the period it was
 registered in, under the department it is with now, as it stands now. On time means every
-``resolved`` event of the case came before the deadline then in force (the event records it);
-a case still open is not closed on time, however young.
+``resolved`` event of that department came before the deadline then in force (the event
+records both), and reworked that a check or a rating sent that department's handling back: a
+department the case left is not charged to the next. A case still open is not closed on time,
+however young.
 """
 
 from __future__ import annotations
