@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -36,19 +36,22 @@ from shared.schemas import Problem
 
 
 class BodySizeLimit:
-    """Refuses request bodies over ``max_bytes`` with a 413 problem, declared or streamed."""
+    """Refuses request bodies over ``max_bytes`` with a 413 problem, declared or streamed;
+    ``larger`` names the paths that take more (a photo upload) and their own bound."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        bound = self.larger.get(scope["path"], self.max_bytes)
         declared = _content_length(scope["headers"])
-        if declared is not None and declared > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared > bound:
+            await self._refuse(scope, receive, send, bound)
             return
         received = 0
         response_started = False
@@ -58,8 +61,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _StreamTooLarge(413, self._too_large().detail)
+                if received > bound:
+                    raise _StreamTooLarge(413, _too_large(bound).detail)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -71,13 +74,14 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _StreamTooLarge:  # read outside a route (a route's own error handlers answer 413)
             if not response_started:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, bound)
 
-    def _too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(f"request body is larger than {self.max_bytes} bytes")
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, bound: int) -> None:
+        await problem_response(_too_large(bound).to_problem(scope["path"]))(scope, receive, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await problem_response(self._too_large().to_problem(scope["path"]))(scope, receive, send)
+
+def _too_large(bound: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body is larger than {bound} bytes")
 
 
 class _StreamTooLarge(StarletteHTTPException):
@@ -253,11 +257,14 @@ def create_service_app(
     cors_origins: Sequence[str] = (),
     token_url: str | None = None,
     public: Collection[tuple[str, str]] = (),
+    larger_bodies: Mapping[str, int] | None = None,
 ) -> FastAPI:
-    """``cors_origins``: the browser origins allowed to call the service (``ServiceSettings``);
-    ``token_url``: where /docs' Authorize gets a token (grid's, for intake and dispatch);
-    ``public``: the ``(method, path)`` of routes that take no token although their router checks
-    for one (grid's token endpoint), documented without the token and its 401 and 403."""
+    """``max_body_bytes``: the largest request body, but for the paths ``larger_bodies``
+    names, with their own bound (intake's photo uploads); ``cors_origins``: the browser origins
+    allowed to call the service (``ServiceSettings``); ``token_url``: where /docs' Authorize
+    gets a token (grid's, for intake and dispatch); ``public``: the ``(method, path)`` of
+    routes that take no token although their router checks for one (grid's token endpoint),
+    documented without the token and its 401 and 403."""
     # No redirects for a trailing slash: Starlette's 307 had an empty body, and behind a proxy
     # that ends TLS it pointed a POST at plain http. It is a 404 that names the path meant.
     app = FastAPIOffline(  # /docs' and /redoc's scripts from here, not a CDN (an intranet has none)
@@ -270,7 +277,7 @@ def create_service_app(
         dependencies=[Depends(no_unknown_query)],
     )
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, larger=larger_bodies)
     app.add_middleware(HeadAsGet)
     app.add_middleware(AnswerUnexpectedErrors)  # outside the others: their failures are problems too
     app.add_middleware(ProblemCORSMiddleware, origins=cors_origins)  # added last: the outermost

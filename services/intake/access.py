@@ -1,13 +1,13 @@
-"""Who may call what in intake, and which reports each caller may see: the one place.
+"""Who may call what in intake, and which reports and photos each caller may see: the one place.
 
 :data:`POLICY` maps every route (method, path template) to a :class:`~shared.access.Rule`;
 :data:`GUARD` checks it on every router of intake and is the actor its routes take: the
 caller's token is verified (no token or a bad one → 401), then a caller the rule does not
 name gets 403. A route without an entry refuses everyone, and the authorization-matrix test fails.
 
-:func:`can_read_report` is the object scope of a report; a report outside it is a 404, so
-its existence is not revealed. The list of reports (``GET /v1/reports``) holds only the
-caller's own reports, which are always inside it.
+:func:`can_read_report` is the object scope of a report, :func:`can_read_photo` of a photo;
+one outside it is a 404, so its existence is not revealed. The list of reports
+(``GET /v1/reports``) holds only the caller's own reports, which are always inside it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ DISPATCH_SERVICE = "service:dispatch"
 
 
 REPORT_READERS = GRID_ROLES | {Role.handler, Role.dispatcher, Role.supervisor, Role.admin}
+STAFF = REPORT_READERS
+"""Every staff role: each may upload a photo (a report's, a resolution's, a note's) and see one."""
 
 POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/reports"): Rule(roles=GRID_ROLES, scopes=frozenset({REPORTS_CREATE})),
@@ -39,6 +41,11 @@ POLICY: dict[tuple[str, str], Rule] = {
             ("POST", "/v1/webhook/secret"),
         )
     },
+    # photos: the reporters' of problems and every role's of the work on them; an integration
+    # uploads with the scope it files reports with, and sees its own
+    ("POST", "/v1/photos"): Rule(roles=STAFF, scopes=frozenset({REPORTS_CREATE})),
+    ("GET", "/v1/photos/{photo_id}"): Rule(roles=STAFF, scopes=frozenset({REPORTS_READ})),
+    ("GET", "/v1/photos/{photo_id}/thumbnail"): Rule(roles=STAFF, scopes=frozenset({REPORTS_READ})),
     ("GET", "/v1/webhooks"): Rule(roles=frozenset({Role.admin})),
     ("DELETE", "/v1/webhooks/{owner_id}"): Rule(roles=frozenset({Role.admin})),
     ("POST", "/internal/v1/inbox"): Rule(services=frozenset({DISPATCH_SERVICE})),
@@ -73,6 +80,16 @@ def can_read_report(actor: Actor, report: ReportScope) -> bool:
     if actor.role is Role.handler:
         return actor.department is not None and report.department_code == actor.department
     return actor.sees_subdistrict or actor.is_service
+
+
+def can_read_photo(actor: Actor, *, uploader_id: str) -> bool:
+    """Whether ``actor`` (one the route's rule lets in) may see a photo uploaded by ``uploader_id``.
+
+    Staff see every photo: one reaches them on the reports and cases they read, and its id
+    is random, so no other is found. An integration sees only those it uploaded: its key is
+    a bot's, outside the office.
+    """
+    return actor.role is not Role.integration or actor.id == uploader_id
 
 
 def report_channel(actor: Actor, default: str) -> str:

@@ -1,6 +1,6 @@
 """intake: reports from the grid workers' app, idempotently taken, located against a local
 copy of grid's territory, passed to dispatch through an outbox, and the back office's answers
-shown back to the reporter.
+shown back to the reporter; and the photos of the problems and of the work on them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from services.intake.clients.dispatch import DispatchClient
 from services.intake.clients.grid import GridClient
 from services.intake.inbox.router import router as inbox_router
+from services.intake.photos.router import router as photos_router
+from services.intake.photos.service import PHOTOS_PATH, Darkroom
 from services.intake.relay.service import build_relay
 from services.intake.reports.router import router as reports_router
 from services.intake.reports.service import Reception
@@ -48,6 +50,7 @@ class State(TypedDict):
     relay: Relay
     relays: list[Relay]
     verifier: TokenVerifier
+    darkroom: Darkroom
 
 
 def create_app(
@@ -140,6 +143,11 @@ def create_app(
                 relay=relay,
                 relays=[relay, webhook_relay],
                 verifier=identity.verifier,
+                darkroom=Darkroom(
+                    max_edge=settings.photo_max_edge,
+                    max_pixels=settings.photo_max_pixels,
+                    workers=settings.photo_workers,
+                ),
             )
         finally:
             await writer.close()  # reports already handed over are committed before anything stops
@@ -162,5 +170,6 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         cors_origins=settings.cors_origins,
         token_url=f"{settings.public_grid_url or settings.grid_url}{TOKEN_PATH}",
-        routers=[reports_router, webhook_router, webhooks_admin_router, inbox_router],
+        routers=[reports_router, photos_router, webhook_router, webhooks_admin_router, inbox_router],
+        larger_bodies={PHOTOS_PATH: settings.photo_max_bytes},
     )

@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.intake.access import CurrentActor
+from services.intake.photos.service import Darkroom
 from services.intake.reports.service import Reception
 from shared.deps import SessionDep
 
-__all__ = ["CurrentActor", "ReceptionDep", "SessionDep"]
+__all__ = ["CurrentActor", "DarkroomDep", "ReceptionDep", "SessionDep"]
 
 
 async def get_reception(request: Request) -> Reception:
@@ -19,3 +20,11 @@ async def get_reception(request: Request) -> Reception:
 
 
 ReceptionDep = Annotated[Reception, Depends(get_reception)]
+
+
+async def get_darkroom(request: Request) -> Darkroom:
+    darkroom: Darkroom = request.state.darkroom
+    return darkroom
+
+
+DarkroomDep = Annotated[Darkroom, Depends(get_darkroom)]

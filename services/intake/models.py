@@ -1,5 +1,6 @@
 """intake's tables: reports, the status updates they heard, idempotency records, the local
-copy of grid's territory, the outbox, and the integrations' webhooks with their own outbox.
+copy of grid's territory, the outbox, the integrations' webhooks with their own outbox, and
+the photos reporters and handlers upload.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -161,3 +163,24 @@ class WebhookMessage(OutboxMixin, Base):
 
     owner_id: Mapped[str] = mapped_column(String(64), index=True)
     """Whose webhook it goes to (also in the payload, which the relay reads)."""
+
+
+class Photo(Base):
+    """A photo as intake keeps it: re-encoded as JPEG without the original's metadata, scaled to
+    fit, with its thumbnail (``services/intake/photos/imaging.py``)."""
+
+    __tablename__ = "photos"
+    __table_args__ = (UniqueConstraint("uploader_id", "upload_sha256"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    """Random, so a photo's URL cannot be guessed from another's."""
+    uploader_id: Mapped[str] = mapped_column(String(64))
+    upload_sha256: Mapped[str] = mapped_column(String(64))
+    """Of the bytes uploaded: the same uploader's same upload again is the same photo."""
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    """Bytes of ``content``."""
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    thumbnail: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

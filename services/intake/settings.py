@@ -47,3 +47,26 @@ class IntakeSettings(RelaySettings):
     webhook_give_up_hours: float = Field(
         default=24.0, gt=0, le=24 * 7, description="how long a webhook delivery is retried before it is dead"
     )
+    public_url: str | None = Field(
+        default=None,
+        description="intake as its clients reach it, for the photos' URLs "
+        "(default: the URL each upload came to)",
+    )
+    photo_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024, description="largest photo upload accepted"
+    )
+    photo_max_pixels: int = Field(
+        default=50_000_000,
+        ge=10_000,
+        le=200_000_000,
+        description="most pixels an uploaded photo may have (a 48-megapixel phone camera's fit)",
+    )
+    photo_max_edge: int = Field(
+        default=2048, ge=320, le=8192, description="the longer side a photo is scaled down to, in pixels"
+    )
+    photo_workers: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="photos decoded at once (each may hold a decoded picture of photo_max_pixels in memory)",
+    )

@@ -1,7 +1,9 @@
-"""A report walks the whole loop across three real processes: street → closed case."""
+"""A report walks the whole loop across three real processes: street → closed case, with the
+photos of the problem and of the work done."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -9,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from shapely.geometry import shape
 
 from tests.e2e.conftest import System, eventually
@@ -49,6 +52,19 @@ async def plan_report(system: System, grid: httpx.AsyncClient) -> tuple[dict[str
     raise AssertionError("every cell of the worker overrides the category")
 
 
+async def upload_photo(intake: httpx.AsyncClient, caller: dict[str, str], color: tuple[int, int, int]) -> str:
+    """A phone's picture, uploaded to intake: its URL, for a report's or a command's photos."""
+    picture = io.BytesIO()
+    Image.new("RGB", (1200, 900), color).save(picture, "JPEG")
+    answer = await intake.post(
+        "/v1/photos", content=picture.getvalue(), headers={**caller, "Content-Type": "image/jpeg"}
+    )
+    assert answer.status_code == 201, answer.text
+    url: str = answer.json()["url"]
+    assert url.startswith(str(intake.base_url).rstrip("/"))
+    return url
+
+
 async def test_report_travels_from_the_street_to_a_closed_case(system: System) -> None:
     async with (
         httpx.AsyncClient(base_url=system.url("intake"), timeout=10) as intake,
@@ -57,14 +73,17 @@ async def test_report_travels_from_the_street_to_a_closed_case(system: System) -
     ):
         cell, category, handler_name = await plan_report(system, grid)
         worker = system.login(WORKER)
+        handler = system.login(handler_name)
         lat, lon = point_in(cell)
         report_id = str(uuid.uuid4())
+        before = await upload_photo(intake, worker, color=(200, 30, 30))
         body = {
             "id": report_id,
             "category": category["code"],
             "description": "占道摆摊，影响行人通行",
             "location": {"lat": lat, "lon": lon, "address": "中山路 88 号"},
             "seen_at": (datetime.now(UTC) - timedelta(minutes=3)).isoformat(),
+            "photos": [before],
         }
         filed = await intake.post("/v1/reports", json=body, headers={**worker, "Idempotency-Key": report_id})
         assert filed.status_code == 201, filed.text
@@ -80,10 +99,10 @@ async def test_report_travels_from_the_street_to_a_closed_case(system: System) -
         case_id = seen["case_id"]
         assert seen["case_number"]
 
-        handler = system.login(handler_name)
+        after = await upload_photo(intake, handler, color=(30, 200, 30))
         steps: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
             ("accept", {}, handler, "in_progress"),
-            ("resolve", {"note": "摊贩已劝离，路面已清理"}, handler, "resolved"),
+            ("resolve", {"note": "摊贩已劝离，路面已清理", "photos": [after]}, handler, "resolved"),
             ("verify", {"passed": True, "note": "现场核查通过"}, worker, "closed"),
             ("feedback", {"rating": 5, "comment": "处理很快"}, worker, "closed"),
         ]
@@ -117,6 +136,15 @@ async def test_report_travels_from_the_street_to_a_closed_case(system: System) -
         assert {e["actor_role"] for e in case["timeline"] if e["action"] == "accepted"} == {"handler"}
         assert all(e["at"] for e in case["timeline"])
         assert case["rating"] == 5
+        # The photos: the worker's on the report, the handler's on the resolution, each shown
+        # to the dispatcher by intake, where they were uploaded.
+        assert case["reports"][0]["photos"] == [before]
+        assert [e["photos"] for e in case["timeline"] if e["action"] == "resolved"] == [[after]]
+        for url, color in ((before, (200, 30, 30)), (after, (30, 200, 30))):
+            shown = await intake.get(url, headers=system.login(DISPATCHER))
+            assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
+            picture = Image.open(io.BytesIO(shown.content))
+            assert all(abs(a - b) < 30 for a, b in zip(picture.getpixel((50, 50)), color, strict=True))
         reporter_view = (await intake.get(f"/v1/reports/{report_id}", headers=worker)).json()
         assert reporter_view["status"] == "closed"
         assert [u["status"] for u in reporter_view["updates"]][-1] == "closed"

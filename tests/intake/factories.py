@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from PIL import Image
 
 from .fakes import POINT_IN_A1
 
@@ -21,6 +24,32 @@ def report_body(*, point: tuple[float, float] = POINT_IN_A1, **overrides: Any) -
     }
     body.update(overrides)
     return body
+
+
+ORIENTATION, GPS_IFD = 0x0112, 0x8825
+
+
+def photo_bytes(
+    size: tuple[int, int] = (400, 300),
+    *,
+    color: tuple[int, ...] = (200, 40, 40),
+    format: str = "JPEG",
+    mode: str = "RGB",
+    orientation: int | None = None,
+    with_gps: bool = False,
+) -> bytes:
+    """A picture as a phone sends it: ``orientation`` is the EXIF tag (6: the camera was held
+    turned, the picture is to be turned 90° clockwise), ``with_gps`` adds a GPS position."""
+    image = Image.new(mode, size, color)
+    image.paste((0, 0, 255) if mode == "RGB" else (0, 0, 255, 255), (0, 0, size[0] // 4, size[1] // 4))
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[ORIENTATION] = orientation
+    if with_gps:
+        exif[GPS_IFD] = {1: "N", 2: (24.0, 27.0, 10.0), 3: "E", 4: (118.0, 5.0, 2.0)}
+    out = io.BytesIO()
+    image.save(out, format, **({"exif": exif} if len(exif) else {}))
+    return out.getvalue()
 
 
 def status_changed(

@@ -23,7 +23,7 @@ from shared.api import DOCS_ASSETS
 from tests.support.tokens import token
 
 from .conftest import DISPATCH, Intake
-from .factories import report_body, status_changed
+from .factories import photo_bytes, report_body, status_changed
 from .fakes import CELL_A1, CELL_B1, COMMUNITY_A, POINT_IN_A1, POINT_IN_B1
 
 CREATE, READ = "reports:create", "reports:read"
@@ -58,6 +58,10 @@ class World:
     a1: str
     b1: str
     own: str
+    photo: str = ""
+    """A photo a grid worker uploaded: every staff member's to see."""
+    own_photo: str = ""
+    """A photo the integration ``k1`` uploaded."""
 
     def scoped(self, profile: str) -> dict[str, str]:
         """The report in the caller's scope and one outside it (for whom all is in scope, both in)."""
@@ -68,7 +72,7 @@ class World:
         return {IN: self.a1, OUT: self.b1}  # grid staff by cell, the police handler by department
 
 
-Request = tuple[str, str, dict[str, Any] | None]
+Request = tuple[str, str, dict[str, Any] | bytes | None]
 Builder = Callable[[World, str, str], Request]
 
 
@@ -82,6 +86,19 @@ def create(world: World, profile: str, scope: str) -> Request:
 
 def read_one(world: World, profile: str, scope: str) -> Request:
     return "GET", f"/v1/reports/{world.scoped(profile)[scope]}", None
+
+
+def upload_photo(world: World, profile: str, scope: str) -> Request:
+    # in and out: two pictures, so that the second is no retry of the first
+    return "POST", "/v1/photos", photo_bytes(color=(10, 10, 200) if scope == IN else (200, 10, 10))
+
+
+def see_photo(suffix: str = "") -> Builder:
+    def build(world: World, profile: str, scope: str) -> Request:
+        theirs = world.own_photo if profile == "integration" and scope == IN else world.photo
+        return "GET", f"/v1/photos/{theirs}{suffix}", None
+
+    return build
 
 
 def deliver(world: World, profile: str, scope: str) -> Request:
@@ -101,6 +118,9 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/v1/reports"): create,
     ("GET", "/v1/reports"): get("/v1/reports"),
     ("GET", "/v1/reports/{report_id}"): read_one,
+    ("POST", "/v1/photos"): upload_photo,
+    ("GET", "/v1/photos/{photo_id}"): see_photo(),
+    ("GET", "/v1/photos/{photo_id}/thumbnail"): see_photo("/thumbnail"),
     ("POST", "/internal/v1/inbox"): deliver,
     ("PUT", "/v1/webhook"): webhook("PUT"),
     ("GET", "/v1/webhook"): webhook("GET"),
@@ -113,7 +133,8 @@ BUILDERS: dict[tuple[str, str], Builder] = {
 """How the matrix calls each route, for a caller and an object in or out of its scope."""
 
 GRID_STAFF = {"grid_worker", "grid_assistant", "grid_leader"}
-REPORT_READERS = GRID_STAFF | {"dispatcher", "handler", "supervisor", "admin", "integration"}
+STAFF = GRID_STAFF | {"dispatcher", "handler", "supervisor", "admin"}
+REPORT_READERS = STAFF | {"integration"}
 
 
 def expected(route: tuple[str, str], profile: str, scope: str) -> int:
@@ -132,6 +153,12 @@ def expected(route: tuple[str, str], profile: str, scope: str) -> int:
             return 403
         everything = profile in {"dispatcher", "supervisor", "admin"}
         return 200 if scope == IN or everything else 404
+    if route == ("POST", "/v1/photos"):
+        return 201 if profile in STAFF | {"integration", "integration_create_only"} else 403
+    if path.startswith("/v1/photos/"):  # staff every photo, an integration its own only
+        if profile not in REPORT_READERS:
+            return 403
+        return 200 if profile in STAFF or scope == IN else 404
     if route == ("POST", "/internal/v1/inbox"):
         return 200 if profile == "service_dispatch" else 403
     if path.startswith("/v1/webhooks"):  # the admin's view of every integration's
@@ -191,6 +218,14 @@ async def file(intake: Intake, actor: Actor, point: tuple[float, float], departm
     return str(body["id"])
 
 
+async def uploaded(intake: Intake, actor: Actor) -> str:
+    answer = await intake.client.post(
+        "/v1/photos", content=photo_bytes(), headers={**headers_for(actor), "Content-Type": "image/jpeg"}
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
 def headers_for(actor: Actor | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(actor)}"} if actor else {"Authorization": ""}
 
@@ -200,6 +235,8 @@ async def test_authorization_matrix(intake: Intake) -> None:
         a1=await file(intake, OTHER_REPORTER, POINT_IN_A1, "police"),
         b1=await file(intake, OTHER_REPORTER, POINT_IN_B1, "sanitation"),
         own=await file(intake, PROFILES["integration"], POINT_IN_B1, "sanitation"),
+        photo=await uploaded(intake, OTHER_REPORTER),
+        own_photo=await uploaded(intake, PROFILES["integration"]),
     )
     callers: dict[str, Actor | None] = {**PROFILES, "anonymous": None}
     filed: dict[str, set[str]] = {name: set() for name in callers}
@@ -210,7 +247,11 @@ async def test_authorization_matrix(intake: Intake) -> None:
         for name, actor in callers.items():
             for scope in (IN, OUT):
                 method, url, body = BUILDERS[route](world, name, scope)
-                response = await intake.client.request(method, url, json=body, headers=headers_for(actor))
+                if isinstance(body, bytes):
+                    headers = {**headers_for(actor), "Content-Type": "image/jpeg"}
+                    response = await intake.client.request(method, url, content=body, headers=headers)
+                else:
+                    response = await intake.client.request(method, url, json=body, headers=headers_for(actor))
                 want = expected(route, name, scope)
                 tried += 1
                 if response.status_code != want:
@@ -218,7 +259,7 @@ async def test_authorization_matrix(intake: Intake) -> None:
                         f"{name:24} {method} {url} ({scope}): {response.status_code}, want {want}"
                     )
                 if response.status_code == 201 and route == ("POST", "/v1/reports"):
-                    filed[name].add(body["id"] if body else "")
+                    filed[name].add(body["id"] if isinstance(body, dict) else "")
                 if route == ("GET", "/v1/reports") and response.status_code == 200:
                     listed = {item["id"] for item in response.json()["items"]}
                     if not listed <= filed[name]:

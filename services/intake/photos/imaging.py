@@ -1,0 +1,96 @@
+"""Turning an uploaded photo into the two JPEGs intake keeps: the photo, scaled to fit
+``max_edge``, and its thumbnail. Pure and synchronous (Pillow): the router runs it in a worker
+thread.
+
+What a phone sends is not shown as sent. The picture is decoded (a file that only claims to be
+an image is refused), turned upright by its EXIF orientation, laid on white where it was
+transparent, scaled down and encoded again as JPEG, with none of the original's metadata: no
+GPS position, no camera serial number, no embedded thumbnail that still shows what was cropped.
+The report carries its own location.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+FORMATS = ("JPEG", "PNG", "WEBP")
+"""What Pillow may open: a phone's camera, a screenshot, a browser's canvas."""
+THUMBNAIL_EDGE = 320
+"""The thumbnail's longer side, for lists and a timeline's row."""
+PHOTO_QUALITY = 85
+THUMBNAIL_QUALITY = 80
+
+
+class NotAPhoto(ValueError):
+    """The bytes are no photo intake takes; the message says why, for a 422."""
+
+
+@dataclass(frozen=True)
+class Processed:
+    content: bytes
+    thumbnail: bytes
+    width: int
+    height: int
+
+
+def process(data: bytes, *, max_edge: int, max_pixels: int) -> Processed:
+    """The photo in ``data`` (JPEG, PNG or WebP) as a JPEG of at most ``max_edge`` pixels on
+    its longer side and a thumbnail; :class:`NotAPhoto` for anything else, for a picture of
+    more than ``max_pixels`` (checked from its header, before anything is decoded) and for a
+    damaged file."""
+    try:
+        with warnings.catch_warnings():
+            # Pillow's own bomb check warns below twice its limit and raises above it; ours is
+            # max_pixels, checked from the header, so its warning says nothing here.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=FORMATS) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise NotAPhoto(
+                        f"the photo has {width} × {height} pixels; at most {max_pixels:,} are taken"
+                    )
+                # A JPEG decodes at 1/2, 1/4 or 1/8 scale when that still covers max_edge: less
+                # memory and time for a 48-megapixel camera's picture.
+                image.draft("RGB", _covering(width, height, max_edge))
+                picture = _flattened(ImageOps.exif_transpose(image))
+    except NotAPhoto:
+        raise
+    except UnidentifiedImageError:
+        raise NotAPhoto("the body is not a JPEG, PNG or WebP image") from None
+    except Image.DecompressionBombError:
+        raise NotAPhoto(f"the photo has more than {max_pixels:,} pixels") from None
+    except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt data
+        raise NotAPhoto(f"the image cannot be decoded: {error}") from None
+    picture.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
+    content = _jpeg(picture, PHOTO_QUALITY)
+    thumbnail = picture.copy()
+    thumbnail.thumbnail((THUMBNAIL_EDGE, THUMBNAIL_EDGE), Image.Resampling.LANCZOS)
+    return Processed(content, _jpeg(thumbnail, THUMBNAIL_QUALITY), picture.width, picture.height)
+
+
+def _covering(width: int, height: int, max_edge: int) -> tuple[int, int]:
+    """The smallest size ``draft`` may decode to: the picture's shape, its longer side
+    ``max_edge`` (or the picture as it is, when smaller)."""
+    scale = min(1.0, max_edge / max(width, height, 1))
+    return (max(1, round(width * scale)), max(1, round(height * scale)))
+
+
+def _flattened(image: Image.Image) -> Image.Image:
+    """RGB, with what was transparent on white (converting RGBA drops the alpha and leaves the
+    hidden colour, black as often as not)."""
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def _jpeg(image: Image.Image, quality: int) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality, optimize=True, progressive=True)
+    return out.getvalue()

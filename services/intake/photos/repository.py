@@ -1,0 +1,41 @@
+"""The photos' statements. The pictures' bytes are read only where they are served."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, cast
+
+from sqlalchemy import Row, RowMapping, Table, literal_column, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake.models import Photo
+
+DESCRIBED = (Photo.id, Photo.uploader_id, Photo.width, Photo.height, Photo.size, Photo.created_at)
+"""A photo without its bytes."""
+
+
+async def by_upload(session: AsyncSession, uploader_id: str, upload_sha256: str) -> RowMapping | None:
+    query = select(*DESCRIBED).where(Photo.uploader_id == uploader_id, Photo.upload_sha256 == upload_sha256)
+    return (await session.execute(query)).mappings().first()
+
+
+async def add_if_absent(session: AsyncSession, row: dict[str, Any]) -> bool:
+    """Insert the photo unless its uploader sent the same bytes already (two uploads at once of
+    one picture: one inserts, the other waits for it and inserts nothing); whether this one did."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement: Any = (
+        insert(cast(Table, Photo.__table__))
+        .values(row)
+        .on_conflict_do_nothing(index_elements=["uploader_id", "upload_sha256"])
+        .returning(literal_column("1"))
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def picture(session: AsyncSession, photo_id: uuid.UUID, *, thumbnail: bool) -> Row[str, bytes] | None:
+    """(uploader_id, the JPEG's bytes) of a photo or its thumbnail."""
+    column = Photo.thumbnail if thumbnail else Photo.content
+    query = select(Photo.uploader_id, column).where(Photo.id == photo_id)
+    return (await session.execute(query)).first()

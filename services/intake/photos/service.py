@@ -1,0 +1,104 @@
+"""Photos: the reporter's picture of the problem, the handler's of the work done.
+
+An app uploads a picture's bytes (``POST /v1/photos``), gets the photo's URL back, and names
+that URL in a report's ``photos`` or a case command's (resolve, verify, note). intake keeps the
+photo as ``imaging.py`` makes it, in its own database, and serves it to the staff who read the
+reports and cases it is on. The id in its URL is random: it is not found by guessing.
+
+The same uploader sending the same bytes again (a phone's retry after a lost answer) gets the
+same photo back, with 200 instead of 201: the upload needs no ``Idempotency-Key``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+import anyio
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake.access import can_read_photo
+from services.intake.photos import imaging, repository
+from services.intake.photos.schemas import PhotoRead
+from shared.actors import Actor
+from shared.db import utcnow
+from shared.errors import NotFound, Unprocessable
+
+PHOTOS_PATH = "/v1/photos"
+
+
+class Darkroom:
+    """Where uploads are developed into the photos kept: at most ``workers`` at once, each in a
+    worker thread, so the event loop goes on taking reports while a 12-megapixel picture is
+    decoded, and memory holds no more than ``workers`` decoded pictures."""
+
+    def __init__(self, *, max_edge: int, max_pixels: int, workers: int) -> None:
+        self.max_edge = max_edge
+        self.max_pixels = max_pixels
+        self.limiter = anyio.CapacityLimiter(workers)
+
+    async def develop(self, data: bytes) -> imaging.Processed:
+        work = partial(imaging.process, data, max_edge=self.max_edge, max_pixels=self.max_pixels)
+        try:
+            return await anyio.to_thread.run_sync(work, limiter=self.limiter)
+        except imaging.NotAPhoto as error:
+            raise Unprocessable(str(error)) from None
+
+
+async def upload(
+    session: AsyncSession, darkroom: Darkroom, *, data: bytes, uploader: Actor, base_url: str
+) -> tuple[PhotoRead, bool]:
+    """The photo made of ``data``, and whether it is new (the uploader's same bytes again: the
+    photo made the first time)."""
+    if not data:
+        raise Unprocessable("the body is empty: send the picture's bytes")
+    digest = hashlib.sha256(data).hexdigest()
+    known = await repository.by_upload(session, uploader.id, digest)
+    if known is not None:
+        return _read(known, base_url), False
+    developed = await darkroom.develop(data)
+    row: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "uploader_id": uploader.id,
+        "upload_sha256": digest,
+        "width": developed.width,
+        "height": developed.height,
+        "size": len(developed.content),
+        "content": developed.content,
+        "thumbnail": developed.thumbnail,
+        "created_at": utcnow(),
+    }
+    if not await repository.add_if_absent(session, row):  # the same upload, at the same time
+        known = await repository.by_upload(session, uploader.id, digest)
+        assert known is not None
+        return _read(known, base_url), False
+    return _read(row, base_url), True
+
+
+async def picture(session: AsyncSession, *, photo_id: uuid.UUID, actor: Actor, thumbnail: bool) -> bytes:
+    """The JPEG of a photo (or of its thumbnail) the actor may see; any other is a 404."""
+    found = await repository.picture(session, photo_id, thumbnail=thumbnail)
+    if found is None or not can_read_photo(actor, uploader_id=found[0]):
+        raise NotFound(f"no photo {photo_id}")
+    return found[1]
+
+
+def photo_url(base_url: str, photo_id: uuid.UUID) -> str:
+    return f"{base_url.rstrip('/')}{PHOTOS_PATH}/{photo_id}"
+
+
+def _read(fields: Mapping[Any, Any], base_url: str) -> PhotoRead:
+    url = photo_url(base_url, fields["id"])
+    return PhotoRead(
+        id=fields["id"],
+        url=url,
+        thumbnail_url=f"{url}/thumbnail",
+        content_type="image/jpeg",
+        width=fields["width"],
+        height=fields["height"],
+        size=fields["size"],
+        created_at=fields["created_at"],
+    )

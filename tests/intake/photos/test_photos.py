@@ -1,0 +1,234 @@
+"""Photos: what a phone uploads, what intake keeps of it, and who sees it."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from typing import Any
+
+import httpx
+from PIL import Image
+
+from shared.actors import Role
+from tests.support.tokens import bearer
+
+from ..conftest import Intake, StartIntake
+from ..factories import GPS_IFD, ORIENTATION, photo_bytes, report_body
+from ..fakes import FakeDispatch, FakeGrid
+
+DISPATCHER = bearer("zhao.min", Role.dispatcher)
+HANDLER = bearer("gao.peng", Role.handler, department="police")
+BOT = bearer(
+    "integration:k1", Role.integration, scopes=["reports:create", "reports:read"], channel="wechat-bot"
+)
+OTHER_BOT = bearer("integration:k2", Role.integration, scopes=["reports:create", "reports:read"], channel="x")
+
+
+async def upload(
+    intake: Intake, data: bytes, content_type: str = "image/jpeg", **headers: str
+) -> httpx.Response:
+    return await intake.client.post(
+        "/v1/photos", content=data, headers={"Content-Type": content_type, **headers}
+    )
+
+
+def opened(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+async def test_a_phone_photo_is_kept_upright_scaled_and_without_its_metadata(intake: Intake) -> None:
+    # A camera held turned: 3000 wide, 2000 high as stored, to be shown turned 90° (tag 6),
+    # with the GPS position the phone wrote.
+    sent = photo_bytes((3000, 2000), orientation=6, with_gps=True)
+    assert opened(sent).getexif().get(ORIENTATION) == 6
+
+    answer = await upload(intake, sent)
+
+    assert answer.status_code == 201, answer.text
+    photo = answer.json()
+    assert answer.headers["Location"] == f"/v1/photos/{photo['id']}"
+    assert photo["url"] == f"http://intake/v1/photos/{photo['id']}"
+    assert photo["thumbnail_url"] == f"{photo['url']}/thumbnail"
+    assert (photo["width"], photo["height"]) == (1365, 2048)  # upright, the longer side 2048
+    kept = await intake.client.get(f"/v1/photos/{photo['id']}")
+    assert kept.status_code == 200
+    assert kept.headers["content-type"] == "image/jpeg"
+    assert photo["size"] == len(kept.content)
+    image = opened(kept.content)
+    assert image.format == "JPEG" and image.size == (1365, 2048)
+    exif = image.getexif()
+    assert ORIENTATION not in exif and GPS_IFD not in exif and len(exif) == 0
+    # what was the picture's top-left corner (blue) is now its top-right
+    assert _near(image.getpixel((image.width - 20, 20)), (0, 0, 255))
+    assert _near(image.getpixel((20, 20)), (200, 40, 40))
+    thumbnail = await intake.client.get(photo["thumbnail_url"].removeprefix("http://intake"))
+    assert thumbnail.status_code == 200
+    assert opened(thumbnail.content).size == (213, 320)
+
+
+async def test_a_small_picture_is_not_enlarged_and_a_transparent_one_lies_on_white(intake: Intake) -> None:
+    sent = photo_bytes((120, 80), format="PNG", mode="RGBA", color=(255, 0, 0, 0))
+
+    answer = await upload(intake, sent, "image/png")
+
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["width"], answer.json()["height"]) == (120, 80)
+    image = opened((await intake.client.get(f"/v1/photos/{answer.json()['id']}")).content)
+    assert image.format == "JPEG"
+    assert _near(image.getpixel((100, 60)), (255, 255, 255))  # transparent: white, not the hidden red
+
+
+async def test_webp_is_taken(intake: Intake) -> None:
+    answer = await upload(intake, photo_bytes(format="WEBP"), "image/webp")
+
+    assert answer.status_code == 201, answer.text
+
+
+async def test_the_same_upload_again_is_the_same_photo_for_its_uploader_only(intake: Intake) -> None:
+    sent = photo_bytes()
+
+    first = await upload(intake, sent)
+    again = await upload(intake, sent)
+    by_someone_else = await upload(intake, sent, **DISPATCHER)
+
+    assert (first.status_code, again.status_code, by_someone_else.status_code) == (201, 200, 201)
+    assert again.json() == first.json()
+    assert again.headers["Location"] == first.headers["Location"]
+    assert by_someone_else.json()["id"] != first.json()["id"]
+
+
+async def test_two_uploads_of_one_picture_at_once_make_one_photo(intake: Intake) -> None:
+    sent = photo_bytes((1600, 1200))
+
+    answers = await asyncio.gather(*(upload(intake, sent) for _ in range(4)))
+
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 201]
+    assert len({a.json()["id"] for a in answers}) == 1
+
+
+async def test_only_jpeg_png_and_webp_bodies_are_taken(intake: Intake) -> None:
+    for content_type in ("text/plain", "application/json", "image/heic", "multipart/form-data; boundary=x"):
+        answer = await upload(intake, photo_bytes(), content_type)
+        assert answer.status_code == 415, content_type
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert "image/jpeg, image/png, image/webp" in answer.json()["detail"]
+    bare = await intake.client.post("/v1/photos", content=photo_bytes())
+    assert bare.status_code == 415
+    assert "without a Content-Type" in bare.json()["detail"]
+    # a parameter after the type is no matter
+    assert (await upload(intake, photo_bytes(), "image/jpeg; charset=binary")).status_code == 201
+
+
+async def test_what_is_no_photo_is_a_clear_422(intake: Intake) -> None:
+    jpeg = photo_bytes((800, 600), color=(10, 120, 10))
+    cases = {
+        b"": "the body is empty",
+        b"GIF89a" + bytes(200): "not a JPEG, PNG or WebP image",
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>": "not a JPEG, PNG or WebP image",
+        jpeg[: len(jpeg) // 2]: "cannot be decoded",
+    }
+    for body, reason in cases.items():
+        answer = await upload(intake, body)
+        assert answer.status_code == 422, (reason, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert reason in answer.json()["detail"]
+
+
+async def test_a_picture_over_the_pixel_bound_is_refused_before_it_is_decoded(
+    start_intake: StartIntake,
+) -> None:
+    async with start_intake(FakeGrid(), FakeDispatch(), photo_max_pixels=10_000) as intake:
+        over = await upload(intake, photo_bytes((200, 100)))
+        within = await upload(intake, photo_bytes((100, 100)))
+
+    assert over.status_code == 422
+    assert over.json()["detail"] == "the photo has 200 × 100 pixels; at most 10,000 are taken"
+    assert within.status_code == 201
+
+
+async def test_photos_have_their_own_body_bound(start_intake: StartIntake) -> None:
+    # Noise does not compress: a PNG of about 1.5 MB, over the 1 MiB bound of every other body.
+    noise = Image.frombytes("RGB", (800, 640), os.urandom(800 * 640 * 3))
+    out = io.BytesIO()
+    noise.save(out, "PNG")
+    big = out.getvalue()
+    assert 1_048_576 < len(big) < 2_000_000
+
+    async with start_intake(FakeGrid(), FakeDispatch(), photo_max_bytes=2_000_000) as intake:
+        taken = await upload(intake, big, "image/png")
+        report = await intake.client.post(
+            "/v1/reports",
+            content=b"{" + b" " * 1_100_000 + b"}",
+            headers={"Content-Type": "application/json"},
+        )
+    async with start_intake(FakeGrid(), FakeDispatch(), photo_max_bytes=1_048_576) as intake:
+        refused = await upload(intake, big, "image/png")
+
+    assert taken.status_code == 201, taken.text
+    assert report.status_code == 413  # the reports keep theirs
+    assert refused.status_code == 413
+    assert refused.json()["detail"] == "request body is larger than 1048576 bytes"
+
+
+async def test_staff_see_every_photo_an_integration_its_own(intake: Intake) -> None:
+    worker_photo = (await upload(intake, photo_bytes())).json()["id"]
+    bot_photo = (await upload(intake, photo_bytes(), **BOT)).json()["id"]
+
+    def status(photo_id: str, caller: dict[str, str], thumbnail: bool = False) -> Any:
+        return intake.client.get(f"/v1/photos/{photo_id}{'/thumbnail' if thumbnail else ''}", headers=caller)
+
+    for caller in (DISPATCHER, HANDLER):
+        assert (await status(worker_photo, caller)).status_code == 200
+        assert (await status(bot_photo, caller)).status_code == 200
+    assert (await status(bot_photo, BOT)).status_code == 200
+    for thumbnail in (False, True):
+        hidden = await status(worker_photo, BOT, thumbnail)
+        assert hidden.status_code == 404
+        assert (await status(bot_photo, OTHER_BOT, thumbnail)).status_code == 404
+    unknown = await intake.client.get("/v1/photos/5f0c8f6e-2b1d-4c59-9a53-0d1e6f7a8b90")
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_photo_is_cached_and_answers_304(intake: Intake) -> None:
+    photo_id = (await upload(intake, photo_bytes())).json()["id"]
+    first = await intake.client.get(f"/v1/photos/{photo_id}")
+    thumbnail = await intake.client.get(f"/v1/photos/{photo_id}/thumbnail")
+
+    again = await intake.client.get(
+        f"/v1/photos/{photo_id}", headers={"If-None-Match": first.headers["ETag"]}
+    )
+
+    assert "immutable" in first.headers["Cache-Control"] and "private" in first.headers["Cache-Control"]
+    assert first.headers["X-Content-Type-Options"] == "nosniff"
+    assert thumbnail.headers["ETag"] != first.headers["ETag"]
+    assert again.status_code == 304 and again.content == b""
+
+
+async def test_the_url_names_intake_as_its_clients_reach_it(start_intake: StartIntake) -> None:
+    async with start_intake(FakeGrid(), FakeDispatch(), public_url="https://intake.example.org/") as intake:
+        photo = (await upload(intake, photo_bytes())).json()
+
+    assert photo["url"] == f"https://intake.example.org/v1/photos/{photo['id']}"
+
+
+async def test_a_report_names_its_photo_and_its_reader_sees_it(intake: Intake) -> None:
+    photo = (await upload(intake, photo_bytes())).json()
+    body = report_body(photos=[photo["url"]])
+
+    created = await intake.post_report(body)
+    report = await intake.client.get(f"/v1/reports/{body['id']}", headers=DISPATCHER)
+
+    assert created.status_code == 201, created.text
+    assert report.json()["photos"] == [photo["url"]]
+    shown = await intake.client.get(
+        report.json()["photos"][0].removeprefix("http://intake"), headers=DISPATCHER
+    )
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
+
+
+def _near(pixel: Any, want: tuple[int, int, int], tolerance: int = 40) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel, want, strict=True))
