@@ -49,6 +49,7 @@ class IntakeSettings(RelaySettings):
     )
     public_url: str | None = Field(
         default=None,
+        pattern=r"^(https?://[^\s/?#]+(/[^\s?#]*)?)?$",
         description="intake as its clients reach it, for the photos' URLs "
         "(default: the URL each upload came to)",
     )

@@ -139,3 +139,14 @@ def test_the_header_commands_are_real_and_the_key_is_readable_by_the_image_user(
     uid = re.search(r"useradd [^\n]*--uid (\d+)", (ROOT / "Dockerfile").read_text())
     assert uid, "the image's user has no fixed uid for the host to give the key to"
     assert any(f"chown {uid[1]} deploy/secrets/grid-signing-key.pem" in line for line in header)
+
+
+def test_the_photos_urls_name_intake_where_clients_reach_it(compose: dict) -> None:
+    """Unset, a photo's URL names intake as the upload reached it; set, the URL given."""
+    value = compose["services"]["intake"]["environment"]["WANGGE_INTAKE_PUBLIC_URL"]
+    assert value == "${PUBLIC_INTAKE_URL:-}"
+    assert not IntakeSettings(public_url=defaulted(value)).public_url
+    assert (
+        IntakeSettings(public_url="https://intake.example.gov.cn").public_url
+        == "https://intake.example.gov.cn"
+    )

@@ -56,7 +56,9 @@ def process(data: bytes, *, max_edge: int, max_pixels: int) -> Processed:
                 # A JPEG decodes at 1/2, 1/4 or 1/8 scale when that still covers max_edge: less
                 # memory and time for a 48-megapixel camera's picture.
                 image.draft("RGB", _covering(width, height, max_edge))
-                picture = _flattened(ImageOps.exif_transpose(image))
+                image.load()
+                ImageOps.exif_transpose(image, in_place=True)
+                picture = _flattened(image)
     except NotAPhoto:
         raise
     except UnidentifiedImageError:
@@ -65,10 +67,10 @@ def process(data: bytes, *, max_edge: int, max_pixels: int) -> Processed:
         raise NotAPhoto(f"the photo has more than {max_pixels:,} pixels") from None
     except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt data
         raise NotAPhoto(f"the image cannot be decoded: {error}") from None
-    picture.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
+    picture.thumbnail((max_edge, max_edge))  # bicubic: Lanczos took a third more, to no eye's gain
     content = _jpeg(picture, PHOTO_QUALITY)
     thumbnail = picture.copy()
-    thumbnail.thumbnail((THUMBNAIL_EDGE, THUMBNAIL_EDGE), Image.Resampling.LANCZOS)
+    thumbnail.thumbnail((THUMBNAIL_EDGE, THUMBNAIL_EDGE))
     return Processed(content, _jpeg(thumbnail, THUMBNAIL_QUALITY), picture.width, picture.height)
 
 
@@ -87,10 +89,11 @@ def _flattened(image: Image.Image) -> Image.Image:
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def _jpeg(image: Image.Image, quality: int) -> bytes:
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality, optimize=True, progressive=True)
+    # Optimized Huffman tables: 3 % smaller for 12 ms; progressive saved 3 % more for 30 ms more.
+    image.save(out, "JPEG", quality=quality, optimize=True)
     return out.getvalue()
