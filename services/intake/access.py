@@ -46,6 +46,18 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/photos"): Rule(roles=STAFF, scopes=frozenset({REPORTS_CREATE})),
     ("GET", "/v1/photos/{photo_id}"): Rule(roles=STAFF, scopes=frozenset({REPORTS_READ})),
     ("GET", "/v1/photos/{photo_id}/thumbnail"): Rule(roles=STAFF, scopes=frozenset({REPORTS_READ})),
+    # Open311 GeoReport v2: the same rules as the reports' own routes
+    ("GET", "/open311/v2/services.json"): Rule(
+        roles=GRID_ROLES, scopes=frozenset({REPORTS_CREATE, REPORTS_READ})
+    ),
+    ("GET", "/open311/v2/services/{service_code}.json"): Rule(
+        roles=GRID_ROLES, scopes=frozenset({REPORTS_CREATE, REPORTS_READ})
+    ),
+    ("POST", "/open311/v2/requests.json"): Rule(roles=GRID_ROLES, scopes=frozenset({REPORTS_CREATE})),
+    ("GET", "/open311/v2/requests.json"): Rule(roles=GRID_ROLES, scopes=frozenset({REPORTS_READ})),
+    ("GET", "/open311/v2/requests/{service_request_id}.json"): Rule(
+        roles=REPORT_READERS, scopes=frozenset({REPORTS_READ})
+    ),
     ("GET", "/v1/webhooks"): Rule(roles=frozenset({Role.admin})),
     ("DELETE", "/v1/webhooks/{owner_id}"): Rule(roles=frozenset({Role.admin})),
     ("POST", "/internal/v1/inbox"): Rule(services=frozenset({DISPATCH_SERVICE})),

@@ -19,6 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from services.intake.clients.dispatch import DispatchClient
 from services.intake.clients.grid import GridClient
 from services.intake.inbox.router import router as inbox_router
+from services.intake.open311.errors import Open311Errors, document_open311_errors
+from services.intake.open311.router import router as open311_router
+from services.intake.open311.service import Services
 from services.intake.photos.router import router as photos_router
 from services.intake.photos.service import PHOTOS_PATH, Darkroom
 from services.intake.relay.service import build_relay
@@ -51,6 +54,7 @@ class State(TypedDict):
     relays: list[Relay]
     verifier: TokenVerifier
     darkroom: Darkroom
+    open311: Services
 
 
 def create_app(
@@ -116,7 +120,9 @@ def create_app(
             max_skew=timedelta(seconds=settings.seen_at_max_skew_seconds),
             max_age=timedelta(days=settings.seen_at_max_age_days),
         )
+        open311 = Services(grid)
         app.state.territory = territory
+        app.state.open311 = open311
         app.state.reception = reception
         app.state.relay = relay
         app.state.webhook_relay = webhook_relay
@@ -143,6 +149,7 @@ def create_app(
                 relay=relay,
                 relays=[relay, webhook_relay],
                 verifier=identity.verifier,
+                open311=open311,
                 darkroom=Darkroom(
                     max_edge=settings.photo_max_edge,
                     max_pixels=settings.photo_max_pixels,
@@ -163,13 +170,23 @@ def create_app(
             await identity.aclose()
             await engine.dispose()
 
-    return create_service_app(
+    app = create_service_app(
         title="wangge intake",
         description=__doc__ or "",
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
         cors_origins=settings.cors_origins,
         token_url=f"{settings.public_grid_url or settings.grid_url}{TOKEN_PATH}",
-        routers=[reports_router, photos_router, webhook_router, webhooks_admin_router, inbox_router],
+        routers=[
+            reports_router,
+            photos_router,
+            open311_router,
+            webhook_router,
+            webhooks_admin_router,
+            inbox_router,
+        ],
         larger_bodies={PHOTOS_PATH: settings.photo_max_bytes},
     )
+    app.add_middleware(Open311Errors)
+    document_open311_errors(app)
+    return app

@@ -94,6 +94,29 @@ class FakeGrid:
         self.token_calls = 0
         self.issued: list[str] = []
         self.secret = INTAKE_SECRET
+        self.catalog = [
+            {
+                "code": "0101",
+                "name_zh": "暴露垃圾",
+                "name_en": "Exposed rubbish",
+                "class_zh": "市容环境",
+                "class_en": "City appearance",
+                "urgency": "normal",
+                "time_limit_hours": 24,
+                "department_code": "sanitation",
+            },
+            {
+                "code": "0501",
+                "name_zh": "占道经营",
+                "name_en": "Street stall blocking the road",
+                "class_zh": "街面秩序",
+                "class_en": "Street order",
+                "urgency": "urgent",
+                "time_limit_hours": 2,
+                "department_code": "law-enforcement",
+            },
+        ]
+        self.catalog_calls = 0
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == JWKS_PATH:
@@ -105,6 +128,8 @@ class FakeGrid:
         self.calls += 1
         if self.down:
             return self._unavailable()
+        if request.url.path == "/v1/catalog":
+            return self._catalog_page(request)
         if request.url.path != "/v1/territory/cells":
             return httpx.Response(404, json={"status": 404, "detail": "no such path"})
         if service_caller(request) != "service:intake":
@@ -116,6 +141,13 @@ class FakeGrid:
         return httpx.Response(
             200, json={"version": self.version, "cells": self.cells}, headers={"ETag": etag}
         )
+
+    def _catalog_page(self, request: httpx.Request) -> httpx.Response:
+        """The catalog, a page of one category at a time (cursor: the index of the next)."""
+        self.catalog_calls += 1
+        at = int(request.url.params.get("cursor", "0"))
+        following = str(at + 1) if at + 1 < len(self.catalog) else None
+        return httpx.Response(200, json={"items": self.catalog[at : at + 1], "next_cursor": following})
 
     def _token(self, request: httpx.Request) -> httpx.Response:
         form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}

@@ -101,6 +101,15 @@ def see_photo(suffix: str = "") -> Builder:
     return build
 
 
+def open311_file(world: World, profile: str, scope: str) -> Request:
+    lat, lon = POINT_IN_A1 if scope == IN else POINT_IN_B1
+    return "POST", "/open311/v2/requests.json", {"service_code": "0501", "lat": str(lat), "long": str(lon)}
+
+
+def open311_read(world: World, profile: str, scope: str) -> Request:
+    return "GET", f"/open311/v2/requests/{world.scoped(profile)[scope]}.json", None
+
+
 def deliver(world: World, profile: str, scope: str) -> Request:
     message = status_changed([str(uuid.uuid4())], event_id=1, status="triage")
     return "POST", "/internal/v1/inbox", {"messages": [message]}
@@ -121,6 +130,11 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/v1/photos"): upload_photo,
     ("GET", "/v1/photos/{photo_id}"): see_photo(),
     ("GET", "/v1/photos/{photo_id}/thumbnail"): see_photo("/thumbnail"),
+    ("GET", "/open311/v2/services.json"): get("/open311/v2/services.json"),
+    ("GET", "/open311/v2/services/{service_code}.json"): get("/open311/v2/services/0501.json"),
+    ("POST", "/open311/v2/requests.json"): open311_file,
+    ("GET", "/open311/v2/requests.json"): get("/open311/v2/requests.json"),
+    ("GET", "/open311/v2/requests/{service_request_id}.json"): open311_read,
     ("POST", "/internal/v1/inbox"): deliver,
     ("PUT", "/v1/webhook"): webhook("PUT"),
     ("GET", "/v1/webhook"): webhook("GET"),
@@ -144,11 +158,16 @@ def expected(route: tuple[str, str], profile: str, scope: str) -> int:
         return 200
     if profile == "anonymous":
         return 401
-    if route == ("POST", "/v1/reports"):
+    if route in {("POST", "/v1/reports"), ("POST", "/open311/v2/requests.json")}:
         return 201 if profile in GRID_STAFF | {"integration", "integration_create_only"} else 403
-    if route == ("GET", "/v1/reports"):
+    if path.startswith("/open311/v2/services"):  # to file reports with, or to read them
+        return 200 if profile in GRID_STAFF | {"integration", "integration_create_only"} else 403
+    if route in {("GET", "/v1/reports"), ("GET", "/open311/v2/requests.json")}:
         return 200 if profile in GRID_STAFF | {"integration"} else 403
-    if route == ("GET", "/v1/reports/{report_id}"):
+    if route in {
+        ("GET", "/v1/reports/{report_id}"),
+        ("GET", "/open311/v2/requests/{service_request_id}.json"),
+    }:
         if profile not in REPORT_READERS:
             return 403
         everything = profile in {"dispatcher", "supervisor", "admin"}
@@ -250,6 +269,8 @@ async def test_authorization_matrix(intake: Intake) -> None:
                 if isinstance(body, bytes):
                     headers = {**headers_for(actor), "Content-Type": "image/jpeg"}
                     response = await intake.client.request(method, url, content=body, headers=headers)
+                elif url.startswith("/open311/") and body is not None:  # a form, as Open311 sends
+                    response = await intake.client.request(method, url, data=body, headers=headers_for(actor))
                 else:
                     response = await intake.client.request(method, url, json=body, headers=headers_for(actor))
                 want = expected(route, name, scope)
@@ -260,6 +281,8 @@ async def test_authorization_matrix(intake: Intake) -> None:
                     )
                 if response.status_code == 201 and route == ("POST", "/v1/reports"):
                     filed[name].add(body["id"] if isinstance(body, dict) else "")
+                if response.status_code == 201 and route == ("POST", "/open311/v2/requests.json"):
+                    filed[name].add(response.json()[0]["service_request_id"])
                 if route == ("GET", "/v1/reports") and response.status_code == 200:
                     listed = {item["id"] for item in response.json()["items"]}
                     if not listed <= filed[name]:

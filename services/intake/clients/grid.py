@@ -1,4 +1,5 @@
-"""intake's client for grid: only the territory copy (intake never calls grid per report)."""
+"""intake's client for grid: the territory copy, and the catalog Open311 clients choose from
+(intake never calls grid per report)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,16 @@ class TerritoryCells(BaseModel):
     cells: list[CellFeature]
 
 
+class Category(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    code: str
+    name_zh: str
+    name_en: str
+    class_zh: str
+    class_en: str
+
+
 class GridClient(PeerClient):
     peer = "grid"
 
@@ -36,3 +47,15 @@ class GridClient(PeerClient):
         if response.status_code == 304:
             return None
         return TerritoryCells.model_validate(response.json())
+
+    async def catalog(self) -> list[Category]:
+        """Every category of the catalog, in code order (grid pages it by 100)."""
+        categories: list[Category] = []
+        cursor: str | None = None
+        while True:
+            params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+            page = (await self.request("GET", "/v1/catalog", params=params)).json()
+            categories += [Category.model_validate(item) for item in page["items"]]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return categories

@@ -70,11 +70,19 @@ class Reception:
 
 
 async def create_report(
-    reception: Reception, *, body: ReportCreate, actor: Actor, idempotency_key: str | None
+    reception: Reception,
+    *,
+    body: ReportCreate,
+    actor: Actor,
+    idempotency_key: str | None,
+    request_hash: str | None = None,
 ) -> Answer:
-    """Write at once, with no reads first; only when the key or the id is taken, read what is stored."""
+    """Write at once, with no reads first; only when the key or the id is taken, read what is stored.
+
+    ``request_hash``: what a retry must match, when the body is not what the client sent (an
+    Open311 request's, which gets a new id and time on each try): the hash of what it sent."""
     key = idempotency_key or str(body.id)
-    fingerprint = rules.request_hash(body.model_dump(mode="json"))
+    fingerprint = request_hash or rules.request_hash(body.model_dump(mode="json"))
     now = utcnow()
     try:
         rules.check_seen_at(body.seen_at, now=now, max_skew=reception.max_skew, max_age=reception.max_age)

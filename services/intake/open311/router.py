@@ -1,0 +1,198 @@
+"""Open311 GeoReport v2 (JSON): the services, filing a request, following it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import Response
+
+from services.intake.access import GUARDED
+from services.intake.deps import CurrentActor, ReceptionDep, SessionDep
+from services.intake.open311 import service
+from services.intake.open311.schemas import (
+    Open311Error,
+    RequestCreated,
+    Service,
+    ServiceDefinition,
+    ServiceRequest,
+)
+from services.intake.open311.service import Services
+from shared.errors import BadRequest, UnsupportedMediaType
+from shared.schemas import CANONICAL_UUID, CATEGORY_CODE, STORABLE_QUERY, Timestamp
+
+OPEN311_PATH = "/open311/v2"
+FORM = "application/x-www-form-urlencoded"
+
+
+async def accepted_and_unused(
+    jurisdiction_id: Annotated[
+        str | None, Query(max_length=64, description="one jurisdiction: unused")
+    ] = None,
+    api_key: Annotated[
+        str | None, Query(max_length=256, description="unused: the Bearer token authenticates the caller")
+    ] = None,
+) -> None:
+    """What every Open311 client may send in its query, taken and not used."""
+
+
+async def get_services(request: Request) -> Services:
+    services: Services = request.state.open311
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+ERRORS = {
+    status: {"model": list[Open311Error], "description": description}
+    for status, description in (
+        (400, "the request is not one Open311 takes; `description` says why"),
+        (401, "no token, or a bad one"),
+        (403, "the caller may not do this"),
+        (404, "no such service or request (or not the caller's)"),
+        (503, "grid, which holds the catalog, is out of reach"),
+    )
+}
+router = APIRouter(
+    prefix=OPEN311_PATH,
+    tags=["open311"],
+    dependencies=[*GUARDED, Depends(accepted_and_unused)],
+    responses=ERRORS,  # type: ignore[arg-type]
+)
+
+
+@router.get("/services.json", response_model=list[Service], summary="Open311: the services")
+async def list_services(services: ServicesDep) -> list[Service]:
+    """Every category of the catalog, as a service a request may be for."""
+    return await services.listed()
+
+
+@router.get(
+    "/services/{service_code}.json",
+    response_model=ServiceDefinition,
+    summary="Open311: a service's definition",
+)
+async def get_service(
+    service_code: Annotated[str, Path(max_length=8, pattern=CATEGORY_CODE)], services: ServicesDep
+) -> ServiceDefinition:
+    """No service has attributes: the definition names none."""
+    return await services.definition(service_code)
+
+
+@router.post(
+    "/requests.json",
+    status_code=201,
+    response_model=list[RequestCreated],
+    summary="Open311: file a service request",
+    responses={200: {"model": list[RequestCreated], "description": "a retry: the first answer again"}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                FORM: {
+                    "schema": {
+                        "type": "object",
+                        "required": ["service_code", "lat", "long"],
+                        "properties": {
+                            name: {"type": "string"} for name in (*service.KEPT, *service.IGNORED)
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def create_request(
+    request: Request,
+    actor: CurrentActor,
+    reception: ReceptionDep,
+    services: ServicesDep,
+    content_type: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(min_length=1, max_length=128, description="retry key: the same key answers the same request"),
+    ] = None,
+) -> Response:
+    """A form (`application/x-www-form-urlencoded`, as GeoReport v2 says): `service_code`,
+    `lat` and `long` (required), `address_string`, `description` (the service's name when
+    none), `media_url` (a photo, e.g. one uploaded to `POST /v1/photos`). The person's
+    name, e-mail and phone, `device_id`, `account_id`, `address_id`, `jurisdiction_id` and
+    `api_key` are taken and not kept; any other field is a 400. The request is a report like
+    one from the app, and goes to dispatch at once: `service_request_id` is its id.
+
+    Grid staff, and integrations whose key has `reports:create`, with their Bearer token.
+    """
+    if (content_type or "").split(";")[0].strip().lower() != FORM:
+        raise UnsupportedMediaType(f"send the request as {FORM}, as GeoReport v2 says")
+    form = service.parse_form(await request.body())
+    created, report_id = await service.create_request(
+        reception, services, form=form, actor=actor, idempotency_key=idempotency_key
+    )
+    return Response(
+        orjson.dumps([created.model_dump()]),
+        201,
+        {"Location": f"{OPEN311_PATH}/requests/{report_id}.json"},
+        media_type="application/json",
+    )
+
+
+@router.get("/requests.json", response_model=list[ServiceRequest], summary="Open311: the caller's requests")
+async def list_requests(
+    session: SessionDep,
+    actor: CurrentActor,
+    services: ServicesDep,
+    service_request_id: Annotated[
+        str | None,
+        Query(max_length=3800, description="comma-separated ids (at most 100): these and no others"),
+    ] = None,
+    service_code: Annotated[str | None, Query(max_length=8, pattern=CATEGORY_CODE)] = None,
+    start_date: Annotated[Timestamp | None, Query(description="received at or after (RFC 3339)")] = None,
+    end_date: Annotated[Timestamp | None, Query(description="received at or before (RFC 3339)")] = None,
+    status: Annotated[
+        str | None, Query(max_length=20, description="open, closed, or both comma-separated"), STORABLE_QUERY
+    ] = None,
+) -> list[ServiceRequest]:
+    """The caller's own requests (and reports), newest first, at most 1,000: those named by
+    id, or those received in the period, by default the last 90 days; of one service and
+    status when given. `status` is `closed` once the case closed or was rejected."""
+    ids = _ids(service_request_id)
+    statuses = frozenset(part.strip() for part in status.split(",")) if status else frozenset()
+    if statuses - {"open", "closed"}:
+        raise BadRequest("status is open, closed, or both (open,closed)")
+    return await service.list_requests(
+        session,
+        services,
+        actor=actor,
+        ids=ids,
+        service_code=service_code,
+        start=start_date,
+        end=end_date,
+        statuses=statuses,
+    )
+
+
+@router.get(
+    "/requests/{service_request_id}.json", response_model=list[ServiceRequest], summary="Open311: one request"
+)
+async def get_request(
+    service_request_id: Annotated[uuid.UUID, Path(), CANONICAL_UUID],
+    session: SessionDep,
+    actor: CurrentActor,
+    services: ServicesDep,
+) -> list[ServiceRequest]:
+    """The request, in a list of one as GeoReport v2 answers it: shown to whom its report is."""
+    return [await service.get_request(session, services, report_id=service_request_id, actor=actor)]
+
+
+def _ids(given: str | None) -> list[uuid.UUID]:
+    if not given:
+        return []
+    parts = [part.strip() for part in given.split(",") if part.strip()]
+    if len(parts) > 100:
+        raise BadRequest("service_request_id names at most 100 requests")
+    try:
+        return [uuid.UUID(part) for part in parts]
+    except ValueError:
+        raise BadRequest("service_request_id holds ids of requests (UUIDs), comma-separated") from None

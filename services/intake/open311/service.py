@@ -1,0 +1,254 @@
+"""Open311 GeoReport v2 over intake's reports: a city's existing Open311 client (an app, a
+12345 hotline's system) files and follows reports without learning wangge's own API.
+
+A service is a category of grid's catalog; a service request is a report, filed and told of
+exactly as one from the app is (``reports/service.py``), with the caller as its reporter and
+its channel the integration's. What Open311 has and a report has not is taken and not kept:
+the person's name, e-mail and phone (the integration answers its own users), ``device_id``,
+``account_id`` and ``jurisdiction_id`` (intake serves one subdistrict). A request is located
+by ``lat`` and ``long``; an address alone is refused, since nothing here geocodes it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake.clients.grid import Category, GridClient
+from services.intake.models import Report
+from services.intake.open311 import repository
+from services.intake.open311.schemas import RequestCreated, Service, ServiceDefinition, ServiceRequest
+from services.intake.reports import rules
+from services.intake.reports import service as reports
+from services.intake.reports.schemas import ReportCreate
+from shared.actors import Actor
+from shared.db import utcnow
+from shared.errors import BadRequest, NotFound, PeerUnavailable
+
+CLOSED_STATUSES = frozenset({"closed", "rejected"})
+"""The report statuses Open311 calls ``closed``; every other is ``open``."""
+KEPT = ("service_code", "lat", "long", "address_string", "description", "media_url")
+IGNORED = (
+    "api_key",
+    "jurisdiction_id",
+    "address_id",
+    "email",
+    "device_id",
+    "account_id",
+    "first_name",
+    "last_name",
+    "phone",
+)
+"""What a POST may carry and is not kept (``api_key``: the token authenticates the caller)."""
+MAX_REQUESTS = 1000
+"""The most requests one ``GET requests.json`` answers (the spec's own bound)."""
+DEFAULT_WINDOW = timedelta(days=90)
+"""Without ids or dates, the requests of the last 90 days (the spec's default)."""
+
+
+class Services:
+    """grid's catalog as Open311 services, kept for ``ttl`` seconds. When grid is out of reach
+    the last copy serves; with none, the list is a 503 and a request's code is taken unchecked
+    (a report is never refused for grid being down)."""
+
+    def __init__(self, grid: GridClient, *, ttl: float = 300.0) -> None:
+        self.grid = grid
+        self.ttl = ttl
+        self._categories: dict[str, Category] | None = None
+        self._fetched = -math.inf
+
+    async def categories(self) -> dict[str, Category] | None:
+        if time.monotonic() - self._fetched > self.ttl:
+            try:
+                self._categories = {c.code: c for c in await self.grid.catalog()}
+                self._fetched = time.monotonic()
+            except PeerUnavailable:
+                pass
+        return self._categories
+
+    async def listed(self) -> list[Service]:
+        categories = await self.categories()
+        if categories is None:
+            raise PeerUnavailable("the catalog is not loaded yet: grid is out of reach; retry shortly")
+        return [_service(category) for category in categories.values()]
+
+    async def definition(self, code: str) -> ServiceDefinition:
+        categories = await self.categories()
+        if categories is None:
+            raise PeerUnavailable("the catalog is not loaded yet: grid is out of reach; retry shortly")
+        if code not in categories:
+            raise NotFound(f"no service {code}")
+        return ServiceDefinition(service_code=code, attributes=[])
+
+    async def name_of(self, code: str | None) -> str | None:
+        categories = await self.categories() if code else None
+        category = categories.get(code) if categories and code else None
+        return category.name_zh if category else None
+
+
+def _service(category: Category) -> Service:
+    return Service(
+        service_code=category.code,
+        service_name=category.name_zh,
+        description=category.name_en,
+        metadata=False,
+        type="realtime",
+        keywords=f"{category.class_en}, {category.name_en}",
+        group=category.class_zh,
+    )
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """A POST's ``application/x-www-form-urlencoded`` body: each field once, each known."""
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("the body is not a UTF-8 application/x-www-form-urlencoded form") from None
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        if name in form:
+            raise BadRequest(f"{name} is given twice")
+        if name.startswith("attribute["):
+            raise BadRequest(f"{name}: no service has attributes")
+        if name not in KEPT and name not in IGNORED:
+            raise BadRequest(f"{name} is no field of an Open311 service request")
+        form[name] = value
+    return form
+
+
+async def create_request(
+    reception: reports.Reception,
+    services: Services,
+    *,
+    form: dict[str, str],
+    actor: Actor,
+    idempotency_key: str | None,
+) -> tuple[RequestCreated, str]:
+    """File the request as a report; its Open311 answer and the report's id."""
+    code = form.get("service_code", "").strip()
+    if not code:
+        raise BadRequest("service_code is required: one of GET services.json")
+    categories = await services.categories()
+    if categories is not None and code not in categories:
+        raise BadRequest(f"service_code {code} is no service: one of GET services.json")
+    if not form.get("lat", "").strip() or not form.get("long", "").strip():
+        raise BadRequest("lat and long are required: a request is located by its point, not its address")
+    description = form.get("description", "").strip() or (await services.name_of(code)) or code
+    try:
+        body = ReportCreate.model_validate(
+            {
+                "id": uuid.uuid4(),
+                "category": code,
+                "description": description,
+                "location": {
+                    "lat": _number("lat", form["lat"]),
+                    "lon": _number("long", form["long"]),
+                    "address": form.get("address_string", "").strip() or None,
+                },
+                "seen_at": utcnow(),
+                "photos": [form["media_url"].strip()] if form.get("media_url", "").strip() else [],
+            }
+        )
+    except ValidationError as error:
+        raise BadRequest(_first_error(error)) from None
+    answer = await reports.create_report(
+        reception,
+        body=body,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        request_hash=rules.request_hash({"open311": form}),
+    )
+    report_id = str(answer.body["id"])
+    return RequestCreated(service_request_id=report_id, service_notice=answer.body["status"]), report_id
+
+
+def _number(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be a number of decimal degrees, not {value[:40]!r}") from None
+    if not math.isfinite(number):
+        raise BadRequest(f"{name} must be a finite number")
+    return number
+
+
+_FIELD_NAMES = {"location.lat": "lat", "location.lon": "long", "location.address": "address_string"}
+_FIELD_NAMES |= {"photos.0": "media_url", "category": "service_code"}
+
+
+def _first_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{_FIELD_NAMES.get(where, where)}: {first['msg']}"
+
+
+async def get_request(
+    session: AsyncSession, services: Services, *, report_id: uuid.UUID, actor: Actor
+) -> ServiceRequest:
+    report = await reports.get_report(session, report_id=report_id, actor=actor)
+    note = report.updates[-1].note if report.updates else None
+    return await _request(services, report.model_dump(), note)
+
+
+async def list_requests(
+    session: AsyncSession,
+    services: Services,
+    *,
+    actor: Actor,
+    ids: Sequence[uuid.UUID],
+    service_code: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    statuses: frozenset[str],
+) -> list[ServiceRequest]:
+    """The caller's own requests, newest first: those named, or those of the period (the last 90
+    days by default), of a service and a status when given."""
+    if not ids and start is None and end is None:
+        start = utcnow() - DEFAULT_WINDOW
+    rows = await repository.requests_of(
+        session,
+        reporter_id=actor.id,
+        ids=ids,
+        category=service_code,
+        start=start,
+        end=end,
+        closed=None if statuses in (frozenset(), frozenset({"open", "closed"})) else "closed" in statuses,
+        closed_statuses=CLOSED_STATUSES,
+        limit=MAX_REQUESTS,
+    )
+    notes = await repository.latest_notes(session, [row.id for row in rows])
+    return [await _request(services, _as_dict(row), notes.get(row.id)) for row in rows]
+
+
+def _as_dict(report: Report) -> dict[str, Any]:
+    return {**reports.to_summary(report).model_dump()}
+
+
+async def _request(services: Services, report: dict[str, Any], note: str | None) -> ServiceRequest:
+    status = report["status"]
+    number = f" {report['case_number']}" if report["case_number"] else ""
+    return ServiceRequest(
+        service_request_id=str(report["id"]),
+        status="closed" if status in CLOSED_STATUSES else "open",
+        status_notes=note,
+        service_name=await services.name_of(report["category"]),
+        service_code=report["category"],
+        description=report["description"],
+        agency_responsible=report["department_name"],
+        service_notice=f"{status}{number}",
+        requested_datetime=report["received_at"],
+        updated_datetime=report["updated_at"],
+        expected_datetime=report["deadline_at"],
+        address=report["location"]["address"],
+        lat=report["location"]["lat"],
+        long=report["location"]["lon"],
+        media_url=report["photos"][0] if report["photos"] else None,
+    )

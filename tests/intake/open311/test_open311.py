@@ -1,0 +1,277 @@
+"""Open311 GeoReport v2: an Open311 client lists the services, files a request and follows it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from shared.actors import Role
+from tests.support.tokens import bearer
+
+from ..conftest import DISPATCH, Intake, StartIntake
+from ..factories import status_changed
+from ..fakes import CELL_A1, POINT_IN_A1, FakeDispatch, FakeGrid
+
+BASE = "/open311/v2"
+BOT = bearer(
+    "integration:k1", Role.integration, scopes=["reports:create", "reports:read"], channel="open311-app"
+)
+OTHER_BOT = bearer("integration:k2", Role.integration, scopes=["reports:create", "reports:read"], channel="x")
+DISPATCHER = bearer("zhao.min", Role.dispatcher)
+LAT, LON = POINT_IN_A1
+
+
+async def file(intake: Intake, caller: dict[str, str] = BOT, **fields: Any) -> httpx.Response:
+    form = {"service_code": "0501", "lat": str(LAT), "long": str(LON), **fields}
+    return await intake.client.post(f"{BASE}/requests.json", data=form, headers=caller)
+
+
+async def test_the_services_are_the_catalog(intake: Intake) -> None:
+    answer = await intake.client.get(f"{BASE}/services.json", headers=BOT)
+
+    assert answer.status_code == 200
+    assert answer.json() == [
+        {
+            "service_code": "0101",
+            "service_name": "暴露垃圾",
+            "description": "Exposed rubbish",
+            "metadata": False,
+            "type": "realtime",
+            "keywords": "City appearance, Exposed rubbish",
+            "group": "市容环境",
+        },
+        {
+            "service_code": "0501",
+            "service_name": "占道经营",
+            "description": "Street stall blocking the road",
+            "metadata": False,
+            "type": "realtime",
+            "keywords": "Street order, Street stall blocking the road",
+            "group": "街面秩序",
+        },
+    ]
+    definition = await intake.client.get(f"{BASE}/services/0501.json", headers=BOT)
+    assert definition.json() == {"service_code": "0501", "attributes": []}
+    unknown = await intake.client.get(f"{BASE}/services/0999.json", headers=BOT)
+    assert unknown.status_code == 404
+    assert unknown.json() == [{"code": 404, "description": "no service 0999"}]
+
+
+async def test_the_catalog_is_asked_of_grid_once_in_a_while_and_kept_while_grid_is_down(
+    intake: Intake,
+) -> None:
+    await intake.client.get(f"{BASE}/services.json", headers=BOT)
+    await intake.client.get(f"{BASE}/services.json", headers=BOT)
+    assert intake.grid.catalog_calls == 2  # one listing, two pages; the second listing from the copy
+
+    intake.app.state.open311._fetched -= 3600  # the copy is old
+    intake.grid.down = True
+    answer = await intake.client.get(f"{BASE}/services.json", headers=BOT)
+
+    assert answer.status_code == 200 and len(answer.json()) == 2
+
+
+async def test_without_grid_ever_the_services_are_a_503_but_a_request_is_still_filed(
+    start_intake: StartIntake,
+) -> None:
+    grid = FakeGrid()
+    async with start_intake(grid, FakeDispatch()) as intake:
+        await intake.app.state.territory.refresh()
+        grid.down = True
+        services = await intake.client.get(f"{BASE}/services.json", headers=BOT)
+        filed = await file(intake, service_code="0777")
+
+    assert services.status_code == 503
+    assert services.json()[0]["code"] == 503
+    assert filed.status_code == 201, filed.text
+
+
+async def test_a_request_is_a_report_and_is_followed_to_its_close(intake: Intake) -> None:
+    filed = await file(intake, description="中山路口水果摊占道", address_string="中山路 12 号")
+
+    assert filed.status_code == 201, filed.text
+    [created] = filed.json()
+    request_id = created["service_request_id"]
+    assert filed.headers["Location"] == f"{BASE}/requests/{request_id}.json"
+    assert created["service_notice"] == "received"
+    # the same report the app would have filed, from the integration's channel
+    report = (await intake.client.get(f"/v1/reports/{request_id}", headers=BOT)).json()
+    assert (report["category"], report["description"], report["channel"]) == (
+        "0501",
+        "中山路口水果摊占道",
+        "open311-app",
+    )
+    assert report["grid_cell"] == CELL_A1
+    assert len(await intake.outbox()) == 1  # on its way to dispatch
+
+    [seen] = (await intake.client.get(f"{BASE}/requests/{request_id}.json", headers=BOT)).json()
+    assert seen["status"] == "open" and seen["service_name"] == "占道经营"
+    assert (seen["lat"], seen["long"], seen["address"]) == (LAT, LON, "中山路 12 号")
+    assert seen["agency_responsible"] is None and seen["status_notes"] is None
+
+    await _hear(intake, request_id, event_id=1, status="dispatched", note=None)
+    await _hear(intake, request_id, event_id=5, status="closed", action="close", note="摊贩已劝离")
+    [closed] = (await intake.client.get(f"{BASE}/requests/{request_id}.json", headers=BOT)).json()
+
+    assert closed["status"] == "closed"
+    assert closed["status_notes"] == "摊贩已劝离"
+    assert closed["agency_responsible"] == "综合执法中队"
+    assert closed["service_notice"] == "closed WG20261206-0007"
+    assert closed["expected_datetime"] is not None
+
+
+async def _hear(intake: Intake, report_id: str, **event: Any) -> None:
+    message = status_changed(
+        [report_id],
+        department_code="law-enforcement",
+        department_name="综合执法中队",
+        case_number="WG20261206-0007",
+        deadline_at="2026-12-06T12:00:00Z",
+        **event,
+    )
+    answer = await intake.client.post("/internal/v1/inbox", json={"messages": [message]}, headers=DISPATCH)
+    assert answer.status_code == 200, answer.text
+
+
+async def test_the_request_list_is_the_callers_own_by_status_service_and_id(intake: Intake) -> None:
+    first = (await file(intake)).json()[0]["service_request_id"]
+    second = (await file(intake, service_code="0101")).json()[0]["service_request_id"]
+    await file(intake, OTHER_BOT)
+    await _hear(intake, first, event_id=9, status="rejected", action="reject", note="重复上报")
+
+    def listed(**params: str) -> Any:
+        return intake.client.get(f"{BASE}/requests.json", params=params, headers=BOT)
+
+    everything = (await listed()).json()
+    assert [r["service_request_id"] for r in everything] == [second, first]  # newest first, only its own
+    assert [r["service_request_id"] for r in (await listed(status="open")).json()] == [second]
+    assert [r["service_request_id"] for r in (await listed(status="closed")).json()] == [first]
+    assert len((await listed(status="open,closed")).json()) == 2
+    assert [r["service_request_id"] for r in (await listed(service_code="0101")).json()] == [second]
+    assert [r["service_request_id"] for r in (await listed(service_request_id=f" {first} ")).json()] == [
+        first
+    ]
+    assert (await listed(start_date="2099-01-01T00:00:00Z")).json() == []
+    assert len((await listed(end_date="2099-01-01T00:00:00Z")).json()) == 2
+    other = await intake.client.get(f"{BASE}/requests/{first}.json", headers=OTHER_BOT)
+    assert other.status_code == 404
+    assert other.json() == [{"code": 404, "description": f"no report {first}"}]
+    assert (await intake.client.get(f"{BASE}/requests/{first}.json", headers=DISPATCHER)).status_code == 200
+
+
+async def test_a_retry_with_its_idempotency_key_is_the_same_request(intake: Intake) -> None:
+    first = await file(intake, description="井盖缺失", **{})
+    key = {"Idempotency-Key": "bot-message-42"}
+    keyed = await intake.client.post(
+        f"{BASE}/requests.json",
+        data={"service_code": "0101", "lat": str(LAT), "long": str(LON)},
+        headers={**BOT, **key},
+    )
+    again = await intake.client.post(
+        f"{BASE}/requests.json",
+        data={"service_code": "0101", "lat": str(LAT), "long": str(LON)},
+        headers={**BOT, **key},
+    )
+    changed = await intake.client.post(
+        f"{BASE}/requests.json",
+        data={"service_code": "0501", "lat": str(LAT), "long": str(LON)},
+        headers={**BOT, **key},
+    )
+
+    assert first.status_code == keyed.status_code == 201
+    assert again.status_code == 201 and again.json() == keyed.json()
+    assert changed.status_code == 422
+    assert await intake.report_count() == 2
+
+
+async def test_a_request_without_a_description_is_named_for_its_service_and_keeps_its_photo(
+    intake: Intake,
+) -> None:
+    filed = await file(
+        intake, media_url="https://files.example.org/p/7.jpg", email="li@example.org", first_name="李"
+    )
+
+    [request] = (
+        await intake.client.get(f"{BASE}/requests/{filed.json()[0]['service_request_id']}.json", headers=BOT)
+    ).json()
+
+    assert request["description"] == "占道经营"
+    assert request["media_url"] == "https://files.example.org/p/7.jpg"
+
+
+async def test_what_open311_cannot_take_is_a_400_in_its_own_form(intake: Intake) -> None:
+    cases: list[tuple[dict[str, str], str]] = [
+        ({"service_code": "", "lat": str(LAT), "long": str(LON)}, "service_code is required"),
+        ({"service_code": "0999", "lat": str(LAT), "long": str(LON)}, "service_code 0999 is no service"),
+        ({"service_code": "0501", "address_string": "中山路 12 号"}, "lat and long are required"),
+        ({"service_code": "0501", "lat": "north", "long": str(LON)}, "lat must be a number"),
+        ({"service_code": "0501", "lat": "nan", "long": str(LON)}, "lat must be a finite number"),
+        (
+            {"service_code": "0501", "lat": "91", "long": str(LON)},
+            "lat: Input should be less than or equal to 90",
+        ),
+        (
+            {"service_code": "0501", "lat": str(LAT), "long": str(LON), "media_url": "javascript:alert(1)"},
+            "media_url",
+        ),
+        (
+            {"service_code": "0501", "lat": str(LAT), "long": str(LON), "description": "x" * 2001},
+            "description",
+        ),
+        (
+            {"service_code": "0501", "lat": str(LAT), "long": str(LON), "attribute[WHISPER]": "y"},
+            "no service has attributes",
+        ),
+        (
+            {"service_code": "0501", "lat": str(LAT), "long": str(LON), "status": "closed"},
+            "status is no field",
+        ),
+    ]
+    for form, reason in cases:
+        answer = await intake.client.post(f"{BASE}/requests.json", data=form, headers=BOT)
+        assert answer.status_code == 400, (form, answer.text)
+        assert answer.headers["content-type"] == "application/json"
+        [error] = answer.json()
+        assert error["code"] == 400 and reason in error["description"], (form, error)
+    twice = await intake.client.post(
+        f"{BASE}/requests.json",
+        content=f"service_code=0501&lat={LAT}&lat={LAT}&long={LON}",
+        headers={**BOT, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert twice.json() == [{"code": 400, "description": "lat is given twice"}]
+    as_json = await intake.client.post(f"{BASE}/requests.json", json={"service_code": "0501"}, headers=BOT)
+    assert as_json.status_code == 415 and as_json.json()[0]["code"] == 415
+    unauthenticated = await intake.client.get(f"{BASE}/services.json", headers={"Authorization": ""})
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.headers["WWW-Authenticate"] == "Bearer"
+    assert unauthenticated.json()[0]["code"] == 401
+    bad_query = await intake.client.get(f"{BASE}/requests.json", params={"status": "pending"}, headers=BOT)
+    assert bad_query.json() == [{"code": 400, "description": "status is open, closed, or both (open,closed)"}]
+    unknown_query = await intake.client.get(f"{BASE}/requests.json", params={"page": "2"}, headers=BOT)
+    assert unknown_query.status_code == 422 and unknown_query.json()[0]["code"] == 422
+    # what every Open311 client may send in its query is taken
+    fine = await intake.client.get(
+        f"{BASE}/services.json", params={"jurisdiction_id": "xm", "api_key": "k"}, headers=BOT
+    )
+    assert fine.status_code == 200
+    assert await intake.report_count() == 0
+
+
+async def test_the_rest_of_the_api_keeps_its_problems(intake: Intake) -> None:
+    answer = await intake.client.get("/v1/reports/not-an-id")
+
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_openapi_documents_open311_errors_in_their_form(intake: Intake) -> None:
+    schema = (await intake.client.get("/openapi.json")).json()
+
+    post = schema["paths"][f"{BASE}/requests.json"]["post"]
+    assert "application/x-www-form-urlencoded" in post["requestBody"]["content"]
+    assert post["responses"]["400"]["content"] == {
+        "application/json": {
+            "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Open311Error"}}
+        }
+    }
+    assert "application/problem+json" in schema["paths"]["/v1/reports"]["post"]["responses"]["422"]["content"]
