@@ -102,9 +102,11 @@ class Conflict(WanggeError):
 class IllegalTransition(Conflict):
     type, title = "illegal-transition", "Illegal transition"
 
-    def __init__(self, action: str, current_state: str) -> None:
+    def __init__(self, action: str, current_state: str, *, doing: str | None = None) -> None:
+        """``action``: the command, as the API names it; ``doing``: what it does, as the
+        detail says it where the command's name is no verb (``request an extension of``)."""
         super().__init__(
-            f"cannot {action} a case that is {current_state}",
+            f"cannot {doing or action} a case that is {current_state}",
             action=action,
             current_state=current_state,
         )

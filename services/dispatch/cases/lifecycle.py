@@ -91,6 +91,13 @@ COMMAND: Mapping[Step, str] = {
     Step.note: "note",
 }
 """The API command each step belongs to (named in the 409 problem)."""
+DOING: Mapping[Step, str] = {
+    Step.feedback: "give feedback on",
+    Step.reopen: "give feedback on",
+    Step.request_extension: "request an extension of",
+    Step.refuse_extension: "refuse an extension of",
+}
+"""What a command does, for the 409's detail, where its name is no verb."""
 
 TRANSITIONS: Mapping[Step, Mapping[Status, Status]] = {
     Step.dispatch: {Status.triage: Status.dispatched},
@@ -124,7 +131,7 @@ def next_status(step: Step, current: str) -> Status:
     """The status ``step`` leads to from ``current``; :class:`IllegalTransition` if it cannot."""
     target = TRANSITIONS[step].get(Status(current))
     if target is None:
-        raise IllegalTransition(COMMAND[step], current)
+        raise IllegalTransition(COMMAND[step], current, doing=DOING.get(step))
     return target
 
 
