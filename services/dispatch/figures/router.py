@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from services.dispatch.access import GUARDED
 from services.dispatch.deps import CurrentActor, SessionDep, SettingsDep
-from services.dispatch.figures import service
+from services.dispatch.figures import export, service
 from services.dispatch.figures.schemas import FiguresRead
 from shared.errors import Forbidden, Unauthorized, Unprocessable, problem_responses
 from shared.schemas import DEPARTMENT_CODE, Day
@@ -17,7 +18,12 @@ router = APIRouter(prefix="/v1/figures", tags=["figures"], dependencies=GUARDED)
 
 
 @router.get(
-    "", response_model=FiguresRead, responses=problem_responses(Unauthorized, Forbidden, Unprocessable)
+    "",
+    response_model=FiguresRead,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        **problem_responses(Unauthorized, Forbidden, Unprocessable),
+    },
 )
 async def read_figures(
     session: SessionDep,
@@ -28,14 +34,27 @@ async def read_figures(
     department: Annotated[
         str | None, Query(pattern=DEPARTMENT_CODE, description="only this department")
     ] = None,
-) -> FiguresRead:
+    format: Annotated[
+        Literal["json", "csv"], Query(description="csv: a spreadsheet a row a department, then the total")
+    ] = "json",
+) -> FiguresRead | Response:
     """考核: the cases registered from `since` to the day before `until` (office days; at most
     366), as they stand now, by the department each is with: how many were closed, closed on
     time (every handling resolved before its deadline), reworked, are overdue, and how their
     reporters rated them, with the rates a subdistrict is judged by.
 
     The office, supervisors and admins see every department; a handler their own; a grid
-    worker, assistant or leader the cases of their own cells or community."""
-    return await service.figures(
+    worker, assistant or leader the cases of their own cells or community.
+
+    `format=csv` answers the same figures as a CSV file to open in Excel (UTF-8 with its
+    byte-order mark), a row a department and the total last."""
+    figures = await service.figures(
         session, actor=actor, since=since, until=until, department=department, timezone=settings.timezone
     )
+    if format == "csv":
+        return Response(
+            export.figures_csv(figures),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{export.filename(figures)}"'},
+        )
+    return figures

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -122,6 +124,36 @@ async def test_the_rates_by_department_and_in_all(dispatch: Dispatch) -> None:
     assert (total["cases"], total["to_close"], total["closed"], total["closed_on_time"]) == (5, 4, 3, 2)
     assert (total["closure_rate"], total["on_time_closure_rate"], total["rework_rate"]) == (0.75, 0.5, 0.25)
     assert (total["overdue"], total["rated"], total["unsatisfied"]) == (1, 2, 0)
+
+
+async def test_the_figures_as_a_spreadsheet_excel_opens(dispatch: Dispatch) -> None:
+    await five_cases(dispatch)
+    as_json = await figures(dispatch, SUPERVISOR)
+
+    answer = await dispatch.client.get("/v1/figures", params={"format": "csv"}, headers=SUPERVISOR)
+
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "text/csv; charset=utf-8"
+    since, until = as_json["since"], as_json["until"]
+    assert answer.headers["content-disposition"] == f'attachment; filename="figures-{since}-{until}.csv"'
+    assert answer.content.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads UTF-8, not GBK
+    rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert [r["department_code"] for r in rows] == [
+        *(d["department_code"] or "" for d in as_json["departments"]),
+        "total",
+    ]
+    enforcement = next(r for r in rows if r["department_code"] == "enforcement")
+    assert enforcement["department_name"] == "执法中队"
+    assert (enforcement["cases"], enforcement["closed_on_time"], enforcement["on_time_closure_rate"]) == (
+        "3",
+        "1",
+        "0.3333",
+    )
+    assert rows[-1]["closure_rate"] == "0.7500" and rows[-1]["cases"] == "5"
+    works = next(r for r in rows if r["department_code"] == "works")
+    assert works["satisfaction_rate"] == ""  # no rating: no rate
+    other = await dispatch.client.get("/v1/figures", params={"format": "xlsx"}, headers=SUPERVISOR)
+    assert other.status_code == 422
 
 
 async def test_each_reader_counts_the_cases_of_their_post(dispatch: Dispatch) -> None:

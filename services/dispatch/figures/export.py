@@ -1,0 +1,38 @@
+"""The figures as a spreadsheet: CSV that Excel opens as it is, Chinese names and all."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from services.dispatch.figures.schemas import DepartmentFigures, Figures, FiguresRead
+
+COUNTS = tuple(Figures.model_fields)
+"""The columns after the department's: every count and rate, in the answer's order."""
+BOM = "\ufeff"
+"""Excel reads a CSV file as the system's code page (GBK on a Chinese Windows) unless it begins
+with the UTF-8 byte-order mark: without it, 环卫站 opens as mojibake."""
+
+
+def figures_csv(figures: FiguresRead) -> str:
+    """One row a department, then the total's (its department column `total`)."""
+    out = io.StringIO()
+    out.write(BOM)
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["department_code", "department_name", *COUNTS])
+    for row in figures.departments:
+        writer.writerow([row.department_code or "", row.department_name or "", *_values(row)])
+    writer.writerow(["total", "", *_values(figures.total)])
+    return out.getvalue()
+
+
+def _values(row: Figures | DepartmentFigures) -> list[str]:
+    values = []
+    for name in COUNTS:
+        value = getattr(row, name)
+        values.append("" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value))
+    return values
+
+
+def filename(figures: FiguresRead) -> str:
+    return f"figures-{figures.since.isoformat()}-{figures.until.isoformat()}.csv"
