@@ -55,7 +55,7 @@ CASE_COLUMNS = (
     "id", "case_number", "status", "category_code", "category_name", "urgency", "time_limit_hours",
     "department_code", "department_name", "grid_cell", "community", "lat", "lon", "address",
     "description", "reported_at", "created_at", "updated_at", "dispatched_at", "deadline_at",
-    "resolved_at", "closed_at", "rework_count", "report_count", "version",
+    "warn_at", "resolved_at", "closed_at", "rework_count", "report_count", "version",
 )  # fmt: skip
 REPORT_COLUMNS = (
     "id", "report_id", "case_id", "reporter_id", "channel", "category", "description", "lat", "lon",
@@ -116,7 +116,8 @@ def generate(count: int, *, seed: int, now: datetime) -> Iterator[tuple[tuple, t
             case_id, f"WG{day}-{day_counters[day]:04d}", status, code, category, "normal", hours,
             department if dispatched_at else None, DEPARTMENTS[department] if dispatched_at else None,
             cell, cell[:12], lat, lon, address, description, created, created, times[-1], dispatched_at,
-            dispatched_at + timedelta(hours=hours) if dispatched_at else None, resolved_at, closed_at,
+            dispatched_at + timedelta(hours=hours) if dispatched_at else None,
+            dispatched_at + timedelta(hours=hours * 0.8) if dispatched_at else None, resolved_at, closed_at,
             0, 1, len(steps),
         )  # fmt: skip
         report = (

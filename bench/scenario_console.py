@@ -27,6 +27,7 @@ QUERIES = {
     "q": f"/v1/cases?q={quote(bulk.SEARCH_TERM)}&limit=20",
     "urged": "/v1/cases?urged=true&limit=20",
     "due": "/v1/cases?sort=due&limit=20",
+    "due_soon": "/v1/cases?due_soon=true&limit=20",
 }
 TARGETED = (*QUERIES, "detail")
 """The queries the issue's target names (the lists and a case's detail); ``figures``, a

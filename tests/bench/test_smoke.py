@@ -74,7 +74,19 @@ def test_bench_runs_every_scenario_at_a_tiny_size(tmp_path: Path) -> None:
     console = scenarios["console"]
     assert console["cases"] == 500
     assert set(console["queries"]) == {
-        *("list", "status", "department", "grid_cell", "overdue", "q", "urged", "due", "detail", "figures")
+        *(
+            "list",
+            "status",
+            "department",
+            "grid_cell",
+            "overdue",
+            "q",
+            "urged",
+            "due",
+            "due_soon",
+            "detail",
+            "figures",
+        )
     }
     assert not console["non_200"]
     for query in console["queries"].values():

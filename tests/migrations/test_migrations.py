@@ -210,6 +210,50 @@ def test_the_report_that_opened_a_case_gets_the_cases_address_back(backend: str,
         downgrade("dispatch", url)
 
 
+def test_the_cases_being_handled_get_their_warning_on_upgrade(backend: str, tmp_path: Path) -> None:
+    """``dispatch_0013`` adds ``warn_at``: 80 % of the way from dispatch to deadline for the cases
+    being handled; none for the others."""
+    url = empty_database(backend, "dispatch", tmp_path)
+    upgrade("dispatch", url, "dispatch_0012")
+    engine = create_async_engine(url, poolclass=NullPool)
+    dispatched = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    stored = dispatched.replace(tzinfo=None) if backend == "sqlite" else dispatched
+
+    async def run(statement: str, **values: Any) -> list[Any]:
+        async with engine.begin() as connection:
+            result = await connection.execute(text(statement), values)
+            return list(result) if result.returns_rows else []
+
+    case = (
+        "INSERT INTO cases (id, case_number, status, urgency, lat, lon, description, reported_at, created_at,"
+        " updated_at, rework_count, report_count, version, dispatched_at, deadline_at) VALUES (:id, :number,"
+        " :status, 'normal', 24.45, 118.08, 'x', :at, :at, :at, 0, 1, 1, :at, :deadline)"
+    )
+    try:
+        for number, status in ((1, "in_progress"), (2, "closed")):
+            asyncio.run(
+                run(
+                    case,
+                    id=number,
+                    number=f"WG20261207-000{number}",
+                    status=status,
+                    at=stored,
+                    deadline=stored + timedelta(hours=10),
+                )
+            )
+        upgrade("dispatch", url)
+
+        async def warnings() -> dict[int, Any]:
+            async with engine.connect() as connection:
+                rows = await connection.execute(select(Case.id, Case.warn_at).order_by(Case.id))
+                return {row[0]: row[1] for row in rows}
+
+        assert asyncio.run(warnings()) == {1: dispatched + timedelta(hours=8), 2: None}
+    finally:
+        asyncio.run(engine.dispose())
+        downgrade("dispatch", url)
+
+
 def test_the_overdue_list_uses_the_partial_index_the_migration_built() -> None:
     """The console's overdue list, newest first, walks the partial index of the cases in a
     department's hands with a deadline (PostgreSQL uses it only if the query implies its predicate)."""

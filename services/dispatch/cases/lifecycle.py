@@ -140,12 +140,32 @@ def verify_step(passed: bool) -> Step:
 
 
 def deadline(
-    start: datetime, time_limit_hours: int | None, urgency: str, working_time: WorkingTime
+    start: datetime,
+    time_limit_hours: float | None,
+    urgency: str,
+    working_time: WorkingTime,
+    *,
+    share: float = 1.0,
 ) -> datetime:
-    hours = time_limit_hours or DEFAULT_TIME_LIMIT_HOURS
+    """When ``time_limit_hours`` from ``start`` run out (``share`` of them: the warning's)."""
+    hours = (time_limit_hours or DEFAULT_TIME_LIMIT_HOURS) * share
     if urgency in ROUND_THE_CLOCK:
         return start + timedelta(hours=hours)
     return working_time.add(start, hours)
+
+
+DUE_SOON_SHARE = 0.8
+"""预警: a case is due soon (its light yellow) once 80 % of its time limit has run, counted as
+the limit is, until the deadline (red: overdue)."""
+
+
+def is_due_soon(status: str, warn_at: datetime | None, deadline_at: datetime | None, now: datetime) -> bool:
+    return (
+        warn_at is not None
+        and deadline_at is not None
+        and warn_at <= now <= deadline_at
+        and status in HANDLING
+    )
 
 
 def is_overdue(status: str, deadline_at: datetime | None, now: datetime) -> bool:

@@ -34,7 +34,7 @@ async def reject(
     now = utcnow()
     case.status = target
     case.duplicate_of = body.duplicate_of
-    case.deadline_at = None
+    case.deadline_at = case.warn_at = None
     touch(case, now)
     await timeline.record(
         session,

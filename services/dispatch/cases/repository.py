@@ -108,6 +108,7 @@ class CaseFilters:
     community: str | None = None
     category: str | None = None
     overdue: bool | None = None
+    due_soon: bool | None = None
     urged: bool | None = None
     extension_requested: bool | None = None
     q: str | None = None
@@ -125,6 +126,12 @@ def handling() -> ColumnElement[bool]:
 def overdue(now: datetime) -> ColumnElement[bool]:
     """Cases past their deadline while their department handles them (``lifecycle.is_overdue``)."""
     return and_(handling(), Case.deadline_at < now)
+
+
+def due_soon(now: datetime) -> ColumnElement[bool]:
+    """Cases past their warning, not yet their deadline, in a department's hands
+    (``lifecycle.is_due_soon``)."""
+    return and_(handling(), Case.warn_at.is_not(None), Case.warn_at <= now, Case.deadline_at >= now)
 
 
 async def page(
@@ -160,6 +167,9 @@ async def page(
     if filters.overdue is not None:
         late = overdue(now)
         query = query.where(late if filters.overdue else ~late)
+    if filters.due_soon is not None:
+        soon = due_soon(now)
+        query = query.where(soon if filters.due_soon else ~soon)
     if filters.urged is not None:
         query = query.where(Case.urge_count > 0 if filters.urged else Case.urge_count == 0)
     if filters.extension_requested is not None:

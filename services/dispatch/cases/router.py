@@ -89,6 +89,13 @@ async def list_cases(
     overdue: Annotated[
         bool | None, Query(description="deadline passed while dispatched or in progress (not once resolved)")
     ] = None,
+    due_soon: Annotated[
+        bool | None,
+        Query(
+            description="预警: 80 % of the time limit gone, the deadline not yet, "
+            "while dispatched or in progress"
+        ),
+    ] = None,
     urged: Annotated[bool | None, Query(description="urged by the office at least once (督办件)")] = None,
     extension_requested: Annotated[
         bool | None, Query(description="handled, with a request for more time awaiting the office's answer")
@@ -120,6 +127,7 @@ async def list_cases(
         community=community,
         category=category,
         overdue=overdue,
+        due_soon=due_soon,
         urged=urged,
         extension_requested=extension_requested,
         q=q,

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, StrictBool, StrictInt, computed_field
 
-from services.dispatch.cases.lifecycle import is_overdue
+from services.dispatch.cases.lifecycle import is_due_soon, is_overdue
 from shared.db import utcnow
 from shared.schemas import CATEGORY_CODE, DEPARTMENT_CODE, Page, PhotoUrl, RequestModel, ResponseModel, RowId
 
@@ -37,6 +37,10 @@ class CaseRead(ResponseModel):
     updated_at: datetime
     dispatched_at: datetime | None
     deadline_at: datetime | None
+    warn_at: datetime | None = Field(
+        description="when the case falls due soon (预警): 80 % of its time limit gone, "
+        "counted as the limit is"
+    )
     resolved_at: datetime | None
     closed_at: datetime | None
     rework_count: int
@@ -56,6 +60,13 @@ class CaseRead(ResponseModel):
     def overdue(self) -> bool:
         """The deadline has passed and the case is neither closed nor rejected."""
         return is_overdue(self.status, self.deadline_at, utcnow())
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def due_soon(self) -> bool:
+        """Past its warning, not yet its deadline, in a department's hands (预警, a yellow light;
+        ``overdue`` is the red)."""
+        return is_due_soon(self.status, self.warn_at, self.deadline_at, utcnow())
 
 
 class ReportRead(ResponseModel):

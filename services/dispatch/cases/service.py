@@ -19,6 +19,7 @@ from services.dispatch.calendar.service import Calendar
 from services.dispatch.calendar.working_time import WorkingTime
 from services.dispatch.cases import repository, timeline
 from services.dispatch.cases.lifecycle import (
+    DUE_SOON_SHARE,
     Status,
     Step,
     deadline,
@@ -63,6 +64,7 @@ def assign(
     case.department_name = department_name
     case.dispatched_at = now
     case.deadline_at = deadline(now, time_limit_hours, case.urgency, working_time)
+    case.warn_at = deadline(now, time_limit_hours, case.urgency, working_time, share=DUE_SOON_SHARE)
     case.extension_requested_hours = None  # asked of the deadline this replaces
 
 
@@ -198,7 +200,7 @@ async def return_case(
     before, department = case.status, case.department_code
     case.status = next_status(Step.return_, before)
     case.department_code = case.department_name = None
-    case.dispatched_at = case.deadline_at = None
+    case.dispatched_at = case.deadline_at = case.warn_at = None
     now = utcnow()
     touch(case, now)
     await timeline.record(
