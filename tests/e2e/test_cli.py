@@ -105,6 +105,8 @@ def test_up_runs_all_three_on_sqlite_and_demo_completes_the_loop(tmp_path: Path)
         assert summary["reports filed"] == "20"
         assert int(summary["cases closed"]) == int(summary["cases"]) > 0
         assert summary["report → dispatched, p95"].endswith("ms")
+        # a photo with each report, one with each resolution (uploaded to intake, named on the case)
+        assert int(summary["photos (reports and resolutions)"]) >= 20 + int(summary["cases closed"])
         # the month's figures (a fresh database: the demo's cases only), resolved long before
         # their deadlines
         assert summary["this month: closure rate"] == summary["this month: on-time closure rate"] == "100%"

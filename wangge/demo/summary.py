@@ -51,6 +51,9 @@ async def summary(api: Api, plan: list[PlannedReport], world: World) -> Table:
     table.add_row("cases dispatched automatically", str(auto))
     table.add_row("cases closed", str(sum(c["status"] == "closed" for c in cases)))
     table.add_row("reworked at least once", str(sum(bool(c.get("rework_count")) for c in cases)))
+    photos = sum(len(r["photos"]) for c in cases for r in c["reports"] if r["report_id"] in report_ids)
+    photos += sum(len(e["photos"]) for c in cases for e in c["timeline"] if e["action"] == "resolved")
+    table.add_row("photos (reports and resolutions)", str(photos))
     if to_dispatch:
         table.add_row("report → dispatched, median", f"{statistics.median(to_dispatch):.0f} ms")
         table.add_row("report → dispatched, p95", f"{percentile(to_dispatch, 0.95):.0f} ms")
