@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,9 +38,11 @@ def photo_bytes(
     mode: str = "RGB",
     orientation: int | None = None,
     with_gps: bool = False,
+    exif_bytes: bytes | None = None,
 ) -> bytes:
     """A picture as a phone sends it: ``orientation`` is the EXIF tag (6: the camera was held
-    turned, the picture is to be turned 90° clockwise), ``with_gps`` adds a GPS position."""
+    turned, the picture is to be turned 90° clockwise), ``with_gps`` adds a GPS position;
+    ``exif_bytes``, the EXIF as written (:func:`odd_exif`), replaces both."""
     image = Image.new(mode, size, color)
     image.paste((0, 0, 255) if mode == "RGB" else (0, 0, 255, 255), (0, 0, size[0] // 4, size[1] // 4))
     exif = Image.Exif()
@@ -48,8 +51,24 @@ def photo_bytes(
     if with_gps:
         exif[GPS_IFD] = {1: "N", 2: (24.0, 27.0, 10.0), 3: "E", 4: (118.0, 5.0, 2.0)}
     out = io.BytesIO()
-    image.save(out, format, **({"exif": exif} if len(exif) else {}))
+    if exif_bytes is not None:
+        image.save(out, format, exif=exif_bytes)
+    else:
+        image.save(out, format, **({"exif": exif} if len(exif) else {}))
     return out.getvalue()
+
+
+def odd_exif(orientation: int) -> bytes:
+    """EXIF as a phone may write it, which Pillow reads but cannot write back: the orientation,
+    and a GPS IFD whose GPSSatellites (an ASCII tag) holds three rationals."""
+    entry = struct.Struct(">HHII")  # tag, type, count, value or offset
+    ifd0 = struct.pack(">H", 2) + entry.pack(ORIENTATION, 3, 1, orientation << 16)
+    gps_at = 8 + len(ifd0) + entry.size + 4
+    ifd0 += entry.pack(GPS_IFD, 4, 1, gps_at) + struct.pack(">I", 0)
+    rationals_at = gps_at + 2 + entry.size + 4
+    gps = struct.pack(">H", 1) + entry.pack(8, 5, 3, rationals_at) + struct.pack(">I", 0)
+    rationals = struct.pack(">6I", 24, 1, 27, 1, 5, 1)
+    return b"Exif\x00\x00" + b"MM\x00*" + struct.pack(">I", 8) + ifd0 + gps + rationals
 
 
 def status_changed(

@@ -15,7 +15,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 FORMATS = ("JPEG", "PNG", "WEBP")
 """What Pillow may open: a phone's camera, a screenshot, a browser's canvas."""
@@ -57,8 +57,7 @@ def process(data: bytes, *, max_edge: int, max_pixels: int) -> Processed:
                 # memory and time for a 48-megapixel camera's picture.
                 image.draft("RGB", _covering(width, height, max_edge))
                 image.load()
-                ImageOps.exif_transpose(image, in_place=True)
-                picture = _flattened(image)
+                picture = _flattened(_upright(image))
     except NotAPhoto:
         raise
     except UnidentifiedImageError:
@@ -79,6 +78,28 @@ def _covering(width: int, height: int, max_edge: int) -> tuple[int, int]:
     ``max_edge`` (or the picture as it is, when smaller)."""
     scale = min(1.0, max_edge / max(width, height, 1))
     return (max(1, round(width * scale)), max(1, round(height * scale)))
+
+
+UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+"""What turns a picture upright, by its EXIF orientation (1, or none: it is already)."""
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """The picture turned as its EXIF (or XMP) orientation says. Not ``ImageOps.exif_transpose``:
+    it writes the EXIF back without the tag, and a phone's odd entry (a GPS tag of another type
+    than the standard's) made that write raise a TypeError, a 500; the metadata is dropped here
+    anyway."""
+    orientation = image.getexif().get(ExifTags.Base.Orientation)
+    method = UPRIGHT.get(orientation) if isinstance(orientation, int) else None
+    return image if method is None else image.transpose(method)
 
 
 def _flattened(image: Image.Image) -> Image.Image:

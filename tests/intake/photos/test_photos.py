@@ -14,7 +14,7 @@ from shared.actors import Role
 from tests.support.tokens import bearer
 
 from ..conftest import Intake, StartIntake
-from ..factories import GPS_IFD, ORIENTATION, photo_bytes, report_body
+from ..factories import GPS_IFD, ORIENTATION, odd_exif, photo_bytes, report_body
 from ..fakes import FakeDispatch, FakeGrid
 
 DISPATCHER = bearer("zhao.min", Role.dispatcher)
@@ -67,6 +67,20 @@ async def test_a_phone_photo_is_kept_upright_scaled_and_without_its_metadata(int
     thumbnail = await intake.client.get(photo["thumbnail_url"].removeprefix("http://intake"))
     assert thumbnail.status_code == 200
     assert opened(thumbnail.content).size == (213, 320)
+
+
+async def test_exif_pillow_cannot_write_back_is_no_500(intake: Intake) -> None:
+    # The picture is turned by its orientation all the same, and its GPS IFD is dropped.
+    sent = photo_bytes((300, 200), exif_bytes=odd_exif(orientation=6))
+    assert opened(sent).getexif().get_ifd(GPS_IFD)
+
+    answer = await upload(intake, sent)
+
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["width"], answer.json()["height"]) == (200, 300)
+    image = opened((await intake.client.get(f"/v1/photos/{answer.json()['id']}")).content)
+    assert len(image.getexif()) == 0
+    assert _near(image.getpixel((image.width - 20, 20)), (0, 0, 255))
 
 
 async def test_a_small_picture_is_not_enlarged_and_a_transparent_one_lies_on_white(intake: Intake) -> None:
