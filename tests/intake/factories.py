@@ -44,7 +44,8 @@ def photo_bytes(
     turned, the picture is to be turned 90° clockwise), ``with_gps`` adds a GPS position;
     ``exif_bytes``, the EXIF as written (:func:`odd_exif`), replaces both."""
     image = Image.new(mode, size, color)
-    image.paste((0, 0, 255) if mode == "RGB" else (0, 0, 255, 255), (0, 0, size[0] // 4, size[1] // 4))
+    if mode in ("RGB", "RGBA"):  # a blue top-left corner, to see which way it was turned
+        image.paste((0, 0, 255) if mode == "RGB" else (0, 0, 255, 255), (0, 0, size[0] // 4, size[1] // 4))
     exif = Image.Exif()
     if orientation is not None:
         exif[ORIENTATION] = orientation

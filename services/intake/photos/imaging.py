@@ -104,7 +104,9 @@ def _upright(image: Image.Image) -> Image.Image:
 
 def _flattened(image: Image.Image) -> Image.Image:
     """RGB, with what was transparent on white (converting RGBA drops the alpha and leaves the
-    hidden colour, black as often as not)."""
+    hidden colour, black as often as not), and 16-bit grey scaled to 8 bits."""
+    if image.mode.startswith("I"):  # a 16-bit greyscale PNG: RGB took its values as 8-bit, white
+        image = image.convert("I").point(lambda value: value / 256).convert("L")
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))

@@ -95,6 +95,17 @@ async def test_a_small_picture_is_not_enlarged_and_a_transparent_one_lies_on_whi
     assert _near(image.getpixel((100, 60)), (255, 255, 255))  # transparent: white, not the hidden red
 
 
+async def test_a_16_bit_greyscale_png_keeps_its_greys(intake: Intake) -> None:
+    # Pillow opens it as I;16: converted straight to RGB, every value over 255 was white.
+    sent = photo_bytes((120, 80), format="PNG", mode="I;16", color=(0x8000,))
+
+    answer = await upload(intake, sent, "image/png")
+
+    assert answer.status_code == 201, answer.text
+    image = opened((await intake.client.get(f"/v1/photos/{answer.json()['id']}")).content)
+    assert _near(image.getpixel((100, 60)), (128, 128, 128), tolerance=4)
+
+
 async def test_webp_is_taken(intake: Intake) -> None:
     answer = await upload(intake, photo_bytes(format="WEBP"), "image/webp")
 
