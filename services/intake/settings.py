@@ -69,5 +69,6 @@ class IntakeSettings(RelaySettings):
         default=2,
         ge=1,
         le=16,
-        description="photos decoded at once (each may hold a decoded picture of photo_max_pixels in memory)",
+        description="photos decoded at once (each holds a decoded picture of up to photo_max_pixels, "
+        "4 bytes a pixel, twice that with transparency)",
     )
