@@ -96,7 +96,15 @@ COMMANDS = (
     "notes",
 )
 ANSWERS_ETAG: dict[str, set[str]] = {
-    "intake": {"GET /v1/reports/{report_id} 200", "GET /v1/reports/{report_id} 304"},
+    "intake": {
+        "GET /v1/reports/{report_id} 200",
+        "GET /v1/reports/{report_id} 304",
+        *(
+            f"GET /v1/photos/{{photo_id}}{part} {status}"
+            for part in ("", "/thumbnail")
+            for status in (200, 304)
+        ),
+    },
     "dispatch": {
         "GET /v1/cases/{case_id} 200",
         *(f"POST /v1/cases/{{case_id}}/{c} 200" for c in COMMANDS),

@@ -80,9 +80,16 @@ async def upload_photo(
 
 
 JPEG = {"content": {"image/jpeg": BINARY}}
+ETAG = {
+    "ETag": {
+        "description": "the photo's (its thumbnail's), which never changes: send it back as "
+        "`If-None-Match` to get a 304",
+        "schema": {"type": "string", "examples": ['"5f0c8f6e-2b1d-4c59-9a53-0d1e6f7a8b90-t"']},
+    }
+}
 SERVED: dict[int | str, dict[str, Any]] = {
-    200: {**JPEG, "description": "the JPEG; its `ETag` never changes"},
-    304: {"description": "the ETag in If-None-Match is this photo's"},
+    200: {**JPEG, "description": "the JPEG", "headers": ETAG},
+    304: {"description": "the ETag in If-None-Match is this photo's", "headers": ETAG},
     **problem_responses(Unauthorized, Forbidden, NotFound),
 }
 
