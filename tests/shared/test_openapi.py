@@ -73,6 +73,19 @@ def test_errors_no_route_declares_are_documented_where_they_can_happen(schema: d
             assert {"401", "403"} <= statuses, name
 
 
+def test_no_operation_documents_a_header_openapi_ignores(schema: dict[str, Any]) -> None:
+    """OpenAPI 3.1, 4.8.12.1: a header parameter named Accept, Content-Type or Authorization
+    SHALL be ignored; the photo upload's Content-Type was one (a generator made it an argument)."""
+    ignored = [
+        (name, parameter["name"])
+        for name, operation in operations(schema)
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "header"
+        and parameter["name"].lower() in ("accept", "content-type", "authorization")
+    ]
+    assert ignored == []
+
+
 def test_the_token_endpoint_documents_rfc_6749s_statuses() -> None:
     """400 for a refused request or grant, 401 for a refused client; no 422 (it answers none)."""
     operation = dict(operations(grid_app().openapi()))[TOKEN]

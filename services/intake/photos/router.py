@@ -48,7 +48,6 @@ async def upload_photo(
     session: SessionDep,
     actor: CurrentActor,
     darkroom: DarkroomDep,
-    content_type: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
     """Send a picture's bytes as the body, `Content-Type` image/jpeg, image/png or image/webp
     (HEIC: convert it on the phone), at most 10 MiB (`WANGGE_INTAKE_PHOTO_MAX_BYTES`) and 50
@@ -61,11 +60,13 @@ async def upload_photo(
 
     Every staff role, and integrations whose key has `reports:create`.
     """
-    media_type = (content_type or "").split(";")[0].strip().lower()
+    # Read here, not as a Header() parameter: OpenAPI ignores a Content-Type parameter, which
+    # the request body's media types already document.
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in UPLOAD_TYPES:
         raise UnsupportedMediaType(
             f"send the picture's bytes as {', '.join(UPLOAD_TYPES)}; "
-            f"the body was {media_type or 'sent without a Content-Type'}"
+            f"the body was {media_type[:100] or 'sent without a Content-Type'}"
         )
     data = await request.body()
     photo, created = await service.upload(
