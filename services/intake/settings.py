@@ -59,7 +59,7 @@ class IntakeSettings(RelaySettings):
     photo_max_pixels: int = Field(
         default=50_000_000,
         ge=10_000,
-        le=200_000_000,
+        le=178_000_000,  # Pillow refuses more itself (twice its MAX_IMAGE_PIXELS), whatever the bound
         description="most pixels an uploaded photo may have (a 48-megapixel phone camera's fit)",
     )
     photo_max_edge: int = Field(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from typing import Any
 
 import pytest
 from PIL import Image
+from pydantic import ValidationError
 
 from services.intake.photos import imaging
+from services.intake.settings import IntakeSettings
 
 from ..factories import photo_bytes
 
@@ -34,3 +38,29 @@ def test_a_large_picture_is_scaled_before_it_is_turned_or_laid_on_white(
 
     assert (developed.width, developed.height) == (683, 1024)
     assert len(copied) == 2 and all(max(size) <= 1024 for size in copied), copied
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that says its size and holds no pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def test_every_pixel_bound_the_settings_take_is_the_one_a_photo_meets() -> None:
+    # 200 million were taken, and Pillow refused a picture of 182 million itself: "the photo
+    # has more than 200,000,000 pixels".
+    with pytest.raises(ValidationError):
+        IntakeSettings(photo_max_pixels=200_000_000)
+    largest = IntakeSettings(photo_max_pixels=178_000_000).photo_max_pixels
+
+    with pytest.raises(imaging.NotAPhoto) as within:
+        imaging.process(png_header(13_000, 13_000), max_edge=2048, max_pixels=largest)
+    with pytest.raises(imaging.NotAPhoto) as beyond:
+        imaging.process(png_header(14_000, 13_000), max_edge=2048, max_pixels=largest)
+
+    assert "cannot be decoded" in str(within.value)  # it has no pixels; it was not refused for its size
+    assert "has more than 178,000,000 pixels" in str(beyond.value)
