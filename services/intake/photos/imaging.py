@@ -23,6 +23,10 @@ THUMBNAIL_EDGE = 320
 """The thumbnail's longer side, for lists and a timeline's row."""
 PHOTO_QUALITY = 85
 THUMBNAIL_QUALITY = 80
+MAX_SCANS = 100
+"""The most scans a JPEG may have: a camera's progressive one has about ten. Each scan is a
+pass over the whole picture, and one of 15 bytes that refines nothing is still one: 10 MiB of
+them kept a worker busy for minutes (libjpeg sets no bound; Pillow offers none)."""
 
 
 class NotAPhoto(ValueError):
@@ -53,6 +57,10 @@ def process(data: bytes, *, max_edge: int, max_pixels: int) -> Processed:
                     raise NotAPhoto(
                         f"the photo has {width} × {height} pixels; at most {max_pixels:,} are taken"
                     )
+                if image.format in ("JPEG", "MPO") and _scans(data) > MAX_SCANS:
+                    raise NotAPhoto(
+                        f"the JPEG has more than {MAX_SCANS} scans; at most {MAX_SCANS} are taken"
+                    )
                 # A JPEG decodes at 1/2, 1/4 or 1/8 scale when that still covers max_edge: less
                 # memory and time for a 48-megapixel camera's picture.
                 image.draft("RGB", _covering(width, height, max_edge))
@@ -77,6 +85,33 @@ def process(data: bytes, *, max_edge: int, max_pixels: int) -> Processed:
     thumbnail = picture.copy()
     thumbnail.thumbnail((THUMBNAIL_EDGE, THUMBNAIL_EDGE))
     return Processed(content, _jpeg(thumbnail, THUMBNAIL_QUALITY), picture.width, picture.height)
+
+
+def _scans(jpeg: bytes) -> int:
+    """How many scans (SOS segments) the JPEG's first picture has, read from its markers; the
+    count stops at MAX_SCANS + 1. Entropy-coded data holds no 0xFF but before 0x00 (stuffing)
+    or a restart marker, so a scan's data ends at the first 0xFF followed by anything else."""
+    scans, at = 0, 2  # after SOI
+    while at + 1 < len(jpeg) and scans <= MAX_SCANS:
+        if jpeg[at] != 0xFF:
+            return scans  # not a marker: damaged, the decoder will say so
+        marker = jpeg[at + 1]
+        if marker == 0xD9:  # EOI: an MPO's other pictures are not decoded
+            break
+        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker == 0x01:  # fill, RSTn, TEM
+            at += 1 if marker == 0xFF else 2
+            continue
+        at += 2 + int.from_bytes(jpeg[at + 2 : at + 4], "big")
+        if marker == 0xDA:
+            scans += 1
+            while (at := jpeg.find(b"\xff", at)) != -1 and at + 1 < len(jpeg):
+                following = jpeg[at + 1]
+                if following != 0x00 and not 0xD0 <= following <= 0xD7:
+                    break
+                at += 2
+            else:
+                break
+    return scans
 
 
 def _covering(width: int, height: int, max_edge: int) -> tuple[int, int]:

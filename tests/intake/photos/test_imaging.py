@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from typing import Any
@@ -64,3 +65,20 @@ def test_every_pixel_bound_the_settings_take_is_the_one_a_photo_meets() -> None:
 
     assert "cannot be decoded" in str(within.value)  # it has no pixels; it was not refused for its size
     assert "has more than 178,000,000 pixels" in str(beyond.value)
+
+
+def test_a_jpeg_of_too_many_scans_is_refused_before_it_is_decoded() -> None:
+    # Each scan is a pass over the whole picture: 60,000 empty ones (900 kB) took 11 s of CPU
+    # for a 12-megapixel picture, and 10 MiB of them minutes.
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (90, 140, 200)).save(out, "JPEG", progressive=True)
+    camera = out.getvalue()
+    assert 5 < imaging._scans(camera) <= imaging.MAX_SCANS
+    last_scan = camera.rindex(b"\xff\xda")
+    crafted = camera[:-2] + camera[last_scan:-2] * imaging.MAX_SCANS + b"\xff\xd9"
+
+    with pytest.raises(imaging.NotAPhoto) as refused:
+        imaging.process(crafted, max_edge=2048, max_pixels=50_000_000)
+
+    assert f"at most {imaging.MAX_SCANS} are taken" in str(refused.value)
+    assert imaging.process(camera, max_edge=2048, max_pixels=50_000_000).width == 640
