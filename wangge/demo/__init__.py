@@ -1,11 +1,11 @@
 """``wangge demo``: a working day in Zhonghua subdistrict, driven through the HTTP APIs.
 
 Grid workers patrol their cells and report what they find with a photo (some of them the
-same stall, minutes apart); the router dispatches what the catalog covers, dispatchers triage the
-rest; handlers accept and resolve with a photo of the work done (now and then returning a case to the wrong desk);
-grid workers verify on site (now and then sending it back for rework); reporters rate.
-Then a summary: reports, cases, merged duplicates, closed, and how fast reports were
-dispatched.
+same stall, minutes apart); the router dispatches what the catalog covers, dispatchers
+triage the rest; handlers accept and resolve with a photo of the work done (now and then
+returning a case to the wrong desk); grid workers verify on site (now and then sending it
+back for rework); reporters rate. Then a summary: reports, cases, merged duplicates, closed,
+photos, and how fast reports were dispatched.
 """
 
 from __future__ import annotations

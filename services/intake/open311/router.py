@@ -109,7 +109,6 @@ async def create_request(
     actor: CurrentActor,
     reception: ReceptionDep,
     services: ServicesDep,
-    content_type: Annotated[str | None, Header(max_length=200)] = None,
     idempotency_key: Annotated[
         str | None,
         Header(min_length=1, max_length=128, description="retry key: the same key answers the same request"),
@@ -124,7 +123,9 @@ async def create_request(
 
     Grid staff, and integrations whose key has `reports:create`, with their Bearer token.
     """
-    if (content_type or "").split(";")[0].strip().lower() != FORM:
+    # Read here, not declared as a header parameter: OpenAPI says the request body's media
+    # types name it (and a client generator made an argument of it).
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM:
         raise UnsupportedMediaType(f"send the request as {FORM}, as GeoReport v2 says")
     form = service.parse_form(await request.body())
     created, report_id = await service.create_request(
