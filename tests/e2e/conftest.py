@@ -146,3 +146,24 @@ async def rubbish_in_the_cell_of(
         "location": {"lat": point.y, "lon": point.x},
         "seen_at": datetime.now(UTC).isoformat(),
     }
+
+
+async def integration(
+    grid: httpx.AsyncClient, admin: dict[str, str], *, name: str, channel: str
+) -> dict[str, str]:
+    """The headers of an integration the office issued a key (``reports:create`` and
+    ``reports:read``), signed in with it as a bot would: client credentials at grid's token
+    endpoint."""
+    key = (
+        await grid.post(
+            "/v1/keys",
+            json={"name": name, "channel": channel, "scopes": ["reports:create", "reports:read"]},
+            headers=admin,
+        )
+    ).json()["key"]
+    key_id, secret = key.split(".", 1)
+    token = await grid.post(
+        "/v1/auth/token",
+        data={"grant_type": "client_credentials", "client_id": key_id, "client_secret": secret},
+    )
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import System, eventually, rubbish_in_the_cell_of
+from tests.e2e.conftest import System, eventually, integration, rubbish_in_the_cell_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -20,23 +20,7 @@ async def test_an_open311_request_is_dispatched_handled_and_closed(system: Syste
         httpx.AsyncClient(base_url=system.url("dispatch"), timeout=10) as dispatch,
         httpx.AsyncClient(base_url=system.url("grid"), timeout=10) as grid,
     ):
-        key = (
-            await grid.post(
-                "/v1/keys",
-                json={
-                    "name": "12345 热线",
-                    "channel": "open311",
-                    "scopes": ["reports:create", "reports:read"],
-                },
-                headers=admin,
-            )
-        ).json()["key"]
-        key_id, secret = key.split(".", 1)
-        token = await grid.post(
-            "/v1/auth/token",
-            data={"grant_type": "client_credentials", "client_id": key_id, "client_secret": secret},
-        )
-        client = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        client = await integration(grid, admin, name="12345 热线", channel="open311")
 
         services = (await intake.get("/open311/v2/services.json", headers=client)).json()
         rubbish = next(s for s in services if s["service_code"] == "0101")

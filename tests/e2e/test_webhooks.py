@@ -13,7 +13,7 @@ import orjson
 import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 
-from tests.e2e.conftest import System, eventually, rubbish_in_the_cell_of
+from tests.e2e.conftest import System, eventually, integration, rubbish_in_the_cell_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -69,23 +69,7 @@ async def test_a_bot_hears_its_report_dispatched_and_handled_at_its_webhook(
         httpx.AsyncClient(base_url=system.url("grid"), timeout=10) as grid,
     ):
         # The office issues the merchants' bot a key; the bot takes a token and sets its webhook.
-        key = (
-            await grid.post(
-                "/v1/keys",
-                json={
-                    "name": "中山路商圈群",
-                    "channel": "wechat-bot",
-                    "scopes": ["reports:create", "reports:read"],
-                },
-                headers=admin,
-            )
-        ).json()["key"]
-        key_id, secret = key.split(".", 1)
-        token = await grid.post(
-            "/v1/auth/token",
-            data={"grant_type": "client_credentials", "client_id": key_id, "client_secret": secret},
-        )
-        bot = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        bot = await integration(grid, admin, name="中山路商圈群", channel="wechat-bot")
         hook = await intake.put("/v1/webhook", json={"url": receiver.url}, headers=bot)
         assert hook.status_code == 201, hook.text
         signing = hook.json()["secret"]
