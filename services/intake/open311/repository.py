@@ -17,7 +17,7 @@ async def requests_of(
     *,
     reporter_id: str,
     ids: Sequence[uuid.UUID],
-    category: str | None,
+    categories: Sequence[str],
     start: datetime | None,
     end: datetime | None,
     closed: bool | None,
@@ -28,8 +28,8 @@ async def requests_of(
     query = select(Report).where(Report.reporter_id == reporter_id)
     if ids:
         query = query.where(Report.id.in_(ids))
-    if category is not None:
-        query = query.where(Report.category == category)
+    if categories:
+        query = query.where(Report.category.in_(categories))
     if start is not None:
         query = query.where(Report.received_at >= start)
     if end is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated
 
@@ -148,7 +149,10 @@ async def list_requests(
         str | None,
         Query(max_length=3800, description="comma-separated ids (at most 100): these and no others"),
     ] = None,
-    service_code: Annotated[str | None, Query(max_length=8, pattern=CATEGORY_CODE)] = None,
+    service_code: Annotated[
+        str | None,
+        Query(max_length=900, description="comma-separated codes (at most 100): of these services"),
+    ] = None,
     start_date: Annotated[Timestamp | None, Query(description="received at or after (RFC 3339)")] = None,
     end_date: Annotated[Timestamp | None, Query(description="received at or before (RFC 3339)")] = None,
     status: Annotated[
@@ -156,9 +160,11 @@ async def list_requests(
     ] = None,
 ) -> list[ServiceRequest]:
     """The caller's own requests (and reports), newest first, at most 1,000: those named by
-    id, or those received in the period, by default the last 90 days; of one service and
-    status when given. `status` is `closed` once the case closed or was rejected."""
+    id, or those received in the period, by default the last 90 days; of the services (one
+    code, or several comma-separated) and the status when given. `status` is `closed` once
+    the case closed or was rejected."""
     ids = _ids(service_request_id)
+    codes = _codes(service_code)
     statuses = frozenset(part.strip() for part in status.split(",")) if status else frozenset()
     if statuses - {"open", "closed"}:
         raise BadRequest("status is open, closed, or both (open,closed)")
@@ -167,7 +173,7 @@ async def list_requests(
         services,
         actor=actor,
         ids=ids,
-        service_code=service_code,
+        service_codes=codes,
         start=start_date,
         end=end_date,
         statuses=statuses,
@@ -185,6 +191,16 @@ async def get_request(
 ) -> list[ServiceRequest]:
     """The request, in a list of one as GeoReport v2 answers it: shown to whom its report is."""
     return [await service.get_request(session, services, report_id=service_request_id, actor=actor)]
+
+
+def _codes(given: str | None) -> list[str]:
+    """GeoReport v2's ``service_code`` filter: one code, or several comma-delimited."""
+    parts = [part.strip() for part in (given or "").split(",") if part.strip()]
+    if len(parts) > 100:
+        raise BadRequest("service_code names at most 100 services")
+    if not all(re.fullmatch(CATEGORY_CODE, part) for part in parts):
+        raise BadRequest("service_code holds codes of services, comma-separated")
+    return parts
 
 
 def _ids(given: str | None) -> list[uuid.UUID]:

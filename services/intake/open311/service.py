@@ -204,20 +204,20 @@ async def list_requests(
     *,
     actor: Actor,
     ids: Sequence[uuid.UUID],
-    service_code: str | None,
+    service_codes: Sequence[str],
     start: datetime | None,
     end: datetime | None,
     statuses: frozenset[str],
 ) -> list[ServiceRequest]:
     """The caller's own requests, newest first: those named, or those of the period (the last 90
-    days by default), of a service and a status when given."""
+    days by default), of the services and the status when given."""
     if not ids and start is None and end is None:
         start = utcnow() - DEFAULT_WINDOW
     rows = await repository.requests_of(
         session,
         reporter_id=actor.id,
         ids=ids,
-        category=service_code,
+        categories=service_codes,
         start=start,
         end=end,
         closed=None if statuses in (frozenset(), frozenset({"open", "closed"})) else "closed" in statuses,

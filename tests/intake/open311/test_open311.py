@@ -275,3 +275,21 @@ async def test_openapi_documents_open311_errors_in_their_form(intake: Intake) ->
         }
     }
     assert "application/problem+json" in schema["paths"]["/v1/reports"]["post"]["responses"]["422"]["content"]
+
+
+async def test_the_request_list_takes_several_services_comma_delimited(intake: Intake) -> None:
+    stall = (await file(intake)).json()[0]["service_request_id"]
+    rubbish = (await file(intake, service_code="0101")).json()[0]["service_request_id"]
+
+    def listed(codes: str) -> Any:
+        return intake.client.get(f"{BASE}/requests.json", params={"service_code": codes}, headers=BOT)
+
+    both = await listed("0101,0501")
+    assert both.status_code == 200, both.text
+    assert [r["service_request_id"] for r in both.json()] == [rubbish, stall]
+    assert [r["service_request_id"] for r in (await listed(" 0501 , 0999")).json()] == [stall]
+    bad = await listed("0101,rubbish")
+    assert bad.status_code == 400
+    assert bad.json() == [
+        {"code": 400, "description": "service_code holds codes of services, comma-separated"}
+    ]
