@@ -147,7 +147,10 @@ async def list_requests(
     services: ServicesDep,
     service_request_id: Annotated[
         str | None,
-        Query(max_length=3800, description="comma-separated ids (at most 100): these and no others"),
+        Query(
+            max_length=3800,
+            description="comma-separated ids (at most 100): these and no others, the other filters ignored",
+        ),
     ] = None,
     service_code: Annotated[
         str | None,
@@ -160,9 +163,10 @@ async def list_requests(
     ] = None,
 ) -> list[ServiceRequest]:
     """The caller's own requests (and reports), newest first, at most 1,000: those named by
-    id, or those received in the period, by default the last 90 days; of the services (one
-    code, or several comma-separated) and the status when given. `status` is `closed` once
-    the case closed or was rejected."""
+    id (whatever the other filters say, as GeoReport v2 has it), or those received in the
+    period, by default the last 90 days, of the services (one code, or several
+    comma-separated) and the status when given. `status` is `closed` once the case closed or
+    was rejected."""
     ids = _ids(service_request_id)
     codes = _codes(service_code)
     statuses = frozenset(part.strip() for part in status.split(",")) if status else frozenset()

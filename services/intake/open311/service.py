@@ -209,9 +209,12 @@ async def list_requests(
     end: datetime | None,
     statuses: frozenset[str],
 ) -> list[ServiceRequest]:
-    """The caller's own requests, newest first: those named, or those of the period (the last 90
+    """The caller's own requests, newest first: those named, whatever the other filters say (ids
+    override every other argument, as GeoReport v2 says), or those of the period (the last 90
     days by default), of the services and the status when given."""
-    if not ids and start is None and end is None:
+    if ids:
+        service_codes, start, end, statuses = (), None, None, frozenset()
+    elif start is None and end is None:
         start = utcnow() - DEFAULT_WINDOW
     rows = await repository.requests_of(
         session,

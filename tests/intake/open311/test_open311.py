@@ -293,3 +293,22 @@ async def test_the_request_list_takes_several_services_comma_delimited(intake: I
     assert bad.json() == [
         {"code": 400, "description": "service_code holds codes of services, comma-separated"}
     ]
+
+
+async def test_requests_named_by_id_are_listed_whatever_the_other_filters_say(intake: Intake) -> None:
+    request_id = (await file(intake)).json()[0]["service_request_id"]
+
+    # GeoReport v2: service_request_id "overrides all other arguments"
+    answer = await intake.client.get(
+        f"{BASE}/requests.json",
+        params={
+            "service_request_id": request_id,
+            "service_code": "0101",
+            "status": "closed",
+            "start_date": "2099-01-01T00:00:00Z",
+        },
+        headers=BOT,
+    )
+
+    assert answer.status_code == 200, answer.text
+    assert [r["service_request_id"] for r in answer.json()] == [request_id]
