@@ -11,6 +11,7 @@ by ``lat`` and ``long``; an address alone is refused, since nothing here geocode
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 import uuid
@@ -57,21 +58,33 @@ DEFAULT_WINDOW = timedelta(days=90)
 class Services:
     """grid's catalog as Open311 services, kept for ``ttl`` seconds. When grid is out of reach
     the last copy serves; with none, the list is a 503 and a request's code is taken unchecked
-    (a report is never refused for grid being down)."""
+    (a report is never refused for grid being down). After a failed fetch grid is not asked
+    again for ``retry`` seconds, and one fetch at a time is made: a listing names each
+    request's service, and asking a grid that hangs once per request took its timeout as many
+    times."""
 
-    def __init__(self, grid: GridClient, *, ttl: float = 300.0) -> None:
+    def __init__(self, grid: GridClient, *, ttl: float = 300.0, retry: float = 30.0) -> None:
         self.grid = grid
         self.ttl = ttl
+        self.retry = retry
         self._categories: dict[str, Category] | None = None
         self._fetched = -math.inf
+        self._failed = -math.inf
+        self._fetching = asyncio.Lock()
+
+    def _due(self) -> bool:
+        now = time.monotonic()
+        return now - self._fetched > self.ttl and now - self._failed > self.retry
 
     async def categories(self) -> dict[str, Category] | None:
-        if time.monotonic() - self._fetched > self.ttl:
-            try:
-                self._categories = {c.code: c for c in await self.grid.catalog()}
-                self._fetched = time.monotonic()
-            except PeerUnavailable:
-                pass
+        if self._due():
+            async with self._fetching:
+                if self._due():  # not fetched meanwhile by the request that held the lock
+                    try:
+                        self._categories = {c.code: c for c in await self.grid.catalog()}
+                        self._fetched = time.monotonic()
+                    except PeerUnavailable:
+                        self._failed = time.monotonic()
         return self._categories
 
     async def listed(self) -> list[Service]:

@@ -312,3 +312,19 @@ async def test_requests_named_by_id_are_listed_whatever_the_other_filters_say(in
 
     assert answer.status_code == 200, answer.text
     assert [r["service_request_id"] for r in answer.json()] == [request_id]
+
+
+async def test_while_grid_is_down_it_is_not_asked_again_for_every_request(intake: Intake) -> None:
+    for _ in range(5):
+        assert (await file(intake, description="路灯不亮")).status_code == 201
+    intake.app.state.open311._fetched -= 3600  # the copy is old, and grid went down
+    intake.grid.down = True
+    before = intake.grid.calls
+
+    listed = await intake.client.get(f"{BASE}/requests.json", headers=BOT)
+    filed = await file(intake)
+
+    assert listed.status_code == 200 and len(listed.json()) == 5
+    assert {r["service_name"] for r in listed.json()} == {"占道经营"}  # from the copy it kept
+    assert filed.status_code == 201
+    assert intake.grid.calls - before == 1  # one try; the next ones wait a while
