@@ -87,7 +87,8 @@ async def get_service(
     status_code=201,
     response_model=list[RequestCreated],
     summary="Open311: file a service request",
-    responses={200: {"model": list[RequestCreated], "description": "a retry: the first answer again"}},
+    response_description="the request, filed; a retry with its `Idempotency-Key` is answered the same, "
+    "with `Idempotent-Replayed: true`",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -129,15 +130,13 @@ async def create_request(
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM:
         raise UnsupportedMediaType(f"send the request as {FORM}, as GeoReport v2 says")
     form = service.parse_form(await request.body())
-    created, report_id = await service.create_request(
+    created, report_id, replayed = await service.create_request(
         reception, services, form=form, actor=actor, idempotency_key=idempotency_key
     )
-    return Response(
-        orjson.dumps([created.model_dump()]),
-        201,
-        {"Location": f"{OPEN311_PATH}/requests/{report_id}.json"},
-        media_type="application/json",
-    )
+    headers = {"Location": f"{OPEN311_PATH}/requests/{report_id}.json"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(orjson.dumps([created.model_dump()]), 201, headers, media_type="application/json")
 
 
 @router.get("/requests.json", response_model=list[ServiceRequest], summary="Open311: the caller's requests")

@@ -144,8 +144,9 @@ async def create_request(
     form: dict[str, str],
     actor: Actor,
     idempotency_key: str | None,
-) -> tuple[RequestCreated, str]:
-    """File the request as a report; its Open311 answer and the report's id."""
+) -> tuple[RequestCreated, str, bool]:
+    """File the request as a report; its Open311 answer, the report's id, and whether this was
+    a retry answered from what the first try stored."""
     code = form.get("service_code", "").strip()
     if not code:
         raise BadRequest("service_code is required: one of GET services.json")
@@ -180,7 +181,8 @@ async def create_request(
         request_hash=rules.request_hash({"open311": form}),
     )
     report_id = str(answer.body["id"])
-    return RequestCreated(service_request_id=report_id, service_notice=answer.body["status"]), report_id
+    created = RequestCreated(service_request_id=report_id, service_notice=answer.body["status"])
+    return created, report_id, answer.replayed
 
 
 def _number(name: str, value: str) -> float:

@@ -328,3 +328,18 @@ async def test_while_grid_is_down_it_is_not_asked_again_for_every_request(intake
     assert {r["service_name"] for r in listed.json()} == {"占道经营"}  # from the copy it kept
     assert filed.status_code == 201
     assert intake.grid.calls - before == 1  # one try; the next ones wait a while
+
+
+async def test_a_retry_says_it_is_one_as_the_apps_does_and_the_openapi_says_what_it_gets(
+    intake: Intake,
+) -> None:
+    key = {"Idempotency-Key": "hotline-call-7"}
+    first = await file(intake, caller={**BOT, **key})
+    again = await file(intake, caller={**BOT, **key})
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["Location"] == first.headers["Location"]
+    schema = (await intake.client.get("/openapi.json")).json()
+    assert set(schema["paths"][f"{BASE}/requests.json"]["post"]["responses"]) & {"200", "201"} == {"201"}
