@@ -120,9 +120,12 @@ def _service(category: Category) -> Service:
 
 
 def parse_form(body: bytes) -> dict[str, str]:
-    """A POST's ``application/x-www-form-urlencoded`` body: each field once, each known."""
+    """A POST's ``application/x-www-form-urlencoded`` body: each field once, each known. Empty
+    pieces (a trailing or doubled ``&``, which some encoders write) are skipped, as browsers do;
+    a percent-escape that is not UTF-8 is refused, not kept as U+FFFD."""
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+        text = body.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("the body is not a UTF-8 application/x-www-form-urlencoded form") from None
     form: dict[str, str] = {}

@@ -343,3 +343,28 @@ async def test_a_retry_says_it_is_one_as_the_apps_does_and_the_openapi_says_what
     assert again.headers["Location"] == first.headers["Location"]
     schema = (await intake.client.get("/openapi.json")).json()
     assert set(schema["paths"][f"{BASE}/requests.json"]["post"]["responses"]) & {"200", "201"} == {"201"}
+
+
+async def test_a_form_is_read_as_form_encoders_write_it_and_its_text_is_never_mangled(intake: Intake) -> None:
+    form = {**BOT, "Content-Type": "application/x-www-form-urlencoded"}
+    point = f"lat={LAT}&long={LON}"
+
+    trailing = await intake.client.post(
+        f"{BASE}/requests.json", content=f"service_code=0501&{point}&description=%E6%91%8A&", headers=form
+    )
+    doubled = await intake.client.post(
+        f"{BASE}/requests.json", content=f"service_code=0501&&{point}", headers=form
+    )
+    broken = await intake.client.post(
+        f"{BASE}/requests.json", content=f"service_code=0501&{point}&description=%E6%91", headers=form
+    )
+
+    assert trailing.status_code == 201, trailing.text
+    assert doubled.status_code == 201, doubled.text
+    [seen] = (await intake.client.get(trailing.headers["Location"], headers=BOT)).json()
+    assert seen["description"] == "摊"
+    assert broken.status_code == 400  # not kept with U+FFFD where the text was
+    assert broken.json() == [
+        {"code": 400, "description": "the body is not a UTF-8 application/x-www-form-urlencoded form"}
+    ]
+    assert await intake.report_count() == 2
