@@ -12,6 +12,7 @@ by ``lat`` and ``long``; an address alone is refused, since nothing here geocode
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 import uuid
@@ -32,7 +33,9 @@ from services.intake.reports import service as reports
 from services.intake.reports.schemas import ReportCreate
 from shared.actors import Actor
 from shared.db import utcnow
-from shared.errors import BadRequest, NotFound, PeerUnavailable
+from shared.errors import BadRequest, NotFound, PeerUnavailable, WanggeError
+
+log = logging.getLogger("wangge.intake.open311")
 
 CLOSED_STATUSES = frozenset({"closed", "rejected"})
 """The report statuses Open311 calls ``closed``; every other is ``open``."""
@@ -58,10 +61,10 @@ DEFAULT_WINDOW = timedelta(days=90)
 class Services:
     """grid's catalog as Open311 services, kept for ``ttl`` seconds. When grid is out of reach
     the last copy serves; with none, the list is a 503 and a request's code is taken unchecked
-    (a report is never refused for grid being down). After a failed fetch grid is not asked
-    again for ``retry`` seconds, and one fetch at a time is made: a listing names each
-    request's service, and asking a grid that hangs once per request took its timeout as many
-    times."""
+    (a report is never refused for grid being down, or refusing intake the catalog). After a
+    failed fetch grid is not asked again for ``retry`` seconds, and one fetch at a time is
+    made: a listing names each request's service, and asking a grid that hangs once per
+    request took its timeout as many times."""
 
     def __init__(self, grid: GridClient, *, ttl: float = 300.0, retry: float = 30.0) -> None:
         self.grid = grid
@@ -83,7 +86,8 @@ class Services:
                     try:
                         self._categories = {c.code: c for c in await self.grid.catalog()}
                         self._fetched = time.monotonic()
-                    except PeerUnavailable:
+                    except WanggeError as error:  # grid's refusal is intake's problem, not the caller's
+                        log.warning("the catalog could not be fetched from grid: %s", error.detail)
                         self._failed = time.monotonic()
         return self._categories
 

@@ -368,3 +368,22 @@ async def test_a_form_is_read_as_form_encoders_write_it_and_its_text_is_never_ma
         {"code": 400, "description": "the body is not a UTF-8 application/x-www-form-urlencoded form"}
     ]
     assert await intake.report_count() == 2
+
+
+async def test_grid_refusing_intake_the_catalog_is_not_the_callers_401_or_403(
+    start_intake: StartIntake,
+) -> None:
+    grid = FakeGrid()
+    async with start_intake(grid, FakeDispatch()) as intake:
+        await intake.app.state.territory.refresh()
+        for status in (401, 403):
+            grid._catalog_page = lambda _, status=status: httpx.Response(  # type: ignore[method-assign]
+                status, json={"status": status, "detail": "not for you"}
+            )
+            intake.app.state.open311._failed -= 3600  # grid may be asked again
+            services = await intake.client.get(f"{BASE}/services.json", headers=BOT)
+            filed = await file(intake)
+
+            assert services.status_code == 503, services.text
+            assert "WWW-Authenticate" not in services.headers
+            assert filed.status_code == 201, filed.text  # a report is never refused for grid
