@@ -117,6 +117,8 @@ class FakeGrid:
             },
         ]
         self.catalog_calls = 0
+        self.catalog_refused: int | None = None
+        """A 4xx status the catalog answers intake with (its token refused), or None."""
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == JWKS_PATH:
@@ -145,6 +147,9 @@ class FakeGrid:
     def _catalog_page(self, request: httpx.Request) -> httpx.Response:
         """The catalog, a page of one category at a time (cursor: the index of the next)."""
         self.catalog_calls += 1
+        if self.catalog_refused is not None:
+            status = self.catalog_refused
+            return httpx.Response(status, json={"status": status, "detail": "not for you"})
         at = int(request.url.params.get("cursor", "0"))
         following = str(at + 1) if at + 1 < len(self.catalog) else None
         return httpx.Response(200, json={"items": self.catalog[at : at + 1], "next_cursor": following})

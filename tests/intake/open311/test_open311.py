@@ -377,9 +377,7 @@ async def test_grid_refusing_intake_the_catalog_is_not_the_callers_401_or_403(
     async with start_intake(grid, FakeDispatch()) as intake:
         await intake.app.state.territory.refresh()
         for status in (401, 403):
-            grid._catalog_page = lambda _, status=status: httpx.Response(  # type: ignore[method-assign]
-                status, json={"status": status, "detail": "not for you"}
-            )
+            grid.catalog_refused = status
             intake.app.state.open311._failed -= 3600  # grid may be asked again
             services = await intake.client.get(f"{BASE}/services.json", headers=BOT)
             filed = await file(intake)
