@@ -258,13 +258,15 @@ def create_service_app(
     token_url: str | None = None,
     public: Collection[tuple[str, str]] = (),
     larger_bodies: Mapping[str, int] | None = None,
+    answer_rewriters: Sequence[Callable[[ASGIApp], ASGIApp]] = (),
 ) -> FastAPI:
     """``max_body_bytes``: the largest request body, but for the paths ``larger_bodies``
     names, with their own bound (intake's photo uploads); ``cors_origins``: the browser origins
     allowed to call the service (``ServiceSettings``); ``token_url``: where /docs' Authorize
     gets a token (grid's, for intake and dispatch); ``public``: the ``(method, path)`` of
     routes that take no token although their router checks for one (grid's token endpoint),
-    documented without the token and its 401 and 403."""
+    documented without the token and its 401 and 403; ``answer_rewriters``: ASGI middleware
+    that rewrites answers (intake's Open311 errors), run inside the HEAD handling."""
     # No redirects for a trailing slash: Starlette's 307 had an empty body, and behind a proxy
     # that ends TLS it pointed a POST at plain http. It is a 404 that names the path meant.
     app = FastAPIOffline(  # /docs' and /redoc's scripts from here, not a CDN (an intranet has none)
@@ -278,8 +280,10 @@ def create_service_app(
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, larger=larger_bodies)
-    app.add_middleware(HeadAsGet)
     app.add_middleware(AnswerUnexpectedErrors)  # outside the others: their failures are problems too
+    for extra in answer_rewriters:  # see every answer, the 500s too, before HEAD drops the body
+        app.add_middleware(extra)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(ProblemCORSMiddleware, origins=cors_origins)  # added last: the outermost
     app.include_router(health_router())
     for router in routers:

@@ -186,7 +186,7 @@ def create_app(
             inbox_router,
         ],
         larger_bodies={PHOTOS_PATH: settings.photo_max_bytes},
+        answer_rewriters=[Open311Errors],
     )
-    app.add_middleware(Open311Errors)
     document_open311_errors(app)
     return app

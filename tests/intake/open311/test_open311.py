@@ -385,3 +385,14 @@ async def test_grid_refusing_intake_the_catalog_is_not_the_callers_401_or_403(
             assert services.status_code == 503, services.text
             assert "WWW-Authenticate" not in services.headers
             assert filed.status_code == 201, filed.text  # a report is never refused for grid
+
+
+async def test_head_of_an_open311_error_has_its_gets_headers_and_no_body(intake: Intake) -> None:
+    path = f"{BASE}/services/0999.json"
+    got = await intake.client.get(path, headers=BOT)
+    head = await intake.client.head(path, headers=BOT)
+
+    assert (got.status_code, head.status_code) == (404, 404)
+    assert head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"] == "application/json"
+    assert head.headers["content-length"] == got.headers["content-length"] == str(len(got.content))
