@@ -121,6 +121,12 @@ def create_app(
             max_age=timedelta(days=settings.seen_at_max_age_days),
         )
         open311 = Services(grid)
+        darkroom = Darkroom(
+            max_edge=settings.photo_max_edge,
+            max_pixels=settings.photo_max_pixels,
+            workers=settings.photo_workers,
+        )
+        app.state.darkroom = darkroom
         app.state.territory = territory
         app.state.open311 = open311
         app.state.reception = reception
@@ -150,11 +156,7 @@ def create_app(
                 relays=[relay, webhook_relay],
                 verifier=identity.verifier,
                 open311=open311,
-                darkroom=Darkroom(
-                    max_edge=settings.photo_max_edge,
-                    max_pixels=settings.photo_max_pixels,
-                    workers=settings.photo_workers,
-                ),
+                darkroom=darkroom,
             )
         finally:
             await writer.close()  # reports already handed over are committed before anything stops

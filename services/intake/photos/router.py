@@ -16,6 +16,7 @@ from services.intake.settings import IntakeSettings
 from shared.errors import (
     Forbidden,
     NotFound,
+    ServiceUnavailable,
     Unauthorized,
     Unprocessable,
     UnsupportedMediaType,
@@ -39,7 +40,7 @@ CACHED_FOR_A_YEAR = "private, max-age=31536000, immutable"
     summary="Upload a photo",
     responses={
         200: {"model": PhotoRead, "description": "the same picture uploaded before by the same caller"},
-        **problem_responses(Unauthorized, Forbidden, UnsupportedMediaType, Unprocessable),
+        **problem_responses(Unauthorized, Forbidden, UnsupportedMediaType, Unprocessable, ServiceUnavailable),
     },
     openapi_extra={"requestBody": {"required": True, "content": dict.fromkeys(UPLOAD_TYPES, BINARY)}},
 )
@@ -58,6 +59,9 @@ async def upload_photo(
     details), and a thumbnail of it. The same caller sending the same bytes again (a retry)
     gets the same photo with 200.
 
+    At most four uploads per photo worker are taken in at once (two workers: eight); one
+    more is a 503 with `Retry-After` before its body is read.
+
     Every staff role, and integrations whose key has `reports:create`.
     """
     # Read here, not as a Header() parameter: OpenAPI ignores a Content-Type parameter, which
@@ -68,10 +72,11 @@ async def upload_photo(
             f"send the picture's bytes as {', '.join(UPLOAD_TYPES)}; "
             f"the body was {media_type[:100] or 'sent without a Content-Type'}"
         )
-    data = await request.body()
-    photo, created = await service.upload(
-        session, darkroom, data=data, uploader=actor, base_url=_public_url(request)
-    )
+    async with darkroom.admission():  # before the body is read: it is held until developed
+        data = await request.body()
+        photo, created = await service.upload(
+            session, darkroom, data=data, uploader=actor, base_url=_public_url(request)
+        )
     return Response(
         photo.model_dump_json(),
         201 if created else 200,

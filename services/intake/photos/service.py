@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from functools import partial
+from types import MappingProxyType
 from typing import Any
 
 import anyio
@@ -25,20 +27,41 @@ from services.intake.photos import imaging, repository
 from services.intake.photos.schemas import PhotoRead
 from shared.actors import Actor
 from shared.db import utcnow
-from shared.errors import NotFound, Unprocessable
+from shared.errors import NotFound, ServiceUnavailable, Unprocessable
 
 PHOTOS_PATH = "/v1/photos"
+
+
+class Busy(ServiceUnavailable):
+    type, title = "busy", "Too many photos at once"
+    headers: Mapping[str, str] | None = MappingProxyType({"Retry-After": "2"})
 
 
 class Darkroom:
     """Where uploads are developed into the photos kept: at most ``workers`` at once, each in a
     worker thread, so the event loop goes on taking reports while a 12-megapixel picture is
-    decoded, and memory holds no more than ``workers`` decoded pictures."""
+    decoded, and memory holds no more than ``workers`` decoded pictures.
 
-    def __init__(self, *, max_edge: int, max_pixels: int, workers: int) -> None:
+    At most ``admitted`` uploads are taken in at once, read or waiting for a worker (each holds
+    its body, up to the photo bound, in memory); one more is a 503 with ``Retry-After`` before
+    its body is read."""
+
+    def __init__(self, *, max_edge: int, max_pixels: int, workers: int, admitted: int | None = None) -> None:
         self.max_edge = max_edge
         self.max_pixels = max_pixels
         self.limiter = anyio.CapacityLimiter(workers)
+        self.admitted = admitted if admitted is not None else 4 * workers
+        self.inside = 0
+
+    @asynccontextmanager
+    async def admission(self) -> AsyncIterator[None]:
+        if self.inside >= self.admitted:
+            raise Busy(f"{self.inside} photos are being taken in; retry in a moment")
+        self.inside += 1
+        try:
+            yield
+        finally:
+            self.inside -= 1
 
     async def develop(self, data: bytes) -> imaging.Processed:
         work = partial(imaging.process, data, max_edge=self.max_edge, max_pixels=self.max_pixels)
@@ -55,7 +78,7 @@ async def upload(
     photo made the first time)."""
     if not data:
         raise Unprocessable("the body is empty: send the picture's bytes")
-    digest = hashlib.sha256(data).hexdigest()
+    digest = await anyio.to_thread.run_sync(_sha256, data)  # 9 ms for 10 MiB: off the event loop
     known = await repository.by_upload(session, uploader.id, digest)
     if known is not None:
         return _read(known, base_url), False
@@ -102,3 +125,7 @@ def _read(fields: Mapping[Any, Any], base_url: str) -> PhotoRead:
         size=fields["size"],
         created_at=fields["created_at"],
     )
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -257,3 +258,42 @@ async def test_a_report_names_its_photo_and_its_reader_sees_it(intake: Intake) -
 
 def _near(pixel: Any, want: tuple[int, int, int], tolerance: int = 40) -> bool:
     return all(abs(a - b) <= tolerance for a, b in zip(pixel, want, strict=True))
+
+
+async def test_uploads_beyond_those_taken_in_are_told_to_retry_before_their_body_is_read(
+    start_intake: StartIntake,
+) -> None:
+    picture = photo_bytes()
+    release, all_reading = asyncio.Event(), asyncio.Event()
+    reading = 0
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        nonlocal reading
+        yield picture[:100]  # taken: the upload is being read, inside the darkroom's admission
+        reading += 1
+        if reading == 4:
+            all_reading.set()
+        await release.wait()
+        yield picture[100:]
+
+    async with start_intake(FakeGrid(), FakeDispatch(), photo_workers=1) as intake:
+        darkroom = intake.app.state.darkroom
+        stalled = [
+            asyncio.create_task(
+                intake.client.post("/v1/photos", content=slow_body(), headers={"Content-Type": "image/jpeg"})
+            )
+            for _ in range(4)  # four taken in for the one worker
+        ]
+        await asyncio.wait_for(all_reading.wait(), 10)
+        assert darkroom.inside == 4
+
+        refused = await upload(intake, photo_bytes(color=(1, 2, 3)))
+        release.set()
+        answers = await asyncio.gather(*stalled)
+        afterwards = await upload(intake, photo_bytes(color=(1, 2, 3)))
+
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "2"
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 201]
+    assert afterwards.status_code == 201 and darkroom.inside == 0
