@@ -1,5 +1,6 @@
 """Open311's errors: ``[{"code": 400, "description": "…"}]`` with the status, where the rest of
-wangge answers RFC 9457 problems. An Open311 client parses its own form only.
+wangge answers RFC 9457 problems. An Open311 client parses its own form only, and takes a bad
+request as a 400, as the spec's examples answer it: a 422 is answered 400.
 
 One middleware rewrites every problem answered under ``/open311/`` (a refused token, a body
 over the bound and a validation error alike), so no route has a second way of failing.
@@ -22,7 +23,7 @@ OPEN311_PREFIX = "/open311/"
 def open311_errors(problem: dict[str, Any]) -> list[dict[str, Any]]:
     """The Open311 errors saying what ``problem`` says: a validation problem's each error, or its
     detail."""
-    status = int(problem.get("status", 500))
+    status = open311_status(int(problem.get("status", 500)))
     errors = problem.get("errors") or []
     if not errors:
         return [{"code": status, "description": str(problem.get("detail") or problem.get("title", ""))}]
@@ -34,6 +35,12 @@ def open311_errors(problem: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for error in errors
     ]
+
+
+def open311_status(status: int) -> int:
+    """A request wangge cannot take is a 400 in GeoReport v2, never a 422 (a value out of
+    range, a query parameter no route takes, an Idempotency-Key reused with another form)."""
+    return 400 if status == 422 else status
 
 
 class Open311Errors:
@@ -62,7 +69,7 @@ class Open311Errors:
                 headers = MutableHeaders(raw=list(start["headers"]))
                 headers["content-type"] = "application/json"
                 headers["content-length"] = str(len(rewritten))
-                await send({**start, "headers": headers.raw})
+                await send({**start, "status": open311_status(start["status"]), "headers": headers.raw})
                 await send({"type": "http.response.body", "body": rewritten, "more_body": False})
                 return
             await send(message)
@@ -85,7 +92,11 @@ def document_open311_errors(app: Any) -> None:
             if not path.startswith(OPEN311_PREFIX):
                 continue
             for operation in item.values():
-                for status, response in operation.get("responses", {}).items():
+                responses = operation.get("responses", {})
+                if "422" in responses:  # answered 400 (open311_status)
+                    responses.pop("422")
+                    responses.setdefault("400", {"description": "the request is not one Open311 takes"})
+                for status, response in responses.items():
                     if status[0] in "45":
                         response["content"] = {"application/json": {"schema": errors}}
         schema["x-open311-errors"] = True
