@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from PIL import Image
+from PIL import Image, ImageCms
 
 from shared.actors import Role
 from tests.support.tokens import bearer
@@ -297,3 +297,42 @@ async def test_uploads_beyond_those_taken_in_are_told_to_retry_before_their_body
     assert refused.headers["content-type"] == "application/problem+json"
     assert sorted(a.status_code for a in answers) == [200, 200, 200, 201]
     assert afterwards.status_code == 201 and darkroom.inside == 0
+
+
+def _primaries_swapped(profile: bytes) -> bytes:
+    """An RGB colour profile whose red and blue primaries (and curves) trade places: a picture
+    carrying it means blue where its pixels say red. Built from littleCMS's sRGB by swapping
+    two pairs of entries in the profile's tag table, and renamed (an sRGB one is left as it is)."""
+    data = bytearray(profile.replace("sRGB".encode("utf-16-be"), "Swap".encode("utf-16-be")))
+    entries = {
+        bytes(data[at : at + 4]): at for at in range(132, 132 + 12 * int.from_bytes(data[128:132]), 12)
+    }
+    for one, other in ((b"rXYZ", b"bXYZ"), (b"rTRC", b"bTRC")):
+        a, b = entries[one] + 4, entries[other] + 4
+        data[a : a + 8], data[b : b + 8] = data[b : b + 8], data[a : a + 8]
+    return bytes(data)
+
+
+async def test_colours_are_taken_into_srgb_from_the_profile_the_picture_carries(intake: Intake) -> None:
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    red = Image.new("RGB", (64, 48), (220, 30, 30))
+
+    def carrying(profile: bytes) -> bytes:
+        out = io.BytesIO()
+        red.save(out, "JPEG", quality=95, icc_profile=profile)
+        return out.getvalue()
+
+    kept = {}
+    for name, profile in (
+        ("srgb", srgb),
+        ("swapped", _primaries_swapped(srgb)),
+        ("broken", b"not a profile"),
+    ):
+        photo = (await upload(intake, carrying(profile))).json()
+        image = opened((await intake.client.get(f"/v1/photos/{photo['id']}")).content)
+        assert "icc_profile" not in image.info  # the JPEG kept is sRGB, as a browser reads one without
+        kept[name] = image.getpixel((10, 10))
+
+    assert _near(kept["srgb"], (220, 30, 30))
+    assert _near(kept["swapped"], (30, 30, 220))  # what the profile says the pixels mean
+    assert _near(kept["broken"], (220, 30, 30))  # a profile littleCMS cannot read: as it is
