@@ -46,6 +46,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/photos"): Rule(roles=STAFF, scopes=frozenset({REPORTS_CREATE})),
     ("GET", "/v1/photos/{photo_id}"): Rule(roles=STAFF, scopes=frozenset({REPORTS_READ})),
     ("GET", "/v1/photos/{photo_id}/thumbnail"): Rule(roles=STAFF, scopes=frozenset({REPORTS_READ})),
+    ("DELETE", "/v1/photos/{photo_id}"): Rule(roles=frozenset({Role.admin})),
     # Open311 GeoReport v2: the same rules as the reports' own routes
     ("GET", "/open311/v2/services.json"): Rule(
         roles=GRID_ROLES, scopes=frozenset({REPORTS_CREATE, REPORTS_READ})

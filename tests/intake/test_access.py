@@ -110,6 +110,11 @@ def open311_read(world: World, profile: str, scope: str) -> Request:
     return "GET", f"/open311/v2/requests/{world.scoped(profile)[scope]}.json", None
 
 
+def remove_photo(world: World, profile: str, scope: str) -> Request:
+    # in: the grid worker's photo (tried after every reading of it); out: none such
+    return "DELETE", f"/v1/photos/{world.photo if scope == IN else uuid.UUID(int=7)}", None
+
+
 def deliver(world: World, profile: str, scope: str) -> Request:
     message = status_changed([str(uuid.uuid4())], event_id=1, status="triage")
     return "POST", "/internal/v1/inbox", {"messages": [message]}
@@ -130,6 +135,7 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/v1/photos"): upload_photo,
     ("GET", "/v1/photos/{photo_id}"): see_photo(),
     ("GET", "/v1/photos/{photo_id}/thumbnail"): see_photo("/thumbnail"),
+    ("DELETE", "/v1/photos/{photo_id}"): remove_photo,
     ("GET", "/open311/v2/services.json"): get("/open311/v2/services.json"),
     ("GET", "/open311/v2/services/{service_code}.json"): get("/open311/v2/services/0501.json"),
     ("POST", "/open311/v2/requests.json"): open311_file,
@@ -174,6 +180,10 @@ def expected(route: tuple[str, str], profile: str, scope: str) -> int:
         return 200 if scope == IN or everything else 404
     if route == ("POST", "/v1/photos"):
         return 201 if profile in STAFF | {"integration", "integration_create_only"} else 403
+    if route == ("DELETE", "/v1/photos/{photo_id}"):  # admins only
+        if profile != "admin":
+            return 403
+        return 204 if scope == IN else 404
     if path.startswith("/v1/photos/"):  # staff every photo, an integration its own only
         if profile not in REPORT_READERS:
             return 403

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import Row, RowMapping, Table, literal_column, select
+from sqlalchemy import Row, RowMapping, Table, delete, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,3 +39,9 @@ async def picture(session: AsyncSession, photo_id: uuid.UUID, *, thumbnail: bool
     column = Photo.thumbnail if thumbnail else Photo.content
     query = select(Photo.uploader_id, column).where(Photo.id == photo_id)
     return (await session.execute(query)).first()
+
+
+async def remove(session: AsyncSession, photo_id: uuid.UUID) -> bool:
+    """Delete the photo; whether there was one."""
+    statement = delete(Photo).where(Photo.id == photo_id).returning(Photo.id)
+    return (await session.execute(statement)).first() is not None

@@ -130,6 +130,23 @@ async def get_thumbnail(
     return await _serve(session, photo_id, actor, if_none_match, thumbnail=True)
 
 
+@router.delete(
+    "/{photo_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Remove a photo",
+    responses=problem_responses(Unauthorized, Forbidden, NotFound),
+)
+async def remove_photo(
+    photo_id: Annotated[uuid.UUID, Path(), CANONICAL_UUID], session: SessionDep, actor: CurrentActor
+) -> Response:
+    """Delete a photo and its thumbnail for good (admins): a person's picture that must go,
+    one sent by mistake. Its URL answers 404 from then on wherever a report or a case names it
+    (a browser that showed it may keep its copy). The removal is logged with who made it."""
+    await service.remove(session, photo_id=photo_id, actor=actor)
+    return Response(status_code=204)
+
+
 async def _serve(
     session: SessionDep,
     photo_id: uuid.UUID,

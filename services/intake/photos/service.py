@@ -12,6 +12,7 @@ same photo back, with 200 instead of 201: the upload needs no ``Idempotency-Key`
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -30,6 +31,7 @@ from shared.db import utcnow
 from shared.errors import NotFound, ServiceUnavailable, Unprocessable
 
 PHOTOS_PATH = "/v1/photos"
+log = logging.getLogger("wangge.intake.photos")
 
 
 class Busy(ServiceUnavailable):
@@ -107,6 +109,14 @@ async def picture(session: AsyncSession, *, photo_id: uuid.UUID, actor: Actor, t
     if found is None or not can_read_photo(actor, uploader_id=found[0]):
         raise NotFound(f"no photo {photo_id}")
     return found[1]
+
+
+async def remove(session: AsyncSession, *, photo_id: uuid.UUID, actor: Actor) -> None:
+    """Delete a photo for good (an admin, e.g. for a person's right to have their picture
+    removed): its URL answers 404 from then on, wherever a report or a case names it."""
+    if not await repository.remove(session, photo_id):
+        raise NotFound(f"no photo {photo_id}")
+    log.warning("photo %s removed by %s", photo_id, actor.id)
 
 
 def photo_url(base_url: str, photo_id: uuid.UUID) -> str:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 from PIL import Image, ImageCms
 
 from shared.actors import Role
@@ -19,6 +21,7 @@ from ..factories import GPS_IFD, ORIENTATION, odd_exif, photo_bytes, report_body
 from ..fakes import FakeDispatch, FakeGrid
 
 DISPATCHER = bearer("zhao.min", Role.dispatcher)
+ADMIN = bearer("pan.jun", Role.admin)
 HANDLER = bearer("gao.peng", Role.handler, department="police")
 BOT = bearer(
     "integration:k1", Role.integration, scopes=["reports:create", "reports:read"], channel="wechat-bot"
@@ -336,3 +339,26 @@ async def test_colours_are_taken_into_srgb_from_the_profile_the_picture_carries(
     assert _near(kept["srgb"], (220, 30, 30))
     assert _near(kept["swapped"], (30, 30, 220))  # what the profile says the pixels mean
     assert _near(kept["broken"], (220, 30, 30))  # a profile littleCMS cannot read: as it is
+
+
+async def test_an_admin_removes_a_photo_for_good_and_the_removal_is_logged(
+    intake: Intake, caplog: pytest.LogCaptureFixture
+) -> None:
+    picture = photo_bytes()
+    photo_id = (await upload(intake, picture)).json()["id"]
+
+    with caplog.at_level(logging.WARNING, logger="wangge.intake.photos"):
+        removed = await intake.client.delete(f"/v1/photos/{photo_id}", headers=ADMIN)
+
+    assert removed.status_code == 204
+    assert f"photo {photo_id} removed by pan.jun" in caplog.text
+    for suffix in ("", "/thumbnail"):
+        assert (
+            await intake.client.get(f"/v1/photos/{photo_id}{suffix}", headers=DISPATCHER)
+        ).status_code == 404
+    assert (await intake.client.delete(f"/v1/photos/{photo_id}", headers=ADMIN)).status_code == 404
+    again = await upload(intake, picture)  # the same picture sent again is a new photo
+    assert again.status_code == 201 and again.json()["id"] != photo_id
+    assert (
+        await intake.client.delete(f"/v1/photos/{again.json()['id']}", headers=DISPATCHER)
+    ).status_code == 403
