@@ -47,7 +47,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/photos/{photo_id}"): Rule(roles=STAFF, scopes=frozenset({REPORTS_READ})),
     ("GET", "/v1/photos/{photo_id}/thumbnail"): Rule(roles=STAFF, scopes=frozenset({REPORTS_READ})),
     ("DELETE", "/v1/photos/{photo_id}"): Rule(roles=frozenset({Role.admin})),
-    # Open311 GeoReport v2: the same rules as the reports' own routes
+    # Open311 GeoReport v2: the same rules as the reports' own routes, but its discovery,
+    # which a client reads before it has a key
+    ("GET", "/open311/discovery.json"): Rule(public=True),
     ("GET", "/open311/v2/services.json"): Rule(
         roles=GRID_ROLES, scopes=frozenset({REPORTS_CREATE, REPORTS_READ})
     ),

@@ -20,6 +20,7 @@ from services.intake.clients.dispatch import DispatchClient
 from services.intake.clients.grid import GridClient
 from services.intake.inbox.router import router as inbox_router
 from services.intake.open311.errors import Open311Errors, document_open311_errors
+from services.intake.open311.router import discovery_router
 from services.intake.open311.router import router as open311_router
 from services.intake.open311.service import Services
 from services.intake.photos.router import router as photos_router
@@ -183,6 +184,7 @@ def create_app(
             reports_router,
             photos_router,
             open311_router,
+            discovery_router,
             webhook_router,
             webhooks_admin_router,
             inbox_router,

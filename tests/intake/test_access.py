@@ -127,7 +127,15 @@ def webhook(method: str, path: str = "/v1/webhook") -> Builder:
     return build
 
 
-PUBLIC_PATHS = ["/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"]
+PUBLIC_PATHS = [
+    "/healthz",
+    "/readyz",
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/open311/discovery.json",
+]
 BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/v1/reports"): create,
     ("GET", "/v1/reports"): get("/v1/reports"),

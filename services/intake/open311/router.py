@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -21,6 +21,7 @@ from services.intake.open311.schemas import (
     ServiceRequest,
 )
 from services.intake.open311.service import Services
+from services.intake.settings import IntakeSettings
 from shared.errors import BadRequest, UnsupportedMediaType
 from shared.schemas import CANONICAL_UUID, CATEGORY_CODE, STORABLE_QUERY, Timestamp
 
@@ -204,6 +205,35 @@ def _codes(given: str | None) -> list[str]:
     if not all(re.fullmatch(CATEGORY_CODE, part) for part in parts):
         raise BadRequest("service_code holds codes of services, comma-separated")
     return parts
+
+
+discovery_router = APIRouter(tags=["open311"])
+"""Open311's service discovery: public, as a client reads it before it has a key."""
+
+CHANGESET = "2026-12-06T00:00:00Z"
+"""When the endpoint last changed in a way a client would care for."""
+
+
+@discovery_router.get("/open311/discovery.json", summary="Open311: service discovery")
+async def discovery(request: Request) -> dict[str, Any]:
+    """Where the GeoReport v2 endpoint is and in what form it answers (no token needed: a
+    client reads this before it has one)."""
+    settings: IntakeSettings = request.state.settings
+    base = (settings.public_url or str(request.base_url)).rstrip("/")
+    return {
+        "changeset": CHANGESET,
+        "contact": "the office's administrators issue integration keys (wangge key create)",
+        "key_service": "an admin of the office: wangge key create --scope reports:create reports:read",
+        "endpoints": [
+            {
+                "specification": "http://wiki.open311.org/GeoReport_v2",
+                "url": f"{base}{OPEN311_PATH}",
+                "changeset": CHANGESET,
+                "type": "production",
+                "formats": ["application/json"],
+            }
+        ],
+    }
 
 
 def _ids(given: str | None) -> list[uuid.UUID]:

@@ -403,3 +403,19 @@ async def test_head_of_an_open311_error_has_its_gets_headers_and_no_body(intake:
     assert head.content == b""
     assert head.headers["content-type"] == got.headers["content-type"] == "application/json"
     assert head.headers["content-length"] == got.headers["content-length"] == str(len(got.content))
+
+
+async def test_a_client_discovers_the_endpoint_before_it_has_a_key(intake: Intake) -> None:
+    answer = await intake.client.get("/open311/discovery.json", headers={"Authorization": ""})
+
+    assert answer.status_code == 200
+    [endpoint] = answer.json()["endpoints"]
+    assert endpoint["url"] == "http://intake/open311/v2"
+    assert (endpoint["specification"], endpoint["formats"]) == (
+        "http://wiki.open311.org/GeoReport_v2",
+        ["application/json"],
+    )
+    services = await intake.client.get(
+        endpoint["url"].removeprefix("http://intake") + "/services.json", headers=BOT
+    )
+    assert services.status_code == 200
