@@ -174,9 +174,11 @@ async def test_the_department_asks_for_more_time_and_the_office_extends_the_dead
     handled = await dispatch.new_case(lat=24.4571)  # far enough not to join the first
     await dispatch.ok(handled["id"], "accept", {}, actor=HANDLER)
     await dispatch.ok(handled["id"], "resolve", {"note": "已处置"}, actor=HANDLER)
-    late = await dispatch.act(handled["id"], "extension-request", {"hours": 9, "reason": "x"}, actor=HANDLER)
-    assert (late.status_code, late.json()["action"]) == (409, "extension-request")
-    assert late.json()["detail"] == "cannot request an extension of a case that is resolved"
+    too_late = await dispatch.act(
+        handled["id"], "extension-request", {"hours": 9, "reason": "x"}, actor=HANDLER
+    )
+    assert (too_late.status_code, too_late.json()["action"]) == (409, "extension-request")
+    assert too_late.json()["detail"] == "cannot request an extension of a case that is resolved"
     waiting = await dispatch.client.get(
         "/v1/cases", params={"extension_requested": "true"}, headers=DISPATCHER
     )
