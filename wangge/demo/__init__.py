@@ -49,7 +49,7 @@ async def run_demo(config: DemoConfig, console: Console) -> int:
             await day.triage(progress)
             await day.handle_and_verify(progress)
             await day.rate(plan, progress)
-        console.print(await summary(api, plan, world))
+        console.print(await summary(api, plan, world, day.case_ids))
         return 0
     finally:
         await api.aclose()

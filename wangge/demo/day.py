@@ -57,9 +57,12 @@ class Day:
             raise RuntimeError(f"{len(waiting)} reports reached no case within {within:.0f} s")
 
     async def triage(self, progress: Progress) -> None:
-        queue = await self.api.all_pages(
+        """Dispatch the day's cases waiting in triage: only the demo's own (a case someone else
+        reported, an Open311 request from outside the territory, is the office's to decide)."""
+        waiting = await self.api.all_pages(
             self.api.dispatch, "/v1/cases", self.dispatcher.headers(), status="triage"
         )
+        queue = [case for case in waiting if case["id"] in self.case_ids]
         task = progress.add_task("dispatchers triage", total=len(queue))
         departments = sorted(
             {c["department_code"] for c in self.world.categories if c.get("department_code")}
@@ -141,8 +144,11 @@ class Day:
                 await self.api.dispatch.get(f"/v1/cases/{case_id}", headers=self.dispatcher.headers())
             )
             if case["status"] == "closed":
-                first = case["reports"][0]
-                reporter = reporters.get(first["report_id"], self.world.one("grid_worker", self.rng))
+                # The demo's first report on it: a case the demo's report joined may have been
+                # opened by someone else, and only one who reported on a case may rate it.
+                reporter = next(
+                    reporters[r["report_id"]] for r in case["reports"] if r["report_id"] in reporters
+                )
                 rating = 2 if self.rng.random() < 0.05 else self.rng.choice([4, 5, 5])
                 comment = "处理及时，满意" if rating >= 4 else "问题又出现了"
                 await self.api.act(case_id, "feedback", {"rating": rating, "comment": comment}, reporter)
