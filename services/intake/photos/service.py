@@ -84,6 +84,10 @@ async def upload(
     known = await repository.by_upload(session, uploader.id, digest)
     if known is not None:
         return _read(known, base_url), False
+    # The look-up wrote nothing: end its transaction, so that the connection goes back to the
+    # pool while the picture is developed (a quarter of a second, longer while others wait for
+    # a worker). Held, it kept SQLite's only connection from every report and every read.
+    await session.rollback()
     developed = await darkroom.develop(data)
     row: dict[str, Any] = {
         "id": uuid.uuid4(),

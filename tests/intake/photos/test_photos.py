@@ -6,6 +6,7 @@ import asyncio
 import io
 import logging
 import os
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from PIL import Image, ImageCms
 
+from services.intake.photos import imaging
 from shared.actors import Role
 from tests.support.tokens import bearer
 
@@ -362,3 +364,34 @@ async def test_an_admin_removes_a_photo_for_good_and_the_removal_is_logged(
     assert (
         await intake.client.delete(f"/v1/photos/{again.json()['id']}", headers=DISPATCHER)
     ).status_code == 403
+
+
+async def test_a_photo_being_developed_holds_no_database_connection(
+    intake: Intake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The upload's look-up for a retry held its connection while the picture was decoded: on
+    # SQLite (`make up`: one connection) every report and every read waited for the photo.
+    started, release = threading.Event(), threading.Event()
+    develop = imaging.process
+
+    def slow(data: bytes, **options: Any) -> imaging.Processed:
+        started.set()
+        release.wait(10)
+        return develop(data, **options)
+
+    monkeypatch.setattr(imaging, "process", slow)
+    pending = asyncio.create_task(upload(intake, photo_bytes((1600, 1200))))
+    try:
+        for _ in range(500):
+            if started.is_set():
+                break
+            await asyncio.sleep(0.01)
+        assert started.is_set()
+        engine = intake.relay.session_maker.kw["bind"]
+        assert engine.pool.checkedout() == 0
+        report = await asyncio.wait_for(intake.post_report(report_body()), 5)
+        assert report.status_code == 201, report.text
+    finally:
+        release.set()
+    answer = await pending
+    assert answer.status_code == 201, answer.text
