@@ -21,9 +21,15 @@ def figures_csv(figures: FiguresRead) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["department_code", "department_name", *COUNTS])
     for row in figures.departments:
-        writer.writerow([row.department_code or "", row.department_name or "", *_values(row)])
-    writer.writerow(["total", "", *_values(figures.total)])
+        name = row.department_name or ("" if row.department_code else NO_DEPARTMENT)
+        writer.writerow([row.department_code or "", name, *_values(row)])
+    writer.writerow(["total", TOTAL, *_values(figures.total)])
     return out.getvalue()
+
+
+NO_DEPARTMENT = "未派单"
+"""The name of the row of cases no department had (triage, rejected), as the office says it."""
+TOTAL = "合计"
 
 
 def _values(row: Figures | DepartmentFigures) -> list[str]:

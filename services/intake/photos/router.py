@@ -28,6 +28,9 @@ from shared.schemas import CANONICAL_UUID
 router = APIRouter(prefix=service.PHOTOS_PATH, tags=["photos"], dependencies=GUARDED)
 
 UPLOAD_TYPES = ("image/jpeg", "image/png", "image/webp")
+MISLABELS = frozenset({"image/jpg", "image/pjpeg"})
+"""What Android apps and old browsers send for a JPEG: taken as image/jpeg (the picture is
+decoded by what it is, not by its label)."""
 BINARY = {"schema": {"type": "string", "format": "binary"}}
 CACHED_FOR_A_YEAR = "private, max-age=31536000, immutable"
 """A photo never changes under its URL; only the caller's own browser may keep it."""
@@ -67,7 +70,7 @@ async def upload_photo(
     # Read here, not as a Header() parameter: OpenAPI ignores a Content-Type parameter, which
     # the request body's media types already document.
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in UPLOAD_TYPES:
+    if media_type not in UPLOAD_TYPES and media_type not in MISLABELS:
         raise UnsupportedMediaType(
             f"send the picture's bytes as {', '.join(UPLOAD_TYPES)}; "
             f"the body was {media_type[:100] or 'sent without a Content-Type'}"

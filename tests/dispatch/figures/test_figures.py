@@ -150,6 +150,9 @@ async def test_the_figures_as_a_spreadsheet_excel_opens(dispatch: Dispatch) -> N
         "0.3333",
     )
     assert rows[-1]["closure_rate"] == "0.7500" and rows[-1]["cases"] == "5"
+    assert (rows[-1]["department_code"], rows[-1]["department_name"]) == ("total", "合计")
+    nobody = next(r for r in rows if r["department_code"] == "")
+    assert (nobody["department_name"], nobody["rejected"]) == ("未派单", "1")
     works = next(r for r in rows if r["department_code"] == "works")
     assert works["satisfaction_rate"] == ""  # no rating: no rate
     other = await dispatch.client.get("/v1/figures", params={"format": "xlsx"}, headers=SUPERVISOR)
