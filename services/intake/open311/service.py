@@ -209,7 +209,8 @@ _FIELD_NAMES |= {"photos.0": "media_url", "category": "service_code"}
 def _first_error(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
-    return f"{_FIELD_NAMES.get(where, where)}: {first['msg']}"
+    message = str(first["msg"]).removeprefix("Value error, ")  # the whole request's check names its field
+    return f"{_FIELD_NAMES.get(where, where)}: {message}" if where else message
 
 
 async def get_request(

@@ -235,6 +235,9 @@ async def test_what_open311_cannot_take_is_a_400_in_its_own_form(intake: Intake)
         assert answer.headers["content-type"] == "application/json"
         [error] = answer.json()
         assert error["code"] == 400 and reason in error["description"], (form, error)
+    nul = await file(intake, description="井盖\x00缺失")
+    assert nul.status_code == 400
+    assert nul.json()[0]["description"].startswith("description ")  # not ": Value error, …"
     twice = await intake.client.post(
         f"{BASE}/requests.json",
         content=f"service_code=0501&lat={LAT}&lat={LAT}&long={LON}",
