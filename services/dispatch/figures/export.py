@@ -12,6 +12,9 @@ COUNTS = tuple(Figures.model_fields)
 BOM = "\ufeff"
 """Excel reads a CSV file as the system's code page (GBK on a Chinese Windows) unless it begins
 with the UTF-8 byte-order mark: without it, 环卫站 opens as mojibake."""
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes Excel (and LibreOffice) read a cell as a formula: a department's name is free text
+in grid, and ``=HYPERLINK(…)`` there ran when the office opened the file (CSV injection)."""
 
 
 def figures_csv(figures: FiguresRead) -> str:
@@ -22,7 +25,7 @@ def figures_csv(figures: FiguresRead) -> str:
     writer.writerow(["department_code", "department_name", *COUNTS])
     for row in figures.departments:
         name = row.department_name or ("" if row.department_code else NO_DEPARTMENT)
-        writer.writerow([row.department_code or "", name, *_values(row)])
+        writer.writerow([_text(row.department_code or ""), _text(name), *_values(row)])
     writer.writerow(["total", TOTAL, *_values(figures.total)])
     return out.getvalue()
 
@@ -30,6 +33,12 @@ def figures_csv(figures: FiguresRead) -> str:
 NO_DEPARTMENT = "未派单"
 """The name of the row of cases no department had (triage, rejected), as the office says it."""
 TOTAL = "合计"
+
+
+def _text(value: str) -> str:
+    """A text cell as text: one Excel would take for a formula goes out behind an apostrophe,
+    so that it is read as the text it is (OWASP's advice against CSV injection)."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
 
 
 def _values(row: Figures | DepartmentFigures) -> list[str]:

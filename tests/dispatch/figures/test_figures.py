@@ -262,3 +262,23 @@ async def test_a_late_handling_is_not_charged_to_the_department_the_case_moved_t
     works = row(await figures(dispatch, SUPERVISOR), "works")
     assert (works["closed"], works["closed_on_time"], works["on_time_closure_rate"]) == (1, 1, 1.0)
     assert (works["reworked"], closed["rework_count"]) == (0, 1)  # enforcement's work was sent back
+
+
+@pytest.mark.parametrize(
+    "name", ['=HYPERLINK("http://x.example","执法")', "+1+2", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+)
+async def test_a_department_name_excel_would_run_as_a_formula_is_kept_as_text(
+    dispatch: Dispatch, name: str
+) -> None:
+    """A department's name is free text in grid: one beginning with = + - @ (or a tab or carriage
+    return before one) was written as it is, and Excel opened the cell as a formula (CSV
+    injection). It goes out behind an apostrophe, so that it is read as text."""
+    case = await dispatch.new_case()
+    await dispatch.set_case(case["id"], department_name=name)
+
+    answer = await dispatch.client.get("/v1/figures", params={"format": "csv"}, headers=SUPERVISOR)
+
+    rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    (row,) = [r for r in rows if r["department_code"] == "enforcement"]
+    assert row["department_name"] == "'" + name
+    assert (await figures(dispatch, SUPERVISOR))["departments"][0]["department_name"] == name  # JSON as it is
