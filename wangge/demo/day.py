@@ -7,10 +7,23 @@ import io
 import random
 from typing import Any
 
+import httpx
 from PIL import Image, ImageDraw
 from rich.progress import Progress
 
 from wangge.demo.world import Api, PlannedReport, Staff, World, bounded
+
+PHOTO_ATTEMPTS = 30
+"""intake takes in at most four uploads a photo worker at once (eight by default, as many as the
+demo sends) and answers one more 503 with Retry-After: the demo waits as a phone's app would."""
+
+
+def retry_after(response: httpx.Response) -> float:
+    """The seconds a 503's ``Retry-After`` asks for (intake sends seconds; 1 for anything else)."""
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "1")))
+    except ValueError:
+        return 1.0
 
 
 class Day:
@@ -119,9 +132,12 @@ class Day:
         ImageDraw.Draw(picture).rectangle((200, 150, 440, 330), outline=(255, 255, 255), width=8)
         out = io.BytesIO()
         picture.save(out, "JPEG", quality=80, comment=caption.encode())
-        response = await self.api.intake.post(
-            "/v1/photos", content=out.getvalue(), headers={**who.headers(), "Content-Type": "image/jpeg"}
-        )
+        headers = {**who.headers(), "Content-Type": "image/jpeg"}
+        for _ in range(PHOTO_ATTEMPTS):
+            response = await self.api.intake.post("/v1/photos", content=out.getvalue(), headers=headers)
+            if response.status_code != 503:
+                break
+            await asyncio.sleep(retry_after(response))
         url: str = self.api.ok(response)["url"]
         return url
 
