@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 from services.dispatch.figures.schemas import DepartmentFigures, Figures, FiguresRead
 
@@ -50,4 +51,7 @@ def _values(row: Figures | DepartmentFigures) -> list[str]:
 
 
 def filename(figures: FiguresRead) -> str:
-    return f"figures-{figures.since.isoformat()}-{figures.until.isoformat()}.csv"
+    """Named for the period's first and last days (``until`` is the day after the last): the
+    figures of 1–6 December are ``figures-2026-12-01-2026-12-06.csv``."""
+    last = figures.until - timedelta(days=1)
+    return f"figures-{figures.since.isoformat()}-{last.isoformat()}.csv"

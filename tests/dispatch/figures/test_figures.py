@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -135,7 +135,8 @@ async def test_the_figures_as_a_spreadsheet_excel_opens(dispatch: Dispatch) -> N
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "text/csv; charset=utf-8"
     since, until = as_json["since"], as_json["until"]
-    assert answer.headers["content-disposition"] == f'attachment; filename="figures-{since}-{until}.csv"'
+    last = (date.fromisoformat(until) - timedelta(days=1)).isoformat()  # until is the day after the last
+    assert answer.headers["content-disposition"] == f'attachment; filename="figures-{since}-{last}.csv"'
     assert answer.content.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads UTF-8, not GBK
     rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
     assert [r["department_code"] for r in rows] == [
