@@ -159,6 +159,16 @@ DUE_SOON_SHARE = 0.8
 the limit is, until the deadline (red: overdue)."""
 
 
+def deadline_and_warning(
+    start: datetime, time_limit_hours: float | None, urgency: str, working_time: WorkingTime
+) -> tuple[datetime, datetime]:
+    """The deadline of ``time_limit_hours`` from ``start``, and when the case falls due soon."""
+    return (
+        deadline(start, time_limit_hours, urgency, working_time),
+        deadline(start, time_limit_hours, urgency, working_time, share=DUE_SOON_SHARE),
+    )
+
+
 def is_due_soon(status: str, warn_at: datetime | None, deadline_at: datetime | None, now: datetime) -> bool:
     return (
         warn_at is not None

@@ -19,10 +19,9 @@ from services.dispatch.calendar.service import Calendar
 from services.dispatch.calendar.working_time import WorkingTime
 from services.dispatch.cases import repository, timeline
 from services.dispatch.cases.lifecycle import (
-    DUE_SOON_SHARE,
     Status,
     Step,
-    deadline,
+    deadline_and_warning,
     is_overdue,
     next_status,
     verify_step,
@@ -63,8 +62,7 @@ def assign(
     case.department_code = department_code
     case.department_name = department_name
     case.dispatched_at = now
-    case.deadline_at = deadline(now, time_limit_hours, case.urgency, working_time)
-    case.warn_at = deadline(now, time_limit_hours, case.urgency, working_time, share=DUE_SOON_SHARE)
+    case.deadline_at, case.warn_at = deadline_and_warning(now, time_limit_hours, case.urgency, working_time)
     case.extension_requested_hours = None  # asked of the deadline this replaces
 
 

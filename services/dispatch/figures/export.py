@@ -18,6 +18,11 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 in grid, and ``=HYPERLINK(…)`` there ran when the office opened the file (CSV injection)."""
 
 
+NO_DEPARTMENT = "未派单"
+"""The name of the row of cases no department had (triage, rejected), as the office says it."""
+TOTAL = "合计"
+
+
 def figures_csv(figures: FiguresRead) -> str:
     """One row a department, then the total's (its department column `total`)."""
     out = io.StringIO()
@@ -29,11 +34,6 @@ def figures_csv(figures: FiguresRead) -> str:
         writer.writerow([_text(row.department_code or ""), _text(name), *_values(row)])
     writer.writerow(["total", TOTAL, *_values(figures.total)])
     return out.getvalue()
-
-
-NO_DEPARTMENT = "未派单"
-"""The name of the row of cases no department had (triage, rejected), as the office says it."""
-TOTAL = "合计"
 
 
 def _text(value: str) -> str:

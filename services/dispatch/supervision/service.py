@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.calendar.service import Calendar
 from services.dispatch.cases import timeline
-from services.dispatch.cases.lifecycle import DUE_SOON_SHARE, Step, deadline, next_status
+from services.dispatch.cases.lifecycle import Step, deadline_and_warning, next_status
 from services.dispatch.cases.reading import case_detail
 from services.dispatch.cases.schemas import (
     CaseDetail,
@@ -102,8 +102,7 @@ async def extend(
     now = utcnow()
     start = max(old, now) if old is not None else now
     working_time = await calendar.working_time(session)
-    case.deadline_at = deadline(start, body.hours, case.urgency, working_time)
-    case.warn_at = deadline(start, body.hours, case.urgency, working_time, share=DUE_SOON_SHARE)
+    case.deadline_at, case.warn_at = deadline_and_warning(start, body.hours, case.urgency, working_time)
     case.extension_requested_hours = None
     data = {
         "hours": body.hours,
