@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 
 from services.intake.access import GUARDED
-from services.intake.deps import CurrentActor, ReceptionDep, SessionDep
+from services.intake.deps import CurrentActor, ReceptionDep, SessionDep, public_url
 from services.intake.open311 import service
 from services.intake.open311.schemas import (
     Open311Error,
@@ -21,7 +21,6 @@ from services.intake.open311.schemas import (
     ServiceRequest,
 )
 from services.intake.open311.service import Services
-from services.intake.settings import IntakeSettings
 from shared.errors import BadRequest, UnsupportedMediaType
 from shared.schemas import CANONICAL_UUID, CATEGORY_CODE, STORABLE_QUERY, Timestamp
 
@@ -218,8 +217,7 @@ CHANGESET = "2026-12-06T00:00:00Z"
 async def discovery(request: Request) -> dict[str, Any]:
     """Where the GeoReport v2 endpoint is and in what form it answers (no token needed: a
     client reads this before it has one)."""
-    settings: IntakeSettings = request.state.settings
-    base = (settings.public_url or str(request.base_url)).rstrip("/")
+    base = public_url(request)
     return {
         "changeset": CHANGESET,
         "contact": "the office's administrators issue integration keys (wangge key create)",

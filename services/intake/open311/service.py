@@ -25,7 +25,6 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.clients.grid import Category, GridClient
-from services.intake.models import Report
 from services.intake.open311 import repository
 from services.intake.open311.schemas import RequestCreated, Service, ServiceDefinition, ServiceRequest
 from services.intake.reports import rules
@@ -251,11 +250,7 @@ async def list_requests(
         limit=MAX_REQUESTS,
     )
     notes = await repository.latest_notes(session, [row.id for row in rows])
-    return [await _request(services, _as_dict(row), notes.get(row.id)) for row in rows]
-
-
-def _as_dict(report: Report) -> dict[str, Any]:
-    return {**reports.to_summary(report).model_dump()}
+    return [await _request(services, reports.to_summary(row).model_dump(), notes.get(row.id)) for row in rows]
 
 
 async def _request(services: Services, report: dict[str, Any], note: str | None) -> ServiceRequest:

@@ -9,10 +9,9 @@ from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import Response
 
 from services.intake.access import GUARDED
-from services.intake.deps import CurrentActor, DarkroomDep, SessionDep
+from services.intake.deps import CurrentActor, DarkroomDep, SessionDep, public_url
 from services.intake.photos import service
 from services.intake.photos.schemas import PhotoRead
-from services.intake.settings import IntakeSettings
 from shared.errors import (
     Forbidden,
     NotFound,
@@ -78,7 +77,7 @@ async def upload_photo(
     async with darkroom.admission():  # before the body is read: it is held until developed
         data = await request.body()
         photo, created = await service.upload(
-            session, darkroom, data=data, uploader=actor, base_url=_public_url(request)
+            session, darkroom, data=data, uploader=actor, base_url=public_url(request)
         )
     return Response(
         photo.model_dump_json(),
@@ -164,9 +163,3 @@ async def _serve(
     if not_modified(if_none_match, tag):
         return Response(status_code=304, headers=headers)
     return Response(jpeg, media_type="image/jpeg", headers=headers)
-
-
-def _public_url(request: Request) -> str:
-    """intake as the caller reached it, unless the settings name the URL clients use."""
-    settings: IntakeSettings = request.state.settings
-    return settings.public_url or str(request.base_url)
