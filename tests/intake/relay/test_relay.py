@@ -256,13 +256,14 @@ async def test_a_mark_after_its_lease_ran_out_leaves_the_next_claim_alone(
     monkeypatch.setattr(outbox, "DELIVERY_SHARE_OF_LEASE", 100.0)  # no deadline: the mark comes late
     body = report_body()
     await intake.post_report(body)
-    second_sending, second_may_finish = asyncio.Event(), asyncio.Event()
+    first_sending, second_sending, second_may_finish = asyncio.Event(), asyncio.Event(), asyncio.Event()
     calls = 0
 
     async def deliver(messages: Sequence[Any]) -> dict[int, Delivery]:
         nonlocal calls
         calls += 1
         if calls == 1:  # the first batch: fails once the second is sending
+            first_sending.set()
             await second_sending.wait()
             raise RuntimeError("the peer hung up")
         second_sending.set()
@@ -275,8 +276,7 @@ async def test_a_mark_after_its_lease_ran_out_leaves_the_next_claim_alone(
     clock = [utcnow()]  # the relay's clock, moved by hand: a loaded machine cannot run a lease out early
     monkeypatch.setattr(outbox, "utcnow", lambda: clock[0])
     first = asyncio.create_task(relay.run_once())
-    while calls < 1:
-        await asyncio.sleep(0.01)
+    await first_sending.wait()
     clock[0] += timedelta(seconds=1.1)  # the first batch's lease runs out
     second = asyncio.create_task(relay.run_once())
     assert await first == 1
