@@ -132,6 +132,10 @@ class PreconditionRequired(WanggeError):
     status, type, title = 428, "precondition-required", "Precondition required"
 
 
+class TooManyRequests(WanggeError):
+    status, type, title = 429, "too-many-requests", "Too many requests"
+
+
 class ServiceUnavailable(WanggeError):
     status, type, title = 503, "unavailable", "Service unavailable"
 

@@ -126,6 +126,7 @@ def create_app(
             max_edge=settings.photo_max_edge,
             max_pixels=settings.photo_max_pixels,
             workers=settings.photo_workers,
+            daily_limit=settings.photo_daily_limit,
         )
         app.state.darkroom = darkroom
         app.state.territory = territory

@@ -170,7 +170,10 @@ class Photo(Base):
     fit, with its thumbnail (``services/intake/photos/imaging.py``)."""
 
     __tablename__ = "photos"
-    __table_args__ = (UniqueConstraint("uploader_id", "upload_sha256"),)
+    __table_args__ = (
+        UniqueConstraint("uploader_id", "upload_sha256"),
+        Index("ix_photos_uploader_id_created_at", "uploader_id", "created_at"),  # the daily limit
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     """Random, so a photo's URL cannot be guessed from another's."""

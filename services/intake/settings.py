@@ -65,6 +65,13 @@ class IntakeSettings(RelaySettings):
     photo_max_edge: int = Field(
         default=2048, ge=320, le=8192, description="the longer side a photo is scaled down to, in pixels"
     )
+    photo_daily_limit: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description="photos one uploader (a staff member, an integration's key) may add in 24 hours; "
+        "one more is a 429 with Retry-After",
+    )
     photo_workers: int = Field(
         default=2,
         ge=1,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, RowMapping, Table, delete, literal_column, select
+from sqlalchemy import Row, RowMapping, Table, delete, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +19,17 @@ DESCRIBED = (Photo.id, Photo.uploader_id, Photo.width, Photo.height, Photo.size,
 async def by_upload(session: AsyncSession, uploader_id: str, upload_sha256: str) -> RowMapping | None:
     query = select(*DESCRIBED).where(Photo.uploader_id == uploader_id, Photo.upload_sha256 == upload_sha256)
     return (await session.execute(query)).mappings().first()
+
+
+async def added_since(
+    session: AsyncSession, uploader_id: str, since: datetime
+) -> tuple[int, datetime | None]:
+    """How many photos the uploader added since ``since``, and when the first of them was."""
+    query = select(func.count(), func.min(Photo.created_at)).where(
+        Photo.uploader_id == uploader_id, Photo.created_at > since
+    )
+    count, first = (await session.execute(query)).one()
+    return count, first
 
 
 async def add_if_absent(session: AsyncSession, row: dict[str, Any]) -> bool:

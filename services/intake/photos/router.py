@@ -16,6 +16,7 @@ from shared.errors import (
     Forbidden,
     NotFound,
     ServiceUnavailable,
+    TooManyRequests,
     Unauthorized,
     Unprocessable,
     UnsupportedMediaType,
@@ -42,7 +43,9 @@ CACHED_FOR_A_YEAR = "private, max-age=31536000, immutable"
     summary="Upload a photo",
     responses={
         200: {"model": PhotoRead, "description": "the same picture uploaded before by the same caller"},
-        **problem_responses(Unauthorized, Forbidden, UnsupportedMediaType, Unprocessable, ServiceUnavailable),
+        **problem_responses(
+            Unauthorized, Forbidden, UnsupportedMediaType, Unprocessable, TooManyRequests, ServiceUnavailable
+        ),
     },
     openapi_extra={"requestBody": {"required": True, "content": dict.fromkeys(UPLOAD_TYPES, BINARY)}},
 )
@@ -62,7 +65,9 @@ async def upload_photo(
     gets the same photo with 200.
 
     At most four uploads per photo worker are taken in at once (two workers: eight); one
-    more is a 503 with `Retry-After` before its body is read.
+    more is a 503 with `Retry-After` before its body is read. One caller adds at most 1,000
+    photos in 24 hours (`WANGGE_INTAKE_PHOTO_DAILY_LIMIT`); one more is a 429 with
+    `Retry-After` (the same bytes again still answer 200).
 
     Every staff role, and integrations whose key has `reports:create`.
     """

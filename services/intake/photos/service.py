@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from functools import partial
 from types import MappingProxyType
 from typing import Any
@@ -28,7 +30,7 @@ from services.intake.photos import imaging, repository
 from services.intake.photos.schemas import PhotoRead
 from shared.actors import Actor
 from shared.db import utcnow
-from shared.errors import NotFound, ServiceUnavailable, Unprocessable
+from shared.errors import NotFound, ServiceUnavailable, TooManyRequests, Unprocessable
 
 PHOTOS_PATH = "/v1/photos"
 log = logging.getLogger("wangge.intake.photos")
@@ -39,6 +41,17 @@ class Busy(ServiceUnavailable):
     headers: Mapping[str, str] | None = MappingProxyType({"Retry-After": "2"})
 
 
+class DailyLimitReached(TooManyRequests):
+    type, title = "photo-daily-limit", "Too many photos today"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+DAY = timedelta(hours=24)
+
+
 class Darkroom:
     """Where uploads are developed into the photos kept: at most ``workers`` at once, each in a
     worker thread, so the event loop goes on taking reports while a 12-megapixel picture is
@@ -46,9 +59,15 @@ class Darkroom:
 
     At most ``admitted`` uploads are taken in at once, read or waiting for a worker (each holds
     its body, up to the photo bound, in memory); one more is a 503 with ``Retry-After`` before
-    its body is read."""
+    its body is read.
 
-    def __init__(self, *, max_edge: int, max_pixels: int, workers: int, admitted: int | None = None) -> None:
+    One uploader adds at most ``daily_limit`` photos in 24 hours: a phone app stuck in a loop
+    fills no disk."""
+
+    def __init__(
+        self, *, max_edge: int, max_pixels: int, workers: int, daily_limit: int, admitted: int | None = None
+    ) -> None:
+        self.daily_limit = daily_limit
         self.max_edge = max_edge
         self.max_pixels = max_pixels
         self.limiter = anyio.CapacityLimiter(workers)
@@ -84,6 +103,7 @@ async def upload(
     known = await repository.by_upload(session, uploader.id, digest)
     if known is not None:
         return _read(known, base_url), False
+    await _check_daily_limit(session, uploader.id, darkroom.daily_limit)
     # The look-up wrote nothing: end its transaction, so that the connection goes back to the
     # pool while the picture is developed (a quarter of a second, longer while others wait for
     # a worker). Held, it kept SQLite's only connection from every report and every read.
@@ -121,6 +141,18 @@ async def remove(session: AsyncSession, *, photo_id: uuid.UUID, actor: Actor) ->
     if not await repository.remove(session, photo_id):
         raise NotFound(f"no photo {photo_id}")
     log.warning("photo %s removed by %s", photo_id, actor.id)
+
+
+async def _check_daily_limit(session: AsyncSession, uploader_id: str, limit: int) -> None:
+    now = utcnow()
+    added, first = await repository.added_since(session, uploader_id, now - DAY)
+    if added >= limit and first is not None:
+        retry_after = max(1, math.ceil((first + DAY - now).total_seconds()))
+        raise DailyLimitReached(
+            f"{added} photos were added in the last 24 hours, at most {limit} are taken "
+            f"(WANGGE_INTAKE_PHOTO_DAILY_LIMIT); retry in {retry_after} s",
+            retry_after=retry_after,
+        )
 
 
 def photo_url(base_url: str, photo_id: uuid.UUID) -> str:

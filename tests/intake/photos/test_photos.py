@@ -7,15 +7,20 @@ import io
 import logging
 import os
 import threading
+import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image, ImageCms
+from sqlalchemy import update
 
+from services.intake.models import Photo
 from services.intake.photos import imaging
 from shared.actors import Role
+from shared.db import session_scope, utcnow
 from tests.support.tokens import bearer
 
 from ..conftest import Intake, StartIntake
@@ -305,6 +310,34 @@ async def test_uploads_beyond_those_taken_in_are_told_to_retry_before_their_body
     assert refused.headers["content-type"] == "application/problem+json"
     assert sorted(a.status_code for a in answers) == [200, 200, 200, 201]
     assert afterwards.status_code == 201 and darkroom.inside == 0
+
+
+async def test_one_uploader_adds_at_most_the_daily_limit_and_hears_when_to_retry(
+    start_intake: StartIntake,
+) -> None:
+    async with start_intake(FakeGrid(), FakeDispatch(), photo_daily_limit=2) as intake:
+        first, second = (photo_bytes(color=(i, 0, 0)) for i in (1, 2))
+        taken = [await upload(intake, first), await upload(intake, second)]
+        over = await upload(intake, photo_bytes(color=(3, 0, 0)))
+        again = await upload(intake, second)  # a retry of a photo already taken
+        other = await upload(intake, photo_bytes(color=(3, 0, 0)), **BOT)
+        async with session_scope(intake.relay.session_maker) as session:  # the first is a day old
+            await session.execute(
+                update(Photo)
+                .where(Photo.id == uuid.UUID(taken[0].json()["id"]))
+                .values(created_at=utcnow() - timedelta(hours=24, seconds=1))
+            )
+        next_day = await upload(intake, photo_bytes(color=(3, 0, 0)))
+
+    assert [answer.status_code for answer in taken] == [201, 201]
+    assert over.status_code == 429, over.text
+    assert over.headers["content-type"] == "application/problem+json"
+    assert over.json()["type"].endswith("/photo-daily-limit")
+    assert "at most 2" in over.json()["detail"]
+    assert 86_390 <= int(over.headers["Retry-After"]) <= 86_400  # when the first leaves the 24 hours
+    assert again.status_code == 200 and again.json()["id"] == taken[1].json()["id"]
+    assert other.status_code == 201  # another uploader's own limit
+    assert next_day.status_code == 201
 
 
 def _primaries_swapped(profile: bytes) -> bytes:
