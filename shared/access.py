@@ -63,14 +63,16 @@ class Guard(OAuth2PasswordBearer):
     dependencies of its own is walked again at every mention, cached or not).
     """
 
+    missing_token = f"send Authorization: Bearer <token>; grid issues tokens at {TOKEN_PATH}"
+
     def __init__(self, policy: Mapping[tuple[str, str], Rule]) -> None:
         super().__init__(tokenUrl=TOKEN_PATH, scheme_name="OAuth2PasswordBearer", auto_error=False)
         self.policy = policy
 
     async def __call__(self, request: Request) -> Actor:  # type: ignore[override]
-        token = await super().__call__(request)
+        token = await self.access_token(request)
         if not token:
-            raise Unauthorized(f"send Authorization: Bearer <token>; grid issues tokens at {TOKEN_PATH}")
+            raise Unauthorized(self.missing_token)
         verifier: TokenVerifier = request.state.verifier
         actor = await verifier.verify(token)
         route = request.scope.get("route")
@@ -83,6 +85,10 @@ class Guard(OAuth2PasswordBearer):
                 f"{_article(actor.role.value)} {actor.role.value} may not call {request.method} {template}"
             )
         return actor
+
+    async def access_token(self, request: Request) -> str | None:
+        """The caller's token: ``Authorization: Bearer``."""
+        return await super().__call__(request)
 
 
 def _article(word: str) -> str:

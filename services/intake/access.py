@@ -17,6 +17,7 @@ from typing import Annotated, Protocol
 from fastapi import Depends
 from fastapi.params import Depends as DependsParam
 
+from services.intake.open311.keys import Open311Guard
 from shared.access import PUBLIC_ROUTES, REPORTS_CREATE, REPORTS_READ, Guard, Rule
 from shared.actors import GRID_ROLES, Actor, Role
 
@@ -73,6 +74,10 @@ GUARDED: list[DependsParam] = [Depends(GUARD)]
 """``dependencies=`` of every intake router."""
 CurrentActor = Annotated[Actor, Depends(GUARD)]
 """The caller of a intake route, verified and allowed by the route's rule."""
+OPEN311_GUARD = Open311Guard(POLICY)
+"""The same rules for Open311's routes, whose clients may send their integration's api_key
+instead of a Bearer token."""
+Open311Actor = Annotated[Actor, Depends(OPEN311_GUARD)]
 
 
 class ReportScope(Protocol):

@@ -20,6 +20,7 @@ from services.intake.clients.dispatch import DispatchClient
 from services.intake.clients.grid import GridClient
 from services.intake.inbox.router import router as inbox_router
 from services.intake.open311.errors import Open311Errors, document_open311_errors
+from services.intake.open311.keys import KeyTokens
 from services.intake.open311.router import discovery_router
 from services.intake.open311.router import router as open311_router
 from services.intake.open311.service import Services
@@ -56,6 +57,7 @@ class State(TypedDict):
     verifier: TokenVerifier
     darkroom: Darkroom
     open311: Services
+    open311_keys: KeyTokens
 
 
 def create_app(
@@ -122,6 +124,7 @@ def create_app(
             max_age=timedelta(days=settings.seen_at_max_age_days),
         )
         open311 = Services(grid)
+        open311_keys = KeyTokens(identity.http)
         darkroom = Darkroom(
             max_edge=settings.photo_max_edge,
             max_pixels=settings.photo_max_pixels,
@@ -131,6 +134,7 @@ def create_app(
         app.state.darkroom = darkroom
         app.state.territory = territory
         app.state.open311 = open311
+        app.state.open311_keys = open311_keys
         app.state.reception = reception
         app.state.relay = relay
         app.state.webhook_relay = webhook_relay
@@ -158,6 +162,7 @@ def create_app(
                 relays=[relay, webhook_relay],
                 verifier=identity.verifier,
                 open311=open311,
+                open311_keys=open311_keys,
                 darkroom=darkroom,
             )
         finally:

@@ -148,19 +148,28 @@ async def rubbish_in_the_cell_of(
     }
 
 
+async def integration_key(grid: httpx.AsyncClient, admin: dict[str, str], *, name: str, channel: str) -> str:
+    """The key (``<id>.<secret>``) the office issued an integration, with ``reports:create``
+    and ``reports:read``."""
+    answer = await grid.post(
+        "/v1/keys",
+        json={"name": name, "channel": channel, "scopes": ["reports:create", "reports:read"]},
+        headers=admin,
+    )
+    key: str = answer.json()["key"]
+    return key
+
+
 async def integration(
     grid: httpx.AsyncClient, admin: dict[str, str], *, name: str, channel: str
 ) -> dict[str, str]:
-    """The headers of an integration the office issued a key (``reports:create`` and
-    ``reports:read``), signed in with it as a bot would: client credentials at grid's token
-    endpoint."""
-    key = (
-        await grid.post(
-            "/v1/keys",
-            json={"name": name, "channel": channel, "scopes": ["reports:create", "reports:read"]},
-            headers=admin,
-        )
-    ).json()["key"]
+    """The headers of an integration the office issued a key, signed in with it."""
+    return await signed_in(grid, await integration_key(grid, admin, name=name, channel=channel))
+
+
+async def signed_in(grid: httpx.AsyncClient, key: str) -> dict[str, str]:
+    """The headers of an integration signed in with its key as a bot would: client
+    credentials at grid's token endpoint."""
     key_id, secret = key.split(".", 1)
     token = await grid.post(
         "/v1/auth/token",

@@ -93,6 +93,8 @@ class FakeGrid:
         self.jwks_calls = 0
         self.token_calls = 0
         self.issued: list[str] = []
+        self.api_keys: dict[str, Actor] = {}
+        """Integration keys (``<id>.<secret>``) grid issued, and whom each signs in as."""
         self.secret = INTAKE_SECRET
         self.catalog = [
             {
@@ -157,9 +159,14 @@ class FakeGrid:
     def _token(self, request: httpx.Request) -> httpx.Response:
         form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
         expected = {"grant_type": "client_credentials", "client_id": "intake", "client_secret": self.secret}
-        if form != expected:
+        key = f"{form.get('client_id')}.{form.get('client_secret')}"
+        if form == expected:
+            actor = INTAKE_SERVICE
+        elif form.get("grant_type") == "client_credentials" and key in self.api_keys:
+            actor = self.api_keys[key]
+        else:
             return httpx.Response(401, json={"status": 401, "detail": "invalid_client"})
-        issued = tokens.token(INTAKE_SERVICE)
+        issued = tokens.token(actor)
         self.issued.append(issued)
         return httpx.Response(200, json={"access_token": issued, "token_type": "bearer", "expires_in": 900})
 

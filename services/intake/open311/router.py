@@ -10,8 +10,8 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 
-from services.intake.access import GUARDED
-from services.intake.deps import CurrentActor, ReceptionDep, SessionDep, public_url
+from services.intake.access import OPEN311_GUARD, Open311Actor
+from services.intake.deps import ReceptionDep, SessionDep, public_url
 from services.intake.open311 import service
 from services.intake.open311.schemas import (
     Open311Error,
@@ -33,10 +33,15 @@ async def accepted_and_unused(
         str | None, Query(max_length=64, description="one jurisdiction: unused")
     ] = None,
     api_key: Annotated[
-        str | None, Query(max_length=256, description="unused: the Bearer token authenticates the caller")
+        str | None,
+        Query(
+            max_length=256,
+            description="the integration's key, where no Bearer token is sent (in a URL it reaches "
+            "proxies' access logs: a POST's form is the better place)",
+        ),
     ] = None,
 ) -> None:
-    """What every Open311 client may send in its query, taken and not used."""
+    """What every Open311 client may send in its query (``api_key`` is read by the guard)."""
 
 
 async def get_services(request: Request) -> Services:
@@ -59,7 +64,7 @@ ERRORS = {
 router = APIRouter(
     prefix=OPEN311_PATH,
     tags=["open311"],
-    dependencies=[*GUARDED, Depends(accepted_and_unused)],
+    dependencies=[Depends(OPEN311_GUARD), Depends(accepted_and_unused)],
     responses=ERRORS,  # type: ignore[arg-type]
 )
 
@@ -108,7 +113,7 @@ async def get_service(
 )
 async def create_request(
     request: Request,
-    actor: CurrentActor,
+    actor: Open311Actor,
     reception: ReceptionDep,
     services: ServicesDep,
     idempotency_key: Annotated[
@@ -119,11 +124,12 @@ async def create_request(
     """A form (`application/x-www-form-urlencoded`, as GeoReport v2 says): `service_code`,
     `lat` and `long` (required), `address_string`, `description` (the service's name when
     none), `media_url` (a photo, e.g. one uploaded to `POST /v1/photos`). The person's
-    name, e-mail and phone, `device_id`, `account_id`, `address_id`, `jurisdiction_id` and
-    `api_key` are taken and not kept; any other field is a 400. The request is a report like
+    name, e-mail and phone, `device_id`, `account_id`, `address_id` and `jurisdiction_id`
+    are taken and not kept; any other field is a 400. The request is a report like
     one from the app, and goes to dispatch at once: `service_request_id` is its id.
 
-    Grid staff, and integrations whose key has `reports:create`, with their Bearer token.
+    Grid staff, and integrations whose key has `reports:create`: the key as the form's
+    `api_key` (GeoReport v2's way), or a Bearer token.
     """
     # Read here, not declared as a header parameter: OpenAPI says the request body's media
     # types name it (and a client generator made an argument of it).
@@ -142,7 +148,7 @@ async def create_request(
 @router.get("/requests.json", response_model=list[ServiceRequest], summary="Open311: the caller's requests")
 async def list_requests(
     session: SessionDep,
-    actor: CurrentActor,
+    actor: Open311Actor,
     services: ServicesDep,
     service_request_id: Annotated[
         str | None,
@@ -189,7 +195,7 @@ async def list_requests(
 async def get_request(
     service_request_id: Annotated[uuid.UUID, Path(), CANONICAL_UUID],
     session: SessionDep,
-    actor: CurrentActor,
+    actor: Open311Actor,
     services: ServicesDep,
 ) -> list[ServiceRequest]:
     """The request, in a list of one as GeoReport v2 answers it: shown to whom its report is."""
@@ -209,8 +215,8 @@ def _codes(given: str | None) -> list[str]:
 discovery_router = APIRouter(tags=["open311"])
 """Open311's service discovery: public, as a client reads it before it has a key."""
 
-CHANGESET = "2026-12-06T00:00:00Z"
-"""When the endpoint last changed in a way a client would care for."""
+CHANGESET = "2026-12-06T10:00:00Z"
+"""When the endpoint last changed in a way a client would care for (the api_key taken)."""
 
 
 @discovery_router.get("/open311/discovery.json", summary="Open311: service discovery")

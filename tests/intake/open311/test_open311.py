@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
-from shared.actors import Role
+from services.intake.models import Report
+from shared.actors import Actor, Role
+from shared.db import session_scope
 from tests.support.tokens import bearer
 
 from ..conftest import DISPATCH, Intake, StartIntake
@@ -422,3 +425,71 @@ async def test_a_client_discovers_the_endpoint_before_it_has_a_key(intake: Intak
         endpoint["url"].removeprefix("http://intake") + "/services.json", headers=BOT
     )
     assert services.status_code == 200
+
+
+KEY = "k1.s3cr3t-of-the-hotline"
+HOTLINE = Actor(
+    id="integration:k1", role=Role.integration, scopes=["reports:create", "reports:read"], channel="12345"
+)
+
+
+async def test_a_client_that_knows_only_its_api_key_files_and_follows_its_requests(intake: Intake) -> None:
+    """GeoReport v2 clients send the key as `api_key` (a POST's form, a GET's query), with no
+    Authorization header: intake signs in with it at grid, once for many requests."""
+    intake.grid.api_keys[KEY] = HOTLINE
+    del intake.client.headers["Authorization"]  # the client sends no token of its own
+    before = intake.grid.token_calls
+
+    filed = await file(intake, caller={}, api_key=KEY, description="市民来电：垃圾堆积")
+    again = await file(intake, caller={}, api_key=KEY, description="市民来电：摊贩占道")
+    request_id = filed.json()[0]["service_request_id"]
+    followed = await intake.client.get(f"{BASE}/requests/{request_id}.json", params={"api_key": KEY})
+    services = await intake.client.get(f"{BASE}/services.json", params={"api_key": KEY})
+
+    assert filed.status_code == 201, filed.text
+    assert again.status_code == 201, again.text
+    assert followed.status_code == 200, followed.text
+    assert followed.json()[0]["description"] == "市民来电：垃圾堆积"
+    assert services.status_code == 200
+    assert intake.grid.token_calls == before + 1  # one exchange, its token kept
+    # the key's integration is the reporter (its other token reads the report), its channel the key's
+    report = await intake.client.get(f"/v1/reports/{request_id}", headers=BOT)
+    assert report.status_code == 200 and report.json()["channel"] == "12345"
+    async with session_scope(intake.relay.session_maker) as session:
+        stored = str((await session.execute(select(Report.__table__))).all())
+    assert KEY.split(".")[1] not in stored  # the key is not kept
+
+
+async def test_a_refused_or_missing_api_key_is_a_401_in_open311_form(intake: Intake) -> None:
+    intake.grid.api_keys[KEY] = HOTLINE
+    del intake.client.headers["Authorization"]
+
+    wrong = await file(intake, caller={}, api_key="k1.not-the-secret")
+    malformed = await file(intake, caller={}, api_key="no-dot")
+    twice = await intake.client.post(
+        f"{BASE}/requests.json",
+        content=f"service_code=0501&lat={LAT}&long={LON}&api_key={KEY}&api_key={KEY}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    missing = await file(intake, caller={})
+    tries = intake.grid.token_calls
+    wrong_again = await file(intake, caller={}, api_key="k1.not-the-secret")
+
+    assert wrong.status_code == 401
+    assert wrong.json() == [
+        {"code": 401, "description": "grid refused the api_key: revoked, or not a key it issued"}
+    ]
+    assert malformed.status_code == 401 and "<id>.<secret>" in malformed.json()[0]["description"]
+    assert twice.status_code == 401  # which one? neither
+    assert missing.status_code == 401 and "api_key" in missing.json()[0]["description"]
+    assert wrong_again.status_code == 401 and intake.grid.token_calls == tries + 1  # a refusal is not kept
+    assert await intake.report_count() == 0
+
+
+async def test_a_bearer_token_goes_before_an_api_key(intake: Intake) -> None:
+    before = intake.grid.token_calls
+
+    filed = await file(intake, caller=BOT, api_key="k9.whatever")
+
+    assert filed.status_code == 201, filed.text
+    assert intake.grid.token_calls == before
