@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import BeforeValidator
 
 from services.intake.access import OPEN311_GUARD, Open311Actor
 from services.intake.deps import ReceptionDep, SessionDep, public_url
@@ -26,6 +27,24 @@ from shared.schemas import CANONICAL_UUID, CATEGORY_CODE, STORABLE_QUERY, Timest
 
 OPEN311_PATH = "/open311/v2"
 FORM = "application/x-www-form-urlencoded"
+
+_UNENCODED_PLUS = re.compile(r"(?P<time>[0-9-]+T[0-9:.]+) (?P<offset>[0-9]{2}:[0-9]{2})")
+_NO_SECONDS = re.compile(r"(?P<minute>[0-9-]+T[0-9]{2}:[0-9]{2})(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})")
+
+
+def _w3c(value: object) -> object:
+    """GeoReport v2's dates are W3C's, as clients write them: minutes without seconds
+    (``2026-12-06T08:00+08:00``) and a ``+`` left unencoded in the query, which arrives as a
+    space (``2026-12-06T08:00:00 08:00``). Either is taken as RFC 3339 says it."""
+    if isinstance(value, str):
+        if found := _UNENCODED_PLUS.fullmatch(value):
+            value = f"{found['time']}+{found['offset']}"
+        if found := _NO_SECONDS.fullmatch(value):
+            value = f"{found['minute']}:00{found['offset']}"
+    return value
+
+
+W3CTime = Annotated[Timestamp, BeforeValidator(_w3c)]
 
 
 async def accepted_and_unused(
@@ -161,8 +180,12 @@ async def list_requests(
         str | None,
         Query(max_length=900, description="comma-separated codes (at most 100): of these services"),
     ] = None,
-    start_date: Annotated[Timestamp | None, Query(description="received at or after (RFC 3339)")] = None,
-    end_date: Annotated[Timestamp | None, Query(description="received at or before (RFC 3339)")] = None,
+    start_date: Annotated[
+        W3CTime | None, Query(description="received at or after (W3C date and time, with its offset)")
+    ] = None,
+    end_date: Annotated[
+        W3CTime | None, Query(description="received at or before (W3C date and time, with its offset)")
+    ] = None,
     status: Annotated[
         str | None, Query(max_length=20, description="open, closed, or both comma-separated"), STORABLE_QUERY
     ] = None,

@@ -157,6 +157,13 @@ async def test_the_request_list_is_the_callers_own_by_status_service_and_id(inta
     ]
     assert (await listed(start_date="2099-01-01T00:00:00Z")).json() == []
     assert len((await listed(end_date="2099-01-01T00:00:00Z")).json()) == 2
+    # W3C's dates as clients write them: without seconds, and with a "+" left unencoded (a space)
+    assert len((await listed(start_date="2026-01-01T08:00+08:00")).json()) == 2
+    unencoded = await intake.client.get(
+        f"{BASE}/requests.json?start_date=2099-01-01T08:00:00+08:00&end_date=2099-12-31T08:00+08:00",
+        headers=BOT,
+    )
+    assert unencoded.status_code == 200 and unencoded.json() == []
     other = await intake.client.get(f"{BASE}/requests/{first}.json", headers=OTHER_BOT)
     assert other.status_code == 404
     assert other.json() == [{"code": 404, "description": f"no report {first}"}]
