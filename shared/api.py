@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import (
+    ASKED_METHOD,
     PROBLEM_JSON,
     AnswerUnexpectedErrors,
     BadRequest,
@@ -109,7 +110,7 @@ class HeadAsGet:
                 return
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        await self.app({**scope, "method": "GET", ASKED_METHOD: "HEAD"}, receive, headers_only)
 
 
 CORS_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")

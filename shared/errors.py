@@ -49,6 +49,10 @@ PROBLEM_BASE = "https://wangge.dev/problems/"
 
 log = logging.getLogger("wangge.errors")
 
+ASKED_METHOD = "wangge.asked_method"
+"""In the scope of a HEAD answered as its GET (``shared.api.HeadAsGet``): the method the
+client sent, for the logs."""
+
 
 class WanggeError(Exception):
     status = 500
@@ -312,7 +316,8 @@ class AnswerUnexpectedErrors:
         except Exception as exc:
             if response_started:
                 raise
-            log.exception("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
+            method = scope.get(ASKED_METHOD, scope["method"])
+            log.exception("unhandled error on %s %s", method, scope["path"], exc_info=exc)
             await problem_response(WanggeError().to_problem(scope["path"]))(scope, receive, send)
 
 

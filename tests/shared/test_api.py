@@ -126,12 +126,16 @@ async def test_an_unexpected_error_is_answered_500_and_logged_once(caplog: pytes
     with caplog.at_level(logging.ERROR):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as service:
             answer = await service.get("/v1/broken")
+            head = await service.head("/v1/broken")
 
-    assert answer.status_code == 500
+    assert answer.status_code == 500 and head.status_code == 500
     assert answer.headers["content-type"] == PROBLEM_JSON
     assert answer.json()["title"] == "Internal error" and "a bug" not in answer.text
     logged = [(r.name, r.getMessage()) for r in caplog.records if r.exc_info]
-    assert logged == [("wangge.errors", "unhandled error on GET /v1/broken")]
+    assert logged == [
+        ("wangge.errors", "unhandled error on GET /v1/broken"),
+        ("wangge.errors", "unhandled error on HEAD /v1/broken"),
+    ]
 
 
 class Note(BaseModel):
