@@ -43,13 +43,20 @@ async def run_demo(config: DemoConfig, console: Console) -> int:
             MofNCompleteColumn(),
             TimeElapsedColumn(),
         )
-        with Progress(*columns, console=console) as progress:
-            await day.file_reports(plan, progress)
-            await day.wait_for_cases(plan, progress)
-            await day.triage(progress)
-            await day.handle_and_verify(progress)
-            await day.rate(plan, progress)
-        console.print(await summary(api, plan, world, day.case_ids))
+        try:
+            with Progress(*columns, console=console) as progress:
+                await day.file_reports(plan, progress)
+                await day.wait_for_cases(plan, progress)
+                await day.triage(progress)
+                await day.handle_and_verify(progress)
+                await day.rate(plan, progress)
+            console.print(await summary(api, plan, world, day.case_ids))
+        except httpx.HTTPError as exc:
+            console.print(f"[red]the demo lost wangge mid-day ({exc}); is `wangge up` still running?[/]")
+            return 1
+        except RuntimeError as exc:  # a service answered, but not as the day needs: say what it said
+            console.print(f"[red]the demo stopped mid-day:[/] {exc}", soft_wrap=True)
+            return 1
         return 0
     finally:
         await api.aclose()

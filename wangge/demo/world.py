@@ -227,10 +227,18 @@ def plan_day(world: World, count: int, rng: random.Random) -> list[PlannedReport
 
 
 async def bounded(tasks: Iterable[Any], limit: int = CONCURRENCY) -> list[Any]:
+    """Run the coroutines, ``limit`` at a time; the first to fail stops the others."""
     gate = asyncio.Semaphore(limit)
 
     async def run(task: Any) -> Any:
         async with gate:
             return await task
 
-    return await asyncio.gather(*(run(task) for task in tasks))
+    runs = [asyncio.ensure_future(run(task)) for task in tasks]
+    try:
+        return await asyncio.gather(*runs)
+    except BaseException:
+        for started in runs:
+            started.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
+        raise
