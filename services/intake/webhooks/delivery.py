@@ -41,6 +41,7 @@ from standardwebhooks.webhooks import Webhook as Signer
 
 from services.intake.models import Webhook, WebhookMessage
 from services.intake.webhooks import repository
+from services.intake.webhooks.schemas import sendable_url
 from services.intake.webhooks.service import REMOVED, signing_secrets
 from shared.db import session_scope, utcnow
 from shared.outbox import DELIVERY_SHARE_OF_LEASE, Deliver, Delivery, Outcome, Relay, backoff, claimable
@@ -57,6 +58,7 @@ OUT_OF_TIME = "not sent in this pass: the pass's time ran out"
 UNREACHABLE = "the endpoint could not be reached"
 NO_ANSWER = "no answer within"
 GIVEN_UP = "given up: its endpoint was down for longer than the webhooks are retried"
+BAD_URL = "its URL cannot be used"
 NOT_PUBLIC = "its address is not a public one (loopback, private network, link-local…)"
 
 
@@ -174,7 +176,8 @@ async def _send_in_order(
         # The rest wait untried, with no backoff of their own: the endpoint's (``blocked_until``)
         # holds them all, in order.
         outcomes.update({m.id: Delivery(Outcome.retry, HELD_BACK, delay=0) for m in messages[index + 1 :]})
-        return outcomes, Failure(down=error == UNREACHABLE or error.startswith(NO_ANSWER), late=late)
+        down = error == UNREACHABLE or error.startswith((NO_ANSWER, BAD_URL))
+        return outcomes, Failure(down=down, late=late)
     return outcomes, None
 
 
@@ -197,6 +200,7 @@ async def _post(
     }
     try:
         async with asyncio.timeout(min(endpoints.timeout, within)):
+            sendable_url(url)
             if not endpoints.private_addresses and not await _public(url):
                 return NOT_PUBLIC
             response = await endpoints.client.post(url, content=content, headers=headers)
@@ -205,6 +209,8 @@ async def _post(
     except httpx.HTTPError as exc:
         log.info("webhook to %s: %s: %s", urlsplit(url).hostname, type(exc).__name__, exc)
         return UNREACHABLE
+    except (ValueError, httpx.InvalidURL) as exc:  # a port out of range, a host no resolver takes
+        return f"{BAD_URL}: {exc}"
     if response.is_success:
         return None
     return f"the endpoint answered {response.status_code}"

@@ -5,12 +5,34 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+import httpx
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shared.schemas import Page, RequestModel, ResponseModel
 
-WebhookUrl = Annotated[str, Field(max_length=500, pattern=r"^https?://\S+$")]
+
+def sendable_url(url: str) -> str:
+    """``url`` when intake can POST to it; else ValueError saying why (a port out of range, no
+    host, a host name no resolver takes: the pattern let them in, and delivery failed on them)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises when out of range or not a number
+        if not parts.hostname:
+            raise ValueError("it names no host")
+        if port == 0:
+            raise ValueError("port 0 is no port")
+        parts.hostname.encode("idna")  # an empty label (a..b), one over 63 characters
+        httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(str(exc)) from exc
+    except UnicodeError as exc:
+        raise ValueError(f"its host is no domain name ({exc})") from exc
+    return url
+
+
+WebhookUrl = Annotated[str, Field(max_length=500, pattern=r"^https?://\S+$"), AfterValidator(sendable_url)]
 
 
 class WebhookPut(RequestModel):

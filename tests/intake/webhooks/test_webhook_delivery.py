@@ -244,3 +244,60 @@ async def test_a_new_url_set_during_a_pass_is_tried_at_once(start_intake: StartI
             assert webhook is not None
             state = (webhook.url, webhook.failures, webhook.blocked_until)
     assert state[2] is None, state
+
+
+@pytest.mark.parametrize("private_addresses", [False, True])
+@pytest.mark.parametrize(
+    "url", ["https://a.example.org:99999/", "https://a.example.org:8o/", "https://[::1/", "https://a..b/"]
+)
+async def test_a_url_that_cannot_be_sent_to_fails_only_its_own_updates(
+    start_intake: StartIntake, monkeypatch: pytest.MonkeyPatch, url: str, private_addresses: bool
+) -> None:
+    """Bot a's stored URL has a port out of range, or a host no resolver takes (set before PUT
+    checked it): the pass raised, every update of the claim was retried, and bot b's, POSTed
+    already, went again each pass, for ever."""
+    received: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        received.append(orjson.loads(request.content)["id"])
+        return httpx.Response(200)
+
+    async def getaddrinfo(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "b.example.org":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))]
+        return await socket_getaddrinfo(host, port, *args, **kwargs)
+
+    async with start_intake(FakeGrid(), FakeDispatch()) as intake:
+        await hook(intake, "integration:b", "https://b.example.org/")
+        session_maker = intake.app.state.relay.session_maker
+        async with session_scope(session_maker) as session:
+            now = utcnow()
+            session.add(
+                Webhook(owner_id="integration:a", url=url, secret="whsec_" + "A" * 32, created_at=now)
+            )
+        await add(intake, [row("integration:a", 1), row("integration:b", 2), row("integration:b", 3)])
+        loop = asyncio.get_running_loop()
+        socket_getaddrinfo = loop.getaddrinfo
+        monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            endpoints = Endpoints(
+                client, 1.0, timedelta(hours=24), private_addresses=private_addresses, max_backoff=60
+            )
+            relay = build_webhook_relay(session_maker, endpoints, lease_seconds=5)
+            await relay.run_once()
+            await relay.run_once()
+        async with session_scope(session_maker) as session:
+            marks = dict((await session.execute(select(WebhookMessage.key, WebhookMessage.sent_at))).all())
+            webhook = await session.get(Webhook, "integration:a")
+            assert webhook is not None
+            blocked = webhook.blocked_until
+        state = (
+            await intake.client.get(
+                "/v1/webhook", headers=bearer("integration:a", Role.integration, scopes=["reports:read"])
+            )
+        ).json()
+
+    assert received == ["r:2", "r:3"], "b's updates are sent once each"
+    assert marks["r:2"] and marks["r:3"] and not marks["r:1"]
+    assert blocked is not None, "a's endpoint backs off"
+    assert state["last_error"].startswith("its URL cannot be used"), state
