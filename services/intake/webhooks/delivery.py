@@ -76,7 +76,8 @@ class Endpoints:
 
 class WebhookRelay(Relay):
     """The outbox relay, taking a few of each endpoint's updates at a time: none of an endpoint
-    that is backing off or that another claim (another intake process) holds updates of, and
+    that is backing off, that has an update not due yet, or that another claim (another intake
+    process) holds updates of, and
     at most :data:`PER_ENDPOINT` of each other's, oldest first. So an endpoint's updates are
     in one claim at a time, in order, and one with a backlog does not fill every batch."""
 
@@ -84,12 +85,18 @@ class WebhookRelay(Relay):
         table = WebhookMessage.__table__
         pending = (table.c.sent_at.is_(None), table.c.dead_at.is_(None))
         held = select(table.c.owner_id).where(*pending, table.c.lease_until >= now)
+        # An update not due yet (a pass that failed as a whole gave each its own jittered
+        # backoff) holds its endpoint's newer ones: they would overtake it.
+        waiting = select(table.c.owner_id).where(*pending, table.c.available_at > now)
         backing_off = select(Webhook.owner_id).where(Webhook.blocked_until > now)
         place = func.row_number().over(partition_by=table.c.owner_id, order_by=table.c.id)
         ranked = (
             select(table.c.id, place.label("place"))
             .where(
-                *claimable(table, now), table.c.owner_id.not_in(held), table.c.owner_id.not_in(backing_off)
+                *claimable(table, now),
+                table.c.owner_id.not_in(held),
+                table.c.owner_id.not_in(waiting),
+                table.c.owner_id.not_in(backing_off),
             )
             .subquery()
         )

@@ -301,3 +301,47 @@ async def test_a_url_that_cannot_be_sent_to_fails_only_its_own_updates(
     assert marks["r:2"] and marks["r:3"] and not marks["r:1"]
     assert blocked is not None, "a's endpoint backs off"
     assert state["last_error"].startswith("its URL cannot be used"), state
+
+
+async def test_updates_retried_after_a_failed_pass_keep_their_order(
+    start_intake: StartIntake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass failed as a whole (the database did not answer intake reading the webhooks): the
+    relay gave each update of the claim its own jittered backoff, so the second came due before
+    the first, as did one written meanwhile, and the bot heard 2 and 3 before 1."""
+    received: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        received.append(orjson.loads(request.content)["id"])
+        return httpx.Response(200)
+
+    async with start_intake(FakeGrid(), FakeDispatch(), webhook_private_addresses=True) as intake:
+        await hook(intake, "integration:a", "https://a.example.org/")
+        await add(intake, [row("integration:a", 1), row("integration:a", 2)])
+        session_maker = intake.app.state.relay.session_maker
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            endpoints = Endpoints(client, 1.0, timedelta(hours=24), private_addresses=True, max_backoff=60)
+            relay = build_webhook_relay(session_maker, endpoints, lease_seconds=5)
+            with monkeypatch.context() as patch:
+
+                async def out_of_reach(*args: Any, **kwargs: Any) -> Any:
+                    raise ConnectionError("the database did not answer")
+
+                patch.setattr(repository, "of_owners", out_of_reach)
+                await relay.run_once()
+            async with session_scope(session_maker) as session:  # the jitter drew these
+                first, second = (
+                    await session.scalars(select(WebhookMessage).order_by(WebhookMessage.id))
+                ).all()
+                first.available_at = utcnow() + timedelta(seconds=30)
+                second.available_at = utcnow() - timedelta(seconds=1)
+            await add(intake, [row("integration:a", 3)])
+            await relay.run_once()
+            assert received == [], "an update went before an older one still waiting"
+            async with session_scope(session_maker) as session:
+                oldest = (await session.scalars(select(WebhookMessage).order_by(WebhookMessage.id))).first()
+                assert oldest is not None
+                oldest.available_at = utcnow() - timedelta(seconds=1)
+            await relay.run_once()
+
+    assert received == ["r:1", "r:2", "r:3"]
