@@ -216,6 +216,9 @@ async def _post(
     except httpx.HTTPError as exc:
         log.info("webhook to %s: %s: %s", urlsplit(url).hostname, type(exc).__name__, exc)
         return UNREACHABLE
+    except OSError as exc:  # the check's look-up of the name failed (TimeoutError is taken above)
+        log.info("webhook to %s: the name did not resolve: %s", urlsplit(url).hostname, exc)
+        return UNREACHABLE
     except (ValueError, httpx.InvalidURL) as exc:  # a port out of range, a host no resolver takes
         return f"{BAD_URL}: {exc}"
     if response.is_success:
@@ -224,17 +227,17 @@ async def _post(
 
 
 async def _public(url: str) -> bool:
-    """Whether every address ``url``'s host resolves to is a public (global) one."""
+    """Whether every address ``url``'s host resolves to is a public (global) one; OSError when
+    it resolves to none."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
         return _global(ipaddress.ip_address(host))
     except ValueError:
         pass  # a name
-    try:
-        found = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443)
-    except OSError:
-        return True  # it cannot be reached either: the POST says so
+    # A name that does not resolve raises OSError: not called on the word of a second look-up
+    # (a name server may fail the check's once and answer a private address to the POST's).
+    found = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443)
     return all(_global(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])) for info in found)
 
 

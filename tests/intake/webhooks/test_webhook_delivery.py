@@ -345,3 +345,34 @@ async def test_updates_retried_after_a_failed_pass_keep_their_order(
             await relay.run_once()
 
     assert received == ["r:1", "r:2", "r:3"]
+
+
+async def test_a_name_that_cannot_be_checked_is_not_called(
+    start_intake: StartIntake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check's look-up failed (a name server that answers SERVFAIL once, then a private
+    address): the check counted the endpoint public, and the POST resolved the name again."""
+    called: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        called.append(str(request.url))
+        return httpx.Response(200)
+
+    async def getaddrinfo(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    async with start_intake(FakeGrid(), FakeDispatch()) as intake:
+        await hook(intake, "integration:a", "https://rebind.example.org/")
+        await add(intake, [row("integration:a", 1)])
+        session_maker = intake.app.state.relay.session_maker
+        monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", getaddrinfo)
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            endpoints = Endpoints(client, 1.0, timedelta(hours=24), private_addresses=False, max_backoff=60)
+            relay = build_webhook_relay(session_maker, endpoints, lease_seconds=5)
+            await relay.run_once()
+        async with session_scope(session_maker) as session:
+            message = (await session.scalars(select(WebhookMessage))).one()
+            state = (message.sent_at, message.last_error)
+
+    assert called == []
+    assert state == (None, "the endpoint could not be reached")
