@@ -82,6 +82,7 @@ async def create_report(
     ``request_hash``: what a retry must match, when the body is not what the client sent (an
     Open311 request's, which gets a new id and time on each try): the hash of what it sent."""
     key = idempotency_key or str(body.id)
+    keyed = idempotency_key is not None
     fingerprint = request_hash or rules.request_hash(body.model_dump(mode="json"))
     now = utcnow()
     try:
@@ -89,7 +90,7 @@ async def create_report(
     except Unprocessable:  # a retry of a request taken earlier still replays once its seen_at aged out
         async with session_scope(reception.session_maker) as session:
             answer = await _replay(
-                session, actor_id=actor.id, key=key, fingerprint=fingerprint, report_id=body.id
+                session, actor_id=actor.id, key=key, fingerprint=fingerprint, report_id=body.id, keyed=keyed
             )
         if answer is None:
             raise
@@ -111,13 +112,17 @@ async def create_report(
         return Answer(201, response, body.id, replayed=False)
     # the key or the id is taken (perhaps by a concurrent request that won)
     async with session_scope(reception.session_maker) as session:
-        return await _taken(session, actor_id=actor.id, key=key, fingerprint=fingerprint, report_id=body.id)
+        return await _taken(
+            session, actor_id=actor.id, key=key, fingerprint=fingerprint, report_id=body.id, keyed=keyed
+        )
 
 
 async def _taken(
-    session: AsyncSession, *, actor_id: str, key: str, fingerprint: str, report_id: uuid.UUID
+    session: AsyncSession, *, actor_id: str, key: str, fingerprint: str, report_id: uuid.UUID, keyed: bool
 ) -> Answer:
-    answer = await _replay(session, actor_id=actor_id, key=key, fingerprint=fingerprint, report_id=report_id)
+    answer = await _replay(
+        session, actor_id=actor_id, key=key, fingerprint=fingerprint, report_id=report_id, keyed=keyed
+    )
     if answer is not None:
         return answer
     reporter = await repository.reporter_of(session, report_id)
@@ -132,13 +137,19 @@ async def _taken(
 
 
 async def _replay(
-    session: AsyncSession, *, actor_id: str, key: str, fingerprint: str, report_id: uuid.UUID
+    session: AsyncSession, *, actor_id: str, key: str, fingerprint: str, report_id: uuid.UUID, keyed: bool
 ) -> Answer | None:
-    """The stored answer to this key, or None when the key is new; 422 when it came with another body."""
+    """The stored answer to this key, or None when the key is new; 422 when it came with another
+    body. ``keyed``: the client sent the key; without one, the report's id is the key."""
     record = await repository.idempotency_record(session, actor_id=actor_id, key=key)
     if record is None:
         return None
     if record.request_hash != fingerprint:
+        if not keyed:
+            raise Unprocessable(
+                f"report {report_id} was already submitted with a different body: "
+                "a retry sends the same body, a new report needs a new id"
+            )
         raise Unprocessable(
             "this Idempotency-Key was already used with a different request body", idempotency_key=key
         )

@@ -115,6 +115,24 @@ async def test_same_key_with_another_body_is_422(intake: Intake) -> None:
 
     assert changed.status_code == 422
     assert changed.headers["content-type"] == "application/problem+json"
+    assert "Idempotency-Key was already used" in changed.json()["detail"]
+    assert await intake.report_count() == 1
+
+
+async def test_same_id_without_a_key_and_with_another_body_says_so_not_the_key(intake: Intake) -> None:
+    """Without an Idempotency-Key the report's id is its key: the 422 speaks of the id the
+    client sent, not of a key it never sent."""
+    body = report_body()
+    await intake.post_report(body)
+
+    changed = await intake.post_report({**body, "description": "另一件事"})
+
+    assert changed.status_code == 422
+    assert changed.json()["detail"] == (
+        f"report {body['id']} was already submitted with a different body: "
+        "a retry sends the same body, a new report needs a new id"
+    )
+    assert "idempotency_key" not in changed.json()
     assert await intake.report_count() == 1
 
 
