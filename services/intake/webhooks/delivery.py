@@ -24,7 +24,6 @@ firewall that only lets intake reach the internet is the sure guard, as the READ
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -41,6 +40,7 @@ from standardwebhooks.webhooks import Webhook as Signer
 
 from services.intake.models import Webhook, WebhookMessage
 from services.intake.webhooks import repository
+from services.intake.webhooks.addresses import NOT_PUBLIC, resolves_to_public
 from services.intake.webhooks.schemas import sendable_url
 from services.intake.webhooks.service import REMOVED, signing_secrets
 from shared.db import session_scope, utcnow
@@ -59,7 +59,6 @@ UNREACHABLE = "the endpoint could not be reached"
 NO_ANSWER = "no answer within"
 GIVEN_UP = "given up: its endpoint was down for longer than the webhooks are retried"
 BAD_URL = "its URL cannot be used"
-NOT_PUBLIC = "its address is not a public one (loopback, private network, link-local…)"
 
 
 @dataclass(frozen=True)
@@ -208,7 +207,7 @@ async def _post(
     try:
         async with asyncio.timeout(min(endpoints.timeout, within)):
             sendable_url(url)
-            if not endpoints.private_addresses and not await _public(url):
+            if not endpoints.private_addresses and not await resolves_to_public(url):
                 return NOT_PUBLIC
             response = await endpoints.client.post(url, content=content, headers=headers)
     except TimeoutError:
@@ -224,38 +223,6 @@ async def _post(
     if response.is_success:
         return None
     return f"the endpoint answered {response.status_code}"
-
-
-async def _public(url: str) -> bool:
-    """Whether every address ``url``'s host resolves to is a public (global) one; OSError when
-    it resolves to none."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    try:
-        return _global(ipaddress.ip_address(host))
-    except ValueError:
-        pass  # a name
-    # A name that does not resolve raises OSError: not called on the word of a second look-up
-    # (a name server may fail the check's once and answer a private address to the POST's).
-    found = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443)
-    return all(_global(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])) for info in found)
-
-
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-def _global(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """A public address, and so is any IPv4 address an IPv6 one carries (mapped, 6to4, NAT64,
-    compatible): ``::ffff:10.0.0.1`` or ``64:ff9b::a00:1`` reach a private network too."""
-    if not address.is_global:
-        return False
-    if isinstance(address, ipaddress.IPv6Address):
-        carried = address.ipv4_mapped or address.sixtofour
-        if carried is None and (address in _NAT64 or int(address) >> 32 == 0):
-            carried = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-        if carried is not None and not carried.is_global:
-            return False
-    return True
 
 
 async def _back_off(

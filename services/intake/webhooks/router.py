@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from services.intake.access import GUARDED
 from services.intake.deps import CurrentActor, SessionDep
+from services.intake.settings import IntakeSettings
 from services.intake.webhooks import service
 from services.intake.webhooks.schemas import WebhookPage, WebhookPut, WebhookRead
 from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/v1/webhook", tags=["webhook"], dependencies=GUARDED)
     },
 )
 async def set_webhook(
-    body: WebhookPut, session: SessionDep, actor: CurrentActor, response: Response
+    body: WebhookPut, session: SessionDep, actor: CurrentActor, request: Request, response: Response
 ) -> WebhookRead:
     """Name the URL where intake POSTs each update of the caller's reports (an integration
     whose key has `reports:read`; one webhook each).
@@ -38,8 +39,15 @@ async def set_webhook(
     of that spec's libraries. Answer any 2xx to take it; otherwise it is retried with backoff
     for a day (`WANGGE_INTAKE_WEBHOOK_GIVE_UP_HOURS`). The same update can come twice (its
     `webhook-id` is the same) and, after a retry, after a newer one (order by `event.event_id`).
+
+    The URL must reach a public address: one written as a private address (`10.0.0.5`,
+    `[::1]`, `localhost`) is a 422, a name is looked up at each delivery; the office lets
+    webhooks reach its own network with `WANGGE_INTAKE_WEBHOOK_PRIVATE_ADDRESSES=true`.
     """
-    answer, created = await service.set_webhook(session, owner=actor, body=body)
+    settings: IntakeSettings = request.state.settings
+    answer, created = await service.set_webhook(
+        session, owner=actor, body=body, private_addresses=settings.webhook_private_addresses
+    )
     if created:
         response.status_code = 201
         response.headers["Cache-Control"] = "no-store"  # the secret

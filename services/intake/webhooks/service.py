@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import Webhook, WebhookMessage
 from services.intake.webhooks import repository
+from services.intake.webhooks.addresses import NOT_PUBLIC, names_a_private_address
 from services.intake.webhooks.schemas import (
     ReportUpdated,
     WebhookListed,
@@ -33,7 +34,7 @@ from services.intake.webhooks.schemas import (
 )
 from shared.actors import Actor
 from shared.db import utcnow
-from shared.errors import NotFound, ServiceUnavailable
+from shared.errors import NotFound, ServiceUnavailable, Unprocessable
 from shared.outbox import mark_enqueued
 from shared.schemas import decode_cursor, encode_cursor
 
@@ -68,9 +69,16 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-async def set_webhook(session: AsyncSession, *, owner: Actor, body: WebhookPut) -> tuple[WebhookRead, bool]:
+async def set_webhook(
+    session: AsyncSession, *, owner: Actor, body: WebhookPut, private_addresses: bool
+) -> tuple[WebhookRead, bool]:
     """Create the caller's webhook (with a new secret, answered this once) or change its URL;
-    whether it was created."""
+    whether it was created. ``private_addresses``: whether a webhook may reach one."""
+    if not private_addresses and names_a_private_address(body.url):
+        raise Unprocessable(
+            f"the webhook's {NOT_PUBLIC}: intake posts only to public addresses unless the office "
+            "sets WANGGE_INTAKE_WEBHOOK_PRIVATE_ADDRESSES=true (a bot on its own network)"
+        )
     now = utcnow()
     row = {
         "owner_id": owner.id,

@@ -217,7 +217,10 @@ async def test_a_put_racing_an_admin_delete_is_no_500(start_intake: StartIntake,
             patch.setattr(repository, "add_if_absent", add_then_admin_deletes)
             async with session_scope(session_maker) as session:
                 answer, created = await service.set_webhook(
-                    session, owner=actor, body=WebhookPut(url="https://b.example.org/")
+                    session,
+                    owner=actor,
+                    body=WebhookPut(url="https://b.example.org/"),
+                    private_addresses=True,
                 )
     assert created and answer.url == "https://b.example.org/"  # set anew after the DELETE
 

@@ -370,9 +370,35 @@ async def test_a_slow_endpoint_gets_the_rest_next_pass_not_everything_twice(
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:5432/", "http://localhost:8003/", "http://169.254.169.254/latest/"]
+    "url",
+    [
+        "http://127.0.0.1:5432/",
+        "http://localhost:8003/",
+        "http://169.254.169.254/latest/",
+        "http://[::ffff:10.0.0.5]/",
+        "http://10.0.0.5/",
+    ],
 )
-async def test_an_endpoint_on_a_private_address_is_not_called(start_intake: StartIntake, url: str) -> None:
+async def test_a_webhook_written_as_a_private_address_is_refused_when_it_is_set(
+    start_intake: StartIntake, url: str
+) -> None:
+    """A bot on the office's LAN set with 192.168.x.x was taken and every update then failed,
+    unseen: the integrator hears it at once, and what the office can do about it."""
+    async with start_intake(FakeGrid(), FakeDispatch()) as intake:
+        refused = await set_webhook(intake, url)
+    async with start_intake(FakeGrid(), FakeDispatch(), webhook_private_addresses=True) as intake:
+        allowed = await set_webhook(intake, url)
+
+    assert refused.status_code == 422
+    assert "not a public one" in refused.json()["detail"]
+    assert "WANGGE_INTAKE_WEBHOOK_PRIVATE_ADDRESSES" in refused.json()["detail"]
+    assert allowed.status_code == 201
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "169.254.169.254", "10.0.0.5"])
+async def test_an_endpoint_whose_name_resolves_to_a_private_address_is_not_called(
+    start_intake: StartIntake, monkeypatch: pytest.MonkeyPatch, address: str
+) -> None:
     """An integration's URL made intake call what listens on its own network, and the error
     told what did. Unless the office allows private addresses, nothing is sent."""
     calls: list[httpx.Request] = []
@@ -381,12 +407,16 @@ async def test_an_endpoint_on_a_private_address_is_not_called(start_intake: Star
         calls.append(request)
         return httpx.Response(200)
 
+    async def getaddrinfo(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        return [(2, 1, 6, "", (address, port))]
+
     transport = httpx.MockTransport(handler)  # an endpoint that fails backs off a minute, as by default
     async with start_intake(
         FakeGrid(), FakeDispatch(), webhooks=transport, relay_max_backoff_seconds=60
     ) as intake:
+        monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", getaddrinfo)
         await intake.app.state.territory.refresh()
-        await set_webhook(intake, url)
+        assert (await set_webhook(intake, "http://bot.example.org:5432/")).status_code == 201
         report_id = await bot_report(intake)
         await hear(intake, status_changed([report_id], event_id=1, status="dispatched"))
         state = (await intake.client.get("/v1/webhook", headers=BOT)).json()
