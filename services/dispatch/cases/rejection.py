@@ -35,6 +35,7 @@ async def reject(
     case.status = target
     case.duplicate_of = body.duplicate_of
     case.deadline_at = case.warn_at = None
+    case.extension_requested_hours = None  # no work order: nothing to give more time for
     touch(case, now)
     await timeline.record(
         session,

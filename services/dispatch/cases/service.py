@@ -199,6 +199,7 @@ async def return_case(
     case.status = next_status(Step.return_, before)
     case.department_code = case.department_name = None
     case.dispatched_at = case.deadline_at = case.warn_at = None
+    case.extension_requested_hours = None  # the department asked for time it no longer has
     now = utcnow()
     touch(case, now)
     await timeline.record(
@@ -222,6 +223,7 @@ async def resolve(
     case.status = next_status(Step.resolve, before)
     now = utcnow()
     case.resolved_at = now
+    case.extension_requested_hours = None  # handled: the time asked for is not needed
     touch(case, now)
     await timeline.record(
         session,

@@ -2,7 +2,7 @@
 (延期), which a handler may ask for and the office grants or refuses. None of them moves the
 status. A request waits for its answer (``extension_requested_hours``, the console's
 ``extension_requested`` filter); a new deadline from elsewhere (a reassignment, a rework)
-answers it too."""
+answers it too, and it ends with the handling (resolved, returned, rejected)."""
 
 from __future__ import annotations
 

@@ -252,3 +252,34 @@ async def test_the_office_refuses_a_request_for_more_time_and_the_department_may
     assert (
         await dispatch.act(case["id"], "extension-refusal", {"note": "x"}, actor=HANDLER)
     ).status_code == 403
+
+
+async def test_a_request_for_more_time_ends_when_the_department_no_longer_handles_the_case(
+    dispatch: Dispatch,
+) -> None:
+    """A request waiting when the department resolves, returns the case, or the office rejects
+    it is not left on the case: there is no deadline of that handling left to extend, and a
+    resolved, triaged or rejected case showed a request nobody could answer (extend and
+    refuse take only a handled case)."""
+    asked = {"hours": 8, "reason": "配件明天到货"}
+    resolved = await dispatch.new_case()
+    await dispatch.ok(resolved["id"], "accept")
+    await dispatch.ok(resolved["id"], "extension-request", asked, actor=HANDLER)
+    done = await dispatch.ok(resolved["id"], "resolve", {"note": "已处置"})
+    returned = await dispatch.new_case(lat=24.4571)  # far enough apart not to join each other
+    await dispatch.ok(returned["id"], "extension-request", asked, actor=HANDLER)
+    back = await dispatch.ok(returned["id"], "return", {"reason": "不属本单位"})
+    rejected = await dispatch.new_case(lat=24.4617)
+    await dispatch.ok(rejected["id"], "extension-request", asked, actor=HANDLER)
+    void = await dispatch.ok(rejected["id"], "reject", {"reason": "void"})
+
+    assert [(c["status"], c["extension_requested_hours"]) for c in (done, back, void)] == [
+        ("resolved", None),
+        ("triage", None),
+        ("rejected", None),
+    ]
+    closed = await dispatch.ok(resolved["id"], "verify", {"passed": True})
+    assert closed["extension_requested_hours"] is None
+    for case in (done, back, void):
+        refusal = await dispatch.act(case["id"], "extension-refusal", {"note": "x"})
+        assert refusal.status_code == 409
