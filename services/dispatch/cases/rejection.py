@@ -59,7 +59,7 @@ async def _move_to_original(
     same problem do in the inbox: their reporters, told of the rejection, then hear the original's
     number and status and follow it to the end (and may rate it). Only they are told of the merge:
     for the original's own reporters nothing changed."""
-    moved = await repository.move_reports(session, case.id, original.id)
+    moved = await repository.move_reports(session, case.id, original.id, now=now)
     if not moved:
         return
     case.report_count -= len(moved)

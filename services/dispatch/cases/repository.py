@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -42,19 +42,28 @@ async def report_ids(session: AsyncSession, case_id: int) -> list[uuid.UUID]:
     return list((await session.scalars(query)).all())
 
 
-async def move_reports(session: AsyncSession, from_case: int, to_case: int) -> list[uuid.UUID]:
-    """Move every report of ``from_case`` to ``to_case``; the ids of the reports moved."""
+async def move_reports(
+    session: AsyncSession, from_case: int, to_case: int, *, now: datetime
+) -> list[uuid.UUID]:
+    """Move every report of ``from_case`` to ``to_case``, joining it ``now``; the ids of the
+    reports moved."""
     moved = await session.scalars(
         update(CaseReport)
         .where(CaseReport.case_id == from_case)
-        .values(case_id=to_case)
+        .values(case_id=to_case, joined_at=now)
         .returning(CaseReport.report_id)
     )
     return sorted(moved.all())
 
 
+JOINING_ORDER = (CaseReport.joined_at, CaseReport.id)
+"""A case's reports in the order they joined it, the one that opened it first. Not by id
+alone: the reports of a case rejected as a duplicate join the original later, and may be
+older than its own."""
+
+
 async def reports(session: AsyncSession, case_id: int) -> Sequence[CaseReport]:
-    query = select(CaseReport).where(CaseReport.case_id == case_id).order_by(CaseReport.id)
+    query = select(CaseReport).where(CaseReport.case_id == case_id).order_by(*JOINING_ORDER)
     return (await session.scalars(query)).all()
 
 
@@ -62,15 +71,21 @@ async def first_reports_by(
     session: AsyncSession, case_ids: Sequence[int], reporter_id: str
 ) -> dict[int, tuple[CaseReport, bool]]:
     """Per case among ``case_ids``, the first report ``reporter_id`` filed on it, and whether
-    that report opened the case (the case's first)."""
+    that report opened the case (the case's first, :data:`JOINING_ORDER`)."""
     if not case_ids:
         return {}
     other = aliased(CaseReport)
-    opener = select(func.min(other.id)).where(other.case_id == CaseReport.case_id).scalar_subquery()
+    opener = (
+        select(other.id)
+        .where(other.case_id == CaseReport.case_id)
+        .order_by(other.joined_at, other.id)
+        .limit(1)
+        .scalar_subquery()
+    )
     query = (
         select(CaseReport, CaseReport.id == opener)
         .where(CaseReport.case_id.in_(sorted(set(case_ids))), CaseReport.reporter_id == reporter_id)
-        .order_by(CaseReport.id.desc())
+        .order_by(*(column.desc() for column in JOINING_ORDER))
     )
     rows = (await session.execute(query)).all()
     return {report.case_id: (report, bool(opened)) for report, opened in rows}  # the first wins

@@ -119,6 +119,34 @@ async def test_a_reader_who_is_only_a_reporter_reads_the_case_as_reported(dispat
     assert (await dispatch.client.get(f"/v1/cases/{cases['a']}", headers=WORKER)).json() == office
 
 
+async def test_a_reporter_whose_older_case_joins_another_as_a_duplicate_reads_it_as_reported(
+    dispatch: Dispatch,
+) -> None:
+    """The bot's case, older than wang.fang's, rejected as its duplicate: its report, the first
+    by id on hers, was taken for the one that opened it, and the bot read her description and
+    address as the case's. The moved report joins the original when it is moved."""
+    bot = bearer(BOT, Role.integration, scopes=["reports:read"], channel="wechat-bot")
+    older = factories.report(reporter_id=BOT, description="群里说：路口有人占道", address="中山路 86 号对面")
+    newer = factories.report(lat=factories.LAT + FAR, description="摊主张三又来了", address="中山路 90 号")
+    await dispatch.deliver(older)
+    await dispatch.deliver(newer)
+    duplicate = await dispatch.case_of(older["report_id"])
+    original = await dispatch.case_of(newer["report_id"])
+    await dispatch.ok(duplicate["id"], "reject", {"reason": "duplicate", "duplicate_of": original["id"]})
+
+    office = await dispatch.read(original["id"])
+    assert [r["reporter_id"] for r in office["reports"]] == ["wang.fang", BOT]  # in joining order
+    assert office["reports"][1]["joined_at"] > office["reports"][0]["joined_at"]
+    read = (await dispatch.client.get(f"/v1/cases/{original['id']}", headers=bot)).json()
+    (listed_item,) = (await dispatch.client.get("/v1/cases", headers=bot)).json()["items"]
+    for case in (read, listed_item):
+        assert (case["description"], case["address"]) == ("群里说：路口有人占道", "中山路 86 号对面")
+        assert case["reported_at"] == read["reports"][0]["seen_at"]
+    assert "张三" not in str(read) and "中山路 90 号" not in str(read)
+    # wang.fang opened it: she reads it whole, as before
+    assert (await dispatch.client.get(f"/v1/cases/{original['id']}", headers=WORKER)).json() == office
+
+
 async def test_a_reporter_only_reader_learns_nothing_of_the_others_through_feedback_or_search(
     dispatch: Dispatch,
 ) -> None:
