@@ -7,7 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.grid.models import Region
+from shared.db import session_scope
 from tests.grid.factories import (
     CELL_A1,
     CELL_A2,
@@ -209,6 +213,62 @@ async def test_names_and_coordinates_that_cannot_be_stored_or_read_are_named(
         "35020300100205": "invalid GeoJSON: a Polygon's coordinates are numbers in positions",
         "\ud800x": "bad code: a unit-grid code is 6, 9, 12, 14 or 15 digits",
     }
+
+
+@pytest.mark.parametrize("altitude", [float("nan"), float("inf")])
+async def test_an_altitude_that_is_no_finite_number_is_refused(
+    client: httpx.AsyncClient, altitude: float
+) -> None:
+    """NaN and Infinity are what Python's JSON reads (1e999 too): the ring passed every check on
+    the plane and was stored with mixed dimensions or a null, and every locate was a 500."""
+    await import_territory(client)
+    west, south, east, north = LON0, LAT0, LON0 + SIZE, LAT0 + SIZE
+    ring = [[west, south, altitude], [east, south, 4.0], [east, north, 4.0], [west, north, 4.0]]
+    geometry = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+    response = await client.post(
+        "/v1/regions/import",
+        content=json.dumps(collection(feature(CELL_A1, "镇海第1网格", geometry))).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {
+            "code": CELL_A1,
+            "problem": "invalid GeoJSON: a Polygon's coordinates are numbers in positions",
+            "feature": 0,
+        }
+    ]
+    located = await client.get("/v1/locate", params={"lat": LAT0 + SIZE / 2, "lon": LON0 + SIZE / 2})
+    assert located.status_code == 200, located.text
+    assert located.json()["cell"]["code"] == CELL_A1
+
+
+async def test_a_cell_stored_unreadable_is_mended_by_importing_it_again(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """What the import of an altitude of NaN left (before it was refused): the import read every
+    stored cell's shape, the broken one's too, so no file could mend it (a 500)."""
+    await import_territory(client)
+    mixed = [
+        [LON0, LAT0],
+        [LON0 + SIZE, LAT0, 4.0],
+        [LON0 + SIZE, LAT0 + SIZE, 4.0],
+        [LON0, LAT0],
+        [LON0, LAT0],
+    ]
+    async with session_scope(sessions) as session:
+        await session.execute(
+            update(Region)
+            .where(Region.code == CELL_A1)
+            .values(geometry={"type": "Polygon", "coordinates": [mixed]})
+        )
+    data = small_territory()
+    data["features"][4]["name"] = "镇海第1网格（重绘）"
+    response = await client.post("/v1/regions/import", json=data)
+    assert response.status_code == 200, response.text
+    assert response.json()["updated"] == 1
+    located = await client.get("/v1/locate", params={"lat": LAT0 + SIZE / 2, "lon": LON0 + SIZE / 2})
+    assert located.json()["cell"]["code"] == CELL_A1
 
 
 async def test_a_refused_import_writes_nothing(client: httpx.AsyncClient) -> None:

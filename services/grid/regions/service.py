@@ -37,8 +37,10 @@ async def import_feature_collection(
     problems.extend(_missing_parents(features, known=codes | set(stored)))
     new_cells = [(f.code, f.geometry) for f in features if f.level is Level.cell and f.geometry is not None]
     if new_cells:
-        existing_cells = [
-            (code, shape(geometry)) for code, geometry in await repository.cell_geometries(session)
+        existing_cells = [  # not those the file replaces: one stored unreadable is mended so
+            (code, shape(geometry))
+            for code, geometry in await repository.cell_geometries(session)
+            if code not in codes
         ]
         problems.extend(find_overlaps(new_cells, existing_cells))
     _refuse_if(problems)

@@ -166,8 +166,11 @@ def _parse_geometry(
 
 
 def _positions_only(coordinates: Any, *, depth: int) -> bool:
-    """Whether the nested lists hold JSON numbers exactly ``depth`` lists deep and nothing else:
-    shapely would read ``"0"`` and ``true`` as numbers, and recurse as deep as it is given."""
+    """Whether the nested lists hold finite JSON numbers exactly ``depth`` lists deep and nothing
+    else: shapely would read ``"0"`` and ``true`` as numbers, and recurse as deep as it is given.
+    An altitude of ``NaN`` or ``Infinity`` (or ``1e999``, which reads as infinity) escapes the
+    checks on the plane: shapely wrote it back as a ring of mixed dimensions or a ``null``, and
+    every ``locate`` failed on the stored cell (a 500) until the cell was imported again."""
     stack = [(coordinates, 0)]
     while stack:
         item, level = stack.pop()
@@ -175,7 +178,7 @@ def _positions_only(coordinates: Any, *, depth: int) -> bool:
             if not isinstance(item, list):
                 return False
             stack.extend((child, level + 1) for child in item)
-        elif isinstance(item, bool) or not isinstance(item, int | float):
+        elif isinstance(item, bool) or not isinstance(item, int | float) or not _finite(item):
             return False
     return True
 
