@@ -165,6 +165,30 @@ async def test_logout_revokes_the_refresh_token_family(
     assert unknown.status_code == 204
 
 
+async def test_deactivating_a_person_ends_their_logins_for_good(
+    anonymous: httpx.AsyncClient, client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A phone is lost: the admin deactivates its owner, and makes her active again once she has
+    a new one. The lost phone's refresh token was refused only while she was inactive."""
+    await staff_with_password(sessions, "wang.fang", PASSWORD)
+    lost_phone = (await login(anonymous, "wang.fang", PASSWORD)).json()["refresh_token"]
+
+    async def set_active(active: bool) -> None:
+        etag = (await client.get("/v1/staff/wang.fang")).headers["ETag"]
+        changed = await client.patch(
+            "/v1/staff/wang.fang", json={"active": active}, headers={"If-Match": etag}
+        )
+        assert changed.status_code == 200, changed.text
+
+    await set_active(False)
+    assert (await refresh(anonymous, lost_phone)).json()["error"] == "invalid_grant"
+    await set_active(True)
+    assert (await refresh(anonymous, lost_phone)).json()["error"] == "invalid_grant"
+    new_phone = (await login(anonymous, "wang.fang", PASSWORD)).json()["refresh_token"]
+    await set_active(True)  # a change that leaves her active ends no login
+    assert (await refresh(anonymous, new_phone)).status_code == 200
+
+
 async def test_a_logout_racing_a_refresh_revokes_the_refreshed_token_too(
     anonymous: httpx.AsyncClient,
     sessions: async_sessionmaker[AsyncSession],

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.grid.departments import repository as departments
+from services.grid.identity import repository as tokens
 from services.grid.models import Staff
 from services.grid.pagination import keyset_page
 from services.grid.regions import repository as regions
@@ -134,6 +135,10 @@ async def update_staff(
     staff.version += 1
     staff.updated_at = utcnow()
     staff.updated_by = actor_id
+    if changes.get("active") is False:
+        # Deactivating ends every login: refused while inactive, a refresh token lost with a
+        # phone came back to life when the person was made active again.
+        await tokens.revoke_all_of_staff(session, staff.id, staff.updated_at)
     await session.flush()
     return _read(staff, codes), staff.version
 
