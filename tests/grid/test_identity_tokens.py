@@ -94,6 +94,21 @@ async def test_jwks_names_the_signing_key_by_its_rfc7638_thumbprint(anonymous: h
     assert key["kid"] == thumbprint.decode()
 
 
+async def test_a_username_as_a_phone_keyboard_writes_it_signs_in(
+    anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Usernames are lower case; a phone capitalises the first letter and adds a space after a
+    word it completed, and the grid worker heard "wrong username or password"."""
+    await staff_with_password(sessions, "wang.fang", PASSWORD)
+    jwks = (await anonymous.get("/.well-known/jwks.json")).json()
+    for typed in ("Wang.fang", "WANG.FANG", "wang.fang ", " Wang.Fang"):
+        response = await login(anonymous, typed, PASSWORD)
+        assert response.status_code == 200, (typed, response.text)
+        assert decode(response.json()["access_token"], jwks)["sub"] == "wang.fang"
+    wrong_case = await login(anonymous, "Wang.fang", PASSWORD.upper())  # a password's case counts
+    assert wrong_case.status_code == 400
+
+
 async def test_bad_credentials_are_one_and_the_same_400_invalid_grant(
     client: httpx.AsyncClient, anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:

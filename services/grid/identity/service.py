@@ -118,7 +118,10 @@ async def staff_actor(session: AsyncSession, staff: Staff) -> Actor:
 async def password_grant(
     session: AsyncSession, *, username: str, password: str, identity: Identity
 ) -> TokenResponse:
-    staff = await staff_repository.get_by_username(session, username)
+    """A username is lower case without spaces (``staff.schemas.USERNAME``): one typed on a phone
+    that wrote its first letter in capitals (``Wang.fang``) or added a space after a word it
+    completed is the same person's, not a wrong username."""
+    staff = await staff_repository.get_by_username(session, username.strip().lower())
     stored = staff.password_hash if staff is not None else None
     if not await identity.passwords.verify(stored, password) or staff is None or not staff.active:
         raise TokenRefused(BAD_LOGIN)
