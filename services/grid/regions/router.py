@@ -56,7 +56,8 @@ async def import_regions(
     Regions are upserted by code; parents must be stored already or come in the same file.
     The import is all-or-nothing: any invalid GeoJSON or geometry, bad code, missing parent,
     coordinates out of range or overlap between cells refuses the whole file with a 422
-    problem whose `errors` list names each feature (`code`) and its `problem`. An import that
+    problem whose `errors` list names each feature (`code`) and its `problem` (of overlapping
+    cells, the first 100 pairs and then that there are more). An import that
     creates or changes a region bumps the territory version, which `locate` and
     `/v1/territory/cells` follow; regions stored exactly as the file has them count `unchanged`. GeoJSON
     foreign members are ignored, so unknown fields are not refused here.

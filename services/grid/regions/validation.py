@@ -24,6 +24,10 @@ from shared.schemas import unstorable
 
 OVERLAP_TOLERANCE = 1e-10
 """Square degrees (about 1 m² at the latitude of Xiamen): smaller intersections are shared borders."""
+MAX_OVERLAPS = 100
+"""Overlapping pairs named before the check stops: a file whose cells all carry one polygon (their
+community's, their district's) has a pair for every two cells, and 2,000 such cells took two
+minutes to list two million pairs in one answer."""
 
 MAX_NAME = 64
 MAX_NAME_EN = 128
@@ -192,8 +196,10 @@ def find_overlaps(
     existing_cells: Iterable[tuple[str, BaseGeometry]],
     *,
     tolerance: float = OVERLAP_TOLERANCE,
+    limit: int = MAX_OVERLAPS,
 ) -> list[Problem]:
-    """Pairs of cells whose intersection is larger than ``tolerance``: new with new, new with existing."""
+    """Pairs of cells whose intersection is larger than ``tolerance``: new with new, new with
+    existing; the first ``limit`` pairs, and then one problem saying that there are more."""
     new_codes = {code for code, _ in new_cells}
     others = [(code, geometry) for code, geometry in existing_cells if code not in new_codes]
     everything = [*new_cells, *others]
@@ -208,6 +214,9 @@ def find_overlaps(
             other_code, other = everything[j]
             area = shapely.intersection(geometry, other).area
             if area > tolerance:
+                if len(problems) == limit:
+                    problems.append(problem(None, f"overlapping cells: more than {limit} pairs overlap"))
+                    return problems
                 problems.append(
                     problem(code, f"overlapping cells: overlaps cell {other_code} ({area:.3g} deg²)")
                 )
