@@ -141,6 +141,20 @@ class RefreshToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class SignInFailure(Base):
+    """Failed password sign-ins of one username, known or not (``identity/lockout.py``): after
+    too many in a row the username is locked for a while, whatever password comes next."""
+
+    __tablename__ = "sign_in_failures"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """As typed, lower case and trimmed: the form the sign-in looks up."""
+    failures: Mapped[int] = mapped_column(Integer)
+    """In a row, none more than ``lockout.FORGOTTEN_AFTER`` after the one before."""
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class ApiKey(Base):
     """An integration's key, shown once as ``<id>.<secret>``; only the secret's SHA-256 is kept."""
 

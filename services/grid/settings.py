@@ -62,6 +62,15 @@ class GridSettings(ServiceSettings):
         default_factory=dict,
         description="client secrets of the services, by client id (intake, dispatch, grid)",
     )
+    sign_in_failures_allowed: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="failed password sign-ins in a row after which a username is locked for a while",
+    )
+    sign_in_lock_max_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="the longest a username is locked after failed sign-ins"
+    )
     password_memory_kib: int = Field(default=OWASP_MEMORY_KIB, ge=OWASP_MEMORY_KIB)
     password_time_cost: int = Field(default=OWASP_TIME_COST, ge=OWASP_TIME_COST)
     password_parallelism: int = Field(default=1, ge=1, le=16)

@@ -7,17 +7,19 @@ import base64
 import hashlib
 import json
 import time
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import jwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.grid.identity import service as identity_service
 from services.grid.identity.context import Identity
-from services.grid.models import RefreshToken
+from services.grid.models import RefreshToken, SignInFailure
+from shared.db import utcnow
 from tests.grid.factories import (
     CELL_A1,
     import_territory,
@@ -133,6 +135,65 @@ async def test_bad_credentials_are_one_and_the_same_400_invalid_grant(
     assert (refusal["error"], refusal["error_description"]) == ("invalid_grant", "wrong username or password")
     assert refusal["detail"] == "invalid_grant: wrong username or password"
     assert (refusal["status"], refusal["title"]) == (400, "Bad request")
+
+
+async def test_a_username_that_failed_five_times_is_locked_whatever_the_password(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """等保 2.0 asks a login to limit failed attempts: a password is not guessed over the network
+    at Argon2's pace, a few tries a quarter of an hour at most."""
+    await staff_with_password(sessions, "wang.fang", PASSWORD)
+
+    failed = [await login(anonymous, "wang.fang", f"guess {n}") for n in range(5)]
+    locked = await login(anonymous, "Wang.Fang", PASSWORD)  # the right one, too late
+    unknown = [await login(anonymous, "nobody", f"guess {n}") for n in range(6)]
+    other = await login(anonymous, "li.na", "guess")  # another username is not touched
+
+    assert [a.status_code for a in failed] == [400] * 5
+    assert locked.status_code == 429
+    assert locked.headers["content-type"] == "application/problem+json"
+    assert locked.headers["cache-control"] == "no-store"
+    assert 50 <= int(locked.headers["Retry-After"]) <= 60  # a minute at first
+    assert "ask an admin to set a new password" in locked.json()["detail"]
+    # an unknown username is locked the same: the lock tells nobody which usernames exist
+    assert [a.status_code for a in unknown] == [400] * 5 + [429]
+    assert other.status_code == 400
+
+    async with sessions() as session:  # the minute passed: one more failure locks for two
+        await session.execute(update(SignInFailure).values(locked_until=None))
+        await session.commit()
+    assert (await login(anonymous, "wang.fang", "guess 6")).status_code == 400
+    doubled = await login(anonymous, "wang.fang", PASSWORD)
+    assert doubled.status_code == 429 and 110 <= int(doubled.headers["Retry-After"]) <= 120
+
+    # an admin's new password unlocks it; a sign-in that succeeds starts the count again
+    reset = await client.put("/v1/staff/wang.fang/password", json={"password": "a new long password"})
+    assert reset.status_code == 204, reset.text
+    assert (await login(anonymous, "wang.fang", "a new long password")).status_code == 200
+    async with sessions() as session:
+        assert sorted((await session.scalars(select(SignInFailure.username))).all()) == ["li.na", "nobody"]
+
+
+async def test_a_lock_grows_to_its_bound_and_failures_a_day_apart_start_over(
+    anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await staff_with_password(sessions, "wang.fang", PASSWORD)
+    now = utcnow()
+    async with sessions() as session:  # 30 failures in a row: locked as long as it may be
+        session.add(SignInFailure(username="wang.fang", failures=30, last_failed_at=now, locked_until=None))
+        await session.commit()
+    await login(anonymous, "wang.fang", "guess")
+    longest = await login(anonymous, "wang.fang", PASSWORD)
+    assert 890 <= int(longest.headers["Retry-After"]) <= 900  # 15 minutes, not 2^26 of them
+
+    async with sessions() as session:  # the last failure was two days ago
+        await session.execute(
+            update(SignInFailure).values(last_failed_at=now - timedelta(days=2), locked_until=None)
+        )
+        await session.commit()
+    assert (await login(anonymous, "wang.fang", "guess")).status_code == 400
+    async with sessions() as session:
+        assert await session.scalar(select(SignInFailure.failures)) == 1
 
 
 async def test_refresh_rotates_and_a_reused_token_revokes_its_family(

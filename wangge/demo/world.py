@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 from shapely.geometry import Point, shape
 
+from services.grid.seed import STAFF_FILE, load
+
 STREETS = [
     "中山路",
     "思明南路",
@@ -146,12 +148,19 @@ class Api:
 
 
 async def load_world(api: Api, admin_username: str) -> World:
-    """The territory, catalog and staff as an admin sees them; every account on the demo's
-    password signed in (one an operator added with a password of its own takes no part)."""
+    """The territory, catalog and staff as an admin sees them; every account the demo seeded
+    signed in with the demo's password (one it cannot sign in takes no part). Accounts an
+    operator added are left alone: a wrong password tried on them counts against their
+    username, which is locked after five (``services/grid/identity/lockout.py``)."""
     admin = Staff(admin_username, "admin", token=await api.login(admin_username))
     cells = api.ok(await api.grid.get("/v1/territory/cells", headers=admin.headers()))["cells"]
     categories = await api.all_pages(api.grid, "/v1/catalog", admin.headers())
-    people = [p for p in await api.all_pages(api.grid, "/v1/staff", admin.headers()) if p["active"]]
+    seeded = {person["username"] for person in load(STAFF_FILE)["staff"]}
+    people = [
+        p
+        for p in await api.all_pages(api.grid, "/v1/staff", admin.headers())
+        if p["active"] and p["username"] in seeded
+    ]
     tokens = await bounded(api.try_login(person["username"]) for person in people)
     staff: dict[str, list[Staff]] = {}
     for person, token in zip(people, tokens, strict=True):

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import ValidationError
 
 from services.grid.deps import CurrentActor, IdentityDep, SessionDep, SessionMakerDep
-from services.grid.identity import api_keys, service
+from services.grid.identity import api_keys, lockout, service
 from services.grid.identity.schemas import (
     GRANT_TYPES,
     ApiKeyCreate,
@@ -26,7 +26,7 @@ from services.grid.identity.schemas import (
     TokenResponse,
 )
 from services.grid.staff.schemas import USERNAME
-from shared.db import session_scope
+from shared.db import session_scope, utcnow
 from shared.errors import Forbidden, NotFound, Unauthorized, problem_responses
 from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
@@ -143,7 +143,7 @@ def _basic_client(authorization: str | None) -> dict[str, str]:
     "/v1/auth/token",
     response_model=TokenResponse,
     response_model_exclude_none=True,  # RFC 6749: no refresh_token member when none is issued
-    responses=problem_responses(service.TokenRefused, service.ClientRefused),
+    responses=problem_responses(service.TokenRefused, service.ClientRefused, lockout.SignInLocked),
     openapi_extra=TOKEN_FORM_SCHEMA,
 )
 async def token(
@@ -167,6 +167,11 @@ async def token(
     too), or client credentials in both the header and the form that differ; 400
     `unsupported_grant_type`; 401 `invalid_client` for a client refused, with
     `WWW-Authenticate: Basic`. Answers, refusals too, are `Cache-Control: no-store`.
+
+    After 5 failed password sign-ins in a row (`WANGGE_GRID_SIGN_IN_FAILURES_ALLOWED`) the
+    username is locked: a 429 with `Retry-After`, whatever the password, for a minute, doubled
+    at each failure after it up to 15 minutes (`WANGGE_GRID_SIGN_IN_LOCK_MAX_MINUTES`). A new
+    password set by an admin unlocks it.
     """
     form = await _token_form(request)
     response.headers["Cache-Control"] = "no-store"  # RFC 6749, section 5.1: tokens are not cached
@@ -178,6 +183,10 @@ async def token(
         # The failed exchange rolled back; the family's revocation commits on its own.
         async with session_scope(sessions) as session:
             await service.revoke_family(session, family_id=reused.family_id)
+        raise
+    except service.SignInFailed as failed:  # counted on its own too
+        async with session_scope(sessions) as session:
+            await lockout.record_failure(session, failed.username, utcnow(), request.state.settings)
         raise
 
 

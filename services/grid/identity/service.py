@@ -21,7 +21,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.grid.identity import api_keys, repository
+from services.grid.identity import api_keys, lockout, repository
 from services.grid.identity.context import Identity
 from services.grid.identity.passwords import Passwords
 from services.grid.identity.schemas import (
@@ -69,6 +69,15 @@ class ClientRefused(TokenRefused):
 
     status, type, title = Unauthorized.status, Unauthorized.type, Unauthorized.title
     headers = MappingProxyType({**NO_STORE, "WWW-Authenticate": f'Basic realm="{REALM}"'})
+
+
+class SignInFailed(TokenRefused):
+    """Wrong username or password: the failure is counted against the username (in a
+    transaction of its own, :mod:`~services.grid.identity.lockout`)."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(BAD_LOGIN)
+        self.username = username
 
 
 class RefreshTokenReused(TokenRefused):
@@ -121,11 +130,14 @@ async def password_grant(
     """A username is lower case without spaces (``staff.schemas.USERNAME``): one typed on a phone
     that wrote its first letter in capitals (``Wang.fang``) or added a space after a word it
     completed is the same person's, not a wrong username."""
-    staff = await staff_repository.get_by_username(session, username.strip().lower())
+    username = username.strip().lower()
+    await lockout.check(session, username, utcnow())
+    staff = await staff_repository.get_by_username(session, username)
     stored = staff.password_hash if staff is not None else None
     if not await identity.passwords.verify(stored, password) or staff is None or not staff.active:
-        raise TokenRefused(BAD_LOGIN)
+        raise SignInFailed(username)
     assert stored is not None
+    await lockout.clear(session, username)
     if identity.passwords.needs_rehash(stored):
         staff.password_hash = await identity.passwords.hash(password)
     return await _staff_tokens(session, staff=staff, family_id=uuid.uuid4(), identity=identity)
@@ -222,6 +234,7 @@ async def _store_password(
     staff.updated_at = now
     staff.updated_by = actor_id
     await repository.revoke_all_of_staff(session, staff.id, now)
+    await lockout.clear(session, staff.username)  # a new password unlocks its username
     await session.flush()
 
 

@@ -1,0 +1,80 @@
+"""Failed sign-ins: a username that failed too often in a row is locked for a while.
+
+Guessing passwords over the network is slowed to a few tries a quarter of an hour, and
+China's graded protection (等保 2.0) asks a login for just this: limit failed attempts and
+lock the account for a time. After ``sign_in_failures_allowed`` failures in a row (5) the
+username is locked for a minute, and each failure after it doubles the lock, up to
+``sign_in_lock_max_minutes`` (15). A locked username is refused with a 429 and Retry-After
+before its password is checked (no Argon2 spent on it), even with the right password. A
+failure more than a day after the one before starts the count again, and a sign-in that
+succeeds clears it.
+
+Every username typed is counted, known or not: one that exists is locked like one that does
+not, so the lock tells nobody which usernames exist. An admin who knows the person unlocks
+them by setting a new password.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, case, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.grid.models import SignInFailure
+from services.grid.settings import GridSettings
+from shared.errors import TooManyRequests
+
+FORGOTTEN_AFTER = timedelta(days=1)
+"""A failure this long after the one before starts the count again; rows older are deleted."""
+FIRST_LOCK = timedelta(minutes=1)
+
+
+class SignInLocked(TooManyRequests):
+    type, title = "sign-in-locked", "Too many failed sign-ins"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"this username is locked after too many failed sign-ins: try again in {retry_after} s, "
+            "or ask an admin to set a new password"
+        )
+        self.headers = {"Retry-After": str(retry_after), "Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+async def check(session: AsyncSession, username: str, now: datetime) -> None:
+    """Raise :class:`SignInLocked` while ``username`` is locked."""
+    query = select(SignInFailure.locked_until).where(SignInFailure.username == username)
+    locked_until = await session.scalar(query)
+    if locked_until is not None and locked_until > now:
+        raise SignInLocked(max(1, math.ceil((locked_until - now).total_seconds())))
+
+
+async def record_failure(session: AsyncSession, username: str, now: datetime, settings: GridSettings) -> None:
+    """Count a failed sign-in of ``username`` (in a transaction of its own: the sign-in's rolled
+    back) and lock it once it failed too often."""
+    table = cast(Table, SignInFailure.__table__)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    counted: Any = insert(table).values(username=username, failures=1, last_failed_at=now, locked_until=None)
+    counted = counted.on_conflict_do_update(
+        index_elements=[table.c.username],
+        set_={
+            "failures": case((table.c.last_failed_at < now - FORGOTTEN_AFTER, 1), else_=table.c.failures + 1),
+            "last_failed_at": now,
+        },
+    ).returning(table.c.failures)
+    failures = (await session.execute(counted)).scalar_one()
+    beyond = failures - settings.sign_in_failures_allowed
+    if beyond >= 0:
+        lock = min(FIRST_LOCK * 2 ** min(beyond, 20), timedelta(minutes=settings.sign_in_lock_max_minutes))
+        await session.execute(
+            update(SignInFailure).where(SignInFailure.username == username).values(locked_until=now + lock)
+        )
+    await session.execute(delete(SignInFailure).where(SignInFailure.last_failed_at < now - FORGOTTEN_AFTER))
+
+
+async def clear(session: AsyncSession, username: str) -> None:
+    """A sign-in that succeeded, or a new password: the failures before it are forgotten."""
+    await session.execute(delete(SignInFailure).where(SignInFailure.username == username))
