@@ -379,7 +379,10 @@ async def resolved_case(dispatch: Dispatch) -> int:
 async def test_failed_verification_is_rework_to_the_same_department(dispatch: Dispatch) -> None:
     cid = await resolved_case(dispatch)
     assert (await dispatch.act(cid, "verify", {"passed": False})).status_code == 422
-    again = await dispatch.ok(cid, "verify", {"passed": False, "note": "stall is back"})
+    # a note of spaces (the full-width ones of a Chinese keyboard too) says nothing either
+    blank = await dispatch.act(cid, "verify", {"passed": False, "note": "\u3000 \n"})
+    assert blank.status_code == 422 and "needs a note" in blank.json()["detail"]
+    again = await dispatch.ok(cid, "verify", {"passed": False, "note": " stall is back\n"})
     assert (again["status"], again["rework_count"], again["department_code"]) == (
         "dispatched",
         1,
@@ -387,6 +390,7 @@ async def test_failed_verification_is_rework_to_the_same_department(dispatch: Di
     )
     assert again["resolved_at"] is None
     assert again["timeline"][-1]["action"] == "rework"
+    assert again["timeline"][-1]["note"] == "stall is back"  # without the spaces around it
 
 
 async def test_unsatisfied_feedback_within_the_window_reopens_once(dispatch: Dispatch) -> None:
