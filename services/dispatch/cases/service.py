@@ -105,6 +105,13 @@ def who(actor: Actor) -> tuple[str, str]:
     return actor.id, actor.role.value
 
 
+def closing(case: Case, now: datetime) -> None:
+    """The case closes: a rating it holds was of an earlier closing (one an unsatisfied rating
+    undid; the timeline keeps it), and the figures count none of this one until it is rated."""
+    case.closed_at = now
+    case.rating, case.feedback_comment, case.feedback_at = None, None, None
+
+
 def rework(case: Case, now: datetime, working_time: WorkingTime) -> None:
     if case.department_code is None or case.department_name is None:  # pragma: no cover - dispatched before
         raise Conflict("the case has no department to send the rework to")
@@ -261,7 +268,7 @@ async def verify(
     now = utcnow()
     if body.passed:
         case.status = Status.closed
-        case.closed_at = now
+        closing(case, now)
     else:
         rework(case, now, await calendar.working_time(session))
     touch(case, now)
@@ -328,7 +335,7 @@ async def close(
     before = case.status
     case.status = next_status(Step.close, before)
     now = utcnow()
-    case.closed_at = now
+    closing(case, now)
     touch(case, now)
     await timeline.record(
         session,

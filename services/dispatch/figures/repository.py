@@ -44,7 +44,8 @@ def _by_its_department() -> ColumnElement[bool]:
 def reworked_by_its_department() -> ColumnElement[bool]:
     """The department the case is with had its handling sent back at least once (a failed
     check, an unsatisfied rating): a rework of an earlier department's work is not charged to
-    the next. Asked only of cases reworked at all (``rework_count``), a few in a hundred."""
+    the next. Asked only of cases reworked at all (``rework_count``), a few in a hundred. The
+    figures count it of the cases to close only: a case rejected after a rework is neither."""
     return and_(
         Case.rework_count > 0,
         exists().where(
@@ -92,7 +93,7 @@ async def counts(
             _count_if(Case.status == Status.rejected.value),
             _count_if(closed),
             _count_if(and_(closed, ~resolved_late())),
-            _count_if(reworked_by_its_department()),
+            _count_if(and_(Case.status != Status.rejected.value, reworked_by_its_department())),
             _count_if(overdue(now)),
             _count_if(Case.urge_count > 0),
             func.count(Case.rating),

@@ -283,3 +283,30 @@ async def test_a_department_name_excel_would_run_as_a_formula_is_kept_as_text(
     (row,) = [r for r in rows if r["department_code"] == "enforcement"]
     assert row["department_name"] == "'" + name
     assert (await figures(dispatch, SUPERVISOR))["departments"][0]["department_name"] == name  # JSON as it is
+
+
+async def test_a_reopened_case_is_rated_anew_and_a_rejected_one_counts_no_rework(dispatch: Dispatch) -> None:
+    """An unsatisfied rating reopens the case: it was of the closing the rework undid, and the
+    case closed again counted as unsatisfied until someone rated it again. A case sent back and
+    then rejected counted as reworked, but not among the cases to close: a rework rate over 1."""
+    reopened = await dispatch.new_case()
+    await handle(dispatch, reopened["id"])
+    await dispatch.ok(reopened["id"], "verify", {"passed": True})
+    await dispatch.ok(reopened["id"], "feedback", {"rating": 1, "comment": "摊位又回来了"}, actor=WORKER)
+    await handle(dispatch, reopened["id"])
+    closed_again = await dispatch.ok(reopened["id"], "verify", {"passed": True})
+    assert (closed_again["rating"], closed_again["feedback_comment"]) == (None, None)
+    assert [e["data"].get("rating") for e in closed_again["timeline"] if e["action"] == "feedback"] == [1]
+    unrated = row(await figures(dispatch, SUPERVISOR), "enforcement")
+    assert (unrated["rated"], unrated["unsatisfied"], unrated["reworked"]) == (0, 0, 1)
+    await dispatch.ok(reopened["id"], "feedback", {"rating": 5}, actor=WORKER)  # the new closing's
+
+    rejected = await dispatch.new_case(lat=factories.LAT + 0.01)
+    await handle(dispatch, rejected["id"])
+    await dispatch.ok(rejected["id"], "verify", {"passed": False, "note": "不是这里的问题"})
+    await dispatch.ok(rejected["id"], "reject", {"reason": "void", "note": "误报"})
+
+    enforcement = row(await figures(dispatch, SUPERVISOR), "enforcement")
+    assert (enforcement["rated"], enforcement["satisfied"], enforcement["unsatisfied"]) == (1, 1, 0)
+    assert (enforcement["cases"], enforcement["rejected"], enforcement["to_close"]) == (2, 1, 1)
+    assert (enforcement["reworked"], enforcement["rework_rate"]) == (1, 1.0)  # the reopened one only
