@@ -58,7 +58,8 @@ class CaseRead(ResponseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def overdue(self) -> bool:
-        """The deadline has passed and the case is neither closed nor rejected."""
+        """The deadline has passed and the case is still in a department's hands (dispatched or in
+        progress): a resolved case waits for its check, not for the department."""
         return is_overdue(self.status, self.deadline_at, utcnow())
 
     @computed_field  # type: ignore[prop-decorator]
