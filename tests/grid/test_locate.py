@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from typing import Any
+
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.grid.regions.service import import_feature_collection
+from services.grid.territory import index
 from shared.db import session_scope
 from tests.grid.factories import (
     CELL_A1,
@@ -90,3 +95,33 @@ async def test_an_import_by_another_process_is_picked_up(
     response = await locate(client, 24.015, 118.005)
     assert response.status_code == 200
     assert response.json()["cell"]["code"] == "35020300100103"
+
+
+async def test_grid_answers_other_requests_while_it_rebuilds_its_index(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rebuilding the index after an import took half a second of CPU for 10,000 cells, and
+    every request waited behind it: it is built in a worker thread. Here the build waits until
+    another request was answered, which it never is while the build holds the event loop."""
+    await import_territory(client)
+    build = index.CellIndex
+    started, answered = threading.Event(), threading.Event()
+    waited: list[bool] = []
+
+    def building(*args: Any) -> Any:
+        started.set()
+        waited.append(answered.wait(5))
+        return build(*args)
+
+    monkeypatch.setattr(index, "CellIndex", building)
+
+    async def health_meanwhile() -> httpx.Response:
+        await asyncio.to_thread(started.wait, 5)
+        response = await client.get("/healthz")
+        answered.set()
+        return response
+
+    located, health = await asyncio.gather(locate(client, 24.005, 118.005), health_meanwhile())
+
+    assert (located.status_code, health.status_code) == (200, 200)
+    assert waited == [True]  # the health check was answered while the index was being built
