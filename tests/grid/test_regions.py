@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -290,3 +291,15 @@ async def test_list_filters_and_pages(client: httpx.AsyncClient) -> None:
     assert [r["code"] for r in children["items"]] == [CELL_A1, CELL_A2]
     assert (await client.get("/v1/regions/350203009")).status_code == 404
     assert (await client.get("/v1/regions", params={"parent": "٣٥٠٢٠٣"})).status_code == 422
+
+
+async def test_two_first_imports_at_once_are_both_taken(client: httpx.AsyncClient) -> None:
+    """The first import creates the territory's version row: two at once on a new database
+    both inserted it, and the second was a 500. On SQLite the two never overlap."""
+    first, second = await asyncio.gather(
+        client.post("/v1/regions/import", json=small_territory()),
+        client.post("/v1/regions/import", json=small_territory()),
+    )
+
+    assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
+    assert [answer.json()["version"] for answer in (first, second)] == [1, 1]  # the same file twice

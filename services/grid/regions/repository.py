@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.grid.models import Region, Territory
@@ -61,12 +62,16 @@ async def current_version(session: AsyncSession) -> int:
 
 
 async def lock_territory(session: AsyncSession, *, actor_id: str) -> Territory:
-    """The territory row, locked until the transaction ends: imports run one at a time."""
+    """The territory row, locked until the transaction ends: imports run one at a time. The
+    first import creates it; two first imports at once both insert it if absent (one waits for
+    the other's), where a plain insert made the second a 500."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    first: Any = insert(cast(Table, Territory.__table__)).values(
+        id=TERRITORY_ROW, version=0, updated_at=utcnow(), updated_by=actor_id
+    )
+    await session.execute(first.on_conflict_do_nothing(index_elements=["id"]))
     territory = await session.scalar(select(Territory).where(Territory.id == TERRITORY_ROW).with_for_update())
-    if territory is None:
-        territory = Territory(id=TERRITORY_ROW, version=0, updated_at=utcnow(), updated_by=actor_id)
-        session.add(territory)
-        await session.flush()
+    assert territory is not None
     return territory
 
 
