@@ -80,6 +80,7 @@ class GridClient(PeerClient):
         self.cache_seconds = cache_seconds
         self._routes: dict[Pair, tuple[float, Route | None]] = {}
         self._categories: dict[str, tuple[float, Category | None]] = {}
+        self._department_lists: dict[str, tuple[float, list[DepartmentRef]]] = {}
         self._flights: dict[object, asyncio.Future[Any]] = {}
         self._route_flights: dict[Pair, asyncio.Future[dict[Pair, Route | None]]] = {}
         self._slots = asyncio.Semaphore(max_concurrency)
@@ -166,6 +167,22 @@ class GridClient(PeerClient):
             flight.add_done_callback(lambda _: self._flights.pop(flight_key, None))
         answer: T = await asyncio.shield(flight)
         return answer
+
+    async def departments(self) -> list[DepartmentRef]:
+        """Every department, in code order (grid pages them by 100), cached as the catalog is."""
+
+        async def fetch() -> list[DepartmentRef]:
+            found: list[DepartmentRef] = []
+            cursor: str | None = None
+            while True:
+                params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+                page = (await self.request("GET", "/v1/departments", params=params)).json()
+                found += [DepartmentRef.model_validate(item) for item in page["items"]]
+                cursor = page.get("next_cursor")
+                if not cursor:
+                    return found
+
+        return await self._cached(self._department_lists, "all", fetch)
 
     async def department(self, code: str) -> Department | None:
         """A department, or None when grid does not know it (not cached: dispatchers pick rarely)."""

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from services.dispatch.access import GUARDED
-from services.dispatch.deps import CurrentActor, SessionDep, SettingsDep
+from services.dispatch.deps import CurrentActor, GridDep, SessionDep, SettingsDep
 from services.dispatch.figures import export, service
 from services.dispatch.figures.schemas import FiguresRead
 from shared.errors import Forbidden, Unauthorized, Unprocessable, problem_responses
@@ -27,6 +27,7 @@ router = APIRouter(prefix="/v1/figures", tags=["figures"], dependencies=GUARDED)
 )
 async def read_figures(
     session: SessionDep,
+    grid: GridDep,
     settings: SettingsDep,
     actor: CurrentActor,
     since: Annotated[Day | None, Query(description="the first day (default: the month's first)")] = None,
@@ -41,7 +42,9 @@ async def read_figures(
     """考核: the cases registered from `since` to the day before `until` (office days; at most
     366), as they stand now, by the department each is with: how many were closed, closed on
     time (every handling resolved before its deadline), reworked, are overdue, and how their
-    reporters rated them, with the rates a subdistrict is judged by.
+    reporters rated them, with the rates a subdistrict is judged by. Every department is
+    named, one with no case with zeros (and no rates); the cases with no department (triage,
+    rejected from it) come last.
 
     The office, supervisors and admins see every department; a handler their own; a grid
     worker, assistant or leader the cases of their own cells or community.
@@ -49,7 +52,13 @@ async def read_figures(
     `format=csv` answers the same figures as a CSV file to open in Excel (UTF-8 with its
     byte-order mark), a row a department and the total last."""
     figures = await service.figures(
-        session, actor=actor, since=since, until=until, department=department, timezone=settings.timezone
+        session,
+        grid,
+        actor=actor,
+        since=since,
+        until=until,
+        department=department,
+        timezone=settings.timezone,
     )
     if format == "csv":
         return Response(

@@ -11,18 +11,22 @@ however young.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import access
+from services.dispatch.clients.grid import GridClient
 from services.dispatch.figures import repository
 from services.dispatch.figures.repository import Counts
 from services.dispatch.figures.schemas import DepartmentFigures, Figures, FiguresRead
-from shared.actors import Actor
+from shared.actors import Actor, Role
 from shared.db import utcnow
-from shared.errors import Unprocessable
+from shared.errors import Unprocessable, WanggeError
+
+log = logging.getLogger("wangge.dispatch.figures")
 
 MAX_PERIOD_DAYS = 366
 
@@ -57,6 +61,28 @@ def _figures(counts: list[Counts]) -> Figures:
     )
 
 
+async def _with_every_department(
+    counts: list[Counts], grid: GridClient, *, actor: Actor, department: str | None
+) -> list[Counts]:
+    """The departments with cases, and every other the actor's figures cover with none (an
+    assessment table names each department, a zero too), in code order, the cases with no
+    department last. Without grid (out of reach) only those with cases: the figures still
+    answer, from dispatch's own data."""
+    try:
+        known = await grid.departments()
+    except WanggeError as error:
+        log.warning("figures without the departments that had no case: %s", error)
+        known = []
+    wanted = department or (actor.department if actor.role is Role.handler else None)
+    found = {c.department_code for c in counts}
+    empty = [
+        Counts(d.code, d.name_zh, *([0] * 11))
+        for d in known
+        if d.code not in found and (wanted is None or d.code == wanted)
+    ]
+    return sorted([*counts, *empty], key=lambda c: (c.department_code is None, c.department_code or ""))
+
+
 def period(since: date | None, until: date | None, zone: ZoneInfo, now: datetime) -> tuple[date, date]:
     """The period asked, by default the month so far (in the office's time zone); 422 when it
     ends before it starts or is longer than :data:`MAX_PERIOD_DAYS`. (Days outside 1970 to
@@ -79,6 +105,7 @@ def period(since: date | None, until: date | None, zone: ZoneInfo, now: datetime
 
 async def figures(
     session: AsyncSession,
+    grid: GridClient,
     *,
     actor: Actor,
     since: date | None,
@@ -96,6 +123,7 @@ async def figures(
         department=department,
         now=now,
     )
+    counts = await _with_every_department(counts, grid, actor=actor, department=department)
     return FiguresRead(
         since=first,
         until=after,

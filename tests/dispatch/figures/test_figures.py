@@ -112,6 +112,10 @@ async def test_the_rates_by_department_and_in_all(dispatch: Dispatch) -> None:
     )
     assert works["mean_rating"] is None and works["satisfaction_rate"] is None
 
+    assert [d["department_code"] for d in body["departments"]] == ["enforcement", "market", "works", None]
+    market = row(body, "market")  # no case: named, with zeros and no rates
+    assert (market["department_name"], market["cases"], market["closure_rate"]) == ("工商所", 0, None)
+
     nobody = row(body, None)
     assert (nobody["cases"], nobody["rejected"], nobody["to_close"], nobody["closure_rate"]) == (
         1,
@@ -188,7 +192,12 @@ async def test_the_period_is_office_days_and_bounded(dispatch: Dispatch) -> None
         since=(today + timedelta(days=1)).isoformat(),
         until=(today + timedelta(days=2)).isoformat(),
     )
-    assert later["total"]["cases"] == 0 and later["departments"] == []
+    assert later["total"]["cases"] == 0
+    assert [(d["department_code"], d["cases"]) for d in later["departments"]] == [
+        ("enforcement", 0),  # every department named, with nothing yet
+        ("market", 0),
+        ("works", 0),
+    ]
     assert later["total"]["closure_rate"] is None
 
     for params, reason in (
@@ -310,3 +319,20 @@ async def test_a_reopened_case_is_rated_anew_and_a_rejected_one_counts_no_rework
     assert (enforcement["rated"], enforcement["satisfied"], enforcement["unsatisfied"]) == (1, 1, 0)
     assert (enforcement["cases"], enforcement["rejected"], enforcement["to_close"]) == (2, 1, 1)
     assert (enforcement["reworked"], enforcement["rework_rate"]) == (1, 1.0)  # the reopened one only
+
+
+async def test_a_handler_sees_their_own_department_named_and_grid_down_loses_only_the_zeros(
+    dispatch: Dispatch,
+) -> None:
+    """The departments with no case come from grid: while it is out of reach the figures still
+    answer, from dispatch's own cases."""
+    await five_cases(dispatch)
+    dispatch.grid.down = True
+    without_grid = await figures(dispatch, SUPERVISOR)
+    assert [d["department_code"] for d in without_grid["departments"]] == ["enforcement", "works", None]
+
+    dispatch.grid.down = False  # a failure is not kept: asked again
+    handler = await figures(dispatch, HANDLER)
+    assert [d["department_code"] for d in handler["departments"]] == ["enforcement"]
+    market = await figures(dispatch, SUPERVISOR, department="market")
+    assert [(d["department_code"], d["cases"]) for d in market["departments"]] == [("market", 0)]
