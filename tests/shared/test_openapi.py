@@ -89,9 +89,10 @@ def test_no_operation_documents_a_header_openapi_ignores(schema: dict[str, Any])
 
 
 def test_the_token_endpoint_documents_rfc_6749s_statuses() -> None:
-    """400 for a refused request or grant, 401 for a refused client; no 422 (it answers none)."""
+    """400 for a refused request or grant, 401 for a refused client, 429 for a username locked
+    after failed sign-ins; no 422 (it answers none)."""
     operation = dict(operations(grid_app().openapi()))[TOKEN]
-    assert sorted(operation["responses"]) == ["200", "400", "401", "413"]
+    assert sorted(operation["responses"]) == ["200", "400", "401", "413", "429"]
 
 
 COMMANDS = (
