@@ -172,15 +172,7 @@ class GridClient(PeerClient):
         """Every department, in code order (grid pages them by 100), cached as the catalog is."""
 
         async def fetch() -> list[DepartmentRef]:
-            found: list[DepartmentRef] = []
-            cursor: str | None = None
-            while True:
-                params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
-                page = (await self.request("GET", "/v1/departments", params=params)).json()
-                found += [DepartmentRef.model_validate(item) for item in page["items"]]
-                cursor = page.get("next_cursor")
-                if not cursor:
-                    return found
+            return [DepartmentRef.model_validate(item) for item in await self.all_items("/v1/departments")]
 
         return await self._cached(self._department_lists, "all", fetch)
 

@@ -50,12 +50,4 @@ class GridClient(PeerClient):
 
     async def catalog(self) -> list[Category]:
         """Every category of the catalog, in code order (grid pages it by 100)."""
-        categories: list[Category] = []
-        cursor: str | None = None
-        while True:
-            params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
-            page = (await self.request("GET", "/v1/catalog", params=params)).json()
-            categories += [Category.model_validate(item) for item in page["items"]]
-            cursor = page.get("next_cursor")
-            if not cursor:
-                return categories
+        return [Category.model_validate(item) for item in await self.all_items("/v1/catalog")]
