@@ -37,6 +37,7 @@ from sqlalchemy import (
     func,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
@@ -167,6 +168,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 # SQLite only auto-increments an INTEGER PRIMARY KEY.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def insert_of(dialect: str) -> Any:
+    """The dialect's ``insert``, with ``on_conflict_do_nothing`` and ``on_conflict_do_update``
+    (PostgreSQL's and SQLite's take the same arguments)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def is_sqlite(url: str) -> bool:

@@ -26,12 +26,12 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.cases.lifecycle import FINISHED
 from services.dispatch.models import Case, CaseEvent, CaseNumberCounter, CaseReport, OutboxMessage, seen_day
-from shared.db import RowUpdate, UTCDateTime, one_of, padded, power_of_two_chunks
+from shared.db import RowUpdate, UTCDateTime, insert_of, one_of, padded, power_of_two_chunks
 from shared.outbox import mark_enqueued
 
 
@@ -237,8 +237,7 @@ async def draw_case_numbers(session: AsyncSession, stamp: str, count: int) -> li
     """Draw ``count`` consecutive numbers of day ``stamp`` with one atomic upsert."""
     if count <= 0:
         return []
-    dialect = session.get_bind().dialect.name
-    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    upsert = insert_of(session.get_bind().dialect.name)
     statement = (
         upsert(CaseNumberCounter)
         .values(day=stamp, last=count)

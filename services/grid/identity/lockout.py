@@ -21,11 +21,11 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, case, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.grid.models import SignInFailure
 from services.grid.settings import GridSettings
+from shared.db import insert_of
 from shared.errors import TooManyRequests
 
 FORGOTTEN_AFTER = timedelta(days=1)
@@ -56,7 +56,7 @@ async def record_failure(session: AsyncSession, username: str, now: datetime, se
     """Count a failed sign-in of ``username`` (in a transaction of its own: the sign-in's rolled
     back) and lock it once it failed too often."""
     table = cast(Table, SignInFailure.__table__)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = insert_of(session.get_bind().dialect.name)
     counted: Any = insert(table).values(username=username, failures=1, last_failed_at=now, locked_until=None)
     counted = counted.on_conflict_do_update(
         index_elements=[table.c.username],

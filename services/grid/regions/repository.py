@@ -6,12 +6,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.grid.models import Region, Territory
 from services.grid.regions.codes import Level
-from shared.db import utcnow
+from shared.db import insert_of, utcnow
 
 TERRITORY_ROW = 1
 
@@ -65,7 +64,7 @@ async def lock_territory(session: AsyncSession, *, actor_id: str) -> Territory:
     """The territory row, locked until the transaction ends: imports run one at a time. The
     first import creates it; two first imports at once both insert it if absent (one waits for
     the other's), where a plain insert made the second a 500."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = insert_of(session.get_bind().dialect.name)
     first: Any = insert(cast(Table, Territory.__table__)).values(
         id=TERRITORY_ROW, version=0, updated_at=utcnow(), updated_by=actor_id
     )

@@ -14,11 +14,10 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import Report, ReportEvent
-from shared.db import RowUpdate, one_of, power_of_two_chunks
+from shared.db import RowUpdate, insert_of, one_of, power_of_two_chunks
 
 _reports = cast(Table, Report.__table__)
 _events = cast(Table, ReportEvent.__table__)
@@ -54,7 +53,7 @@ async def reporters_of(session: AsyncSession, report_ids: Collection[uuid.UUID])
 
 
 def _insert_events(dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_of(dialect)
     return (
         insert(_events)
         .on_conflict_do_nothing(index_elements=[_events.c.report_id, _events.c.event_id])

@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Row, RowMapping, Table, delete, func, literal_column, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import Photo
+from shared.db import insert_of
 
 DESCRIBED = (Photo.id, Photo.uploader_id, Photo.width, Photo.height, Photo.size, Photo.created_at)
 """A photo without its bytes."""
@@ -35,8 +35,7 @@ async def added_since(
 async def add_if_absent(session: AsyncSession, row: dict[str, Any]) -> bool:
     """Insert the photo unless its uploader sent the same bytes already (two uploads at once of
     one picture: one inserts, the other waits for it and inserts nothing); whether this one did."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_of(session.get_bind().dialect.name)
     statement: Any = (
         insert(cast(Table, Photo.__table__))
         .values(row)

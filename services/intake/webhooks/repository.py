@@ -7,11 +7,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, func, literal_column, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import Webhook, WebhookMessage
-from shared.db import one_of
+from shared.db import insert_of, one_of
 
 
 async def get(session: AsyncSession, owner_id: str, *, for_update: bool = False) -> Webhook | None:
@@ -37,8 +36,7 @@ async def page(session: AsyncSession, *, after: str | None, limit: int) -> Seque
 async def add_if_absent(session: AsyncSession, row: dict[str, Any]) -> bool:
     """Insert the webhook unless its owner has one (two first PUTs at once: one inserts, the
     other waits for it and inserts nothing); whether this one did."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_of(session.get_bind().dialect.name)
     statement: Any = (
         insert(cast(Table, Webhook.__table__))
         .values(row)
