@@ -99,11 +99,16 @@ class Api:
 
     async def try_login(self, username: str) -> str | None:
         """As ``login``, or None for an account whose password is not the demo's (grid's 400
-        ``invalid_grant``; any other refusal is raised)."""
+        ``invalid_grant``; any other refusal is raised, a locked account's naming it)."""
         form = {"grant_type": "password", "username": username, "password": self.password}
         response = await self.grid.post("/v1/auth/token", data=form)
         if response.status_code == 400 and response.json().get("error") == "invalid_grant":
             return None
+        if response.status_code == 429:  # five wrong passwords in a row: grid's sign-in lock
+            raise RuntimeError(
+                f"{username} is locked after too many failed sign-ins: try again in "
+                f"{response.headers.get('Retry-After', '60')} s, or have an admin set a new password"
+            )
         return str(self.ok(response)["access_token"])
 
     @staticmethod
@@ -236,12 +241,16 @@ def plan_day(world: World, count: int, rng: random.Random) -> list[PlannedReport
 
 
 async def bounded(tasks: Iterable[Any], limit: int = CONCURRENCY) -> list[Any]:
-    """Run the coroutines, ``limit`` at a time; the first to fail stops the others."""
+    """Run the coroutines, ``limit`` at a time; the first to fail stops the others (and closes
+    those still waiting for their turn, which would warn that they were never awaited)."""
     gate = asyncio.Semaphore(limit)
 
     async def run(task: Any) -> Any:
-        async with gate:
-            return await task
+        try:
+            async with gate:
+                return await task
+        finally:
+            task.close()  # no-op for one that ran; one cancelled before its turn never starts
 
     runs = [asyncio.ensure_future(run(task)) for task in tasks]
     try:
