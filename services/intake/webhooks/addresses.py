@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 from urllib.parse import urlsplit
 
 NOT_PUBLIC = "its address is not a public one (loopback, private network, link-local…)"
@@ -28,13 +29,18 @@ async def resolves_to_public(url: str) -> bool:
 
 def names_a_private_address(url: str) -> bool:
     """Whether ``url``'s host is, as written, an address that is not public (``10.0.0.5``,
-    ``[::1]``) or ``localhost``: known without a look-up, so refused when the webhook is set."""
+    ``[::1]``, or an IPv4 address in a form the resolver reads too: ``127.1``, ``2130706433``,
+    ``0x7f.1``) or ``localhost``: known without a look-up, so refused when the webhook is set."""
     host = (urlsplit(url).hostname or "").rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):  # RFC 6761: always loopback
         return True
     try:
         return not is_public(ipaddress.ip_address(host.split("%", 1)[0]))
     except ValueError:
+        pass
+    try:  # inet_aton's forms: getaddrinfo, and so the delivery, reads 127.1 as 127.0.0.1
+        return not is_public(ipaddress.IPv4Address(socket.inet_aton(host)))
+    except (OSError, ValueError):
         return False  # a name: looked up at each delivery
 
 

@@ -76,7 +76,7 @@ async def set_webhook(
     whether it was created. ``private_addresses``: whether a webhook may reach one."""
     if not private_addresses and names_a_private_address(body.url):
         raise Unprocessable(
-            f"the webhook's {NOT_PUBLIC}: intake posts only to public addresses unless the office "
+            f"{body.url}: {NOT_PUBLIC}; intake posts only to public addresses unless the office "
             "sets WANGGE_INTAKE_WEBHOOK_PRIVATE_ADDRESSES=true (a bot on its own network)"
         )
     now = utcnow()
