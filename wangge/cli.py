@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.engine import make_url
 
 from bench.cli import add_parser as add_bench_parser
@@ -50,7 +51,7 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     try:
         operations.check_configuration(args.service)
     except SecretMissing as exc:
-        console.print(f"[red]{args.service} cannot start:[/] {exc}", soft_wrap=True)
+        console.print(f"[red]{args.service} cannot start:[/] {escape(str(exc))}", soft_wrap=True)
         return 1
     app_module = f"services.{args.service}.app"
     importlib.import_module(app_module)
@@ -98,15 +99,16 @@ def cmd_import_grids(args: argparse.Namespace, console: Console) -> int:
     try:
         data = json.loads(Path(args.file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        console.print(f"[red]cannot read {args.file}:[/] {exc}")
+        console.print(f"[red]cannot read {escape(args.file)}:[/] {escape(str(exc))}")
         return 2
     migrate_grid()
     try:
         summary = operations.import_grids(data)
     except WanggeError as exc:
-        console.print(f"[red]import refused:[/] {exc.detail}")
+        console.print(f"[red]import refused:[/] {escape(exc.detail)}")
         for error in exc.extra.get("errors", []):
-            console.print(f"  • {error.get('code', '?')}: {error.get('problem', error)}")
+            code, problem = error.get("code", "?"), error.get("problem", error)
+            console.print(f"  • {escape(str(code))}: {escape(str(problem))}")
         return 1
     console.print(f"[green]✓[/] imported: {summary}")
     return 0
@@ -118,13 +120,13 @@ def cmd_import_catalog(args: argparse.Namespace, console: Console) -> int:
         try:
             files.append((file, json.loads(Path(file).read_text(encoding="utf-8"))))
         except (OSError, ValueError) as exc:
-            console.print(f"[red]cannot read {file}:[/] {exc}", soft_wrap=True)
+            console.print(f"[red]cannot read {escape(file)}:[/] {escape(str(exc))}", soft_wrap=True)
             return 2
     migrate_grid()
     try:
         outcome = operations.import_catalog(files)
     except (WanggeError, ValueError) as exc:
-        console.print(f"[red]import refused, nothing stored:[/] {_reason(exc)}", soft_wrap=True)
+        console.print(f"[red]import refused, nothing stored:[/] {escape(_reason(exc))}", soft_wrap=True)
         return 1
     made = Counter(kind for kind, _ in outcome.created)
     console.print(f"[green]✓[/] created {made['department']} departments and {made['category']} categories")
@@ -187,7 +189,7 @@ def cmd_user_add(args: argparse.Namespace, console: Console) -> int:
             password=password,
         )
     except (WanggeError, ValueError) as exc:
-        console.print(f"[red]not added:[/] {_reason(exc)}")
+        console.print(f"[red]not added:[/] {escape(_reason(exc))}")
         return 1
     login = "can sign in" if password else "cannot sign in until a password is set"
     console.print(f"[green]✓[/] {staff.username} ({staff.role}) added; {login}")
@@ -201,10 +203,11 @@ def cmd_key_create(args: argparse.Namespace, console: Console) -> int:
             name=args.name, channel=args.channel, scopes=args.scope, expires_days=args.expires_days
         )
     except (WanggeError, ValueError) as exc:
-        console.print(f"[red]no key made:[/] {_reason(exc)}")
+        console.print(f"[red]no key made:[/] {escape(_reason(exc))}")
         return 1
     console.print(
-        f"[green]✓[/] key {key.id} for {key.name} (channel {key.channel}, scopes {', '.join(key.scopes)})"
+        f"[green]✓[/] key {key.id} for {escape(key.name)} "
+        f"(channel {key.channel}, scopes {', '.join(key.scopes)})"
     )
     console.print("The key, shown this once only (grid keeps just a hash of it):")
     print(secret)
@@ -240,7 +243,7 @@ def cmd_key_revoke(args: argparse.Namespace, console: Console) -> int:
     try:
         operations.revoke_key(args.key_id)
     except WanggeError as exc:
-        console.print(f"[red]not revoked:[/] {exc.detail}")
+        console.print(f"[red]not revoked:[/] {escape(exc.detail)}")
         return 1
     console.print(f"[green]✓[/] {args.key_id} revoked; tokens already issued for it expire within 15 minutes")
     return 0

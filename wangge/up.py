@@ -9,6 +9,7 @@ import signal
 import threading
 
 from rich.console import Console
+from rich.markup import escape
 
 from shared.settings import ServiceSettings, default_data_dir
 from wangge import operations
@@ -37,7 +38,7 @@ def run(console: Console, *, seed: bool) -> int:
     try:
         check_ports(services)
     except PortTaken as exc:
-        console.print(f"[red]cannot start:[/] {exc}")
+        console.print(f"[red]cannot start:[/] {escape(str(exc))}")
         return 1
     operations.migrate()
     if seed and operations.seed_demo():

@@ -14,6 +14,7 @@ import random
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from wangge.demo.day import Day
@@ -31,10 +32,10 @@ async def run_demo(config: DemoConfig, console: Console) -> int:
             world = await load_world(api, config.admin)
             plan = plan_day(world, config.reports, rng)
         except httpx.HTTPError as exc:
-            console.print(f"[red]cannot reach wangge ({exc}); is `wangge up` running?[/]")
+            console.print(f"[red]cannot reach wangge ({escape(str(exc))}); is `wangge up` running?[/]")
             return 1
         except RuntimeError as exc:  # grid answered, but not as the demo needs: say what it said
-            console.print(f"[red]cannot run the demo:[/] {exc}", soft_wrap=True)
+            console.print(f"[red]cannot run the demo:[/] {escape(str(exc))}", soft_wrap=True)
             return 1
         day = Day(api, world, rng)
         columns = (
@@ -52,10 +53,12 @@ async def run_demo(config: DemoConfig, console: Console) -> int:
                 await day.rate(plan, progress)
             console.print(await summary(api, plan, world, day.case_ids))
         except httpx.HTTPError as exc:
-            console.print(f"[red]the demo lost wangge mid-day ({exc}); is `wangge up` still running?[/]")
+            console.print(
+                f"[red]the demo lost wangge mid-day ({escape(str(exc))}); is `wangge up` still running?[/]"
+            )
             return 1
         except RuntimeError as exc:  # a service answered, but not as the day needs: say what it said
-            console.print(f"[red]the demo stopped mid-day:[/] {exc}", soft_wrap=True)
+            console.print(f"[red]the demo stopped mid-day:[/] {escape(str(exc))}", soft_wrap=True)
             return 1
         return 0
     finally:
