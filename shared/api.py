@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
@@ -213,18 +214,39 @@ _QUERY_NAMES = "wangge_query_names"
 async def no_unknown_query(request: Request) -> None:
     """A query parameter the route does not take is a 422, as an unknown body field is: a
     ``?sort=`` or ``?updated_since=`` that was silently ignored had a client believe its list
-    sorted or filtered. (Every route of every service takes it; a request with no query string
-    pays one check.)"""
+    sorted or filtered. So is one given twice that takes one value (``since=…&since=…`` took
+    the last and said nothing). (Every route of every service takes it; a request with no
+    query string pays one check.)"""
     if not request.query_params:
         return
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    names: frozenset[str] | None = getattr(route, _QUERY_NAMES, None)
-    if names is None:
-        names = frozenset(_query_names(route.dependant))
-        setattr(route, _QUERY_NAMES, names)
+    taken: tuple[frozenset[str], frozenset[str]] | None = getattr(route, _QUERY_NAMES, None)
+    if taken is None:
+        names = _query_names(route.dependant)
+        taken = frozenset(names), frozenset(name for name, repeats in names.items() if repeats)
+        setattr(route, _QUERY_NAMES, taken)
+    names, repeatable = taken
     unknown = [name for name in dict.fromkeys(request.query_params) if name not in names]
+    given = [name for name, _ in request.query_params.multi_items()]
+    twice = [
+        name
+        for name in dict.fromkeys(given)
+        if name in names and name not in repeatable and given.count(name) > 1
+    ]
+    if twice:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "too_long",
+                    "loc": ("query", name),
+                    "msg": "this query parameter takes one value: give it once",
+                    "input": request.query_params.getlist(name),
+                }
+                for name in twice
+            ]
+        )
     if unknown:
         raise RequestValidationError(
             [
@@ -240,12 +262,20 @@ async def no_unknown_query(request: Request) -> None:
         )
 
 
-def _query_names(dependant: Dependant) -> set[str]:
-    """The query parameters a route takes: its own and its dependencies'."""
-    names = {param.alias for param in dependant.query_params}
+def _query_names(dependant: Dependant) -> dict[str, bool]:
+    """The query parameters a route takes, its own and its dependencies', each with whether it
+    takes several values (``status=…&status=…``)."""
+    names = {param.alias: _several(param.field_info.annotation) for param in dependant.query_params}
     for sub in dependant.dependencies:
         names |= _query_names(sub)
     return names
+
+
+def _several(annotation: Any) -> bool:
+    """Whether a parameter of this type takes several values: a list, also in ``X | None``."""
+    if get_origin(annotation) in (Union, UnionType):
+        return any(_several(member) for member in get_args(annotation))
+    return get_origin(annotation) in (list, tuple, set, frozenset)
 
 
 def create_service_app(

@@ -107,6 +107,21 @@ async def test_a_query_parameter_the_route_does_not_take_is_422_naming_it() -> N
     assert probe.json()["errors"][0]["msg"] == "this route takes no such query parameter"
 
 
+async def test_a_query_parameter_given_twice_that_takes_one_value_is_422() -> None:
+    """``since=…&since=…`` took the last and said nothing; a parameter that takes several
+    (``status=triage&status=dispatched``) still does."""
+    async with client() as dispatch:
+        twice = await dispatch.get("/v1/cases", params=[("limit", "5"), ("limit", "50")])
+        several = await dispatch.get("/v1/cases", params=[("status", "triage"), ("status", "dispatched")])
+    assert twice.status_code == 422, twice.text
+    (error,) = twice.json()["errors"]
+    assert (error["loc"], error["msg"]) == (
+        ["query", "limit"],
+        "this query parameter takes one value: give it once",
+    )
+    assert several.status_code == 401  # taken: the token is what it lacks
+
+
 async def test_an_unexpected_error_is_answered_500_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     """Starlette answered it and raised it again, and uvicorn logged the traceback a second time;
     the test transport raises what the app raises, as the server would see it."""
