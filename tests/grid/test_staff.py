@@ -59,6 +59,15 @@ async def test_create_get_and_list_staff(client: httpx.AsyncClient) -> None:
     assert (await client.get("/v1/staff/nobody")).status_code == 404
 
 
+async def test_a_username_written_with_capitals_is_taken_in_lower_case(client: httpx.AsyncClient) -> None:
+    """Signing in takes a username in any case: creating one as Zhao.Ling was a 422 naming a
+    character pattern, not the case."""
+    created = await create_staff(client, "Zhao.Ling", "dispatcher")
+    assert created.status_code == 201, created.text
+    assert created.json()["username"] == "zhao.ling"
+    assert (await create_staff(client, "ZHAO.LING", "dispatcher")).status_code == 409  # the same person
+
+
 async def test_a_handler_needs_a_department_and_only_handlers_have_one(client: httpx.AsyncClient) -> None:
     await create_department(client)
     missing = await create_staff(client, "lu.qiang", "handler")

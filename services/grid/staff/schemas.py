@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 from services.grid.regions.codes import CODE_PATTERN
 from services.grid.staff.rules import StaffRole, department_problem
@@ -35,8 +43,17 @@ class StaffRead(ResponseModel):
 StaffPage = Page[StaffRead]
 
 
+def _lower_case(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 class StaffCreate(RequestModel):
-    username: str = Field(max_length=64, pattern=USERNAME, examples=["wang.fang"])
+    username: Annotated[str, BeforeValidator(_lower_case)] = Field(
+        max_length=64,
+        pattern=USERNAME,
+        examples=["wang.fang"],
+        description="lower case (Zhao.Ling is taken as zhao.ling: signing in takes any case)",
+    )
     name: str = Field(min_length=1, max_length=64, examples=["王芳"])
     role: StaffRole = Field(examples=[StaffRole.grid_worker])
     department_code: str | None = Field(
