@@ -224,8 +224,8 @@ async def no_unknown_query(request: Request) -> None:
         return
     taken: tuple[frozenset[str], frozenset[str]] | None = getattr(route, _QUERY_NAMES, None)
     if taken is None:
-        names = _query_names(route.dependant)
-        taken = frozenset(names), frozenset(name for name, repeats in names.items() if repeats)
+        several = _query_names(route.dependant)
+        taken = frozenset(several), frozenset(name for name, repeats in several.items() if repeats)
         setattr(route, _QUERY_NAMES, taken)
     names, repeatable = taken
     unknown = [name for name in dict.fromkeys(request.query_params) if name not in names]
