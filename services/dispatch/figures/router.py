@@ -11,7 +11,7 @@ from services.dispatch.access import GUARDED
 from services.dispatch.deps import CurrentActor, GridDep, SessionDep, SettingsDep
 from services.dispatch.figures import export, service
 from services.dispatch.figures.schemas import FiguresRead
-from shared.errors import Forbidden, Unauthorized, Unprocessable, problem_responses
+from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
 from shared.schemas import DEPARTMENT_CODE, Day
 
 router = APIRouter(prefix="/v1/figures", tags=["figures"], dependencies=GUARDED)
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1/figures", tags=["figures"], dependencies=GUARDED)
     response_model=FiguresRead,
     responses={
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
-        **problem_responses(Unauthorized, Forbidden, Unprocessable),
+        **problem_responses(Unauthorized, Forbidden, NotFound, Unprocessable),
     },
 )
 async def read_figures(
@@ -44,7 +44,7 @@ async def read_figures(
     time (every handling resolved before its deadline), reworked, are overdue, and how their
     reporters rated them, with the rates a subdistrict is judged by. Every department is
     named, one with no case with zeros (and no rates); the cases with no department (triage,
-    rejected from it) come last.
+    rejected from it) come last. A `department` grid does not know, with no case, is a 404.
 
     The office, supervisors and admins see every department; a handler their own; a grid
     worker, assistant or leader the cases of their own cells or community.

@@ -24,7 +24,7 @@ from services.dispatch.figures.repository import Counts
 from services.dispatch.figures.schemas import DepartmentFigures, Figures, FiguresRead
 from shared.actors import Actor, Role
 from shared.db import utcnow
-from shared.errors import Unprocessable, WanggeError
+from shared.errors import NotFound, Unprocessable, WanggeError
 
 log = logging.getLogger("wangge.dispatch.figures")
 
@@ -72,12 +72,15 @@ async def _with_every_department(
         known = await grid.departments()
     except WanggeError as error:
         log.warning("figures without the departments that had no case: %s", error)
-        known = []
-    wanted = department or (actor.department if actor.role is Role.handler else None)
+        known = None
     found = {c.department_code for c in counts}
+    unknown = known is not None and department not in {d.code for d in known}
+    if department is not None and department not in found and unknown:  # a typo read as "no cases"
+        raise NotFound(f"no department {department}")
+    wanted = department or (actor.department if actor.role is Role.handler else None)
     empty = [
         Counts(d.code, d.name_zh, *([0] * 11))
-        for d in known
+        for d in known or []
         if d.code not in found and (wanted is None or d.code == wanted)
     ]
     return sorted([*counts, *empty], key=lambda c: (c.department_code is None, c.department_code or ""))

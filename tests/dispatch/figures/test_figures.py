@@ -336,3 +336,5 @@ async def test_a_handler_sees_their_own_department_named_and_grid_down_loses_onl
     assert [d["department_code"] for d in handler["departments"]] == ["enforcement"]
     market = await figures(dispatch, SUPERVISOR, department="market")
     assert [(d["department_code"], d["cases"]) for d in market["departments"]] == [("market", 0)]
+    typo = await dispatch.client.get("/v1/figures", params={"department": "markte"}, headers=SUPERVISOR)
+    assert (typo.status_code, typo.json()["detail"]) == (404, "no department markte")  # not "no cases"
