@@ -238,7 +238,7 @@ def _codes(given: str | None) -> list[str]:
 discovery_router = APIRouter(tags=["open311"])
 """Open311's service discovery: public, as a client reads it before it has a key."""
 
-CHANGESET = "2026-12-06T10:00:00Z"
+CHANGESET = "2026-12-06T09:30:00Z"
 """When the endpoint last changed in a way a client would care for (the api_key taken)."""
 
 
@@ -250,7 +250,8 @@ async def discovery(request: Request) -> dict[str, Any]:
     return {
         "changeset": CHANGESET,
         "contact": "the office's administrators issue integration keys (wangge key create)",
-        "key_service": "an admin of the office: wangge key create --scope reports:create reports:read",
+        "key_service": "an admin of the office: wangge key create --name <the client> --channel open311 "
+        "--scope reports:create reports:read (or POST /v1/keys on grid); send it as api_key",
         "endpoints": [
             {
                 "specification": "http://wiki.open311.org/GeoReport_v2",

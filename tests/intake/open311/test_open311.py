@@ -11,6 +11,7 @@ from services.intake.models import Report
 from shared.actors import Actor, Role
 from shared.db import session_scope
 from tests.support.tokens import bearer
+from wangge.cli import build_parser
 
 from ..conftest import DISPATCH, Intake, StartIntake
 from ..factories import status_changed
@@ -432,6 +433,12 @@ async def test_a_client_discovers_the_endpoint_before_it_has_a_key(intake: Intak
         endpoint["url"].removeprefix("http://intake") + "/services.json", headers=BOT
     )
     assert services.status_code == 200
+    # the command it names for a key is one wangge takes (it lacked the required --name, --channel)
+    command = answer.json()["key_service"].split(": ", 1)[1].split(" (", 1)[0]
+    filled = command.replace("<the client>", "12345热线").split()
+    assert filled[0] == "wangge"
+    parsed = build_parser().parse_args(filled[1:])
+    assert (parsed.channel, parsed.scope) == ("open311", ["reports:create", "reports:read"])
 
 
 KEY = "k1.s3cr3t-of-the-hotline"
