@@ -19,6 +19,7 @@ from rich.markup import escape
 from sqlalchemy.engine import make_url
 
 from bench.cli import add_parser as add_bench_parser
+from shared.db import utcnow
 from shared.errors import WanggeError
 from shared.secrets import SecretMissing
 from wangge import operations
@@ -223,17 +224,21 @@ def cmd_key_list(args: argparse.Namespace, console: Console) -> int:
     keys = operations.list_keys()
     channel = max([len("channel"), *(len(key.channel) for key in keys)])
     scopes = max([len("scopes"), *(len(",".join(key.scopes)) for key in keys)])
-    row = f"{{:<19}}  {{:<7}}  {{:<{channel}}}  {{:<{scopes}}}  {{:<16}}  {{}}"
+    row = f"{{:<19}}  {{:<7}}  {{:<{channel}}}  {{:<{scopes}}}  {{:<16}}  {{:<16}}  {{}}"
     if not keys:
         console_for(stderr=True).print("no API keys")
     else:
         console.print(
-            row.format("key id", "state", "channel", "scopes", "last used (UTC)", "name"), soft_wrap=True
+            row.format("key id", "state", "channel", "scopes", "last used (UTC)", "expires (UTC)", "name"),
+            soft_wrap=True,
         )
+    now = utcnow()
     for key in keys:
-        state = "revoked" if key.revoked_at else "active"
+        expired = key.expires_at is not None and key.expires_at <= now
+        state = "revoked" if key.revoked_at else "expired" if expired else "active"
         used = key.last_used_at.strftime("%Y-%m-%d %H:%M") if key.last_used_at else "never"
-        line = row.format(key.id, state, key.channel, ",".join(key.scopes), used, key.name)
+        expires = key.expires_at.strftime("%Y-%m-%d %H:%M") if key.expires_at else "never"
+        line = row.format(key.id, state, key.channel, ",".join(key.scopes), used, expires, key.name)
         console.print(line, soft_wrap=True, markup=False)
     return 0
 

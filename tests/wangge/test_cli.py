@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,7 @@ from migrations.runner import SERVICES
 from services.grid.app import create_app as create_grid_app
 from services.grid.settings import GridSettings
 from tests.conftest import pg_database_name, pg_url, recreate_pg_database
+from wangge import cli
 from wangge.cli import main
 
 
@@ -279,6 +281,27 @@ def test_key_create_prints_a_key_once_that_an_integration_exchanges_for_a_token(
     assert main(["key", "list"]) == 0
     listed = capsys.readouterr().out
     assert key_id in listed and secret not in listed
+
+    # a key past its expiry is listed so, with when it expired (it was listed as active)
+    month = [
+        "key",
+        "create",
+        "--name",
+        "临时",
+        "--channel",
+        "c",
+        "--scope",
+        "reports:read",
+        "--expires-days",
+        "30",
+    ]
+    assert main(month) == 0
+    temporary = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("ak_"))
+    monkeypatch.setattr(cli, "utcnow", lambda: datetime.now(UTC) + timedelta(days=31))
+    assert main(["key", "list"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
+    assert rows[temporary.split(".")[0]][1] == "expired" and rows[key_id][1] == "active"
+    assert rows[key_id][6] == "never"  # expires: after the date and time it was last used
 
     assert main(["key", "revoke", key_id]) == 0
     refused = asyncio.run(
