@@ -138,7 +138,10 @@ async def test_bad_credentials_are_one_and_the_same_400_invalid_grant(
 
 
 async def test_a_username_that_failed_five_times_is_locked_whatever_the_password(
-    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    anonymous: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """等保 2.0 asks a login to limit failed attempts: a password is not guessed over the network
     at Argon2's pace, a few tries a quarter of an hour at most."""
@@ -155,6 +158,7 @@ async def test_a_username_that_failed_five_times_is_locked_whatever_the_password
     assert locked.headers["cache-control"] == "no-store"
     assert 50 <= int(locked.headers["Retry-After"]) <= 60  # a minute at first
     assert "ask an admin to set a new password" in locked.json()["detail"]
+    assert "sign-in locked: 'wang.fang' failed 5 times in a row, locked for 0:01:00" in caplog.messages
     # an unknown username is locked the same: the lock tells nobody which usernames exist
     assert [a.status_code for a in unknown] == [400] * 5 + [429]
     assert other.status_code == 400

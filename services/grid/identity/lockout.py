@@ -16,6 +16,7 @@ them by setting a new password.
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -28,6 +29,7 @@ from services.grid.settings import GridSettings
 from shared.db import insert_of
 from shared.errors import TooManyRequests
 
+log = logging.getLogger("wangge.grid.sign_in")
 FORGOTTEN_AFTER = timedelta(days=1)
 """A failure this long after the one before starts the count again; rows older are deleted."""
 FIRST_LOCK = timedelta(minutes=1)
@@ -72,6 +74,7 @@ async def record_failure(session: AsyncSession, username: str, now: datetime, se
         await session.execute(
             update(SignInFailure).where(SignInFailure.username == username).values(locked_until=now + lock)
         )
+        log.warning("sign-in locked: %r failed %d times in a row, locked for %s", username, failures, lock)
     await session.execute(delete(SignInFailure).where(SignInFailure.last_failed_at < now - FORGOTTEN_AFTER))
 
 
