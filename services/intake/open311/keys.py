@@ -54,7 +54,10 @@ class KeyTokens:
 class Open311Guard(Guard):
     """The guard of Open311's routes: the Bearer token, else the ``api_key`` the request carries."""
 
-    missing_token = "send the integration's api_key, or Authorization: Bearer <token>"
+    missing_token = (
+        "send the integration's api_key in the form (application/x-www-form-urlencoded, as GeoReport "
+        "v2 says) or the query, or Authorization: Bearer <token>"
+    )
 
     async def access_token(self, request: Request) -> str | None:
         token = await super().access_token(request)
