@@ -170,10 +170,17 @@ async def test_a_username_that_failed_five_times_is_locked_whatever_the_password
     doubled = await login(anonymous, "wang.fang", PASSWORD)
     assert doubled.status_code == 429 and 110 <= int(doubled.headers["Retry-After"]) <= 120
 
+    # the admin sees the lock on the person's record, and in the staff list
+    seen = (await client.get("/v1/staff/wang.fang")).json()
+    assert seen["sign_in_locked_until"] is not None
+    listed = (await client.get("/v1/staff")).json()["items"]
+    assert [s["sign_in_locked_until"] is not None for s in listed if s["username"] == "wang.fang"] == [True]
+
     # an admin's new password unlocks it; a sign-in that succeeds starts the count again
     reset = await client.put("/v1/staff/wang.fang/password", json={"password": "a new long password"})
     assert reset.status_code == 204, reset.text
     assert (await login(anonymous, "wang.fang", "a new long password")).status_code == 200
+    assert (await client.get("/v1/staff/wang.fang")).json()["sign_in_locked_until"] is None
     async with sessions() as session:
         assert sorted((await session.scalars(select(SignInFailure.username))).all()) == ["li.na", "nobody"]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -76,6 +77,16 @@ async def record_failure(session: AsyncSession, username: str, now: datetime, se
         )
         log.warning("sign-in locked: %r failed %d times in a row, locked for %s", username, failures, lock)
     await session.execute(delete(SignInFailure).where(SignInFailure.last_failed_at < now - FORGOTTEN_AFTER))
+
+
+async def locks(session: AsyncSession, usernames: Sequence[str], now: datetime) -> dict[str, datetime]:
+    """Until when each of ``usernames`` that is locked now is locked."""
+    if not usernames:
+        return {}
+    query = select(SignInFailure.username, SignInFailure.locked_until).where(
+        SignInFailure.username.in_(sorted(set(usernames))), SignInFailure.locked_until > now
+    )
+    return {username: until for username, until in (await session.execute(query)).all() if until}
 
 
 async def clear(session: AsyncSession, username: str) -> None:

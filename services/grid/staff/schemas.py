@@ -36,6 +36,12 @@ class StaffRead(ResponseModel):
     active: bool = Field(examples=[True])
     region_codes: list[str] = Field(description="assigned regions, sorted", examples=[["35020300100101"]])
     has_password: bool = Field(description="whether the person can log in", examples=[True])
+    sign_in_locked_until: datetime | None = Field(
+        default=None,
+        description="until when signing in with a password is locked after failed attempts "
+        "(null: not locked); a new password unlocks it",
+        examples=[None],
+    )
     created_at: datetime
     updated_at: datetime
 

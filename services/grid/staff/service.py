@@ -7,10 +7,12 @@ looks people up by ``username``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.grid.departments import repository as departments
+from services.grid.identity import lockout
 from services.grid.identity import repository as tokens
 from services.grid.models import Staff
 from services.grid.pagination import keyset_page
@@ -24,7 +26,15 @@ from shared.errors import Conflict, NotFound, Unprocessable
 from shared.etags import require_if_match
 
 
-def _read(staff: Staff, codes: Sequence[str]) -> StaffRead:
+async def _reads(
+    session: AsyncSession, rows: Sequence[Staff], codes: dict[int, list[str]]
+) -> list[StaffRead]:
+    """The staff as read, with whether each is locked out of signing in now."""
+    locked = await lockout.locks(session, [s.username for s in rows], utcnow())
+    return [_read(s, codes.get(s.id, []), locked.get(s.username)) for s in rows]
+
+
+def _read(staff: Staff, codes: Sequence[str], locked_until: datetime | None = None) -> StaffRead:
     return StaffRead(
         username=staff.username,
         name=staff.name,
@@ -34,6 +44,7 @@ def _read(staff: Staff, codes: Sequence[str]) -> StaffRead:
         active=staff.active,
         region_codes=sorted(codes),
         has_password=staff.password_hash is not None,
+        sign_in_locked_until=locked_until,
         created_at=staff.created_at,
         updated_at=staff.updated_at,
     )
@@ -50,7 +61,8 @@ async def get_staff(session: AsyncSession, *, username: str) -> tuple[StaffRead,
     """The staff member and the version their ETag names."""
     staff = await _get(session, username)
     codes = await repository.region_codes(session, [staff.id])
-    return _read(staff, codes.get(staff.id, [])), staff.version
+    [read] = await _reads(session, [staff], codes)
+    return read, staff.version
 
 
 async def list_staff(
@@ -67,7 +79,7 @@ async def list_staff(
     )
     rows, next_cursor = await keyset_page(session, statement, key=Staff.username, limit=limit, cursor=cursor)
     codes = await repository.region_codes(session, [s.id for s in rows])
-    return StaffPage(items=[_read(s, codes.get(s.id, [])) for s in rows], next_cursor=next_cursor)
+    return StaffPage(items=await _reads(session, rows, codes), next_cursor=next_cursor)
 
 
 async def _check_department(session: AsyncSession, role: StaffRole, department_code: str | None) -> None:
@@ -140,7 +152,8 @@ async def update_staff(
         # phone came back to life when the person was made active again.
         await tokens.revoke_all_of_staff(session, staff.id, staff.updated_at)
     await session.flush()
-    return _read(staff, codes), staff.version
+    [read] = await _reads(session, [staff], {staff.id: codes})
+    return read, staff.version
 
 
 def _keep_an_admin(leaving: Staff, admins: Sequence[Staff]) -> None:
@@ -163,4 +176,5 @@ async def set_assignments(
     staff.updated_at = utcnow()
     staff.updated_by = actor_id
     await session.flush()
-    return _read(staff, data.region_codes), staff.version
+    [read] = await _reads(session, [staff], {staff.id: data.region_codes})
+    return read, staff.version
