@@ -213,10 +213,10 @@ def test_a_refusal_or_a_name_in_brackets_is_printed_as_it_is(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The console read what stood in brackets as its own markup and dropped it: an operator
-    who typed Zhao.Ling read "String should match pattern '^{0,63}$'", and a key named
+    who typed zhao+ling read "String should match pattern '^{0,63}$'", and a key named
     "[测试] bot" was printed as " bot"."""
     monkeypatch.delenv("COLUMNS", raising=False)
-    add = ["user", "add", "Zhao.Ling", "--name", "赵玲", "--role", "grid_worker", "--no-password"]
+    add = ["user", "add", "zhao+ling", "--name", "赵玲", "--role", "grid_worker", "--no-password"]
     assert main(add) == 1
     assert "not added: username: String should match pattern '^[a-z0-9][a-z0-9._-]{0,63}$'" in (
         capsys.readouterr().out
