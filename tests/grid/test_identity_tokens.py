@@ -16,10 +16,13 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.grid.identity import lockout
 from services.grid.identity import service as identity_service
 from services.grid.identity.context import Identity
+from services.grid.identity.passwords import Passwords
 from services.grid.models import RefreshToken, SignInFailure
-from shared.db import utcnow
+from services.grid.settings import GridSettings
+from shared.db import session_scope, utcnow
 from tests.grid.factories import (
     CELL_A1,
     import_territory,
@@ -205,6 +208,35 @@ async def test_a_lock_grows_to_its_bound_and_failures_a_day_apart_start_over(
     assert (await login(anonymous, "wang.fang", "guess")).status_code == 400
     async with sessions() as session:
         assert await session.scalar(select(SignInFailure.failures)) == 1
+
+
+@pytest.mark.parametrize("password", [PASSWORD, "a guess"])
+async def test_a_sign_in_whose_password_was_checked_as_the_lock_came_is_locked_out(
+    anonymous: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    grid_settings: GridSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    password: str,
+) -> None:
+    """Guesses sent at once all passed the lock's check before the first of them failed, and
+    each was answered by its password: a burst of a hundred was a hundred guesses, and the right
+    one got its tokens. Here five others fail while this one's password is checked: its answer
+    is the lock's, whatever the password (a 429 for a wrong one only would tell the right one)."""
+    await staff_with_password(sessions, "wang.fang", PASSWORD)
+    verify = Passwords.verify
+
+    async def five_others_fail_meanwhile(self: Passwords, stored_hash: str | None, typed: str) -> bool:
+        verified = await verify(self, stored_hash, typed)
+        for _ in range(5):
+            async with session_scope(sessions) as session:
+                await lockout.record_failure(session, "wang.fang", utcnow(), grid_settings)
+        return verified
+
+    monkeypatch.setattr(Passwords, "verify", five_others_fail_meanwhile)
+    answer = await login(anonymous, "wang.fang", password)
+
+    assert answer.status_code == 429, answer.text
+    assert "refresh_token" not in answer.text
 
 
 async def test_refresh_rotates_and_a_reused_token_revokes_its_family(

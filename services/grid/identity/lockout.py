@@ -5,9 +5,10 @@ China's graded protection (等保 2.0) asks a login for just this: limit failed 
 lock the account for a time. After ``sign_in_failures_allowed`` failures in a row (5) the
 username is locked for a minute, and each failure after it doubles the lock, up to
 ``sign_in_lock_max_minutes`` (15). A locked username is refused with a 429 and Retry-After
-before its password is checked (no Argon2 spent on it), even with the right password. A
-failure more than a day after the one before starts the count again, and a sign-in that
-succeeds clears it.
+before its password is checked (no Argon2 spent on it), even with the right password, and
+so is a sign-in whose password was being checked when the lock came (guesses sent at once all
+pass the first check before any of them fails). A failure more than a day after the one
+before starts the count again, and a sign-in that succeeds clears it.
 
 Every username typed is counted, known or not: one that exists is locked like one that does
 not, so the lock tells nobody which usernames exist. An admin who knows the person unlocks

@@ -134,7 +134,12 @@ async def password_grant(
     await lockout.check(session, username, utcnow())
     staff = await staff_repository.get_by_username(session, username)
     stored = staff.password_hash if staff is not None else None
-    if not await identity.passwords.verify(stored, password) or staff is None or not staff.active:
+    verified = await identity.passwords.verify(stored, password)
+    # Asked again once the password is checked: guesses sent at once all passed the check above
+    # before the first of them failed, and those that failed meanwhile may have locked the
+    # username. Its answer (the right password's too) is then the lock's, not the password's.
+    await lockout.check(session, username, utcnow())
+    if not verified or staff is None or not staff.active:
         raise SignInFailed(username)
     assert stored is not None
     await lockout.clear(session, username)
