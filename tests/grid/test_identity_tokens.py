@@ -239,6 +239,34 @@ async def test_a_sign_in_whose_password_was_checked_as_the_lock_came_is_locked_o
     assert "refresh_token" not in answer.text
 
 
+async def test_a_failure_is_counted_while_another_usernames_is_being_counted(
+    sessions: async_sessionmaker[AsyncSession], grid_settings: GridSettings, backend: str
+) -> None:
+    """Each failure also deletes the rows of usernames whose last failure was a day ago. It
+    waited for such a row while another sign-in's failure was being counted on it, and two
+    failing at once, of two usernames that had last failed a day before, waited for each other:
+    PostgreSQL broke the deadlock by aborting one, a 503 and its failure not counted."""
+    if backend == "sqlite":
+        pytest.skip("SQLite has one connection: two failures are never counted at once")
+    now = utcnow()
+    async with session_scope(sessions) as session:
+        for name in ("wang.fang", "li.na"):
+            session.add(SignInFailure(username=name, failures=4, last_failed_at=now - timedelta(days=2)))
+    async with sessions() as other, sessions() as counting:
+        # li.na's failure counted (its row locked, the transaction still open)
+        await other.execute(
+            update(SignInFailure)
+            .where(SignInFailure.username == "li.na")
+            .values(failures=SignInFailure.failures + 1, last_failed_at=now)
+        )
+        await asyncio.wait_for(lockout.record_failure(counting, "wang.fang", now, grid_settings), 5)
+        await counting.commit()
+        await other.commit()
+    async with sessions() as session:
+        counted = dict((await session.execute(select(SignInFailure.username, SignInFailure.failures))).all())
+    assert counted == {"wang.fang": 1, "li.na": 5}  # a day after the last, the count starts over
+
+
 async def test_refresh_rotates_and_a_reused_token_revokes_its_family(
     anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:

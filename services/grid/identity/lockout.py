@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, case, delete, select, update
+from sqlalchemy import Select, Table, case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.grid.models import SignInFailure
@@ -77,7 +77,16 @@ async def record_failure(session: AsyncSession, username: str, now: datetime, se
             update(SignInFailure).where(SignInFailure.username == username).values(locked_until=now + lock)
         )
         log.warning("sign-in locked: %r failed %d times in a row, locked for %s", username, failures, lock)
-    await session.execute(delete(SignInFailure).where(SignInFailure.last_failed_at < now - FORGOTTEN_AFTER))
+    await session.execute(delete(SignInFailure).where(SignInFailure.username.in_(_forgotten(now))))
+
+
+def _forgotten(now: datetime) -> Select[str]:
+    """The usernames whose last failure is forgotten, but for those another failure is being
+    counted of right now (its row locked): waiting for it deadlocked two sign-ins that failed at
+    once, each of a username that had last failed a day before (each waited for the other's row
+    to prune it), and PostgreSQL aborted one, its failure not counted. The next prune takes it."""
+    stale = SignInFailure.last_failed_at < now - FORGOTTEN_AFTER
+    return select(SignInFailure.username).where(stale).with_for_update(skip_locked=True)
 
 
 async def locks(session: AsyncSession, usernames: Sequence[str], now: datetime) -> dict[str, datetime]:
