@@ -77,11 +77,15 @@ async def _with_every_department(
     unknown = known is not None and department not in {d.code for d in known}
     if department is not None and department not in found and unknown:  # a typo read as "no cases"
         raise NotFound(f"no department {department}")
-    wanted = department or (actor.department if actor.role is Role.handler else None)
+
+    def named(code: str) -> bool:
+        """Asked for (``department``) and covered: a handler's figures count only their own
+        department's cases, so another's zeros would be no answer but a wrong one."""
+        mine = actor.role is not Role.handler or code == actor.department
+        return mine and (department is None or code == department)
+
     empty = [
-        Counts(d.code, d.name_zh, *([0] * 11))
-        for d in known or []
-        if d.code not in found and (wanted is None or d.code == wanted)
+        Counts(d.code, d.name_zh, *([0] * 11)) for d in known or [] if d.code not in found and named(d.code)
     ]
     return sorted([*counts, *empty], key=lambda c: (c.department_code is None, c.department_code or ""))
 

@@ -338,3 +338,14 @@ async def test_a_handler_sees_their_own_department_named_and_grid_down_loses_onl
     assert [(d["department_code"], d["cases"]) for d in market["departments"]] == [("market", 0)]
     typo = await dispatch.client.get("/v1/figures", params={"department": "markte"}, headers=SUPERVISOR)
     assert (typo.status_code, typo.json()["detail"]) == (404, "no department markte")  # not "no cases"
+
+
+async def test_a_handler_asking_for_another_department_reads_no_zeros_of_it(dispatch: Dispatch) -> None:
+    """A handler's figures count their own department's cases only: asked for another's, they
+    read it named with zeros (no case, nothing closed), though it had cases."""
+    await five_cases(dispatch)
+
+    works = await figures(dispatch, HANDLER, department="works")
+
+    assert works["departments"] == [] and works["total"]["cases"] == 0
+    assert row(await figures(dispatch, SUPERVISOR, department="works"), "works")["cases"] == 1
