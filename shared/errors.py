@@ -263,9 +263,14 @@ def _meant_without_slash(request: Request) -> str | None:
     return scope["path"] if any(route.matches(scope)[0] is not Match.NONE for route in routes) else None
 
 
+def _asked(scope: Mapping[str, Any]) -> str:
+    """The method the client sent: a HEAD is answered as its GET (``ASKED_METHOD``)."""
+    return str(scope.get(ASKED_METHOD, scope["method"]))
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     """What the database refused or could not do: the client's 422, a 503 to retry, or a 500."""
-    where = f"{request.method} {request.url.path}"
+    where = f"{_asked(request.scope)} {request.url.path}"
     if refused_value(exc):
         log.warning("the database refused a value on %s: %s", where, getattr(exc, "orig", exc))
         error: WanggeError = Unprocessable(
@@ -283,7 +288,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.exception("unhandled error on %s %s", _asked(request.scope), request.url.path, exc_info=exc)
     return problem_response(WanggeError().to_problem(request.url.path))
 
 
@@ -316,8 +321,7 @@ class AnswerUnexpectedErrors:
         except Exception as exc:
             if response_started:
                 raise
-            method = scope.get(ASKED_METHOD, scope["method"])
-            log.exception("unhandled error on %s %s", method, scope["path"], exc_info=exc)
+            log.exception("unhandled error on %s %s", _asked(scope), scope["path"], exc_info=exc)
             await problem_response(WanggeError().to_problem(scope["path"]))(scope, receive, send)
 
 

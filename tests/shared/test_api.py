@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 
 from services.dispatch.app import create_app as dispatch_app
 from shared.api import create_service_app
@@ -151,6 +152,39 @@ async def test_an_unexpected_error_is_answered_500_and_logged_once(caplog: pytes
         ("wangge.errors", "unhandled error on GET /v1/broken"),
         ("wangge.errors", "unhandled error on HEAD /v1/broken"),
     ]
+
+
+async def test_a_head_that_met_an_error_of_the_database_or_the_disk_is_logged_as_head(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Those errors have a handler of their own (a 422, a 503, or the 500 here), which named the
+    GET a HEAD is answered as: an operator looked for a GET that nobody sent."""
+    router = APIRouter()
+
+    @router.get("/v1/photo")
+    async def photo() -> None:
+        raise FileNotFoundError("the photo's file is gone")
+
+    @router.get("/v1/busy")
+    async def busy() -> None:
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("the database is down"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    app = create_service_app(
+        title="t", description="", lifespan=lifespan, max_body_bytes=BOUND, routers=[router]
+    )
+    with caplog.at_level(logging.WARNING):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as service:
+            broken = await service.head("/v1/photo")
+            unavailable = await service.head("/v1/busy")
+
+    assert (broken.status_code, unavailable.status_code) == (500, 503)
+    logged = [r.getMessage() for r in caplog.records if r.name == "wangge.errors"]
+    assert logged[0] == "unhandled error on HEAD /v1/photo"
+    assert logged[1].startswith("the database is out of reach on HEAD /v1/busy: ")
 
 
 class Note(BaseModel):
