@@ -114,6 +114,21 @@ async def test_a_username_as_a_phone_keyboard_writes_it_signs_in(
     assert wrong_case.status_code == 400
 
 
+async def test_a_username_longer_in_lower_case_is_a_wrong_one_and_counted(
+    anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """'İ' is two characters in lower case: 64 of them, the most a username may be typed with,
+    were 128 once lowered, which PostgreSQL would not store as a failure's username (a 422,
+    'a value in the request cannot be stored', from the token endpoint that answers none)."""
+    typed = "İ" * 64
+
+    answer = await login(anonymous, typed, "guess")
+
+    assert (answer.status_code, answer.json()["error"]) == (400, "invalid_grant")
+    async with sessions() as session:
+        assert (await session.scalars(select(SignInFailure.username))).all() == [typed]
+
+
 async def test_bad_credentials_are_one_and_the_same_400_invalid_grant(
     client: httpx.AsyncClient, anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:

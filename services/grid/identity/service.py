@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import string
 import uuid
 from datetime import datetime
 from types import MappingProxyType
@@ -38,6 +39,7 @@ from shared.actors import Actor, Role
 from shared.db import utcnow
 from shared.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable
 
+ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 BAD_LOGIN = ("invalid_grant", "wrong username or password")
 BAD_REFRESH = ("invalid_grant", "the refresh token is not valid")
 BAD_CLIENT = ("invalid_client", "wrong client_id or client_secret")
@@ -129,8 +131,10 @@ async def password_grant(
 ) -> TokenResponse:
     """A username is lower case without spaces (``staff.schemas.USERNAME``): one typed on a phone
     that wrote its first letter in capitals (``Wang.fang``) or added a space after a word it
-    completed is the same person's, not a wrong username."""
-    username = username.strip().lower()
+    completed is the same person's, not a wrong username. Only ASCII letters are lowered: a
+    username is ASCII, and ``str.lower`` lengthens some others (``İ`` is two characters in lower
+    case), past the 64 a username, and its count of failures, holds."""
+    username = username.strip().translate(ASCII_LOWER)
     await lockout.check(session, username, utcnow())
     staff = await staff_repository.get_by_username(session, username)
     stored = staff.password_hash if staff is not None else None
