@@ -213,12 +213,13 @@ async def jwks(identity: IdentityDep, response: Response) -> dict[str, Any]:
     status_code=204,
     response_class=Response,
     tags=["staff"],
-    responses=problem_responses(Unauthorized, Forbidden, NotFound),
+    responses=problem_responses(Unauthorized, Forbidden, NotFound, lockout.SignInLocked),
 )
 async def set_password(
-    session: SessionDep,
+    request: Request,
     actor: CurrentActor,
     identity: IdentityDep,
+    sessions: SessionMakerDep,
     username: Annotated[str, Path(max_length=64, pattern=USERNAME, examples=["wang.fang"])],
     data: PasswordSet,
 ) -> Response:
@@ -226,10 +227,19 @@ async def set_password(
 
     Admins set anyone's; a person sets their own with `current_password`. Every refresh
     token of the person is revoked, so their other sessions must log in again.
+
+    A wrong `current_password` counts as a failed sign-in of the person's username, and while
+    it is locked the change is a 429 with `Retry-After`, as a sign-in is.
     """
-    await service.set_password(
-        session, username=username, data=data, actor=actor, passwords=identity.passwords
-    )
+    try:
+        async with session_scope(sessions) as session:
+            await service.set_password(
+                session, username=username, data=data, actor=actor, passwords=identity.passwords
+            )
+    except service.CurrentPasswordWrong as wrong:  # counted on its own, as a sign-in's failure
+        async with session_scope(sessions) as session:
+            await lockout.record_failure(session, wrong.username, utcnow(), request.state.settings)
+        raise
     return Response(status_code=204)
 
 

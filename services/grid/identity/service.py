@@ -82,6 +82,18 @@ class SignInFailed(TokenRefused):
         self.username = username
 
 
+CURRENT_PASSWORD = "give your current password as current_password"
+
+
+class CurrentPasswordWrong(Forbidden):
+    """A person changing their own password gave a wrong current one: counted against their
+    username as a failed sign-in is (in a transaction of its own)."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(CURRENT_PASSWORD)
+        self.username = username
+
+
 class RefreshTokenReused(TokenRefused):
     """A spent refresh token came back: its family must be revoked (in its own transaction)."""
 
@@ -227,9 +239,15 @@ async def set_password(
     if staff is None:
         raise NotFound(f"no staff member {username!r}")
     if actor.role is not Role.admin:
-        current = data.current_password or ""
-        if actor.id != username or not await passwords.verify(staff.password_hash, current):
-            raise Forbidden("give your current password as current_password")
+        if actor.id != username:
+            raise Forbidden(CURRENT_PASSWORD)
+        # A guess at the current password is one at the password: counted and locked as a
+        # sign-in's, or a token taken for its minutes guessed the password to keep for good.
+        await lockout.check(session, username, utcnow())
+        verified = await passwords.verify(staff.password_hash, data.current_password or "")
+        await lockout.check(session, username, utcnow())
+        if not verified:
+            raise CurrentPasswordWrong(username)
     await _store_password(
         session, staff=staff, password=data.password, passwords=passwords, actor_id=actor.id
     )
