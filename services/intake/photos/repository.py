@@ -22,14 +22,17 @@ async def by_upload(session: AsyncSession, uploader_id: str, upload_sha256: str)
 
 
 async def added_since(
-    session: AsyncSession, uploader_id: str, since: datetime
+    session: AsyncSession, uploader_id: str, since: datetime, *, limit: int
 ) -> tuple[int, datetime | None]:
-    """How many photos the uploader added since ``since``, and when the first of them was."""
-    query = select(func.count(), func.min(Photo.created_at)).where(
-        Photo.uploader_id == uploader_id, Photo.created_at > since
-    )
-    count, first = (await session.execute(query)).one()
-    return count, first
+    """How many photos the uploader added since ``since``, and, when they are ``limit`` or more,
+    when the one was added whose leaving the period leaves fewer than ``limit`` (the first, when
+    they are exactly ``limit``)."""
+    recent = (Photo.uploader_id == uploader_id, Photo.created_at > since)
+    count = await session.scalar(select(func.count()).where(*recent)) or 0
+    if count < limit:
+        return count, None
+    nth = select(Photo.created_at).where(*recent).order_by(Photo.created_at).offset(count - limit).limit(1)
+    return count, await session.scalar(nth)
 
 
 async def add_if_absent(session: AsyncSession, row: dict[str, Any]) -> bool:

@@ -145,9 +145,11 @@ async def remove(session: AsyncSession, *, photo_id: uuid.UUID, actor: Actor) ->
 
 async def _check_daily_limit(session: AsyncSession, uploader_id: str, limit: int) -> None:
     now = utcnow()
-    added, first = await repository.added_since(session, uploader_id, now - DAY)
-    if added >= limit and first is not None:
-        retry_after = max(1, math.ceil((first + DAY - now).total_seconds()))
+    # More than the limit when the limit was lowered, or uploads at once all passed this check:
+    # the retry is due when enough of them left the 24 hours, not the first.
+    added, leaving = await repository.added_since(session, uploader_id, now - DAY, limit=limit)
+    if leaving is not None:
+        retry_after = max(1, math.ceil((leaving + DAY - now).total_seconds()))
         raise DailyLimitReached(
             f"{added} photos were added in the last 24 hours, at most {limit} are taken "
             f"(WANGGE_INTAKE_PHOTO_DAILY_LIMIT); retry in {retry_after} s",

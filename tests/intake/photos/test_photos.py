@@ -431,3 +431,26 @@ async def test_a_photo_being_developed_holds_no_database_connection(
         release.set()
     answer = await pending
     assert answer.status_code == 201, answer.text
+
+
+async def test_over_the_daily_limit_the_retry_is_due_when_enough_photos_left_the_24_hours(
+    start_intake: StartIntake,
+) -> None:
+    """An uploader can be past the limit (the office lowered it, or uploads at once all passed
+    the count): Retry-After named when the first photo leaves the 24 hours, and the retry then
+    was a 429 again. Here three in the 24 hours and a limit of two: the second must leave."""
+    async with start_intake(FakeGrid(), FakeDispatch(), photo_daily_limit=3) as intake:
+        taken = [await upload(intake, photo_bytes(color=(i, 0, 0))) for i in (1, 2, 3)]
+        async with session_scope(intake.relay.session_maker) as session:
+            for answer, hours_ago in zip(taken, (23, 22, 0), strict=True):
+                await session.execute(
+                    update(Photo)
+                    .where(Photo.id == uuid.UUID(answer.json()["id"]))
+                    .values(created_at=utcnow() - timedelta(hours=hours_ago))
+                )
+        intake.app.state.darkroom.daily_limit = 2  # lowered
+        over = await upload(intake, photo_bytes(color=(4, 0, 0)))
+
+    assert [answer.status_code for answer in taken] == [201] * 3
+    assert over.status_code == 429, over.text
+    assert 7_190 <= int(over.headers["Retry-After"]) <= 7_200  # the second's leaving, in two hours
