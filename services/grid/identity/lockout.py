@@ -5,10 +5,10 @@ China's graded protection (等保 2.0) asks a login for just this: limit failed 
 lock the account for a time. After ``sign_in_failures_allowed`` failures in a row (5) the
 username is locked for a minute, and each failure after it doubles the lock, up to
 ``sign_in_lock_max_minutes`` (15). A locked username is refused with a 429 and Retry-After
-before its password is checked (no Argon2 spent on it), even with the right password, and
-so is a sign-in whose password was being checked when the lock came (guesses sent at once all
-pass the first check before any of them fails). A failure more than a day after the one
-before starts the count again, and a sign-in that succeeds clears it.
+before its password is checked (no Argon2 spent on it), even with the right password. Each
+sign-in is counted as failed before its password is checked (:func:`attempt`), so that of
+guesses sent at once only the allowed number are checked; one that succeeds clears the
+count. A failure more than a day after the one before starts the count again.
 
 Every username typed is counted, known or not: one that exists is locked like one that does
 not, so the lock tells nobody which usernames exist. An admin who knows the person unlocks
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, case, delete, select, update
+from sqlalchemy import Select, Table, case, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.grid.models import SignInFailure
@@ -70,14 +70,61 @@ async def record_failure(session: AsyncSession, username: str, now: datetime, se
         },
     ).returning(table.c.failures)
     failures = (await session.execute(counted)).scalar_one()
+    lock = await _lock_if_due(session, username, failures, now, settings)
+    if lock is not None:
+        log.warning("sign-in locked: %r failed %d times in a row, locked for %s", username, failures, lock)
+
+
+async def attempt(session: AsyncSession, username: str, now: datetime, settings: GridSettings) -> None:
+    """Count a password sign-in of ``username`` as failed before its password is checked, in a
+    transaction of its own committed before the check (a sign-in that succeeds clears the
+    count, :func:`clear`); raise :class:`SignInLocked` while the username is locked.
+
+    Guesses sent at once each take their turn at the count (the row's lock orders them), so the
+    one that reaches the limit locks the username for those behind it before any password is
+    checked: counted after their checks, guesses checked side by side were each answered, some
+    forty per lock on PostgreSQL's pool. One sign-in reaching the limit is still checked (its
+    lock lifted if it succeeds)."""
+    table = cast(Table, SignInFailure.__table__)
+    insert = insert_of(session.get_bind().dialect.name)
+    counted: Any = insert(table).values(username=username, failures=1, last_failed_at=now, locked_until=None)
+    counted = counted.on_conflict_do_update(
+        index_elements=[table.c.username],
+        set_={
+            "failures": case((table.c.last_failed_at < now - FORGOTTEN_AFTER, 1), else_=table.c.failures + 1),
+            "last_failed_at": now,
+        },
+        where=or_(table.c.locked_until.is_(None), table.c.locked_until <= now),  # locked: not counted
+    ).returning(table.c.failures)
+    failures = (await session.execute(counted)).scalar_one_or_none()
+    if failures is None:
+        await check(session, username, now)
+        return
+    lock = await _lock_if_due(session, username, failures, now, settings)
+    if lock is not None:
+        log.warning(
+            "sign-in locked: %r tried %d times in a row without signing in, locked for %s unless the "
+            "last try succeeds",
+            username,
+            failures,
+            lock,
+        )
+
+
+async def _lock_if_due(
+    session: AsyncSession, username: str, failures: int, now: datetime, settings: GridSettings
+) -> timedelta | None:
+    """Lock the username once it failed ``sign_in_failures_allowed`` times in a row (how long,
+    or None); forget the usernames whose last failure is a day old."""
     beyond = failures - settings.sign_in_failures_allowed
+    lock = None
     if beyond >= 0:
         lock = min(FIRST_LOCK * 2 ** min(beyond, 20), timedelta(minutes=settings.sign_in_lock_max_minutes))
         await session.execute(
             update(SignInFailure).where(SignInFailure.username == username).values(locked_until=now + lock)
         )
-        log.warning("sign-in locked: %r failed %d times in a row, locked for %s", username, failures, lock)
     await session.execute(delete(SignInFailure).where(SignInFailure.username.in_(_forgotten(now))))
+    return lock
 
 
 def _forgotten(now: datetime) -> Select[str]:

@@ -176,6 +176,12 @@ async def token(
     form = await _token_form(request)
     response.headers["Cache-Control"] = "no-store"  # RFC 6749, section 5.1: tokens are not cached
     response.headers["Pragma"] = "no-cache"
+    if form.grant_type == "password" and form.username and form.password:
+        # Counted as failed before the password is checked, and committed: see lockout.attempt.
+        async with session_scope(sessions) as session:
+            await lockout.attempt(
+                session, service.sign_in_name(form.username), utcnow(), request.state.settings
+            )
     try:
         async with session_scope(sessions) as session:
             return await service.exchange(session, form=form, identity=identity)
@@ -183,10 +189,6 @@ async def token(
         # The failed exchange rolled back; the family's revocation commits on its own.
         async with session_scope(sessions) as session:
             await service.revoke_family(session, family_id=reused.family_id)
-        raise
-    except service.SignInFailed as failed:  # counted on its own too
-        async with session_scope(sessions) as session:
-            await lockout.record_failure(session, failed.username, utcnow(), request.state.settings)
         raise
 
 

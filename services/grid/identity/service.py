@@ -73,15 +73,6 @@ class ClientRefused(TokenRefused):
     headers = MappingProxyType({**NO_STORE, "WWW-Authenticate": f'Basic realm="{REALM}"'})
 
 
-class SignInFailed(TokenRefused):
-    """Wrong username or password: the failure is counted against the username (in a
-    transaction of its own, :mod:`~services.grid.identity.lockout`)."""
-
-    def __init__(self, username: str) -> None:
-        super().__init__(BAD_LOGIN)
-        self.username = username
-
-
 CURRENT_PASSWORD = "give your current password as current_password"
 
 
@@ -138,6 +129,11 @@ async def staff_actor(session: AsyncSession, staff: Staff) -> Actor:
     )
 
 
+def sign_in_name(username: str) -> str:
+    """The username as signing in looks it up (and counts its failures): see :func:`password_grant`."""
+    return username.strip().translate(ASCII_LOWER)
+
+
 async def password_grant(
     session: AsyncSession, *, username: str, password: str, identity: Identity
 ) -> TokenResponse:
@@ -146,17 +142,12 @@ async def password_grant(
     completed is the same person's, not a wrong username. Only ASCII letters are lowered: a
     username is ASCII, and ``str.lower`` lengthens some others (``İ`` is two characters in lower
     case), past the 64 a username, and its count of failures, holds."""
-    username = username.strip().translate(ASCII_LOWER)
-    await lockout.check(session, username, utcnow())
+    username = sign_in_name(username)
     staff = await staff_repository.get_by_username(session, username)
     stored = staff.password_hash if staff is not None else None
     verified = await identity.passwords.verify(stored, password)
-    # Asked again once the password is checked: guesses sent at once all passed the check above
-    # before the first of them failed, and those that failed meanwhile may have locked the
-    # username. Its answer (the right password's too) is then the lock's, not the password's.
-    await lockout.check(session, username, utcnow())
     if not verified or staff is None or not staff.active:
-        raise SignInFailed(username)
+        raise TokenRefused(BAD_LOGIN)  # counted before the check (lockout.attempt)
     assert stored is not None
     await lockout.clear(session, username)
     if identity.passwords.needs_rehash(stored):
