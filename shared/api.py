@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import UnionType
@@ -229,12 +230,8 @@ async def no_unknown_query(request: Request) -> None:
         setattr(route, _QUERY_NAMES, taken)
     names, repeatable = taken
     unknown = [name for name in dict.fromkeys(request.query_params) if name not in names]
-    given = [name for name, _ in request.query_params.multi_items()]
-    twice = [
-        name
-        for name in dict.fromkeys(given)
-        if name in names and name not in repeatable and given.count(name) > 1
-    ]
+    given = Counter(name for name, _ in request.query_params.multi_items())
+    twice = [name for name, count in given.items() if count > 1 and name in names and name not in repeatable]
     if twice:
         raise RequestValidationError(
             [

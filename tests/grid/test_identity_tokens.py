@@ -232,8 +232,8 @@ async def test_guesses_sent_at_once_have_five_passwords_checked_and_the_rest_are
     anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Guesses sent at once all passed the lock's check before the first of them failed, and
-    each was answered by its password: on PostgreSQL's pool some forty a lock, the right one
-    answered with its tokens. Each try is now counted before its password is checked, so of a
+    each was answered by its password, past the limit too, the right one answered with its
+    tokens. Each try is now counted before its password is checked, so of a
     burst only the first five are checked, whatever order they are answered in."""
     await staff_with_password(sessions, "wang.fang", PASSWORD)
     verify = Passwords.verify
@@ -273,7 +273,7 @@ async def test_a_failure_is_counted_while_another_usernames_is_being_counted(
             .where(SignInFailure.username == "li.na")
             .values(failures=SignInFailure.failures + 1, last_failed_at=now)
         )
-        await asyncio.wait_for(lockout.record_failure(counting, "wang.fang", now, grid_settings), 5)
+        await asyncio.wait_for(lockout.attempt(counting, "wang.fang", now, grid_settings), 5)
         await counting.commit()
         await other.commit()
     async with sessions() as session:

@@ -56,35 +56,17 @@ async def check(session: AsyncSession, username: str, now: datetime) -> None:
         raise SignInLocked(max(1, math.ceil((locked_until - now).total_seconds())))
 
 
-async def record_failure(session: AsyncSession, username: str, now: datetime, settings: GridSettings) -> None:
-    """Count a failed sign-in of ``username`` (in a transaction of its own: the sign-in's rolled
-    back) and lock it once it failed too often."""
-    table = cast(Table, SignInFailure.__table__)
-    insert = insert_of(session.get_bind().dialect.name)
-    counted: Any = insert(table).values(username=username, failures=1, last_failed_at=now, locked_until=None)
-    counted = counted.on_conflict_do_update(
-        index_elements=[table.c.username],
-        set_={
-            "failures": case((table.c.last_failed_at < now - FORGOTTEN_AFTER, 1), else_=table.c.failures + 1),
-            "last_failed_at": now,
-        },
-    ).returning(table.c.failures)
-    failures = (await session.execute(counted)).scalar_one()
-    lock = await _lock_if_due(session, username, failures, now, settings)
-    if lock is not None:
-        log.warning("sign-in locked: %r failed %d times in a row, locked for %s", username, failures, lock)
-
-
 async def attempt(session: AsyncSession, username: str, now: datetime, settings: GridSettings) -> None:
-    """Count a password sign-in of ``username`` as failed before its password is checked, in a
-    transaction of its own committed before the check (a sign-in that succeeds clears the
-    count, :func:`clear`); raise :class:`SignInLocked` while the username is locked.
+    """Count a check of ``username``'s password (a sign-in's, or a person's current password
+    when they change it) as failed before the check, in a transaction of its own committed
+    before it (one that succeeds clears the count, :func:`clear`); raise :class:`SignInLocked`
+    while the username is locked.
 
     Guesses sent at once each take their turn at the count (the row's lock orders them), so the
     one that reaches the limit locks the username for those behind it before any password is
-    checked: counted after their checks, guesses checked side by side were each answered, some
-    forty per lock on PostgreSQL's pool. One sign-in reaching the limit is still checked (its
-    lock lifted if it succeeds)."""
+    checked: counted after their checks, guesses checked side by side were each answered by
+    their password, beyond the limit. One sign-in
+    reaching the limit is still checked (its lock lifted if it succeeds)."""
     table = cast(Table, SignInFailure.__table__)
     insert = insert_of(session.get_bind().dialect.name)
     counted: Any = insert(table).values(username=username, failures=1, last_failed_at=now, locked_until=None)

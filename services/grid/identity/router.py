@@ -233,15 +233,13 @@ async def set_password(
     A wrong `current_password` counts as a failed sign-in of the person's username, and while
     it is locked the change is a 429 with `Retry-After`, as a sign-in is.
     """
-    try:
+    if service.needs_current_password(actor, username):  # counted as a sign-in is: lockout.attempt
         async with session_scope(sessions) as session:
-            await service.set_password(
-                session, username=username, data=data, actor=actor, passwords=identity.passwords
-            )
-    except service.CurrentPasswordWrong as wrong:  # counted on its own, as a sign-in's failure
-        async with session_scope(sessions) as session:
-            await lockout.record_failure(session, wrong.username, utcnow(), request.state.settings)
-        raise
+            await lockout.attempt(session, username, utcnow(), request.state.settings)
+    async with session_scope(sessions) as session:
+        await service.set_password(
+            session, username=username, data=data, actor=actor, passwords=identity.passwords
+        )
     return Response(status_code=204)
 
 

@@ -76,15 +76,6 @@ class ClientRefused(TokenRefused):
 CURRENT_PASSWORD = "give your current password as current_password"
 
 
-class CurrentPasswordWrong(Forbidden):
-    """A person changing their own password gave a wrong current one: counted against their
-    username as a failed sign-in is (in a transaction of its own)."""
-
-    def __init__(self, username: str) -> None:
-        super().__init__(CURRENT_PASSWORD)
-        self.username = username
-
-
 class RefreshTokenReused(TokenRefused):
     """A spent refresh token came back: its family must be revoked (in its own transaction)."""
 
@@ -219,6 +210,13 @@ async def logout(session: AsyncSession, *, refresh_token: str) -> None:
         await repository.revoke_family(session, stored.family_id, utcnow())
 
 
+def needs_current_password(actor: Actor, username: str) -> bool:
+    """A person setting their own password gives the current one (an admin needs not): a guess
+    at it is one at the password, counted and locked as a sign-in's, or a token taken for its
+    minutes guessed the password to keep for good."""
+    return actor.role is not Role.admin and actor.id == username
+
+
 async def set_password(
     session: AsyncSession, *, username: str, data: PasswordSet, actor: Actor, passwords: Passwords
 ) -> None:
@@ -229,16 +227,11 @@ async def set_password(
     staff = await staff_repository.get_by_username(session, username)
     if staff is None:
         raise NotFound(f"no staff member {username!r}")
-    if actor.role is not Role.admin:
-        if actor.id != username:
-            raise Forbidden(CURRENT_PASSWORD)
-        # A guess at the current password is one at the password: counted and locked as a
-        # sign-in's, or a token taken for its minutes guessed the password to keep for good.
-        await lockout.check(session, username, utcnow())
-        verified = await passwords.verify(staff.password_hash, data.current_password or "")
-        await lockout.check(session, username, utcnow())
-        if not verified:
-            raise CurrentPasswordWrong(username)
+    if needs_current_password(actor, username):
+        if not await passwords.verify(staff.password_hash, data.current_password or ""):
+            raise Forbidden(CURRENT_PASSWORD)  # counted before the check (lockout.attempt)
+    elif actor.role is not Role.admin:
+        raise Forbidden(CURRENT_PASSWORD)
     await _store_password(
         session, staff=staff, password=data.password, passwords=passwords, actor_id=actor.id
     )
