@@ -36,6 +36,9 @@ class Region(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(64))
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Set when an import retired the region (a re-division drew it anew): no longer located,
+    exported or assigned, but kept, since cases and people still name it."""
 
 
 class Territory(Base):

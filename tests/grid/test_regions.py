@@ -47,7 +47,9 @@ async def test_import_creates_the_tree_and_bumps_the_version(client: httpx.Async
         "created": 8,
         "updated": 0,
         "unchanged": 0,
+        "retired": 0,
         "by_level": {"district": 1, "subdistrict": 1, "community": 2, "cell": 4},
+        "assigned_to_retired": [],
     }
 
     # The same file again changes nothing, and the version stays (intake would fetch every cell again).

@@ -79,6 +79,12 @@ def test_import_grids_imports_a_file_and_refuses_an_overlap(
     assert main(["import-grids", str(good)]) == 0
     assert "0 created, 0 updated, 5 unchanged" in capsys.readouterr().out
 
+    # Redrawn in a re-division: the overlapping cell is taken when the file retires the two.
+    redrawn = tmp_path / "redivision.geojson"
+    redrawn.write_text(json.dumps({**overlapping, "retire": ["44030500100101", "44030500100102"]}))
+    assert main(["import-grids", str(redrawn)]) == 0
+    assert "1 created, 0 updated, 0 unchanged, 2 retired" in capsys.readouterr().out
+
 
 def test_import_grids_names_a_file_it_cannot_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["import-grids", str(tmp_path / "missing.geojson")]) == 2

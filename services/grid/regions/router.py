@@ -54,13 +54,22 @@ async def import_regions(
     """Import a GeoJSON FeatureCollection of regions (properties `code`, `name`, optional `name_en`).
 
     Regions are upserted by code; parents must be stored already or come in the same file.
-    The import is all-or-nothing: any invalid GeoJSON or geometry, bad code, missing parent,
-    coordinates out of range or overlap between cells refuses the whole file with a 422
-    problem whose `errors` list names each feature (`code`) and its `problem` (of overlapping
-    cells, the first 100 pairs and then that there are more). An import that
-    creates or changes a region bumps the territory version, which `locate` and
-    `/v1/territory/cells` follow; regions stored exactly as the file has them count `unchanged`. GeoJSON
-    foreign members are ignored, so unknown fields are not refused here.
+    A re-division names the regions it replaces in the collection's `retire` member (a list of
+    at most 10,000 codes; `features` may then be empty): each is retired with everything under
+    it, in the same transaction, and the new cells may overlap them. A retired region is kept
+    (cases, routing rules and people still name it; `GET /v1/regions/{code}` shows
+    `retired_at`) but is no longer located, sent to intake, listed (but with `retired=true`)
+    or assignable; importing its code again brings it back. The summary names the active
+    staff still assigned to a region it retired.
+
+    The import is all-or-nothing: any invalid GeoJSON or geometry, bad code, missing (or
+    retired) parent, coordinates out of range, overlap between cells in use, or a `retire`
+    code not stored refuses the whole file with a 422 problem whose `errors` list names each
+    feature (`code`) and its `problem` (of overlapping cells, the first 100 pairs and then
+    that there are more). An import that creates, changes or retires a region bumps the
+    territory version, which `locate` and `/v1/territory/cells` follow; regions stored exactly
+    as the file has them count `unchanged`. GeoJSON foreign members other than `retire` are
+    ignored, so unknown fields are not refused here.
     """
     return await service.import_feature_collection(session, data=data, actor_id=actor.id)
 
@@ -72,14 +81,18 @@ async def list_regions(
     parent: Annotated[
         str | None, Query(max_length=15, pattern=CODE_PATTERN, description="only the children of this region")
     ] = None,
+    retired: Annotated[bool, Query(description="the retired regions instead of those in use")] = False,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> RegionPage:
-    """Regions ordered by code, without their geometry."""
-    return await service.list_regions(session, level=level, parent=parent, limit=limit, cursor=cursor)
+    """Regions in use (or, with `retired=true`, those retired) ordered by code, without their geometry."""
+    return await service.list_regions(
+        session, level=level, parent=parent, retired=retired, limit=limit, cursor=cursor
+    )
 
 
 @router.get("/{code}", response_model=RegionDetail, responses=problem_responses(NotFound))
 async def get_region(session: SessionDep, code: CodePath) -> RegionDetail:
-    """One region with its geometry, its ancestors up to the district and its children's codes."""
+    """One region with its geometry, its ancestors up to the district and its children's codes
+    (those in use); a retired region too, with its `retired_at`."""
     return await service.get_region(session, code=code)

@@ -22,6 +22,9 @@ class RegionRef(ResponseModel):
 
 class RegionSummary(RegionRef):
     name_en: str | None = Field(default=None, examples=["Zhenhai grid 1"])
+    retired_at: datetime | None = Field(
+        default=None, description="when an import retired the region (`retire`); null while in use"
+    )
 
 
 class RegionDetail(RegionSummary):
@@ -42,11 +45,24 @@ class ImportSummary(ResponseModel):
     created: int = Field(examples=[18])
     updated: int = Field(examples=[4])
     unchanged: int = Field(examples=[0], description="features stored already exactly as the file has them")
+    retired: int = Field(
+        default=0, examples=[0], description="regions retired: those `retire` names and everything under them"
+    )
     by_level: dict[str, int] = Field(
         description="features in the file per level", examples=[{"community": 4, "cell": 16}]
+    )
+    assigned_to_retired: list[str] = Field(
+        default_factory=list,
+        examples=[[]],
+        description="active staff (usernames) still assigned to a region this import retired: reassign them",
     )
 
     def __str__(self) -> str:
         levels = ", ".join(f"{count} {level}" for level, count in self.by_level.items())
         changes = f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged"
-        return f"territory version {self.version}: {changes} ({levels})"
+        if self.retired:
+            changes += f", {self.retired} retired"
+        summary = f"territory version {self.version}: {changes} ({levels})"
+        if self.assigned_to_retired:
+            summary += f"; still assigned to a retired region: {', '.join(self.assigned_to_retired)}"
+        return summary

@@ -29,6 +29,9 @@ MAX_OVERLAPS = 100
 community's, their district's) has a pair for every two cells, and 2,000 such cells took two
 minutes to list two million pairs in one answer."""
 
+MAX_RETIRED = 10_000
+"""Codes one file's ``retire`` may name (each retires its region and everything under it)."""
+
 MAX_NAME = 64
 MAX_NAME_EN = 128
 POLYGON_TYPES = ("Polygon", "MultiPolygon")
@@ -67,8 +70,8 @@ def parse_features(data: Any) -> tuple[list[RegionFeature], list[Problem]]:
     if not isinstance(data, Mapping) or data.get("type") != "FeatureCollection":
         return [], [problem(None, "invalid GeoJSON: the document is not a FeatureCollection")]
     raw_features = data.get("features")
-    if not isinstance(raw_features, list) or not raw_features:
-        return [], [problem(None, "invalid GeoJSON: `features` must be a non-empty list")]
+    if not isinstance(raw_features, list) or not (raw_features or data.get("retire")):
+        return [], [problem(None, "invalid GeoJSON: `features` must be a non-empty list (or `retire` given)")]
     features: list[RegionFeature] = []
     problems: list[Problem] = []
     seen: set[str] = set()
@@ -84,6 +87,25 @@ def parse_features(data: Any) -> tuple[list[RegionFeature], list[Problem]]:
         features.append(feature)
     features.sort(key=lambda f: (LEVEL_RANK[f.level], f.code))
     return features, problems
+
+
+def parse_retirements(data: Mapping[str, Any]) -> tuple[set[str], list[Problem]]:
+    """The codes of the file's ``retire`` member (a foreign member of the FeatureCollection):
+    regions a re-division replaces, retired in the same transaction as the file's features."""
+    raw = data.get("retire", [])
+    if not isinstance(raw, list) or len(raw) > MAX_RETIRED:
+        return set(), [problem(None, f"`retire` must be a list of at most {MAX_RETIRED} region codes")]
+    codes: set[str] = set()
+    problems: list[Problem] = []
+    for code in raw:
+        if not isinstance(code, str) or level_of(code) is None:
+            shown = code if isinstance(code, str) else None
+            problems.append(
+                problem(shown, f"bad code in `retire`: {str(code)[:20]!r} is not a unit-grid code")
+            )
+        else:
+            codes.add(code)
+    return codes, problems
 
 
 def _parse_feature(index: int, raw: Any) -> tuple[RegionFeature | None, list[Problem]]:

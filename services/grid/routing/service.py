@@ -105,8 +105,11 @@ async def list_overrides(
 
 
 async def create_override(session: AsyncSession, *, data: OverrideCreate, actor_id: str) -> RoutingOverride:
-    if await regions.get(session, data.region_code) is None:
+    region = await regions.get(session, data.region_code)
+    if region is None:
         raise Unprocessable(f"no region {data.region_code}", field="region_code")
+    if region.retired_at is not None:
+        raise Unprocessable(f"region {data.region_code} is retired", field="region_code")
     if await catalog_repository.get(session, data.category_code) is None:  # a 404 before: 422 like the others
         raise Unprocessable(f"no category {data.category_code!r} in the catalog", field="category_code")
     if await departments.get(session, data.department_code) is None:

@@ -90,11 +90,18 @@ async def _check_department(session: AsyncSession, role: StaffRole, department_c
         raise Unprocessable(f"no department {department_code!r}", field="department_code")
 
 
-async def _check_assignments(session: AsyncSession, role: StaffRole, codes: Sequence[str]) -> None:
+async def _check_assignments(
+    session: AsyncSession, role: StaffRole, codes: Sequence[str], *, kept: bool = False
+) -> None:
+    """422 unless ``codes`` suit ``role`` and name regions in use; ``kept``: the person's
+    assignments as they are (a role or detail changed), which may name a region retired since."""
     stored = await regions.get_many(session, codes)
     unknown = sorted(set(codes) - set(stored))
     if unknown:
         raise Unprocessable(f"no region {', '.join(unknown)}", field="region_codes")
+    retired = sorted(code for code, region in stored.items() if region.retired_at is not None)
+    if retired and not kept:
+        raise Unprocessable(f"region {', '.join(retired)} is retired", field="region_codes")
     found = assignment_problem(role, {code: Level(region.level) for code, region in stored.items()})
     if found:
         raise Unprocessable(found, field="region_codes")
@@ -135,7 +142,7 @@ async def update_staff(
         department_code = None
     await _check_department(session, role, department_code)
     codes = (await repository.region_codes(session, [staff.id])).get(staff.id, [])
-    await _check_assignments(session, role, codes)
+    await _check_assignments(session, role, codes, kept=True)
     stays_admin = role is StaffRole.admin and changes.get("active", True)
     if staff in admins and not stays_admin:
         _keep_an_admin(staff, admins)

@@ -27,7 +27,7 @@ async def territory_version(session: AsyncSession) -> str:
 async def territory_cells(session: AsyncSession) -> TerritoryCells:
     # Version first: the cells are never older than the version they are labelled with.
     version = await territory_version(session)
-    rows = await regions.all_regions(session)
+    rows = await regions.active_regions(session)
     names = {r.code: r.name for r in rows}
     return TerritoryCells(
         version=version,
