@@ -142,6 +142,9 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    parent_id: Mapped[int | None] = mapped_column(BigIntPK)
+    """The token spent to issue this one; none for a login's first. Read only within a family
+    (found by ``family_id``), so neither a foreign key nor an index of its own."""
 
 
 class SignInFailure(Base):

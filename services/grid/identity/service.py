@@ -143,7 +143,9 @@ async def password_grant(
     await lockout.clear(session, username)
     if identity.passwords.needs_rehash(stored):
         staff.password_hash = await identity.passwords.hash(password)
-    return await _staff_tokens(session, staff=staff, family_id=uuid.uuid4(), identity=identity)
+    return await _staff_tokens(
+        session, staff=staff, family_id=uuid.uuid4(), parent_id=None, identity=identity
+    )
 
 
 async def refresh_grant(session: AsyncSession, *, refresh_token: str, identity: Identity) -> TokenResponse:
@@ -156,11 +158,13 @@ async def refresh_grant(session: AsyncSession, *, refresh_token: str, identity: 
     staff = await session.get(Staff, stored.staff_id)
     if staff is None or not staff.active or staff.password_hash is None:
         raise TokenRefused(BAD_REFRESH)
-    return await _staff_tokens(session, staff=staff, family_id=stored.family_id, identity=identity)
+    return await _staff_tokens(
+        session, staff=staff, family_id=stored.family_id, parent_id=stored.id, identity=identity
+    )
 
 
 async def _staff_tokens(
-    session: AsyncSession, *, staff: Staff, family_id: UUID, identity: Identity
+    session: AsyncSession, *, staff: Staff, family_id: UUID, parent_id: int | None, identity: Identity
 ) -> TokenResponse:
     access = identity.issuer.issue(await staff_actor(session, staff))
     refresh = secrets.token_urlsafe(32)
@@ -170,6 +174,7 @@ async def _staff_tokens(
             token_hash=sha256(refresh),
             family_id=family_id,
             staff_id=staff.id,
+            parent_id=parent_id,
             issued_at=now,
             expires_at=now + identity.refresh_lifetime,
         )
