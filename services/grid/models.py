@@ -129,7 +129,8 @@ class RefreshToken(Base):
     """A refresh token, stored as the SHA-256 of its random value.
 
     Each login starts a family; every refresh spends its token (``used_at``) and adds the
-    next one to the family. Presenting a spent token again revokes the whole family.
+    next one to the family. Presenting a spent token again revokes the whole family, but for
+    the token just spent, within seconds of its spending (the reuse window, ``identity/service.py``).
     """
 
     __tablename__ = "refresh_tokens"

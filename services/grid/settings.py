@@ -55,6 +55,14 @@ class GridSettings(ServiceSettings):
     auth_audience: str = Field(default="wangge", min_length=1, description="the `aud` of grid's tokens")
     access_token_minutes: int = Field(default=15, ge=1, le=60, description="access token lifetime")
     refresh_token_days: int = Field(default=14, ge=1, le=90, description="refresh token lifetime")
+    refresh_reuse_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=300,
+        description="how long the refresh token a refresh just spent may be presented again for another "
+        "token pair of its login (refreshes sent at once, a retry after a lost answer) before it is "
+        "taken for stolen and the login revoked; 0: never",
+    )
     signing_key_file: Path | None = Field(
         default=None, description="PEM Ed25519 private key; generated into the data dir outside production"
     )

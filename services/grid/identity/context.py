@@ -26,6 +26,8 @@ class Identity:
     passwords: Passwords
     service_secrets: dict[str, str]
     refresh_lifetime: timedelta
+    refresh_reuse: timedelta
+    """How long a spent refresh token may come back for a sibling of its successor (zero: never)."""
 
 
 def service_secrets(settings: GridSettings) -> dict[str, str]:
@@ -47,4 +49,5 @@ def build_identity(settings: GridSettings) -> Identity:
         passwords=Passwords.from_settings(settings),
         service_secrets=service_secrets(settings),
         refresh_lifetime=timedelta(days=settings.refresh_token_days),
+        refresh_reuse=timedelta(seconds=settings.refresh_reuse_seconds),
     )

@@ -15,19 +15,42 @@ async def refresh_token_by_hash(session: AsyncSession, token_hash: str) -> Refre
     return await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
 
 
-async def spend_refresh_token(session: AsyncSession, token_id: int, now: datetime) -> bool:
-    """Mark the token used, only if nobody spent or revoked it first (one winner when requests race)."""
+async def spend_refresh_token(session: AsyncSession, token: RefreshToken, now: datetime) -> bool:
+    """Spend ``token``, only if nobody spent or revoked it first (one winner when requests race),
+    and retire the other live tokens of its family: the ones the reuse window issued beside it
+    (``service.refresh_grant``), which nobody should present now, are spent with it.
+
+    The family's live tokens are locked first, oldest first, as a logout locks them: two
+    refreshes of one family, or one and a logout, lock in one order and wait in turn, not deadlock."""
+    live = _live(RefreshToken.family_id == token.family_id)
+    await session.execute(select(RefreshToken.id).where(*live).order_by(RefreshToken.id).with_for_update())
     result = await session.execute(
         update(RefreshToken)
-        .where(
-            RefreshToken.id == token_id,
-            RefreshToken.used_at.is_(None),
-            RefreshToken.revoked_at.is_(None),
-        )
+        .where(RefreshToken.id == token.id, *live)
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    return bool(getattr(result, "rowcount", 0) == 1)
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    await session.execute(
+        update(RefreshToken).where(*live).values(used_at=now).execution_options(synchronize_session=False)
+    )
+    return True
+
+
+async def lock_live_children(session: AsyncSession, token: RefreshToken) -> list[int]:
+    """The live tokens issued for ``token``'s spending, locked: a refresh of one of them, or a
+    logout, waits until the token the caller adds beside them commits, and then sees it."""
+    live = _live(RefreshToken.family_id == token.family_id, RefreshToken.parent_id == token.id)
+    return list(
+        await session.scalars(
+            select(RefreshToken.id).where(*live).order_by(RefreshToken.id).with_for_update()
+        )
+    )
+
+
+def _live(*which: ColumnElement[bool]) -> tuple[ColumnElement[bool], ...]:
+    return (*which, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None))
 
 
 async def revoke_family(session: AsyncSession, family_id: UUID, now: datetime) -> None:
@@ -39,15 +62,16 @@ async def revoke_all_of_staff(session: AsyncSession, staff_id: int, now: datetim
 
 
 async def _revoke(session: AsyncSession, which: ColumnElement[bool], now: datetime) -> None:
-    """Revoke the live tokens ``which`` names, those a refresh in flight adds included.
+    """Revoke the tokens ``which`` names that are not yet, those a refresh in flight adds included.
 
     The tokens are locked first, in a statement of their own: a refresh holds its token's lock
-    from spending it until its new token commits, so the lock waits for that, and the UPDATE
-    after it (a new snapshot on PostgreSQL) sees the new token. A lone UPDATE waited on the
-    same lock but with its snapshot taken before: a logout racing a refresh answered 204 and
-    the refresh's new token went on working."""
+    from spending it until its new token commits (one in the reuse window, the locks of the
+    live tokens it adds a sibling to), so the lock waits for that, and the UPDATE after it (a
+    new snapshot on PostgreSQL) sees the new token. A lone UPDATE waited on the same lock but
+    with its snapshot taken before: a logout racing a refresh answered 204 and the refresh's
+    new token went on working. Oldest first, as a refresh locks them."""
     live = (RefreshToken.revoked_at.is_(None), which)
-    await session.execute(select(RefreshToken.id).where(*live).with_for_update())
+    await session.execute(select(RefreshToken.id).where(*live).order_by(RefreshToken.id).with_for_update())
     await session.execute(
         update(RefreshToken).where(*live).values(revoked_at=now).execution_options(synchronize_session=False)
     )

@@ -154,7 +154,12 @@ async def token(
     - `grant_type=password&username=…&password=…`: staff; answers a refresh token too.
     - `grant_type=refresh_token&refresh_token=…`: the refresh token is spent and a new one
       comes with the new access token. Presenting a spent refresh token again revokes its
-      whole family (every token descended from that login): `invalid_grant`.
+      whole family (every token descended from that login): `invalid_grant`. But for the
+      token just spent, within 30 s of its refresh (`WANGGE_GRID_REFRESH_REUSE_SECONDS`, 0:
+      never): refreshes sent at once with one token, or a retry after a lost answer, are each
+      answered with new tokens of the same login, and the first of those refresh tokens to be
+      refreshed spends the others. An older token, or this one after the window, still
+      revokes the family; a logout, a new password or a deactivation revokes them all.
     - `grant_type=client_credentials&client_id=…&client_secret=…`: services (`intake`,
       `dispatch`) with their configured secret, integrations with their API key (`client_id` =
       the key id, `client_secret` = the secret after the dot). No refresh token. The client may

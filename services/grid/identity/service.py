@@ -6,6 +6,8 @@ no password set), and an unknown user costs the same Argon2 check as a known one
 refused is a 401 ``invalid_client``. Refresh tokens rotate: each is spent by its first use and the answer
 carries the next one of its family. A spent token presented again means it leaked (or a
 client misbehaves): :class:`RefreshTokenReused` tells the caller to revoke the whole family.
+But for the reuse window (:func:`_reusable`): a phone sends one token twice at once, or again
+when an answer was lost, and was signed out mid-patrol for it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import hmac
 import secrets
 import string
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 from uuid import UUID
@@ -153,7 +155,8 @@ async def refresh_grant(session: AsyncSession, *, refresh_token: str, identity: 
     stored = await repository.refresh_token_by_hash(session, sha256(refresh_token))
     if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
         raise TokenRefused(BAD_REFRESH)
-    if stored.used_at is not None or not await repository.spend_refresh_token(session, stored.id, now):
+    spent = stored.used_at is None and await repository.spend_refresh_token(session, stored, now)
+    if not spent and not await _reusable(session, stored, now, identity.refresh_reuse):
         raise RefreshTokenReused(stored.family_id)
     staff = await session.get(Staff, stored.staff_id)
     if staff is None or not staff.active or staff.password_hash is None:
@@ -161,6 +164,29 @@ async def refresh_grant(session: AsyncSession, *, refresh_token: str, identity: 
     return await _staff_tokens(
         session, staff=staff, family_id=stored.family_id, parent_id=stored.id, identity=identity
     )
+
+
+async def _reusable(session: AsyncSession, token: RefreshToken, now: datetime, window: timedelta) -> bool:
+    """Whether ``token``, spent, may be spent again: the reuse window of Auth0's or Okta's
+    rotation. Two requests of a phone that got their 401 at once refresh with the same token,
+    as does an app resumed from the background, or a retry after an answer that was lost; the
+    second was taken for a thief's and ended the login.
+
+    Only the token just spent, the parent of the family's live token, and within ``window`` of
+    its first spending. Each answer in the window adds a sibling to that live token, and the
+    first of them to be refreshed spends the others (``repository.spend_refresh_token``): the
+    login goes on with one line of tokens, and a sibling presented after that ends it. An older
+    token, or this one after the window, still revokes the family; a logout, a new password or
+    a deactivation revokes the siblings with the rest (they wait for the sibling being added:
+    ``repository.lock_live_children``). A thief who replays a token within the window of its
+    owner's refresh is not told apart from the owner, the price of every such window: it is
+    short (30 seconds by default) and 0 turns it off (``WANGGE_GRID_REFRESH_REUSE_SECONDS``)."""
+    if not window:
+        return False
+    await session.refresh(token)  # read again: the refresh that spent it may have committed since
+    if token.revoked_at is not None or token.used_at is None or now - token.used_at > window:
+        return False
+    return bool(await repository.lock_live_children(session, token))
 
 
 async def _staff_tokens(
