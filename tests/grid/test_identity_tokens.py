@@ -286,7 +286,7 @@ async def test_a_failure_is_counted_while_another_usernames_is_being_counted(
 
 
 async def test_refresh_rotates_and_a_reused_token_revokes_its_family(
-    anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+    anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
 ) -> None:
     await staff_with_password(sessions, "wang.fang", PASSWORD)
     first = (await login(anonymous, "wang.fang", PASSWORD)).json()
@@ -304,6 +304,9 @@ async def test_refresh_rotates_and_a_reused_token_revokes_its_family(
     reused = await refresh(anonymous, first["refresh_token"])
     assert reused.status_code == 400
     assert reused.json()["error"] == "invalid_grant"
+    # the operator can tell why the person was signed out
+    [logged] = [r.getMessage() for r in caplog.records if "refresh token reused" in r.getMessage()]
+    assert logged.startswith("refresh token reused: a login of 'wang.fang' (family ")
     # The whole family is gone, the newest token included; another login is untouched.
     gone = await refresh(anonymous, newest)
     assert (gone.status_code, gone.json()["error"]) == (400, "invalid_grant")

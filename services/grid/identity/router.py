@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from collections import Counter
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, unquote_plus
@@ -29,6 +30,8 @@ from services.grid.staff.schemas import USERNAME
 from shared.db import session_scope, utcnow
 from shared.errors import Forbidden, NotFound, Unauthorized, problem_responses
 from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+log = logging.getLogger("wangge.grid.sign_in")
 
 router = APIRouter(tags=["identity"])
 keys_router = APIRouter(prefix="/v1/keys", tags=["API keys"])
@@ -194,6 +197,12 @@ async def token(
         # The failed exchange rolled back; the family's revocation commits on its own.
         async with session_scope(sessions) as session:
             await service.revoke_family(session, family_id=reused.family_id)
+        log.warning(
+            "refresh token reused: a login of %r (family %s) is revoked and must sign in again "
+            "(a stolen token replayed, or an app that kept a spent one)",
+            reused.username,
+            reused.family_id,
+        )
         raise
 
 

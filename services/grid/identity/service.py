@@ -81,9 +81,10 @@ CURRENT_PASSWORD = "give your current password as current_password"
 class RefreshTokenReused(TokenRefused):
     """A spent refresh token came back: its family must be revoked (in its own transaction)."""
 
-    def __init__(self, family_id: UUID) -> None:
+    def __init__(self, family_id: UUID, username: str | None) -> None:
         super().__init__(BAD_REFRESH)
         self.family_id = family_id
+        self.username = username
 
 
 def sha256(value: str) -> str:
@@ -156,9 +157,9 @@ async def refresh_grant(session: AsyncSession, *, refresh_token: str, identity: 
     if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
         raise TokenRefused(BAD_REFRESH)
     spent = stored.used_at is None and await repository.spend_refresh_token(session, stored, now)
-    if not spent and not await _reusable(session, stored, now, identity.refresh_reuse):
-        raise RefreshTokenReused(stored.family_id)
     staff = await session.get(Staff, stored.staff_id)
+    if not spent and not await _reusable(session, stored, now, identity.refresh_reuse):
+        raise RefreshTokenReused(stored.family_id, staff.username if staff is not None else None)
     if staff is None or not staff.active or staff.password_hash is None:
         raise TokenRefused(BAD_REFRESH)
     return await _staff_tokens(
