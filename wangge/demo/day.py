@@ -77,9 +77,7 @@ class Day:
         )
         queue = [case for case in waiting if case["id"] in self.case_ids]
         task = progress.add_task("dispatchers triage", total=len(queue))
-        departments = sorted(
-            {c["department_code"] for c in self.world.categories if c.get("department_code")}
-        )
+        departments = sorted(self.world.staffed())
         for case in queue:
             body: dict[str, Any] = {"department_code": self.rng.choice(departments), "note": "人工派单"}
             await self.api.act(case["id"], "dispatch", body, self.dispatcher)
@@ -95,7 +93,9 @@ class Day:
         await bounded(work(case_id) for case_id in sorted(self.case_ids))
 
     async def work_case(self, case_id: int) -> None:
-        """Move one case along until it is closed (or rejected), as the people on it would."""
+        """Move one case along until it is closed (or rejected), as the people on it would; a
+        case with a department the demo has no handler in (an admin's routing override sent it
+        there) is left to that department."""
         for _ in range(12):
             case = self.api.ok(
                 await self.api.dispatch.get(f"/v1/cases/{case_id}", headers=self.dispatcher.headers())
@@ -103,11 +103,13 @@ class Day:
             status = case["status"]
             if status in ("closed", "rejected"):
                 break
+            handled = status in ("dispatched", "in_progress")
+            if handled and case["department_code"] not in self.world.staffed():
+                break
             if status == "triage":
-                body = {
-                    "department_code": case.get("department_code") or "law-enforcement",
-                    "note": "重新派单",
-                }
+                staffed = self.world.staffed()
+                fallback = "law-enforcement" if "law-enforcement" in staffed else min(staffed)
+                body = {"department_code": case.get("department_code") or fallback, "note": "重新派单"}
                 await self.api.act(case_id, "dispatch", body, self.dispatcher)
             elif status == "dispatched":
                 handler = self.world.one("handler", self.rng, case["department_code"])

@@ -69,6 +69,11 @@ class World:
             raise RuntimeError(f"the demo staff has no {role}" + (f" in {department}" if department else ""))
         return rng.choice(people)
 
+    def staffed(self) -> set[str]:
+        """The departments with a demo handler: a department an admin added (or whose demo
+        handlers are gone) has nobody the demo can act as, so the demo sends it nothing."""
+        return {s.department_code for s in self.staff.get("handler", []) if s.department_code}
+
 
 @dataclass
 class PlannedReport:
@@ -201,7 +206,10 @@ def plan_day(world: World, count: int, rng: random.Random) -> list[PlannedReport
     if not workers:
         raise RuntimeError("the demo staff has no grid workers")
     cells_by_code = {cell["code"]: cell for cell in world.cells}
-    routed = [c for c in world.categories if c.get("department_code")]
+    staffed = world.staffed()
+    routed = [c for c in world.categories if c.get("department_code") in staffed]
+    if not routed:
+        raise RuntimeError("the demo staff has no handler in any department of the catalog")
     unrouted = [c for c in world.categories if not c.get("department_code")]
     now = datetime.now(UTC)
     plan: list[PlannedReport] = []
