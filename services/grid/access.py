@@ -27,6 +27,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.routing import BaseRoute
 
+from shared.access import refusal
 from shared.actors import Actor, Role
 from shared.auth import TokenVerifier, bearer_scheme
 from shared.errors import Forbidden, Unauthorized
@@ -136,7 +137,7 @@ async def authorize(request: Request, token: Annotated[str | None, Depends(beare
     verifier: TokenVerifier = request.state.verifier
     actor = await verifier.verify(token)
     if not rule.allows(actor, request.path_params):
-        raise Forbidden(f"a {actor.role.value} may not {request.method} {rule_path(request)}")
+        raise Forbidden(refusal(actor.role.value, request.method, rule_path(request)))
     return actor
 
 

@@ -122,6 +122,18 @@ async def test_an_integration_reads_the_catalog_departments_and_locate_but_not_t
         assert (await anonymous.get(path, headers=bot)).status_code == 403, path
 
 
+async def test_a_refusal_names_the_role_with_its_article(
+    anonymous: httpx.AsyncClient, bearer: Bearer
+) -> None:
+    """As intake and dispatch name it: grid said 'a integration may not GET /v1/staff'."""
+    bot = await anonymous.get("/v1/staff", headers=bearer(Role.integration))
+    assert bot.status_code == 403
+    assert bot.json()["detail"] == "an integration may not call GET /v1/staff"
+    worker = await anonymous.post("/v1/departments", json={}, headers=bearer(Role.grid_worker))
+    assert worker.status_code == 403
+    assert worker.json()["detail"] == "a grid_worker may not call POST /v1/departments"
+
+
 async def test_a_route_without_a_rule_is_refused_even_to_an_admin(tmp_path: Any) -> None:
     app = create_app(
         GridSettings(
