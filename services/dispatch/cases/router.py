@@ -48,6 +48,7 @@ from shared.errors import (
 from shared.etags import answers_etag, etag
 from shared.schemas import (
     DEFAULT_PAGE_SIZE,
+    DEPARTMENT_CODE,
     MAX_PAGE_SIZE,
     MAX_ROW_ID,
     PLAIN_DIGITS,
@@ -82,7 +83,11 @@ async def list_cases(
     session: SessionDep,
     actor: CurrentActor,
     status: Annotated[list[Status] | None, Query(max_length=20, description="repeat for several")] = None,
-    department: Text = None,
+    department: Annotated[
+        str | None,
+        Query(max_length=32, pattern=DEPARTMENT_CODE, description="a department's code: sanitation"),
+        STORABLE_QUERY,
+    ] = None,
     grid_cell: Text = None,
     community: Text = None,
     category: Text = None,

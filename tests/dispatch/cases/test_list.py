@@ -93,6 +93,16 @@ async def test_text_no_database_can_compare_is_422(dispatch: Dispatch, name: str
     assert response.json()["errors"][0]["loc"] == ["query", name]
 
 
+@pytest.mark.parametrize("department", ["环卫站", "Sanitation", "market supervision"])
+async def test_a_department_that_is_no_code_is_422(dispatch: Dispatch, department: str) -> None:
+    """A dispatcher who filtered by a department's name (or its English one) was answered an empty
+    list, read as 'no cases'; the figures' department=, with the same pattern, said so."""
+    await dispatch.new_case()
+    response = await dispatch.client.get("/v1/cases", params={"department": department}, headers=DISPATCHER)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["query", "department"]
+
+
 async def test_an_unknown_status_is_422(dispatch: Dispatch) -> None:
     response = await dispatch.client.get("/v1/cases", params={"status": "lost"}, headers=DISPATCHER)
     assert response.status_code == 422
