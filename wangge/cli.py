@@ -250,7 +250,13 @@ def cmd_key_revoke(args: argparse.Namespace, console: Console) -> int:
     except WanggeError as exc:
         console.print(f"[red]not revoked:[/] {escape(exc.detail)}")
         return 1
-    console.print(f"[green]✓[/] {args.key_id} revoked; tokens already issued for it expire within 15 minutes")
+    minutes = getattr(operations.service_settings("grid"), "access_token_minutes", 15)
+    console.print(
+        f"[green]✓[/] {args.key_id} revoked; tokens already issued for it expire within {minutes} minutes.\n"
+        "A webhook it set still gets its reports' updates until an admin removes it on intake: "
+        f"DELETE /v1/webhooks/integration:{args.key_id}",
+        soft_wrap=True,
+    )
     return 0
 
 
