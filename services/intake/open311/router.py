@@ -200,6 +200,8 @@ async def list_requests(
     statuses = frozenset(part.strip() for part in status.split(",")) if status else frozenset()
     if statuses - {"open", "closed"}:
         raise BadRequest("status is open, closed, or both (open,closed)")
+    if not ids and start_date is not None and end_date is not None and end_date < start_date:
+        raise BadRequest("end_date comes before start_date: the period runs from start_date to end_date")
     return await service.list_requests(
         session,
         services,

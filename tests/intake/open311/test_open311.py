@@ -335,6 +335,27 @@ async def test_requests_named_by_id_are_listed_whatever_the_other_filters_say(in
     assert [r["service_request_id"] for r in answer.json()] == [request_id]
 
 
+async def test_a_period_that_ends_before_it_starts_is_a_400(intake: Intake) -> None:
+    """start_date and end_date swapped answered an empty list, read as 'no requests'."""
+    request_id = (await file(intake)).json()[0]["service_request_id"]
+    swapped = {"start_date": "2026-12-06T08:00+08:00", "end_date": "2026-12-01T00:00:00Z"}
+
+    answer = await intake.client.get(f"{BASE}/requests.json", params=swapped, headers=BOT)
+
+    assert answer.status_code == 400, answer.text
+    assert answer.json() == [
+        {
+            "code": 400,
+            "description": "end_date comes before start_date: the period runs from start_date to end_date",
+        }
+    ]
+    # named by id, the period does not apply (GeoReport v2), swapped or not
+    named = await intake.client.get(
+        f"{BASE}/requests.json", params={**swapped, "service_request_id": request_id}, headers=BOT
+    )
+    assert [r["service_request_id"] for r in named.json()] == [request_id]
+
+
 async def test_while_grid_is_down_it_is_not_asked_again_for_every_request(intake: Intake) -> None:
     for _ in range(5):
         assert (await file(intake, description="路灯不亮")).status_code == 201
