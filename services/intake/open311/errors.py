@@ -18,6 +18,8 @@ from services.intake.open311.schemas import Open311Error
 from shared.errors import PROBLEM_JSON
 
 OPEN311_PREFIX = "/open311/"
+XML_NOT_SERVED = "GeoReport v2 is served here as JSON only: ask for the same path ending in .json"
+"""A client asking for the spec's XML form (``requests.xml``) heard only 'Not Found'."""
 
 
 def open311_errors(problem: dict[str, Any]) -> list[dict[str, Any]]:
@@ -65,7 +67,10 @@ class Open311Errors:
                 body.extend(message.get("body", b""))
                 if message.get("more_body", False):
                     return
-                rewritten = orjson.dumps(open311_errors(orjson.loads(bytes(body) or b"{}")))
+                problem = orjson.loads(bytes(body) or b"{}")
+                if start["status"] == 404 and scope["path"].endswith(".xml"):
+                    problem = {**problem, "detail": XML_NOT_SERVED}
+                rewritten = orjson.dumps(open311_errors(problem))
                 headers = MutableHeaders(raw=list(start["headers"]))
                 headers["content-type"] = "application/json"
                 headers["content-length"] = str(len(rewritten))

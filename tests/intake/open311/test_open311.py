@@ -8,6 +8,7 @@ import httpx
 from sqlalchemy import select
 
 from services.intake.models import Report
+from services.intake.open311.errors import XML_NOT_SERVED
 from shared.actors import Actor, Role
 from shared.db import session_scope
 from tests.support.tokens import bearer
@@ -333,6 +334,18 @@ async def test_requests_named_by_id_are_listed_whatever_the_other_filters_say(in
 
     assert answer.status_code == 200, answer.text
     assert [r["service_request_id"] for r in answer.json()] == [request_id]
+
+
+async def test_the_xml_form_is_a_404_that_says_to_ask_for_json(intake: Intake) -> None:
+    """It said 'Not Found', as if there were no GeoReport v2 endpoint here."""
+    assert XML_NOT_SERVED.startswith("GeoReport v2 is served here as JSON only")
+    for path in ("services.xml", "requests.xml", "requests/0b6f2c3e-8d2a-4a43-9d57-0e6f1c7c1a01.xml"):
+        answer = await intake.client.get(f"{BASE}/{path}", headers=BOT)
+
+        assert answer.status_code == 404, path
+        assert answer.json() == [{"code": 404, "description": XML_NOT_SERVED}]
+    unknown = await intake.client.get(f"{BASE}/nothing.json", headers=BOT)
+    assert unknown.json() == [{"code": 404, "description": "Not Found"}]
 
 
 async def test_a_period_that_ends_before_it_starts_is_a_400(intake: Intake) -> None:
