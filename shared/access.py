@@ -81,7 +81,11 @@ class Guard(OAuth2PasswordBearer):
         if rule is None:
             raise Forbidden(f"{request.method} {template} has no access rule; nobody may call it")
         if not rule.allows(actor):
-            raise Forbidden(refusal(actor.role.value, request.method, template))
+            refused = refusal(actor.role.value, request.method, template)
+            if actor.role is Role.integration and rule.scopes:
+                held = ", ".join(actor.scopes) or "none"
+                refused += f": its key needs the scope {' or '.join(sorted(rule.scopes))} (it has {held})"
+            raise Forbidden(refused)
         return actor
 
     async def access_token(self, request: Request) -> str | None:

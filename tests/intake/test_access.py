@@ -332,3 +332,23 @@ def test_a_report_is_seen_by_whom_the_rules_say() -> None:
         Actor(id="x", role=Role.grid_worker, regions=[CELL_A1]),
         Report(reporter_id="zhou.qi", grid_cell=None, department_code=None),
     )
+
+
+async def test_a_key_without_the_scope_a_route_needs_is_told_which(intake: Intake) -> None:
+    """A chat bot whose key files reports only, setting its webhook, heard 'an integration may not
+    call PUT /v1/webhook', as if no integration could: the key lacks reports:read."""
+    filer = Actor(id="integration:k2", role=Role.integration, scopes=[CREATE], channel="wechat-bot")
+
+    answer = await intake.client.put(
+        "/v1/webhook", json={"url": "https://bot.example.cn/hook"}, headers=headers_for(filer)
+    )
+
+    assert answer.status_code == 403
+    assert answer.json()["detail"] == (
+        "an integration may not call PUT /v1/webhook: its key needs the scope reports:read "
+        "(it has reports:create)"
+    )
+    staff = await intake.client.put(
+        "/v1/webhook", json={"url": "https://bot.example.cn/hook"}, headers=headers_for(PROFILES["handler"])
+    )
+    assert staff.json()["detail"] == "a handler may not call PUT /v1/webhook"
