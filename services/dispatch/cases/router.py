@@ -336,6 +336,10 @@ async def add_note(
 ) -> CaseDetail:
     """Add a note (and photos) to the timeline in any status; the status does not change.
 
+    With `to_reporters: true` the case's reporters hear it too, as they hear a status change
+    (a grid worker's or a reporter's own note only on the reports she filed); otherwise the
+    note is the office's, on the timeline alone.
+
     `If-Match` is optional here: a note changes nothing another could have changed meanwhile,
     so a note written while a dispatcher moved the case is not refused (sent, it is checked)."""
     case = await service.add_note(session, case_id=case_id, if_match=if_match, body=body, actor=actor)

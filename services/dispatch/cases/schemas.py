@@ -241,5 +241,17 @@ class FeedbackRequest(RequestModel):
 class NoteRequest(RequestModel):
     note: str = Note
     photos: PhotoList = Photos
+    to_reporters: bool = Field(
+        default=False,
+        description="tell the case's reporters too (their report's updates, their chat bot's webhook): "
+        "a reply, a step of progress; by default a note is the office's, on the timeline only",
+    )
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"note": "called the shop owner"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"note": "called the shop owner"},
+                {"note": "已安排清运车，今天下午清理", "to_reporters": True},
+            ]
+        }
+    )

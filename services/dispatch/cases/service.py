@@ -366,5 +366,6 @@ async def add_note(
         at=now,
         note=body.note,
         photos=body.photos,
+        announced=body.to_reporters,
     )
     return await case_detail(session, case, actor)

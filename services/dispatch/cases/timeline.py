@@ -1,9 +1,9 @@
 """Writing a case's timeline, and telling every reporter of the case about it.
 
 Each event that changes the status, each ``merged`` event (the joining reporter learns
-the case's current state) and each ``reassigned`` one (a new department and deadline)
-enqueues one ``case.status_changed`` message to intake in the same transaction, carrying
-every report id of the case.
+the case's current state), each ``reassigned`` one (a new department and deadline) and each
+note written for the reporters enqueues one ``case.status_changed`` message to intake in the
+same transaction, carrying every report id of the case.
 """
 
 from __future__ import annotations
@@ -37,9 +37,11 @@ async def record(
     photos: list[str] | None = None,
     data: dict[str, Any] | None = None,
     told: list[uuid.UUID] | None = None,
+    announced: bool = False,
 ) -> CaseEvent:
-    """Append an event (the case's current status is its ``to_status``) and notify reporters:
-    ``told``, or every report of the case."""
+    """Append an event (the case's current status is its ``to_status``) and notify reporters
+    (``told``, or every report of the case) of a change of status, of an ``ANNOUNCED`` action,
+    or when ``announced``."""
     event = CaseEvent(
         case_id=case.id,
         action=str(action),
@@ -54,7 +56,7 @@ async def record(
     )
     session.add(event)
     await session.flush()
-    if from_status != case.status or str(action) in ANNOUNCED:
+    if from_status != case.status or str(action) in ANNOUNCED or announced:
         # Intake shows ``note`` to every reporter of the case. A grid worker's verification
         # note or a reporter's is not theirs to read: it goes as the author's own note, shown
         # only on the reports she filed.

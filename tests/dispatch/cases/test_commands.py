@@ -306,6 +306,29 @@ async def test_a_note_needs_no_if_match_and_a_stale_one_is_still_412(dispatch: D
     ).status_code == 428
 
 
+async def test_a_note_reaches_the_reporters_only_when_written_for_them(dispatch: Dispatch) -> None:
+    """A handler's "已安排清运车" went on the timeline and no reporter heard it; an office's
+    note for itself ("called the owner") must stay on the timeline."""
+    case = await dispatch.new_case()
+    await dispatch.ok(case["id"], "accept", actor=HANDLER)
+    messages = len(await dispatch.outbox())
+
+    await dispatch.ok(case["id"], "notes", {"note": "called the owner"}, actor=HANDLER, if_match=None)
+    assert len(await dispatch.outbox()) == messages
+    noted = await dispatch.ok(
+        case["id"], "notes", {"note": "已安排清运车", "to_reporters": True}, actor=HANDLER, if_match=None
+    )
+
+    (told,) = (await dispatch.outbox())[messages:]
+    assert (told.payload["action"], told.payload["note"], told.payload["status"]) == (
+        "note",
+        "已安排清运车",
+        "in_progress",
+    )
+    assert told.payload["report_ids"] == [r["report_id"] for r in noted["reports"]]
+    assert told.payload["event_id"] == noted["timeline"][-1]["id"]
+
+
 async def test_an_unquoted_if_match_is_400_naming_the_form_not_412(dispatch: Dispatch) -> None:
     """``If-Match: 3`` for the ETag ``"3"`` was a 412, "the resource changed since you read it",
     though nothing had: it is no entity-tag (RFC 9110 8.8.3)."""
