@@ -18,7 +18,7 @@ Who sees which case:
 - grid workers, assistants and leaders: cases whose grid cell is in their regions (a
   leader's community code covers its cells), and every case they reported on;
 - integrations: the cases of the reports they filed;
-- services: none (they call only the internal inbox).
+- services: none (they call only the internal routes).
 
 A reader who sees a case only as one of its reporters (an integration always; a grid worker
 outside their regions) reads it as its reporter (:func:`sees_whole_case`): their own reports
@@ -72,6 +72,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     # Anyone who may have reported; the service then refuses (403) one who reported nothing on it.
     ("POST", f"{_CASE}/feedback"): Rule(roles=STAFF, scopes=frozenset({REPORTS_CREATE})),
     ("POST", "/internal/v1/inbox"): Rule(services=frozenset({INTAKE_SERVICE})),
+    ("POST", "/internal/v1/named-photos"): Rule(services=frozenset({INTAKE_SERVICE})),
     **PUBLIC_ROUTES,
 }
 

@@ -23,6 +23,7 @@ from services.dispatch.clients.grid import GridClient
 from services.dispatch.clients.intake import IntakeClient
 from services.dispatch.figures.router import router as figures_router
 from services.dispatch.inbox.router import router as inbox_router
+from services.dispatch.photos.router import router as photos_router
 from services.dispatch.relay import build_relay
 from services.dispatch.settings import DispatchSettings
 from services.dispatch.supervision.router import router as supervision_router
@@ -109,5 +110,12 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         cors_origins=settings.cors_origins,
         token_url=f"{settings.public_grid_url or settings.grid_url}{TOKEN_PATH}",
-        routers=[cases_router, supervision_router, figures_router, calendar_router, inbox_router],
+        routers=[
+            cases_router,
+            supervision_router,
+            figures_router,
+            calendar_router,
+            inbox_router,
+            photos_router,
+        ],
     )

@@ -1,4 +1,5 @@
-"""dispatch's tables: cases (work orders), the reports joined to them, their timeline, the outbox.
+"""dispatch's tables: cases (work orders), the reports joined to them, their timeline, the
+intake photos the timeline names, the outbox.
 
 A case's human number (``WG20261127-0007``) comes from ``case_number_counters``, one row per
 day bumped with an atomic upsert, so two writers never draw the same number on either database.
@@ -205,6 +206,16 @@ class CaseEvent(Base):
     photos: Mapped[list[str]] = mapped_column(JSONType, default=list)
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NamedPhoto(Base):
+    """A photo kept by intake that a case's timeline names (a resolution's, a check's, a note's),
+    written with the event: intake asks before it deletes the photos nothing named
+    (``shared.photos``)."""
+
+    __tablename__ = "named_photos"
+
+    photo_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
 
 
 class CaseNumberCounter(Base):

@@ -95,6 +95,9 @@ SPEC: dict[tuple[str, str], Expect] = {
     ("POST", "/internal/v1/inbox"): Expect(
         frozenset({Role.service}), "inbox", factories.batch({"report_id": "not-a-report"})
     ),
+    ("POST", "/internal/v1/named-photos"): Expect(
+        frozenset({Role.service}), "inbox", {"ids": ["5f0c8f6e-2b1d-4c59-9a53-0d1e6f7a8b90"]}
+    ),
     **{
         ("GET", path): Expect(EVERYONE, "public")
         for path in ("/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")

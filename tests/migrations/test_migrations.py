@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -383,4 +385,49 @@ def test_the_urged_and_due_indexes_built_by_hand_first_are_found_and_kept() -> N
         query = select(Case.id).where(handling()).order_by(Case.deadline_at, Case.id).limit(20)
         assert "ix_cases_handling_deadline_at_id" in asyncio.run(explain(url, query))
     finally:
+        downgrade("dispatch", url)
+
+
+def test_the_photos_the_timeline_named_before_the_upgrade_are_named_after_it(
+    backend: str, tmp_path: Path
+) -> None:
+    """``dispatch_0014`` notes the intake photos the events already name (intake keeps them), and
+    nothing else: another site's photo, an event without photos."""
+    url = empty_database(backend, "dispatch", tmp_path)
+    upgrade("dispatch", url, "dispatch_0013")
+    engine = create_async_engine(url, poolclass=NullPool)
+    now = datetime(2026, 12, 6, tzinfo=UTC)
+    resolution, thumbnail = uuid.uuid4(), uuid.uuid4()
+    photos = [
+        [f"https://intake.example.gov.cn/v1/photos/{resolution}", "https://files.example.org/p/after.jpg"],
+        [],
+        [f"http://127.0.0.1:8001/v1/photos/{thumbnail}/thumbnail"],
+    ]
+
+    async def run(statement: str, **values: Any) -> list[Any]:
+        async with engine.begin() as connection:
+            result = await connection.execute(text(statement), {"now": now, **values})
+            return list(result) if result.returns_rows else []
+
+    try:
+        asyncio.run(
+            run(
+                "INSERT INTO cases (id, case_number, status, urgency, lat, lon, description, reported_at,"
+                " created_at, updated_at, rework_count, report_count, version) VALUES (1,"
+                " 'WG20261206-0001', 'resolved', 'normal', 24.45, 118.08, 'x', :now, :now, :now, 0, 1, 1)"
+            )
+        )
+        for named in photos:
+            asyncio.run(
+                run(
+                    "INSERT INTO case_events (case_id, action, to_status, actor_id, actor_role, photos,"
+                    " data, at) VALUES (1, 'note', 'resolved', 'gao.peng', 'handler', :photos, '{}', :now)",
+                    photos=json.dumps(named),
+                )
+            )
+        upgrade("dispatch", url)
+        rows = asyncio.run(run("SELECT photo_id FROM named_photos"))
+        assert {uuid.UUID(str(row[0])) for row in rows} == {resolution, thumbnail}
+    finally:
+        asyncio.run(engine.dispose())
         downgrade("dispatch", url)

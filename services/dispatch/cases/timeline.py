@@ -3,7 +3,8 @@
 Each event that changes the status, each ``merged`` event (the joining reporter learns
 the case's current state), each ``reassigned`` one (a new department and deadline) and each
 note written for the reporters enqueues one ``case.status_changed`` message to intake in the
-same transaction, carrying every report id of the case.
+same transaction, carrying every report id of the case. The intake photos an event names are
+noted with it (``services/dispatch/photos``): intake keeps them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from services.dispatch import access
 from services.dispatch.cases import repository
 from services.dispatch.cases.lifecycle import ANNOUNCED
 from services.dispatch.models import Case, CaseEvent, OutboxMessage
+from services.dispatch.photos import service as named_photos
 from shared.messages import CASE_STATUS_CHANGED, CaseStatusChanged
 from shared.outbox import enqueue
 
@@ -56,6 +58,8 @@ async def record(
     )
     session.add(event)
     await session.flush()
+    if photos:
+        await named_photos.note_named(session, photos)
     if from_status != case.status or str(action) in ANNOUNCED or announced:
         # Intake shows ``note`` to every reporter of the case. A grid worker's verification
         # note or a reporter's is not theirs to read: it goes as the author's own note, shown
