@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from shared.schemas import RequestModel
 
 PHOTOS_PATH = "/v1/photos"
+NAMED_PHOTOS_PATH = "/internal/v1/named-photos"
 
 MAX_NAMED_QUERY = 500
 """Ids one question to dispatch holds at most."""

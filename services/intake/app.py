@@ -24,6 +24,7 @@ from services.intake.open311.keys import KeyTokens
 from services.intake.open311.router import discovery_router
 from services.intake.open311.router import router as open311_router
 from services.intake.open311.service import Services
+from services.intake.photos.retention import Retention
 from services.intake.photos.router import router as photos_router
 from services.intake.photos.service import PHOTOS_PATH, Darkroom
 from services.intake.relay.service import build_relay
@@ -131,7 +132,9 @@ def create_app(
             workers=settings.photo_workers,
             daily_limit=settings.photo_daily_limit,
         )
+        retention = Retention(session_maker, dispatch, unattached_days=settings.photo_unattached_days)
         app.state.darkroom = darkroom
+        app.state.photo_retention = retention
         app.state.territory = territory
         app.state.open311 = open311
         app.state.open311_keys = open311_keys
@@ -150,6 +153,7 @@ def create_app(
                 tasks.append(asyncio.create_task(territory.run_forever(settings.territory_refresh_seconds)))
                 tasks.append(asyncio.create_task(relay.run_forever()))
                 tasks.append(asyncio.create_task(webhook_relay.run_forever()))
+                tasks.append(asyncio.create_task(retention.run_forever()))
             yield State(
                 settings=settings,
                 engine=engine,
@@ -169,6 +173,7 @@ def create_app(
             await writer.close()  # reports already handed over are committed before anything stops
             relay.stop()  # the loops finish what they are doing; fetching keys needs no finishing
             webhook_relay.stop()
+            retention.stop()
             territory.stop()
             if warming is not None:
                 warming.cancel()

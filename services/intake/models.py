@@ -1,6 +1,6 @@
 """intake's tables: reports, the status updates they heard, idempotency records, the local
 copy of grid's territory, the outbox, the integrations' webhooks with their own outbox, and
-the photos reporters and handlers upload.
+the photos reporters and handlers upload, and which of them nothing names yet.
 """
 
 from __future__ import annotations
@@ -187,3 +187,20 @@ class Photo(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     thumbnail: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UnattachedPhoto(Base):
+    """A photo no report names yet, nor (when intake last asked dispatch) a case's step. It is
+    deleted once it has waited ``photo_unattached_days`` (``services/intake/photos/retention.py``);
+    the report that names it deletes this row in its own transaction, and so does intake when
+    dispatch answers that a step names it. The photos uploaded before this table came have none:
+    they are kept."""
+
+    __tablename__ = "unattached_photos"
+    __table_args__ = (Index("ix_unattached_photos_uploaded_at", "uploaded_at"),)  # the oldest first
+
+    photo_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True
+    )
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    """When it was uploaded, or uploaded again (its uploader's same bytes): its wait starts then."""

@@ -72,6 +72,13 @@ class IntakeSettings(RelaySettings):
         description="photos one uploader (a staff member, an integration's key) may add in 24 hours; "
         "one more is a 429 with Retry-After",
     )
+    photo_unattached_days: int = Field(
+        default=7,
+        ge=1,
+        le=365,
+        description="how long a photo no report nor case step names is kept before it is deleted "
+        "(at least a day: an app may upload a report's photos well before it sends the report)",
+    )
     photo_workers: int = Field(
         default=2,
         ge=1,

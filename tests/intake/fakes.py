@@ -176,7 +176,9 @@ class FakeGrid:
 
 
 class FakeDispatch:
-    """dispatch's inbox: records each message, answers duplicate for a report seen before.
+    """dispatch's inbox: records each message, answers duplicate for a report seen before; and
+    its answer to which photos a case's timeline names: those in ``named_photos`` (the ids
+    asked are kept in ``photos_asked``).
 
     ``mode``: ``"ok"``; ``"down"`` answers 503 without taking anything; ``"crash"`` takes the
     batch and then drops the connection before answering (the sender cannot know it landed).
@@ -195,6 +197,8 @@ class FakeDispatch:
         self.tokens_seen: list[str] = []
         self.revoked: set[str] = set()
         self.body_sizes: list[int] = []
+        self.named_photos: set[str] = set()
+        self.photos_asked: list[list[str]] = []
 
     @property
     def report_ids(self) -> list[str]:
@@ -202,13 +206,17 @@ class FakeDispatch:
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.calls += 1
-        assert request.url.path == "/internal/v1/inbox"
+        assert request.url.path in ("/internal/v1/inbox", "/internal/v1/named-photos")
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         self.tokens_seen.append(token)
         if service_caller(request) != "service:intake" or token in self.revoked:
             return httpx.Response(401, json={"status": 401, "detail": "bad token"})
         if self.mode == "down":
             return httpx.Response(503, json={"status": 503, "detail": "down"})
+        if request.url.path == "/internal/v1/named-photos":
+            asked = json.loads(request.content)["ids"]
+            self.photos_asked.append(asked)
+            return httpx.Response(200, json={"named": [i for i in asked if i in self.named_photos]})
         self.body_sizes.append(len(request.content))
         if len(request.content) > self.max_body_bytes:
             return httpx.Response(413, json={"status": 413, "detail": "request body too large"})

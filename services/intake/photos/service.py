@@ -7,6 +7,10 @@ reports and cases it is on. The id in its URL is random: it is not found by gues
 
 The same uploader sending the same bytes again (a phone's retry after a lost answer) gets the
 same photo back, with 200 instead of 201: the upload needs no ``Idempotency-Key``.
+
+A photo nothing names is deleted once it has waited ``WANGGE_INTAKE_PHOTO_UNATTACHED_DAYS``
+(``retention.py``); its wait starts at the upload, and again at each upload of its same bytes,
+which the app is about to name.
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ from services.intake.photos.schemas import PhotoRead
 from shared.actors import Actor
 from shared.db import utcnow
 from shared.errors import NotFound, ServiceUnavailable, TooManyRequests, Unprocessable
+from shared.photos import PHOTOS_PATH
 
-PHOTOS_PATH = "/v1/photos"
 log = logging.getLogger("wangge.intake.photos")
 
 
@@ -101,7 +105,7 @@ async def upload(
         raise Unprocessable("the body is empty: send the picture's bytes")
     digest = await anyio.to_thread.run_sync(_sha256, data)  # 9 ms for 10 MiB: off the event loop
     known = await repository.by_upload(session, uploader.id, digest)
-    if known is not None:
+    if known is not None and await _kept(session, known["id"]):
         return _read(known, base_url), False
     await _check_daily_limit(session, uploader.id, darkroom.daily_limit)
     # The look-up wrote nothing: end its transaction, so that the connection goes back to the
@@ -124,7 +128,17 @@ async def upload(
         known = await repository.by_upload(session, uploader.id, digest)
         assert known is not None
         return _read(known, base_url), False
+    await repository.await_naming(session, row["id"], row["created_at"])
     return _read(row, base_url), True
+
+
+async def _kept(session: AsyncSession, photo_id: uuid.UUID) -> bool:
+    """Whether the photo the same bytes made is still there, to be answered again. One nothing
+    names yet waits from now on: the app is about to name it. One deleted since it was read
+    (its wait was over) is made again."""
+    if await repository.wait_again(session, photo_id, utcnow()):
+        return True
+    return await repository.exists(session, photo_id)
 
 
 async def picture(session: AsyncSession, *, photo_id: uuid.UUID, actor: Actor, thumbnail: bool) -> bytes:

@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, Insert, Table, and_, bindparam, insert, or_, select, tuple_
+from sqlalchemy import JSON, Insert, Table, Uuid, and_, any_, bindparam, delete, insert, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from services.intake.models import IdempotencyRecord, OutboxMessage, Report, ReportEvent
-from shared.db import json_dumps
+from services.intake.models import IdempotencyRecord, OutboxMessage, Report, ReportEvent, UnattachedPhoto
+from shared.db import json_dumps, one_of
 
-_reports, _records, _outbox = (
-    cast(Table, model.__table__) for model in (Report, IdempotencyRecord, OutboxMessage)
+_reports, _records, _outbox, _unattached = (
+    cast(Table, model.__table__) for model in (Report, IdempotencyRecord, OutboxMessage, UnattachedPhoto)
 )
 # The columns a new report, record and message set (all but the generated ids and last_event_id).
 _NEW_ROW_COLUMNS = {
@@ -28,20 +29,24 @@ _NEW_ROW_COLUMNS = {
 
 
 def _insert_all() -> Insert:
-    """PostgreSQL: the three inserts as one statement (two data-modifying CTEs), one round trip."""
+    """PostgreSQL: the three inserts, and the deletion of the waits of the photos the report
+    names, as one statement (three data-modifying CTEs), one round trip."""
 
     def values(prefix: str) -> dict[str, Any]:
         return {c.name: bindparam(f"{prefix}_{c.name}", type_=c.type) for c in _NEW_ROW_COLUMNS[prefix]}
 
     new_report = insert(_reports).values(values("r")).cte("new_report")
     new_record = insert(_records).values(values("i")).cte("new_record")
-    return insert(_outbox).values(values("m")).add_cte(new_report, new_record)
+    photo_ids = bindparam("a_photo_ids", type_=ARRAY(Uuid()))
+    named = delete(_unattached).where(_unattached.c.photo_id == any_(photo_ids)).cte("named")
+    return insert(_outbox).values(values("m")).add_cte(new_report, new_record, named)
 
 
 _PARAMS = [
     (f"{prefix}_{c.name}", prefix, c.name) for prefix, columns in _NEW_ROW_COLUMNS.items() for c in columns
-]
-"""(bind parameter of ``_INSERT_ALL``, row, column) for every value it takes."""
+] + [("a_photo_ids", "a", "photo_ids")]
+"""(bind parameter of ``_INSERT_ALL``, row, column) for every value it takes; ``a``: the
+report's photos, which wait no more."""
 
 # Built once, so each one's cache key is computed once (Core, not the ORM unit of work).
 _INSERT_ALL = _insert_all()
@@ -54,9 +59,15 @@ async def insert_reports(
     reports: Sequence[Mapping[str, Any]],
     records: Sequence[Mapping[str, Any]],
     messages: Sequence[Mapping[str, Any]],
+    photo_ids: Sequence[Sequence[uuid.UUID]],
 ) -> None:
     """Insert new reports with their idempotency records and outbox messages (the i-th of each
-    belong together), all or none, in a transaction of their own.
+    belong together), all or none, in a transaction of their own; the photos each names
+    (``photo_ids``) wait no more to be named, from the same commit.
+
+    A photo's wait is deleted under its row lock, which the purge of the photos nothing named
+    passes over (``services/intake/photos/repository.py``): a photo a batch is naming is not
+    deleted while the batch commits.
 
     PostgreSQL executes the one ``INSERT … WITH`` statement once per report, pipelined
     (asyncpg's ``executemany``: one prepared statement, one round trip for the batch), with
@@ -71,12 +82,18 @@ async def insert_reports(
         statement = _driver_insert_all(engine.dialect)
         async with engine.connect() as connection:
             autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.exec_driver_sql(statement.sql, statement.rows(reports, records, messages))
+            rows = statement.rows(reports, records, messages, photo_ids)
+            await autocommit.exec_driver_sql(statement.sql, rows)
         return
     async with engine.begin() as connection:
         await connection.execute(_INSERT_RECORD, list(records))
         await connection.execute(_INSERT_REPORT, list(reports))
         await connection.execute(_INSERT_MESSAGE, list(messages))
+        named = sorted({photo_id for ids in photo_ids for photo_id in ids})
+        if named:
+            await connection.execute(
+                delete(_unattached).where(one_of(_unattached.c.photo_id, named, "sqlite"))
+            )
 
 
 @dataclass(frozen=True)
@@ -99,10 +116,11 @@ class _DriverInsert:
         reports: Sequence[Mapping[str, Any]],
         records: Sequence[Mapping[str, Any]],
         messages: Sequence[Mapping[str, Any]],
+        photo_ids: Sequence[Sequence[uuid.UUID]],
     ) -> list[tuple[Any, ...]]:
         rows = []
-        for report, record, message in zip(reports, records, messages, strict=True):
-            new = {"r": report, "i": record, "m": message}
+        for report, record, message, named in zip(reports, records, messages, photo_ids, strict=True):
+            new = {"r": report, "i": record, "m": message, "a": {"photo_ids": list(named)}}
             values = [new[prefix][name] for prefix, name in self.order]
             for position in self.json_positions:
                 values[position] = json_dumps(values[position])

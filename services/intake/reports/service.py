@@ -1,7 +1,9 @@
 """Taking reports in and showing them to their reporters.
 
 A report, its idempotency record and its ``report.received`` outbox message are written in
-one transaction, which ``writer.py`` shares with the reports submitted at the same time.
+one transaction, which ``writer.py`` shares with the reports submitted at the same time; the
+intake photos it names wait no more to be named from that commit on, and are kept (those
+nothing names are deleted after a while: ``services/intake/photos/retention.py``).
 The report is located against intake's local copy of the territory; when no territory is
 loaded yet it is kept with ``located=false`` and the relay locates it before sending it to
 dispatch.
@@ -40,6 +42,7 @@ from shared.actors import Actor
 from shared.db import session_scope, utcnow
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.messages import REPORT_RECEIVED
+from shared.photos import photo_ids
 from shared.schemas import Timestamp, decode_cursor, encode_cursor
 
 
@@ -108,7 +111,8 @@ async def create_report(
     }
     payload = received_payload(response, reporter_id=actor.id)
     message = repository.outbox_row(REPORT_RECEIVED, str(body.id), payload, now=now)
-    if await reception.writer.write(NewReport(report=report, record=record, message=message)):
+    rows = NewReport(report=report, record=record, message=message, photo_ids=photo_ids(body.photos))
+    if await reception.writer.write(rows):
         return Answer(201, response, body.id, replayed=False)
     # the key or the id is taken (perhaps by a concurrent request that won)
     async with session_scope(reception.session_maker) as session:

@@ -8,6 +8,7 @@ timer: an idle writer commits a lone report at once, while under load the report
 arrive during one commit go together in the next, so a transaction carries as many
 reports as the load brings (up to ``max_batch``) and the database sees a round trip per
 batch instead of three per report. ``concurrency`` commits may be in flight at once.
+The photos each report names wait no more to be named from its commit (``NewReport.photo_ids``).
 
 A key or report id that comes twice in one batch goes in once; the later copies come back
 ``False`` (taken) for the caller to answer from what the first stored (replay, 422, 409).
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,11 +40,12 @@ log = logging.getLogger("wangge.intake.writer")
 
 @dataclass(frozen=True)
 class NewReport:
-    """The rows one new report writes."""
+    """The rows one new report writes, and the photos it names, which wait no more."""
 
     report: dict[str, Any]
     record: dict[str, Any]
     message: dict[str, Any]
+    photo_ids: Sequence[uuid.UUID] = ()
 
 
 class ReportWriter:
@@ -183,6 +186,7 @@ class ReportWriter:
             reports=[rows.report for rows in batch],
             records=[rows.record for rows in batch],
             messages=[rows.message for rows in batch],
+            photo_ids=[rows.photo_ids for rows in batch],
         )
 
 
