@@ -149,6 +149,18 @@ def due_soon(now: datetime) -> ColumnElement[bool]:
     return and_(handling(), Case.warn_at.is_not(None), Case.warn_at <= now, Case.deadline_at >= now)
 
 
+SEARCH_WORDS = 8
+"""Words of a text search each case must hold; more are searched as one with the last."""
+
+
+def search_words(q: str | None) -> list[str]:
+    """The words of a console search, each of which a case must hold somewhere (its number,
+    address or description), in any order: ``88号 摆摊`` finds "中山路88号门口有人摆摊";
+    it looked for the two words side by side. Past ``SEARCH_WORDS`` the rest is one more word."""
+    words = (q or "").split(maxsplit=SEARCH_WORDS - 1)
+    return [*words[:-1], " ".join(words[-1].split())] if words else []
+
+
 async def page(
     session: AsyncSession,
     filters: CaseFilters,
@@ -190,9 +202,9 @@ async def page(
     if filters.extension_requested is not None:
         waiting = and_(handling(), Case.extension_requested_hours.is_not(None))
         query = query.where(waiting if filters.extension_requested else ~waiting)
-    if filters.q:
+    for word in search_words(filters.q):
         # ILIKE (not lower(…) LIKE) so that PostgreSQL's trigram indexes serve it.
-        pattern = "%" + filters.q.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+        pattern = "%" + word.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
         number = Case.case_number.ilike(pattern, escape="/")
         text = search_text(Case.address, Case.description).ilike(pattern, escape="/")
         if as_reporter is None:

@@ -57,6 +57,12 @@ async def test_each_filter_returns_the_right_cases(dispatch: Dispatch) -> None:
     assert await ids(dispatch, q="100%") == []
     assert await ids(dispatch, q="  镇海路 ") == [manhole]  # the spaces around are not searched for
     assert await ids(dispatch, q="   ") == [elsewhere, manhole, stall]  # nothing to search: no filter
+    # Each word, anywhere in the number, address or description: "88 摆摊" looked for the
+    # two side by side, in that order, and found nothing. (elsewhere: 中山路 88 号, 井盖松动)
+    assert await ids(dispatch, q="88 摆摊") == [stall]
+    assert await ids(dispatch, q="松动 中山路") == [elsewhere]
+    assert await ids(dispatch, q=f"摆摊 {case_number[-4:]}") == [stall]  # a word of the number
+    assert await ids(dispatch, q="镇海路 井盖") == []  # every word, not any
     assert await ids(dispatch, reporter="chen.li") == [elsewhere]
 
     listed = (await dispatch.client.get("/v1/cases", params={"overdue": "true"}, headers=DISPATCHER)).json()
