@@ -1,16 +1,23 @@
 """What an operator does to the databases directly, with no service running: migrate, seed,
-import a territory, add people, issue and revoke integration keys."""
+import a territory, add people, issue and revoke integration keys; and, with the services
+running or not, read the outboxes and put their dead messages back."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import importlib
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import create_engine, create_session_maker, session_scope, utcnow
+from shared import outbox_admin
+from shared.db import create_engine, create_session_maker, is_sqlite, session_scope, utcnow
 from shared.settings import ServiceSettings
 from wangge.processes import START_ORDER
 
@@ -62,16 +69,17 @@ def migrate(names: list[str] | tuple[str, ...] = START_ORDER) -> list[ServiceSet
 
 def in_grid(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run ``work`` in one committed transaction on grid's database."""
+    return asyncio.run(in_database(service_settings("grid").database_url, work))
 
-    async def run() -> T:
-        engine = create_engine(service_settings("grid").database_url)
-        try:
-            async with session_scope(create_session_maker(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
 
-    return asyncio.run(run())
+async def in_database(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction on the database at ``url``."""
+    engine = create_engine(url)
+    try:
+        async with session_scope(create_session_maker(engine)) as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
 
 
 def seed_demo() -> bool:
@@ -155,3 +163,102 @@ def revoke_key(key_id: str) -> None:
     from services.grid.identity.api_keys import revoke_api_key
 
     in_grid(lambda session: revoke_api_key(session, key_id=key_id, actor_id=f"{CLI_ACTOR}:key-revoke"))
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """One of the outboxes: its name in ``wangge outbox`` and ``/metrics``, the service whose
+    database holds it, what it carries, and its model (``module:class``)."""
+
+    name: str
+    service: str
+    carries: str
+    model_path: str
+
+    @property
+    def model(self) -> type[Any]:
+        module, _, name = self.model_path.partition(":")
+        model: type[Any] = getattr(importlib.import_module(module), name)
+        return model
+
+
+OUTBOXES = {
+    outbox.name: outbox
+    for outbox in (
+        Outbox("intake", "intake", "reports to dispatch", "services.intake.models:OutboxMessage"),
+        Outbox("dispatch", "dispatch", "status changes to intake", "services.dispatch.models:OutboxMessage"),
+        Outbox(
+            "webhooks",
+            "intake",
+            "updates to the chat bots' webhooks",
+            "services.intake.models:WebhookMessage",
+        ),
+    )
+}
+"""Every outbox, in the order a report's messages go through them."""
+
+
+class OutboxUnreadable(Exception):
+    """The database that holds an outbox cannot be read: its message says why, in a line."""
+
+
+def service_database(service: str) -> str:
+    return str(service_settings(service).database_url)
+
+
+def in_outbox(outbox: Outbox, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction on the database of ``outbox``'s service;
+    :class:`OutboxUnreadable` when it cannot (an SQLite file that is not there is not made:
+    the command ran elsewhere than the services)."""
+    url = service_database(outbox.service)
+    if is_sqlite(url):
+        path = make_url(url).database
+        if path and path != ":memory:" and not Path(path).exists():
+            raise OutboxUnreadable(
+                f"{outbox.service}'s database {path} does not exist: run where the services run, "
+                "or set WANGGE_DATA_DIR"
+            )
+    try:
+        return asyncio.run(in_database(url, work))
+    except (DBAPIError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise OutboxUnreadable(f"{outbox.service}'s database cannot be read: {reason}") from exc
+
+
+def outbox_backlogs(names: Collection[str]) -> list[tuple[Outbox, outbox_admin.Backlog | OutboxUnreadable]]:
+    """Each named outbox's backlog, or why it could not be read."""
+    return _each(names, lambda outbox: in_outbox(outbox, lambda s: outbox_admin.backlog(s, outbox.model)))
+
+
+DeadList = tuple[int, list[outbox_admin.DeadMessage]]
+"""How many messages of an outbox are dead, and the latest of them."""
+
+
+def dead_messages(names: Collection[str], *, limit: int) -> list[tuple[Outbox, DeadList | OutboxUnreadable]]:
+    """Each named outbox's count of dead messages and the latest ``limit`` of them."""
+
+    def read(outbox: Outbox) -> DeadList:
+        async def work(session: AsyncSession) -> DeadList:
+            backlog = await outbox_admin.backlog(session, outbox.model)
+            return backlog.dead, await outbox_admin.dead_messages(session, outbox.model, limit=limit)
+
+        return in_outbox(outbox, work)
+
+    return _each(names, read)
+
+
+def put_back(name: str, ids: Collection[int] | None) -> outbox_admin.PutBack:
+    """Put dead messages of the outbox ``name`` back to be delivered (None: all of them)."""
+    outbox = OUTBOXES[name]
+    return in_outbox(outbox, lambda session: outbox_admin.put_back(session, outbox.model, ids=ids))
+
+
+def _each(names: Collection[str], read: Callable[[Outbox], T]) -> list[tuple[Outbox, T | OutboxUnreadable]]:
+    """``read`` of each named outbox in turn; one that cannot be read does not stop the others."""
+    results: list[tuple[Outbox, T | OutboxUnreadable]] = []
+    for outbox in (OUTBOXES[name] for name in names):
+        try:
+            results.append((outbox, read(outbox)))
+        except OutboxUnreadable as exc:
+            results.append((outbox, exc))
+    return results

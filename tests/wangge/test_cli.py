@@ -13,10 +13,8 @@ import jwt
 import pytest
 from asgi_lifespan import LifespanManager
 
-from migrations.runner import SERVICES
 from services.grid.app import create_app as create_grid_app
 from services.grid.settings import GridSettings
-from tests.conftest import pg_database_name, pg_url, recreate_pg_database
 from wangge import cli
 from wangge.cli import main
 
@@ -28,19 +26,6 @@ def square(lon: float, lat: float, size: float) -> dict:
 
 def feature(code: str, name: str, geometry: dict | None = None) -> dict:
     return {"type": "Feature", "properties": {"code": code, "name": name}, "geometry": geometry}
-
-
-@pytest.fixture
-def databases(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every service's database empty, on the backend under test, through the environment."""
-    monkeypatch.setenv("WANGGE_DATA_DIR", str(tmp_path))
-    for service in SERVICES:
-        if backend == "postgresql":
-            database = pg_database_name(f"cli_{service}")
-            asyncio.run(recreate_pg_database(database))
-            monkeypatch.setenv(f"WANGGE_{service.upper()}_DATABASE_URL", pg_url(database))
-        else:
-            monkeypatch.delenv(f"WANGGE_{service.upper()}_DATABASE_URL", raising=False)
 
 
 @pytest.mark.usefixtures("databases")
