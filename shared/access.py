@@ -52,6 +52,9 @@ PUBLIC_ROUTES: dict[tuple[str, str], Rule] = {
     for path in ("/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
 }
 """Health probes and the API's own documentation: every service's table includes them."""
+METRICS_ROUTE: dict[tuple[str, str], Rule] = {("GET", "/metrics"): PUBLIC}
+"""intake's and dispatch's outbox gauges (``shared/metrics.py``): public like the health
+probes, for they hold counts only and a scraper holds no token that lives fifteen minutes."""
 
 
 class Guard(OAuth2PasswordBearer):

@@ -35,7 +35,7 @@ from fastapi.params import Depends as DependsParam
 from sqlalchemy import ColumnElement, exists, false, or_, true
 
 from services.dispatch.models import Case, CaseReport
-from shared.access import PUBLIC_ROUTES, REPORTS_CREATE, REPORTS_READ, Guard, Rule
+from shared.access import METRICS_ROUTE, PUBLIC_ROUTES, REPORTS_CREATE, REPORTS_READ, Guard, Rule
 from shared.actors import GRID_ROLES, SUBDISTRICT_ROLES, Actor, Role
 from shared.regions import held_by
 
@@ -74,6 +74,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/internal/v1/inbox"): Rule(services=frozenset({INTAKE_SERVICE})),
     ("POST", "/internal/v1/named-photos"): Rule(services=frozenset({INTAKE_SERVICE})),
     **PUBLIC_ROUTES,
+    **METRICS_ROUTE,
 }
 
 

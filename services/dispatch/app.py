@@ -23,6 +23,7 @@ from services.dispatch.clients.grid import GridClient
 from services.dispatch.clients.intake import IntakeClient
 from services.dispatch.figures.router import router as figures_router
 from services.dispatch.inbox.router import router as inbox_router
+from services.dispatch.models import OutboxMessage
 from services.dispatch.photos.router import router as photos_router
 from services.dispatch.relay import build_relay
 from services.dispatch.settings import DispatchSettings
@@ -31,6 +32,7 @@ from shared import background
 from shared.api import create_service_app
 from shared.auth import TOKEN_PATH, GridIdentity, TokenVerifier
 from shared.db import create_engine, create_session_maker
+from shared.metrics import metrics_router
 from shared.outbox import Relay
 
 
@@ -117,5 +119,6 @@ def create_app(
             calendar_router,
             inbox_router,
             photos_router,
+            metrics_router({"dispatch": OutboxMessage}),
         ],
     )

@@ -18,7 +18,7 @@ from fastapi import Depends
 from fastapi.params import Depends as DependsParam
 
 from services.intake.open311.keys import Open311Guard
-from shared.access import PUBLIC_ROUTES, REPORTS_CREATE, REPORTS_READ, Guard, Rule
+from shared.access import METRICS_ROUTE, PUBLIC_ROUTES, REPORTS_CREATE, REPORTS_READ, Guard, Rule
 from shared.actors import GRID_ROLES, Actor, Role
 
 DISPATCH_SERVICE = "service:dispatch"
@@ -66,6 +66,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("DELETE", "/v1/webhooks/{owner_id}"): Rule(roles=frozenset({Role.admin})),
     ("POST", "/internal/v1/inbox"): Rule(services=frozenset({DISPATCH_SERVICE})),
     **PUBLIC_ROUTES,
+    **METRICS_ROUTE,
 }
 
 

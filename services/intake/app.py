@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from services.intake.clients.dispatch import DispatchClient
 from services.intake.clients.grid import GridClient
 from services.intake.inbox.router import router as inbox_router
+from services.intake.models import OutboxMessage, WebhookMessage
 from services.intake.open311.errors import Open311Errors, document_open311_errors
 from services.intake.open311.keys import KeyTokens
 from services.intake.open311.router import discovery_router
@@ -40,6 +41,7 @@ from shared import background
 from shared.api import create_service_app
 from shared.auth import TOKEN_PATH, GridIdentity, TokenVerifier
 from shared.db import create_engine, create_session_maker
+from shared.metrics import metrics_router
 from shared.outbox import Relay
 
 log = logging.getLogger("wangge.intake")
@@ -199,6 +201,8 @@ def create_app(
             webhook_router,
             webhooks_admin_router,
             inbox_router,
+            # last: a report's POST is matched against every route before it
+            metrics_router({"intake": OutboxMessage, "webhooks": WebhookMessage}),
         ],
         larger_bodies={PHOTOS_PATH: settings.photo_max_bytes},
         answer_rewriters=[Open311Errors],

@@ -100,7 +100,15 @@ SPEC: dict[tuple[str, str], Expect] = {
     ),
     **{
         ("GET", path): Expect(EVERYONE, "public")
-        for path in ("/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+        for path in (
+            "/healthz",
+            "/readyz",
+            "/openapi.json",
+            "/docs",
+            "/docs/oauth2-redirect",
+            "/redoc",
+            "/metrics",
+        )
     },
 }
 

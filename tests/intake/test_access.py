@@ -135,6 +135,7 @@ PUBLIC_PATHS = [
     "/docs/oauth2-redirect",
     "/redoc",
     "/open311/discovery.json",
+    "/metrics",
 ]
 BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/v1/reports"): create,
