@@ -14,7 +14,9 @@ The rules:
 - staff list and detail: dispatchers, supervisors, admins and grid leaders; anyone may read
   their own record;
 - every write (territory import, departments, catalog, routing overrides, staff, assignments,
-  API keys): admins only; a password: admins, or the person themself with their current one.
+  API keys): admins only; a password: admins, or the person themself with their current one;
+- whether API keys are still active (``/internal/v1/key-states``): intake's service only, which
+  stops delivering to the webhook of a key revoked or run out.
 
 No token (or a bad one) → 401; a role the rule does not name → 403.
 """
@@ -47,11 +49,13 @@ STAFF_ROLES = frozenset(
 
 @dataclass(frozen=True)
 class Rule:
-    """Who may call a route: ``roles``, plus whoever a path parameter names (``self_param``).
+    """Who may call a route: ``roles``, the services named in ``services`` (by token subject,
+    ``service:intake``), plus whoever a path parameter names (``self_param``).
     ``roles=None`` is a public route."""
 
     roles: frozenset[Role] | None
     self_param: str | None = None
+    services: frozenset[str] = frozenset()
 
     @property
     def public(self) -> bool:
@@ -59,6 +63,8 @@ class Rule:
 
     def allows(self, actor: Actor, path_params: dict[str, str]) -> bool:
         if self.roles is not None and actor.role in self.roles:
+            return True
+        if actor.role is Role.service and actor.id in self.services:
             return True
         return self.self_param is not None and path_params.get(self.self_param) == actor.id
 
@@ -71,6 +77,7 @@ departments' names, whether a point lies in the territory (not the staff, nor th
 ADMIN = Rule(frozenset({Role.admin}))
 STAFF_READERS = frozenset({Role.dispatcher, Role.supervisor, Role.admin, Role.grid_leader})
 ADMIN_OR_SELF = Rule(frozenset({Role.admin}), self_param="username")
+INTAKE_SERVICE = Rule(frozenset(), services=frozenset({"service:intake"}))
 
 POLICY: dict[tuple[str, str], Rule] = {
     # public
@@ -117,6 +124,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/keys/{key_id}"): ADMIN,
     ("POST", "/v1/keys"): ADMIN,
     ("DELETE", "/v1/keys/{key_id}"): ADMIN,
+    ("GET", "/internal/v1/key-states"): INTAKE_SERVICE,
 }
 
 

@@ -16,6 +16,7 @@ from services.grid.access import POLICY, authorize
 from services.grid.catalog.router import router as catalog_router
 from services.grid.departments.router import router as departments_router
 from services.grid.identity.context import Identity, build_identity
+from services.grid.identity.router import internal_router as identity_internal_router
 from services.grid.identity.router import keys_router
 from services.grid.identity.router import router as identity_router
 from services.grid.regions.router import router as regions_router
@@ -73,6 +74,7 @@ def create_app(
     for router in (
         identity_router,
         keys_router,
+        identity_internal_router,
         regions_router,
         territory_router,
         departments_router,

@@ -17,8 +17,10 @@ from services.grid.identity.api_keys import create_api_key
 from services.grid.identity.context import Identity
 from services.grid.models import ApiKey
 from services.grid.settings import GridSettings
+from shared.actors import Role
 from shared.db import session_scope, utcnow
 from shared.secrets import dev_secret
+from tests.grid.conftest import Bearer
 from tests.grid.factories import client_credentials, staff_with_password
 
 BOT = {
@@ -302,3 +304,54 @@ async def test_a_revoked_or_expired_key_is_refused_like_a_wrong_secret_and_logge
     assert warnings[0].endswith(" by pan.jun")
     assert warnings[1].startswith(f"API key {expiring['id']} ('第三方上报应用') refused a token: expired at ")
     assert all(r.levelno == logging.WARNING for r in caplog.records if r.name == "wangge.grid.identity")
+
+
+async def test_intake_reads_whether_keys_are_active_and_no_one_else_does(
+    client: httpx.AsyncClient,
+    anonymous: httpx.AsyncClient,
+    bearer: Bearer,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """intake asks before it delivers to the webhook a key's integration set: a revoked key's
+    webhook went on hearing its reports' updates (grid told intake nothing)."""
+    live = (await client.post("/v1/keys", json=BOT)).json()
+    revoked = (await client.post("/v1/keys", json=BOT)).json()
+    expired = (await client.post("/v1/keys", json=BOT)).json()
+    later = (utcnow() + timedelta(days=30)).isoformat()
+    running_out = (await client.post("/v1/keys", json={**BOT, "expires_at": later})).json()
+    assert (await client.delete(f"/v1/keys/{revoked['id']}")).status_code == 204
+    async with session_scope(sessions) as session:
+        await session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == expired["id"])
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    asked = [live["id"], revoked["id"], expired["id"], running_out["id"], "ak_0000000000000000", "a"]
+    query = "&".join(f"id={key_id}" for key_id in asked)
+
+    answer = await anonymous.get(f"/internal/v1/key-states?{query}", headers=bearer(Role.service))
+    assert answer.status_code == 200, answer.text
+    items = answer.json()["items"]
+    assert [(item["id"], item["state"]) for item in items] == [
+        (live["id"], "active"),
+        (revoked["id"], "revoked"),
+        (expired["id"], "expired"),
+        (running_out["id"], "active"),
+        ("ak_0000000000000000", "unknown"),
+        ("a", "unknown"),
+    ]
+    assert items[1]["revoked_at"] is not None
+    assert items[3]["expires_at"] is not None and items[0]["expires_at"] is None
+    assert set(items[0]) == {"id", "state", "expires_at", "revoked_at"}  # not its name nor scopes
+
+    for caller in (
+        bearer(Role.service, id="service:dispatch"),
+        bearer(Role.admin),
+        bearer(Role.integration, id=f"integration:{live['id']}", scopes=["reports:read"]),
+    ):
+        refused = await anonymous.get(f"/internal/v1/key-states?{query}", headers=caller)
+        assert refused.status_code == 403, refused.text
+    assert (await anonymous.get(f"/internal/v1/key-states?{query}")).status_code == 401
+    too_many = "&".join(f"id=ak_{i:016x}" for i in range(101))
+    answer = await anonymous.get(f"/internal/v1/key-states?{too_many}", headers=bearer(Role.service))
+    assert answer.status_code == 422

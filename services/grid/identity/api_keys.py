@@ -17,7 +17,14 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.grid.identity import repository
-from services.grid.identity.schemas import ApiKeyPage, ApiKeyRead, Scope
+from services.grid.identity.schemas import (
+    ApiKeyPage,
+    ApiKeyRead,
+    ApiKeyState,
+    ApiKeyStates,
+    KeyState,
+    Scope,
+)
 from services.grid.models import ApiKey
 from services.grid.pagination import keyset_page
 from shared.actors import Actor, Role
@@ -82,8 +89,33 @@ async def get_api_key(session: AsyncSession, *, key_id: str) -> ApiKeyRead:
     return ApiKeyRead.model_validate(key)
 
 
+async def key_states(session: AsyncSession, *, key_ids: Sequence[str]) -> ApiKeyStates:
+    """Whether each key is active, revoked, expired or unknown to grid, in the order asked
+    (intake asks before delivering to the webhooks the keys' integrations set)."""
+    found = {key.id: key for key in await repository.api_keys_of(session, set(key_ids))}
+    now = utcnow()
+    states = []
+    for key_id in key_ids:
+        key = found.get(key_id)
+        if key is None:
+            states.append(ApiKeyState(id=key_id, state=KeyState.unknown, expires_at=None, revoked_at=None))
+            continue
+        if key.revoked_at is not None:
+            state = KeyState.revoked
+        elif key.expires_at is not None and key.expires_at <= now:
+            state = KeyState.expired
+        else:
+            state = KeyState.active
+        states.append(
+            ApiKeyState(id=key.id, state=state, expires_at=key.expires_at, revoked_at=key.revoked_at)
+        )
+    return ApiKeyStates(items=states)
+
+
 async def revoke_api_key(session: AsyncSession, *, key_id: str, actor_id: str) -> None:
-    """Revoke a key (again is fine): it gets no new token; tokens it has keep their few minutes."""
+    """Revoke a key (again is fine): it gets no new token; tokens it has keep their few minutes,
+    and intake stops delivering to the webhook its integration set once it next asks
+    (``key_states``)."""
     key = await repository.get_api_key(session, key_id)
     if key is None:
         raise NotFound(f"no API key {key_id!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -9,6 +10,7 @@ from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.grid.models import ApiKey, RefreshToken
+from shared.db import one_of
 
 
 async def refresh_token_by_hash(session: AsyncSession, token_hash: str) -> RefreshToken | None:
@@ -79,6 +81,11 @@ async def _revoke(session: AsyncSession, which: ColumnElement[bool], now: dateti
 
 async def get_api_key(session: AsyncSession, key_id: str) -> ApiKey | None:
     return await session.get(ApiKey, key_id)
+
+
+async def api_keys_of(session: AsyncSession, key_ids: Collection[str]) -> Sequence[ApiKey]:
+    dialect = session.get_bind().dialect.name
+    return (await session.scalars(select(ApiKey).where(one_of(ApiKey.id, key_ids, dialect)))).all()
 
 
 def api_keys_statement() -> Select[tuple[ApiKey]]:

@@ -16,10 +16,12 @@ from services.grid.deps import CurrentActor, IdentityDep, SessionDep, SessionMak
 from services.grid.identity import api_keys, lockout, service
 from services.grid.identity.schemas import (
     GRANT_TYPES,
+    MAX_KEY_STATES,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyPage,
     ApiKeyRead,
+    ApiKeyStates,
     Jwks,
     LogoutRequest,
     PasswordSet,
@@ -35,6 +37,7 @@ log = logging.getLogger("wangge.grid.sign_in")
 
 router = APIRouter(tags=["identity"])
 keys_router = APIRouter(prefix="/v1/keys", tags=["API keys"])
+internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
 
 FORM = "application/x-www-form-urlencoded"
 TOKEN_FORM_SCHEMA: dict[str, Any] = {
@@ -302,6 +305,22 @@ async def get_key(session: SessionDep, key_id: KeyIdPath) -> ApiKeyRead:
     responses=problem_responses(Unauthorized, Forbidden, NotFound),
 )
 async def revoke_key(session: SessionDep, actor: CurrentActor, key_id: KeyIdPath) -> Response:
-    """Revoke an API key: it is refused at the token endpoint from now on (401)."""
+    """Revoke an API key: it is refused at the token endpoint from now on (401), and intake
+    removes the webhook its integration set within a minute (it asks at
+    `/internal/v1/key-states` before delivering)."""
     await api_keys.revoke_api_key(session, key_id=key_id, actor_id=actor.id)
     return Response(status_code=204)
+
+
+@internal_router.get(
+    "/key-states", response_model=ApiKeyStates, responses=problem_responses(Unauthorized, Forbidden)
+)
+async def key_states(
+    session: SessionDep,
+    ids: Annotated[list[str], Query(alias="id", min_length=1, max_length=MAX_KEY_STATES)],
+) -> ApiKeyStates:
+    """Whether each key named (`?id=ak_…&id=…`, at most 100) is `active`, `revoked`, `expired`
+    or `unknown`, with its expiry: intake's service only, which asks before it delivers to the
+    webhook a key's integration set, and removes the webhook of a key no longer active. Nothing
+    else of the key is told."""
+    return await api_keys.key_states(session, key_ids=ids)

@@ -145,3 +145,28 @@ class ApiKeyCreated(ApiKeyRead):
 
 
 ApiKeyPage = Page[ApiKeyRead]
+
+MAX_KEY_STATES = 100
+"""Keys one ``GET /internal/v1/key-states`` asks about at most."""
+
+
+class KeyState(StrEnum):
+    active = "active"
+    revoked = "revoked"
+    expired = "expired"
+    unknown = "unknown"
+    """grid has no such key."""
+
+
+class ApiKeyState(ResponseModel):
+    """Whether a key is live, and no more of it: what intake needs to go on delivering to the
+    webhook its integration set."""
+
+    id: str = Field(examples=["ak_3f9c2a7d01b4e655"])
+    state: KeyState
+    expires_at: datetime | None = Field(description="when an active or expired key runs out; null: never")
+    revoked_at: datetime | None
+
+
+class ApiKeyStates(ResponseModel):
+    items: list[ApiKeyState] = Field(description="one per key asked about, in the order asked")
