@@ -35,6 +35,7 @@ from services.intake.reports.writer import ReportWriter
 from services.intake.settings import IntakeSettings
 from services.intake.territory.service import Territory
 from services.intake.webhooks.delivery import Endpoints, build_webhook_relay
+from services.intake.webhooks.keys import KeyCheck
 from services.intake.webhooks.router import admin_router as webhooks_admin_router
 from services.intake.webhooks.router import router as webhook_router
 from shared import background
@@ -112,7 +113,14 @@ def create_app(
             private_addresses=settings.webhook_private_addresses,
             max_backoff=settings.relay_max_backoff_seconds,
         )
-        webhook_relay = build_webhook_relay(session_maker, endpoints, **settings.relay_options())
+        webhook_keys = KeyCheck(
+            grid,
+            fresh_for=timedelta(seconds=settings.webhook_key_check_seconds),
+            trust_for=timedelta(minutes=settings.webhook_key_trust_minutes),
+        )
+        webhook_relay = build_webhook_relay(
+            session_maker, endpoints, keys=webhook_keys, **settings.relay_options()
+        )
         writer = ReportWriter(
             engine,
             on_commit=relay.wake,
@@ -143,6 +151,7 @@ def create_app(
         app.state.reception = reception
         app.state.relay = relay
         app.state.webhook_relay = webhook_relay
+        app.state.webhook_keys = webhook_keys
         app.state.verifier = identity.verifier
         app.state.service_tokens = tokens
         tasks: list[asyncio.Task[None]] = []

@@ -47,6 +47,20 @@ class IntakeSettings(RelaySettings):
     webhook_give_up_hours: float = Field(
         default=24.0, gt=0, le=24 * 7, description="how long a webhook delivery is retried before it is dead"
     )
+    webhook_key_check_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        description="how long grid's answer that a webhook's integration key is active is taken "
+        "without asking again: a revoked key's deliveries stop within about this long",
+    )
+    webhook_key_trust_minutes: float = Field(
+        default=15.0,
+        ge=0,
+        le=24 * 60,
+        description="while grid cannot be asked, how long after its last answer that a key is "
+        "active its webhook is still delivered to (then paused until grid answers; 0: at once)",
+    )
     public_url: str | None = Field(
         default=None,
         pattern=r"^(https?://[^\s/?#]+(/[^\s?#]*)?)?$",

@@ -80,7 +80,8 @@ class FakeGrid:
     (for intake's secret only); these stay up unless ``auth_down``. Territory:
     ``GET /v1/territory/cells`` for intake's service token, honouring ``If-None-Match``;
     ``down`` answers 503 there. ``calls`` counts territory requests, ``jwks_calls`` and
-    ``token_calls`` the identity ones.
+    ``token_calls`` the identity ones. Key states (``/internal/v1/key-states``): every key is
+    active but those in ``key_states``; ``key_state_calls`` counts the requests.
     """
 
     def __init__(self) -> None:
@@ -118,6 +119,9 @@ class FakeGrid:
                 "department_code": "law-enforcement",
             },
         ]
+        self.key_states: dict[str, str] = {}
+        """The state grid answers for a key id (active when not here)."""
+        self.key_state_calls = 0
         self.catalog_calls = 0
         self.catalog_refused: int | None = None
         """A 4xx status the catalog answers intake with (its token refused), or None."""
@@ -129,6 +133,8 @@ class FakeGrid:
         if request.url.path == TOKEN_PATH and request.method == "POST":
             self.token_calls += 1
             return self._unavailable() if self.auth_down else self._token(request)
+        if request.url.path == "/internal/v1/key-states":
+            return self._key_states(request)
         self.calls += 1
         if self.down:
             return self._unavailable()
@@ -145,6 +151,23 @@ class FakeGrid:
         return httpx.Response(
             200, json={"version": self.version, "cells": self.cells}, headers={"ETag": etag}
         )
+
+    def _key_states(self, request: httpx.Request) -> httpx.Response:
+        self.key_state_calls += 1
+        if self.down:
+            return self._unavailable()
+        if service_caller(request) != "service:intake":
+            return httpx.Response(401, json={"status": 401, "detail": "no service token"})
+        items = [
+            {
+                "id": key_id,
+                "state": self.key_states.get(key_id, "active"),
+                "expires_at": None,
+                "revoked_at": None,
+            }
+            for key_id in request.url.params.get_list("id")
+        ]
+        return httpx.Response(200, json={"items": items})
 
     def _catalog_page(self, request: httpx.Request) -> httpx.Response:
         """The catalog, a page of one category at a time (cursor: the index of the next)."""

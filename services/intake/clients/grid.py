@@ -1,9 +1,12 @@
-"""intake's client for grid: the territory copy, and the catalog Open311 clients choose from
-(intake never calls grid per report)."""
+"""intake's client for grid: the territory copy, the catalog Open311 clients choose from, and
+whether the integrations' keys are still active, before delivering to their webhooks (intake
+never calls grid per report)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -37,6 +40,17 @@ class Category(BaseModel):
     class_en: str
 
 
+class KeyState(BaseModel):
+    """grid's answer on an integration's API key (``GET /internal/v1/key-states``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    state: Literal["active", "revoked", "expired", "unknown"]
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
 class GridClient(PeerClient):
     peer = "grid"
 
@@ -51,3 +65,8 @@ class GridClient(PeerClient):
     async def catalog(self) -> list[Category]:
         """Every category of the catalog, in code order (grid pages it by 100)."""
         return [Category.model_validate(item) for item in await self.all_items("/v1/catalog")]
+
+    async def key_states(self, key_ids: Sequence[str]) -> list[KeyState]:
+        """Whether each API key is active, revoked, expired or unknown to grid (at most 100)."""
+        response = await self.request("GET", "/internal/v1/key-states", params=[("id", k) for k in key_ids])
+        return [KeyState.model_validate(item) for item in response.json()["items"]]

@@ -15,6 +15,11 @@ is dead. A pass gives each POST its timeout or the time left before its lease ru
 is shorter, and one cut short by the pass goes again next pass with the rest of its endpoint's:
 no update is sent again for the others taking too long.
 
+Before it sends, a pass asks :class:`~services.intake.webhooks.keys.KeyCheck` whether each
+owner's API key is still active (grid is asked once a minute at most): a key revoked, expired
+or unknown to grid has its webhook removed and its updates given up, the reason in their
+``last_error``; one grid has not vouched for in too long has its updates paused (see there).
+
 Unless ``private_addresses`` allows it, an endpoint must resolve to public addresses only: an
 integration's URL could otherwise make intake call what listens on its own network. (A name
 that resolves anew between the check and the connection escapes it: an egress proxy or a
@@ -40,7 +45,9 @@ from standardwebhooks.webhooks import Webhook as Signer
 
 from services.intake.models import Webhook, WebhookMessage
 from services.intake.webhooks import repository
+from services.intake.webhooks import service as webhooks
 from services.intake.webhooks.addresses import NOT_PUBLIC, resolves_to_public
+from services.intake.webhooks.keys import KeyCheck, Standing, Verdict
 from services.intake.webhooks.schemas import sendable_url
 from services.intake.webhooks.service import REMOVED, signing_secrets
 from shared.db import session_scope, utcnow
@@ -58,6 +65,9 @@ OUT_OF_TIME = "not sent in this pass: the pass's time ran out"
 UNREACHABLE = "the endpoint could not be reached"
 NO_ANSWER = "no answer within"
 GIVEN_UP = "given up: its endpoint was down for longer than the webhooks are retried"
+GIVEN_UP_PAUSED = (
+    "given up: paused for longer than the webhooks are retried, grid not saying whether its key is active"
+)
 BAD_URL = "its URL cannot be used"
 
 
@@ -110,23 +120,38 @@ class WebhookRelay(Relay):
 
 
 def make_deliver(
-    session_maker: async_sessionmaker[AsyncSession], endpoints: Endpoints, *, pass_seconds: float
+    session_maker: async_sessionmaker[AsyncSession],
+    endpoints: Endpoints,
+    *,
+    pass_seconds: float,
+    keys: KeyCheck,
 ) -> Deliver:
-    """``pass_seconds``: how long a pass may go on starting POSTs (within the relay's budget)."""
+    """``pass_seconds``: how long a pass may go on starting POSTs (within the relay's budget);
+    ``keys``: whether the owners' keys are active."""
 
     async def deliver(messages: Sequence[Any]) -> dict[int, Delivery]:
         deadline = asyncio.get_running_loop().time() + pass_seconds
         in_order = sorted(messages, key=lambda m: (m.payload["to"], m.id))
-        owners = {m.payload["to"] for m in in_order}
+        runs = {owner: list(theirs) for owner, theirs in groupby(in_order, key=lambda m: m.payload["to"])}
+        # grid's answer takes what the pass can spare: an endpoint's first POST still fits.
+        standings = await keys.standings(list(runs), within=max(pass_seconds - endpoints.timeout, 0.5))
+        outcomes: dict[int, Delivery] = {}
+        for owner, standing in standings.items():
+            if standing.verdict is not Verdict.deliver:
+                outcomes.update(_held(runs.pop(owner), standing, endpoints, keys))
+        gone = {owner: s.reason or "" for owner, s in standings.items() if s.verdict is Verdict.remove}
+        if gone:  # before any POST: if this fails, the batch is tried again and nothing went twice
+            async with session_scope(session_maker) as session:
+                for owner, reason in gone.items():
+                    await webhooks.remove_for_key(session, owner_id=owner, reason=reason)
         async with session_scope(session_maker) as session:
             hooks = {
-                w.owner_id: (w.url, signing_secrets(w)) for w in await repository.of_owners(session, owners)
+                w.owner_id: (w.url, signing_secrets(w))
+                for w in await repository.of_owners(session, list(runs))
             }
-        runs = {owner: list(theirs) for owner, theirs in groupby(in_order, key=lambda m: m.payload["to"])}
         sent = await asyncio.gather(
             *(_send_in_order(endpoints, hooks.get(owner), run, deadline) for owner, run in runs.items())
         )
-        outcomes: dict[int, Delivery] = {}
         tried: dict[str, tuple[str, Failure | None]] = {}
         for owner, (theirs, failure) in zip(runs, sent, strict=True):
             outcomes.update(theirs)
@@ -139,6 +164,23 @@ def make_deliver(
         return outcomes
 
     return deliver
+
+
+def _held(
+    messages: list[Any], standing: Standing, endpoints: Endpoints, keys: KeyCheck
+) -> dict[int, Delivery]:
+    """The outcomes of an owner's updates not sent for its key: dead with the reason when the
+    key is gone; when grid could not say, tried again once grid may be asked again, and dead
+    only once older than the webhooks are retried."""
+    if standing.verdict is Verdict.remove:
+        return {m.id: Delivery(Outcome.dead, standing.reason) for m in messages}
+    now, pause = utcnow(), keys.fresh_for.total_seconds()
+    return {
+        m.id: Delivery(Outcome.dead, GIVEN_UP_PAUSED)
+        if now - datetime.fromisoformat(m.payload["at"]) > endpoints.give_up
+        else Delivery(Outcome.retry, standing.reason, delay=pause)
+        for m in messages
+    }
 
 
 @dataclass(frozen=True)
@@ -259,7 +301,7 @@ async def _back_off(
 
 
 def build_webhook_relay(
-    session_maker: async_sessionmaker[AsyncSession], endpoints: Endpoints, **options: Any
+    session_maker: async_sessionmaker[AsyncSession], endpoints: Endpoints, *, keys: KeyCheck, **options: Any
 ) -> Relay:
     """The webhooks' relay; ``options`` are :class:`Relay`'s (``RelaySettings.relay_options()``),
     but its batches are small and one at a time (an endpoint's updates keep their order)."""
@@ -269,5 +311,5 @@ def build_webhook_relay(
     budget = options.get("lease_seconds", 30.0) * DELIVERY_SHARE_OF_LEASE
     pass_seconds = max(budget - 1.0, 0.1)
     endpoints = replace(endpoints, timeout=min(endpoints.timeout, pass_seconds))
-    deliver = make_deliver(session_maker, endpoints, pass_seconds=pass_seconds)
+    deliver = make_deliver(session_maker, endpoints, pass_seconds=pass_seconds, keys=keys)
     return WebhookRelay(session_maker, WebhookMessage, deliver, name="intake-webhooks", **options)

@@ -12,6 +12,7 @@ An update to deliver is written in the transaction that stores it (an outbox of 
 from __future__ import annotations
 
 import base64
+import logging
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
@@ -37,6 +38,8 @@ from shared.db import utcnow
 from shared.errors import NotFound, ServiceUnavailable, Unprocessable
 from shared.outbox import mark_enqueued
 from shared.schemas import decode_cursor, encode_cursor
+
+log = logging.getLogger("wangge.intake.webhooks")
 
 INTEGRATION_PREFIX = "integration:"
 
@@ -146,6 +149,18 @@ async def remove_webhook_of(session: AsyncSession, *, owner_id: str) -> None:
     if webhook is None:
         raise NotFound(f"{owner_id} has no webhook")
     await _remove(session, webhook)
+
+
+async def remove_for_key(session: AsyncSession, *, owner_id: str, reason: str) -> None:
+    """Remove the webhook of an integration whose key grid says is revoked, expired or unknown,
+    and give up its undelivered updates with ``reason``; logged, for nobody asked for it. Its
+    updates written meanwhile (a webhook set again with a token of the key's last minutes)
+    die the same way on their pass."""
+    webhook = await repository.get(session, owner_id, for_update=True)
+    await repository.give_up(session, owner_id, now=utcnow(), reason=reason)
+    if webhook is not None:
+        await session.delete(webhook)
+        log.warning("webhook of %s (%s) removed: %s", owner_id, webhook.url, reason)
 
 
 async def _remove(session: AsyncSession, webhook: Webhook) -> None:

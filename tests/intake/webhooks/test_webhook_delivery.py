@@ -67,7 +67,12 @@ async def test_two_intake_processes_keep_one_endpoints_updates_in_order(start_in
         session_maker = intake.app.state.relay.session_maker
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
             endpoints = Endpoints(client, 5.0, timedelta(hours=24), private_addresses=True, max_backoff=60)
-            one, two = (build_webhook_relay(session_maker, endpoints, lease_seconds=30) for _ in range(2))
+            one, two = (
+                build_webhook_relay(
+                    session_maker, endpoints, keys=intake.app.state.webhook_keys, lease_seconds=30
+                )
+                for _ in range(2)
+            )
             for _ in range(8):  # a few of the endpoint's updates a claim, one claim holding them at a time
                 await asyncio.gather(one.run_once(), two.run_once())
 
@@ -93,7 +98,9 @@ async def test_a_slow_endpoints_backlog_does_not_starve_another_bot(start_intake
         session_maker = intake.app.state.relay.session_maker
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
             endpoints = Endpoints(client, 0.5, timedelta(hours=24), private_addresses=True, max_backoff=60)
-            relay = build_webhook_relay(session_maker, endpoints, lease_seconds=2.5)  # a pass of 1 s
+            relay = build_webhook_relay(
+                session_maker, endpoints, keys=intake.app.state.webhook_keys, lease_seconds=2.5
+            )  # a pass of 1 s
             for _ in range(4):
                 await relay.run_once()
 
@@ -116,7 +123,9 @@ async def test_a_hung_endpoint_backs_off_and_is_given_up_whatever_the_lease(
         session_maker = intake.app.state.relay.session_maker
         async with httpx.AsyncClient(transport=httpx.MockTransport(hung)) as client:
             endpoints = Endpoints(client, 5.0, timedelta(hours=24), private_addresses=True, max_backoff=60)
-            relay = build_webhook_relay(session_maker, endpoints, lease_seconds=2.5)
+            relay = build_webhook_relay(
+                session_maker, endpoints, keys=intake.app.state.webhook_keys, lease_seconds=2.5
+            )
             await relay.run_once()
         async with session_scope(session_maker) as session:
             webhook = await session.get(Webhook, "integration:a")
@@ -152,7 +161,9 @@ async def test_a_slow_dns_answer_does_not_resend_other_bots_updates(
         monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", getaddrinfo)
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
             endpoints = Endpoints(client, 0.5, timedelta(hours=24), private_addresses=False, max_backoff=0)
-            relay = build_webhook_relay(session_maker, endpoints, lease_seconds=2.5)  # budget 2 s, pass 1 s
+            relay = build_webhook_relay(
+                session_maker, endpoints, keys=intake.app.state.webhook_keys, lease_seconds=2.5
+            )  # budget 2 s, pass 1 s
             await relay.run_once()
         async with session_scope(session_maker) as session:
             marks = (
@@ -178,7 +189,12 @@ async def test_a_held_back_update_is_not_given_up_untried(start_intake: StartInt
         await hook(intake, "integration:a", "https://a.example.org/")
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
             endpoints = Endpoints(client, 5.0, timedelta(hours=24), private_addresses=True, max_backoff=60)
-            deliver = make_deliver(intake.app.state.relay.session_maker, endpoints, pass_seconds=20)
+            deliver = make_deliver(
+                intake.app.state.relay.session_maker,
+                endpoints,
+                pass_seconds=20,
+                keys=intake.app.state.webhook_keys,
+            )
             outcomes = await deliver(
                 [
                     message(1, "integration:a", 1, age=timedelta(hours=24, minutes=2)),
@@ -240,7 +256,12 @@ async def test_a_new_url_set_during_a_pass_is_tried_at_once(start_intake: StartI
 
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
             endpoints = Endpoints(client, 5.0, timedelta(hours=24), private_addresses=True, max_backoff=60)
-            deliver = make_deliver(intake.app.state.relay.session_maker, endpoints, pass_seconds=20)
+            deliver = make_deliver(
+                intake.app.state.relay.session_maker,
+                endpoints,
+                pass_seconds=20,
+                keys=intake.app.state.webhook_keys,
+            )
             await deliver([message(1, "integration:a", 1)])
         async with session_scope(intake.app.state.relay.session_maker) as session:
             webhook = await session.get(Webhook, "integration:a")
@@ -286,7 +307,9 @@ async def test_a_url_that_cannot_be_sent_to_fails_only_its_own_updates(
             endpoints = Endpoints(
                 client, 1.0, timedelta(hours=24), private_addresses=private_addresses, max_backoff=60
             )
-            relay = build_webhook_relay(session_maker, endpoints, lease_seconds=5)
+            relay = build_webhook_relay(
+                session_maker, endpoints, keys=intake.app.state.webhook_keys, lease_seconds=5
+            )
             await relay.run_once()
             await relay.run_once()
         async with session_scope(session_maker) as session:
@@ -324,7 +347,9 @@ async def test_updates_retried_after_a_failed_pass_keep_their_order(
         session_maker = intake.app.state.relay.session_maker
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
             endpoints = Endpoints(client, 1.0, timedelta(hours=24), private_addresses=True, max_backoff=60)
-            relay = build_webhook_relay(session_maker, endpoints, lease_seconds=5)
+            relay = build_webhook_relay(
+                session_maker, endpoints, keys=intake.app.state.webhook_keys, lease_seconds=5
+            )
             with monkeypatch.context() as patch:
 
                 async def out_of_reach(*args: Any, **kwargs: Any) -> Any:
@@ -371,7 +396,9 @@ async def test_a_name_that_cannot_be_checked_is_not_called(
         monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", getaddrinfo)
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
             endpoints = Endpoints(client, 1.0, timedelta(hours=24), private_addresses=False, max_backoff=60)
-            relay = build_webhook_relay(session_maker, endpoints, lease_seconds=5)
+            relay = build_webhook_relay(
+                session_maker, endpoints, keys=intake.app.state.webhook_keys, lease_seconds=5
+            )
             await relay.run_once()
         async with session_scope(session_maker) as session:
             message = (await session.scalars(select(WebhookMessage))).one()

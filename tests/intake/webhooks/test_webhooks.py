@@ -294,7 +294,9 @@ async def test_one_endpoint_down_holds_back_only_its_own_and_gives_up_after_a_da
         session_maker = intake.app.state.relay.session_maker
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
             endpoints = Endpoints(client, 5.0, timedelta(hours=24), private_addresses=True, max_backoff=60)
-            deliver = make_deliver(session_maker, endpoints, pass_seconds=20)
+            deliver = make_deliver(
+                session_maker, endpoints, pass_seconds=20, keys=intake.app.state.webhook_keys
+            )
             outcomes = await deliver(
                 [
                     message(1, "integration:a", 1, age=timedelta(hours=25)),
@@ -360,7 +362,12 @@ async def test_a_slow_endpoint_gets_the_rest_next_pass_not_everything_twice(
         await set_webhook(intake)
         async with httpx.AsyncClient(transport=httpx.MockTransport(slow)) as client:
             endpoints = Endpoints(client, 0.5, timedelta(hours=24), private_addresses=True, max_backoff=0)
-            deliver = make_deliver(intake.app.state.relay.session_maker, endpoints, pass_seconds=1.0)
+            deliver = make_deliver(
+                intake.app.state.relay.session_maker,
+                endpoints,
+                pass_seconds=1.0,
+                keys=intake.app.state.webhook_keys,
+            )
             outcomes = await deliver([message(i, BOT_ID, i) for i in range(1, 6)])
 
     sent = [i for i, o in outcomes.items() if o.outcome is Outcome.sent]
