@@ -253,10 +253,14 @@ def cmd_key_revoke(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[red]not revoked:[/] {escape(exc.detail)}")
         return 1
     minutes = getattr(operations.service_settings("grid"), "access_token_minutes", 15)
+    intake = operations.service_settings("intake")
+    check = getattr(intake, "webhook_key_check_seconds", 60)
+    trust = getattr(intake, "webhook_key_trust_minutes", 15)
     console.print(
         f"[green]✓[/] {args.key_id} revoked; tokens already issued for it expire within {minutes} minutes.\n"
-        "A webhook it set still gets its reports' updates until an admin removes it on intake: "
-        f"DELETE /v1/webhooks/integration:{args.key_id}",
+        f"intake sends a webhook it set nothing more after {check:g} s (after {trust:g} minutes if "
+        "grid is out of its reach meanwhile) and removes it, its undelivered updates given up, at its "
+        f"next update; to remove it at once: DELETE /v1/webhooks/integration:{args.key_id}",
         soft_wrap=True,
     )
     return 0
