@@ -250,7 +250,26 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         detail = "the body could not be parsed as JSON (nested too deep, or not UTF-8)"
     problem = error_type(detail).to_problem(path)
     problem["status"] = exc.status_code
-    return problem_response(problem, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+    return problem_response(problem, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """A 405's ``Allow``: every method the path is served with. Starlette names those of the
+    first route whose path matched, and FastAPI makes a route of each method, so
+    ``PUT /v1/keys`` answered ``Allow: POST`` though ``GET /v1/keys`` is served as well. HEAD
+    goes with GET (``shared.api.HeadAsGet``)."""
+    routes = getattr(request.scope.get("app"), "routes", ())
+    methods = {
+        method
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    }
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 def _meant_without_slash(request: Request) -> str | None:

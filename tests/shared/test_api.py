@@ -54,8 +54,18 @@ async def test_head_is_served_wherever_get_is_with_the_headers_alone() -> None:
 async def test_a_method_a_path_does_not_take_is_405_not_an_internal_error() -> None:
     async with client() as dispatch:
         answer = await dispatch.delete("/healthz")
-    assert (answer.status_code, answer.headers["allow"]) == (405, "GET")
+    assert (answer.status_code, answer.headers["allow"]) == (405, "GET, HEAD")
     assert answer.json()["title"] == "Method not allowed"  # was "Internal error"
+
+
+async def test_a_405_allows_every_method_the_path_is_served_with() -> None:
+    """FastAPI makes a route of each method, and Starlette's 405 named the first route's only:
+    ``DELETE /v1/calendar/2026`` answered ``Allow: GET`` though a PUT sets the calendar."""
+    async with client() as dispatch:
+        answer = await dispatch.delete("/v1/calendar/2026")
+        options = await dispatch.options("/v1/cases/1/notes")
+    assert (answer.status_code, answer.headers["allow"]) == (405, "GET, HEAD, PUT")
+    assert (options.status_code, options.headers["allow"]) == (405, "POST")
 
 
 async def test_a_body_that_is_not_json_is_400_saying_so() -> None:
