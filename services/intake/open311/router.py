@@ -111,6 +111,12 @@ async def get_service(
     status_code=201,
     response_model=list[RequestCreated],
     summary="Open311: file a service request",
+    responses={
+        415: {
+            "model": list[Open311Error],
+            "description": f"the body is not a form ({FORM}, as GeoReport v2 says)",
+        }
+    },
     response_description="the request, filed; a retry with its `Idempotency-Key` is answered the same, "
     "with `Idempotent-Replayed: true`",
     openapi_extra={

@@ -296,6 +296,7 @@ async def test_openapi_documents_open311_errors_in_their_form(intake: Intake) ->
         }
     }
     assert "422" not in post["responses"]  # answered 400, as GeoReport v2 does
+    assert post["responses"]["415"]["content"] == post["responses"]["400"]["content"]
     assert "application/problem+json" in schema["paths"]["/v1/reports"]["post"]["responses"]["422"]["content"]
 
 
