@@ -241,7 +241,7 @@ class FeedbackRequest(RequestModel):
 class NoteRequest(RequestModel):
     note: str = Note
     photos: PhotoList = Photos
-    to_reporters: bool = Field(
+    to_reporters: StrictBool = Field(
         default=False,
         description="tell the case's reporters too (their report's updates, their chat bot's webhook): "
         "a reply, a step of progress; by default a note is the office's, on the timeline only",
