@@ -22,7 +22,7 @@ import jwt
 from fastapi.security import OAuth2PasswordBearer
 
 from shared.actors import Actor
-from shared.errors import PeerUnavailable, Unauthorized
+from shared.errors import InvalidToken, PeerUnavailable, Unauthorized
 from shared.secrets import configured_secret
 from shared.settings import ServiceSettings
 
@@ -136,13 +136,13 @@ class TokenVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise Unauthorized("the access token is malformed") from exc
+            raise InvalidToken("the access token is malformed") from exc
         kid = header.get("kid")
         if header.get("alg") != ALGORITHM or not isinstance(kid, str):
-            raise Unauthorized("the access token is not one grid signed")
+            raise InvalidToken("the access token is not one grid signed")
         key = await self.keys.key(kid)
         if key is None:
-            raise Unauthorized("the access token is signed with an unknown key")
+            raise InvalidToken("the access token is signed with an unknown key")
         try:
             claims = jwt.decode(
                 token,
@@ -155,9 +155,9 @@ class TokenVerifier:
             )
             return Actor.from_claims(claims), float(claims["exp"])
         except jwt.ExpiredSignatureError as exc:
-            raise Unauthorized("the access token has expired") from exc
+            raise InvalidToken("the access token has expired") from exc
         except (jwt.PyJWTError, KeyError, ValueError) as exc:
-            raise Unauthorized("the access token is not valid") from exc
+            raise InvalidToken("the access token is not valid") from exc
 
 
 class ServiceTokens:

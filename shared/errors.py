@@ -87,6 +87,19 @@ class Unauthorized(WanggeError):
     headers: Mapping[str, str] | None = MappingProxyType({"WWW-Authenticate": "Bearer"})
 
 
+class InvalidToken(Unauthorized):
+    """A Bearer token that was sent and is not good (expired, malformed, not grid's): RFC 6750's
+    ``error="invalid_token"`` in the challenge, which OAuth 2.0 client libraries read as "refresh
+    the token and try again". Without a token the challenge stays a bare ``Bearer``."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        description = detail.replace("\\", "").replace('"', "'")
+        self.headers = {
+            "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"'
+        }
+
+
 class Forbidden(WanggeError):
     status, type, title = 403, "forbidden", "Not allowed"
 

@@ -33,7 +33,9 @@ async def test_an_unknown_key_is_401_and_does_not_make_grid_a_per_request_call(d
     for _ in range(5):
         response = await dispatch.client.get("/v1/cases", headers={"Authorization": f"Bearer {stranger}"})
         assert response.status_code == 401
-        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert response.headers["WWW-Authenticate"] == (
+            'Bearer error="invalid_token", error_description="the access token is signed with an unknown key"'
+        )
     assert dispatch.grid.jwks_calls <= 2
 
 
@@ -47,6 +49,11 @@ async def test_bad_tokens_are_401(dispatch: Dispatch, claims: dict[str, Any]) ->
     response = await dispatch.client.get("/v1/cases", headers={"Authorization": f"Bearer {bad}"})
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["WWW-Authenticate"].startswith(
+        'Bearer error="invalid_token", error_description="'
+    )
+    if "exp" in claims:
+        assert response.json()["detail"] == "the access token has expired"
 
 
 async def test_peers_are_called_with_one_service_token(dispatch: Dispatch) -> None:

@@ -466,9 +466,16 @@ async def test_tokens_grid_did_not_sign_or_that_expired_are_401(
     )
     response = await anonymous.get("/v1/regions", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
+    assert response.headers["www-authenticate"] == (
+        'Bearer error="invalid_token", error_description="the access token has expired"'
+    )
     garbage = await anonymous.get("/v1/regions", headers={"Authorization": "Bearer not-a-jwt"})
     assert garbage.status_code == 401
-    assert garbage.headers["www-authenticate"] == "Bearer"
+    assert garbage.headers["www-authenticate"] == (
+        'Bearer error="invalid_token", error_description="the access token is malformed"'
+    )
+    none = await anonymous.get("/v1/regions")
+    assert (none.status_code, none.headers["www-authenticate"]) == (401, "Bearer")
 
 
 async def test_a_browser_preflight_is_let_in_only_from_the_listed_origins(

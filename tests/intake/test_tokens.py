@@ -73,7 +73,14 @@ async def test_bad_token_is_401(intake: Intake, case: str) -> None:
     response = await intake.client.get("/v1/reports", headers=headers)
 
     assert response.status_code == 401, response.text
-    assert response.headers["WWW-Authenticate"] == "Bearer"
+    # RFC 6750: no token, a bare challenge; a token that is not good, invalid_token, which an
+    # OAuth 2.0 client library reads as "refresh and try again"
+    challenge = (
+        "Bearer"
+        if value is None
+        else f'Bearer error="invalid_token", error_description="{response.json()["detail"]}"'
+    )
+    assert response.headers["WWW-Authenticate"] == challenge
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["status"] == 401
 
