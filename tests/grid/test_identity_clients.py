@@ -106,6 +106,28 @@ async def test_an_api_key_is_shown_once_stored_hashed_and_exchanged_for_a_token(
     assert (await client_credentials(anonymous, "ak_0000000000000000", secret)).status_code == 401
 
 
+async def test_a_client_may_ask_for_fewer_scopes_and_none_it_lacks(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    """RFC 6749, section 3.3: a bot that files reports only asks for that scope and its token
+    carries no other; a scope the key lacks was silently left out of a token that named none."""
+    key_id, secret = (await client.post("/v1/keys", json=BOT)).json()["key"].split(".", 1)
+    form = {"grant_type": "client_credentials", "client_id": key_id, "client_secret": secret}
+
+    whole = await anonymous.post("/v1/auth/token", data=form)
+    fewer = await anonymous.post("/v1/auth/token", data={**form, "scope": " reports:create "})
+    beyond = await anonymous.post("/v1/auth/token", data={**form, "scope": "reports:create staff:write"})
+
+    assert whole.json()["scope"] == "reports:create reports:read"
+    assert (fewer.json()["scope"], claims_of(fewer)["scopes"]) == ("reports:create", ["reports:create"])
+    assert beyond.status_code == 400
+    assert (beyond.json()["error"], beyond.json()["error_description"]) == (
+        "invalid_scope",
+        "this client has no scope staff:write",
+    )
+    assert beyond.headers["cache-control"] == "no-store"
+
+
 async def test_revoked_and_expired_keys_get_no_token(
     client: httpx.AsyncClient, anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -176,7 +176,9 @@ async def token(
     400 `invalid_grant` for bad staff credentials or refresh token, never saying which half was
     wrong; 400 `invalid_request` for a parameter missing, repeated or malformed (a Basic header
     too), or client credentials in both the header and the form that differ; 400
-    `unsupported_grant_type`; 401 `invalid_client` for a client refused, with
+    `unsupported_grant_type`; 400 `invalid_scope` for a `scope` the client lacks (with
+    client_credentials, `scope` asks for fewer of the client's scopes, and the answer's `scope`
+    names those the token carries); 401 `invalid_client` for a client refused, with
     `WWW-Authenticate: Basic`. Answers, refusals too, are `Cache-Control: no-store`.
 
     After 5 failed password sign-ins in a row (`WANGGE_GRID_SIGN_IN_FAILURES_ALLOWED`) the

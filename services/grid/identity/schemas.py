@@ -28,7 +28,7 @@ GRANT_TYPES: tuple[str, ...] = get_args(GrantType)
 class TokenRequest(BaseModel):
     """The form of ``POST /v1/auth/token`` (OAuth2: ``application/x-www-form-urlencoded``).
 
-    Fields a grant does not use are ignored, as are extra OAuth2 fields (``scope``), so
+    Fields a grant does not use are ignored (``scope`` but by the client_credentials grant), so
     Swagger's Authorize works. ``client_id`` and ``client_secret`` may come from HTTP Basic
     instead (the router puts them here).
     """
@@ -39,7 +39,11 @@ class TokenRequest(BaseModel):
     refresh_token: str | None = Field(default=None, max_length=128)
     client_id: str | None = Field(default=None, max_length=64)
     client_secret: str | None = Field(default=None, max_length=256)
-    scope: str | None = Field(default=None, max_length=256, description="ignored")
+    scope: str | None = Field(
+        default=None,
+        max_length=256,
+        description="client_credentials only: the scopes wanted, space-separated (a key's own, or fewer)",
+    )
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
@@ -50,6 +54,11 @@ class TokenResponse(ResponseModel):
     expires_in: int = Field(description="seconds the access token is valid", examples=[900])
     refresh_token: str | None = Field(
         default=None, description="password and refresh grants only; spent by its first use"
+    )
+    scope: str | None = Field(
+        default=None,
+        description="client_credentials only: the scopes the token carries, space-separated",
+        examples=["reports:create reports:read"],
     )
 
 

@@ -108,7 +108,11 @@ async def exchange(session: AsyncSession, *, form: TokenRequest, identity: Ident
             ("invalid_request", "the client_credentials grant needs client_id and client_secret")
         )
     return await client_credentials_grant(
-        session, client_id=form.client_id, client_secret=form.client_secret, identity=identity
+        session,
+        client_id=form.client_id,
+        client_secret=form.client_secret,
+        identity=identity,
+        scope=form.scope,
     )
 
 
@@ -211,9 +215,13 @@ async def _staff_tokens(
 
 
 async def client_credentials_grant(
-    session: AsyncSession, *, client_id: str, client_secret: str, identity: Identity
+    session: AsyncSession, *, client_id: str, client_secret: str, identity: Identity, scope: str | None = None
 ) -> TokenResponse:
-    """A service (client_id ``intake``/``dispatch``…) or an integration (client_id = the key id)."""
+    """A service (client_id ``intake``/``dispatch``…) or an integration (client_id = the key id).
+
+    ``scope`` (RFC 6749, section 3.3: space-separated): the token carries only those of the
+    client's scopes, and one the client lacks is a 400 ``invalid_scope``; absent or blank, all
+    of them. The answer names the scopes the token carries."""
     client_secret = client_secret.removeprefix(f"{client_id}.")
     service_secret = identity.service_secrets.get(client_id)
     client: tuple[Actor, datetime | None] | None
@@ -226,9 +234,17 @@ async def client_credentials_grant(
     if client is None:
         raise ClientRefused(BAD_CLIENT)
     actor, key_expires = client
+    asked = set((scope or "").split())
+    if asked:
+        lacking = sorted(asked - set(actor.scopes))
+        if lacking:
+            raise TokenRefused(("invalid_scope", f"this client has no scope {', '.join(lacking)}"))
+        actor = actor.model_copy(update={"scopes": [s for s in actor.scopes if s in asked]})
     # An integration's token does not outlive its key (a revoked key's lives out its minutes).
     access = identity.issuer.issue(actor, not_after=key_expires)
-    return TokenResponse(access_token=access.token, expires_in=access.expires_in)
+    return TokenResponse(
+        access_token=access.token, expires_in=access.expires_in, scope=" ".join(actor.scopes)
+    )
 
 
 async def revoke_family(session: AsyncSession, *, family_id: UUID) -> None:
