@@ -6,6 +6,8 @@ never holds a case its reader may not see, and such a case read alone is a 404.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +18,7 @@ from services.dispatch.cases.schemas import CaseDetail, CasePage, CaseRead, Even
 from services.dispatch.models import Case, CaseReport
 from shared.actors import Actor
 from shared.db import utcnow
-from shared.errors import NotFound
+from shared.errors import NotFound, Unprocessable
 from shared.schemas import RowId, Timestamp, decode_cursor, encode_cursor
 
 
@@ -105,6 +107,25 @@ async def case_detail(session: AsyncSession, case: Case, actor: Actor) -> CaseDe
     return whole if access.sees_whole_case(actor, case) else as_reported_by(whole, actor.id)
 
 
+P = TypeVar("P", bound=BaseModel)
+
+
+def _decode(cursor: str, position: type[P], *, other: tuple[type[BaseModel], str]) -> P:
+    """The cursor's position; a cursor of the list in the other order is refused saying so (it
+    was "not one this service issued", which it was)."""
+    try:
+        return decode_cursor(cursor, position)
+    except Unprocessable:
+        kind, sort = other
+        try:
+            decode_cursor(cursor, kind)
+        except Unprocessable:
+            raise
+        raise Unprocessable(
+            f"cursor is one of the list with sort={sort}: pass it with that sort, or start again without it"
+        ) from None
+
+
 async def list_cases(
     session: AsyncSession,
     *,
@@ -115,10 +136,10 @@ async def list_cases(
 ) -> CasePage:
     after = None
     if cursor and filters.due_first:
-        due = decode_cursor(cursor, _DuePosition)
+        due = _decode(cursor, _DuePosition, other=(_Position, "newest"))
         after = (due.deadline_at, due.id)
     elif cursor:
-        position = decode_cursor(cursor, _Position)
+        position = _decode(cursor, _Position, other=(_DuePosition, "due"))
         after = (position.created_at, position.id)
     scope = access.case_scope(actor)
     reporter_of = (access.whole_case_scope(actor), actor.id) if access.reaches_as_reporter(actor) else None

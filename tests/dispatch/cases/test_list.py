@@ -191,5 +191,17 @@ async def test_the_due_list_holds_the_cases_being_handled_soonest_deadline_first
         "/v1/cases", params={"sort": "due", "cursor": newest["next_cursor"]}, headers=DISPATCHER
     )
     assert mixed.status_code == 422
+    # it said "not one this service issued", which it was
+    assert mixed.json()["detail"] == (
+        "cursor is one of the list with sort=newest: pass it with that sort, or start again without it"
+    )
+    due = (
+        await dispatch.client.get("/v1/cases", params={"sort": "due", "limit": 1}, headers=DISPATCHER)
+    ).json()
+    back = await dispatch.client.get("/v1/cases", params={"cursor": due["next_cursor"]}, headers=DISPATCHER)
+    assert (back.status_code, back.json()["detail"]) == (
+        422,
+        "cursor is one of the list with sort=due: pass it with that sort, or start again without it",
+    )
     wrong = await dispatch.client.get("/v1/cases", params={"sort": "deadline"}, headers=DISPATCHER)
     assert wrong.status_code == 422
