@@ -51,7 +51,8 @@ def as_reported_by(case: CaseDetail, reader: str) -> CaseDetail:
     events without who they are or what they wrote (note, photos, ``data``), leaving out those
     that are only what they wrote (another reporter's feedback, a grid worker's notes).
     Statuses, times, departments and the notes of the office, the handlers and the system
-    stay: they are what the reporter waits to hear. A reader with no report on it (a handler
+    stay: they are what the reporter waits to hear; so does the case's rating when it is
+    theirs. A reader with no report on it (a handler
     answered after returning the case) gets it whole."""
     own = [report for report in case.reports if report.reporter_id == reader]
     if not own:
@@ -68,6 +69,11 @@ def as_reported_by(case: CaseDetail, reader: str) -> CaseDetail:
 
     opened = bool(case.reports) and case.reports[0].reporter_id == reader
     changes = _as_reported(None if opened else own[0])
+    # the case's feedback is the last rating of its closing: theirs, they read it back
+    rated = next((e for e in reversed(case.timeline) if e.action == Step.feedback.value), None)
+    if rated is not None and rated.actor_id == reader:
+        for field in ("rating", "feedback_comment", "feedback_at"):
+            changes.pop(field)
     timeline = [shown for shown in map(event, case.timeline) if shown is not None]
     return case.model_copy(update={**changes, "reports": own, "timeline": timeline})
 

@@ -195,6 +195,31 @@ async def test_a_reporter_only_reader_learns_nothing_of_the_others_through_feedb
         assert [c["id"] for c in found["items"]] == [a], name
 
 
+async def test_a_reporter_only_reader_reads_back_its_own_rating(dispatch: Dispatch) -> None:
+    """A bot that rated the case read rating null, in the answer to its feedback and after: the
+    reporter-only view left out every rating, its own too (the walkthrough's case)."""
+    cases = await world(dispatch)
+    a = cases["a"]
+    bot = bearer(BOT, Role.integration, scopes=["reports:create", "reports:read"], channel="wechat-bot")
+    await dispatch.ok(a, "accept", actor=HANDLER)
+    await dispatch.ok(a, "resolve", {"note": "摊位已清理"}, actor=HANDLER)
+    await dispatch.ok(a, "verify", {"passed": True}, actor=WORKER)
+
+    etag = (await dispatch.client.get(f"/v1/cases/{a}", headers=bot)).headers["ETag"]
+    rated = await dispatch.client.post(
+        f"/v1/cases/{a}/feedback",
+        json={"rating": 4, "comment": "处理及时"},
+        headers={**bot, "If-Match": etag},
+    )
+
+    assert rated.status_code == 200, rated.text
+    read = (await dispatch.client.get(f"/v1/cases/{a}", headers=bot)).json()
+    for seen in (rated.json(), read):
+        assert (seen["rating"], seen["feedback_comment"]) == (4, "处理及时")
+        assert seen["feedback_at"] is not None
+        assert [e["action"] for e in seen["timeline"]][-1] == "feedback"
+
+
 async def test_a_grid_worker_only_reporting_a_case_elsewhere_may_rate_it_not_work_it(
     dispatch: Dispatch,
 ) -> None:
