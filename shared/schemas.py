@@ -107,7 +107,8 @@ def _iso_day(value: object) -> object:
 
 def _day_within_bounds(value: date) -> date:
     if not MIN_TIMESTAMP.year < value.year < MAX_TIMESTAMP.year:
-        raise ValueError(f"a day must lie between {MIN_TIMESTAMP:%Y} and {MAX_TIMESTAMP:%Y}")
+        first, last = MIN_TIMESTAMP.year + 1, MAX_TIMESTAMP.year - 1
+        raise ValueError(f"a day must lie in the years {first} to {last}")
     return value
 
 

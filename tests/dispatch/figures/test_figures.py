@@ -209,8 +209,10 @@ async def test_the_period_is_office_days_and_bounded(dispatch: Dispatch) -> None
         ({"since": "1798761600"}, "YYYY-MM-DD"),  # Unix seconds
         ({"since": "2026-12-06T00:00:00"}, "YYYY-MM-DD"),
         ({"since": "2026-13-01"}, "date"),
-        ({"since": "0001-01-01", "until": "0001-01-02"}, "between 1970 and 9000"),  # was a 500
-        ({"since": "9999-12-30", "until": "9999-12-31"}, "between 1970 and 9000"),
+        ({"since": "0001-01-01", "until": "0001-01-02"}, "in the years 1971 to 8999"),  # was a 500
+        ({"since": "9999-12-30", "until": "9999-12-31"}, "in the years 1971 to 8999"),
+        # it said "between 1970 and 9000" of a day in 1970
+        ({"since": "1970-06-01", "until": "1970-06-02"}, "in the years 1971 to 8999"),
         ({"department": "../cases"}, "pattern"),
     ):
         response = await dispatch.client.get("/v1/figures", params=params, headers=ADMIN)
@@ -234,7 +236,7 @@ async def test_a_period_at_the_edge_of_the_calendar_is_422_not_a_500(
         response = await dispatch.client.get("/v1/figures", params=params, headers=ADMIN)
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    assert "between 1970 and 9000" in response.json()["detail"]
+    assert "in the years 1971 to 8999" in response.json()["detail"]
 
 
 async def test_a_resolution_recorded_before_the_figures_is_judged_by_the_deadline(dispatch: Dispatch) -> None:
