@@ -53,8 +53,9 @@ report's photos, which wait no more."""
 
 # Built once, so each one's cache key is computed once (Core, not the ORM unit of work). A
 # batch none of whose reports names an intake photo (photos stored elsewhere, or none) takes
-# the statement without the photos' deletion: with it, empty, the batch cost intake's request
-# path 0.07 ms of CPU a report more and PostgreSQL 0.02 (two alternating pairs of bench runs).
+# the statement without the photos' deletion: with it, empty, two alternating pairs of bench
+# runs put intake's request path at 0.07 ms of CPU a report more and PostgreSQL at 0.02, though
+# the runs' spread is as large (bench/HISTORY.md, the fifth session).
 _INSERT_ALL = {naming: _insert_all(naming_photos=naming) for naming in (False, True)}
 _INSERT_REPORT, _INSERT_RECORD, _INSERT_MESSAGE = insert(_reports), insert(_records), insert(_outbox)
 
