@@ -37,6 +37,8 @@ class Backlog:
     """Pending messages tried and failed at least once (``attempts`` > 0)."""
     dead: int
     """Refused for good or given up, kept for inspection (``_RELAY_KEEP_DEAD_DAYS``)."""
+    newest_dead_at: datetime | None = None
+    """When the latest of them died (None: none is dead)."""
 
     def oldest_pending_seconds(self, now: datetime) -> float:
         """How long the oldest pending message has waited; 0 when none waits."""
@@ -67,7 +69,7 @@ class PutBack:
 
 
 async def backlog(session: AsyncSession, model: type[Any]) -> Backlog:
-    """The outbox's backlog and dead count, in one statement."""
+    """The outbox's backlog, its dead count and when the latest died, in one statement."""
     table = model.__table__
     pending = select(
         func.count().label("pending"),
@@ -75,13 +77,15 @@ async def backlog(session: AsyncSession, model: type[Any]) -> Backlog:
         func.count().filter(table.c.attempts > 0).label("retrying"),
     ).where(table.c.sent_at.is_(None), table.c.dead_at.is_(None))
     dead = select(func.count()).select_from(table).where(table.c.dead_at.is_not(None)).scalar_subquery()
+    newest_dead = select(func.max(table.c.dead_at)).scalar_subquery()  # the dead partial index's last entry
     waiting = pending.subquery()
-    row = (await session.execute(select(waiting, dead.label("dead")))).one()
+    row = (await session.execute(select(waiting, dead.label("dead"), newest_dead.label("newest_dead")))).one()
     return Backlog(
         pending=int(row.pending),
         oldest_pending_at=row.oldest,
         retrying=int(row.retrying),
         dead=int(row.dead),
+        newest_dead_at=row.newest_dead,
     )
 
 

@@ -174,6 +174,9 @@ class Outbox:
     service: str
     carries: str
     model_path: str
+    behind_after_seconds: float = 60.0
+    """How long its oldest pending message may wait before ``wangge outbox status --check``
+    calls it behind (the README's alert rules: a relay delivers within about a second)."""
 
     @property
     def model(self) -> type[Any]:
@@ -192,6 +195,7 @@ OUTBOXES = {
             "intake",
             "updates to the chat bots' webhooks",
             "services.intake.models:WebhookMessage",
+            behind_after_seconds=3600.0,  # the integrations' endpoints, not the office's
         ),
     )
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rich.console import Console
 from rich.markup import escape
@@ -19,6 +19,10 @@ from wangge.console import console_for
 OUTBOX_DEAD_LIMIT = 20
 """Dead messages ``wangge outbox dead`` lists of each outbox unless told otherwise."""
 BIGINT_MAX = 2**63 - 1
+CHECK_DEAD_WITHIN_MINUTES = 15
+"""``status --check``: a message that died this recently needs a look (the README's alert rule's window)."""
+CHECK_BOUND_SECONDS = 30 * 86400
+"""The longest ``--behind-after`` and ``--dead-within`` taken: 30 days."""
 
 
 def name_databases(outboxes: list[str]) -> None:
@@ -46,11 +50,59 @@ def duration(seconds: float) -> str:
     return f"{secs} s"
 
 
+def attention(
+    outbox: operations.Outbox,
+    backlog: outbox_admin.Backlog,
+    *,
+    now: datetime,
+    behind_after: float | None,
+    dead_within: timedelta,
+) -> list[str]:
+    """What ``--check`` finds wrong with an outbox, a line each: its oldest pending message has
+    waited longer than ``behind_after`` seconds (None: the outbox's own bound), or a message
+    died within ``dead_within``."""
+    found = []
+    bound = outbox.behind_after_seconds if behind_after is None else behind_after
+    waited = backlog.oldest_pending_seconds(now)
+    if backlog.pending and waited > bound:
+        found.append(
+            f"{outbox.name}: the oldest of {backlog.pending} pending messages has waited {duration(waited)} "
+            f"(more than {_span(bound)}): is {outbox.service} running, and its receiver?"
+        )
+    if backlog.newest_dead_at is not None and now - backlog.newest_dead_at <= dead_within:
+        found.append(
+            f"{outbox.name}: a message died in the last {_span(dead_within.total_seconds())} "
+            f"({backlog.dead} dead in all): `wangge outbox dead {outbox.name}` says why"
+        )
+    return found
+
+
+def _span(seconds: float) -> str:
+    """A bound as given: ``1 h``, ``15 min``, ``90 s``."""
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
+
+
 def cmd_outbox_status(args: argparse.Namespace, console: Console) -> int:
     names = args.outbox or list(operations.OUTBOXES)
     name_databases(names)
     read = operations.outbox_backlogs(names)
     now = utcnow()
+    found = {
+        outbox.name: attention(
+            outbox,
+            backlog,
+            now=now,
+            behind_after=args.behind_after,
+            dead_within=timedelta(minutes=args.dead_within),
+        )
+        for outbox, backlog in read
+        if args.check and not isinstance(backlog, Exception)
+    }
+    unread = any(isinstance(backlog, Exception) for _, backlog in read)
+    code = 1 if unread or any(found.values()) else 0
     if args.json:
         print(
             json.dumps(
@@ -65,13 +117,15 @@ def cmd_outbox_status(args: argparse.Namespace, console: Console) -> int:
                         "oldest_pending_age_seconds": round(backlog.oldest_pending_seconds(now), 3),
                         "retrying": backlog.retrying,
                         "dead": backlog.dead,
+                        "newest_dead_at": _when(backlog.newest_dead_at),
                     }
+                    | ({"attention": found[outbox.name]} if args.check else {})
                     for outbox, backlog in read
                 ],
                 indent=2,
             )
         )
-        return 1 if any(isinstance(backlog, Exception) for _, backlog in read) else 0
+        return code
     carries = max(len(outbox.carries) for outbox, _ in read)
     row = f"{{:<8}}  {{:<{carries}}}  {{:>7}}  {{:>14}}  {{:>8}}  {{:>4}}"
     console.print(
@@ -97,7 +151,9 @@ def cmd_outbox_status(args: argparse.Namespace, console: Console) -> int:
             soft_wrap=True,
             markup=False,
         )
-    return 1 if failed else 0
+    for line in (line for lines in found.values() for line in lines):
+        console.print(f"attention: {line}", soft_wrap=True, markup=False, style="red")
+    return code
 
 
 def cmd_outbox_dead(args: argparse.Namespace, console: Console) -> int:
@@ -199,6 +255,28 @@ def _outbox_name(value: str) -> str:
     return value
 
 
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= CHECK_BOUND_SECONDS:
+        raise argparse.ArgumentTypeError(f"{value!r}: give seconds, 0 to {CHECK_BOUND_SECONDS}")
+    return seconds
+
+
+def _minutes(value: str) -> float:
+    try:
+        minutes = float(value)
+    except ValueError:
+        minutes = -1.0
+    if not 0 < minutes <= CHECK_BOUND_SECONDS / 60:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: give minutes, more than 0, at most {CHECK_BOUND_SECONDS // 60}"
+        )
+    return minutes
+
+
 def _dead_limit(value: str) -> int:
     if not value.isdigit() or not 0 < int(value) <= outbox_admin.DEAD_LIST_MAX:
         raise argparse.ArgumentTypeError(f"{value!r}: give 1 to {outbox_admin.DEAD_LIST_MAX}")
@@ -217,6 +295,26 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "outbox", nargs="*", type=_outbox_name, metavar="OUTBOX", help=f"only these of {names}"
     )
     status.add_argument("--json", action="store_true", help="as JSON, for a script")
+    status.add_argument(
+        "--check",
+        action="store_true",
+        help="for cron or a monitor: exit 1, saying why, when an outbox is behind (its oldest pending "
+        "message waited longer than a minute; the webhooks' an hour) or a message died lately",
+    )
+    status.add_argument(
+        "--behind-after",
+        type=_seconds,
+        metavar="SECONDS",
+        help="with --check: how long the oldest pending message of any outbox may wait",
+    )
+    status.add_argument(
+        "--dead-within",
+        type=_minutes,
+        default=CHECK_DEAD_WITHIN_MINUTES,
+        metavar="MINUTES",
+        help=f"with --check: a message that died this recently needs a look (default "
+        f"{CHECK_DEAD_WITHIN_MINUTES}: run the check at least as often)",
+    )
     status.set_defaults(run=cmd_outbox_status)
     dead = outbox.add_parser("dead", help="the dead messages (refused for good, or given up), latest first")
     dead.add_argument("outbox", nargs="*", type=_outbox_name, metavar="OUTBOX", help=f"only these of {names}")

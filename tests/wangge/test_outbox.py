@@ -322,3 +322,46 @@ def test_a_database_that_is_not_there_is_named_not_made(
     out = capsys.readouterr().out
     assert f"{elsewhere / 'intake.db'} does not exist" in out
     assert not (elsewhere / "intake.db").exists()
+
+
+@pytest.mark.usefixtures("databases")
+async def test_the_check_says_what_needs_a_look_and_exits_1_until_it_is_mended(wangge: Cli) -> None:
+    """``status --check`` from cron: quiet and 0 while the outboxes keep up; 1 with a line per
+    finding when a message died lately or a backlog waited too long."""
+    await migrated()
+    assert (await wangge("outbox", "status", "--check")) == (0, (await wangge("outbox", "status"))[1])
+
+    async def one_dead(session: AsyncSession) -> None:
+        session.add(IntakeOutbox(topic="report.received", key="k", payload={}, attempts=1, dead_at=utcnow()))
+
+    async def one_waiting(session: AsyncSession) -> None:
+        old = utcnow() - timedelta(minutes=3)
+        session.add(DispatchOutbox(topic="case.status_changed", key="1:1", payload={}, created_at=old))
+
+    await operations.in_database(operations.service_database("intake"), one_dead)
+    await operations.in_database(operations.service_database("dispatch"), one_waiting)
+
+    code, out = await wangge("outbox", "status", "--check")
+    assert code == 1
+    findings = [line for line in out.splitlines() if line.startswith("attention: ")]
+    assert findings == [
+        "attention: intake: a message died in the last 15 min (1 dead in all): "
+        "`wangge outbox dead intake` says why",
+        "attention: dispatch: the oldest of 1 pending messages has waited 3 min 00 s (more than 1 min): "
+        "is dispatch running, and its receiver?",
+    ]
+    code, out = await wangge("outbox", "status", "--json", "--check", "intake")
+    ((row,),) = [json.loads(out)]
+    assert code == 1 and row["dead"] == 1 and row["newest_dead_at"] is not None
+    assert row["attention"] == [findings[0].removeprefix("attention: ")]
+
+    # the death is older than the window asked for, and the backlog within its bound
+    assert (await wangge("outbox", "status", "--check", "--dead-within", "0.001", "--behind-after", "600"))[
+        0
+    ] == 0
+    assert (await wangge("outbox", "status", "--check", "webhooks"))[0] == 0
+    assert (await wangge("outbox", "status", "intake"))[0] == 0  # without --check, a report only
+    for wrong in (["--dead-within", "0"], ["--behind-after", "-1"], ["--behind-after", "nan"]):
+        with pytest.raises(SystemExit) as refused:
+            await wangge("outbox", "status", "--check", *wrong)
+        assert refused.value.code == 2
