@@ -30,7 +30,7 @@ from services.grid.identity.schemas import (
 )
 from services.grid.staff.schemas import USERNAME
 from shared.db import session_scope, utcnow
-from shared.errors import Forbidden, NotFound, Unauthorized, problem_responses
+from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
 from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 log = logging.getLogger("wangge.grid.sign_in")
@@ -234,7 +234,7 @@ async def jwks(identity: IdentityDep, response: Response) -> dict[str, Any]:
     status_code=204,
     response_class=Response,
     tags=["staff"],
-    responses=problem_responses(Unauthorized, Forbidden, NotFound, lockout.SignInLocked),
+    responses=problem_responses(Unauthorized, Forbidden, NotFound, Unprocessable, lockout.SignInLocked),
 )
 async def set_password(
     request: Request,
@@ -249,9 +249,13 @@ async def set_password(
     Admins set anyone's; a person sets their own with `current_password`. Every refresh
     token of the person is revoked, so their other sessions must log in again.
 
-    A wrong `current_password` counts as a failed sign-in of the person's username, and while
-    it is locked the change is a 429 with `Retry-After`, as a sign-in is.
+    A wrong `current_password` is a 403 and counts as a failed sign-in of the person's
+    username, and while it is locked the change is a 429 with `Retry-After`, as a sign-in is;
+    a person who sends none gets a 422 (no guess, nothing counted), and anyone but an admin
+    setting another's password a 403.
     """
+    if service.needs_current_password(actor, username) and data.current_password is None:
+        raise Unprocessable(service.NO_CURRENT_PASSWORD, field="current_password")
     if service.needs_current_password(actor, username):  # counted as a sign-in is: lockout.attempt
         async with session_scope(sessions) as session:
             await lockout.attempt(session, username, utcnow(), request.state.settings)

@@ -75,7 +75,9 @@ class ClientRefused(TokenRefused):
     headers = MappingProxyType({**NO_STORE, "WWW-Authenticate": f'Basic realm="{REALM}"'})
 
 
-CURRENT_PASSWORD = "give your current password as current_password"
+WRONG_CURRENT_PASSWORD = "current_password is not your current password"
+NO_CURRENT_PASSWORD = "give your current password as current_password to set your own password"
+OTHERS_PASSWORD = "only an admin sets another person's password"
 
 
 class RefreshTokenReused(TokenRefused):
@@ -276,10 +278,12 @@ async def set_password(
     if staff is None:
         raise NotFound(f"no staff member {username!r}")
     if needs_current_password(actor, username):
-        if not await passwords.verify(staff.password_hash, data.current_password or ""):
-            raise Forbidden(CURRENT_PASSWORD)  # counted before the check (lockout.attempt)
+        if data.current_password is None:
+            raise Unprocessable(NO_CURRENT_PASSWORD, field="current_password")
+        if not await passwords.verify(staff.password_hash, data.current_password):
+            raise Forbidden(WRONG_CURRENT_PASSWORD)  # counted before the check (lockout.attempt)
     elif actor.role is not Role.admin:
-        raise Forbidden(CURRENT_PASSWORD)
+        raise Forbidden(OTHERS_PASSWORD)
     await _store_password(
         session, staff=staff, password=data.password, passwords=passwords, actor_id=actor.id
     )
