@@ -9,9 +9,13 @@ service token only) about the keys whose answer is older than ``fresh_for`` (a m
 one request: a request a minute at most, nothing per update.
 
 - active: delivered.
-- revoked, expired (as grid says, or past the expiry grid gave), or unknown to grid: the key
-  is gone for good (grid never brings a key back): the pass removes the webhook and gives up
-  its updates, the reason in their ``last_error``.
+- revoked or expired (as grid says, or past the expiry grid gave): the key is gone for good
+  (grid never brings a key back): the pass removes the webhook and gives up its updates, the
+  reason in their ``last_error``.
+- unknown to grid: paused, as when grid cannot say, and logged as an error. grid keeps every
+  key it issued (revoking one keeps it), so a key it does not know means intake asks the wrong
+  grid (``WANGGE_INTAKE_GRID_URL``) or grid reads the wrong database: removing the webhooks
+  then would remove every bot's.
 - no answer (grid out of reach, refusing intake, answering nonsense): the last answer that the
   key was active is taken for ``trust_for`` after grid gave it (15 minutes: a revoked key's
   tokens already live that long), an expiry it gave still applies; after that, or with no
@@ -49,7 +53,7 @@ ASK_AT_ONCE = 100
 class Verdict(StrEnum):
     deliver = "deliver"
     remove = "remove"
-    """the key is revoked, expired or unknown: remove the webhook, give up its updates"""
+    """the key is revoked or expired: remove the webhook, give up its updates"""
     pause = "pause"
     """grid could not say for long enough: hold the updates, neither send nor give them up"""
 
@@ -118,6 +122,16 @@ class KeyCheck:
             )
             return
         self._ask_after = None
+        unknown = [
+            key for key in keys if key in self._answers and self._answers[key].state.state == "unknown"
+        ]
+        if unknown:
+            log.error(
+                "grid knows no API key %s, though webhooks were set with their tokens: is "
+                "WANGGE_INTAKE_GRID_URL this office's grid, and grid on its own database? "
+                "Their webhooks' updates wait meanwhile (wangge outbox status webhooks)",
+                ", ".join(unknown),
+            )
         for key, answer in list(self._answers.items()):  # keys no webhook asks about any more
             if now - answer.at > self.trust_for + self.fresh_for:
                 del self._answers[key]
@@ -135,8 +149,10 @@ class KeyCheck:
         if state.state == "expired" or (state.expires_at is not None and state.expires_at <= now):
             when = f" at {state.expires_at.isoformat()}" if state.expires_at else ""
             return Standing(Verdict.remove, f"{REMOVED}: its integration's key {key} expired{when}")
-        if state.state != "active":
-            return Standing(Verdict.remove, f"{REMOVED}: grid knows no key {key}")
+        if state.state != "active":  # unknown: the wrong grid, not a key gone (see above)
+            return Standing(
+                Verdict.pause, f"paused: grid knows no key {key}; is intake asking the right grid?"
+            )
         if now - answer.at > self.trust_for:
             return Standing(
                 Verdict.pause,

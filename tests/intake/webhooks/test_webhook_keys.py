@@ -318,3 +318,49 @@ async def test_a_webhook_set_while_grid_is_out_of_reach_waits_for_its_answer(
     [message] = await office.messages(key_id)
     assert (message.sent_at, message.dead_at) == (None, None)
     assert await office.webhook(key_id) is not None
+
+
+async def test_a_grid_that_knows_none_of_the_keys_removes_no_webhook_and_says_so(
+    office: Office,
+    clean_database: CleanDatabase,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """intake pointed at another grid (or grid at another database) after a move: every key is
+    unknown there. That is no revocation: the bots keep their webhooks, their news waits."""
+    key_id, _ = await office.bot("bot.example.org")
+    first = await office.updates(key_id)
+    await office.deliver()
+    right = office.grid.asgi
+    wrong = create_grid(
+        GridSettings(
+            database_url=await clean_database("grid_elsewhere", GridBase.metadata),
+            environment="test",
+            data_dir=tmp_path / "grid",  # the same signing key: intake's token is taken there
+            service_secrets={"intake": INTAKE_SECRET},
+        )
+    )
+    async with LifespanManager(wrong) as elsewhere:
+        office.grid.asgi = httpx.ASGITransport(app=elsewhere.app)
+        with later(monkeypatch, timedelta(seconds=61)), caplog.at_level(logging.ERROR, "wangge.intake"):
+            held = await office.updates(key_id, 2)
+            await office.deliver()
+
+        assert office.receiver.received == {"bot.example.org": first}
+        assert await office.webhook(key_id) is not None
+        waiting = [m for m in await office.messages(key_id) if m.key in held]
+        assert [(m.sent_at, m.dead_at) for m in waiting] == [(None, None)] * 2
+        assert all(f"grid knows no key {key_id}" in (m.last_error or "") for m in waiting)
+        assert any(
+            r.levelname == "ERROR" and f"grid knows no API key {key_id}" in r.getMessage()
+            for r in caplog.records
+        )
+
+    office.grid.asgi = right  # mended: its news goes out
+    async with session_scope(office.intake_app.state.relay.session_maker) as session:
+        for message in await session.scalars(select(WebhookMessage)):
+            message.available_at = utcnow()
+    with later(monkeypatch, timedelta(minutes=3)):
+        await office.deliver()
+    assert office.receiver.received == {"bot.example.org": first + held}
