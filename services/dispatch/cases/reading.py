@@ -68,12 +68,11 @@ def as_reported_by(case: CaseDetail, reader: str) -> CaseDetail:
         )
 
     opened = bool(case.reports) and case.reports[0].reporter_id == reader
-    changes = _as_reported(None if opened else own[0])
     # the case's feedback is the last rating of its closing: theirs, they read it back
     rated = next((e for e in reversed(case.timeline) if e.action == Step.feedback.value), None)
-    if rated is not None and rated.actor_id == reader:
-        for field in ("rating", "feedback_comment", "feedback_at"):
-            changes.pop(field)
+    changes = _as_reported(
+        None if opened else own[0], own_rating=rated is not None and rated.actor_id == reader
+    )
     timeline = [shown for shown in map(event, case.timeline) if shown is not None]
     return case.model_copy(update={**changes, "reports": own, "timeline": timeline})
 
@@ -83,11 +82,13 @@ _THEIRS_ALONE = frozenset({Step.note.value, Step.feedback.value})
 out for a reporter-only reader, where they would be rows with nothing in them."""
 
 
-def _as_reported(first: ReportRead | CaseReport | None) -> dict[str, object]:
+def _as_reported(first: ReportRead | CaseReport | None, *, own_rating: bool) -> dict[str, object]:
     """A case's own fields as a reporter-only reader sees them: its description, point and time
     from their first report when another reporter's opened the case (``first``), and no
-    feedback (any reporter's)."""
-    changes: dict[str, object] = {"rating": None, "feedback_comment": None, "feedback_at": None}
+    feedback but their own (``own_rating``: the case's rating is the reader's)."""
+    changes: dict[str, object] = (
+        {} if own_rating else {"rating": None, "feedback_comment": None, "feedback_at": None}
+    )
     if first is not None:
         changes |= {
             "description": first.description,
@@ -163,8 +164,14 @@ async def list_cases(
     as_reporter = [case.id for case in items if not access.sees_whole_case(actor, case)]
     if as_reporter:
         firsts = await repository.first_reports_by(session, as_reporter, actor.id)
+        rated = [case.id for case in page if case.id in firsts and case.rating is not None]
+        theirs = {i for i, rater in (await repository.raters(session, rated)).items() if rater == actor.id}
         page = [
-            case.model_copy(update=_as_reported(None if firsts[case.id][1] else firsts[case.id][0]))
+            case.model_copy(
+                update=_as_reported(
+                    None if firsts[case.id][1] else firsts[case.id][0], own_rating=case.id in theirs
+                )
+            )
             if case.id in firsts
             else case
             for case in page

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from services.dispatch.cases.lifecycle import HANDLING
+from services.dispatch.cases.lifecycle import HANDLING, Step
 from services.dispatch.models import Case, CaseEvent, CaseReport, search_text
 from shared.db import one_of
 
@@ -89,6 +89,19 @@ async def first_reports_by(
     )
     rows = (await session.execute(query)).all()
     return {report.case_id: (report, bool(opened)) for report, opened in rows}  # the first wins
+
+
+async def raters(session: AsyncSession, case_ids: Sequence[int]) -> dict[int, str | None]:
+    """Per case among ``case_ids`` that has feedback, who gave its last (the case's rating is theirs)."""
+    if not case_ids:
+        return {}
+    last = (
+        select(func.max(CaseEvent.id))
+        .where(CaseEvent.case_id.in_(sorted(set(case_ids))), CaseEvent.action == Step.feedback.value)
+        .group_by(CaseEvent.case_id)
+    )
+    rows = await session.execute(select(CaseEvent.case_id, CaseEvent.actor_id).where(CaseEvent.id.in_(last)))
+    return {case_id: actor_id for case_id, actor_id in rows}
 
 
 async def recategorize_reports(session: AsyncSession, case_id: int, category: str) -> None:

@@ -181,6 +181,8 @@ async def test_a_reporter_only_reader_learns_nothing_of_the_others_through_feedb
         action for action in office_actions if action not in ("feedback", "note")
     ]
     assert (read["status"], read["rating"], read["feedback_at"]) == ("dispatched", None, None)
+    listed = (await dispatch.client.get("/v1/cases", headers=bot)).json()["items"]
+    assert [(c["id"], c["rating"], c["feedback_comment"]) for c in listed] == [(a, None, None)]
     assert "摊位已清理" in str(read)  # the handler's note is the bot's to read
     reopened = (await dispatch.outbox())[-1].payload
     assert (reopened["action"], reopened["note"]) == ("reopened", None)
@@ -196,8 +198,8 @@ async def test_a_reporter_only_reader_learns_nothing_of_the_others_through_feedb
 
 
 async def test_a_reporter_only_reader_reads_back_its_own_rating(dispatch: Dispatch) -> None:
-    """A bot that rated the case read rating null, in the answer to its feedback and after: the
-    reporter-only view left out every rating, its own too (the walkthrough's case)."""
+    """A bot that rated the case read rating null, in the answer to its feedback, after, and in
+    the case list: the reporter-only view left out every rating, its own too (the walkthrough's case)."""
     cases = await world(dispatch)
     a = cases["a"]
     bot = bearer(BOT, Role.integration, scopes=["reports:create", "reports:read"], channel="wechat-bot")
@@ -214,6 +216,10 @@ async def test_a_reporter_only_reader_reads_back_its_own_rating(dispatch: Dispat
 
     assert rated.status_code == 200, rated.text
     read = (await dispatch.client.get(f"/v1/cases/{a}", headers=bot)).json()
+    [listed] = [
+        c for c in (await dispatch.client.get("/v1/cases", headers=bot)).json()["items"] if c["id"] == a
+    ]
+    assert listed["rating"] == 4 and listed["feedback_comment"] == "处理及时"
     for seen in (rated.json(), read):
         assert (seen["rating"], seen["feedback_comment"]) == (4, "处理及时")
         assert seen["feedback_at"] is not None
