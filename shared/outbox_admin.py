@@ -77,7 +77,9 @@ async def backlog(session: AsyncSession, model: type[Any]) -> Backlog:
         func.count().filter(table.c.attempts > 0).label("retrying"),
     ).where(table.c.sent_at.is_(None), table.c.dead_at.is_(None))
     dead = select(func.count()).select_from(table).where(table.c.dead_at.is_not(None)).scalar_subquery()
-    newest_dead = select(func.max(table.c.dead_at)).scalar_subquery()  # the dead partial index's last entry
+    newest_dead = (  # the last entry of the dead messages' partial index
+        select(func.max(table.c.dead_at)).where(table.c.dead_at.is_not(None)).scalar_subquery()
+    )
     waiting = pending.subquery()
     row = (await session.execute(select(waiting, dead.label("dead"), newest_dead.label("newest_dead")))).one()
     return Backlog(
