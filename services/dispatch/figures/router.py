@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from services.dispatch import spreadsheet
 from services.dispatch.access import GUARDED
 from services.dispatch.deps import CurrentActor, GridDep, SessionDep, SettingsDep
 from services.dispatch.figures import export, service
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/v1/figures", tags=["figures"], dependencies=GUARDED)
     "",
     response_model=FiguresRead,
     responses={
-        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        200: spreadsheet.OPENAPI,
         **problem_responses(Unauthorized, Forbidden, NotFound, Unprocessable),
     },
 )
@@ -61,9 +62,5 @@ async def read_figures(
         timezone=settings.timezone,
     )
     if format == "csv":
-        return Response(
-            export.figures_csv(figures),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{export.filename(figures)}"'},
-        )
+        return spreadsheet.attachment(export.figures_csv(figures), export.filename(figures))
     return figures
