@@ -9,11 +9,13 @@ detail and its new ``ETag``.
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Response
 
+from services.dispatch import spreadsheet
 from services.dispatch.access import GUARDED
-from services.dispatch.cases import reading, service
+from services.dispatch.cases import export, reading, service
 from services.dispatch.cases.feedback import feedback as give_feedback
 from services.dispatch.cases.lifecycle import Status
 from services.dispatch.cases.rejection import reject as reject_case
@@ -33,6 +35,7 @@ from services.dispatch.cases.schemas import (
     VerifyRequest,
 )
 from services.dispatch.deps import CalendarDep, CurrentActor, GridDep, IfMatch, SessionDep, SettingsDep
+from shared.db import utcnow
 from shared.errors import (
     Conflict,
     Forbidden,
@@ -78,10 +81,15 @@ def with_etag(response: Response, case: CaseDetail) -> CaseDetail:
     return case
 
 
-@router.get("", response_model=CasePage, responses=READ_ERRORS | problem_responses(Unprocessable))
+@router.get(
+    "",
+    response_model=CasePage,
+    responses={200: spreadsheet.OPENAPI} | READ_ERRORS | problem_responses(Unprocessable),
+)
 async def list_cases(
     session: SessionDep,
     actor: CurrentActor,
+    settings: SettingsDep,
     status: Annotated[list[Status] | None, Query(max_length=20, description="repeat for several")] = None,
     department: Annotated[
         str | None,
@@ -118,13 +126,26 @@ async def list_cases(
     reporter: Text = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> CasePage:
+    format: Annotated[
+        Literal["json", "csv"],
+        Query(
+            description="csv: every case the filters select (all the pages, `limit` aside; no `cursor`), "
+            f"a row a case, at most {reading.MAX_EXPORT_ROWS:,}"
+        ),
+    ] = "json",
+) -> CasePage | Response:
     """Cases for the console, newest first, filtered; pass ``next_cursor`` back as ``cursor``.
     With `sort=due`, only the cases a department is handling (dispatched or in progress), the
     soonest deadline first: the overdue at the top, then what falls due next.
 
     Only the cases the caller may see: the whole subdistrict for dispatchers, supervisors and
-    admins; a handler's department's; a grid worker's cells' and those they reported on."""
+    admins; a handler's department's; a grid worker's cells' and those they reported on.
+
+    `format=csv` answers the list as a CSV file to open in Excel (UTF-8 with its byte-order
+    mark): every case its pages would hold, in their order, a row a case, the items' fields as
+    columns and times in the office's time zone with their offset. A list of more cases than a
+    file takes (`format` says how many) is a 422 asking for narrower filters, never a file cut
+    short; a `cursor` with it is a 422 (the file starts at the first case)."""
     filters = CaseFilters(
         statuses=[s.value for s in status or []],
         department=department,
@@ -139,7 +160,13 @@ async def list_cases(
         reporter=reporter,
         due_first=sort == "due",
     )
-    return await reading.list_cases(session, filters=filters, actor=actor, limit=limit, cursor=cursor)
+    if format == "json":
+        return await reading.list_cases(session, filters=filters, actor=actor, limit=limit, cursor=cursor)
+    if cursor is not None:
+        raise Unprocessable("format=csv holds every page from the first: leave out the cursor")
+    cases = await reading.every_case(session, filters=filters, actor=actor)
+    zone = ZoneInfo(settings.timezone)
+    return spreadsheet.attachment(export.cases_csv(cases, zone), export.filename(utcnow(), zone))
 
 
 @router.get("/{case_id}", response_model=CaseDetail, responses=answers_etag() | READ_ERRORS)
