@@ -226,8 +226,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             )
         )
     errors = [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-        for e in exc.errors()
+        {"loc": list(e.get("loc", ())), "msg": _message(e), "type": e.get("type", "")} for e in exc.errors()
     ]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(part) for part in first["loc"])
@@ -235,6 +234,18 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     problem = Unprocessable(f"{where}: {message}" if where else message).to_problem(request.url.path)
     problem.update(type=PROBLEM_BASE + "validation", title="Validation failed", errors=errors)
     return problem_response(problem)
+
+
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def _message(error: Any) -> str:
+    """An error's message without the prefix pydantic puts before what a validator raised
+    (``Value error, 2026-10-01 is listed twice``): a word for programmers, not for the reader."""
+    message = str(error.get("msg", ""))
+    for prefix in _PYDANTIC_PREFIXES:
+        message = message.removeprefix(prefix)
+    return message
 
 
 def _other_than_json(request: Request) -> str | None:

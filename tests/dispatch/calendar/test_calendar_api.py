@@ -96,6 +96,13 @@ async def test_wrong_days_are_refused_with_the_reason(dispatch: Dispatch) -> Non
     assert (await dispatch.client.get("/v1/calendar/2026", headers=ADMIN)).json()["version"] == 0
 
 
+async def test_a_validators_reason_reads_without_pydantics_prefix(dispatch: Dispatch) -> None:
+    twice = [{"day": "2026-10-01", "kind": "holiday"}, {"day": "2026-10-01", "kind": "workday"}]
+    problem = (await put_year(dispatch, 2026, twice)).json()
+    assert problem["detail"] == "body.days: 2026-10-01 is listed twice"  # not "Value error, 2026-…"
+    assert [error["msg"] for error in problem["errors"]] == ["2026-10-01 is listed twice"]
+
+
 async def test_deadlines_count_the_working_calendar_set_meanwhile(start_dispatch: StartDispatch) -> None:
     """The next ten days are holidays, the three after them make-up working days: a normal
     category's 24 working hours are 7 + 7 + 7 + 3 of them, whatever day and hour it is now; an
