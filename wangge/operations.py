@@ -8,7 +8,7 @@ import asyncio
 import importlib
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import outbox_admin
 from shared.db import create_engine, create_session_maker, is_sqlite, session_scope, utcnow
+from shared.schemas import MAX_TIMESTAMP
 from shared.settings import ServiceSettings
 from wangge.processes import START_ORDER
 
@@ -131,7 +132,7 @@ def add_user(
 def create_key(*, name: str, channel: str, scopes: list[str], expires_days: float | None) -> tuple[Any, str]:
     from services.grid.identity.api_keys import create_api_key
 
-    expires_at = utcnow() + timedelta(days=expires_days) if expires_days else None
+    expires_at = None if expires_days is None else _days_from_now(expires_days)
     return in_grid(
         lambda session: create_api_key(
             session,
@@ -142,6 +143,18 @@ def create_key(*, name: str, channel: str, scopes: list[str], expires_days: floa
             expires_at=expires_at,
         )
     )
+
+
+def _days_from_now(days: float) -> datetime:
+    """When ``--expires-days`` ends: a key's ``expires_at``, which grid refuses in the past (0 and
+    less) and which, as every time wangge stores, comes before the year 9000."""
+    try:
+        when = utcnow() + timedelta(days=days)
+    except (OverflowError, ValueError):  # inf, nan, a billion days: timedelta's own words
+        when = MAX_TIMESTAMP
+    if when >= MAX_TIMESTAMP:
+        raise ValueError(f"--expires-days is a number of days that ends before the year 9000, not {days:g}")
+    return when
 
 
 def list_keys() -> list[Any]:

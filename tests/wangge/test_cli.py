@@ -219,6 +219,21 @@ def test_a_refusal_or_a_name_in_brackets_is_printed_as_it_is(
 
 
 @pytest.mark.usefixtures("databases")
+def test_key_create_refuses_expiry_days_that_are_no_time_ahead(capsys: pytest.CaptureFixture[str]) -> None:
+    """0 days made a key that never expired (0 read as no expiry); inf and a billion days a
+    traceback; nan timedelta's own words."""
+    create = ["key", "create", "--name", "x", "--channel", "c", "--scope", "reports:read", "--expires-days"]
+    assert main([*create, "0"]) == 1
+    assert "no key made: --expires-days is in the past" in capsys.readouterr().out
+    for days in ("inf", "nan", "1e9", "3000000"):
+        assert main([*create, days]) == 1, days
+        said = capsys.readouterr().out
+        assert "no key made: --expires-days is a number of days that ends before the year 9000" in said, said
+    assert main(["key", "list"]) == 0
+    assert "ak_" not in capsys.readouterr().out  # none of them was made
+
+
+@pytest.mark.usefixtures("databases")
 def test_key_create_prints_a_key_once_that_an_integration_exchanges_for_a_token(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
