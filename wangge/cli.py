@@ -255,13 +255,25 @@ def cmd_key_revoke(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def demo_url(service: str) -> str:
+    """Where the demo finds a service: ``WANGGE_DEMO_<SVC>_URL``, else where the service's own
+    settings have it listen, so that ``wangge demo`` beside ``wangge up`` on other ports (the same
+    ``WANGGE_<SVC>_PORT``) finds it; a service listening on every address is on loopback too."""
+    given = os.environ.get(f"WANGGE_DEMO_{service.upper()}_URL")
+    if given:
+        return given
+    settings = operations.service_settings(service)
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
+
+
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     from wangge.demo import DemoConfig, run_demo
 
     config = DemoConfig(
-        intake_url=args.intake_url,
-        dispatch_url=args.dispatch_url,
-        grid_url=args.grid_url,
+        intake_url=args.intake_url or demo_url("intake"),
+        dispatch_url=args.dispatch_url or demo_url("dispatch"),
+        grid_url=args.grid_url or demo_url("grid"),
         reports=args.reports,
         seed=args.seed,
         admin=args.admin,
@@ -358,13 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("WANGGE_DEMO_PASSWORD", DEMO_PASSWORD),
         help="the demo accounts' password",
     )
-    demo.add_argument(
-        "--intake-url", default=os.environ.get("WANGGE_DEMO_INTAKE_URL", "http://127.0.0.1:8001")
-    )
-    demo.add_argument(
-        "--dispatch-url", default=os.environ.get("WANGGE_DEMO_DISPATCH_URL", "http://127.0.0.1:8002")
-    )
-    demo.add_argument("--grid-url", default=os.environ.get("WANGGE_DEMO_GRID_URL", "http://127.0.0.1:8003"))
+    for service in ("intake", "dispatch", "grid"):
+        demo.add_argument(
+            f"--{service}-url",
+            help=f"default: WANGGE_DEMO_{service.upper()}_URL, else where WANGGE_{service.upper()}_HOST "
+            "and _PORT have it listen (as wangge up does)",
+        )
     demo.set_defaults(run=cmd_demo)
 
     add_bench_parser(commands)

@@ -32,7 +32,12 @@ async def run_demo(config: DemoConfig, console: Console) -> int:
             world = await load_world(api, config.admin)
             plan = plan_day(world, config.reports, rng)
         except httpx.HTTPError as exc:
-            console.print(f"[red]cannot reach wangge ({escape(str(exc))}); is `wangge up` running?[/]")
+            console.print(
+                f"[red]cannot reach wangge at {escape(_where(exc))} ({escape(str(exc))}): is `wangge up` "
+                "running, and there? (--grid-url, --dispatch-url and --intake-url, or "
+                "WANGGE_DEMO_<SVC>_URL, point the demo elsewhere)[/]",
+                soft_wrap=True,
+            )
             return 1
         except RuntimeError as exc:  # grid answered, but not as the demo needs: say what it said
             console.print(f"[red]cannot run the demo:[/] {escape(str(exc))}", soft_wrap=True)
@@ -63,3 +68,12 @@ async def run_demo(config: DemoConfig, console: Console) -> int:
         return 0
     finally:
         await api.aclose()
+
+
+def _where(exc: httpx.HTTPError) -> str:
+    """The service the request that failed went to (its URL without the path), or "?"."""
+    try:
+        url = exc.request.url
+    except RuntimeError:  # an error raised without its request
+        return "?"
+    return str(url.copy_with(path="/", query=None, fragment=None)).rstrip("/")
