@@ -181,12 +181,13 @@ def revoke_key(key_id: str) -> None:
 @dataclass(frozen=True)
 class Outbox:
     """One of the outboxes: its name in ``wangge outbox`` and ``/metrics``, the service whose
-    database holds it, what it carries, and its model (``module:class``)."""
+    database holds it, what it carries, its model (``module:class``) and who takes its messages."""
 
     name: str
     service: str
     carries: str
     model_path: str
+    receiver: str
     behind_after_seconds: float = 60.0
     """How long its oldest pending message may wait before ``wangge outbox status --check``
     calls it behind (the README's alert rules: a relay delivers within about a second)."""
@@ -201,13 +202,20 @@ class Outbox:
 OUTBOXES = {
     outbox.name: outbox
     for outbox in (
-        Outbox("intake", "intake", "reports to dispatch", "services.intake.models:OutboxMessage"),
-        Outbox("dispatch", "dispatch", "status changes to intake", "services.dispatch.models:OutboxMessage"),
+        Outbox("intake", "intake", "reports to dispatch", "services.intake.models:OutboxMessage", "dispatch"),
+        Outbox(
+            "dispatch",
+            "dispatch",
+            "status changes to intake",
+            "services.dispatch.models:OutboxMessage",
+            "intake",
+        ),
         Outbox(
             "webhooks",
             "intake",
             "updates to the chat bots' webhooks",
             "services.intake.models:WebhookMessage",
+            "the chat bots' endpoints",
             behind_after_seconds=3600.0,  # the integrations' endpoints, not the office's
         ),
     )

@@ -67,7 +67,7 @@ def attention(
     if backlog.pending and waited > bound:
         found.append(
             f"{outbox.name}: the oldest of {backlog.pending} pending messages has waited {duration(waited)} "
-            f"(more than {_span(bound)}): is {outbox.service} running, and its receiver?"
+            f"(more than {_span(bound)}): is {outbox.service} running, and {outbox.receiver} taking them?"
         )
     if backlog.newest_dead_at is not None and now - backlog.newest_dead_at <= dead_within:
         found.append(

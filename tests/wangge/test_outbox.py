@@ -348,7 +348,7 @@ async def test_the_check_says_what_needs_a_look_and_exits_1_until_it_is_mended(w
         "attention: intake: a message died in the last 15 min (1 dead in all): "
         "`wangge outbox dead intake` says why",
         "attention: dispatch: the oldest of 1 pending messages has waited 3 min 00 s (more than 1 min): "
-        "is dispatch running, and its receiver?",
+        "is dispatch running, and intake taking them?",  # it named no receiver: "and its receiver?"
     ]
     code, out = await wangge("outbox", "status", "--json", "--check", "intake")
     ((row,),) = [json.loads(out)]
