@@ -32,7 +32,9 @@ def _values(row: Figures | DepartmentFigures) -> list[str]:
     values = []
     for name in COUNTS:
         value = getattr(row, name)
-        values.append("" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value))
+        values.append(
+            "" if value is None else str(value)
+        )  # as the JSON has it (a rate's 4 places, the mean's 2)
     return values
 
 

@@ -59,7 +59,12 @@ def make_deliver(
         try:
             reply = await dispatch.post_inbox([(m.topic, m.key, payload) for m, payload in ready])
         except WanggeError as exc:
-            log.warning("dispatch did not take %d messages: %s", len(ready), exc)
+            log.warning(
+                "dispatch did not take %d %s: %s",
+                len(ready),
+                "message" if len(ready) == 1 else "messages",
+                exc,
+            )
             outcomes.update({m.id: Delivery(Outcome.retry, str(exc)) for m, _ in ready})
             return outcomes
         for (message, _), result in zip(ready, reply.results, strict=True):

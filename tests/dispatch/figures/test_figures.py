@@ -154,7 +154,10 @@ async def test_the_figures_as_a_spreadsheet_excel_opens(dispatch: Dispatch) -> N
         "1",
         "0.3333",
     )
-    assert rows[-1]["closure_rate"] == "0.7500" and rows[-1]["cases"] == "5"
+    assert rows[-1]["closure_rate"] == "0.75" and rows[-1]["cases"] == "5"
+    # every figure as the JSON has it: a mean rating of 4.0 is no "4.0000"
+    json_enforcement = next(d for d in as_json["departments"] if d["department_code"] == "enforcement")
+    assert enforcement["mean_rating"] == str(json_enforcement["mean_rating"])
     assert (rows[-1]["department_code"], rows[-1]["department_name"]) == ("total", "合计")
     nobody = next(r for r in rows if r["department_code"] == "")
     assert (nobody["department_name"], nobody["rejected"]) == ("未派单", "1")
