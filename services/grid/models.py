@@ -63,6 +63,10 @@ class Department(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(64))
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Set when an admin retired the department (merged into another, reorganised): no longer
+    listed, dispatched to or given categories, overrides or handlers, but kept, since cases name it."""
+    retired_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Category(Base):
@@ -82,6 +86,10 @@ class Category(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(64))
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Set when an admin retired the category (dropped or merged in a revision of the catalog): no
+    longer listed or routed (a report naming it waits in triage), but kept, since cases name it."""
+    retired_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class RoutingOverride(Base):

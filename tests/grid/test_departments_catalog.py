@@ -18,7 +18,14 @@ async def test_department_create_get_update_with_if_match(client: httpx.AsyncCli
     created = await create_department(
         client, "police", name_zh="派出所", name_en="Police station", phone="110"
     )
-    assert created == {"code": "police", "name_zh": "派出所", "name_en": "Police station", "phone": "110"}
+    assert created == {
+        "code": "police",
+        "name_zh": "派出所",
+        "name_en": "Police station",
+        "phone": "110",
+        "retired_at": None,
+        "retired_by": None,
+    }
     response = await client.get("/v1/departments/police")
     etag = response.headers["etag"]
 
@@ -42,7 +49,8 @@ async def test_department_create_get_update_with_if_match(client: httpx.AsyncCli
     cleared = await client.patch("/v1/departments/police", json={"phone": None}, headers=current)
     assert (cleared.status_code, cleared.json()["phone"]) == (200, None)
 
-    assert (await client.post("/v1/departments", json=created)).status_code == 409
+    again = {"code": "police", "name_zh": "派出所", "name_en": "Police station"}
+    assert (await client.post("/v1/departments", json=again)).status_code == 409
     assert (await client.get("/v1/departments/nobody")).status_code == 404
     page = (await client.get("/v1/departments")).json()
     assert [d["code"] for d in page["items"]] == ["police"]
@@ -65,10 +73,11 @@ async def test_unknown_body_fields_are_422(client: httpx.AsyncClient) -> None:
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["body", "boss"]
     await create_department(client)
-    category = await client.post(
-        "/v1/catalog", json={**(await create_category(client)), "code": "0502", "x": 1}
-    )
+    read = await create_category(client)
+    created = {key: value for key, value in read.items() if not key.startswith("retired_")}
+    category = await client.post("/v1/catalog", json={**created, "code": "0502", "x": 1})
     assert category.status_code == 422
+    assert category.json()["errors"][0]["loc"] == ["body", "x"]
     override = await client.post(
         "/v1/routing/overrides",
         json={"region_code": "350203", "category_code": "0501", "department_code": "police", "note": "x"},

@@ -24,8 +24,12 @@ async def get_many(session: AsyncSession, codes: Iterable[str]) -> dict[str, Cat
     return {category.code: category for category in rows}
 
 
-def list_statement(*, class_name: str | None, department: str | None) -> Select[Category]:
-    statement = select(Category)
+def list_statement(
+    *, class_name: str | None, department: str | None, retired: bool = False
+) -> Select[Category]:
+    statement = select(Category).where(
+        Category.retired_at.is_not(None) if retired else Category.retired_at.is_(None)
+    )
     if class_name is not None:
         statement = statement.where(or_(Category.class_zh == class_name, Category.class_en == class_name))
     if department is not None:

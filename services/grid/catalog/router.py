@@ -40,18 +40,21 @@ async def list_categories(
         STORABLE_QUERY,
     ] = None,
     department: Annotated[str | None, Query(max_length=32, pattern=DEPARTMENT_CODE)] = None,
+    retired: Annotated[bool, Query(description="the retired categories instead of those in use")] = False,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> CategoryPage:
-    """Catalog categories ordered by code, optionally of one major class or one department."""
+    """Catalog categories in use (or, with `retired=true`, those retired) ordered by code,
+    optionally of one major class or one department: what the app offers a reporter."""
     return await service.list_categories(
-        session, class_name=class_name, department=department, limit=limit, cursor=cursor
+        session, class_name=class_name, department=department, retired=retired, limit=limit, cursor=cursor
     )
 
 
 @router.get("/{code}", response_model=CategoryRead, responses=answers_etag() | problem_responses(NotFound))
 async def get_category(session: SessionDep, code: CodePath, response: Response) -> CategoryRead:
-    """One category: its department (null: a dispatcher decides), urgency and time limit."""
+    """One category: its department (null: a dispatcher decides), urgency and time limit; a
+    retired one too, with its `retired_at`."""
     category = await service.get_category(session, code=code)
     response.headers["ETag"] = etag(category.version)
     return CategoryRead.model_validate(category)
@@ -87,7 +90,15 @@ async def update_category(
     response: Response,
     if_match: Annotated[str | None, Header(max_length=256)] = None,
 ) -> CategoryRead:
-    """Change a category; send the `ETag` you read as `If-Match`."""
+    """Change a category, or retire it; send the `ETag` you read as `If-Match`.
+
+    `retired: true` retires a category a revision of the catalog drops or merges: it is kept
+    (reports and cases carry its code; `GET /v1/catalog/{code}` still reads it) but no longer
+    listed (but with `retired=true`) or routed: a report naming it waits in triage for a
+    dispatcher, as one naming a code the catalog does not hold. `retired: false` brings it back
+    (422 while its department is retired: name another in the same change). A department given
+    here must be one in use (422).
+    """
     category = await service.update_category(
         session, code=code, data=data, if_match=if_match, actor_id=actor.id
     )

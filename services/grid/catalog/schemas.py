@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ConfigDict, Field, StrictInt
+from pydantic import ConfigDict, Field, StrictBool, StrictInt
 
 from shared.schemas import CATEGORY_CODE, DEPARTMENT_CODE, Changes, Page, RequestModel, ResponseModel
 
@@ -27,6 +28,12 @@ class CategoryRead(ResponseModel):
     department_code: str | None = Field(
         description="responsible department; null means a dispatcher decides", examples=["law-enforcement"]
     )
+    retired_at: datetime | None = Field(
+        default=None,
+        description="when an admin retired the category (`retired: true`): reports naming it wait in "
+        "triage; null while in use",
+    )
+    retired_by: str | None = Field(default=None, description="who retired it", examples=[None])
 
 
 CategoryPage = Page[CategoryRead]
@@ -57,7 +64,8 @@ class CategoryCreate(RequestModel):
 
 
 class CategoryUpdate(Changes):
-    """The fields to change; omitted fields stay, `department_code: null` hands the category to triage."""
+    """The fields to change; omitted fields stay, `department_code: null` hands the category to
+    triage; `retired: true` retires the category, `false` brings it back."""
 
     clearable = frozenset({"department_code"})
 
@@ -68,7 +76,14 @@ class CategoryUpdate(Changes):
     urgency: Urgency | None = None
     time_limit_hours: StrictInt | None = Field(default=None, gt=0, le=24 * 365)
     department_code: str | None = Field(default=None, max_length=32, pattern=DEPARTMENT_CODE)
+    retired: StrictBool | None = Field(
+        default=None,
+        description="true retires the category (no longer listed or routed: a report naming it waits "
+        "in triage); false brings it back",
+    )
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"department_code": "market-supervision", "time_limit_hours": 4}]}
+        json_schema_extra={
+            "examples": [{"department_code": "market-supervision", "time_limit_hours": 4}, {"retired": True}]
+        }
     )

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.grid.models import Department
+from services.grid.models import Category, Department, RoutingOverride
 
 
 async def get(session: AsyncSession, code: str, *, for_update: bool = False) -> Department | None:
@@ -31,5 +31,20 @@ async def existing_codes(session: AsyncSession, codes: Iterable[str]) -> set[str
     return set(await session.scalars(select(Department.code).where(Department.code.in_(wanted))))
 
 
-def list_statement() -> Select[Department]:
-    return select(Department)
+def list_statement(*, retired: bool = False) -> Select[Department]:
+    return select(Department).where(
+        Department.retired_at.is_not(None) if retired else Department.retired_at.is_(None)
+    )
+
+
+async def naming(session: AsyncSession, code: str) -> tuple[list[Category], list[RoutingOverride]]:
+    """The categories in use and the routing overrides that send cases to the department."""
+    categories = await session.scalars(
+        select(Category)
+        .where(Category.department_code == code, Category.retired_at.is_(None))
+        .order_by(Category.code)
+    )
+    overrides = await session.scalars(
+        select(RoutingOverride).where(RoutingOverride.department_code == code).order_by(RoutingOverride.id)
+    )
+    return list(categories), list(overrides)

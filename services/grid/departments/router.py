@@ -35,15 +35,17 @@ CodePath = Annotated[str, Path(max_length=32, pattern=DEPARTMENT_CODE, examples=
 async def list_departments(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    retired: Annotated[bool, Query(description="the retired departments instead of those in use")] = False,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> DepartmentPage:
-    """Departments ordered by code."""
-    return await service.list_departments(session, limit=limit, cursor=cursor)
+    """Departments in use (or, with `retired=true`, those retired) ordered by code."""
+    return await service.list_departments(session, retired=retired, limit=limit, cursor=cursor)
 
 
 @router.get("/{code}", response_model=DepartmentRead, responses=answers_etag() | problem_responses(NotFound))
 async def get_department(session: SessionDep, code: CodePath, response: Response) -> DepartmentRead:
-    """One department; the `ETag` is what `PATCH` wants in `If-Match`."""
+    """One department, a retired one too (with its `retired_at`); the `ETag` is what `PATCH` wants
+    in `If-Match`."""
     department = await service.get_department(session, code=code)
     response.headers["ETag"] = etag(department.version)
     return DepartmentRead.model_validate(department)
@@ -69,7 +71,7 @@ async def create_department(
     "/{code}",
     response_model=DepartmentRead,
     responses=answers_etag()
-    | problem_responses(Unauthorized, NotFound, PreconditionFailed, PreconditionRequired),
+    | problem_responses(Unauthorized, NotFound, Conflict, PreconditionFailed, PreconditionRequired),
 )
 async def update_department(
     session: SessionDep,
@@ -79,7 +81,15 @@ async def update_department(
     response: Response,
     if_match: Annotated[str | None, Header(max_length=256)] = None,
 ) -> DepartmentRead:
-    """Change a department's names or phone; send the `ETag` you read as `If-Match`."""
+    """Change a department's names or phone, or retire it; send the `ETag` you read as `If-Match`.
+
+    `retired: true` retires a department merged into another or reorganised: it is kept (cases
+    name it; `GET /v1/departments/{code}` still reads it) but no longer listed (but with
+    `retired=true`), dispatched to, or given categories, routing overrides or new handlers.
+    409 while a category in use or a routing override still names it (the problem's
+    `categories` and `overrides`): give those another department first. `retired: false`
+    brings it back.
+    """
     department = await service.update_department(
         session, code=code, data=data, if_match=if_match, actor_id=actor.id
     )

@@ -1,6 +1,17 @@
-"""Departments: the units cases are dispatched to."""
+"""Departments: the units cases are dispatched to.
+
+A department is never deleted (cases name it); an admin retires it (``retired: true``) when it
+is merged into another or reorganised. Not while a category in use or a routing override still
+sends cases to it: the 409 names them, for the admin to give them another department first, so
+routing never lands a case on a retired department. A retired department is no longer listed
+(but with ``retired=true``), given categories, overrides or new handlers, nor dispatched to
+(dispatch reads ``retired_at``); reading it by code still works, and ``retired: false`` brings
+it back.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +28,8 @@ from shared.db import flush_new, utcnow
 from shared.errors import Conflict, NotFound
 from shared.etags import require_if_match
 
+log = logging.getLogger("wangge.grid.departments")
+
 
 async def get_department(session: AsyncSession, *, code: str, for_update: bool = False) -> Department:
     department = await repository.get(session, code, for_update=for_update)
@@ -25,9 +38,11 @@ async def get_department(session: AsyncSession, *, code: str, for_update: bool =
     return department
 
 
-async def list_departments(session: AsyncSession, *, limit: int, cursor: str | None) -> DepartmentPage:
+async def list_departments(
+    session: AsyncSession, *, retired: bool = False, limit: int, cursor: str | None
+) -> DepartmentPage:
     rows, next_cursor = await keyset_page(
-        session, repository.list_statement(), key=Department.code, limit=limit, cursor=cursor
+        session, repository.list_statement(retired=retired), key=Department.code, limit=limit, cursor=cursor
     )
     return DepartmentPage(items=[DepartmentRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
@@ -50,10 +65,37 @@ async def update_department(
 ) -> Department:
     department = await get_department(session, code=code, for_update=True)
     require_if_match(if_match, department.version)
-    for field, value in data.model_dump(exclude_unset=True).items():
+    changes = data.model_dump(exclude_unset=True)
+    retired = changes.pop("retired", None)
+    now = utcnow()
+    if retired is True and department.retired_at is None:
+        await _check_unused(session, code)
+        department.retired_at, department.retired_by = now, actor_id
+        log.info("department %s retired by %s", code, actor_id)
+    elif retired is False and department.retired_at is not None:
+        department.retired_at = department.retired_by = None
+        log.info("department %s brought back by %s", code, actor_id)
+    for field, value in changes.items():
         setattr(department, field, value)
     department.version += 1
-    department.updated_at = utcnow()
+    department.updated_at = now
     department.updated_by = actor_id
     await session.flush()
     return department
+
+
+async def _check_unused(session: AsyncSession, code: str) -> None:
+    """409 while a category in use or a routing override sends cases to the department. The
+    department's row is locked (``update_department``), and a category or an override is given
+    a department only with its row locked, so none is added meanwhile."""
+    categories, overrides = await repository.naming(session, code)
+    if not categories and not overrides:
+        return
+    named = [f"categories {', '.join(f'{c.code} {c.name_zh}' for c in categories)}"] if categories else []
+    named += [f"routing overrides {', '.join(str(o.id) for o in overrides)}"] if overrides else []
+    raise Conflict(
+        f"department {code!r} still handles {' and '.join(named)}: give them another department "
+        "(PATCH /v1/catalog/{code}; DELETE /v1/routing/overrides/{id}) before retiring it",
+        categories=[c.code for c in categories],
+        overrides=[o.id for o in overrides],
+    )

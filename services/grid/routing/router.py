@@ -34,7 +34,7 @@ async def resolve(session: SessionDep, category: CategoryQuery, cell: RegionQuer
     The override on the nearest region of the cell's lineage (cell, community, subdistrict,
     district) wins (`source: override`); else the catalog's department (`catalog`); when the
     catalog names none, `department` is null and `source` is `none`: a dispatcher decides.
-    404 when the category or the given cell is unknown.
+    404 when the category or the given cell is unknown, or the category retired.
     """
     return await service.resolve(session, category_code=category, cell_code=cell)
 
@@ -48,7 +48,8 @@ async def resolve(session: SessionDep, category: CategoryQuery, cell: RegionQuer
 async def resolve_many(session: SessionDep, body: RouteQuestions) -> RouteAnswers:
     """`GET /resolve` for up to 500 (category, cell) questions in one request, as dispatch asks
     them for a batch of reports. One answer per question, in order: its `resolution`, or, for
-    an unknown category or cell, `unknown` saying which (the 404 of a single resolve).
+    an unknown (or retired) category or an unknown cell, `unknown` saying which (the 404 of a
+    single resolve).
     """
     questions = [(q.category, q.cell) for q in body.questions]
     answers = await service.resolve_many(session, questions)

@@ -1,7 +1,8 @@
 """Routing: the catalog's department per category, unless an override for the area says otherwise.
 
 The override on the nearest region of a cell's lineage (cell, community, subdistrict,
-district) wins over the catalog default.
+district) wins over the catalog default. A retired category is answered as one the catalog does
+not hold (dispatch puts its report in triage); a retired department is never routed to.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ async def resolve_many(
         category = categories.get(category_code)
         if category is None:
             return f"no category {category_code!r} in the catalog"
+        if category.retired_at is not None:
+            return f"category {category_code!r} is retired from the catalog"
         department_code, source, region_code = category.department_code, Source.catalog, None
         if cell_code is not None:
             if cell_code not in cells:
@@ -84,6 +87,8 @@ async def resolve_many(
                     nearest.region_code,
                 )
         department = known_departments.get(department_code) if department_code else None
+        if department is not None and department.retired_at is not None:
+            department = None  # none is left naming it (its retirement's 409): a dispatcher decides
         return Resolution(
             category=CategoryRead.model_validate(category),
             department=DepartmentRef.model_validate(department) if department else None,
@@ -110,10 +115,17 @@ async def create_override(session: AsyncSession, *, data: OverrideCreate, actor_
         raise Unprocessable(f"no region {data.region_code}", field="region_code")
     if region.retired_at is not None:
         raise Unprocessable(f"region {data.region_code} is retired", field="region_code")
-    if await catalog_repository.get(session, data.category_code) is None:  # a 404 before: 422 like the others
+    category = await catalog_repository.get(session, data.category_code)
+    if category is None:  # a 404 before: 422 like the others
         raise Unprocessable(f"no category {data.category_code!r} in the catalog", field="category_code")
-    if await departments.get(session, data.department_code) is None:
+    if category.retired_at is not None:
+        raise Unprocessable(f"category {data.category_code!r} is retired", field="category_code")
+    # locked until the transaction ends: a retirement of the department waits, then sees this one
+    department = await departments.get(session, data.department_code, for_update=True)
+    if department is None:
         raise Unprocessable(f"no department {data.department_code!r}", field="department_code")
+    if department.retired_at is not None:
+        raise Unprocessable(f"department {data.department_code!r} is retired", field="department_code")
     existing = await repository.find(session, region_code=data.region_code, category_code=data.category_code)
     if existing is not None:
         raise Conflict(

@@ -82,12 +82,19 @@ async def list_staff(
     return StaffPage(items=await _reads(session, rows, codes), next_cursor=next_cursor)
 
 
-async def _check_department(session: AsyncSession, role: StaffRole, department_code: str | None) -> None:
+async def _check_department(
+    session: AsyncSession, role: StaffRole, department_code: str | None, *, kept: bool = False
+) -> None:
+    """422 unless ``department_code`` suits ``role`` and names a department in use; ``kept``:
+    the person's department as it is, which may have been retired since."""
     found = department_problem(role, department_code)
     if found:
         raise Unprocessable(found, field="department_code")
-    if department_code is not None and await departments.get(session, department_code) is None:
+    department = await departments.get(session, department_code) if department_code is not None else None
+    if department_code is not None and department is None:
         raise Unprocessable(f"no department {department_code!r}", field="department_code")
+    if department is not None and department.retired_at is not None and not kept:
+        raise Unprocessable(f"department {department_code!r} is retired", field="department_code")
 
 
 async def _check_assignments(
@@ -140,7 +147,7 @@ async def update_staff(
     department_code = changes.get("department_code", staff.department_code)
     if "role" in changes and role is not StaffRole.handler and "department_code" not in changes:
         department_code = None
-    await _check_department(session, role, department_code)
+    await _check_department(session, role, department_code, kept=department_code == staff.department_code)
     codes = (await repository.region_codes(session, [staff.id])).get(staff.id, [])
     await _check_assignments(session, role, codes, kept=True)
     stays_admin = role is StaffRole.admin and changes.get("active", True)
