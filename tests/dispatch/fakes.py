@@ -132,7 +132,9 @@ class FakeGrid:
                 answers.append(question | {"resolution": resolution, "unknown": unknown})
             return httpx.Response(200, json={"answers": answers})
         if parts == ["v1", "departments"]:  # one page: the fake has few
-            return httpx.Response(200, json={"items": list(self.departments.values()), "next_cursor": None})
+            retired = request.url.params.get("retired") == "true"
+            items = [d for d in self.departments.values() if bool(d.get("retired_at")) == retired]
+            return httpx.Response(200, json={"items": items, "next_cursor": None})
         if parts[:2] == ["v1", "departments"] and parts[2] in self.departments:
             return httpx.Response(200, json=self.departments[parts[2]])
         if parts[:2] == ["v1", "catalog"] and parts[2] in self.categories:

@@ -198,7 +198,9 @@ async def dispatch(
 
     The deadline is the category's time limit from now (24 hours without a category): working
     hours on the working calendar for a normal category, round the clock for an urgent or
-    critical one (`GET /v1/calendar/{year}`).
+    critical one (`GET /v1/calendar/{year}`). A department or a `category_code` grid does not
+    know, or has retired, is a 422 (a case whose own category was retired since its report may
+    be dispatched with it).
     """
     case = await service.dispatch(
         session, grid, calendar, case_id=case_id, if_match=if_match, body=body, actor=actor
@@ -282,7 +284,8 @@ async def reassign(
     """改派: send a dispatched or in-progress case to another department (→ dispatched).
 
     The new department must accept it again; the deadline is the category's time limit from
-    now, counted as on dispatch. Reassigning to the department it is with is a 422."""
+    now, counted as on dispatch. Reassigning to the department it is with, or to one grid does
+    not know or has retired, is a 422."""
     case = await service.reassign(
         session, grid, calendar, case_id=case_id, if_match=if_match, body=body, actor=actor
     )

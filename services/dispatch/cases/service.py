@@ -38,7 +38,7 @@ from services.dispatch.cases.schemas import (
     ReturnRequest,
     VerifyRequest,
 )
-from services.dispatch.clients.grid import GridClient
+from services.dispatch.clients.grid import Department, GridClient
 from services.dispatch.inbox import repository as placement
 from services.dispatch.models import Case
 from shared.actors import Actor
@@ -146,13 +146,14 @@ async def dispatch(
     case = await locked(session, case_id, if_match, actor)
     before = case.status
     next_status(Step.dispatch, before)
-    department = await grid.department(body.department_code)
-    if department is None:
-        raise Unprocessable(f"grid knows no department {body.department_code!r}")
+    department = await _department(grid, body.department_code)
     category_code = body.category_code or case.category_code
     category = await grid.category(category_code) if category_code else None
     if body.category_code and category is None:
         raise Unprocessable(f"grid knows no category {body.category_code!r}")
+    if body.category_code and category is not None and category.retired_at is not None:
+        # the case's own category, retired since its report, may stay: the office chose no other
+        raise Unprocessable(f"category {body.category_code!r} is retired from the catalog: choose another")
     if category is not None:
         case.category_code = category.code
         case.category_name = category.name_zh
@@ -181,6 +182,17 @@ async def dispatch(
         data={"department_code": department.code, "category_code": case.category_code},
     )
     return await case_detail(session, case, actor)
+
+
+async def _department(grid: GridClient, code: str) -> Department:
+    """The department a dispatcher sends a case to: 422 unless grid has it in use (a retired
+    one keeps the cases it has, and gets no new one)."""
+    department = await grid.department(code)
+    if department is None:
+        raise Unprocessable(f"grid knows no department {code!r}")
+    if department.retired_at is not None:
+        raise Unprocessable(f"department {code!r} ({department.name_zh}) is retired: choose another")
+    return department
 
 
 async def accept(
@@ -302,9 +314,7 @@ async def reassign(
     next_status(Step.reassign, before)
     if body.department_code == previous:
         raise Unprocessable(f"the case is already with {previous!r}: reassign it to another department")
-    department = await grid.department(body.department_code)
-    if department is None:
-        raise Unprocessable(f"grid knows no department {body.department_code!r}")
+    department = await _department(grid, body.department_code)
     now = utcnow()
     assign(
         case,

@@ -16,6 +16,7 @@ import functools
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 import httpx
@@ -43,6 +44,8 @@ class Category(BaseModel):
     urgency: Literal["normal", "urgent", "critical"] = "normal"
     time_limit_hours: int
     department_code: str | None = None
+    retired_at: datetime | None = None
+    """Retired from the catalog: read by code for the cases that carry it, never routed."""
 
 
 class DepartmentRef(BaseModel):
@@ -53,6 +56,8 @@ class DepartmentRef(BaseModel):
 
 class Department(DepartmentRef):
     phone: str | None = None
+    retired_at: datetime | None = None
+    """Retired (merged into another, reorganised): no case is dispatched to it any more."""
 
 
 class Route(BaseModel):
@@ -177,7 +182,8 @@ class GridClient(PeerClient):
         return await self._cached(self._department_lists, "all", fetch)
 
     async def department(self, code: str) -> Department | None:
-        """A department, or None when grid does not know it (not cached: dispatchers pick rarely)."""
+        """A department, a retired one too, or None when grid does not know it (not cached:
+        dispatchers pick rarely)."""
         if not re.fullmatch(DEPARTMENT_CODE, code):
             return None  # a path segment of grid's: never "../" or "?x=1" from a caller
         try:

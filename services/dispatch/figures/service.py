@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import access
-from services.dispatch.clients.grid import GridClient
+from services.dispatch.clients.grid import DepartmentRef, GridClient
 from services.dispatch.figures import repository
 from services.dispatch.figures.repository import Counts
 from services.dispatch.figures.schemas import DepartmentFigures, Figures, FiguresRead
@@ -75,8 +75,9 @@ async def _with_every_department(
         known = None
     found = {c.department_code for c in counts}
     unknown = known is not None and department not in {d.code for d in known}
-    if department is not None and department not in found and unknown:  # a typo read as "no cases"
-        raise NotFound(f"no department {department}")
+    if known is not None and department is not None and department not in found and unknown:
+        retired = await _retired(grid, department)  # or a typo, read as "no cases": a 404
+        known = [*known, retired] if retired else known
 
     def named(code: str) -> bool:
         """Asked for (``department``) and covered: a handler's figures count only their own
@@ -88,6 +89,19 @@ async def _with_every_department(
         Counts(d.code, d.name_zh, *([0] * 11)) for d in known or [] if d.code not in found and named(d.code)
     ]
     return sorted([*counts, *empty], key=lambda c: (c.department_code is None, c.department_code or ""))
+
+
+async def _retired(grid: GridClient, code: str) -> DepartmentRef | None:
+    """A department grid does not list, asked for by code: a retired one (its zeros), or a 404;
+    None while grid is out of reach (the figures answer from dispatch's cases alone)."""
+    try:
+        department = await grid.department(code)
+    except WanggeError as error:
+        log.warning("figures without the departments that had no case: %s", error)
+        return None
+    if department is None:
+        raise NotFound(f"no department {code}")
+    return department
 
 
 def period(since: date | None, until: date | None, zone: ZoneInfo, now: datetime) -> tuple[date, date]:

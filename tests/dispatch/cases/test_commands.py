@@ -12,7 +12,7 @@ from shared.actors import Role
 from shared.db import utcnow
 from tests.dispatch import factories
 from tests.dispatch.conftest import DISPATCHER, HANDLER, WORKER, WORKS_HANDLER, Dispatch
-from tests.dispatch.fakes import CELL, FAR_CELL, OTHER, STALL
+from tests.dispatch.fakes import CELL, FAR_CELL, MANHOLE, OTHER, STALL
 from tests.support.tokens import bearer
 
 
@@ -103,6 +103,40 @@ async def test_dispatch_to_an_unknown_department_or_category_is_422(dispatch: Di
     )
     assert (nobody.status_code, nothing.status_code) == (422, 422)
     assert (await dispatch.read(case["id"]))["status"] == "triage"
+
+
+async def test_a_retired_department_or_category_takes_no_new_case(dispatch: Dispatch) -> None:
+    """grid keeps a retired department or category (cases name it) and says when it was retired."""
+    case = await triage_case(dispatch)
+    handled = await dispatch.new_case(category=MANHOLE)  # routed to works
+    stall = await dispatch.new_case(category=STALL)  # routed to enforcement
+    assert (handled["department_code"], stall["department_code"]) == ("works", "enforcement")
+    dispatch.grid.departments["works"] = {
+        **dispatch.grid.departments["works"],
+        "retired_at": "2026-12-01T00:00:00Z",
+    }
+    dispatch.grid.categories[OTHER] = {
+        **dispatch.grid.categories[OTHER],
+        "retired_at": "2026-12-01T00:00:00Z",
+    }
+
+    retired = await dispatch.act(case["id"], "dispatch", {"department_code": "works"})
+    moved = await dispatch.act(stall["id"], "reassign", {"department_code": "works"})
+    recategorized = await dispatch.act(
+        case["id"], "dispatch", {"department_code": "market", "category_code": OTHER}
+    )
+
+    assert (retired.status_code, moved.status_code) == (422, 422)
+    assert retired.json()["detail"] == "department 'works' (市政所) is retired: choose another"
+    assert recategorized.status_code == 422
+    assert recategorized.json()["detail"] == f"category {OTHER!r} is retired from the catalog: choose another"
+    assert (await dispatch.read(case["id"]))["status"] == "triage"
+    assert (await dispatch.read(stall["id"]))["department_code"] == "enforcement"
+    # The cases it has stay with it, under its name, until the office sends them elsewhere.
+    kept = await dispatch.read(handled["id"])
+    assert (kept["department_code"], kept["department_name"]) == ("works", "市政所")
+    reassigned = await dispatch.ok(handled["id"], "reassign", {"department_code": "market"})
+    assert (reassigned["status"], reassigned["department_code"]) == ("dispatched", "market")
 
 
 @pytest.mark.parametrize(

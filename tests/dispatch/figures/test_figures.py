@@ -345,6 +345,26 @@ async def test_a_handler_sees_their_own_department_named_and_grid_down_loses_onl
     assert (typo.status_code, typo.json()["detail"]) == (404, "no department markte")  # not "no cases"
 
 
+async def test_a_retired_department_is_named_only_with_cases_or_when_asked_for(dispatch: Dispatch) -> None:
+    """grid lists the departments in use; a retired one is still read by its code."""
+    await five_cases(dispatch)
+    dispatch.grid.departments["market"] = {
+        **dispatch.grid.departments["market"],
+        "retired_at": "2026-12-01T00:00:00Z",
+    }
+    dispatch.grid.departments["works"] = {
+        **dispatch.grid.departments["works"],
+        "retired_at": "2026-12-01T00:00:00Z",
+    }
+
+    every = await figures(dispatch, SUPERVISOR)
+    market = await figures(dispatch, SUPERVISOR, department="market")
+
+    # works had a case: named; market had none: no longer in the table, but asked for, its zeros.
+    assert [d["department_code"] for d in every["departments"]] == ["enforcement", "works", None]
+    assert [(d["department_code"], d["cases"]) for d in market["departments"]] == [("market", 0)]
+
+
 async def test_a_handler_asking_for_another_department_reads_no_zeros_of_it(dispatch: Dispatch) -> None:
     """A handler's figures count their own department's cases only: asked for another's, they
     read it named with zeros (no case, nothing closed), though it had cases."""
