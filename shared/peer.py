@@ -89,12 +89,12 @@ class PeerClient:
             detail = response.text
         raise error_type(f"{self.peer}: {detail}")
 
-    async def all_items(self, path: str) -> list[Any]:
-        """Every item of one of the peer's cursor-paged lists, asked 100 at a time."""
+    async def all_items(self, path: str, filters: dict[str, Any] | None = None) -> list[Any]:
+        """Every item of one of the peer's cursor-paged lists (with ``filters``), asked 100 at a time."""
         items: list[Any] = []
         cursor: str | None = None
         while True:
-            params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+            params = {**(filters or {}), "limit": 100, **({"cursor": cursor} if cursor else {})}
             page = (await self.request("GET", path, params=params)).json()
             items += page["items"]
             cursor = page.get("next_cursor")

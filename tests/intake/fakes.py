@@ -119,6 +119,8 @@ class FakeGrid:
                 "department_code": "law-enforcement",
             },
         ]
+        self.retired_catalog: list[dict[str, Any]] = []
+        """The categories grid answers ``retired=true`` with."""
         self.key_states: dict[str, str] = {}
         """The state grid answers for a key id (active when not here)."""
         self.key_state_calls = 0
@@ -175,9 +177,10 @@ class FakeGrid:
         if self.catalog_refused is not None:
             status = self.catalog_refused
             return httpx.Response(status, json={"status": status, "detail": "not for you"})
+        catalog = self.retired_catalog if request.url.params.get("retired") == "true" else self.catalog
         at = int(request.url.params.get("cursor", "0"))
-        following = str(at + 1) if at + 1 < len(self.catalog) else None
-        return httpx.Response(200, json={"items": self.catalog[at : at + 1], "next_cursor": following})
+        following = str(at + 1) if at + 1 < len(catalog) else None
+        return httpx.Response(200, json={"items": catalog[at : at + 1], "next_cursor": following})
 
     def _token(self, request: httpx.Request) -> httpx.Response:
         form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}

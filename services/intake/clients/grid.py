@@ -62,9 +62,11 @@ class GridClient(PeerClient):
             return None
         return TerritoryCells.model_validate(response.json())
 
-    async def catalog(self) -> list[Category]:
-        """Every category of the catalog, in code order (grid pages it by 100)."""
-        return [Category.model_validate(item) for item in await self.all_items("/v1/catalog")]
+    async def catalog(self, *, retired: bool = False) -> list[Category]:
+        """Every category of the catalog in use (``retired``: every retired one instead), in
+        code order (grid pages it by 100)."""
+        params = {"retired": "true"} if retired else None
+        return [Category.model_validate(item) for item in await self.all_items("/v1/catalog", params)]
 
     async def key_states(self, key_ids: Sequence[str]) -> list[KeyState]:
         """Whether each API key is active, revoked, expired or unknown to grid (at most 100)."""

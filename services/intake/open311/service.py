@@ -70,6 +70,8 @@ class Services:
         self.ttl = ttl
         self.retry = retry
         self._categories: dict[str, Category] | None = None
+        self._retired: dict[str, Category] = {}
+        """the catalog's retired categories: no service any more, but the name of requests filed under one"""
         self._fetched = -math.inf
         self._failed = -math.inf
         self._fetching = asyncio.Lock()
@@ -88,6 +90,13 @@ class Services:
                     except WanggeError as error:  # grid's refusal is intake's problem, not the caller's
                         log.warning("the catalog could not be fetched from grid: %s", error.detail)
                         self._failed = time.monotonic()
+                    else:
+                        try:
+                            self._retired = {c.code: c for c in await self.grid.catalog(retired=True)}
+                        except WanggeError as error:  # the names of retired services only
+                            log.warning(
+                                "the catalog's retired categories could not be fetched: %s", error.detail
+                            )
         return self._categories
 
     async def listed(self) -> list[Service]:
@@ -105,8 +114,9 @@ class Services:
         return ServiceDefinition(service_code=code, attributes=[])
 
     async def name_of(self, code: str | None) -> str | None:
+        """The name of a request's service: a retired category's too (the request was filed under it)."""
         categories = await self.categories() if code else None
-        category = categories.get(code) if categories and code else None
+        category = (categories or {}).get(code) or self._retired.get(code) if code else None
         return category.name_zh if category else None
 
 

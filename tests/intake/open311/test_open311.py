@@ -68,7 +68,9 @@ async def test_the_catalog_is_asked_of_grid_once_in_a_while_and_kept_while_grid_
 ) -> None:
     await intake.client.get(f"{BASE}/services.json", headers=BOT)
     await intake.client.get(f"{BASE}/services.json", headers=BOT)
-    assert intake.grid.catalog_calls == 2  # one listing, two pages; the second listing from the copy
+    # one fetch: the catalog's two pages and the retired categories' one; the second listing
+    # from the copy
+    assert intake.grid.catalog_calls == 3
 
     intake.app.state.open311._fetched -= 3600  # the copy is old
     intake.grid.down = True
@@ -542,3 +544,20 @@ async def test_a_bearer_token_goes_before_an_api_key(intake: Intake) -> None:
 
     assert filed.status_code == 201, filed.text
     assert intake.grid.token_calls == before
+
+
+async def test_a_request_filed_under_a_category_since_retired_keeps_its_service_name(intake: Intake) -> None:
+    """The office dropped 占道经营 from the catalog in its yearly revision: no service any more,
+    but the requests filed under it still say what they were."""
+    filed = await file(intake)
+    assert filed.status_code == 201
+    [stall] = [c for c in intake.grid.catalog if c["code"] == "0501"]
+    intake.grid.catalog.remove(stall)
+    intake.grid.retired_catalog.append(stall)
+    intake.app.state.open311._fetched -= 3600  # the copy is old: the next reading fetches it again
+
+    services = await intake.client.get(f"{BASE}/services.json", headers=BOT)
+    listed = await intake.client.get(f"{BASE}/requests.json", headers=BOT)
+
+    assert [s["service_code"] for s in services.json()] == ["0101"]
+    assert [(r["service_code"], r["service_name"]) for r in listed.json()] == [("0501", "占道经营")]
