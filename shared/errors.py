@@ -226,7 +226,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             )
         )
     errors = [
-        {"loc": list(e.get("loc", ())), "msg": _message(e), "type": e.get("type", "")} for e in exc.errors()
+        {"loc": list(e.get("loc", ())), "msg": error_message(e), "type": e.get("type", "")}
+        for e in exc.errors()
     ]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(part) for part in first["loc"])
@@ -238,10 +239,27 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 _PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
 
+PATTERN_MEANINGS: dict[str, str] = {}
+"""What a value matching each of the codes' patterns is, in words (:func:`explain_pattern`)."""
 
-def _message(error: Any) -> str:
-    """An error's message without the prefix pydantic puts before what a validator raised
-    (``Value error, 2026-10-01 is listed twice``): a word for programmers, not for the reader."""
+
+def explain_pattern(pattern: str, meaning: str) -> str:
+    """``pattern``, noted with what a value matching it is (``a department's code, …``): a
+    value that does not match is then refused saying that, not with the regular expression."""
+    PATTERN_MEANINGS[pattern] = meaning
+    return pattern
+
+
+def error_message(error: Any) -> str:
+    """A pydantic error's message for the reader (an API's client, the CLI's operator): without
+    the prefix pydantic puts before what a validator raised (``Value error, 2026-10-01 is listed
+    twice``), and a code that does not match its pattern said in words where the pattern's
+    meaning is known (``should be a department's code … not its name``, not ``String should
+    match pattern '^[a-z][a-z0-9-]{1,31}$'``)."""
+    if error.get("type") == "string_pattern_mismatch":
+        meaning = PATTERN_MEANINGS.get(str(error.get("ctx", {}).get("pattern", "")))
+        if meaning is not None:
+            return f"should be {meaning}"
     message = str(error.get("msg", ""))
     for prefix in _PYDANTIC_PREFIXES:
         message = message.removeprefix(prefix)

@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from shared.errors import Unprocessable
+from shared.errors import Unprocessable, explain_pattern
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -117,9 +117,14 @@ Day = Annotated[date, BeforeValidator(_iso_day), AfterValidator(_day_within_boun
 alone (pydantic alone took Unix seconds and a midnight datetime), after 1970 and before 9000, so
 that its midnight in any time zone has a UTC time (``0001-01-01`` in Asia/Shanghai did not: a 500)."""
 
-DEPARTMENT_CODE = r"^[a-z][a-z0-9-]{1,31}$"
+DEPARTMENT_CODE = explain_pattern(
+    r"^[a-z][a-z0-9-]{1,31}$",
+    "a department's code (2 to 32 lower-case letters, digits and '-', as sanitation): not its name",
+)
 """A department's code (``cg-zfzd``): grid owns departments, dispatch takes their codes."""
-CATEGORY_CODE = r"^[0-9]{4}([0-9]{2}){0,2}$"
+CATEGORY_CODE = explain_pattern(
+    r"^[0-9]{4}([0-9]{2}){0,2}$", "a catalog category's code (4, 6 or 8 digits, as 0501): not its name"
+)
 """A catalog category's code: two digits of major class, two of item (``0501``), optionally two
 more levels of detail. Grid owns the catalog, dispatch takes its codes."""
 

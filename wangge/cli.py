@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from bench.cli import add_parser as add_bench_parser
 from shared.db import utcnow
-from shared.errors import WanggeError
+from shared.errors import WanggeError, error_message
 from shared.secrets import SecretMissing
 from wangge import operations
 from wangge.console import console_for
@@ -161,7 +161,7 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(
             (f"{_FLAGS.get(str(error['loc'][0]), error['loc'][0])}: " if error["loc"] else "")
-            + _FIELD_IN_PROSE.sub(lambda field: _FLAGS[field[0]], error["msg"].removeprefix("Value error, "))
+            + _FIELD_IN_PROSE.sub(lambda field: _FLAGS[field[0]], error_message(error))
             for error in exc.errors()
         )
     return _FIELD_IN_PROSE.sub(lambda field: _FLAGS[field[0]], str(getattr(exc, "detail", exc)))

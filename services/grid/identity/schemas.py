@@ -8,9 +8,13 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.errors import explain_pattern
 from shared.schemas import Page, RequestModel, ResponseModel, Timestamp
 
-CHANNEL = r"^[a-z0-9][a-z0-9-]{0,31}$"
+CHANNEL = explain_pattern(
+    r"^[a-z0-9][a-z0-9-]{0,31}$",
+    "a channel's name: up to 32 lower-case letters, digits and '-', beginning with a letter or digit",
+)
 MIN_PASSWORD, MAX_PASSWORD = 8, 128
 
 

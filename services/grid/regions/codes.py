@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from shared.errors import explain_pattern
+
 
 class Level(StrEnum):
     district = "district"
@@ -25,7 +27,10 @@ LEVEL_BY_LENGTH = {
 }
 LEVEL_RANK = {Level.district: 0, Level.subdistrict: 1, Level.community: 2, Level.cell: 3}
 PARENT_LENGTH = {Level.subdistrict: 6, Level.community: 9, Level.cell: 12}
-CODE_PATTERN = r"^[0-9]{6}([0-9]{3}([0-9]{3}([0-9]{2,3})?)?)?$"
+CODE_PATTERN = explain_pattern(
+    r"^[0-9]{6}([0-9]{3}([0-9]{3}([0-9]{2,3})?)?)?$",
+    "a region's unit-grid code: 6 digits (district), 9 (subdistrict), 12 (community) or 14 to 15 (grid cell)",
+)
 
 
 def level_of(code: str) -> Level | None:

@@ -17,9 +17,13 @@ from pydantic import (
 
 from services.grid.regions.codes import CODE_PATTERN
 from services.grid.staff.rules import StaffRole, department_problem
+from shared.errors import explain_pattern
 from shared.schemas import DEPARTMENT_CODE, Changes, Page, RequestModel, ResponseModel
 
-USERNAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+USERNAME = explain_pattern(
+    r"^[a-z0-9][a-z0-9._-]{0,63}$",
+    "a username: up to 64 lower-case letters, digits, '.', '_' and '-', beginning with a letter or digit",
+)
 MAX_ASSIGNMENTS = 200
 
 RegionCode = Annotated[str, StringConstraints(max_length=15, pattern=CODE_PATTERN)]

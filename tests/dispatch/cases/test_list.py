@@ -107,6 +107,12 @@ async def test_a_department_that_is_no_code_is_422(dispatch: Dispatch, departmen
     response = await dispatch.client.get("/v1/cases", params={"department": department}, headers=DISPATCHER)
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["loc"] == ["query", "department"]
+    # said in words, not as the regular expression (the walkthrough read "String should match
+    # pattern '^[a-z][a-z0-9-]{1,31}$'")
+    assert response.json()["detail"] == (
+        "query.department: should be a department's code (2 to 32 lower-case letters, digits "
+        "and '-', as sanitation): not its name"
+    )
 
 
 async def test_an_unknown_status_is_422(dispatch: Dispatch) -> None:
