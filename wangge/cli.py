@@ -19,6 +19,7 @@ from rich.markup import escape
 from sqlalchemy.engine import make_url
 
 from bench.cli import add_parser as add_bench_parser
+from shared.actors import GRID_ROLES
 from shared.db import utcnow
 from shared.errors import WanggeError, error_message
 from shared.secrets import SecretMissing
@@ -185,6 +186,11 @@ def cmd_user_add(args: argparse.Namespace, console: Console) -> int:
         return 1
     login = "can sign in" if password else "cannot sign in until a password is set"
     console.print(f"[green]✓[/] {staff.username} ({staff.role}) added; {login}")
+    if staff.role in GRID_ROLES and not staff.region_codes:
+        console.print(
+            f"[yellow]{staff.username} has no region yet:[/] they see only the cases they report; "
+            f"an admin gives them their cells or community with PUT /v1/staff/{staff.username}/assignments"
+        )
     return 0
 
 

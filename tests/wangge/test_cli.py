@@ -172,6 +172,12 @@ def test_user_add_makes_someone_who_can_sign_in(
     printed = capsys.readouterr()
     assert code == 0, printed.out
     assert "lin.xiao (grid_worker) added; can sign in" in printed.out
+    assert "no region" not in printed.out
+    # a grid worker with no cell yet: added, and the operator told what is missing
+    assert main(["user", "add", "zhao.ling", "--name", "赵玲", "--role", "grid_worker", "--no-password"]) == 0
+    out = capsys.readouterr().out.replace("\n", " ")
+    assert "zhao.ling has no region yet: they see only the cases they report" in out
+    assert "PUT /v1/staff/zhao.ling/assignments" in out
     assert "grid's database: " in printed.err  # it was silent about which one it wrote to
 
     good = asyncio.run(
