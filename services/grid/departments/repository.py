@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.grid.models import Category, Department, RoutingOverride
+from services.grid.models import Category, Department, RoutingOverride, Staff
 
 
 async def get(session: AsyncSession, code: str, *, for_update: bool = False) -> Department | None:
     """The row, or None; ``for_update`` locks it until the transaction ends (PostgreSQL: a
     change checks ``If-Match`` against the version it then writes over, never a stale one)."""
     return await session.get(Department, code, with_for_update=for_update, populate_existing=for_update)
+
+
+async def lock_staffing(session: AsyncSession, code: str) -> Department | None:
+    """The row, locked until the transaction ends against other changes taking handlers from
+    the department, which then count its handlers one after the other (PostgreSQL). ``FOR NO
+    KEY UPDATE``, not ``FOR UPDATE``: a staff row written naming the department takes a key
+    share lock on it, and two handlers swapping departments at once would deadlock."""
+    return await session.get(Department, code, with_for_update={"key_share": True}, populate_existing=True)
 
 
 async def get_many(session: AsyncSession, codes: Iterable[str]) -> dict[str, Department]:
@@ -29,6 +37,21 @@ async def existing_codes(session: AsyncSession, codes: Iterable[str]) -> set[str
     if not wanted:
         return set()
     return set(await session.scalars(select(Department.code).where(Department.code.in_(wanted))))
+
+
+async def active_handlers(session: AsyncSession, codes: Iterable[str]) -> dict[str, int]:
+    """How many active handlers each department has (0 for one with none), in one query."""
+    wanted = sorted(set(codes))
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Staff.department_code, func.count())
+        .where(Staff.department_code.in_(wanted), Staff.role == "handler", Staff.active.is_(True))
+        .group_by(Staff.department_code)
+    )
+    counts = dict.fromkeys(wanted, 0)
+    counts.update({code: count for code, count in rows if code is not None})
+    return counts
 
 
 def list_statement(*, retired: bool = False) -> Select[Department]:

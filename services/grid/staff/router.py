@@ -13,6 +13,7 @@ from services.grid.staff.rules import StaffRole
 from services.grid.staff.schemas import (
     USERNAME,
     AssignmentsSet,
+    StaffChanged,
     StaffCreate,
     StaffPage,
     StaffRead,
@@ -88,7 +89,7 @@ async def create_staff(
 
 @router.patch(
     "/{username}",
-    response_model=StaffRead,
+    response_model=StaffChanged,
     responses=answers_etag()
     | problem_responses(Unauthorized, NotFound, Unprocessable, PreconditionFailed, PreconditionRequired),
 )
@@ -99,11 +100,13 @@ async def update_staff(
     data: StaffUpdate,
     response: Response,
     if_match: Annotated[str | None, Header(max_length=256)] = None,
-) -> StaffRead:
+) -> StaffChanged:
     """Change a staff member (name, phone, role, department, active); send the `ETag` as `If-Match`.
 
     Changing the role away from handler drops the department; the new role must fit the
-    current assignments (clear them first otherwise).
+    current assignments (clear them first otherwise). A change that leaves a department
+    with no active handler (the last one deactivated, given another role or moved) goes
+    through, and `warnings` says so: that department's cases would wait unseen.
     """
     staff, version = await service.update_staff(
         session, username=username, data=data, if_match=if_match, actor_id=actor.id

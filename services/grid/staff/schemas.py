@@ -53,6 +53,22 @@ class StaffRead(ResponseModel):
 StaffPage = Page[StaffRead]
 
 
+class StaffChanged(StaffRead):
+    """A staff member as a change left them, and what the change left wanting."""
+
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what the change, which went through, left undone: a department it left "
+        "with no active handler (its cases wait unseen until one is assigned); empty when none",
+        examples=[
+            [
+                "department market-supervision (工商所) now has no active handler: "
+                "cases routed to it will wait unseen until one is assigned"
+            ]
+        ],
+    )
+
+
 def _lower_case(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 

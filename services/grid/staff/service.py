@@ -6,6 +6,7 @@ looks people up by ``username``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -20,10 +21,19 @@ from services.grid.regions import repository as regions
 from services.grid.regions.codes import Level
 from services.grid.staff import repository
 from services.grid.staff.rules import StaffRole, assignment_problem, department_problem
-from services.grid.staff.schemas import AssignmentsSet, StaffCreate, StaffPage, StaffRead, StaffUpdate
+from services.grid.staff.schemas import (
+    AssignmentsSet,
+    StaffChanged,
+    StaffCreate,
+    StaffPage,
+    StaffRead,
+    StaffUpdate,
+)
 from shared.db import flush_new, utcnow
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.etags import require_if_match
+
+log = logging.getLogger("wangge.grid.staff")
 
 
 async def _reads(
@@ -136,13 +146,16 @@ async def create_staff(session: AsyncSession, *, data: StaffCreate, actor_id: st
 
 async def update_staff(
     session: AsyncSession, *, username: str, data: StaffUpdate, if_match: str | None, actor_id: str
-) -> tuple[StaffRead, int]:
+) -> tuple[StaffChanged, int]:
+    """The person as changed, with a warning for a department the change leaves with no
+    active handler: the change goes through (an office mid-reorganisation), but says so."""
     changes = data.model_dump(mode="json", exclude_unset=True)
     # The admins first, then the person (in that order in every change): two admins removing
     # each other wait for one another instead of deadlocking.
     admins = await repository.active_admins(session, lock=True) if changes.keys() & {"role", "active"} else []
     staff = await _get(session, username, for_update=True)
     require_if_match(if_match, staff.version)
+    handled = _handled_department(staff.role, staff.department_code, staff.active)
     role = StaffRole(changes.get("role", staff.role))
     department_code = changes.get("department_code", staff.department_code)
     if "role" in changes and role is not StaffRole.handler and "department_code" not in changes:
@@ -166,8 +179,35 @@ async def update_staff(
         # phone came back to life when the person was made active again.
         await tokens.revoke_all_of_staff(session, staff.id, staff.updated_at)
     await session.flush()
+    left = (
+        handled if handled != _handled_department(staff.role, staff.department_code, staff.active) else None
+    )
+    warnings = []
+    if left is not None and (unstaffed := await _unstaffed(session, left)):
+        log.warning("staff %s changed by %s: %s", staff.username, actor_id, unstaffed)
+        warnings.append(unstaffed)
     [read] = await _reads(session, [staff], {staff.id: codes})
-    return read, staff.version
+    return StaffChanged(**read.model_dump(), warnings=warnings), staff.version
+
+
+def _handled_department(role: str, department_code: str | None, active: bool) -> str | None:
+    """The department whose cases the person sees as its handler, if any."""
+    return department_code if role == StaffRole.handler and active else None
+
+
+async def _unstaffed(session: AsyncSession, code: str) -> str | None:
+    """The warning that the department ``code``, which a handler just left, has no active
+    handler left, if so. The department is locked until the change commits, so two changes
+    taking its last two handlers away at once are counted one after the other: on PostgreSQL
+    the second waits for the first to commit, then counts without it and warns (unlocked,
+    each counted the other as staying and neither warned)."""
+    department = await departments.lock_staffing(session, code)
+    if department is None or (await departments.active_handlers(session, [code]))[code]:
+        return None
+    return (
+        f"department {code} ({department.name_zh}) now has no active handler: "
+        "cases routed to it will wait unseen until one is assigned"
+    )
 
 
 def _keep_an_admin(leaving: Staff, admins: Sequence[Staff]) -> None:
