@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from rich.console import Console
@@ -255,26 +257,26 @@ def _outbox_name(value: str) -> str:
     return value
 
 
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds <= CHECK_BOUND_SECONDS:
-        raise argparse.ArgumentTypeError(f"{value!r}: give seconds, 0 to {CHECK_BOUND_SECONDS}")
-    return seconds
+def _bound(unit: str, *, per_second: float, zero: bool) -> Callable[[str], float]:
+    """An argparse type: a number of ``unit`` up to :data:`CHECK_BOUND_SECONDS` (0 too when ``zero``)."""
+    most = CHECK_BOUND_SECONDS / per_second
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not (number >= 0 if zero else number > 0) or not number <= most:
+            raise argparse.ArgumentTypeError(
+                f"{value!r}: give {unit}, {'0' if zero else 'more than 0'} to {most:.0f}"
+            )
+        return number
+
+    return parse
 
 
-def _minutes(value: str) -> float:
-    try:
-        minutes = float(value)
-    except ValueError:
-        minutes = -1.0
-    if not 0 < minutes <= CHECK_BOUND_SECONDS / 60:
-        raise argparse.ArgumentTypeError(
-            f"{value!r}: give minutes, more than 0, at most {CHECK_BOUND_SECONDS // 60}"
-        )
-    return minutes
+_seconds = _bound("seconds", per_second=1, zero=True)
+_minutes = _bound("minutes", per_second=60, zero=False)
 
 
 def _dead_limit(value: str) -> int:
