@@ -17,6 +17,8 @@ The rules:
   API keys): admins only; a password: admins, or the person themself with their current one;
 - whether API keys are still active (``/internal/v1/key-states``): intake's service only, which
   stops delivering to the webhook of a key revoked or run out.
+- how many active handlers a department has (``active_handlers``): anyone who reads the
+  departments but an integration, which reads their names and no staff (:func:`sees_staffing`).
 
 No token (or a bad one) → 401; a role the rule does not name → 403.
 """
@@ -151,6 +153,11 @@ async def authorize(request: Request, token: Annotated[str | None, Depends(beare
 
 def rule_path(request: Request) -> str:
     return str(getattr(request.scope.get("route"), "path", request.url.path))
+
+
+def sees_staffing(actor: Actor) -> bool:
+    """Whether the departments ``actor`` reads show how many active handlers each has."""
+    return actor.role is not Role.integration
 
 
 async def require_actor(actor: Annotated[Actor | None, Depends(authorize)]) -> Actor:

@@ -3,29 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.grid.departments import service as departments
 from services.grid.departments.schemas import DepartmentCreate, DepartmentUpdate
+from shared.actors import Role
 from shared.errors import Conflict, PreconditionFailed
-from tests.grid.factories import create_category, create_department
+from tests.grid.conftest import Bearer
+from tests.grid.factories import create_category, create_department, create_staff
 
 
 async def test_department_create_get_update_with_if_match(client: httpx.AsyncClient) -> None:
     created = await create_department(
         client, "police", name_zh="派出所", name_en="Police station", phone="110"
     )
-    assert created == {
-        "code": "police",
-        "name_zh": "派出所",
-        "name_en": "Police station",
-        "phone": "110",
-        "retired_at": None,
-        "retired_by": None,
-    }
+    body = {"code": "police", "name_zh": "派出所", "name_en": "Police station", "phone": "110"}
+    assert created == {**body, "retired_at": None, "retired_by": None, "active_handlers": 0}
     response = await client.get("/v1/departments/police")
     etag = response.headers["etag"]
 
@@ -49,11 +47,69 @@ async def test_department_create_get_update_with_if_match(client: httpx.AsyncCli
     cleared = await client.patch("/v1/departments/police", json={"phone": None}, headers=current)
     assert (cleared.status_code, cleared.json()["phone"]) == (200, None)
 
-    again = {"code": "police", "name_zh": "派出所", "name_en": "Police station"}
-    assert (await client.post("/v1/departments", json=again)).status_code == 409
+    assert (await client.post("/v1/departments", json=body)).status_code == 409
     assert (await client.get("/v1/departments/nobody")).status_code == 404
     page = (await client.get("/v1/departments")).json()
     assert [d["code"] for d in page["items"]] == ["police"]
+
+
+async def test_departments_show_their_active_handlers(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, bearer: Bearer
+) -> None:
+    """An admin spots a department nobody watches: its cases would wait unseen until overdue.
+    Only active handlers count; an integration, which reads no staff, is told no number."""
+    for code in ("law-enforcement", "police", "sanitation"):
+        await create_department(client, code)
+    for username, department in (("lu.qiang", "law-enforcement"), ("ma.li", "law-enforcement")):
+        await create_staff(client, username, "handler", department_code=department)
+    await create_staff(client, "gao.peng", "handler", department_code="police", active=False)
+    await create_staff(client, "hong.yi", "dispatcher")
+
+    def counts(page: dict[str, Any]) -> dict[str, int | None]:
+        return {d["code"]: d["active_handlers"] for d in page["items"]}
+
+    listed = (await client.get("/v1/departments")).json()
+    assert counts(listed) == {"law-enforcement": 2, "police": 0, "sanitation": 0}
+    first = (await client.get("/v1/departments", params={"limit": 2})).json()
+    rest = (await client.get("/v1/departments", params={"cursor": first["next_cursor"]})).json()
+    assert (counts(first), counts(rest)) == ({"law-enforcement": 2, "police": 0}, {"sanitation": 0})
+    one = await client.get("/v1/departments/police", headers=bearer(Role.dispatcher))
+    assert one.json()["active_handlers"] == 0
+    etag = (await client.get("/v1/staff/gao.peng")).headers["etag"]
+    await client.patch("/v1/staff/gao.peng", json={"active": True}, headers={"If-Match": etag})
+    assert (await client.get("/v1/departments/police")).json()["active_handlers"] == 1
+    changed = await client.patch(
+        "/v1/departments/police", json={"phone": "110"}, headers={"If-Match": one.headers["etag"]}
+    )
+    assert changed.json()["active_handlers"] == 1
+
+    bot = bearer(Role.integration)
+    assert set(counts((await anonymous.get("/v1/departments", headers=bot)).json()).values()) == {None}
+    assert (await anonymous.get("/v1/departments/police", headers=bot)).json()["active_handlers"] is None
+
+
+async def test_the_departments_list_counts_handlers_in_one_query(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """One query for the page and one counting every department's handlers, however many."""
+    for n in range(5):
+        await create_department(client, f"office-{n}")
+        await create_staff(client, f"handler.{n}", "handler", department_code=f"office-{n}")
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    async with sessions() as session:
+        assert isinstance(session.bind, AsyncEngine)
+        engine = session.bind.sync_engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            page = await departments.list_departments(session, limit=100, cursor=None)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    assert [d.active_handlers for d in page.items] == [1] * 5
+    assert len(statements) == 2, statements
 
 
 async def test_mutations_need_a_token(anonymous: httpx.AsyncClient) -> None:

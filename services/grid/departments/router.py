@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
+from services.grid.access import sees_staffing
 from services.grid.departments import service
 from services.grid.departments.schemas import (
     DEPARTMENT_CODE,
@@ -34,21 +35,28 @@ CodePath = Annotated[str, Path(max_length=32, pattern=DEPARTMENT_CODE, examples=
 @router.get("", response_model=DepartmentPage)
 async def list_departments(
     session: SessionDep,
+    actor: CurrentActor,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     retired: Annotated[bool, Query(description="the retired departments instead of those in use")] = False,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> DepartmentPage:
-    """Departments in use (or, with `retired=true`, those retired) ordered by code."""
-    return await service.list_departments(session, retired=retired, limit=limit, cursor=cursor)
+    """Departments in use (or, with `retired=true`, those retired) ordered by code, each with its
+    number of `active_handlers`: one with 0 has nobody to see the cases dispatched to it."""
+    return await service.list_departments(
+        session, retired=retired, limit=limit, cursor=cursor, counted=sees_staffing(actor)
+    )
 
 
 @router.get("/{code}", response_model=DepartmentRead, responses=answers_etag() | problem_responses(NotFound))
-async def get_department(session: SessionDep, code: CodePath, response: Response) -> DepartmentRead:
-    """One department, a retired one too (with its `retired_at`); the `ETag` is what `PATCH` wants
-    in `If-Match`."""
+async def get_department(
+    session: SessionDep, actor: CurrentActor, code: CodePath, response: Response
+) -> DepartmentRead:
+    """One department, a retired one too (with its `retired_at`), with its number of
+    `active_handlers`; the `ETag` is what `PATCH` wants in `If-Match`."""
     department = await service.get_department(session, code=code)
     response.headers["ETag"] = etag(department.version)
-    return DepartmentRead.model_validate(department)
+    [read] = await service.reads(session, [department], counted=sees_staffing(actor))
+    return read
 
 
 @router.post(
@@ -64,7 +72,8 @@ async def create_department(
     department = await service.create_department(session, data=data, actor_id=actor.id)
     response.headers["ETag"] = etag(department.version)
     response.headers["Location"] = f"/v1/departments/{department.code}"
-    return DepartmentRead.model_validate(department)
+    [read] = await service.reads(session, [department])
+    return read
 
 
 @router.patch(
@@ -94,4 +103,5 @@ async def update_department(
         session, code=code, data=data, if_match=if_match, actor_id=actor.id
     )
     response.headers["ETag"] = etag(department.version)
-    return DepartmentRead.model_validate(department)
+    [read] = await service.reads(session, [department])
+    return read

@@ -18,6 +18,12 @@ class DepartmentRead(ResponseModel):
         default=None, description="when an admin retired the department (`retired: true`); null while in use"
     )
     retired_by: str | None = Field(default=None, description="who retired it", examples=[None])
+    active_handlers: int | None = Field(
+        default=None,
+        description="its active staff with the handler role, who see the cases dispatched to it: "
+        "0 means those cases wait unseen until one is assigned; null to an integration, which reads no staff",
+        examples=[2],
+    )
 
 
 DepartmentPage = Page[DepartmentRead]

@@ -12,6 +12,7 @@ it back.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,13 +39,25 @@ async def get_department(session: AsyncSession, *, code: str, for_update: bool =
     return department
 
 
+async def reads(
+    session: AsyncSession, rows: Sequence[Department], *, counted: bool = True
+) -> list[DepartmentRead]:
+    """The departments as the API shows them; ``counted``: with their active handlers (one
+    query for all), else with ``active_handlers`` null."""
+    counts = await repository.active_handlers(session, [r.code for r in rows]) if counted else {}
+    return [
+        DepartmentRead.model_validate(r).model_copy(update={"active_handlers": counts.get(r.code)})
+        for r in rows
+    ]
+
+
 async def list_departments(
-    session: AsyncSession, *, retired: bool = False, limit: int, cursor: str | None
+    session: AsyncSession, *, retired: bool = False, limit: int, cursor: str | None, counted: bool = True
 ) -> DepartmentPage:
     rows, next_cursor = await keyset_page(
         session, repository.list_statement(retired=retired), key=Department.code, limit=limit, cursor=cursor
     )
-    return DepartmentPage(items=[DepartmentRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return DepartmentPage(items=await reads(session, rows, counted=counted), next_cursor=next_cursor)
 
 
 async def create_department(session: AsyncSession, *, data: DepartmentCreate, actor_id: str) -> Department:
