@@ -30,6 +30,12 @@ def text(value: str | None) -> str:
     return f"'{value}" if value.startswith(FORMULA_STARTS) else value
 
 
+def number(value: float | None) -> str:
+    """A number cell as the JSON answer writes the number (a rate's four places stay four, a
+    mean rating of 4.67 is no 4.6700); None is an empty cell."""
+    return "" if value is None else str(value)
+
+
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     """The file: the byte-order mark, the header, the rows, each line ended as Excel ends it.
     Text cells go through :func:`text` first; the caller formats numbers and times."""

@@ -75,7 +75,7 @@ def cases_csv(cases: list[CaseRead], zone: ZoneInfo) -> str:
         if name in FLAGS:
             return lambda case: "true" if getattr(case, name) else "false"
         if name in NUMBERS:
-            return lambda case: _number(getattr(case, name))
+            return lambda case: spreadsheet.number(getattr(case, name))
         return lambda case: spreadsheet.text(getattr(case, name))
 
     cells = [cell(name) for name in COLUMNS]
@@ -84,10 +84,6 @@ def cases_csv(cases: list[CaseRead], zone: ZoneInfo) -> str:
 
 def _time(value: datetime | None, zone: ZoneInfo) -> str:
     return "" if value is None else value.astimezone(zone).isoformat(timespec="seconds")
-
-
-def _number(value: float | None) -> str:
-    return "" if value is None else str(value)
 
 
 def filename(now: datetime, zone: ZoneInfo) -> str:

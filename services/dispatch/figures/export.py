@@ -29,13 +29,7 @@ def _name(row: DepartmentFigures) -> str:
 
 
 def _values(row: Figures | DepartmentFigures) -> list[str]:
-    values = []
-    for name in COUNTS:
-        value = getattr(row, name)
-        values.append(
-            "" if value is None else str(value)
-        )  # as the JSON has it (a rate's 4 places, the mean's 2)
-    return values
+    return [spreadsheet.number(getattr(row, name)) for name in COUNTS]
 
 
 def filename(figures: FiguresRead) -> str:
