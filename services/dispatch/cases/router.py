@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
+import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Response
 
 from services.dispatch import spreadsheet
@@ -166,7 +167,9 @@ async def list_cases(
         raise Unprocessable("format=csv holds every page from the first: leave out the cursor")
     cases = await reading.every_case(session, filters=filters, actor=actor)
     zone = ZoneInfo(settings.timezone)
-    return spreadsheet.attachment(export.cases_csv(cases, zone), export.filename(utcnow(), zone))
+    # off the event loop: 10,000 cases take about 0.3 s to write, while reports keep arriving
+    content = await anyio.to_thread.run_sync(export.cases_csv, cases, zone)
+    return spreadsheet.attachment(content, export.filename(utcnow(), zone))
 
 
 @router.get("/{case_id}", response_model=CaseDetail, responses=answers_etag() | READ_ERRORS)
