@@ -129,6 +129,13 @@ def test_import_catalog_adds_departments_and_categories_all_or_nothing(
         assert main(["import-catalog", str(file)]) == 1
         assert f"{file}" in (out := capsys.readouterr().out) and says in out, out
 
+    # A file that cannot be read, or is not JSON, is another exit code than a refusal (2, not 1).
+    garbled = tmp_path / "garbled.json"
+    garbled.write_text("{departments: [", encoding="utf-8")
+    for file in (garbled, tmp_path / "missing.json"):
+        assert main(["import-catalog", *files, str(file)]) == 2
+        assert f"cannot read {file}" in capsys.readouterr().out
+
     # The good files again change nothing; the refused one left no department behind.
     assert main(["import-catalog", *files]) == 0
     assert "created 0 departments and 0 categories" in capsys.readouterr().out
