@@ -17,8 +17,9 @@ The rules:
   API keys): admins only; a password: admins, or the person themself with their current one;
 - whether API keys are still active (``/internal/v1/key-states``): intake's service only, which
   stops delivering to the webhook of a key revoked or run out.
-- how many active handlers a department has (``active_handlers``): anyone who reads the
-  departments but an integration, which reads their names and no staff (:func:`sees_staffing`).
+- how many active handlers a department has (``active_handlers``: handlers who can sign in):
+  anyone who reads the departments but an integration, which reads their names and no staff
+  (:func:`sees_staffing`).
 
 No token (or a bad one) → 401; a role the rule does not name → 403.
 """

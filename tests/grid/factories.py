@@ -102,10 +102,32 @@ async def create_staff(
     return await client.post("/v1/staff", json={"username": username, "name": "王芳", "role": role, **fields})
 
 
+PASSWORD = "correct horse battery"
+
+
+async def create_handler(
+    client: httpx.AsyncClient,
+    username: str,
+    department_code: str = "law-enforcement",
+    *,
+    password: str | None = PASSWORD,
+    **fields: Any,
+) -> httpx.Response:
+    """A handler as an admin makes one through the API: created, then given ``password`` (None:
+    none yet, so they cannot sign in and do not count among the department's active handlers).
+    The person as read last, with their current ``ETag``."""
+    created = await create_staff(client, username, "handler", department_code=department_code, **fields)
+    assert created.status_code == 201, created.text
+    if password is not None:
+        set_password = await client.put(f"/v1/staff/{username}/password", json={"password": password})
+        assert set_password.status_code == 204, set_password.text
+    return await client.get(f"/v1/staff/{username}")
+
+
 async def staff_with_password(
     sessions: async_sessionmaker[AsyncSession],
     username: str,
-    password: str | None = "correct horse battery",
+    password: str | None = PASSWORD,
     role: str = "grid_worker",
     **fields: Any,
 ) -> None:

@@ -15,7 +15,7 @@ from services.grid.departments.schemas import DepartmentCreate, DepartmentUpdate
 from shared.actors import Role
 from shared.errors import Conflict, PreconditionFailed
 from tests.grid.conftest import Bearer
-from tests.grid.factories import create_category, create_department, create_staff
+from tests.grid.factories import create_category, create_department, create_handler, create_staff
 
 
 async def test_department_create_get_update_with_if_match(client: httpx.AsyncClient) -> None:
@@ -60,9 +60,9 @@ async def test_departments_show_their_active_handlers(
     Only active handlers count; an integration, which reads no staff, is told no number."""
     for code in ("law-enforcement", "police", "sanitation"):
         await create_department(client, code)
-    for username, department in (("lu.qiang", "law-enforcement"), ("ma.li", "law-enforcement")):
-        await create_staff(client, username, "handler", department_code=department)
-    await create_staff(client, "gao.peng", "handler", department_code="police", active=False)
+    for username in ("lu.qiang", "ma.li"):
+        await create_handler(client, username, "law-enforcement")
+    await create_handler(client, "gao.peng", "police", active=False)
     await create_staff(client, "hong.yi", "dispatcher")
 
     def counts(page: dict[str, Any]) -> dict[str, int | None]:
@@ -88,13 +88,32 @@ async def test_departments_show_their_active_handlers(
     assert (await anonymous.get("/v1/departments/police", headers=bot)).json()["active_handlers"] is None
 
 
+async def test_a_handler_counts_once_they_can_sign_in(client: httpx.AsyncClient) -> None:
+    """A handler made without a password cannot sign in, so nobody sees the department's cases
+    yet: it shows 0 (as the last admin is one who can sign in) until an admin sets one."""
+    await create_department(client, "police", name_zh="派出所", name_en="Police station")
+    await create_handler(client, "gao.peng", "police", password=None)
+    police = await client.get("/v1/departments/police")
+    assert (police.json()["active_handlers"], (await client.get("/v1/departments")).json()["items"]) == (
+        0,
+        [police.json()],
+    )
+
+    set_password = await client.put("/v1/staff/gao.peng/password", json={"password": "wangge-police"})
+    assert set_password.status_code == 204
+    assert (await client.get("/v1/departments/police")).json()["active_handlers"] == 1
+    etag = (await client.get("/v1/staff/gao.peng")).headers["etag"]
+    await client.patch("/v1/staff/gao.peng", json={"active": False}, headers={"If-Match": etag})
+    assert (await client.get("/v1/departments/police")).json()["active_handlers"] == 0
+
+
 async def test_the_departments_list_counts_handlers_in_one_query(
     client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     """One query for the page and one counting every department's handlers, however many."""
     for n in range(5):
         await create_department(client, f"office-{n}")
-        await create_staff(client, f"handler.{n}", "handler", department_code=f"office-{n}")
+        await create_handler(client, f"handler.{n}", f"office-{n}")
     statements: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:

@@ -1,6 +1,6 @@
-"""A department must not lose its last active handler unnoticed: cases routed to it would
-wait unseen until they went overdue. The change goes through (an office mid-reorganisation)
-and its answer, and grid's log, say so."""
+"""A department must not lose its last active handler (one who can sign in) unnoticed: cases
+routed to it would wait unseen until they went overdue. The change goes through (an office
+mid-reorganisation) and its answer, and grid's log, say so."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.grid.staff import service as staff_service
 from services.grid.staff.schemas import StaffUpdate
-from tests.grid.factories import create_department, create_staff
+from tests.grid.factories import create_department, create_handler
 
 UNSTAFFED = (
-    "department law-enforcement (执法中队) now has no active handler: "
-    "cases routed to it will wait unseen until one is assigned"
+    "department law-enforcement (执法中队) now has no active handler who can sign in: "
+    "cases routed to it will wait unseen until one is assigned or given a password"
 )
 
 
@@ -27,8 +27,8 @@ async def staffed(client: httpx.AsyncClient) -> None:
     await create_department(client)
     await create_department(client, "police", name_zh="派出所", name_en="Police station")
     for username in ("lu.qiang", "ma.li"):
-        assert (await create_staff(client, username, "handler", department_code="law-enforcement")).is_success
-    assert (await create_staff(client, "gao.peng", "handler", department_code="police")).is_success
+        await create_handler(client, username, "law-enforcement")
+    await create_handler(client, "gao.peng", "police")
 
 
 async def change(client: httpx.AsyncClient, username: str, body: dict[str, Any]) -> httpx.Response:
@@ -77,6 +77,18 @@ async def test_changes_that_take_no_handler_away_warn_of_nothing(client: httpx.A
     assert (await change(client, "gao.peng", {"active": False})).json()["warnings"] == []  # already so
 
 
+async def test_a_handler_who_cannot_sign_in_is_no_handler_to_keep(client: httpx.AsyncClient) -> None:
+    """ma.li has no password yet: she sees no case, so the last handler who can sign in leaving
+    is warned about all the same, and changes to her take nobody away."""
+    await create_department(client)
+    await create_handler(client, "lu.qiang", "law-enforcement")
+    await create_handler(client, "ma.li", "law-enforcement", password=None)
+
+    assert (await change(client, "lu.qiang", {"active": False})).json()["warnings"] == [UNSTAFFED]
+    assert (await change(client, "ma.li", {"active": False})).json()["warnings"] == []
+    assert (await change(client, "ma.li", {"role": "dispatcher"})).json()["warnings"] == []
+
+
 async def test_two_last_handlers_deactivated_at_once_the_second_is_warned(
     client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], backend: str
 ) -> None:
@@ -88,8 +100,7 @@ async def test_two_last_handlers_deactivated_at_once_the_second_is_warned(
     await create_department(client)
     etags = {}
     for username in ("lu.qiang", "ma.li"):
-        created = await create_staff(client, username, "handler", department_code="law-enforcement")
-        etags[username] = created.headers["etag"]
+        etags[username] = (await create_handler(client, username, "law-enforcement")).headers["etag"]
     deactivate = StaffUpdate(active=False)
     async with sessions() as first, sessions() as second:
         one, _ = await staff_service.update_staff(
@@ -118,8 +129,8 @@ async def test_two_last_handlers_swapping_departments_at_once_are_both_warned(
         pytest.skip("SQLite has one connection: two changes never overlap")
     await create_department(client)
     await create_department(client, "police", name_zh="派出所", name_en="Police station")
-    lu = await create_staff(client, "lu.qiang", "handler", department_code="law-enforcement")
-    gao = await create_staff(client, "gao.peng", "handler", department_code="police")
+    lu = await create_handler(client, "lu.qiang", "law-enforcement")
+    gao = await create_handler(client, "gao.peng", "police")
     async with sessions() as first, sessions() as second:
         one, _ = await staff_service.update_staff(
             first,

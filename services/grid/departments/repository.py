@@ -8,6 +8,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.grid.models import Category, Department, RoutingOverride, Staff
+from services.grid.staff.repository import can_sign_in
 
 
 async def get(session: AsyncSession, code: str, *, for_update: bool = False) -> Department | None:
@@ -40,13 +41,15 @@ async def existing_codes(session: AsyncSession, codes: Iterable[str]) -> set[str
 
 
 async def active_handlers(session: AsyncSession, codes: Iterable[str]) -> dict[str, int]:
-    """How many active handlers each department has (0 for one with none), in one query."""
+    """How many active handlers each department has (0 for one with none), in one query: staff
+    with the handler role who can sign in (active, with a password), as the last admin is
+    counted. One with no password yet sees no case of the department."""
     wanted = sorted(set(codes))
     if not wanted:
         return {}
     rows = await session.execute(
         select(Staff.department_code, func.count())
-        .where(Staff.department_code.in_(wanted), Staff.role == "handler", Staff.active.is_(True))
+        .where(Staff.department_code.in_(wanted), Staff.role == "handler", can_sign_in())
         .group_by(Staff.department_code)
     )
     counts = dict.fromkeys(wanted, 0)

@@ -41,7 +41,8 @@ async def list_departments(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> DepartmentPage:
     """Departments in use (or, with `retired=true`, those retired) ordered by code, each with its
-    number of `active_handlers`: one with 0 has nobody to see the cases dispatched to it."""
+    number of `active_handlers` (handlers who can sign in: active, with a password): one with 0
+    has nobody to see the cases dispatched to it."""
     return await service.list_departments(
         session, retired=retired, limit=limit, cursor=cursor, counted=sees_staffing(actor)
     )

@@ -20,8 +20,9 @@ class DepartmentRead(ResponseModel):
     retired_by: str | None = Field(default=None, description="who retired it", examples=[None])
     active_handlers: int | None = Field(
         default=None,
-        description="its active staff with the handler role, who see the cases dispatched to it: "
-        "0 means those cases wait unseen until one is assigned; null to an integration, which reads no staff",
+        description="its staff with the handler role who can sign in (active, with a password), "
+        "who see the cases dispatched to it: 0 means those cases wait unseen until one is assigned "
+        "or given a password; null to an integration, which reads no staff",
         examples=[2],
     )
 

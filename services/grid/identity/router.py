@@ -247,7 +247,8 @@ async def set_password(
     """Set a staff member's password (8–128 characters), stored as an Argon2id hash.
 
     Admins set anyone's; a person sets their own with `current_password`. Every refresh
-    token of the person is revoked, so their other sessions must log in again.
+    token of the person is revoked, so their other sessions must log in again. A handler's
+    first password makes them count in their department's `active_handlers`.
 
     A wrong `current_password` is a 403 and counts as a failed sign-in of the person's
     username, and while it is locked the change is a 429 with `Retry-After`, as a sign-in is;

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Select, delete, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.grid.models import Staff, StaffAssignment
@@ -22,14 +22,16 @@ async def get_by_username(session: AsyncSession, username: str, *, for_update: b
     return await session.scalar(query)
 
 
+def can_sign_in() -> ColumnElement[bool]:
+    """Staff who can sign in: active, with a password. A password is the only way staff sign in
+    (API keys are integrations', tied to no person), so one without it reads and does nothing."""
+    return and_(Staff.active.is_(True), Staff.password_hash.is_not(None))
+
+
 async def active_admins(session: AsyncSession, *, lock: bool = False) -> Sequence[Staff]:
-    """The admins who can sign in (active, with a password), in id order; ``lock``: locked
-    until the transaction ends."""
-    query = (
-        select(Staff)
-        .where(Staff.role == "admin", Staff.active.is_(True), Staff.password_hash.is_not(None))
-        .order_by(Staff.id)
-    )
+    """The admins who can sign in (:func:`can_sign_in`), in id order; ``lock``: locked until
+    the transaction ends."""
+    query = select(Staff).where(Staff.role == "admin", can_sign_in()).order_by(Staff.id)
     if lock:
         query = query.with_for_update()
     return (await session.scalars(query)).all()

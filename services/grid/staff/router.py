@@ -105,8 +105,9 @@ async def update_staff(
 
     Changing the role away from handler drops the department; the new role must fit the
     current assignments (clear them first otherwise). A change that leaves a department
-    with no active handler (the last one deactivated, given another role or moved) goes
-    through, and `warnings` says so: that department's cases would wait unseen.
+    with no active handler who can sign in (the last one with a password deactivated, given
+    another role or moved) goes through, and `warnings` says so: that department's cases
+    would wait unseen.
     """
     staff, version = await service.update_staff(
         session, username=username, data=data, if_match=if_match, actor_id=actor.id

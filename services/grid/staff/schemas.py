@@ -59,11 +59,12 @@ class StaffChanged(StaffRead):
     warnings: list[str] = Field(
         default_factory=list,
         description="what the change, which went through, left undone: a department it left "
-        "with no active handler (its cases wait unseen until one is assigned); empty when none",
+        "with no active handler who can sign in (its cases wait unseen until one is assigned "
+        "or given a password); empty when none",
         examples=[
             [
-                "department market-supervision (工商所) now has no active handler: "
-                "cases routed to it will wait unseen until one is assigned"
+                "department market-supervision (工商所) now has no active handler who can sign in: "
+                "cases routed to it will wait unseen until one is assigned or given a password"
             ]
         ],
     )

@@ -148,14 +148,16 @@ async def update_staff(
     session: AsyncSession, *, username: str, data: StaffUpdate, if_match: str | None, actor_id: str
 ) -> tuple[StaffChanged, int]:
     """The person as changed, with a warning for a department the change leaves with no
-    active handler: the change goes through (an office mid-reorganisation), but says so."""
+    active handler who can sign in: the change goes through (an office mid-reorganisation),
+    but says so."""
     changes = data.model_dump(mode="json", exclude_unset=True)
     # The admins first, then the person (in that order in every change): two admins removing
     # each other wait for one another instead of deadlocking.
     admins = await repository.active_admins(session, lock=True) if changes.keys() & {"role", "active"} else []
     staff = await _get(session, username, for_update=True)
     require_if_match(if_match, staff.version)
-    handled = _handled_department(staff.role, staff.department_code, staff.active)
+    signs_in = staff.password_hash is not None  # a password is set elsewhere, never here
+    handled = _handled_department(staff.role, staff.department_code, staff.active, signs_in)
     role = StaffRole(changes.get("role", staff.role))
     department_code = changes.get("department_code", staff.department_code)
     if "role" in changes and role is not StaffRole.handler and "department_code" not in changes:
@@ -180,7 +182,9 @@ async def update_staff(
         await tokens.revoke_all_of_staff(session, staff.id, staff.updated_at)
     await session.flush()
     left = (
-        handled if handled != _handled_department(staff.role, staff.department_code, staff.active) else None
+        handled
+        if handled != _handled_department(staff.role, staff.department_code, staff.active, signs_in)
+        else None
     )
     warnings = []
     if left is not None and (unstaffed := await _unstaffed(session, left)):
@@ -190,23 +194,25 @@ async def update_staff(
     return StaffChanged(**read.model_dump(), warnings=warnings), staff.version
 
 
-def _handled_department(role: str, department_code: str | None, active: bool) -> str | None:
-    """The department whose cases the person sees as its handler, if any."""
-    return department_code if role == StaffRole.handler and active else None
+def _handled_department(role: str, department_code: str | None, active: bool, signs_in: bool) -> str | None:
+    """The department whose cases the person sees as its handler, if any: one with no password
+    yet sees none, so a change to them takes no handler from it."""
+    return department_code if role == StaffRole.handler and active and signs_in else None
 
 
 async def _unstaffed(session: AsyncSession, code: str) -> str | None:
     """The warning that the department ``code``, which a handler just left, has no active
-    handler left, if so. The department is locked until the change commits, so two changes
-    taking its last two handlers away at once are counted one after the other: on PostgreSQL
+    handler who can sign in left (``departments.active_handlers``), if so. The department is
+    locked until the change commits, so two changes taking its last two handlers away at once
+    are counted one after the other: on PostgreSQL
     the second waits for the first to commit, then counts without it and warns (unlocked,
     each counted the other as staying and neither warned)."""
     department = await departments.lock_staffing(session, code)
     if department is None or (await departments.active_handlers(session, [code]))[code]:
         return None
     return (
-        f"department {code} ({department.name_zh}) now has no active handler: "
-        "cases routed to it will wait unseen until one is assigned"
+        f"department {code} ({department.name_zh}) now has no active handler who can sign in: "
+        "cases routed to it will wait unseen until one is assigned or given a password"
     )
 
 
