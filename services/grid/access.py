@@ -18,7 +18,8 @@ The rules:
 - whether API keys are still active (``/internal/v1/key-states``): intake's service only, which
   stops delivering to the webhook of a key revoked or run out.
 - how many active handlers a department has (``active_handlers``: handlers who can sign in):
-  anyone who reads the departments but an integration, which reads their names and no staff
+  anyone who reads the departments, dispatch's service too (it warns of a case sent to a
+  department with none), but an integration, which reads their names and no staff
   (:func:`sees_staffing`).
 
 No token (or a bad one) → 401; a role the rule does not name → 403.

@@ -38,10 +38,24 @@ DEPARTMENTS: dict[str, dict[str, Any]] = {
         "name_zh": "执法中队",
         "name_en": "Enforcement squad",
         "phone": "110",
+        "active_handlers": 2,
     },
-    "works": {"code": "works", "name_zh": "市政所", "name_en": "Municipal works", "phone": "12319"},
-    "market": {"code": "market", "name_zh": "工商所", "name_en": "Market supervision", "phone": "12315"},
+    "works": {
+        "code": "works",
+        "name_zh": "市政所",
+        "name_en": "Municipal works",
+        "phone": "12319",
+        "active_handlers": 1,
+    },
+    "market": {
+        "code": "market",
+        "name_zh": "工商所",
+        "name_en": "Market supervision",
+        "phone": "12315",
+        "active_handlers": 1,
+    },
 }
+"""As grid shows them to dispatch's service: with how many handlers each has who can sign in."""
 
 
 def category(

@@ -3,12 +3,12 @@
 Who may call each route is :data:`services.dispatch.access.POLICY` (403 outside it); a case
 outside the caller's scope is a 404. Every command takes ``If-Match`` with the case's ETag
 (428 without it, 412 when stale; a note may go without) and answers with the updated case
-detail and its new ``ETag``.
+detail and its new ``ETag`` (a dispatch or reassignment with its ``warnings`` too).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 import anyio.to_thread
@@ -24,6 +24,7 @@ from services.dispatch.cases.repository import CaseFilters
 from services.dispatch.cases.schemas import (
     AcceptRequest,
     CaseDetail,
+    CaseDispatched,
     CasePage,
     CloseRequest,
     DispatchRequest,
@@ -75,9 +76,10 @@ COMMAND_RESPONSES = answers_etag() | problem_responses(
 )
 READ_ERRORS = problem_responses(Unauthorized, Forbidden, NotFound)
 Text = Annotated[str | None, Query(max_length=200), STORABLE_QUERY]
+C = TypeVar("C", bound=CaseDetail)
 
 
-def with_etag(response: Response, case: CaseDetail) -> CaseDetail:
+def with_etag(response: Response, case: C) -> C:
     response.headers["ETag"] = etag(case.version)
     return case
 
@@ -184,7 +186,7 @@ async def read_case(
 
 @router.post(
     "/{case_id}/dispatch",
-    response_model=CaseDetail,
+    response_model=CaseDispatched,
     responses=COMMAND_RESPONSES | problem_responses(PeerUnavailable),
 )
 async def dispatch(
@@ -196,14 +198,15 @@ async def dispatch(
     actor: CurrentActor,
     response: Response,
     if_match: IfMatch = None,
-) -> CaseDetail:
+) -> CaseDispatched:
     """派遣: send a case in triage to a department (names and time limit come from grid).
 
     The deadline is the category's time limit from now (24 hours without a category): working
     hours on the working calendar for a normal category, round the clock for an urgent or
     critical one (`GET /v1/calendar/{year}`). A department or a `category_code` grid does not
     know, or has retired, is a 422 (a case whose own category was retired since its report may
-    be dispatched with it).
+    be dispatched with it). A department with no active handler who can sign in takes the case
+    all the same, and `warnings` says nobody there will see it until grid's admin staffs it.
     """
     case = await service.dispatch(
         session, grid, calendar, case_id=case_id, if_match=if_match, body=body, actor=actor
@@ -271,7 +274,7 @@ async def verify(
 
 @router.post(
     "/{case_id}/reassign",
-    response_model=CaseDetail,
+    response_model=CaseDispatched,
     responses=COMMAND_RESPONSES | problem_responses(PeerUnavailable),
 )
 async def reassign(
@@ -283,12 +286,13 @@ async def reassign(
     actor: CurrentActor,
     response: Response,
     if_match: IfMatch = None,
-) -> CaseDetail:
+) -> CaseDispatched:
     """改派: send a dispatched or in-progress case to another department (→ dispatched).
 
     The new department must accept it again; the deadline is the category's time limit from
     now, counted as on dispatch. Reassigning to the department it is with, or to one grid does
-    not know or has retired, is a 422."""
+    not know or has retired, is a 422; to one with no active handler who can sign in, it goes
+    through with `warnings`, as a dispatch does."""
     case = await service.reassign(
         session, grid, calendar, case_id=case_id, if_match=if_match, body=body, actor=actor
     )

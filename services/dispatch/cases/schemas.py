@@ -106,6 +106,23 @@ class CaseDetail(CaseRead):
     timeline: list[EventRead] = Field(description="every event, oldest first")
 
 
+class CaseDispatched(CaseDetail):
+    """A case as a dispatch or a reassignment left it, and what the office should know of it."""
+
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what the command, which went through, left wanting: the department has no "
+        "active handler who can sign in (the case waits unseen until one is assigned or given a "
+        "password); empty when none",
+        examples=[
+            [
+                "department market-supervision (工商所) has no active handler who can sign in: "
+                "the case will wait unseen until one is assigned or given a password"
+            ]
+        ],
+    )
+
+
 CasePage = Page[CaseRead]
 
 

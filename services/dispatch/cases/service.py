@@ -6,10 +6,15 @@ the case row (``FOR UPDATE`` on PostgreSQL), checks ``If-Match`` against its ver
 :mod:`lifecycle` whether the move is legal, then changes the case, bumps its version and
 appends one timeline event naming the verified actor. The reporters' command, feedback, is
 in :mod:`feedback`; it takes the same steps with :func:`locked`, :func:`touch` and :func:`who`.
+
+A dispatch or reassignment to a department with no active handler who can sign in goes
+through (the office may be about to staff it), and its answer's ``warnings``, and the log,
+say so, as grid's answer to a staff change that leaves a department so does.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +35,7 @@ from services.dispatch.cases.reading import case_detail
 from services.dispatch.cases.schemas import (
     AcceptRequest,
     CaseDetail,
+    CaseDispatched,
     CloseRequest,
     DispatchRequest,
     NoteRequest,
@@ -45,6 +51,8 @@ from shared.actors import Actor
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.etags import require_if_match
+
+log = logging.getLogger("wangge.dispatch.cases")
 
 
 def assign(
@@ -137,7 +145,7 @@ async def dispatch(
     if_match: str | None,
     body: DispatchRequest,
     actor: Actor,
-) -> CaseDetail:
+) -> CaseDispatched:
     if body.category_code:
         # The category decides which reports join the case: a batch of the inbox, which reads
         # the open cases near its reports unlocked, takes turns with this change (the placement
@@ -181,7 +189,7 @@ async def dispatch(
         note=body.note,
         data={"department_code": department.code, "category_code": case.category_code},
     )
-    return await case_detail(session, case, actor)
+    return await _dispatched(session, case, actor, department, "dispatched")
 
 
 async def _department(grid: GridClient, code: str) -> Department:
@@ -193,6 +201,25 @@ async def _department(grid: GridClient, code: str) -> Department:
     if department.retired_at is not None:
         raise Unprocessable(f"department {code!r} ({department.name_zh}) is retired: choose another")
     return department
+
+
+def unstaffed(code: str, name: str) -> str:
+    """The warning that a case went to a department nobody there can see it in."""
+    return (
+        f"department {code} ({name}) has no active handler who can sign in: "
+        "the case will wait unseen until one is assigned or given a password"
+    )
+
+
+async def _dispatched(
+    session: AsyncSession, case: Case, actor: Actor, department: Department, done: str
+) -> CaseDispatched:
+    """The answer to a dispatch or reassignment (``done``): the case, warned when grid counts no
+    active handler in its new department (none when grid did not say), as the log is."""
+    warnings = [unstaffed(department.code, department.name_zh)] if department.active_handlers == 0 else []
+    for warning in warnings:
+        log.warning("case %s %s by %s: %s", case.case_number, done, actor.id, warning)
+    return CaseDispatched(**dict(await case_detail(session, case, actor)), warnings=warnings)
 
 
 async def accept(
@@ -308,7 +335,7 @@ async def reassign(
     if_match: str | None,
     body: ReassignRequest,
     actor: Actor,
-) -> CaseDetail:
+) -> CaseDispatched:
     case = await locked(session, case_id, if_match, actor)
     before, previous = case.status, case.department_code
     next_status(Step.reassign, before)
@@ -335,7 +362,7 @@ async def reassign(
         note=body.note,
         data={"from_department_code": previous, "department_code": department.code},
     )
-    return await case_detail(session, case, actor)
+    return await _dispatched(session, case, actor, department, "reassigned")
 
 
 async def close(

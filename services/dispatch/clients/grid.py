@@ -58,6 +58,9 @@ class Department(DepartmentRef):
     phone: str | None = None
     retired_at: datetime | None = None
     """Retired (merged into another, reorganised): no case is dispatched to it any more."""
+    active_handlers: int | None = None
+    """Its handlers who can sign in (grid shows dispatch's service the count): 0, nobody sees
+    the cases sent to it; None, grid did not say."""
 
 
 class Route(BaseModel):
