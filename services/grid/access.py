@@ -20,7 +20,7 @@ The rules:
 - how many active handlers a department has (``active_handlers``: handlers who can sign in):
   anyone who reads the departments, dispatch's service too (it warns of a case sent to a
   department with none), but an integration, which reads their names and no staff
-  (:func:`sees_staffing`).
+  (:func:`sees_staffing`); routing answers carry it too, and no integration reads them.
 
 No token (or a bad one) → 401; a role the rule does not name → 403.
 """

@@ -11,6 +11,7 @@ from tests.grid.factories import (
     COMMUNITY_A,
     create_category,
     create_department,
+    create_handler,
     import_territory,
 )
 
@@ -42,6 +43,7 @@ async def test_the_catalog_default_applies_without_an_override(client: httpx.Asy
             "code": "law-enforcement",
             "name_zh": "执法中队",
             "name_en": "Law-enforcement squad",
+            "active_handlers": 0,
         }
         assert body["category"]["urgency"] == "urgent"
         assert body["category"]["time_limit_hours"] == 2
@@ -178,6 +180,29 @@ async def test_many_questions_get_the_single_answers_in_one_request(client: http
         None,
         "law-enforcement",
     ]
+
+
+async def test_resolutions_count_the_departments_active_handlers(client: httpx.AsyncClient) -> None:
+    """dispatch logs a case routed to a department nobody there can see it in: the answer says
+    how many handlers who can sign in the department has, as its own answer does."""
+    await setup_catalog(client)
+    await create_handler(client, "lu.qiang", "law-enforcement")
+    await create_handler(client, "ma.li", "law-enforcement")
+    await create_handler(client, "ke.jianhua", "market-supervision", password=None)
+    await client.post(
+        "/v1/routing/overrides",
+        json={"region_code": COMMUNITY_A, "category_code": "0501", "department_code": "market-supervision"},
+    )
+    response = await client.post(
+        "/v1/routing/resolutions",
+        json={"questions": [{"category": "0501", "cell": c} for c in (CELL_A1, CELL_B1)]},
+    )
+    departments = [a["resolution"]["department"] for a in response.json()["answers"]]
+    assert [(d["code"], d["active_handlers"]) for d in departments] == [
+        ("market-supervision", 0),
+        ("law-enforcement", 2),
+    ]
+    assert (await resolve(client, "0501", CELL_A1)).json()["department"]["active_handlers"] == 0
 
 
 async def test_resolutions_are_bounded(client: httpx.AsyncClient) -> None:

@@ -3,7 +3,7 @@
 Routing and catalog answers (including "unknown") are cached in memory for
 ``cache_seconds``: a burst of reports of one kind in one cell asks grid once. The routing
 questions of a batch of reports that are not cached go to grid together, in one
-``POST /v1/routing/resolutions`` (up to 500 a request): one request and four queries in grid
+``POST /v1/routing/resolutions`` (up to 500 a request): one request and five queries in grid
 instead of a request and four queries per question. Concurrent askers of one answer share
 one request (single flight), and at most ``max_concurrency`` requests are in flight at once
 (httpx's pool costs more per request as concurrency grows).
@@ -52,15 +52,15 @@ class DepartmentRef(BaseModel):
     code: str
     name_zh: str
     name_en: str | None = None
+    active_handlers: int | None = None
+    """Its handlers who can sign in (grid shows dispatch's service the count, in a routing
+    answer too, cached as it is): 0, nobody sees the cases sent to it; None, grid did not say."""
 
 
 class Department(DepartmentRef):
     phone: str | None = None
     retired_at: datetime | None = None
     """Retired (merged into another, reorganised): no case is dispatched to it any more."""
-    active_handlers: int | None = None
-    """Its handlers who can sign in (grid shows dispatch's service the count): 0, nobody sees
-    the cases sent to it; None, grid did not say."""
 
 
 class Route(BaseModel):

@@ -7,12 +7,15 @@ batch's reports may join, the decisions in memory (:mod:`planning`), one query l
 cases they join, then bulk inserts of cases, reports, timeline events and outbox
 messages. A grid out of reach fails the whole batch with a 503 (the sender retries later)
 and leaves nothing half-written. A redelivered report is a ``duplicate``; a payload that
-does not validate is ``rejected`` for good.
+does not validate is ``rejected`` for good. A case routed to a department with no active
+handler who can sign in is logged (a WARNING), from the routing answer grid gave (cached,
+so up to ``routing_cache_seconds`` old): no more requests.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from datetime import datetime
 from typing import Any
@@ -24,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.calendar.service import Calendar
 from services.dispatch.cases import repository as cases
+from services.dispatch.cases import service as commands
 from services.dispatch.cases.lifecycle import FINISHED
 from services.dispatch.clients.grid import GridClient
 from services.dispatch.inbox import repository
@@ -53,6 +57,8 @@ from shared.messages import (
 )
 
 CASE_COLUMNS = [column.key for column in Case.__table__.columns if column.key != "id"]
+
+log = logging.getLogger("wangge.dispatch.inbox")
 
 
 async def handle_batch(
@@ -95,6 +101,7 @@ async def handle_batch(
         plan = await _place(session, [report for _, report in fresh], routing, calendar, settings)
     except IntegrityError as exc:  # another delivery of the same report won the race
         raise ServiceUnavailable("a concurrent delivery wrote one of these reports; retry") from exc
+    _warn_unstaffed(routing, plan)
     for (index, _), placement in zip(fresh, plan.placements, strict=True):
         results[index] = InboxResult(
             key=batch.messages[index].key,
@@ -119,6 +126,21 @@ async def _ask_grid(grid: GridClient, reports: list[InboundReport]) -> Routing:
         routes={(category, cell): routes[category, cell] for category, cell in pairs},
         categories=dict(zip([*codes, *unrouted], [*categories, *more], strict=True)),
     )
+
+
+def _warn_unstaffed(routing: Routing, plan: Plan) -> None:
+    """Log each case the batch routed to a department grid counted no active handler in."""
+    unstaffed = {
+        route.department.code: commands.unstaffed(route.department.code, route.department.name_zh)
+        for route in routing.routes.values()
+        if route is not None and route.department is not None and route.department.active_handlers == 0
+    }
+    if not unstaffed:
+        return
+    for step in plan.steps:
+        warning = unstaffed.get(step.department_code or "") if step.action == "dispatched" else None
+        if warning is not None:
+            log.warning("case %s dispatched by %s: %s", step.case.case_number, step.actor[0], warning)
 
 
 async def _place(

@@ -52,6 +52,11 @@ class DepartmentRef(ResponseModel):
     code: str = Field(examples=["market-supervision"])
     name_zh: str = Field(examples=["工商所"])
     name_en: str = Field(examples=["Market supervision office"])
+    active_handlers: int = Field(
+        description="its handlers who can sign in (active, with a password), as `GET /v1/departments` "
+        "counts them: 0 means a case routed there waits unseen until one is assigned or given a password",
+        examples=[2],
+    )
 
 
 MAX_QUESTIONS = 500

@@ -46,7 +46,8 @@ async def resolve_many(
     session: AsyncSession, questions: Sequence[tuple[str, str | None]]
 ) -> list[Resolution | str]:
     """Each question's resolution, or why there is none (an unknown category or cell), in
-    order; four queries however many questions."""
+    order, each department with its active handlers (dispatch logs a case routed to one with
+    none); five queries however many questions."""
     chains = {cell: lineage(cell) for _, cell in questions if cell is not None}
     categories = await catalog_repository.get_many(session, [category for category, _ in questions])
     cells = await regions.existing_codes(session, chains)
@@ -58,6 +59,9 @@ async def resolve_many(
     by_pair = {(o.category_code, o.region_code): o for o in overrides}
     wanted = {c.department_code for c in categories.values() if c.department_code}
     known_departments = await departments.get_many(session, wanted | {o.department_code for o in overrides})
+    handlers = await departments.active_handlers(
+        session, [code for code, d in known_departments.items() if d.retired_at is None]
+    )
 
     def answer(category_code: str, cell_code: str | None) -> Resolution | str:
         category = categories.get(category_code)
@@ -91,7 +95,14 @@ async def resolve_many(
             department = None  # none is left naming it (its retirement's 409): a dispatcher decides
         return Resolution(
             category=CategoryRead.model_validate(category),
-            department=DepartmentRef.model_validate(department) if department else None,
+            department=DepartmentRef(
+                code=department.code,
+                name_zh=department.name_zh,
+                name_en=department.name_en,
+                active_handlers=handlers[department.code],
+            )
+            if department
+            else None,
             source=source if department else Source.none,
             region_code=region_code,
         )

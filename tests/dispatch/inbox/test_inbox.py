@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from shared.actors import Role
 from tests.dispatch import factories
@@ -61,6 +64,28 @@ async def test_one_routing_round_trip_for_a_batch_and_unknown_codes_wait_in_tria
     )
     statuses = [(await dispatch.case_of(p["report_id"]))["status"] for p in (routed, elsewhere, unknown)]
     assert statuses == ["dispatched", "dispatched", "triage"]
+
+
+async def test_a_case_routed_where_nobody_can_see_it_is_logged_from_the_routing_answer(
+    dispatch: Dispatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Auto-dispatch goes through all the same; the warning comes from grid's routing answer,
+    which counts the department's handlers who can sign in: no request more per report."""
+    dispatch.grid.departments["works"] = {**dispatch.grid.departments["works"], "active_handlers": 0}
+    staffed = factories.report()
+    unstaffed = factories.report(lat=factories.LAT + FAR, category=MANHOLE)
+    caplog.set_level(logging.WARNING, logger="wangge.dispatch.inbox")
+
+    await dispatch.deliver(staffed, unstaffed)
+
+    assert [path.split("?")[0] for path in dispatch.grid.calls] == ["/v1/routing/resolutions"]
+    case = await dispatch.case_of(unstaffed["report_id"])
+    assert (case["status"], case["department_code"]) == ("dispatched", "works")
+    assert caplog.messages == [
+        f"case {case['case_number']} dispatched by system:router: department works (市政所) has no active "
+        "handler who can sign in: the case will wait unseen until one is assigned or given a password"
+    ]
+    assert caplog.records[0].levelno == logging.WARNING
 
 
 async def test_a_redelivered_report_is_a_duplicate_and_makes_no_second_case(dispatch: Dispatch) -> None:
