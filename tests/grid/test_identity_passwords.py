@@ -61,13 +61,22 @@ async def test_an_admin_sets_a_password_and_the_old_sessions_end(
     client: httpx.AsyncClient, anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     await staff_with_password(sessions, "li.na", None)
-    assert (await client.get("/v1/staff/li.na")).json()["has_password"] is False
+    before = await client.get("/v1/staff/li.na")
+    assert before.json()["has_password"] is False
     no_password = await login(anonymous, "li.na", "whatever she tries")
     assert (no_password.status_code, no_password.json()["error"]) == (400, "invalid_grant")
 
     response = await client.put("/v1/staff/li.na/password", json={"password": PASSWORD})
     assert response.status_code == 204, response.text
     tokens = (await login(anonymous, "li.na", PASSWORD)).json()
+    # her record now reads has_password: true, so it is a new version, and an edit made on
+    # the record read before is stale
+    after = await client.get("/v1/staff/li.na")
+    assert after.json()["has_password"] is True and after.headers["etag"] != before.headers["etag"]
+    stale = await client.patch(
+        "/v1/staff/li.na", json={"name": "李娜"}, headers={"If-Match": before.headers["etag"]}
+    )
+    assert stale.status_code == 412
 
     again = await client.put("/v1/staff/li.na/password", json={"password": "another long one"})
     assert again.status_code == 204

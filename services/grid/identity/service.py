@@ -294,6 +294,7 @@ async def _store_password(
 ) -> None:
     now: datetime = utcnow()
     staff.password_hash = await passwords.hash(password)
+    staff.version += 1  # the record reads has_password: a new ETag
     staff.updated_at = now
     staff.updated_by = actor_id
     await repository.revoke_all_of_staff(session, staff.id, now)
