@@ -17,6 +17,10 @@ The rules:
   API keys): admins only; a password: admins, or the person themself with their current one;
 - whether API keys are still active (``/internal/v1/key-states``): intake's service only, which
   stops delivering to the webhook of a key revoked or run out.
+- the grid workers' daily logs (民情日志, ``/v1/patrol-logs``): grid workers and assistants write
+  and correct their own; they, grid leaders, dispatchers, supervisors and admins read them, each
+  what ``services/grid/logbook`` scopes them to; the check of who has not logged a day: grid
+  leaders and the office. Handlers, integrations and services: none of it.
 - how many active handlers a department has (``active_handlers``: handlers who can sign in):
   anyone who reads the departments, dispatch's service too (it warns of a case sent to a
   department with none), but an integration, which reads their names and no staff
@@ -33,6 +37,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.routing import BaseRoute
 
+from services.grid.logbook import rules as logbook
 from shared.access import refusal
 from shared.actors import Actor, Role
 from shared.auth import TokenVerifier, bearer_scheme
@@ -123,6 +128,12 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("PATCH", "/v1/staff/{username}"): ADMIN,
     ("PUT", "/v1/staff/{username}/assignments"): ADMIN,
     ("PUT", "/v1/staff/{username}/password"): ADMIN_OR_SELF,
+    # the daily log (民情日志)
+    ("GET", "/v1/patrol-logs"): Rule(logbook.READERS),
+    ("POST", "/v1/patrol-logs"): Rule(logbook.WRITERS),
+    ("GET", "/v1/patrol-logs/missing"): Rule(logbook.OFFICE | {Role.grid_leader}),
+    ("GET", "/v1/patrol-logs/{log_id}"): Rule(logbook.READERS),
+    ("PATCH", "/v1/patrol-logs/{log_id}"): Rule(logbook.WRITERS),
     # API keys
     ("GET", "/v1/keys"): ADMIN,
     ("GET", "/v1/keys/{key_id}"): ADMIN,

@@ -1,6 +1,6 @@
-"""grid: the territory and the people — regions, locate, departments, catalog, routing, staff —
-and the identity provider of wangge: logins, access tokens (EdDSA JWTs), refresh tokens,
-API keys, and the JWKS the other services verify tokens with."""
+"""grid: the territory and the people — regions, locate, departments, catalog, routing, staff,
+the grid workers' daily logs (民情日志) — and the identity provider of wangge: logins, access
+tokens (EdDSA JWTs), refresh tokens, API keys, and the JWKS the other services verify tokens with."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from services.grid.identity.context import Identity, build_identity
 from services.grid.identity.router import internal_router as identity_internal_router
 from services.grid.identity.router import keys_router
 from services.grid.identity.router import router as identity_router
+from services.grid.logbook.router import router as logbook_router
 from services.grid.regions.router import router as regions_router
 from services.grid.routing.router import router as routing_router
 from services.grid.settings import GridSettings
@@ -81,6 +82,7 @@ def create_app(
         catalog_router,
         routing_router,
         staff_router,
+        logbook_router,
     ):
         protected.include_router(router)
 

@@ -1,6 +1,6 @@
 """grid's tables: the region tree, the territory version, departments, the responsibility
-catalog, routing overrides, staff with their grid assignments, and identity (refresh tokens,
-API keys).
+catalog, routing overrides, staff with their grid assignments, the grid workers' daily logs
+(民情日志), and identity (refresh tokens, API keys).
 
 Codes are the natural keys (unit-grid codes, department codes, category codes): other
 services store them, so they never change once created.
@@ -8,11 +8,11 @@ services store them, so they never change once created.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import BigIntPK, JSONType, UTCDateTime, new_metadata, utcnow
@@ -131,6 +131,34 @@ class StaffAssignment(Base):
 
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True)
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), primary_key=True, index=True)
+
+
+class PatrolLog(Base):
+    """A grid worker's daily log (民情日志) of one of their cells for one office day: what they
+    patrolled and found, the residents' concerns they heard, the households they visited.
+    One per author, cell and day (``services/grid/logbook``)."""
+
+    __tablename__ = "patrol_logs"
+    __table_args__ = (
+        UniqueConstraint("author", "day", "grid_cell", name="uq_patrol_logs_author_day_cell"),
+        Index("ix_patrol_logs_day_id", "day", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    author: Mapped[str] = mapped_column(String(64))
+    """The staff member's username (usernames never change)."""
+    day: Mapped[date] = mapped_column(Date)
+    """The office day (``WANGGE_GRID_TIMEZONE``) the entry is for."""
+    grid_cell: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    patrol: Mapped[str] = mapped_column(String(2000))
+    concerns: Mapped[list[str]] = mapped_column(JSONType)
+    households_visited: Mapped[int] = mapped_column(Integer)
+    report_ids: Mapped[list[str]] = mapped_column(JSONType)
+    """Intake's ids of reports the author filed that day, as the author named them: references
+    only, never checked against intake."""
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class RefreshToken(Base):

@@ -29,6 +29,7 @@ PATH_VALUES = {
     "/v1/catalog/{code}": {"code": "0501"},
     "/v1/routing/overrides/{override_id}": {"override_id": "1"},
     "/v1/keys/{key_id}": {"key_id": "ak_0000000000000000"},
+    "/v1/patrol-logs/{log_id}": {"log_id": "1"},
 }
 QUERIES = {
     "/v1/locate": {"lat": "24.45", "lon": "118.07"},

@@ -1,6 +1,6 @@
 """grid's whole API fuzzed (``tests/support/fuzz.py``) on the demo territory, departments,
-catalog, staff and routing overrides, every route but the public ones called as the admin
-(whom every rule of grid's access policy lets in)."""
+catalog, staff and routing overrides, every route but the public ones called as the admin, or,
+where the admin may not (writing a daily log), as the demo's grid worker ``wang.fang``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from services.grid.identity.context import build_identity
 from services.grid.models import Base
 from services.grid.seed import seed_demo
 from services.grid.settings import GridSettings
+from shared.actors import Actor, Role
 from shared.db import create_engine, create_session_maker, session_scope
 from tests.support import fuzz
 
@@ -35,7 +36,13 @@ schema = fuzz.load(
                 "unsupported_method": {"enabled": False},
                 "allow_header_conformance": {"enabled": False},
             },
-        }
+        },
+        {
+            # The same: PATCH /v1/patrol-logs/missing is PATCH /v1/patrol-logs/{log_id} with an
+            # id that is none (a 422), so Allow names PATCH beside GET and HEAD.
+            "include-name": "GET /v1/patrol-logs/missing",
+            "checks": {"allow_header_conformance": {"enabled": False}},
+        },
     ],
 )
 
@@ -69,9 +76,15 @@ def app(settings: GridSettings) -> Iterator[FastAPI]:
 
 @pytest.fixture(scope="module")
 def by_route(settings: GridSettings) -> dict[tuple[str, str], str | None]:
-    """The admin's token, signed with the key the app signs with (the one in its data_dir)."""
-    token = build_identity(settings).issuer.issue(ADMIN).token
-    return {operation: None if rule.public else token for operation, rule in POLICY.items()}
+    """The admin's token, or the worker's where the admin may not call, signed with the key the
+    app signs with (the one in its data_dir)."""
+    issuer = build_identity(settings).issuer
+    worker = Actor(id="wang.fang", role=Role.grid_worker, regions=["35020300100101", "35020300100102"])
+    admin, written = issuer.issue(ADMIN).token, issuer.issue(worker).token
+    return {
+        operation: None if rule.public else admin if rule.allows(ADMIN, {}) else written
+        for operation, rule in POLICY.items()
+    }
 
 
 @schema.parametrize()

@@ -136,6 +136,9 @@ ANSWERS_ETAG: dict[str, set[str]] = {
         "GET /v1/staff/{username} 200",
         "PATCH /v1/staff/{username} 200",
         "PUT /v1/staff/{username}/assignments 200",
+        "POST /v1/patrol-logs 201",
+        "GET /v1/patrol-logs/{log_id} 200",
+        "PATCH /v1/patrol-logs/{log_id} 200",
     },
 }
 

@@ -1,0 +1,147 @@
+"""Routes of the grid workers' daily log (民情日志)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Response
+
+from services.grid.deps import CurrentActor, SessionDep, SettingsDep
+from services.grid.logbook import repository, service
+from services.grid.logbook.schemas import (
+    CELL_CODE,
+    COMMUNITY_CODE,
+    MissingPage,
+    PatrolLogCreate,
+    PatrolLogPage,
+    PatrolLogRead,
+    PatrolLogUpdate,
+)
+from services.grid.staff.schemas import USERNAME
+from shared.errors import (
+    Conflict,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    Unprocessable,
+    problem_responses,
+)
+from shared.etags import answers_etag, etag
+from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_ROW_ID, PLAIN_DIGITS, Day
+
+router = APIRouter(prefix="/v1/patrol-logs", tags=["patrol logs"])
+
+LogId = Annotated[int, Path(ge=1, le=MAX_ROW_ID), PLAIN_DIGITS]
+CommunityQuery = Annotated[
+    str | None,
+    Query(max_length=12, pattern=COMMUNITY_CODE, description="the entries of this community's cells"),
+]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+Cursor = Annotated[str | None, Query(max_length=512)]
+
+
+@router.get("", response_model=PatrolLogPage, responses=problem_responses(Unprocessable))
+async def list_logs(
+    session: SessionDep,
+    actor: CurrentActor,
+    day: Annotated[Day | None, Query(description="one office day (not with since, until)")] = None,
+    since: Annotated[Day | None, Query(description="the first day")] = None,
+    until: Annotated[
+        Day | None, Query(description="the day after the last (at most 366 days after since)")
+    ] = None,
+    grid_cell: Annotated[str | None, Query(max_length=15, pattern=CELL_CODE)] = None,
+    community: CommunityQuery = None,
+    author: Annotated[str | None, Query(max_length=64, pattern=USERNAME, examples=["wang.fang"])] = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> PatrolLogPage:
+    """The daily logs the reader may read, newest day first: a grid worker or assistant their
+    own, a grid leader those of the cells in their communities, dispatchers, supervisors and
+    admins every one. Days are office days; `since` alone or `until` alone leaves the other
+    end open, both together span at most 366 days."""
+    filters = repository.LogFilters(
+        since=since, until=until, grid_cell=grid_cell, community=community, author=author
+    )
+    return await service.list_logs(session, actor=actor, day=day, filters=filters, limit=limit, cursor=cursor)
+
+
+@router.get("/missing", response_model=MissingPage, responses=problem_responses(Unprocessable))
+async def missing(
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: CurrentActor,
+    day: Annotated[Day | None, Query(description="the office day to check (default today)")] = None,
+    community: CommunityQuery = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> MissingPage:
+    """The leader's daily check: every active grid worker and assistant in the reader's scope
+    (a grid leader's communities; the whole subdistrict for the office) who is assigned at least
+    one cell and wrote no entry on `day`, by username, with their name, phone and cells. One
+    entry that day, for any of their cells, counts as logged. Assignments are as they stand now."""
+    return await service.missing(
+        session,
+        actor=actor,
+        day=day,
+        community=community,
+        timezone=settings.timezone,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get(
+    "/{log_id}",
+    response_model=PatrolLogRead,
+    responses=answers_etag() | problem_responses(NotFound),
+)
+async def get_log(
+    session: SessionDep, actor: CurrentActor, log_id: LogId, response: Response
+) -> PatrolLogRead:
+    """One entry the reader may read (another is a 404); the `ETag` is what `PATCH` wants in `If-Match`."""
+    entry = await service.get_log(session, log_id=log_id, actor=actor)
+    response.headers["ETag"] = etag(entry.version)
+    return service.read(entry)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=PatrolLogRead,
+    responses=answers_etag(201) | problem_responses(Conflict, Unprocessable),
+)
+async def create_log(
+    session: SessionDep, settings: SettingsDep, actor: CurrentActor, data: PatrolLogCreate, response: Response
+) -> PatrolLogRead:
+    """A grid worker or assistant writes their daily log of one of their cells (another cell is
+    a 422 naming it) for today or, by `day`, yesterday. One entry per author, cell and day: a
+    second is a 409 whose `log_id` and `log_url` name the first (a phone retrying a create
+    whose answer it lost reads it there)."""
+    entry = await service.create_log(session, data=data, actor=actor, timezone=settings.timezone)
+    response.headers["ETag"] = etag(entry.version)
+    response.headers["Location"] = service.url(entry.id)
+    return service.read(entry)
+
+
+@router.patch(
+    "/{log_id}",
+    response_model=PatrolLogRead,
+    responses=answers_etag()
+    | problem_responses(NotFound, Conflict, Unprocessable, PreconditionFailed, PreconditionRequired),
+)
+async def update_log(
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: CurrentActor,
+    log_id: LogId,
+    data: PatrolLogUpdate,
+    response: Response,
+    if_match: Annotated[str | None, Header(max_length=256)] = None,
+) -> PatrolLogRead:
+    """The author corrects their entry, on its day or the next (`editable_until`); after that it
+    is kept as written (409). Send the `ETag` you read as `If-Match`. Nobody else edits it."""
+    entry = await service.update_log(
+        session, log_id=log_id, data=data, if_match=if_match, actor=actor, timezone=settings.timezone
+    )
+    response.headers["ETag"] = etag(entry.version)
+    return service.read(entry)
