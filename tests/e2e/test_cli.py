@@ -110,6 +110,19 @@ def test_up_runs_all_three_on_sqlite_and_demo_completes_the_loop(tmp_path: Path)
         # the month's figures (a fresh database: the demo's cases only), resolved long before
         # their deadlines
         assert summary["this month: closure rate"] == summary["this month: on-time closure rate"] == "100%"
+        # In the evening the demo's grid workers wrote their daily logs (民情日志), and grid
+        # holds what the demo counted; the worker it does not act as wrote none, and the office's
+        # check of who has not logged today names her.
+        logs = int(summary["daily logs written (民情日志)"])
+        assert logs > 0
+        assert "lin.xiao" in summary["grid workers with no log today"]
+        grid = f"http://127.0.0.1:{ports['grid']}"
+        form = {"grant_type": "password", "username": "pan.jun", "password": "wangge-demo"}
+        office = {
+            "Authorization": f"Bearer {httpx.post(f'{grid}/v1/auth/token', data=form).json()['access_token']}"
+        }
+        listed = httpx.get(f"{grid}/v1/patrol-logs", params={"limit": 100}, headers=office).json()
+        assert len(listed["items"]) == logs and listed["next_cursor"] is None
     finally:
         up.send_signal(signal.SIGINT)
         out, _ = up.communicate(timeout=30)

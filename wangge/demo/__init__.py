@@ -4,8 +4,9 @@ Grid workers patrol their cells and report what they find with a photo (some of 
 same stall, minutes apart); the router dispatches what the catalog covers, dispatchers
 triage the rest; handlers accept and resolve with a photo of the work done (now and then
 returning a case to the wrong desk); grid workers verify on site (now and then sending it
-back for rework); reporters rate. Then a summary: reports, cases, merged duplicates, closed,
-photos, and how fast reports were dispatched.
+back for rework); reporters rate; in the evening grid workers write their daily logs
+(民情日志). Then a summary: reports, cases, merged duplicates, closed, photos, how fast reports
+were dispatched, and the logs written.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ async def run_demo(config: DemoConfig, console: Console) -> int:
                 await day.triage(progress)
                 await day.handle_and_verify(progress)
                 await day.rate(plan, progress)
-            console.print(await summary(api, plan, world, day.case_ids))
+                await day.write_logs(plan, progress)
+            console.print(await summary(api, plan, world, day))
         except httpx.HTTPError as exc:
             console.print(
                 f"[red]the demo lost wangge mid-day ({escape(str(exc))}); is `wangge up` still running?[/]"

@@ -11,7 +11,7 @@ import httpx
 from PIL import Image, ImageDraw
 from rich.progress import Progress
 
-from wangge.demo.world import Api, PlannedReport, Staff, World, bounded
+from wangge.demo.world import CONCERNS, Api, PlannedReport, Staff, World, bounded
 
 PHOTO_ATTEMPTS = 30
 """intake takes in at most four uploads a photo worker at once (eight by default, as many as the
@@ -33,6 +33,8 @@ class Day:
         self.rng = rng
         self.dispatcher = world.one("dispatcher", rng)
         self.case_ids: set[int] = set()
+        self.logs_written = 0
+        self.unlogged: list[str] = []
 
     async def file_reports(self, plan: list[PlannedReport], progress: Progress) -> None:
         task = progress.add_task("grid workers report", total=len(plan))
@@ -152,6 +154,45 @@ class Day:
             return self.rng.choice(local)
         by_name = {w.username: w for w in workers}
         return next(by_name[r["reporter_id"]] for r in case["reports"] if r["reporter_id"] in by_name)
+
+    async def write_logs(self, plan: list[PlannedReport], progress: Progress) -> None:
+        """The evening: each grid worker logs each of their cells, an assistant one of theirs
+        (民情日志), naming the reports they filed there; one writer in ten forgets, and the
+        office's check of who has not logged today names them. A log already written today (the
+        demo run twice) is left as it is."""
+        writers = self.world.staff.get("grid_worker", []) + self.world.staff.get("grid_assistant", [])
+        names = {cell["code"]: cell["name"] for cell in self.world.cells}
+        entries: list[tuple[Staff, str]] = []
+        for writer in writers:
+            cells = [code for code in writer.regions if code in names]
+            if not cells or self.rng.random() < 0.1:
+                continue
+            entries += [
+                (writer, c) for c in (cells if writer.role == "grid_worker" else [self.rng.choice(cells)])
+            ]
+        task = progress.add_task("grid workers write their logs", total=len(entries))
+
+        async def write(writer: Staff, cell: str) -> None:
+            filed = [r.body["id"] for r in plan if r.reporter is writer and r.cell == cell]
+            found = f"上报问题{len(filed)}件" if filed else "未发现需上报的问题"
+            body = {
+                "grid_cell": cell,
+                "patrol": f"巡查{names[cell]}，{found}",
+                "concerns": self.rng.sample(CONCERNS, self.rng.randint(0, 2)),
+                "households_visited": self.rng.randint(0, 12),
+                "report_ids": filed[:50],
+            }
+            response = await self.api.grid.post("/v1/patrol-logs", json=body, headers=writer.headers())
+            if response.status_code != 409:  # 409: written today already
+                self.api.ok(response)
+                self.logs_written += 1
+            progress.advance(task)
+
+        await bounded(write(writer, cell) for writer, cell in entries)
+        unlogged = await self.api.all_pages(
+            self.api.grid, "/v1/patrol-logs/missing", self.dispatcher.headers()
+        )
+        self.unlogged = [person["username"] for person in unlogged]
 
     async def rate(self, plan: list[PlannedReport], progress: Progress) -> None:
         task = progress.add_task("reporters rate", total=len(self.case_ids))

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from rich.table import Table
 
+from wangge.demo.day import Day
 from wangge.demo.world import Api, PlannedReport, World
 
 
@@ -20,9 +21,10 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-async def summary(api: Api, plan: list[PlannedReport], world: World, case_ids: set[int]) -> Table:
-    """The day's cases (``case_ids``, those its reports reached) only: every case of the system
-    read one by one took longer with every day the system had run."""
+async def summary(api: Api, plan: list[PlannedReport], world: World, day: Day) -> Table:
+    """The day's cases (``day.case_ids``, those its reports reached) only: every case of the
+    system read one by one took longer with every day the system had run."""
+    case_ids = day.case_ids
     admin = world.one("dispatcher", random.Random(0))
     report_ids = {report.body["id"] for report in plan}
     cases = [
@@ -56,6 +58,10 @@ async def summary(api: Api, plan: list[PlannedReport], world: World, case_ids: s
     if to_dispatch:
         table.add_row("report → dispatched, median", f"{statistics.median(to_dispatch):.0f} ms")
         table.add_row("report → dispatched, p95", f"{percentile(to_dispatch, 0.95):.0f} ms")
+    table.add_row("daily logs written (民情日志)", str(day.logs_written))
+    # the office's check (GET /v1/patrol-logs/missing): the first few by username
+    named = ", ".join(day.unlogged[:6]) + (" …" if len(day.unlogged) > 6 else "")
+    table.add_row("grid workers with no log today", f"{len(day.unlogged)}" + (f" ({named})" if named else ""))
     # what the supervisors are judged by, over every case of the month so far (GET /v1/figures)
     month = api.ok(await api.dispatch.get("/v1/figures", headers=admin.headers()))["total"]
     for label, rate in (

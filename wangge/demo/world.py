@@ -29,6 +29,14 @@ STREETS = [
     "海后路",
 ]
 DETAILS = ["影响行人通行", "居民多次反映", "早高峰尤其明显", "已持续两天", "游客较多的时段", "靠近公交站"]
+CONCERNS = [
+    "3号楼夜间装修噪音扰民",
+    "独居老人陈阿婆需定期探访",
+    "居民反映小区路灯不亮",
+    "两户邻居因漏水起争执，已调解",
+    "商户询问外摆经营的规定",
+    "居民希望增设非机动车停放点",
+]
 CONCURRENCY = 8
 
 
@@ -79,6 +87,8 @@ class World:
 class PlannedReport:
     reporter: Staff
     body: dict[str, Any]
+    cell: str | None = None
+    """The reporter's own cell the report is in (None for a problem walked past elsewhere)."""
 
 
 class Api:
@@ -244,7 +254,8 @@ def plan_day(world: World, count: int, rng: random.Random) -> list[PlannedReport
         }
         if body["category"] is None:
             body["description"] = f"不确定归类：{street}附近有情况，{rng.choice(DETAILS)}"
-        plan.append(PlannedReport(reporter, body))
+        own_cell = cell["code"] if worker is not None and cell["code"] in worker.regions else None
+        plan.append(PlannedReport(reporter, body, own_cell))
     return plan
 
 
