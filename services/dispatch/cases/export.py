@@ -5,7 +5,7 @@ The columns are the list items' fields, named as in the JSON, less those only a 
 RFC 3339 with their offset and to the second (``2026-12-05T08:30:00+08:00``), so that the
 office reads its own hours; flags are ``true`` or ``false``, and a missing value an empty cell.
 Free text (an address, a description, a name from grid's catalog) that Excel would run as a
-formula goes out as text (:func:`services.dispatch.spreadsheet.text`).
+formula goes out as text (:func:`shared.spreadsheet.text`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from services.dispatch import spreadsheet
 from services.dispatch.cases.schemas import CaseRead
+from shared import spreadsheet
 
 COLUMNS = (
     "case_number",

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Response
 
-from services.dispatch import spreadsheet
 from services.dispatch.access import GUARDED
 from services.dispatch.cases import export, reading, service
 from services.dispatch.cases.feedback import feedback as give_feedback
@@ -37,6 +36,7 @@ from services.dispatch.cases.schemas import (
     VerifyRequest,
 )
 from services.dispatch.deps import CalendarDep, CurrentActor, GridDep, IfMatch, SessionDep, SettingsDep
+from shared import spreadsheet
 from shared.db import utcnow
 from shared.errors import (
     Conflict,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.dispatch import spreadsheet
 from services.dispatch.figures.schemas import DepartmentFigures, Figures, FiguresRead
+from shared import spreadsheet
 
 COUNTS = tuple(Figures.model_fields)
 """The columns after the department's: every count and rate, in the answer's order."""

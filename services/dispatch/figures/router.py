@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from services.dispatch import spreadsheet
 from services.dispatch.access import GUARDED
 from services.dispatch.deps import CurrentActor, GridDep, SessionDep, SettingsDep
 from services.dispatch.figures import export, service
 from services.dispatch.figures.schemas import FiguresRead
+from shared import spreadsheet
 from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
 from shared.schemas import DEPARTMENT_CODE, Day
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, exists,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.grid.logbook.rules import WRITERS
-from services.grid.models import PatrolLog, Staff, StaffAssignment
+from services.grid.models import PatrolLog, Region, Staff, StaffAssignment
 from shared.regions import held_by
 
 
@@ -39,6 +39,24 @@ async def assigned_regions(session: AsyncSession, username: str) -> list[str]:
         .order_by(StaffAssignment.region_code)
     )
     return list(rows)
+
+
+async def region_names(session: AsyncSession, codes: Iterable[str]) -> dict[str, str]:
+    """The names of the regions ``codes`` name (a code grid does not have is left out)."""
+    wanted = sorted(set(codes))
+    if not wanted:
+        return {}
+    rows = await session.execute(select(Region.code, Region.name).where(Region.code.in_(wanted)))
+    return {code: name for code, name in rows}
+
+
+async def staff_names(session: AsyncSession, usernames: Iterable[str]) -> dict[str, str]:
+    """The names of the staff ``usernames`` name (one grid does not have is left out)."""
+    wanted = sorted(set(usernames))
+    if not wanted:
+        return {}
+    rows = await session.execute(select(Staff.username, Staff.name).where(Staff.username.in_(wanted)))
+    return {username: name for username, name in rows}
 
 
 def within(column: SQLColumnExpression[str], regions: Sequence[str]) -> ColumnElement[bool]:

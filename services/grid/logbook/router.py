@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from services.grid.deps import CurrentActor, SessionDep, SettingsDep
-from services.grid.logbook import repository, service
+from services.grid.logbook import export, repository, service
 from services.grid.logbook.schemas import (
     CELL_CODE,
     COMMUNITY_CODE,
@@ -18,6 +19,8 @@ from services.grid.logbook.schemas import (
     PatrolLogUpdate,
 )
 from services.grid.staff.schemas import USERNAME
+from shared import spreadsheet
+from shared.db import utcnow
 from shared.errors import (
     Conflict,
     NotFound,
@@ -40,9 +43,14 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 Cursor = Annotated[str | None, Query(max_length=512)]
 
 
-@router.get("", response_model=PatrolLogPage, responses=problem_responses(Unprocessable))
+@router.get(
+    "",
+    response_model=PatrolLogPage,
+    responses=problem_responses(Unprocessable) | {200: spreadsheet.OPENAPI},
+)
 async def list_logs(
     session: SessionDep,
+    settings: SettingsDep,
     actor: CurrentActor,
     day: Annotated[Day | None, Query(description="one office day (not with since, until)")] = None,
     since: Annotated[Day | None, Query(description="the first day")] = None,
@@ -54,15 +62,37 @@ async def list_logs(
     author: Annotated[str | None, Query(max_length=64, pattern=USERNAME, examples=["wang.fang"])] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> PatrolLogPage:
+    format: Annotated[
+        Literal["json", "csv"],
+        Query(
+            description="csv: the ledger (台账), every entry the filters select (all the pages, "
+            f"`limit` aside; no `cursor`), a row an entry, at most {export.MAX_EXPORT_ROWS:,}"
+        ),
+    ] = "json",
+) -> PatrolLogPage | Response:
     """The daily logs the reader may read, newest day first: a grid worker or assistant their
     own, a grid leader those of the cells in their communities, dispatchers, supervisors and
     admins every one. Days are office days; `since` alone or `until` alone leaves the other
-    end open, both together span at most 366 days."""
+    end open, both together span at most 366 days.
+
+    `format=csv` answers the list as the ledger (台账) to open in Excel (UTF-8 with its
+    byte-order mark): every entry its pages would hold, in their order, the entries' fields as
+    columns with the cell's and the author's names beside their codes, and times in the office's
+    time zone. More entries than a file takes is a 422 asking for a shorter period, never a file
+    cut short; a `cursor` with it is a 422 (the file starts at the first entry)."""
     filters = repository.LogFilters(
         since=since, until=until, grid_cell=grid_cell, community=community, author=author
     )
-    return await service.list_logs(session, actor=actor, day=day, filters=filters, limit=limit, cursor=cursor)
+    if format == "json":
+        return await service.list_logs(
+            session, actor=actor, day=day, filters=filters, limit=limit, cursor=cursor
+        )
+    if cursor is not None:
+        raise Unprocessable("format=csv holds every page from the first: leave out the cursor")
+    content = await service.export_logs(
+        session, actor=actor, day=day, filters=filters, timezone=settings.timezone
+    )
+    return spreadsheet.attachment(content, export.filename(utcnow(), ZoneInfo(settings.timezone)))
 
 
 @router.get("/missing", response_model=MissingPage, responses=problem_responses(Unprocessable))

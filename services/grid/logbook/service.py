@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
 
+import anyio.to_thread
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, true
+from sqlalchemy import ColumnElement, Select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.grid.logbook import repository, rules
+from services.grid.logbook import export, repository, rules
 from services.grid.logbook.schemas import (
     MissingPage,
     MissingRead,
@@ -184,28 +188,51 @@ async def list_logs(
     limit: int,
     cursor: str | None,
 ) -> PatrolLogPage:
-    problem = rules.period_problem(day, filters.since, filters.until)
-    if problem:
-        raise Unprocessable(problem)
-    if day is not None:
-        filters = repository.LogFilters(
-            since=day,
-            until=day + timedelta(days=1),
-            grid_cell=filters.grid_cell,
-            community=filters.community,
-            author=filters.author,
-        )
     after = None
     if cursor is not None:
         position = decode_cursor(cursor, _Position)
         after = (position.day, position.id)
-    statement = repository.list_statement(filters, scope=await _scope(session, actor))
+    statement = await _listed(session, actor=actor, day=day, filters=filters)
     rows = await repository.page(session, statement, after=after, limit=limit)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = encode_cursor(_Position(day=rows[-1].day, id=rows[-1].id))
     return PatrolLogPage(items=[read(row) for row in rows], next_cursor=next_cursor)
+
+
+async def export_logs(
+    session: AsyncSession, *, actor: Actor, day: date | None, filters: repository.LogFilters, timezone: str
+) -> str:
+    """The ledger (台账): every entry the list's pages would hold, in their order, as CSV (one
+    query, one snapshot); more than :data:`export.MAX_EXPORT_ROWS` is a 422 asking for a
+    shorter period."""
+    statement = await _listed(session, actor=actor, day=day, filters=filters)
+    rows = await repository.page(session, statement, after=None, limit=export.MAX_EXPORT_ROWS)
+    if len(rows) > export.MAX_EXPORT_ROWS:
+        raise Unprocessable(
+            f"the list holds more than {export.MAX_EXPORT_ROWS:,} entries, the most one file takes: "
+            "ask for a shorter period (since, until) or one community, and export each part"
+        )
+    cells = await repository.region_names(session, {row.grid_cell for row in rows})
+    people = await repository.staff_names(session, {row.author for row in rows})
+    # off the event loop, as dispatch writes its files
+    return await anyio.to_thread.run_sync(
+        partial(export.logs_csv, rows, cells=cells, people=people, zone=ZoneInfo(timezone))
+    )
+
+
+async def _listed(
+    session: AsyncSession, *, actor: Actor, day: date | None, filters: repository.LogFilters
+) -> Select[PatrolLog]:
+    """The list's statement: the filters (``day`` one office day, or a period) within what
+    ``actor`` may read."""
+    problem = rules.period_problem(day, filters.since, filters.until)
+    if problem:
+        raise Unprocessable(problem)
+    if day is not None:
+        filters = replace(filters, since=day, until=day + timedelta(days=1))
+    return repository.list_statement(filters, scope=await _scope(session, actor))
 
 
 async def missing(

@@ -1,5 +1,5 @@
-"""CSV files the office opens in Excel as they are, Chinese text and all: the figures' and the
-case list's (``format=csv``)."""
+"""CSV files the office opens in Excel as they are, Chinese text and all (``format=csv``):
+dispatch's figures and case list, grid's daily logs."""
 
 from __future__ import annotations
 

@@ -1,0 +1,72 @@
+"""The daily logs as a ledger (台账, ``format=csv``): a row an entry, in the list's order.
+
+The office keeps its patrol ledger in Excel, a month at a time: the columns are the entries'
+fields, named as in the JSON, with the cell's and the author's names beside their codes (a
+ledger is read by people), the concerns in one cell joined by ``；``, the report ids by spaces.
+Times are in the office's time zone to the second, as in dispatch's exports. Free text that
+Excel would run as a formula goes out as text (:func:`shared.spreadsheet.text`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from services.grid.models import PatrolLog
+from shared import spreadsheet
+
+COLUMNS = (
+    "id",
+    "day",
+    "grid_cell",
+    "grid_cell_name",
+    "author",
+    "author_name",
+    "patrol",
+    "concerns",
+    "households_visited",
+    "report_ids",
+    "created_at",
+    "updated_at",
+)
+MAX_EXPORT_ROWS = 10_000
+"""The most entries one file holds: a subdistrict's month is a few thousand; more is a 422
+asking for a shorter period, never a file cut short."""
+CONCERNS_JOINED_BY = "；"
+
+
+def logs_csv(
+    entries: Sequence[PatrolLog], *, cells: Mapping[str, str], people: Mapping[str, str], zone: ZoneInfo
+) -> str:
+    """A header of :data:`COLUMNS`, then a row an entry; ``cells`` and ``people`` name the codes
+    and usernames (one grid no longer has is an empty cell)."""
+    return spreadsheet.table(
+        COLUMNS,
+        (
+            [
+                str(entry.id),
+                entry.day.isoformat(),
+                entry.grid_cell,
+                spreadsheet.text(cells.get(entry.grid_cell)),
+                entry.author,
+                spreadsheet.text(people.get(entry.author)),
+                spreadsheet.text(entry.patrol),
+                spreadsheet.text(CONCERNS_JOINED_BY.join(entry.concerns)),
+                spreadsheet.number(entry.households_visited),
+                " ".join(entry.report_ids),
+                _time(entry.created_at, zone),
+                _time(entry.updated_at, zone),
+            ]
+            for entry in entries
+        ),
+    )
+
+
+def _time(value: datetime, zone: ZoneInfo) -> str:
+    return value.astimezone(zone).isoformat(timespec="seconds")
+
+
+def filename(now: datetime, zone: ZoneInfo) -> str:
+    """Named for when it was taken, office time: ``patrol-logs-2026-12-05-0830.csv``."""
+    return f"patrol-logs-{now.astimezone(zone):%Y-%m-%d-%H%M}.csv"
