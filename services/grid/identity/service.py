@@ -272,9 +272,11 @@ async def set_password(
 ) -> None:
     """Set a password: an admin for anyone, a person for themself with their current password.
 
-    Every refresh token of the person is revoked: other sessions must log in again.
+    Every refresh token of the person is revoked: other sessions must log in again. The row is
+    locked until the change commits: an edit of the person at the same moment comes before it or
+    after, each a version of its own (two unlocked wrote the same version).
     """
-    staff = await staff_repository.get_by_username(session, username)
+    staff = await staff_repository.get_by_username(session, username, for_update=True)
     if staff is None:
         raise NotFound(f"no staff member {username!r}")
     if needs_current_password(actor, username):
