@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.grid.factories import CELL_A1, CELL_A2, CELL_B1, CELL_B2, COMMUNITY_B
-from tests.grid.logbook.conftest import As, Write, day
+from tests.grid.logbook.conftest import As, Clock, Write, day
 
 pytestmark = pytest.mark.usefixtures("team")
 
@@ -81,7 +82,7 @@ async def test_the_office_reads_every_entry_newest_day_first_and_filters_them(
 
 
 async def test_the_missing_list_names_exactly_the_workers_without_an_entry(
-    anonymous: httpx.AsyncClient, as_: As, write: Write
+    anonymous: httpx.AsyncClient, as_: As, write: Write, clock: Clock
 ) -> None:
     await _written(write, "wang.fang", CELL_A2)  # one cell of two: logged
     await _written(write, "li.na", CELL_A2, -1)  # yesterday only
@@ -122,6 +123,13 @@ async def test_the_missing_list_names_exactly_the_workers_without_an_entry(
 
     ahead = await anonymous.get("/v1/patrol-logs/missing", params={"day": day(1)}, headers=as_("hong.yi"))
     assert ahead.status_code == 422
+
+    # 00:30 in Xiamen (16:30 UTC, the day before there): the check is of the new office day,
+    # which nobody has logged yet
+    clock(datetime(2026, 12, 5, 16, 30, tzinfo=UTC))
+    after_midnight = (await anonymous.get("/v1/patrol-logs/missing", headers=as_("lin.zhiming"))).json()
+    assert after_midnight["day"] == day(1)
+    assert [m["username"] for m in after_midnight["items"]] == ["li.na", "wang.fang", "zhou.jie"]
 
 
 async def test_handlers_and_integrations_get_403_and_workers_do_not_run_the_check(

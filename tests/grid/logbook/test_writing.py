@@ -130,7 +130,7 @@ async def test_the_author_corrects_on_its_day_and_the_next_and_not_two_days_late
     )
     assert next_day.status_code == 200, next_day.text
 
-    clock(NOON + timedelta(days=2))
+    clock(datetime(2026, 12, 6, 16, 30, tzinfo=UTC))  # 00:30 two days on in Xiamen (UTC: still the next day)
     kept = await anonymous.patch(url, json={"households_visited": 6}, headers={**worker, "If-Match": '"3"'})
     assert kept.status_code == 409
     assert "kept as written" in kept.json()["detail"]
