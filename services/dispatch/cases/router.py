@@ -169,7 +169,7 @@ async def list_cases(
         raise Unprocessable("format=csv holds every page from the first: leave out the cursor")
     cases = await reading.every_case(session, filters=filters, actor=actor)
     zone = ZoneInfo(settings.timezone)
-    # off the event loop: 10,000 cases take about 0.3 s to write, while reports keep arriving
+    # off the event loop: 10,000 cases take about 0.3 s to write; reports are served meanwhile
     content = await anyio.to_thread.run_sync(export.cases_csv, cases, zone)
     return spreadsheet.attachment(content, export.filename(utcnow(), zone))
 
