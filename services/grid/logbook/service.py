@@ -169,6 +169,8 @@ async def update_log(
         raise Conflict(problem, editable_until=rules.last_editable_day(entry.day).isoformat())
     require_if_match(if_match, entry.version)
     changes = data.model_dump(exclude_unset=True)
+    if not changes:  # nothing to correct: the same entry, the same version
+        return entry
     if "report_ids" in changes:
         changes["report_ids"] = [str(report_id) for report_id in changes["report_ids"]]
     for field, value in changes.items():

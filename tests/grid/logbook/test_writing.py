@@ -123,6 +123,8 @@ async def test_the_author_corrects_on_its_day_and_the_next_and_not_two_days_late
     assert corrected.json()["patrol"] == created.json()["patrol"]  # left out, kept
     stale = await anonymous.patch(url, json={"households_visited": 5}, headers={**worker, "If-Match": '"1"'})
     assert stale.status_code == 412
+    nothing = await anonymous.patch(url, json={}, headers={**worker, "If-Match": '"2"'})
+    assert (nothing.status_code, nothing.headers["ETag"]) == (200, '"2"')  # no correction, no new version
 
     clock(NOON + timedelta(days=1))  # the next day: still
     next_day = await anonymous.patch(
