@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from typing import ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.dispatch.calendar.working_time import WorkingTime, parse_spans, parse_weekdays
-from shared.settings import RelaySettings, service_url
+from shared.settings import RelaySettings, TimeZoneName, service_url
 
 
 class DispatchSettings(RelaySettings):
@@ -33,7 +33,7 @@ class DispatchSettings(RelaySettings):
     )
     feedback_window_days: float = Field(default=7.0, ge=0, description="unsatisfied feedback reopens within")
     routing_cache_seconds: float = Field(default=60.0, ge=0)
-    timezone: str = Field(
+    timezone: TimeZoneName = Field(
         default="Asia/Shanghai",
         description="the office's time zone: the day of case numbers (WG<yyyymmdd>-nnnn), the working hours",
     )
@@ -48,17 +48,6 @@ class DispatchSettings(RelaySettings):
     calendar_cache_seconds: float = Field(
         default=60.0, ge=0, le=3600, description="how soon another dispatch process sees a changed calendar"
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"{value!r} is not a time zone: write an IANA name such as Asia/Shanghai"
-            ) from exc
-        return value
 
     @field_validator("working_hours")
     @classmethod
