@@ -8,6 +8,7 @@ from datetime import date
 
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from services.grid.logbook.rules import WRITERS
 from services.grid.models import PatrolLog, Region, Staff, StaffAssignment
@@ -43,20 +44,25 @@ async def assigned_regions(session: AsyncSession, username: str) -> list[str]:
 
 async def region_names(session: AsyncSession, codes: Iterable[str]) -> dict[str, str]:
     """The names of the regions ``codes`` name (a code grid does not have is left out)."""
-    wanted = sorted(set(codes))
-    if not wanted:
-        return {}
-    rows = await session.execute(select(Region.code, Region.name).where(Region.code.in_(wanted)))
-    return {code: name for code, name in rows}
+    return await _names(session, Region.code, Region.name, codes)
 
 
 async def staff_names(session: AsyncSession, usernames: Iterable[str]) -> dict[str, str]:
     """The names of the staff ``usernames`` name (one grid does not have is left out)."""
-    wanted = sorted(set(usernames))
+    return await _names(session, Staff.username, Staff.name, usernames)
+
+
+async def _names(
+    session: AsyncSession,
+    key: InstrumentedAttribute[str],
+    name: InstrumentedAttribute[str],
+    keys: Iterable[str],
+) -> dict[str, str]:
+    wanted = sorted(set(keys))
     if not wanted:
         return {}
-    rows = await session.execute(select(Staff.username, Staff.name).where(Staff.username.in_(wanted)))
-    return {username: name for username, name in rows}
+    rows = await session.execute(select(key, name).where(key.in_(wanted)))
+    return {code: value for code, value in rows}
 
 
 def within(column: SQLColumnExpression[str], regions: Sequence[str]) -> ColumnElement[bool]:
