@@ -19,8 +19,9 @@ The rules:
   stops delivering to the webhook of a key revoked or run out.
 - the grid workers' daily logs (民情日志, ``/v1/patrol-logs``): grid workers and assistants write
   and correct their own; they, grid leaders, dispatchers, supervisors and admins read them, each
-  what ``services/grid/logbook`` scopes them to; the check of who has not logged a day: grid
-  leaders and the office. Handlers, integrations and services: none of it.
+  what ``services/grid/logbook`` scopes them to; the check of who has not logged a day and
+  the monthly figures per worker (网格员考核): grid leaders and the office. Handlers,
+  integrations and services: none of it.
 - how many active handlers a department has (``active_handlers``: handlers who can sign in):
   anyone who reads the departments, dispatch's service too (it warns of a case sent to a
   department with none), but an integration, which reads their names and no staff
@@ -131,7 +132,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     # the daily log (民情日志)
     ("GET", "/v1/patrol-logs"): Rule(logbook.READERS),
     ("POST", "/v1/patrol-logs"): Rule(logbook.WRITERS),
-    ("GET", "/v1/patrol-logs/missing"): Rule(logbook.OFFICE | {Role.grid_leader}),
+    ("GET", "/v1/patrol-logs/missing"): Rule(logbook.ASSESSORS),
+    ("GET", "/v1/patrol-logs/figures"): Rule(logbook.ASSESSORS),
     ("GET", "/v1/patrol-logs/{log_id}"): Rule(logbook.READERS),
     ("PATCH", "/v1/patrol-logs/{log_id}"): Rule(logbook.WRITERS),
     # API keys

@@ -1,4 +1,4 @@
-"""Queries on the daily logs, and on who has written none."""
+"""Queries on the daily logs, on who has written none, and on each writer's monthly figures."""
 
 from __future__ import annotations
 
@@ -6,7 +6,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, exists, false, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    SQLColumnExpression,
+    and_,
+    distinct,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -117,13 +130,93 @@ async def page(
 def missing_statement(day: date, *, regions: Sequence[str] | None, community: str | None) -> Select[Staff]:
     """The active grid workers and assistants assigned at least one cell (in ``regions``, when
     given: a leader's communities; in ``community``, when given) who wrote no entry on ``day``."""
-    assigned = StaffAssignment.staff_id == Staff.id
-    in_scope = within(StaffAssignment.region_code, regions) if regions is not None else true()
-    in_community = held_by(StaffAssignment.region_code, community) if community is not None else true()
     logged = exists().where(PatrolLog.author == Staff.username, PatrolLog.day == day)
-    return select(Staff).where(
+    return select(Staff).where(_assigned_writers(regions=regions, community=community), ~logged)
+
+
+def _assigned_writers(*, regions: Sequence[str] | None, community: str | None) -> ColumnElement[bool]:
+    """An active grid worker or assistant assigned at least one cell in ``regions`` (None: any)
+    and in ``community`` (None: any)."""
+    return and_(
         Staff.role.in_(sorted(role.value for role in WRITERS)),
         Staff.active.is_(True),
-        exists().where(assigned, in_scope, in_community),
-        ~logged,
+        exists().where(
+            StaffAssignment.staff_id == Staff.id,
+            within(StaffAssignment.region_code, regions) if regions is not None else true(),
+            held_by(StaffAssignment.region_code, community) if community is not None else true(),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class AuthorCounts:
+    """One author's entries in a period, as :func:`figures_counts` sums them."""
+
+    author: str
+    days_logged: int
+    entries: int
+    households_visited: int
+    concerns: int
+    last_day: date
+
+
+def _counted(
+    since: date, until: date, *, regions: Sequence[str] | None, community: str | None
+) -> ColumnElement[bool]:
+    """The entries of the period in ``regions`` (a leader's communities; None: all) and ``community``."""
+    return and_(
+        PatrolLog.day >= since,
+        PatrolLog.day < until,
+        within(PatrolLog.grid_cell, regions) if regions is not None else true(),
+        held_by(PatrolLog.grid_cell, community) if community is not None else true(),
+    )
+
+
+async def figures_counts(
+    session: AsyncSession, since: date, until: date, *, regions: Sequence[str] | None, community: str | None
+) -> list[AuthorCounts]:
+    """Each author's sums over the entries :func:`_counted` selects, in one GROUP BY. The
+    concerns are a JSON array (JSONB on PostgreSQL, JSON text on SQLite): each dialect's own
+    function counts its items, so the sum stays in the database."""
+    if session.get_bind().dialect.name == "postgresql":
+        concerns = func.jsonb_array_length(PatrolLog.concerns, type_=Integer)
+    else:
+        concerns = func.json_array_length(PatrolLog.concerns, type_=Integer)
+    rows = await session.execute(
+        select(
+            PatrolLog.author,
+            func.count(distinct(PatrolLog.day)),
+            func.count(PatrolLog.id),
+            func.sum(PatrolLog.households_visited),
+            func.sum(concerns),
+            func.max(PatrolLog.day),
+        )
+        .where(_counted(since, until, regions=regions, community=community))
+        .group_by(PatrolLog.author)
+    )
+    return [
+        AuthorCounts(
+            author=author,
+            days_logged=days,
+            entries=entries,
+            households_visited=int(households),
+            concerns=int(heard),
+            last_day=last_day,
+        )
+        for author, days, entries, households, heard, last_day in rows
+    ]
+
+
+async def figures_people(
+    session: AsyncSession, since: date, until: date, *, regions: Sequence[str] | None, community: str | None
+) -> list[Staff]:
+    """Whom the figures name, by username: the active grid workers and assistants assigned a cell
+    in ``regions`` and ``community`` (those :func:`missing_statement` checks), and whoever wrote
+    an entry :func:`_counted` selects, active, assigned or not."""
+    assigned = _assigned_writers(regions=regions, community=community)
+    wrote = Staff.username.in_(
+        select(PatrolLog.author).where(_counted(since, until, regions=regions, community=community))
+    )
+    return list(
+        (await session.scalars(select(Staff).where(or_(assigned, wrote)).order_by(Staff.username))).all()
     )

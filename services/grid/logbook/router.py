@@ -12,6 +12,7 @@ from services.grid.logbook import export, repository, service
 from services.grid.logbook.schemas import (
     CELL_CODE,
     COMMUNITY_CODE,
+    LogFiguresRead,
     MissingPage,
     PatrolLogCreate,
     PatrolLogPage,
@@ -117,6 +118,35 @@ async def missing(
         timezone=settings.timezone,
         limit=limit,
         cursor=cursor,
+    )
+
+
+@router.get("/figures", response_model=LogFiguresRead, responses=problem_responses(Unprocessable))
+async def figures(
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: CurrentActor,
+    since: Annotated[
+        Day | None, Query(description="the first office day (default: the month's first)")
+    ] = None,
+    until: Annotated[
+        Day | None,
+        Query(description="the day after the last (default: tomorrow; at most 366 days after since)"),
+    ] = None,
+    community: CommunityQuery = None,
+) -> LogFiguresRead:
+    """网格员考核: each grid worker's and assistant's daily logs over a period of office days,
+    by default the office month so far: the days they logged (one entry, for any of their cells,
+    makes a day), the entries, the households visited and the concerns heard, and the last day
+    logged; the total of them all last. Everyone in the reader's scope is named, as the check
+    of who has not logged names them (active, assigned at least one cell there now), one who
+    logged nothing with zeros; and anyone else whose entries in the period are counted (who has
+    since left, or moved to another community) with them. By username.
+
+    A grid leader's figures count the entries of the cells in their communities, the office's
+    every entry; `community` narrows them to one community's cells."""
+    return await service.figures(
+        session, actor=actor, since=since, until=until, community=community, timezone=settings.timezone
     )
 
 

@@ -8,6 +8,8 @@
 - Grid workers and grid assistants write, each for their own cells. A grid leader reads the
   entries of the cells in their communities, the office (dispatchers, supervisors, admins)
   every entry, a writer their own.
+- The monthly figures (网格员考核) count a period of office days, by default the office month so
+  far; the same readers but the writers read them, each over the entries they may read.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ WRITERS = frozenset({Role.grid_worker, Role.grid_assistant})
 OFFICE = frozenset({Role.dispatcher, Role.supervisor, Role.admin})
 """Who reads every entry."""
 READERS = WRITERS | OFFICE | {Role.grid_leader}
+ASSESSORS = OFFICE | {Role.grid_leader}
+"""Who checks who has not logged, and reads the monthly figures."""
 
 
 def office_today(now: datetime, timezone: str) -> date:
@@ -71,3 +75,17 @@ def period_problem(day: date | None, since: date | None, until: date | None) -> 
         if (until - since).days > MAX_PERIOD_DAYS:
             return f"a period is at most {MAX_PERIOD_DAYS} days: ask for a year at a time"
     return None
+
+
+def figures_period(since: date | None, until: date | None, today: date) -> tuple[date, date, str | None]:
+    """The period the figures count and what is wrong with it, if anything: a bound left out is
+    the office month so far's (since the month's first, until tomorrow), and the problem names
+    such a bound as the default it was, since the client did not send it."""
+    first = since or today.replace(day=1)
+    after = until or today + timedelta(days=1)
+    problem = period_problem(None, first, after)
+    if problem and (since is None or until is None):
+        defaults = [f"since {first} is the month's first"] if since is None else []
+        defaults += [f"until {after} is tomorrow"] if until is None else []
+        problem = f"{problem} (left out, {' and '.join(defaults)})"
+    return first, after, problem

@@ -122,3 +122,39 @@ class MissingRead(ResponseModel):
 
 class MissingPage(Page[MissingRead]):
     day: date = Field(description="the office day checked", examples=["2026-12-05"])
+
+
+class LogFigures(ResponseModel):
+    """Sums over the entries of the period the reader may read."""
+
+    days_logged: int = Field(description="office days with at least one entry (巡查天数)", examples=[21])
+    entries: int = Field(description="entries written, one a cell and day", examples=[38])
+    households_visited: int = Field(description="households visited, summed (走访户数)", examples=[264])
+    concerns: int = Field(description="residents' concerns heard, counted one by one (民情)", examples=[17])
+    last_day: date | None = Field(
+        description="the last day with an entry; null: none", examples=["2026-12-05"]
+    )
+
+
+class PersonFigures(LogFigures):
+    """One grid worker's or assistant's figures (a person with no entry: zeros)."""
+
+    username: str = Field(examples=["wang.fang"])
+    name: str = Field(examples=["王芳"])
+    role: StaffRole = Field(description="as it stands now", examples=[StaffRole.grid_worker])
+    grid_cells: list[str] = Field(
+        description="the cells they are assigned now, sorted (none: they have left the grid, "
+        "and are named for the entries they wrote)",
+        examples=[["35020300100101", "35020300100102"]],
+    )
+
+
+class LogFiguresRead(ResponseModel):
+    since: date = Field(description="the period's first office day", examples=["2026-12-01"])
+    until: date = Field(description="the day after its last", examples=["2026-12-06"])
+    timezone: str = Field(description="the office's, in which days are counted", examples=["Asia/Shanghai"])
+    people: list[PersonFigures] = Field(description="by username")
+    total: LogFigures = Field(
+        description="the people's sums; `days_logged` is theirs summed (person-days), "
+        "`last_day` the latest of theirs"
+    )
