@@ -1,4 +1,5 @@
-"""The daily logs as a ledger (台账, ``format=csv``): a row an entry, in the list's order.
+"""The daily logs as a ledger (台账, ``format=csv``): a row an entry, in the list's order; and
+their monthly figures (网格员考核, ``/figures?format=csv``): a row a person, then the total.
 
 The office keeps its patrol ledger in Excel, a month at a time: the columns are the entries'
 fields, named as in the JSON, with the cell's and the author's names beside their codes (a
@@ -13,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from services.grid.logbook.schemas import LogFigures, LogFiguresRead
 from services.grid.models import PatrolLog
 from shared import spreadsheet
 
@@ -70,3 +72,49 @@ def _time(value: datetime, zone: ZoneInfo) -> str:
 def filename(now: datetime, zone: ZoneInfo) -> str:
     """Named for when it was taken, office time: ``patrol-logs-2026-12-05-0830.csv``."""
     return f"patrol-logs-{now.astimezone(zone):%Y-%m-%d-%H%M}.csv"
+
+
+FIGURES_COLUMNS = (
+    "username",
+    "name",
+    "role",
+    "grid_cells",
+    "days_logged",
+    "entries",
+    "households_visited",
+    "concerns",
+    "last_day",
+)
+TOTAL = "合计"
+
+
+def figures_csv(figures: LogFiguresRead) -> str:
+    """A row a person, as the JSON names them, their cells joined by spaces; then the total's
+    (username ``total``, name 合计). A few hundred rows at most: written on the event loop."""
+    rows = [
+        [
+            spreadsheet.text(person.username),
+            spreadsheet.text(person.name),
+            person.role.value,
+            " ".join(person.grid_cells),
+            *_sums(person),
+        ]
+        for person in figures.people
+    ]
+    rows.append(["total", TOTAL, "", "", *_sums(figures.total)])
+    return spreadsheet.table(FIGURES_COLUMNS, rows)
+
+
+def _sums(figures: LogFigures) -> list[str]:
+    return [
+        spreadsheet.number(figures.days_logged),
+        spreadsheet.number(figures.entries),
+        spreadsheet.number(figures.households_visited),
+        spreadsheet.number(figures.concerns),
+        figures.last_day.isoformat() if figures.last_day else "",
+    ]
+
+
+def figures_filename(now: datetime, zone: ZoneInfo) -> str:
+    """Named for when it was taken, office time: ``patrol-log-figures-2026-12-05-0830.csv``."""
+    return f"patrol-log-figures-{now.astimezone(zone):%Y-%m-%d-%H%M}.csv"

@@ -121,7 +121,11 @@ async def missing(
     )
 
 
-@router.get("/figures", response_model=LogFiguresRead, responses=problem_responses(Unprocessable))
+@router.get(
+    "/figures",
+    response_model=LogFiguresRead,
+    responses=problem_responses(Unprocessable) | {200: spreadsheet.OPENAPI},
+)
 async def figures(
     session: SessionDep,
     settings: SettingsDep,
@@ -134,7 +138,10 @@ async def figures(
         Query(description="the day after the last (default: tomorrow; at most 366 days after since)"),
     ] = None,
     community: CommunityQuery = None,
-) -> LogFiguresRead:
+    format: Annotated[
+        Literal["json", "csv"], Query(description="csv: a spreadsheet a row a person, then the total")
+    ] = "json",
+) -> LogFiguresRead | Response:
     """网格员考核: each grid worker's and assistant's daily logs over a period of office days,
     by default the office month so far: the days they logged (one entry, for any of their cells,
     makes a day), the entries, the households visited and the concerns heard, and the last day
@@ -144,9 +151,18 @@ async def figures(
     since left, or moved to another community) with them. By username.
 
     A grid leader's figures count the entries of the cells in their communities, the office's
-    every entry; `community` narrows them to one community's cells."""
-    return await service.figures(
+    every entry; `community` narrows them to one community's cells.
+
+    `format=csv` answers the same figures as a CSV file to open in Excel (UTF-8 with its
+    byte-order mark; `patrol-log-figures-2026-12-05-0830.csv`, named for when it was taken): a
+    row a person, their cells joined by spaces, and the total last."""
+    answer = await service.figures(
         session, actor=actor, since=since, until=until, community=community, timezone=settings.timezone
+    )
+    if format == "json":
+        return answer
+    return spreadsheet.attachment(
+        export.figures_csv(answer), export.figures_filename(utcnow(), ZoneInfo(settings.timezone))
     )
 
 

@@ -3,12 +3,16 @@ for one who logged nothing, over the office month so far unless asked otherwise.
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
+from services.grid.logbook import export
 from tests.grid.factories import CELL_A1, CELL_A2, CELL_B1, COMMUNITY_A, COMMUNITY_B
 from tests.grid.logbook.conftest import As, Clock, Write, day
 
@@ -163,3 +167,32 @@ async def test_writers_handlers_and_integrations_get_403(
     ):
         assert (await anonymous.get(FIGURES, headers=headers)).status_code == 403
     assert (await anonymous.get(FIGURES)).status_code == 401
+
+
+async def test_the_figures_as_a_spreadsheet_a_row_a_person_then_the_total(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, as_: As, write: Write
+) -> None:
+    await _wrote(write, "wang.fang", CELL_A1, concerns=["噪音", "堆物"], households_visited=3)
+    await _wrote(write, "wang.fang", CELL_A2, -1, households_visited=2)
+    record = await client.get("/v1/staff/zhou.jie")
+    renamed = await client.patch(
+        "/v1/staff/zhou.jie", json={"name": "=1+1"}, headers={"If-Match": record.headers["etag"]}
+    )
+    assert renamed.status_code == 200, renamed.text
+
+    answer = await anonymous.get(FIGURES, params={"format": "csv"}, headers=as_("lin.zhiming"))
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "text/csv; charset=utf-8"
+    assert answer.content.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads UTF-8, not GBK
+    disposition = answer.headers["content-disposition"]
+    assert re.fullmatch(
+        r'attachment; filename="patrol-log-figures-\d{4}-\d{2}-\d{2}-\d{4}\.csv"', disposition
+    )
+    rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"), newline="")))
+    assert list(rows[0]) == list(export.FIGURES_COLUMNS)
+    assert [row["username"] for row in rows] == ["li.na", "wang.fang", "zhou.jie", "total"]
+    wang = rows[1]
+    assert wang["grid_cells"] == f"{CELL_A1} {CELL_A2}"
+    assert [wang[k] for k in ZEROS] == ["2", "2", "5", "2", day(0)]
+    assert (rows[2]["name"], rows[2]["days_logged"], rows[2]["last_day"]) == ("'=1+1", "0", "")
+    assert (rows[3]["name"], rows[3]["entries"], rows[3]["last_day"]) == ("合计", "2", day(0))
