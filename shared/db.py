@@ -342,17 +342,30 @@ def create_session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+AFTER_COMMIT = "wangge.after_commit"
+
+
+def after_commit(session: AsyncSession, action: Callable[[], object]) -> None:
+    """Run ``action`` once the session's transaction has committed, and not at all if it rolls
+    back: a log line saying what the transaction did is not written of work never saved."""
+    session.info.setdefault(AFTER_COMMIT, []).append(action)
+
+
 async def transaction(
     session_maker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """One session, committed on success and rolled back on error: the only place that commits."""
+    """One session, committed on success and rolled back on error: the only place that commits
+    (then the session's :func:`after_commit` actions run)."""
     async with session_maker() as session:
         try:
             yield session
             await session.commit()
         except BaseException:
+            session.info.pop(AFTER_COMMIT, None)
             await session.rollback()
             raise
+        for action in session.info.pop(AFTER_COMMIT, []):
+            action()
 
 
 session_scope = asynccontextmanager(transaction)

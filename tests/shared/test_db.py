@@ -8,8 +8,19 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, and_, insert, or_, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from shared.db import PADDED_UP_TO, RowUpdate, UTCDateTime, create_engine, one_of, padded, power_of_two_chunks
+from shared.db import (
+    PADDED_UP_TO,
+    RowUpdate,
+    UTCDateTime,
+    after_commit,
+    create_engine,
+    one_of,
+    padded,
+    power_of_two_chunks,
+    session_scope,
+)
 from tests.conftest import CleanDatabase
 
 
@@ -114,5 +125,30 @@ async def test_one_of_finds_exactly_the_values_given(clean_database: CleanDataba
                 or_(one_of(things.c.rank, [39], dialect), things.c.rank < 3),
             )
             assert sorted(await connection.scalars(query)) == [2, 39]
+    finally:
+        await engine.dispose()
+
+
+async def test_after_commit_runs_once_the_transaction_is_saved_and_never_after_a_rollback(
+    clean_database: CleanDatabase,
+) -> None:
+    engine = create_engine(await clean_database("db", metadata))
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    said: list[str] = []
+    try:
+        async with session_scope(sessions) as session:
+            await session.execute(insert(things), [{"id": uuid.uuid4(), "rank": 1}])
+            after_commit(session, lambda: said.append("saved"))
+            assert said == []  # not before the commit
+        assert said == ["saved"]
+
+        with pytest.raises(RuntimeError):
+            async with session_scope(sessions) as session:
+                await session.execute(insert(things), [{"id": uuid.uuid4(), "rank": 2}])
+                after_commit(session, lambda: said.append("never saved"))
+                raise RuntimeError("the request failed")
+        async with session_scope(sessions) as session:  # the next transaction of a pooled session
+            assert sorted(await session.scalars(select(things.c.rank))) == [1]
+        assert said == ["saved"]
     finally:
         await engine.dispose()

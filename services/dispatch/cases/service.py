@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,7 +49,7 @@ from services.dispatch.clients.grid import Department, GridClient
 from services.dispatch.inbox import repository as placement
 from services.dispatch.models import Case
 from shared.actors import Actor
-from shared.db import utcnow
+from shared.db import after_commit, utcnow
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.etags import require_if_match
 
@@ -217,8 +218,10 @@ async def _dispatched(
     """The answer to a dispatch or reassignment (``done``): the case, warned when grid counts no
     active handler in its new department (none when grid did not say), as the log is."""
     warnings = [unstaffed(department.code, department.name_zh)] if department.active_handlers == 0 else []
-    for warning in warnings:
-        log.warning("case %s %s by %s: %s", case.case_number, done, actor.id, warning)
+    for warning in warnings:  # logged once the command has committed
+        after_commit(
+            session, partial(log.warning, "case %s %s by %s: %s", case.case_number, done, actor.id, warning)
+        )
     return CaseDispatched(**dict(await case_detail(session, case, actor)), warnings=warnings)
 
 

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import uuid
 from datetime import datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,7 +45,7 @@ from services.dispatch.inbox.repository import NearbyReport
 from services.dispatch.inbox.schemas import InboundReport
 from services.dispatch.models import Case, CaseEvent, CaseReport, OutboxMessage
 from services.dispatch.settings import DispatchSettings
-from shared.db import utcnow
+from shared.db import after_commit, utcnow
 from shared.errors import ServiceUnavailable
 from shared.messages import (
     CASE_STATUS_CHANGED,
@@ -101,7 +102,7 @@ async def handle_batch(
         plan = await _place(session, [report for _, report in fresh], routing, calendar, settings)
     except IntegrityError as exc:  # another delivery of the same report won the race
         raise ServiceUnavailable("a concurrent delivery wrote one of these reports; retry") from exc
-    _warn_unstaffed(routing, plan)
+    _warn_unstaffed(session, routing, plan)
     for (index, _), placement in zip(fresh, plan.placements, strict=True):
         results[index] = InboxResult(
             key=batch.messages[index].key,
@@ -128,8 +129,9 @@ async def _ask_grid(grid: GridClient, reports: list[InboundReport]) -> Routing:
     )
 
 
-def _warn_unstaffed(routing: Routing, plan: Plan) -> None:
-    """Log each case the batch routed to a department grid counted no active handler in."""
+def _warn_unstaffed(session: AsyncSession, routing: Routing, plan: Plan) -> None:
+    """Log each case the batch routed to a department grid counted no active handler in, once
+    the batch has committed."""
     unstaffed = {
         route.department.code: commands.unstaffed(route.department.code, route.department.name_zh)
         for route in routing.routes.values()
@@ -140,7 +142,12 @@ def _warn_unstaffed(routing: Routing, plan: Plan) -> None:
     for step in plan.steps:
         warning = unstaffed.get(step.department_code or "") if step.action == "dispatched" else None
         if warning is not None:
-            log.warning("case %s dispatched by %s: %s", step.case.case_number, step.actor[0], warning)
+            after_commit(
+                session,
+                partial(
+                    log.warning, "case %s dispatched by %s: %s", step.case.case_number, step.actor[0], warning
+                ),
+            )
 
 
 async def _place(
