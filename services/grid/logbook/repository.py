@@ -45,14 +45,20 @@ async def find(session: AsyncSession, *, author: str, day: date, grid_cell: str)
 
 async def assigned_regions(session: AsyncSession, username: str) -> list[str]:
     """The regions the staff member is assigned as grid holds them now (not as their token
-    carried them at sign-in), sorted; none for an unknown username."""
+    carried them at sign-in), sorted; none for an unknown username or one deactivated since."""
     rows = await session.scalars(
         select(StaffAssignment.region_code)
         .join(Staff, Staff.id == StaffAssignment.staff_id)
-        .where(Staff.username == username)
+        .where(Staff.username == username, Staff.active.is_(True))
         .order_by(StaffAssignment.region_code)
     )
     return list(rows)
+
+
+async def is_active(session: AsyncSession, username: str) -> bool:
+    """Whether the staff member is active now (their token may have been issued before an admin
+    deactivated them: it stays good for its minutes)."""
+    return bool(await session.scalar(select(Staff.active).where(Staff.username == username)))
 
 
 async def region_names(session: AsyncSession, codes: Iterable[str]) -> dict[str, str]:

@@ -24,6 +24,7 @@ from shared import spreadsheet
 from shared.db import utcnow
 from shared.errors import (
     Conflict,
+    Forbidden,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
@@ -184,7 +185,7 @@ async def get_log(
     "",
     status_code=201,
     response_model=PatrolLogRead,
-    responses=answers_etag(201) | problem_responses(Conflict, Unprocessable),
+    responses=answers_etag(201) | problem_responses(Conflict, Forbidden, Unprocessable),
 )
 async def create_log(
     session: SessionDep, settings: SettingsDep, actor: CurrentActor, data: PatrolLogCreate, response: Response
@@ -203,7 +204,9 @@ async def create_log(
     "/{log_id}",
     response_model=PatrolLogRead,
     responses=answers_etag()
-    | problem_responses(NotFound, Conflict, Unprocessable, PreconditionFailed, PreconditionRequired),
+    | problem_responses(
+        NotFound, Conflict, Forbidden, Unprocessable, PreconditionFailed, PreconditionRequired
+    ),
 )
 async def update_log(
     session: SessionDep,

@@ -43,7 +43,7 @@ from services.grid.staff import repository as staff
 from services.grid.staff.rules import StaffRole
 from shared.actors import Actor, Role
 from shared.db import flush_new, utcnow
-from shared.errors import Conflict, NotFound, Unprocessable
+from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.etags import require_if_match
 from shared.regions import holds
 from shared.schemas import Day, RowId, decode_cursor, encode_cursor
@@ -114,6 +114,7 @@ async def create_log(
     problem = rules.writing_problem(day, today)
     if problem:
         raise Unprocessable(problem, field="day")
+    await _still_active(session, actor)
     cells = await repository.assigned_regions(session, actor.id)
     if data.grid_cell not in cells:
         yours = f"yours: {', '.join(cells)}" if cells else "you are assigned none; ask an admin"
@@ -144,6 +145,12 @@ async def create_log(
     return entry
 
 
+async def _still_active(session: AsyncSession, actor: Actor) -> None:
+    """403 to a writer an admin has deactivated since their token was issued."""
+    if not await repository.is_active(session, actor.id):
+        raise Forbidden(f"{actor.id} is deactivated: a log is written by active staff only")
+
+
 def _written(existing: PatrolLog) -> Conflict:
     return Conflict(
         f"you have written the log of grid cell {existing.grid_cell} for {existing.day} already: "
@@ -167,6 +174,7 @@ async def update_log(
     entry = await repository.get(session, log_id, for_update=True)
     if entry is None or entry.author != actor.id:
         raise NotFound(f"no patrol log {log_id}")
+    await _still_active(session, actor)
     problem = rules.correction_problem(entry.day, rules.office_today(utcnow(), timezone))
     if problem:
         raise Conflict(problem, editable_until=rules.last_editable_day(entry.day).isoformat())

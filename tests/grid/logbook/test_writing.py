@@ -159,3 +159,32 @@ async def test_the_day_and_the_cell_are_not_corrected(
     for change in ({"grid_cell": CELL_A2}, {"day": day(-1)}, {"author": "li.na"}, {"patrol": None}):
         refused = await anonymous.patch(url, json=change, headers=headers)
         assert refused.status_code == 422, change
+
+
+async def test_a_worker_deactivated_since_their_token_writes_and_corrects_nothing(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, as_: As, write: Write
+) -> None:
+    """A token stays good for its minutes after an admin deactivates its holder: the log asks
+    grid whether its writer is still active, as it asks for their cells."""
+    url = (await write("wang.fang", CELL_A1)).headers["Location"]
+    etag = (await anonymous.get(url, headers=as_("wang.fang"))).headers["ETag"]
+    record = await client.get("/v1/staff/wang.fang")
+    left = await client.patch(
+        "/v1/staff/wang.fang", json={"active": False}, headers={"If-Match": record.headers["ETag"]}
+    )
+    assert left.status_code == 200, left.text
+
+    refused = await write("wang.fang", CELL_A2)
+    assert refused.status_code == 403 and "deactivated" in refused.json()["detail"]
+    corrected = await anonymous.patch(
+        url, json={"patrol": "改写"}, headers={**as_("wang.fang"), "If-Match": etag}
+    )
+    assert corrected.status_code == 403
+    # and a leader deactivated reads no community's logs
+    record = await client.get("/v1/staff/lin.zhiming")
+    gone = {"If-Match": record.headers["ETag"]}
+    assert (
+        await client.patch("/v1/staff/lin.zhiming", json={"active": False}, headers=gone)
+    ).status_code == 200
+    listed = await anonymous.get("/v1/patrol-logs", headers=as_("lin.zhiming"))
+    assert listed.json()["items"] == []
