@@ -136,8 +136,8 @@ class LogFigures(ResponseModel):
     )
 
 
-class PersonFigures(LogFigures):
-    """One grid worker's or assistant's figures (a person with no entry: zeros)."""
+class _Person(ResponseModel):
+    """Who a row of the figures is (its fields first in the answer, then the figures)."""
 
     username: str = Field(examples=["wang.fang"])
     name: str = Field(examples=["王芳"])
@@ -147,6 +147,10 @@ class PersonFigures(LogFigures):
         "and are named for the entries they wrote)",
         examples=[["35020300100101", "35020300100102"]],
     )
+
+
+class PersonFigures(LogFigures, _Person):
+    """One grid worker's or assistant's figures (a person with no entry: zeros)."""
 
 
 class LogFiguresRead(ResponseModel):
