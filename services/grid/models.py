@@ -202,6 +202,10 @@ class ApiKey(Base):
     """An integration's key, shown once as ``<id>.<secret>``; only the secret's SHA-256 is kept."""
 
     __tablename__ = "api_keys"
+    __table_args__ = (
+        # one key per admin and Idempotency-Key (keys created without one: any number)
+        Index("uq_api_keys_created_by_idempotency_key", "created_by", "idempotency_key", unique=True),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
@@ -214,3 +218,5 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by: Mapped[str | None] = mapped_column(String(64))
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    """The ``Idempotency-Key`` it was created with, if any: a retry with it is told of this key."""

@@ -64,6 +64,29 @@ async def test_a_service_gets_a_token_with_its_secret(
     assert (await client_credentials(anonymous, "dispatch", dispatch_secret)).status_code == 200
 
 
+async def test_a_create_sent_again_with_its_idempotency_key_names_the_key_made_not_a_second(
+    client: httpx.AsyncClient, bearer: Bearer
+) -> None:
+    """The answer of a create is lost (its secret with it) and the admin's console sends it again:
+    a second key nobody holds would stay active, so the retry is told of the first."""
+    retry = {"Idempotency-Key": "bot-key-2026-12-06"}
+    first = await client.post("/v1/keys", json=BOT, headers=retry)
+    assert first.status_code == 201, first.text
+    again = await client.post("/v1/keys", json=BOT, headers=retry)
+    assert again.status_code == 409
+    assert again.json()["key_id"] == first.json()["id"]
+    assert f"DELETE /v1/keys/{first.json()['id']}" in again.json()["detail"]
+    assert [k["id"] for k in (await client.get("/v1/keys")).json()["items"]] == [first.json()["id"]]
+    # another key, or another admin's same key, is another create; none at all, as before
+    assert (await client.post("/v1/keys", json=BOT, headers={"Idempotency-Key": "other"})).status_code == 201
+    other_admin = {**bearer("admin", id="qiu.ying"), **retry}
+    assert (await client.post("/v1/keys", json=BOT, headers=other_admin)).status_code == 201
+    assert (await client.post("/v1/keys", json=BOT)).status_code == 201
+    assert (await client.post("/v1/keys", json=BOT)).status_code == 201
+    too_long = await client.post("/v1/keys", json=BOT, headers={"Idempotency-Key": "k" * 129})
+    assert too_long.status_code == 422
+
+
 async def test_an_api_key_is_shown_once_stored_hashed_and_exchanged_for_a_token(
     client: httpx.AsyncClient, anonymous: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -28,8 +28,8 @@ from services.grid.identity.schemas import (
 from services.grid.models import ApiKey
 from services.grid.pagination import keyset_page
 from shared.actors import Actor, Role
-from shared.db import utcnow
-from shared.errors import NotFound, Unprocessable
+from shared.db import flush_new, utcnow
+from shared.errors import Conflict, NotFound, Unprocessable
 
 log = logging.getLogger("wangge.grid.identity")
 
@@ -49,9 +49,19 @@ async def create_api_key(
     scopes: Sequence[Scope | str],
     actor_id: str,
     expires_at: datetime | None = None,
+    idempotency_key: str | None = None,
 ) -> tuple[ApiKeyRead, str]:
-    """A new key and its one-time ``<id>.<secret>`` string (``wangge key create`` and the API)."""
+    """A new key and its one-time ``<id>.<secret>`` string (``wangge key create`` and the API).
+
+    With ``idempotency_key``, one key per admin and key: a retry of a create whose answer was
+    lost is a 409 naming the key made then. Its answer cannot be given again, since the secret
+    is not kept: the admin revokes that key and creates another, rather than leave a second key
+    nobody holds active."""
     now = utcnow()
+    if idempotency_key is not None:
+        made = await repository.api_key_created_with(session, actor_id, idempotency_key)
+        if made is not None:
+            raise _made_already(made)
     if expires_at is not None and expires_at <= now:
         raise Unprocessable("expires_at is in the past", field="expires_at")
     try:
@@ -69,10 +79,24 @@ async def create_api_key(
         created_at=now,
         created_by=actor_id,
         expires_at=expires_at,
+        idempotency_key=idempotency_key,
     )
     session.add(key)
-    await session.flush()
+    if not await flush_new(session):  # the same retry, at the same moment
+        raise Conflict(
+            "a key is being created with this Idempotency-Key by another request: "
+            "GET /v1/keys names it once that has finished"
+        )
     return ApiKeyRead.model_validate(key), f"{key_id}.{secret}"
+
+
+def _made_already(key: ApiKey) -> Conflict:
+    return Conflict(
+        f"API key {key.id} ({key.name}) was created with this Idempotency-Key at "
+        f"{key.created_at.isoformat(timespec='seconds')}; its secret was shown once and is not kept: "
+        f"if that answer was lost, revoke it (DELETE /v1/keys/{key.id}) and create another",
+        key_id=key.id,
+    )
 
 
 async def list_api_keys(session: AsyncSession, *, limit: int, cursor: str | None) -> ApiKeyPage:

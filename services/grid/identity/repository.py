@@ -88,5 +88,12 @@ async def api_keys_of(session: AsyncSession, key_ids: Collection[str]) -> Sequen
     return (await session.scalars(select(ApiKey).where(one_of(ApiKey.id, key_ids, dialect)))).all()
 
 
+async def api_key_created_with(session: AsyncSession, created_by: str, idempotency_key: str) -> ApiKey | None:
+    """The key ``created_by`` created with ``idempotency_key``, if any."""
+    return await session.scalar(
+        select(ApiKey).where(ApiKey.created_by == created_by, ApiKey.idempotency_key == idempotency_key)
+    )
+
+
 def api_keys_statement() -> Select[tuple[ApiKey]]:
     return select(ApiKey)

@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, unquote_plus
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import ValidationError
 
 from services.grid.deps import CurrentActor, IdentityDep, SessionDep, SessionMakerDep
@@ -30,7 +30,7 @@ from services.grid.identity.schemas import (
 )
 from services.grid.staff.schemas import USERNAME
 from shared.db import session_scope, utcnow
-from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
+from shared.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
 from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 log = logging.getLogger("wangge.grid.sign_in")
@@ -268,13 +268,33 @@ async def set_password(
 
 
 @keys_router.post(
-    "", status_code=201, response_model=ApiKeyCreated, responses=problem_responses(Unauthorized, Forbidden)
+    "",
+    status_code=201,
+    response_model=ApiKeyCreated,
+    responses=problem_responses(Unauthorized, Forbidden, Conflict),
 )
 async def create_key(
-    session: SessionDep, actor: CurrentActor, data: ApiKeyCreate, response: Response
+    session: SessionDep,
+    actor: CurrentActor,
+    data: ApiKeyCreate,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=128,
+            description="retry key: a create sent again with it is a 409 naming the key made the "
+            "first time (its secret is not kept, so its answer cannot be given again)",
+            examples=["7c1e3b2a-bot-key-2026-12-06"],
+        ),
+    ] = None,
 ) -> ApiKeyCreated:
     """Create an integration's API key. The answer's `key` (`<id>.<secret>`) is shown this once;
-    grid keeps only a hash of the secret."""
+    grid keeps only a hash of the secret.
+
+    With an `Idempotency-Key`, an admin's retry of a create whose answer was lost is a 409 whose
+    `key_id` names the key made the first time, rather than a second key: if its secret was lost
+    with the answer, revoke that key and create another."""
     key, secret = await api_keys.create_api_key(
         session,
         name=data.name,
@@ -282,6 +302,7 @@ async def create_key(
         scopes=data.scopes,
         actor_id=actor.id,
         expires_at=data.expires_at,
+        idempotency_key=idempotency_key,
     )
     response.headers["Location"] = f"/v1/keys/{key.id}"
     return ApiKeyCreated(**key.model_dump(), key=secret)

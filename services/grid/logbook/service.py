@@ -2,8 +2,8 @@
 on an office day, the residents' concerns they heard, the households they visited.
 
 One entry per author, cell and day: a second is a 409 naming the first, so a phone that lost
-the answer to its create learns the entry's id instead of writing it twice (grid's creating
-POSTs take no ``Idempotency-Key``; the entry's natural key serves). The author alone corrects
+the answer to its create learns the entry's id instead of writing it twice (the entry's
+natural key serves as an ``Idempotency-Key`` would). The author alone corrects
 it, on its day and the next (:mod:`services.grid.logbook.rules`); after that it is kept.
 
 Who writes and reads is the access table's (``services/grid/access.py``) and
