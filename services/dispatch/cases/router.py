@@ -15,7 +15,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Response
 
 from services.dispatch.access import GUARDED
-from services.dispatch.cases import export, reading, service
+from services.dispatch.cases import dispatching, export, reading, service
 from services.dispatch.cases.feedback import feedback as give_feedback
 from services.dispatch.cases.lifecycle import Status
 from services.dispatch.cases.rejection import reject as reject_case
@@ -208,7 +208,7 @@ async def dispatch(
     be dispatched with it). A department with no active handler who can sign in takes the case
     all the same, and `warnings` says nobody there will see it until grid's admin staffs it.
     """
-    case = await service.dispatch(
+    case = await dispatching.dispatch(
         session, grid, calendar, case_id=case_id, if_match=if_match, body=body, actor=actor
     )
     return with_etag(response, case)
@@ -293,7 +293,7 @@ async def reassign(
     now, counted as on dispatch. Reassigning to the department it is with, or to one grid does
     not know or has retired, is a 422; to one with no active handler who can sign in, it goes
     through with `warnings`, as a dispatch does."""
-    case = await service.reassign(
+    case = await dispatching.reassign(
         session, grid, calendar, case_id=case_id, if_match=if_match, body=body, actor=actor
     )
     return with_etag(response, case)

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.calendar.service import Calendar
 from services.dispatch.cases import repository as cases
-from services.dispatch.cases import service as commands
+from services.dispatch.cases.dispatching import unstaffed as unstaffed_warning
 from services.dispatch.cases.lifecycle import FINISHED
 from services.dispatch.clients.grid import GridClient
 from services.dispatch.inbox import repository
@@ -133,7 +133,7 @@ def _warn_unstaffed(session: AsyncSession, routing: Routing, plan: Plan) -> None
     """Log each case the batch routed to a department grid counted no active handler in, once
     the batch has committed."""
     unstaffed = {
-        route.department.code: commands.unstaffed(route.department.code, route.department.name_zh)
+        route.department.code: unstaffed_warning(route.department.code, route.department.name_zh)
         for route in routing.routes.values()
         if route is not None and route.department is not None and route.department.active_handlers == 0
     }
