@@ -114,9 +114,10 @@ async def create_log(
     problem = rules.writing_problem(day, today)
     if problem:
         raise Unprocessable(problem, field="day")
-    await _still_active(session, actor)
-    cells = await repository.assigned_regions(session, actor.id)
+    cells = await repository.assigned_regions(session, actor.id)  # none once deactivated
     if data.grid_cell not in cells:
+        if not cells:
+            await _still_active(session, actor)
         yours = f"yours: {', '.join(cells)}" if cells else "you are assigned none; ask an admin"
         raise Unprocessable(f"you are not assigned grid cell {data.grid_cell} ({yours})", field="grid_cell")
     existing = await repository.find(session, author=actor.id, day=day, grid_cell=data.grid_cell)
