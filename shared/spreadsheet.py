@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from fastapi.responses import Response
 
@@ -45,6 +47,18 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     writer.writerow(header)
     writer.writerows(rows)
     return out.getvalue()
+
+
+def time(value: datetime | None, zone: ZoneInfo) -> str:
+    """A time cell in the office's time zone, RFC 3339 with its offset, to the second
+    (``2026-12-05T08:30:00+08:00``): the office reads its own hours. None is an empty cell."""
+    return "" if value is None else value.astimezone(zone).isoformat(timespec="seconds")
+
+
+def taken(stem: str, now: datetime, zone: ZoneInfo) -> str:
+    """A file named for when it was taken, office time: ``taken("cases", …)`` is
+    ``cases-2026-12-05-0830.csv``."""
+    return f"{stem}-{now.astimezone(zone):%Y-%m-%d-%H%M}.csv"
 
 
 def attachment(content: str, filename: str) -> Response:

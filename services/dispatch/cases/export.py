@@ -11,7 +11,6 @@ formula goes out as text (:func:`shared.spreadsheet.text`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from services.dispatch.cases.schemas import CaseRead
@@ -71,7 +70,7 @@ def cases_csv(cases: list[CaseRead], zone: ZoneInfo) -> str:
 
     def cell(name: str) -> Callable[[CaseRead], str]:
         if name in TIMES:
-            return lambda case: _time(getattr(case, name), zone)
+            return lambda case: spreadsheet.time(getattr(case, name), zone)
         if name in FLAGS:
             return lambda case: "true" if getattr(case, name) else "false"
         if name in NUMBERS:
@@ -80,12 +79,3 @@ def cases_csv(cases: list[CaseRead], zone: ZoneInfo) -> str:
 
     cells = [cell(name) for name in COLUMNS]
     return spreadsheet.table(COLUMNS, ([value(case) for value in cells] for case in cases))
-
-
-def _time(value: datetime | None, zone: ZoneInfo) -> str:
-    return "" if value is None else value.astimezone(zone).isoformat(timespec="seconds")
-
-
-def filename(now: datetime, zone: ZoneInfo) -> str:
-    """Named for when it was taken, office time: ``cases-2026-12-05-0830.csv``."""
-    return f"cases-{now.astimezone(zone):%Y-%m-%d-%H%M}.csv"

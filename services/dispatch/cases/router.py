@@ -171,7 +171,7 @@ async def list_cases(
     zone = ZoneInfo(settings.timezone)
     # off the event loop: 10,000 cases take about 0.3 s to write; reports are served meanwhile
     content = await anyio.to_thread.run_sync(export.cases_csv, cases, zone)
-    return spreadsheet.attachment(content, export.filename(utcnow(), zone))
+    return spreadsheet.attachment(content, spreadsheet.taken("cases", utcnow(), zone))
 
 
 @router.get("/{case_id}", response_model=CaseDetail, responses=answers_etag() | READ_ERRORS)

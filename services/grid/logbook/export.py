@@ -11,7 +11,6 @@ Excel would run as a formula goes out as text (:func:`shared.spreadsheet.text`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from services.grid.logbook.schemas import LogFigures, LogFiguresRead
@@ -57,21 +56,12 @@ def logs_csv(
                 spreadsheet.text(CONCERNS_JOINED_BY.join(entry.concerns)),
                 spreadsheet.number(entry.households_visited),
                 " ".join(entry.report_ids),
-                _time(entry.created_at, zone),
-                _time(entry.updated_at, zone),
+                spreadsheet.time(entry.created_at, zone),
+                spreadsheet.time(entry.updated_at, zone),
             ]
             for entry in entries
         ),
     )
-
-
-def _time(value: datetime, zone: ZoneInfo) -> str:
-    return value.astimezone(zone).isoformat(timespec="seconds")
-
-
-def filename(now: datetime, zone: ZoneInfo) -> str:
-    """Named for when it was taken, office time: ``patrol-logs-2026-12-05-0830.csv``."""
-    return f"patrol-logs-{now.astimezone(zone):%Y-%m-%d-%H%M}.csv"
 
 
 FIGURES_COLUMNS = (
@@ -113,8 +103,3 @@ def _sums(figures: LogFigures) -> list[str]:
         spreadsheet.number(figures.concerns),
         figures.last_day.isoformat() if figures.last_day else "",
     ]
-
-
-def figures_filename(now: datetime, zone: ZoneInfo) -> str:
-    """Named for when it was taken, office time: ``patrol-log-figures-2026-12-05-0830.csv``."""
-    return f"patrol-log-figures-{now.astimezone(zone):%Y-%m-%d-%H%M}.csv"

@@ -94,7 +94,9 @@ async def list_logs(
     content = await service.export_logs(
         session, actor=actor, day=day, filters=filters, timezone=settings.timezone
     )
-    return spreadsheet.attachment(content, export.filename(utcnow(), ZoneInfo(settings.timezone)))
+    return spreadsheet.attachment(
+        content, spreadsheet.taken("patrol-logs", utcnow(), ZoneInfo(settings.timezone))
+    )
 
 
 @router.get("/missing", response_model=MissingPage, responses=problem_responses(Unprocessable))
@@ -163,7 +165,8 @@ async def figures(
     if format == "json":
         return answer
     return spreadsheet.attachment(
-        export.figures_csv(answer), export.figures_filename(utcnow(), ZoneInfo(settings.timezone))
+        export.figures_csv(answer),
+        spreadsheet.taken("patrol-log-figures", utcnow(), ZoneInfo(settings.timezone)),
     )
 
 
