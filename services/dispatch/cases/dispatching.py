@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,27 +64,8 @@ async def dispatch(
         # Later reports join an open case by its reports' category: the one set here now.
         await repository.recategorize_reports(session, case.id, category.code)
     case.time_limit_hours = category.time_limit_hours if category else None
-    now = utcnow()
-    assign(
-        case,
-        department_code=department.code,
-        department_name=department.name_zh,
-        time_limit_hours=case.time_limit_hours,
-        now=now,
-        working_time=await calendar.working_time(session),
-    )
-    touch(case, now)
-    await timeline.record(
-        session,
-        case,
-        action=Step.dispatch,
-        from_status=before,
-        actor=who(actor),
-        at=now,
-        note=body.note,
-        data={"department_code": department.code, "category_code": case.category_code},
-    )
-    return await _dispatched(session, case, actor, department, "dispatched")
+    data = {"department_code": department.code, "category_code": case.category_code}
+    return await _send(session, calendar, case, department, actor, Step.dispatch, before, body.note, data)
 
 
 async def _department(grid: GridClient, code: str) -> Department:
@@ -105,16 +87,38 @@ def unstaffed(code: str, name: str) -> str:
     )
 
 
-async def _dispatched(
-    session: AsyncSession, case: Case, actor: Actor, department: Department, done: str
+async def _send(
+    session: AsyncSession,
+    calendar: Calendar,
+    case: Case,
+    department: Department,
+    actor: Actor,
+    step: Step,
+    before: str,
+    note: str | None,
+    data: dict[str, Any],
 ) -> CaseDispatched:
-    """The answer to a dispatch or reassignment (``done``): the case, warned when grid counts no
-    active handler in its new department (none when grid did not say), as the log is."""
+    """Give the case to ``department`` with a new deadline and record ``step``; the answer is
+    the case, warned when grid counts no active handler there (none when grid did not say), as
+    the log is once the command has committed."""
+    now = utcnow()
+    assign(
+        case,
+        department_code=department.code,
+        department_name=department.name_zh,
+        time_limit_hours=case.time_limit_hours,
+        now=now,
+        working_time=await calendar.working_time(session),
+    )
+    touch(case, now)
+    await timeline.record(
+        session, case, action=step, from_status=before, actor=who(actor), at=now, note=note, data=data
+    )
     warnings = [unstaffed(department.code, department.name_zh)] if department.active_handlers == 0 else []
-    for warning in warnings:  # logged once the command has committed
-        after_commit(
-            session, partial(log.warning, "case %s %s by %s: %s", case.case_number, done, actor.id, warning)
-        )
+    done = "dispatched" if step is Step.dispatch else "reassigned"
+    for warning in warnings:
+        said = partial(log.warning, "case %s %s by %s: %s", case.case_number, done, actor.id, warning)
+        after_commit(session, said)
     return CaseDispatched(**dict(await case_detail(session, case, actor)), warnings=warnings)
 
 
@@ -134,24 +138,5 @@ async def reassign(
     if body.department_code == previous:
         raise Unprocessable(f"the case is already with {previous!r}: reassign it to another department")
     department = await _department(grid, body.department_code)
-    now = utcnow()
-    assign(
-        case,
-        department_code=department.code,
-        department_name=department.name_zh,
-        time_limit_hours=case.time_limit_hours,
-        now=now,
-        working_time=await calendar.working_time(session),
-    )
-    touch(case, now)
-    await timeline.record(
-        session,
-        case,
-        action=Step.reassign,
-        from_status=before,
-        actor=who(actor),
-        at=now,
-        note=body.note,
-        data={"from_department_code": previous, "department_code": department.code},
-    )
-    return await _dispatched(session, case, actor, department, "reassigned")
+    data = {"from_department_code": previous, "department_code": department.code}
+    return await _send(session, calendar, case, department, actor, Step.reassign, before, body.note, data)
