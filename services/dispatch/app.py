@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TypedDict
+from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import FastAPI
@@ -27,6 +28,7 @@ from services.dispatch.models import OutboxMessage
 from services.dispatch.photos.router import router as photos_router
 from services.dispatch.relay import build_relay
 from services.dispatch.settings import DispatchSettings
+from services.dispatch.supervision.escalation import Escalation
 from services.dispatch.supervision.router import router as supervision_router
 from shared import background
 from shared.api import create_service_app
@@ -80,9 +82,17 @@ def create_app(
         )
         relay = build_relay(settings, session_maker, intake)
         app.state.relay = relay
-        tasks = []
+        escalation = Escalation(
+            session_maker, zone=ZoneInfo(settings.timezone), interval_seconds=settings.escalation_seconds
+        )
+        app.state.escalation = escalation
+        loops: list[asyncio.Task[None]] = []  # told to stop, each finishes its pass
+        warming: list[asyncio.Task[None]] = []  # fetching keys needs no finishing
         if settings.background_tasks:
-            tasks = [asyncio.create_task(relay.run_forever()), asyncio.create_task(identity.keys.warm())]
+            loops.append(asyncio.create_task(relay.run_forever()))
+            if settings.auto_urge:
+                loops.append(asyncio.create_task(escalation.run_forever()))
+            warming.append(asyncio.create_task(identity.keys.warm()))
         try:
             yield State(
                 settings=settings,
@@ -96,10 +106,11 @@ def create_app(
                 relays=[relay],
             )
         finally:
-            relay.stop()  # the relay finishes its batch; fetching keys needs no finishing
-            for task in tasks[1:]:
+            relay.stop()
+            escalation.stop()
+            for task in warming:
                 task.cancel()
-            await background.finish(tasks)
+            await background.finish([*loops, *warming])
             await grid.aclose()
             await intake.aclose()
             await identity.aclose()

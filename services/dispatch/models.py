@@ -139,7 +139,11 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rework_count: Mapped[int] = mapped_column(Integer, default=0)
     urge_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    """times the office urged the department (督办)"""
+    """times the office urged the department (督办), by hand or automatically once overdue"""
+    auto_urged_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """the deadline the system urged the department for once it passed (超期自动督办,
+    ``supervision/escalation.py``): a new deadline (an extension, a reassignment, a rework)
+    differs from it, and the case is urged again once that one passes"""
     extension_requested_hours: Mapped[int | None] = mapped_column(Integer)
     """the hours more the department asked for, while the office has not answered (延期申请)"""
     report_count: Mapped[int] = mapped_column(Integer, default=1)

@@ -48,6 +48,13 @@ class DispatchSettings(RelaySettings):
     calendar_cache_seconds: float = Field(
         default=60.0, ge=0, le=3600, description="how soon another dispatch process sees a changed calendar"
     )
+    auto_urge: bool = Field(
+        default=True,
+        description="超期自动督办: urge, as the system, each case its department lets run past its deadline",
+    )
+    escalation_seconds: float = Field(
+        default=60.0, ge=1, le=3600, description="how often dispatch looks for cases newly overdue to urge"
+    )
 
     @field_validator("working_hours")
     @classmethod

@@ -91,8 +91,9 @@ class EventRead(ResponseModel):
     from_status: str | None
     to_status: str
     actor_id: str | None = Field(
-        description="who acted; null for another reporter's event, to a reader who sees the case "
-        "only as one of its reporters"
+        description="who acted: a person's id, or the system's (`system:router` dispatched by the "
+        "routing rules, `system:clock` urged once the deadline passed, both of role `service`); null for "
+        "another reporter's event, to a reader who sees the case only as one of its reporters"
     )
     actor_role: str | None
     note: str | None

@@ -25,6 +25,8 @@ from shared.outbox import enqueue
 
 SYSTEM_ROUTER = ("system:router", "service")
 """The actor of automatic dispatch."""
+SYSTEM_CLOCK = ("system:clock", "service")
+"""The actor of automatic urging, once a case's deadline has passed (``supervision/escalation.py``)."""
 
 
 async def record(

@@ -34,6 +34,11 @@ def _rfc3339(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
+def urge_data(deadline_at: datetime | None) -> dict[str, Any]:
+    """An ``urged`` event's data, a dispatcher's or the system's: the deadline pressed for."""
+    return {"deadline_at": _rfc3339(deadline_at)}
+
+
 async def _case(
     session: AsyncSession, case_id: int, if_match: str | None, actor: Actor, step: Step, *, appends_only: bool
 ) -> Case:
@@ -62,9 +67,7 @@ async def urge(
     If-Match may be left out, as for a note."""
     case = await _case(session, case_id, if_match, actor, Step.urge, appends_only=True)
     case.urge_count += 1
-    return await _entry(
-        session, case, Step.urge, actor, note=body.note, data={"deadline_at": _rfc3339(case.deadline_at)}
-    )
+    return await _entry(session, case, Step.urge, actor, note=body.note, data=urge_data(case.deadline_at))
 
 
 async def request_extension(
