@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from services.dispatch.app import create_app
 from services.dispatch.models import Base, Case, OutboxMessage
 from services.dispatch.settings import DispatchSettings
+from services.dispatch.supervision.escalation import Escalation
 from shared.actors import Role
 from shared.db import session_scope
 from shared.outbox import Relay
@@ -55,6 +56,11 @@ class Dispatch:
     def relay(self) -> Relay:
         relay: Relay = self.app.state.relay
         return relay
+
+    @property
+    def escalation(self) -> Escalation:
+        escalation: Escalation = self.app.state.escalation
+        return escalation
 
     async def send(self, *payloads: dict[str, Any]) -> httpx.Response:
         return await self.client.post("/internal/v1/inbox", json=factories.batch(*payloads), headers=INTAKE)

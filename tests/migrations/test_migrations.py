@@ -24,6 +24,7 @@ from migrations.runner import SERVICES, downgrade, upgrade
 from services.dispatch.cases.repository import handling, overdue
 from services.dispatch.inbox.repository import _NEAREST_OPEN_REPORTS
 from services.dispatch.models import Case, search_text
+from services.dispatch.supervision.escalation import BATCH, due_for_urging
 from tests.conftest import pg_database_name, pg_url, recreate_pg_database
 
 
@@ -278,6 +279,27 @@ def test_the_due_list_uses_the_partial_index_the_migration_built() -> None:
     url = empty_database("postgresql", "dispatch", Path())
     upgrade("dispatch", url)
     query = select(Case.id).where(handling()).order_by(Case.deadline_at, Case.id).limit(20)
+
+    try:
+        explained = asyncio.run(explain(url, query))
+        assert "ix_cases_handling_deadline_at_id" in explained, explained
+    finally:
+        downgrade("dispatch", url)
+
+
+def test_automatic_urging_reads_the_overdue_cases_from_the_due_lists_index() -> None:
+    """A pass of automatic urging (超期自动督办) reads the cases in a department's hands past their
+    deadline from the partial index of the due list, not the whole table."""
+    url = empty_database("postgresql", "dispatch", Path())
+    upgrade("dispatch", url)
+    now = datetime(2026, 12, 6, 4, tzinfo=UTC)
+    query = (
+        select(Case.id)
+        .where(due_for_urging(now))
+        .order_by(Case.deadline_at, Case.id)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)
+    )
 
     try:
         explained = asyncio.run(explain(url, query))

@@ -83,8 +83,8 @@ async def urge_batch(
             .with_for_update(skip_locked=True)
         )
     ).all()
-    # (the deadline is there: an overdue case has one)
-    urged = [Urged(*row[:3], deadline) for row in rows if (deadline := row.deadline_at) is not None]
+    # (every one has a deadline: it is overdue)
+    urged = [Urged(id_, number, status, deadline) for id_, number, status, deadline in rows if deadline]
     if not urged:
         return []
     await session.execute(
