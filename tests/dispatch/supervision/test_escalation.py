@@ -18,7 +18,7 @@ from services.dispatch.settings import DispatchSettings
 from services.dispatch.supervision import escalation
 from services.dispatch.supervision.escalation import Escalation, Urged
 from tests.dispatch import factories
-from tests.dispatch.conftest import DISPATCHER, HANDLER, WORKER, Dispatch, StartDispatch
+from tests.dispatch.conftest import DISPATCHER, HANDLER, SUPERVISOR, WORKER, Dispatch, StartDispatch
 from tests.dispatch.fakes import FakeGrid, FakeIntake
 
 OFFICE = ZoneInfo("Asia/Shanghai")
@@ -78,6 +78,8 @@ async def test_a_case_past_its_deadline_is_urged_once_however_many_passes_run(di
     assert entry["data"] == {"deadline_at": late["deadline_at"]}  # as a dispatcher's urge names it
     assert (await dispatch.read(waiting["id"]))["urge_count"] == 0
     assert await listed_urged(dispatch) == [late["id"]]
+    figures = (await dispatch.client.get("/v1/figures", headers=SUPERVISOR)).json()
+    assert figures["total"]["urged"] == 1
     assert len(await dispatch.outbox()) == messages  # reporters hear nothing, as of any urging
 
     # the ETag read before the urging is stale now, as after any change
