@@ -21,7 +21,9 @@ the events inserted. On PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED`
 dispatcher's command holds is left for the next pass rather than waited for (the command is
 not held up either), and two dispatch processes never urge one case twice. A command that
 comes after the pass reads the new version (a stale ``If-Match`` is a 412, as after any
-change). SQLite has one writer: the pass and a command take turns.
+change). SQLite has one writer: the pass and a command take turns. The pass reads the overdue
+cases from the due list's partial index (``ix_cases_handling_deadline_at_id``), those already
+urged for their deadline among them: the cases an office leaves overdue, a few hundred.
 """
 
 from __future__ import annotations
