@@ -155,7 +155,8 @@ class Escalation:
                 break
         if numbers:
             named = f": {', '.join(numbers)}" if len(numbers) <= NAMED_IN_LOG else ""
-            log.info("urged %d overdue cases as system:clock%s", len(numbers), named)
+            cases = "case" if len(numbers) == 1 else "cases"
+            log.info("urged %d overdue %s as system:clock%s", len(numbers), cases, named)
         return numbers
 
     async def run_forever(self) -> None:

@@ -173,6 +173,10 @@ async def test_a_pass_urges_every_case_due_a_batch_at_a_time_in_a_few_statements
     assert caplog.messages == [f"urged 5 overdue cases as system:clock: {', '.join(urged)}"]
     for case in late:
         assert (await dispatch.read(case["id"]))["urge_count"] == 1
+    last = await overdue_case(dispatch, spot=12)
+    caplog.clear()
+    await dispatch.escalation.run_pass()
+    assert caplog.messages == [f"urged 1 overdue case as system:clock: {last['case_number']}"]
 
 
 async def test_a_case_a_command_holds_is_left_for_the_next_pass(
