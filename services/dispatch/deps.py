@@ -11,8 +11,9 @@ from services.dispatch.calendar.service import Calendar
 from services.dispatch.clients.grid import GridClient
 from services.dispatch.settings import DispatchSettings
 from shared.deps import SessionDep
+from shared.idempotency import MAX_KEY_LENGTH
 
-__all__ = ["CalendarDep", "CurrentActor", "GridDep", "IfMatch", "SessionDep", "SettingsDep"]
+__all__ = ["CalendarDep", "CurrentActor", "GridDep", "IdempotencyKey", "IfMatch", "SessionDep", "SettingsDep"]
 
 
 async def get_settings(request: Request) -> DispatchSettings:
@@ -33,6 +34,17 @@ async def get_calendar(request: Request) -> Calendar:
 CalendarDep = Annotated[Calendar, Depends(get_calendar)]
 SettingsDep = Annotated[DispatchSettings, Depends(get_settings)]
 GridDep = Annotated[GridClient, Depends(get_grid)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
+        description="retry key: the same key from the same person on the same case answers the case "
+        "as it stands and writes nothing again",
+        examples=["0b6f2c3e-8d2a-4a43-9d57-0e6f1c7c1a01"],
+    ),
+]
 IfMatch = Annotated[
     str | None,
     Header(

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import BigIntPK, JSONType, UTCDateTime, new_metadata, utcnow
+from shared.idempotency import MAX_KEY_LENGTH
 from shared.outbox import OutboxMixin
 
 HANDLING_WITH_DEADLINE = "deadline_at IS NOT NULL AND status IN ('dispatched', 'in_progress')"
@@ -194,10 +195,26 @@ class CaseReport(Base):
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+KEYED = "idempotency_key IS NOT NULL"
+"""Events written by a command that carried an ``Idempotency-Key``."""
+
+
 class CaseEvent(Base):
     """One entry of a case's append-only timeline."""
 
     __tablename__ = "case_events"
+    __table_args__ = (
+        # A retry's look-up, and the guard against two events for one key (cases/idempotency.py).
+        Index(
+            "ux_case_events_idempotency_key",
+            "case_id",
+            "actor_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text(KEYED),
+            sqlite_where=text(KEYED),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -210,6 +227,10 @@ class CaseEvent(Base):
     photos: Mapped[list[str]] = mapped_column(JSONType, default=list)
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    idempotency_key: Mapped[str | None] = mapped_column(String(MAX_KEY_LENGTH))
+    """The ``Idempotency-Key`` of the command that wrote the event, if it carried one."""
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    """That command's step and body, hashed: what a retry with the same key must match."""
 
 
 class NamedPhoto(Base):

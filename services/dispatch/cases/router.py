@@ -17,6 +17,7 @@ from fastapi import APIRouter, Path, Query, Response
 from services.dispatch.access import GUARDED
 from services.dispatch.cases import dispatching, export, reading, service
 from services.dispatch.cases.feedback import feedback as give_feedback
+from services.dispatch.cases.idempotency import Answer
 from services.dispatch.cases.lifecycle import Status
 from services.dispatch.cases.rejection import reject as reject_case
 from services.dispatch.cases.repository import CaseFilters
@@ -35,7 +36,15 @@ from services.dispatch.cases.schemas import (
     ReturnRequest,
     VerifyRequest,
 )
-from services.dispatch.deps import CalendarDep, CurrentActor, GridDep, IfMatch, SessionDep, SettingsDep
+from services.dispatch.deps import (
+    CalendarDep,
+    CurrentActor,
+    GridDep,
+    IdempotencyKey,
+    IfMatch,
+    SessionDep,
+    SettingsDep,
+)
 from shared import spreadsheet
 from shared.db import utcnow
 from shared.errors import (
@@ -74,6 +83,15 @@ COMMAND_RESPONSES = answers_etag() | problem_responses(
     PreconditionRequired,
     Unprocessable,
 )
+REPLAYED = {
+    "description": "`true` when the answer repeats an earlier try's with the same `Idempotency-Key` "
+    "(nothing was written)",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+APPENDING_RESPONSES = COMMAND_RESPONSES | {
+    200: {"headers": COMMAND_RESPONSES[200]["headers"] | {"Idempotent-Replayed": REPLAYED}}
+}
+"""The answers of a command that only appends (a note, an urging, a request for more time)."""
 READ_ERRORS = problem_responses(Unauthorized, Forbidden, NotFound)
 Text = Annotated[str | None, Query(max_length=200), STORABLE_QUERY]
 C = TypeVar("C", bound=CaseDetail)
@@ -82,6 +100,13 @@ C = TypeVar("C", bound=CaseDetail)
 def with_etag(response: Response, case: C) -> C:
     response.headers["ETag"] = etag(case.version)
     return case
+
+
+def answered(response: Response, answer: Answer) -> CaseDetail:
+    """An appending command's case with its ``ETag``, and ``Idempotent-Replayed`` on a retry's."""
+    if answer.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return with_etag(response, answer.case)
 
 
 @router.get(
@@ -362,7 +387,7 @@ async def feedback(
     return with_etag(response, case)
 
 
-@router.post("/{case_id}/notes", response_model=CaseDetail, responses=COMMAND_RESPONSES)
+@router.post("/{case_id}/notes", response_model=CaseDetail, responses=APPENDING_RESPONSES)
 async def add_note(
     case_id: CaseId,
     body: NoteRequest,
@@ -370,6 +395,7 @@ async def add_note(
     actor: CurrentActor,
     response: Response,
     if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> CaseDetail:
     """Add a note (and photos) to the timeline in any status; the status does not change.
 
@@ -378,6 +404,11 @@ async def add_note(
     note is the office's, on the timeline alone.
 
     `If-Match` is optional here: a note changes nothing another could have changed meanwhile,
-    so a note written while a dispatcher moved the case is not refused (sent, it is checked)."""
-    case = await service.add_note(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
-    return with_etag(response, case)
+    so a note written while a dispatcher moved the case is not refused (sent, it is checked).
+    A phone that may send it twice (its answer lost) sends an `Idempotency-Key`: the same key
+    from the same person on this case again answers the case as it stands, with
+    `Idempotent-Replayed: true`, and writes nothing (another note with that key is a 422)."""
+    answer = await service.add_note(
+        session, case_id=case_id, if_match=if_match, body=body, actor=actor, idempotency_key=idempotency_key
+    )
+    return answered(response, answer)

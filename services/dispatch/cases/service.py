@@ -19,6 +19,7 @@ from services.dispatch import access
 from services.dispatch.calendar.service import Calendar
 from services.dispatch.calendar.working_time import WorkingTime
 from services.dispatch.cases import repository, timeline
+from services.dispatch.cases.idempotency import Answer, Retry, already_written, retry_of
 from services.dispatch.cases.lifecycle import (
     Status,
     Step,
@@ -88,9 +89,30 @@ async def locked(
         raise Forbidden("only a reporter of this case may rate it")
     if not reporters_only and not access.sees_whole_case(actor, case):
         raise Forbidden("this case reaches you as one of its reporters: rating it is yours, not this")
-    if checks_if_match and ((if_match is not None and if_match.strip()) or not appends_only):
-        require_if_match(if_match, case.version)
+    if checks_if_match:
+        check_if_match(if_match, case, appends_only=appends_only)
     return case
+
+
+async def locked_to_append(
+    session: AsyncSession, case_id: int, if_match: str | None, actor: Actor, retry: Retry | None
+) -> tuple[Case, bool]:
+    """The case, locked, for a command that only appends (``appends_only``), and whether
+    ``retry`` repeats an event the actor wrote on it already (``cases/idempotency.py``): then
+    the command writes nothing, and ``If-Match`` is not checked (the first try moved the
+    version on)."""
+    case = await locked(session, case_id, if_match, actor, appends_only=True, checks_if_match=False)
+    if await already_written(session, case, actor.id, retry):
+        return case, True
+    check_if_match(if_match, case, appends_only=True)
+    return case, False
+
+
+def check_if_match(if_match: str | None, case: Case, *, appends_only: bool) -> None:
+    """428/412 for a missing or stale ``If-Match``; a command that only appends checks one only
+    when it is sent (see :func:`locked`)."""
+    if (if_match is not None and if_match.strip()) or not appends_only:
+        require_if_match(if_match, case.version)
 
 
 def touch(case: Case, now: datetime) -> None:
@@ -252,9 +274,18 @@ async def close(
 
 
 async def add_note(
-    session: AsyncSession, *, case_id: int, if_match: str | None, body: NoteRequest, actor: Actor
-) -> CaseDetail:
-    case = await locked(session, case_id, if_match, actor, appends_only=True)
+    session: AsyncSession,
+    *,
+    case_id: int,
+    if_match: str | None,
+    body: NoteRequest,
+    actor: Actor,
+    idempotency_key: str | None = None,
+) -> Answer:
+    retry = retry_of(idempotency_key, Step.note, body)
+    case, written = await locked_to_append(session, case_id, if_match, actor, retry)
+    if written:
+        return Answer(await case_detail(session, case, actor), replayed=True)
     now = utcnow()
     next_status(Step.note, case.status)
     touch(case, now)
@@ -268,5 +299,6 @@ async def add_note(
         note=body.note,
         photos=body.photos,
         announced=body.to_reporters,
+        retry=retry,
     )
-    return await case_detail(session, case, actor)
+    return Answer(await case_detail(session, case, actor))

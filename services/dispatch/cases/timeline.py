@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import access
 from services.dispatch.cases import repository
+from services.dispatch.cases.idempotency import Retry
 from services.dispatch.cases.lifecycle import ANNOUNCED
 from services.dispatch.models import Case, CaseEvent, OutboxMessage
 from services.dispatch.photos import service as named_photos
@@ -42,10 +43,11 @@ async def record(
     data: dict[str, Any] | None = None,
     told: list[uuid.UUID] | None = None,
     announced: bool = False,
+    retry: Retry | None = None,
 ) -> CaseEvent:
     """Append an event (the case's current status is its ``to_status``) and notify reporters
     (``told``, or every report of the case) of a change of status, of an ``ANNOUNCED`` action,
-    or when ``announced``."""
+    or when ``announced``. ``retry``: the command's `Idempotency-Key`, kept with the event."""
     event = CaseEvent(
         case_id=case.id,
         action=str(action),
@@ -57,6 +59,8 @@ async def record(
         photos=photos or [],
         data=data or {},
         at=at,
+        idempotency_key=retry.key if retry else None,
+        request_hash=retry.request_hash if retry else None,
     )
     session.add(event)
     await session.flush()

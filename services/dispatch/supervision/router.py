@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from services.dispatch.access import GUARDED
-from services.dispatch.cases.router import COMMAND_RESPONSES, CaseId, with_etag
+from services.dispatch.cases.router import APPENDING_RESPONSES, COMMAND_RESPONSES, CaseId, answered, with_etag
 from services.dispatch.cases.schemas import (
     CaseDetail,
     ExtendRequest,
@@ -15,13 +15,13 @@ from services.dispatch.cases.schemas import (
     ExtensionRequest,
     UrgeRequest,
 )
-from services.dispatch.deps import CalendarDep, CurrentActor, IfMatch, SessionDep
+from services.dispatch.deps import CalendarDep, CurrentActor, IdempotencyKey, IfMatch, SessionDep
 from services.dispatch.supervision import service
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], dependencies=GUARDED)
 
 
-@router.post("/{case_id}/urge", response_model=CaseDetail, responses=COMMAND_RESPONSES)
+@router.post("/{case_id}/urge", response_model=CaseDetail, responses=APPENDING_RESPONSES)
 async def urge(
     case_id: CaseId,
     body: UrgeRequest,
@@ -29,17 +29,21 @@ async def urge(
     actor: CurrentActor,
     response: Response,
     if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> CaseDetail:
     """督办: the office presses the department on a case it is handling (dispatched or in
     progress), with what it asks; the status stays, the case counts one more urging
     (`urge_count`, the console's `urged` filter) and the timeline holds who urged and why.
 
-    `If-Match` is optional, as for a note: urging overwrites nothing another could have changed."""
-    case = await service.urge(session, case_id=case_id, if_match=if_match, body=body, actor=actor)
-    return with_etag(response, case)
+    `If-Match` is optional, as for a note: urging overwrites nothing another could have changed.
+    An `Idempotency-Key` makes a retry harmless, as for a note."""
+    answer = await service.urge(
+        session, case_id=case_id, if_match=if_match, body=body, actor=actor, idempotency_key=idempotency_key
+    )
+    return answered(response, answer)
 
 
-@router.post("/{case_id}/extension-request", response_model=CaseDetail, responses=COMMAND_RESPONSES)
+@router.post("/{case_id}/extension-request", response_model=CaseDetail, responses=APPENDING_RESPONSES)
 async def request_extension(
     case_id: CaseId,
     body: ExtensionRequest,
@@ -47,15 +51,16 @@ async def request_extension(
     actor: CurrentActor,
     response: Response,
     if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> CaseDetail:
     """延期申请: the department handling the case asks the office for more time (`hours`, counted
     as the time limit is) and says why; the office grants it with `extend`, or not. The
-    deadline stays until then, and a second request while one waits is a 409. `If-Match` is
-    optional, as for a note."""
-    case = await service.request_extension(
-        session, case_id=case_id, if_match=if_match, body=body, actor=actor
+    deadline stays until then, and a second request while one waits is a 409, but a retry with
+    the first's `Idempotency-Key`, answered as for a note. `If-Match` is optional, as for a note."""
+    answer = await service.request_extension(
+        session, case_id=case_id, if_match=if_match, body=body, actor=actor, idempotency_key=idempotency_key
     )
-    return with_etag(response, case)
+    return answered(response, answer)
 
 
 @router.post("/{case_id}/extension-refusal", response_model=CaseDetail, responses=COMMAND_RESPONSES)

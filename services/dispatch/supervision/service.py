@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.calendar.service import Calendar
 from services.dispatch.cases import timeline
+from services.dispatch.cases.idempotency import Answer, Retry, retry_of
 from services.dispatch.cases.lifecycle import Step, deadline_and_warning, next_status
 from services.dispatch.cases.reading import case_detail
 from services.dispatch.cases.schemas import (
@@ -22,7 +23,7 @@ from services.dispatch.cases.schemas import (
     ExtensionRequest,
     UrgeRequest,
 )
-from services.dispatch.cases.service import locked, touch, who
+from services.dispatch.cases.service import locked, locked_to_append, touch, who
 from services.dispatch.models import Case
 from shared.actors import Actor
 from shared.db import utcnow
@@ -39,52 +40,97 @@ def urge_data(deadline_at: datetime | None) -> dict[str, Any]:
     return {"deadline_at": _rfc3339(deadline_at)}
 
 
-async def _case(
-    session: AsyncSession, case_id: int, if_match: str | None, actor: Actor, step: Step, *, appends_only: bool
-) -> Case:
+async def _case(session: AsyncSession, case_id: int, if_match: str | None, actor: Actor, step: Step) -> Case:
     """The case, locked and checked as every command's is, in a status ``step`` is taken in."""
-    case = await locked(session, case_id, if_match, actor, appends_only=appends_only)
+    case = await locked(session, case_id, if_match, actor)
     next_status(step, case.status)
     return case
 
 
+async def _appending(
+    session: AsyncSession, case_id: int, if_match: str | None, actor: Actor, step: Step, retry: Retry | None
+) -> tuple[Case, bool]:
+    """As :func:`_case` for a step that only appends (If-Match may be left out), and whether
+    ``retry`` repeats a step the actor took already (then nothing is checked or written)."""
+    case, written = await locked_to_append(session, case_id, if_match, actor, retry)
+    if not written:
+        next_status(step, case.status)
+    return case, written
+
+
 async def _entry(
-    session: AsyncSession, case: Case, step: Step, actor: Actor, *, note: str, data: dict[str, Any]
+    session: AsyncSession,
+    case: Case,
+    step: Step,
+    actor: Actor,
+    *,
+    note: str,
+    data: dict[str, Any],
+    retry: Retry | None = None,
 ) -> CaseDetail:
     """The step on the case's timeline (the status unchanged), and the case as ``actor`` reads it."""
     now = utcnow()
     touch(case, now)
     await timeline.record(
-        session, case, action=step, from_status=case.status, actor=who(actor), at=now, note=note, data=data
+        session,
+        case,
+        action=step,
+        from_status=case.status,
+        actor=who(actor),
+        at=now,
+        note=note,
+        data=data,
+        retry=retry,
     )
     return await case_detail(session, case, actor)
 
 
 async def urge(
-    session: AsyncSession, *, case_id: int, if_match: str | None, body: UrgeRequest, actor: Actor
-) -> CaseDetail:
+    session: AsyncSession,
+    *,
+    case_id: int,
+    if_match: str | None,
+    body: UrgeRequest,
+    actor: Actor,
+    idempotency_key: str | None = None,
+) -> Answer:
     """督办: the office presses the department on a case it handles. It only appends, so
-    If-Match may be left out, as for a note."""
-    case = await _case(session, case_id, if_match, actor, Step.urge, appends_only=True)
+    If-Match may be left out, as for a note, and an ``idempotency_key`` makes a retry harmless."""
+    retry = retry_of(idempotency_key, Step.urge, body)
+    case, written = await _appending(session, case_id, if_match, actor, Step.urge, retry)
+    if written:
+        return Answer(await case_detail(session, case, actor), replayed=True)
     case.urge_count += 1
-    return await _entry(session, case, Step.urge, actor, note=body.note, data=urge_data(case.deadline_at))
+    data = urge_data(case.deadline_at)
+    return Answer(await _entry(session, case, Step.urge, actor, note=body.note, data=data, retry=retry))
 
 
 async def request_extension(
-    session: AsyncSession, *, case_id: int, if_match: str | None, body: ExtensionRequest, actor: Actor
-) -> CaseDetail:
+    session: AsyncSession,
+    *,
+    case_id: int,
+    if_match: str | None,
+    body: ExtensionRequest,
+    actor: Actor,
+    idempotency_key: str | None = None,
+) -> Answer:
     """延期申请: the department asks the office for more time, saying how much and why; the
     office grants it (:func:`extend`) or refuses it (:func:`refuse_extension`), and until then
-    a second request is a 409. It overwrites nothing, so If-Match may be left out."""
-    case = await _case(session, case_id, if_match, actor, Step.request_extension, appends_only=True)
+    a second request is a 409 (but a retry with the first's ``idempotency_key``). It overwrites
+    nothing, so If-Match may be left out."""
+    retry = retry_of(idempotency_key, Step.request_extension, body)
+    case, written = await _appending(session, case_id, if_match, actor, Step.request_extension, retry)
+    if written:
+        return Answer(await case_detail(session, case, actor), replayed=True)
     if case.extension_requested_hours is not None:
         raise Conflict(
             f"a request for {case.extension_requested_hours} hours more awaits the office's answer",
             current_state=case.status,
         )
     case.extension_requested_hours = body.hours
-    return await _entry(
-        session, case, Step.request_extension, actor, note=body.reason, data={"hours": body.hours}
+    data = {"hours": body.hours}
+    return Answer(
+        await _entry(session, case, Step.request_extension, actor, note=body.reason, data=data, retry=retry)
     )
 
 
@@ -100,7 +146,7 @@ async def extend(
     """延期: the office moves the deadline later by ``hours``, counted as the time limit is (working
     hours for a normal category) from the deadline, or from now when it has passed. A
     resolution before the new deadline is on time. Every reporter hears the new deadline."""
-    case = await _case(session, case_id, if_match, actor, Step.extend, appends_only=False)
+    case = await _case(session, case_id, if_match, actor, Step.extend)
     old, asked = case.deadline_at, case.extension_requested_hours
     now = utcnow()
     start = max(old, now) if old is not None else now
@@ -121,7 +167,7 @@ async def refuse_extension(
 ) -> CaseDetail:
     """驳回: the office refuses the department's request for more time, saying why; the
     deadline stays, and the department may ask again."""
-    case = await _case(session, case_id, if_match, actor, Step.refuse_extension, appends_only=False)
+    case = await _case(session, case_id, if_match, actor, Step.refuse_extension)
     if case.extension_requested_hours is None:
         raise Conflict("no request for more time awaits an answer on this case", current_state=case.status)
     asked, case.extension_requested_hours = case.extension_requested_hours, None

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
-from typing import Any
-
-import orjson
 
 from shared.errors import Unprocessable
+from shared.idempotency import request_hash
 
-
-def request_hash(body: dict[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of a parsed body: key order and spacing do not count."""
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+__all__ = ["check_seen_at", "request_hash"]
 
 
 def check_seen_at(seen_at: datetime, *, now: datetime, max_skew: timedelta, max_age: timedelta) -> None:
