@@ -236,9 +236,9 @@ SEARCH_TEXT = AfterValidator(_search_text)
 nothing but spaces is no search (it matched every text holding as many spaces)."""
 
 STORABLE_QUERY = AfterValidator(_storable_query)
-"""For text in a query string, compared with stored text: refused with NUL, as in a body (SQLite
-cut a ``LIKE`` pattern at the NUL: ``q=%00`` matched every case). A lone surrogate cannot come
-this way: Starlette decodes the query with U+FFFD for what is not UTF-8."""
+"""For text in a query string or a path, compared with stored text: refused with NUL, as in a body
+(SQLite cut a ``LIKE`` pattern at the NUL: ``q=%00`` matched every case). A lone surrogate cannot
+come this way: Starlette decodes the query and the path with U+FFFD for what is not UTF-8."""
 
 
 def _unstorable_text(text: str) -> str | None:

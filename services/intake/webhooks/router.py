@@ -12,7 +12,7 @@ from services.intake.settings import IntakeSettings
 from services.intake.webhooks import service
 from services.intake.webhooks.schemas import WebhookPage, WebhookPut, WebhookRead
 from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
-from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from shared.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, STORABLE_QUERY
 
 router = APIRouter(prefix="/v1/webhook", tags=["webhook"], dependencies=GUARDED)
 
@@ -119,7 +119,9 @@ async def list_webhooks(
     summary="Remove an integration's webhook",
     responses=problem_responses(Unauthorized, Forbidden, NotFound),
 )
-async def remove_webhook_of(owner_id: Annotated[str, Path(max_length=64)], session: SessionDep) -> Response:
+async def remove_webhook_of(
+    owner_id: Annotated[str, Path(max_length=64), STORABLE_QUERY], session: SessionDep
+) -> Response:
     """Stop an integration's deliveries (admins): after its key was revoked (a token already
     issued could set the webhook again for its last minutes, and no more), or when its URL is
     wrong. The updates not delivered yet are given up."""

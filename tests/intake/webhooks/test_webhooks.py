@@ -133,6 +133,20 @@ async def test_an_admin_lists_the_webhooks_and_removes_one(intake: Intake, endpo
     assert (await intake.client.delete(f"/v1/webhooks/{BOT_ID}", headers=admin)).status_code == 404
 
 
+async def test_an_owner_holding_a_nul_is_422_on_either_database(intake: Intake) -> None:
+    """The one path parameter of intake with no pattern: a NUL reached the database, which
+    PostgreSQL refused (a 422 saying nothing of where) and SQLite looked up (a 404 echoing it)."""
+    admin = bearer("pan.jun", Role.admin)
+    await set_webhook(intake)
+
+    refused = await intake.client.delete(f"/v1/webhooks/{BOT_ID}%00", headers=admin)
+
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["loc"] == ["path", "owner_id"]
+    assert "NUL" in refused.json()["detail"]
+    assert (await intake.client.get("/v1/webhook", headers=BOT)).status_code == 200
+
+
 async def test_first_puts_at_once_make_one_webhook(intake: Intake) -> None:
     """Two first PUTs at once both inserted: a 500 (unique violation) on PostgreSQL."""
     answers = await asyncio.gather(*(set_webhook(intake) for _ in range(4)))
