@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -201,6 +202,11 @@ async def create_request(
     return created, report_id, answer.replayed
 
 
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""A coordinate as a form writes it: ``float()`` alone also read ``2_4.455`` as 24.455, and the
+digits of other scripts (``２４.４``), so a typo was filed at a point nobody wrote."""
+
+
 def _number(name: str, value: str) -> float:
     try:
         number = float(value)
@@ -208,6 +214,8 @@ def _number(name: str, value: str) -> float:
         raise BadRequest(f"{name} must be a number of decimal degrees, not {value[:40]!r}") from None
     if not math.isfinite(number):
         raise BadRequest(f"{name} must be a finite number")
+    if not _DECIMAL.fullmatch(value.strip()):
+        raise BadRequest(f"{name} must be a number of decimal degrees, not {value[:40]!r}")
     return number
 
 

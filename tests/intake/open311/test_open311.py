@@ -281,6 +281,31 @@ async def test_what_open311_cannot_take_is_a_400_in_its_own_form(intake: Intake)
     assert await intake.report_count() == 0
 
 
+async def test_a_coordinate_python_reads_but_no_decimal_number_is_a_400(intake: Intake) -> None:
+    """``float()`` reads ``2_4.455`` as 24.455 and takes other scripts' digits: a typo, or a
+    client's bad encoding, was filed at a point nobody wrote. As in a JSON body, a coordinate is
+    a decimal number in ASCII digits."""
+    for lat in ("2_4.455", "24.4_55", "２４.４５５", "٢٤.٤٥٥"):
+        answer = await file(intake, lat=lat)
+        assert answer.status_code == 400, (lat, answer.text)
+        reason = f"lat must be a number of decimal degrees, not {lat!r}"
+        assert answer.json() == [{"code": 400, "description": reason}]
+    assert await intake.report_count() == 0
+    for lat, read in (
+        (f" {LAT} ", LAT),
+        ("+24.455", 24.455),
+        ("24.", 24.0),
+        (".5", 0.5),
+        ("2.4455e1", 24.455),
+    ):
+        taken = await file(intake, lat=lat)
+        assert taken.status_code == 201, (lat, taken.text)
+        [created] = taken.json()
+        path = f"{BASE}/requests/{created['service_request_id']}.json"
+        [seen] = (await intake.client.get(path, headers=BOT)).json()
+        assert seen["lat"] == read
+
+
 async def test_the_rest_of_the_api_keeps_its_problems(intake: Intake) -> None:
     answer = await intake.client.get("/v1/reports/not-an-id")
 
