@@ -32,9 +32,16 @@ class IntakeSettings(RelaySettings):
         default=2, ge=1, le=8, description="transactions of new reports in flight at once"
     )
     territory_refresh_seconds: float = Field(default=30.0, gt=0)
-    seen_at_max_age_days: int = Field(default=30, ge=1, description="oldest `seen_at` a report may carry")
+    # Bounded: the window's edges are computed on each report's way in, and one past what a
+    # datetime holds (800,000 days back) made every report a 500.
+    seen_at_max_age_days: int = Field(
+        default=30, ge=1, le=36_500, description="oldest `seen_at` a report may carry"
+    )
     seen_at_max_skew_seconds: float = Field(
-        default=300.0, ge=0, description="how far in the future `seen_at` may be (phone clocks drift)"
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="how far in the future `seen_at` may be (phone clocks drift)",
     )
     webhook_timeout_seconds: float = Field(
         default=5.0, gt=0, le=30, description="how long a webhook delivery waits for the endpoint's answer"

@@ -8,8 +8,10 @@ from typing import Any
 
 import orjson
 import pytest
+from pydantic import ValidationError
 
 from services.intake.reports import service
+from services.intake.settings import IntakeSettings
 from shared.actors import Role
 from shared.messages import REPORT_RECEIVED, ReportReceived
 from tests.support.tokens import bearer
@@ -167,6 +169,19 @@ async def test_retry_replays_even_after_seen_at_aged_out(
     assert (again.status_code, again.json()) == (201, first.json())
     assert new.status_code == 422
     assert await intake.report_count() == 1
+
+
+@pytest.mark.parametrize("window", [{"seen_at_max_age_days": 800_000}, {"seen_at_max_skew_seconds": 10**12}])
+def test_a_seen_at_window_past_what_a_time_can_hold_is_refused_at_start(window: dict[str, Any]) -> None:
+    """Taken, it made every report a 500: the window's edge (now less 800,000 days, now plus
+    10^12 seconds) is no datetime (OverflowError), computed on each report's way in."""
+    with pytest.raises(ValidationError):
+        IntakeSettings(**window)
+    widest = IntakeSettings(seen_at_max_age_days=36_500, seen_at_max_skew_seconds=86_400)
+    now = datetime.now(UTC)
+    assert now - timedelta(days=widest.seen_at_max_age_days) < now + timedelta(
+        seconds=widest.seen_at_max_skew_seconds
+    )
 
 
 async def test_failed_insert_leaves_the_session_usable_for_the_answer(intake: Intake) -> None:
