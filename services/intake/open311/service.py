@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.clients.grid import Category, GridClient
 from services.intake.open311 import repository
+from services.intake.open311.keys import check_form_size
 from services.intake.open311.schemas import RequestCreated, Service, ServiceDefinition, ServiceRequest
 from services.intake.reports import rules
 from services.intake.reports import service as reports
@@ -137,6 +138,7 @@ def parse_form(body: bytes) -> dict[str, str]:
     """A POST's ``application/x-www-form-urlencoded`` body: each field once, each known. Empty
     pieces (a trailing or doubled ``&``, which some encoders write) are skipped, as browsers do;
     a percent-escape that is not UTF-8 is refused, not kept as U+FFFD."""
+    check_form_size(body)
     try:
         text = body.decode("utf-8")
         pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
