@@ -22,7 +22,11 @@ router = APIRouter(prefix="/v1/webhook", tags=["webhook"], dependencies=GUARDED)
     response_model=WebhookRead,
     summary="Set my webhook",
     responses={
-        201: {"model": WebhookRead, "description": "created: the answer holds its signing secret"},
+        201: {
+            "model": WebhookRead,
+            "description": "created: the answer holds its signing secret",
+            "headers": {"Location": {"description": "/v1/webhook", "schema": {"type": "string"}}},
+        },
         **problem_responses(Unauthorized, Forbidden, Unprocessable),
     },
 )
@@ -50,6 +54,7 @@ async def set_webhook(
     )
     if created:
         response.status_code = 201
+        response.headers["Location"] = "/v1/webhook"
         response.headers["Cache-Control"] = "no-store"  # the secret
     return answer
 

@@ -88,12 +88,14 @@ async def test_an_integration_sets_reads_rotates_and_removes_its_webhook(intake:
     secret = created.json()["secret"]
     assert secret.startswith("whsec_")
     assert created.headers["Cache-Control"] == "no-store"
+    assert created.headers["Location"] == "/v1/webhook"  # a create answers 201 with it (README)
 
     read = await intake.client.get("/v1/webhook", headers=BOT)
     assert read.status_code == 200
     assert (read.json()["url"], read.json()["secret"], read.json()["pending"]) == (URL, None, 0)
 
     moved = await set_webhook(intake, "https://bot.example.org/v2")
+    assert "Location" not in moved.headers
     assert (moved.status_code, moved.json()["url"], moved.json()["secret"]) == (
         200,
         "https://bot.example.org/v2",
