@@ -1,22 +1,40 @@
-"""The figures' query: one grouped scan of the period's cases."""
+"""The figures' query: one grouped scan of the period's cases, by the department each is with
+now, its category, its community or its grid cell (:data:`GROUPINGS`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from services.dispatch.cases.lifecycle import Status, Step
 from services.dispatch.cases.repository import overdue
 from services.dispatch.models import Case, CaseEvent
 
+Grouping = Literal["department", "category", "community", "grid_cell"]
+Column = InstrumentedAttribute[str | None]
+
+GROUPINGS: dict[Grouping, tuple[Column, Column | None]] = {
+    "department": (Case.department_code, Case.department_name),
+    "category": (Case.category_code, Case.category_name),
+    "community": (Case.community, None),
+    "grid_cell": (Case.grid_cell, None),
+}
+"""Each grouping's key column on the case and the name the case keeps beside it, if it keeps one:
+a category's name is on the case (the catalog's when it was given), a community's or a cell's
+is grid's alone."""
+
 
 @dataclass(frozen=True)
 class Counts:
-    department_code: str | None
-    department_name: str | None
+    key: str | None
+    """The department's code, the category's, the community's or the cell's; None: the cases
+    with none (no department had them, no category, outside the grid)."""
+    name: str | None
     cases: int
     rejected: int
     closed: int
@@ -83,12 +101,16 @@ async def counts(
     scope: ColumnElement[bool],
     department: str | None,
     now: datetime,
+    by: Grouping = "department",
 ) -> list[Counts]:
+    """The counts of each group with cases, in key order. A case renamed since (a category
+    renamed in the catalog) keeps the name it had: a group's name is the greatest of its cases'."""
+    key, name = GROUPINGS[by]
     closed = Case.status == Status.closed.value
     query = (
         select(
-            Case.department_code,
-            func.max(Case.department_name),
+            key,
+            func.max(name) if name is not None else null(),
             func.count(),
             _count_if(Case.status == Status.rejected.value),
             _count_if(closed),
@@ -102,8 +124,8 @@ async def counts(
             _count_if(Case.rating <= 2),
         )
         .where(Case.created_at >= registered_from, Case.created_at < registered_to, scope)
-        .group_by(Case.department_code)
-        .order_by(Case.department_code)
+        .group_by(key)
+        .order_by(key)
     )
     if department is not None:
         query = query.where(Case.department_code == department)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import Field
 
@@ -49,3 +50,28 @@ class FiguresRead(ResponseModel):
     timezone: str = Field(examples=["Asia/Shanghai"])
     total: Figures
     departments: list[DepartmentFigures] = Field(description="by the department each case is with now")
+
+
+class GroupFigures(Figures):
+    key: str | None = Field(
+        description="the category's code, the community's or the grid cell's; null: the cases with "
+        "none (no category, outside the grid)",
+        examples=["0501"],
+    )
+    name: str | None = Field(
+        description="the category's name as the cases have it; null for a community or a cell "
+        "(grid holds their names) and for the cases with none",
+        examples=["占道经营"],
+    )
+
+
+class GroupedFiguresRead(ResponseModel):
+    """The figures by category, community or grid cell (``by``): the groups with cases only,
+    the most cases first (the hot spots), then by key, the cases with none last."""
+
+    since: date = Field(description="the period's first day, in the office's time zone")
+    until: date = Field(description="the day after its last")
+    timezone: str = Field(examples=["Asia/Shanghai"])
+    by: Literal["category", "community", "grid_cell"]
+    total: Figures
+    groups: list[GroupFigures] = Field(description="by the case's category, community or grid cell")

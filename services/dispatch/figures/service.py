@@ -1,5 +1,6 @@
 """The figures a supervisor is judged by (考核): closure, on-time closure, rework and
-satisfaction rates of the cases registered in a period, by department.
+satisfaction rates of the cases registered in a period, by department, or, to find the hot
+spots (热点), by category, community or grid cell.
 
 Computed from the cases and their timeline when asked: a case counts in the period it was
 registered in, under the department it is with now, as it stands now. On time means every
@@ -7,6 +8,11 @@ registered in, under the department it is with now, as it stands now. On time me
 records both), and reworked that a check or a rating sent that department's handling back: a
 department the case left is not charged to the next. A case still open is not closed on time,
 however young.
+
+Grouped otherwise, each case counts the same (on time and reworked still of the department it is
+with), under its category, community or cell: the groups are those with cases only (a catalog
+has hundreds of categories; an assessment table names every department, not every category),
+the most cases first. ``department=`` narrows them to that department's cases: what it handles.
 """
 
 from __future__ import annotations
@@ -20,8 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch import access
 from services.dispatch.clients.grid import DepartmentRef, GridClient
 from services.dispatch.figures import repository
-from services.dispatch.figures.repository import Counts
-from services.dispatch.figures.schemas import DepartmentFigures, Figures, FiguresRead
+from services.dispatch.figures.repository import Counts, Grouping
+from services.dispatch.figures.schemas import (
+    DepartmentFigures,
+    Figures,
+    FiguresRead,
+    GroupedFiguresRead,
+    GroupFigures,
+)
 from shared.actors import Actor, Role
 from shared.db import utcnow
 from shared.errors import NotFound, Unprocessable, WanggeError
@@ -73,7 +85,7 @@ async def _with_every_department(
     except WanggeError as error:
         log.warning("figures without the departments that had no case: %s", error)
         known = None
-    found = {c.department_code for c in counts}
+    found = {c.key for c in counts}
     unknown = known is not None and department not in {d.code for d in known}
     if known is not None and department is not None and department not in found and unknown:
         retired = await _retired(grid, department)  # or a typo, read as "no cases": a 404
@@ -88,7 +100,26 @@ async def _with_every_department(
     empty = [
         Counts(d.code, d.name_zh, *([0] * 11)) for d in known or [] if d.code not in found and named(d.code)
     ]
-    return sorted([*counts, *empty], key=lambda c: (c.department_code is None, c.department_code or ""))
+    return sorted([*counts, *empty], key=lambda c: (c.key is None, c.key or ""))
+
+
+def _hot_first(counts: list[Counts]) -> list[Counts]:
+    """The groups with the most cases first (the hot spots), then by key; the cases with none last."""
+    return sorted(counts, key=lambda c: (c.key is None, -c.cases, c.key or ""))
+
+
+async def _known(grid: GridClient, department: str | None, *, counted: bool) -> None:
+    """A 404 for a ``department`` grid knows neither in use nor retired, as the figures by
+    department answer it; one with cases is known. Grid out of reach: answered, with no cases."""
+    if department is None or counted:
+        return
+    try:
+        known = await grid.departments()
+    except WanggeError as error:
+        log.warning("figures without checking department %s: %s", department, error)
+        return
+    if department not in {d.code for d in known}:
+        await _retired(grid, department)
 
 
 async def _retired(grid: GridClient, code: str) -> DepartmentRef | None:
@@ -133,7 +164,8 @@ async def figures(
     until: date | None,
     department: str | None,
     timezone: str,
-) -> FiguresRead:
+    by: Grouping = "department",
+) -> FiguresRead | GroupedFiguresRead:
     zone, now = ZoneInfo(timezone), utcnow()
     first, after = period(since, until, zone, now)
     counts = await repository.counts(
@@ -143,7 +175,20 @@ async def figures(
         scope=access.figures_scope(actor),
         department=department,
         now=now,
+        by=by,
     )
+    if by != "department":
+        await _known(grid, department, counted=bool(counts))
+        return GroupedFiguresRead(
+            since=first,
+            until=after,
+            timezone=timezone,
+            by=by,
+            total=_figures(counts),
+            groups=[
+                GroupFigures(key=c.key, name=c.name, **_figures([c]).model_dump()) for c in _hot_first(counts)
+            ],
+        )
     counts = await _with_every_department(counts, grid, actor=actor, department=department)
     return FiguresRead(
         since=first,
@@ -152,8 +197,8 @@ async def figures(
         total=_figures(counts),
         departments=[
             DepartmentFigures(
-                department_code=c.department_code,
-                department_name=c.department_name,
+                department_code=c.key,
+                department_name=c.name,
                 **_figures([c]).model_dump(),
             )
             for c in counts
