@@ -197,3 +197,15 @@ async def test_a_category_name_excel_would_run_as_a_formula_is_kept_as_text(disp
     )
 
     assert spreadsheet_rows(answer.content)[0]["name"] == '\'=HYPERLINK("http://x.example","占道")'
+
+
+async def test_the_groups_need_no_grid(dispatch: Dispatch) -> None:
+    """The groups come from dispatch's own cases: grid out of reach, they answer the same (a
+    `department` with no case is then not checked, as by department)."""
+    await six_cases(dispatch)
+    answered = await figures(dispatch, SUPERVISOR, by="category")
+    dispatch.grid.down = True
+
+    assert await figures(dispatch, SUPERVISOR, by="category") == answered
+    unchecked = await figures(dispatch, SUPERVISOR, by="category", department="markte")
+    assert unchecked["groups"] == []
