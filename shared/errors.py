@@ -129,6 +129,12 @@ class IllegalTransition(Conflict):
         )
 
 
+class RequestTimeout(WanggeError):
+    status, type, title = 408, "request-timeout", "Request timeout"
+    # The body was not read to its end: the connection cannot carry another request.
+    headers: Mapping[str, str] | None = MappingProxyType({"Connection": "close"})
+
+
 class PreconditionFailed(WanggeError):
     status, type, title = 412, "precondition-failed", "Precondition failed"
 

@@ -141,6 +141,7 @@ def create_app(
             max_pixels=settings.photo_max_pixels,
             workers=settings.photo_workers,
             daily_limit=settings.photo_daily_limit,
+            read_seconds=settings.photo_read_seconds,
         )
         retention = Retention(session_maker, dispatch, unattached_days=settings.photo_unattached_days)
         app.state.darkroom = darkroom

@@ -86,6 +86,12 @@ class IntakeSettings(RelaySettings):
     photo_max_edge: int = Field(
         default=2048, ge=320, le=8192, description="the longer side a photo is scaled down to, in pixels"
     )
+    photo_read_seconds: float = Field(
+        default=120.0,
+        ge=1,
+        le=3600,
+        description="longest an upload's body may take to arrive (408 beyond): 10 MiB in 120 s is 0.7 Mbit/s",
+    )
     photo_daily_limit: int = Field(
         default=1000,
         ge=1,

@@ -171,7 +171,8 @@ async def create_request(
         raise BadRequest("service_code is required: one of GET services.json")
     categories = await services.categories()
     if categories is not None and code not in categories:
-        raise BadRequest(f"service_code {code} is no service: one of GET services.json")
+        shown = code if len(code) <= 64 else f"{code[:64]}…"  # echoed, not the whole of a 1 MiB form
+        raise BadRequest(f"service_code {shown} is no service: one of GET services.json")
     if not form.get("lat", "").strip() or not form.get("long", "").strip():
         raise BadRequest("lat and long are required: a request is located by its point, not its address")
     description = form.get("description", "").strip() or (await services.name_of(code)) or code

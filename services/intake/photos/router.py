@@ -15,6 +15,7 @@ from services.intake.photos.schemas import PhotoRead
 from shared.errors import (
     Forbidden,
     NotFound,
+    RequestTimeout,
     ServiceUnavailable,
     TooManyRequests,
     Unauthorized,
@@ -44,7 +45,13 @@ CACHED_FOR_A_YEAR = "private, max-age=31536000, immutable"
     responses={
         200: {"model": PhotoRead, "description": "the same picture uploaded before by the same caller"},
         **problem_responses(
-            Unauthorized, Forbidden, UnsupportedMediaType, Unprocessable, TooManyRequests, ServiceUnavailable
+            Unauthorized,
+            Forbidden,
+            RequestTimeout,
+            UnsupportedMediaType,
+            Unprocessable,
+            TooManyRequests,
+            ServiceUnavailable,
         ),
     },
     openapi_extra={"requestBody": {"required": True, "content": dict.fromkeys(UPLOAD_TYPES, BINARY)}},
@@ -67,7 +74,8 @@ async def upload_photo(
     At most four uploads per photo worker are taken in at once (two workers: eight); one
     more is a 503 with `Retry-After` before its body is read. One caller adds at most 1,000
     photos in 24 hours (`WANGGE_INTAKE_PHOTO_DAILY_LIMIT`); one more is a 429 with
-    `Retry-After` (the same bytes again still answer 200).
+    `Retry-After` (the same bytes again still answer 200). A body that takes more than two
+    minutes to arrive (`WANGGE_INTAKE_PHOTO_READ_SECONDS`) is a 408, and the connection closes.
 
     Every staff role, and integrations whose key has `reports:create`.
     """
@@ -80,7 +88,7 @@ async def upload_photo(
             f"the body was {media_type[:100] or 'sent without a Content-Type'}"
         )
     async with darkroom.admission():  # before the body is read: it is held until developed
-        data = await request.body()
+        data = await darkroom.read(request)
         photo, created = await service.upload(
             session, darkroom, data=data, uploader=actor, base_url=public_url(request)
         )

@@ -15,6 +15,7 @@ which the app is about to name.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
@@ -27,6 +28,7 @@ from types import MappingProxyType
 from typing import Any
 
 import anyio
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.access import can_read_photo
@@ -34,7 +36,7 @@ from services.intake.photos import imaging, repository
 from services.intake.photos.schemas import PhotoRead
 from shared.actors import Actor
 from shared.db import utcnow
-from shared.errors import NotFound, ServiceUnavailable, TooManyRequests, Unprocessable
+from shared.errors import NotFound, RequestTimeout, ServiceUnavailable, TooManyRequests, Unprocessable
 from shared.photos import PHOTOS_PATH
 
 log = logging.getLogger("wangge.intake.photos")
@@ -63,15 +65,24 @@ class Darkroom:
 
     At most ``admitted`` uploads are taken in at once, read or waiting for a worker (each holds
     its body, up to the photo bound, in memory); one more is a 503 with ``Retry-After`` before
-    its body is read.
+    its body is read. A body that takes longer than ``read_seconds`` to arrive is a 408: a
+    caller sending slowly on purpose holds a place that long at most.
 
     One uploader adds at most ``daily_limit`` photos in 24 hours: a phone app stuck in a loop
     fills no disk."""
 
     def __init__(
-        self, *, max_edge: int, max_pixels: int, workers: int, daily_limit: int, admitted: int | None = None
+        self,
+        *,
+        max_edge: int,
+        max_pixels: int,
+        workers: int,
+        daily_limit: int,
+        read_seconds: float = 120.0,
+        admitted: int | None = None,
     ) -> None:
         self.daily_limit = daily_limit
+        self.read_seconds = read_seconds
         self.max_edge = max_edge
         self.max_pixels = max_pixels
         self.limiter = anyio.CapacityLimiter(workers)
@@ -87,6 +98,15 @@ class Darkroom:
             yield
         finally:
             self.inside -= 1
+
+    async def read(self, request: Request) -> bytes:
+        """The upload's body, or a 408 once it has taken ``read_seconds`` to arrive."""
+        try:
+            async with asyncio.timeout(self.read_seconds):
+                return await request.body()
+        except TimeoutError:
+            within = f"{self.read_seconds:g} s"
+            raise RequestTimeout(f"the photo did not arrive within {within}: send it again") from None
 
     async def develop(self, data: bytes) -> imaging.Processed:
         work = partial(imaging.process, data, max_edge=self.max_edge, max_pixels=self.max_pixels)

@@ -312,6 +312,37 @@ async def test_uploads_beyond_those_taken_in_are_told_to_retry_before_their_body
     assert afterwards.status_code == 201 and darkroom.inside == 0
 
 
+async def test_an_upload_sent_slowly_gives_back_its_place_after_the_read_deadline(
+    start_intake: StartIntake,
+) -> None:
+    """A caller that sends a body slowly on purpose held one of the few places taken in for as
+    long as it liked: eight such uploads made every other one a 503."""
+    picture = photo_bytes()
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield picture[:100]
+        await asyncio.sleep(5)
+        yield picture[100:]
+
+    async with start_intake(FakeGrid(), FakeDispatch(), photo_read_seconds=1) as intake:
+        darkroom = intake.app.state.darkroom
+        assert darkroom.read_seconds == 1  # the setting reaches it; a test waits less
+        darkroom.read_seconds = 0.3
+        started = asyncio.get_running_loop().time()
+        slow = await intake.client.post("/v1/photos", content=trickle(), headers={"Content-Type": "image/jpeg"})
+        took = asyncio.get_running_loop().time() - started
+        inside_after = darkroom.inside
+        afterwards = await upload(intake, picture)
+
+    assert slow.status_code == 408, slow.text
+    assert slow.headers["content-type"] == "application/problem+json"
+    assert slow.headers["connection"] == "close"
+    assert "0.3 s" in slow.json()["detail"]
+    assert took < 4  # refused at the deadline, not once the body had come
+    assert inside_after == 0
+    assert afterwards.status_code == 201
+
+
 async def test_one_uploader_adds_at_most_the_daily_limit_and_hears_when_to_retry(
     start_intake: StartIntake,
 ) -> None:
