@@ -329,7 +329,8 @@ async def test_an_upload_sent_slowly_gives_back_its_place_after_the_read_deadlin
         assert darkroom.read_seconds == 1  # the setting reaches it; a test waits less
         darkroom.read_seconds = 0.3
         started = asyncio.get_running_loop().time()
-        slow = await intake.client.post("/v1/photos", content=trickle(), headers={"Content-Type": "image/jpeg"})
+        jpeg = {"Content-Type": "image/jpeg"}
+        slow = await intake.client.post("/v1/photos", content=trickle(), headers=jpeg)
         took = asyncio.get_running_loop().time() - started
         inside_after = darkroom.inside
         afterwards = await upload(intake, picture)
