@@ -174,6 +174,59 @@ def search_words(q: str | None) -> list[str]:
     return [*words[:-1], " ".join(words[-1].split())] if words else []
 
 
+def conditions(
+    filters: CaseFilters, *, now: datetime, as_reporter: tuple[ColumnElement[bool], str] | None = None
+) -> list[ColumnElement[bool]]:
+    """The list's filters (all but ``due_first``'s order) as conditions on :class:`Case`, for
+    every query that reads the list's cases (its pages, its file, the map); ``as_reporter`` as
+    for :func:`page`."""
+    where: list[ColumnElement[bool]] = []
+    if filters.statuses:
+        where.append(Case.status.in_(filters.statuses))
+    if filters.department:
+        where.append(Case.department_code == filters.department)
+    if filters.grid_cell:
+        where.append(Case.grid_cell == filters.grid_cell)
+    if filters.community:
+        where.append(Case.community == filters.community)
+    if filters.category:
+        where.append(Case.category_code == filters.category)
+    if filters.overdue is not None:
+        late = overdue(now)
+        where.append(late if filters.overdue else ~late)
+    if filters.due_soon is not None:
+        soon = due_soon(now)
+        where.append(soon if filters.due_soon else ~soon)
+    if filters.urged is not None:
+        where.append(Case.urge_count > 0 if filters.urged else Case.urge_count == 0)
+    if filters.extension_requested is not None:
+        waiting = and_(handling(), Case.extension_requested_hours.is_not(None))
+        where.append(waiting if filters.extension_requested else ~waiting)
+    for word in search_words(filters.q):
+        # ILIKE (not lower(…) LIKE) so that PostgreSQL's trigram indexes serve it.
+        pattern = "%" + word.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+        number = Case.case_number.ilike(pattern, escape="/")
+        text = search_text(Case.address, Case.description).ilike(pattern, escape="/")
+        if as_reporter is None:
+            where.append(or_(text, number))
+        else:
+            whole, reader = as_reporter
+            own = exists().where(
+                CaseReport.case_id == Case.id,
+                CaseReport.reporter_id == reader,
+                CaseReport.description.ilike(pattern, escape="/"),
+            )
+            where.append(or_(and_(whole, text), number, own))
+    if filters.reporter:
+        named: ColumnElement[bool] = exists().where(
+            CaseReport.case_id == Case.id, CaseReport.reporter_id == filters.reporter
+        )
+        if as_reporter is not None and filters.reporter != as_reporter[1]:
+            named = and_(as_reporter[0], named)
+        where.append(named)
+    return where
+
+
 async def page(
     session: AsyncSession,
     filters: CaseFilters,
@@ -193,50 +246,7 @@ async def page(
     own reports, and ``reporter`` names only themselves: otherwise a search narrowed a letter
     at a time spelled out another reporter's description, and ``reporter`` told who else
     reported."""
-    query = select(Case).where(scope)
-    if filters.statuses:
-        query = query.where(Case.status.in_(filters.statuses))
-    if filters.department:
-        query = query.where(Case.department_code == filters.department)
-    if filters.grid_cell:
-        query = query.where(Case.grid_cell == filters.grid_cell)
-    if filters.community:
-        query = query.where(Case.community == filters.community)
-    if filters.category:
-        query = query.where(Case.category_code == filters.category)
-    if filters.overdue is not None:
-        late = overdue(now)
-        query = query.where(late if filters.overdue else ~late)
-    if filters.due_soon is not None:
-        soon = due_soon(now)
-        query = query.where(soon if filters.due_soon else ~soon)
-    if filters.urged is not None:
-        query = query.where(Case.urge_count > 0 if filters.urged else Case.urge_count == 0)
-    if filters.extension_requested is not None:
-        waiting = and_(handling(), Case.extension_requested_hours.is_not(None))
-        query = query.where(waiting if filters.extension_requested else ~waiting)
-    for word in search_words(filters.q):
-        # ILIKE (not lower(…) LIKE) so that PostgreSQL's trigram indexes serve it.
-        pattern = "%" + word.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
-        number = Case.case_number.ilike(pattern, escape="/")
-        text = search_text(Case.address, Case.description).ilike(pattern, escape="/")
-        if as_reporter is None:
-            query = query.where(or_(text, number))
-        else:
-            whole, reader = as_reporter
-            own = exists().where(
-                CaseReport.case_id == Case.id,
-                CaseReport.reporter_id == reader,
-                CaseReport.description.ilike(pattern, escape="/"),
-            )
-            query = query.where(or_(and_(whole, text), number, own))
-    if filters.reporter:
-        named: ColumnElement[bool] = exists().where(
-            CaseReport.case_id == Case.id, CaseReport.reporter_id == filters.reporter
-        )
-        if as_reporter is not None and filters.reporter != as_reporter[1]:
-            named = and_(as_reporter[0], named)
-        query = query.where(named)
+    query = select(Case).where(scope, *conditions(filters, now=now, as_reporter=as_reporter))
     if filters.due_first:
         query = query.where(handling())
         if after is not None:

@@ -8,6 +8,7 @@ detail and its new ``ETag`` (a dispatch or reassignment with its ``warnings`` to
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -17,10 +18,9 @@ from fastapi import APIRouter, Path, Query, Response
 from services.dispatch.access import GUARDED
 from services.dispatch.cases import dispatching, export, reading, service
 from services.dispatch.cases.feedback import feedback as give_feedback
+from services.dispatch.cases.filters import Filters
 from services.dispatch.cases.idempotency import Answer
-from services.dispatch.cases.lifecycle import Status
 from services.dispatch.cases.rejection import reject as reject_case
-from services.dispatch.cases.repository import CaseFilters
 from services.dispatch.cases.schemas import (
     AcceptRequest,
     CaseDetail,
@@ -62,12 +62,9 @@ from shared.errors import (
 from shared.etags import answers_etag, etag
 from shared.schemas import (
     DEFAULT_PAGE_SIZE,
-    DEPARTMENT_CODE,
     MAX_PAGE_SIZE,
     MAX_ROW_ID,
     PLAIN_DIGITS,
-    SEARCH_TEXT,
-    STORABLE_QUERY,
 )
 
 CaseId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="the case's id"), PLAIN_DIGITS]
@@ -93,7 +90,6 @@ APPENDING_RESPONSES = COMMAND_RESPONSES | {
 }
 """The answers of a command that only appends (a note, an urging, a request for more time)."""
 READ_ERRORS = problem_responses(Unauthorized, Forbidden, NotFound)
-Text = Annotated[str | None, Query(max_length=200), STORABLE_QUERY]
 C = TypeVar("C", bound=CaseDetail)
 
 
@@ -118,40 +114,11 @@ async def list_cases(
     session: SessionDep,
     actor: CurrentActor,
     settings: SettingsDep,
-    status: Annotated[list[Status] | None, Query(max_length=20, description="repeat for several")] = None,
-    department: Annotated[
-        str | None,
-        Query(max_length=32, pattern=DEPARTMENT_CODE, description="a department's code: sanitation"),
-        STORABLE_QUERY,
-    ] = None,
-    grid_cell: Text = None,
-    community: Text = None,
-    category: Text = None,
-    overdue: Annotated[
-        bool | None, Query(description="deadline passed while dispatched or in progress (not once resolved)")
-    ] = None,
-    due_soon: Annotated[
-        bool | None,
-        Query(
-            description="预警: 80 % of the time limit gone, the deadline not yet, "
-            "while dispatched or in progress"
-        ),
-    ] = None,
-    urged: Annotated[bool | None, Query(description="urged by the office at least once (督办件)")] = None,
-    extension_requested: Annotated[
-        bool | None, Query(description="handled, with a request for more time awaiting the office's answer")
-    ] = None,
+    filters: Filters,
     sort: Annotated[
         Literal["newest", "due"],
         Query(description="newest first, or due: the cases being handled, the soonest deadline first"),
     ] = "newest",
-    q: Annotated[
-        str | None,
-        Query(max_length=200, description="text in description, address or number"),
-        STORABLE_QUERY,
-        SEARCH_TEXT,
-    ] = None,
-    reporter: Text = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     format: Annotated[
@@ -174,20 +141,7 @@ async def list_cases(
     columns and times in the office's time zone with their offset. A list of more cases than a
     file takes (`format` says how many) is a 422 asking for narrower filters, never a file cut
     short; a `cursor` with it is a 422 (the file starts at the first case)."""
-    filters = CaseFilters(
-        statuses=[s.value for s in status or []],
-        department=department,
-        grid_cell=grid_cell,
-        community=community,
-        category=category,
-        overdue=overdue,
-        due_soon=due_soon,
-        urged=urged,
-        extension_requested=extension_requested,
-        q=q,
-        reporter=reporter,
-        due_first=sort == "due",
-    )
+    filters = replace(filters, due_first=sort == "due")
     if format == "json":
         return await reading.list_cases(session, filters=filters, actor=actor, limit=limit, cursor=cursor)
     if cursor is not None:
