@@ -54,6 +54,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/calendar/{year}"): Rule(roles=STAFF),
     ("PUT", "/v1/calendar/{year}"): Rule(roles=frozenset({Role.admin})),
     ("GET", "/v1/cases"): READ,
+    ("GET", "/v1/cases/map"): READ,
     ("GET", "/v1/figures"): Rule(roles=STAFF),
     ("GET", _CASE): READ,
     ("POST", f"{_CASE}/dispatch"): Rule(roles=OFFICE),

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.dispatch.calendar.router import router as calendar_router
 from services.dispatch.calendar.service import Calendar
+from services.dispatch.cases.map import router as map_router
 from services.dispatch.cases.router import router as cases_router
 from services.dispatch.clients.grid import GridClient
 from services.dispatch.clients.intake import IntakeClient
@@ -124,6 +125,7 @@ def create_app(
         cors_origins=settings.cors_origins,
         token_url=f"{settings.public_grid_url or settings.grid_url}{TOKEN_PATH}",
         routers=[
+            map_router,  # before /v1/cases/{case_id}
             cases_router,
             supervision_router,
             figures_router,

@@ -62,6 +62,7 @@ SPEC: dict[tuple[str, str], Expect] = {
     ("GET", "/v1/calendar/{year}"): Expect(STAFF, "list"),
     ("PUT", "/v1/calendar/{year}"): Expect(frozenset({Role.admin}), "command", {"days": []}),
     ("GET", "/v1/cases"): Expect(EVERYONE - {Role.service}, "list"),
+    ("GET", "/v1/cases/map"): Expect(EVERYONE - {Role.service}, "list"),
     ("GET", "/v1/figures"): Expect(STAFF, "list"),
     ("GET", CASE): Expect(EVERYONE - {Role.service}, "read"),
     ("POST", f"{CASE}/dispatch"): Expect(

@@ -7,7 +7,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    RowMapping,
+    SQLColumnExpression,
+    and_,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -263,3 +274,85 @@ async def page(
         )
     query = query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit + 1)
     return list((await session.scalars(query)).all())
+
+
+@dataclass(frozen=True)
+class Box:
+    """A map's view: longitudes and latitudes, in degrees, each range closed."""
+
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+
+
+MAP_COLUMNS = (
+    Case.id,
+    Case.case_number,
+    Case.status,
+    Case.category_code,
+    Case.category_name,
+    Case.urgency,
+    Case.department_code,
+    Case.department_name,
+    Case.urge_count,
+    Case.report_count,
+    Case.created_at,
+    Case.deadline_at,
+    Case.warn_at,
+)
+"""What a case's point on the map says of it (``warn_at`` for ``due_soon``), besides the point."""
+
+
+def _point(
+    as_reporter: tuple[ColumnElement[bool], str] | None,
+) -> tuple[SQLColumnExpression[float], SQLColumnExpression[float]]:
+    """Where the reader sees each case: its own point, or for a case that reaches them only as a
+    reporter, the point of their first report on it (as the list shows it, ``reading._as_reported``:
+    the case's point is that of the report that opened it)."""
+    if as_reporter is None:
+        return Case.lat, Case.lon
+    whole, reader = as_reporter
+
+    def of_first(column: SQLColumnExpression[float], own: SQLColumnExpression[float]) -> ColumnElement[float]:
+        theirs = (
+            select(column)
+            .where(CaseReport.case_id == Case.id, CaseReport.reporter_id == reader)
+            .order_by(*JOINING_ORDER)
+            .limit(1)
+            .scalar_subquery()
+        )
+        return case((whole, own), else_=func.coalesce(theirs, own))
+
+    return of_first(CaseReport.lat, Case.lat), of_first(CaseReport.lon, Case.lon)
+
+
+async def on_map(
+    session: AsyncSession,
+    filters: CaseFilters,
+    *,
+    scope: ColumnElement[bool],
+    now: datetime,
+    box: Box | None,
+    limit: int,
+    as_reporter: tuple[ColumnElement[bool], str] | None = None,
+) -> tuple[Sequence[RowMapping], int]:
+    """The map's cases inside ``scope`` and ``box``: up to ``limit`` rows of :data:`MAP_COLUMNS`
+    and ``lat``, ``lon``, the overdue first, then the due soon, then the newest; and how many
+    match in all (counted only when more than ``limit`` do)."""
+    lat, lon = _point(as_reporter)
+    where = [scope, *conditions(filters, now=now, as_reporter=as_reporter)]
+    if box is not None:
+        where += [lat.between(box.min_lat, box.max_lat), lon.between(box.min_lon, box.max_lon)]
+    urgency = case((overdue(now), 0), (due_soon(now), 1), else_=2)
+    query = (
+        select(*MAP_COLUMNS, lat.label("lat"), lon.label("lon"))
+        .where(*where)
+        .order_by(urgency, Case.created_at.desc(), Case.id.desc())
+        .limit(limit + 1)
+    )
+    rows = (await session.execute(query)).mappings().all()
+    if len(rows) <= limit:
+        return rows, len(rows)
+    total = await session.scalar(select(func.count()).select_from(Case).where(*where))
+    return rows[:limit], int(total or 0)
