@@ -24,7 +24,6 @@ import orjson
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import access
@@ -186,32 +185,32 @@ async def case_map(
     return geojson(rows, total=total, now=now)
 
 
-def geojson(rows: Sequence[RowMapping], *, total: int, now: datetime) -> bytes:
+def geojson(rows: Sequence[tuple[Any, ...]], *, total: int, now: datetime) -> bytes:
     """The rows of :func:`repository.on_map` as a FeatureCollection; ``overdue`` and
     ``due_soon`` as the list's items compute them."""
-    features: list[dict[str, Any]] = [
-        {
-            "type": "Feature",
-            "id": row["id"],
-            "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
-            "properties": {
-                "case_number": row["case_number"],
-                "status": row["status"],
-                "category_code": row["category_code"],
-                "category_name": row["category_name"],
-                "urgency": row["urgency"],
-                "department_code": row["department_code"],
-                "department_name": row["department_name"],
-                "overdue": is_overdue(row["status"], row["deadline_at"], now),
-                "due_soon": is_due_soon(row["status"], row["warn_at"], row["deadline_at"], now),
-                "urge_count": row["urge_count"],
-                "report_count": row["report_count"],
-                "created_at": row["created_at"],
-                "deadline_at": row["deadline_at"],
-            },
+    features: list[dict[str, Any]] = []
+    for row in rows:
+        (
+            case_id, case_number, status, category_code, category_name, urgency, department_code,
+            department_name, urge_count, report_count, created_at, deadline_at, warn_at, lat, lon,
+        ) = row  # fmt: skip
+        properties = {
+            "case_number": case_number,
+            "status": status,
+            "category_code": category_code,
+            "category_name": category_name,
+            "urgency": urgency,
+            "department_code": department_code,
+            "department_name": department_name,
+            "overdue": is_overdue(status, deadline_at, now),
+            "due_soon": is_due_soon(status, warn_at, deadline_at, now),
+            "urge_count": urge_count,
+            "report_count": report_count,
+            "created_at": created_at,
+            "deadline_at": deadline_at,
         }
-        for row in rows
-    ]
+        point = {"type": "Point", "coordinates": [lon, lat]}
+        features.append({"type": "Feature", "id": case_id, "geometry": point, "properties": properties})
     collection = {
         "type": "FeatureCollection",
         "features": features,
