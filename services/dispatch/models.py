@@ -38,6 +38,10 @@ HANDLING_WITH_DEADLINE = "deadline_at IS NOT NULL AND status IN ('dispatched', '
 """Cases that can fall overdue: a deadline, in the department's hands (``lifecycle.HANDLING``)."""
 
 
+OPEN = "status IN ('triage', 'dispatched', 'in_progress', 'resolved')"
+"""Cases not closed nor rejected: what the console's map shows by default (``cases/map.py``)."""
+
+
 URGED = "urge_count > 0"
 """Cases the office urged at least once (督办件)."""
 
@@ -95,6 +99,16 @@ class Case(Base):
             "id",
             postgresql_where=text(URGED),
             sqlite_where=text(URGED),
+        ),
+        # The console's map (``GET /v1/cases/map``): the open cases in the view, by latitude
+        # band then longitude; at 200,000 cases (20,000 open) a 1 km² view read 1,552 pages
+        # through it instead of the 7,996 of every open case (18 → 10 ms of PostgreSQL).
+        Index(
+            "ix_cases_open_lat_lon",
+            "lat",
+            "lon",
+            postgresql_where=text(OPEN),
+            sqlite_where=text(OPEN),
         ),
         # The console's text search (``q``, ILIKE '%…%'): trigram indexes on PostgreSQL
         # (the pg_trgm extension comes with the migration), plain ones on SQLite. The address
