@@ -352,7 +352,7 @@ async def on_map(
         .order_by(urgency, Case.created_at.desc(), Case.id.desc())
         .limit(limit + 1)
     )
-    rows = (await session.execute(query)).tuples().all()
+    rows = (await session.execute(query)).all()
     if len(rows) <= limit:
         return rows, len(rows)
     total = await session.scalar(select(func.count()).select_from(Case).where(*where))
