@@ -48,6 +48,10 @@ FLOW = [  # action, from, to, actor, role
     ("verified", "resolved", "closed", "wang.fang", "grid_worker"),
 ]
 STOP_AT = {"triage": 1, "dispatched": 2, "in_progress": 3, "resolved": 4, "closed": 5}
+AREA = ((24.440, 24.470), (118.060, 118.095))
+"""Where the cases lie (latitudes, longitudes): about 3.3 by 3.5 km around the demo territory,
+so that the map's view of a square kilometre (``scenario_console.MAP_VIEW``) holds a part of
+them (they lay in about 1 km² before the map, where any such view held every one)."""
 SEARCH_TERM = "镇海路 17 号"
 """A console text search that matches about one case in 3,000 (a street address)."""
 
@@ -97,7 +101,7 @@ def generate(count: int, *, seed: int, now: datetime) -> Iterator[tuple[tuple, t
         address = f"思明区{street} {number} 号"
         day = created.strftime("%Y%m%d")
         day_counters[day] = day_counters.get(day, 0) + 1
-        lat, lon = round(rng.uniform(24.450, 24.458), 6), round(rng.uniform(118.071, 118.083), 6)
+        lat, lon = round(rng.uniform(*AREA[0]), 6), round(rng.uniform(*AREA[1]), 6)
         steps = [*FLOW[:1], ("rejected", "triage", "rejected", "hong.yi", "dispatcher")]
         if status != "rejected":
             steps = FLOW[: STOP_AT[status]]

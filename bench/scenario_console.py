@@ -1,4 +1,4 @@
-"""Scenario 4: console queries over N bulk-loaded cases — each list filter and a case detail.
+"""Scenario 4: console queries over N bulk-loaded cases — each list filter, a case detail, the map.
 
 Each query is sent one at a time (one connection, a few unmeasured warm-up requests first) to
 a dispatch process on the loaded database: the latency a dispatcher sees at the console.
@@ -29,9 +29,15 @@ QUERIES = {
     "due": "/v1/cases?sort=due&limit=20",
     "due_soon": "/v1/cases?due_soon=true&limit=20",
 }
+MAP_VIEW = "118.0726,24.4505,118.0824,24.4595"
+"""A square kilometre in the middle of the cases' area (``bulk.AREA``), as a dispatcher's map
+shows a community: about a twelfth of the area and of its open cases."""
+MAP = f"/v1/cases/map?bbox={MAP_VIEW}"
+"""The open cases in that view, as GeoJSON (measured beside the target, as the figures are)."""
 TARGETED = (*QUERIES, "detail")
 """The queries the issue's target names (the lists and a case's detail); ``figures``, a
-report over a month of cases rather than a page, is measured beside them."""
+report over a month of cases rather than a page, and ``map``, every open case of a view (up to
+5,000) rather than a page of 20, are measured beside them."""
 
 
 def figures_path(now: datetime) -> str:
@@ -77,6 +83,7 @@ def run(config: BenchConfig, cores: Cores, rss: PeakRss) -> dict[str, Any]:
         for name, paths in [
             *((n, [p]) for n, p in QUERIES.items()),
             ("detail", details),
+            ("map", [MAP]),
             ("figures", [figures]),
         ]:
             result = system.run_loadgen(

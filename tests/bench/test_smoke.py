@@ -85,6 +85,7 @@ def test_bench_runs_every_scenario_at_a_tiny_size(tmp_path: Path) -> None:
             "due",
             "due_soon",
             "detail",
+            "map",
             "figures",
         )
     }
