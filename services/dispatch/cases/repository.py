@@ -338,8 +338,8 @@ async def on_map(
     as_reporter: tuple[ColumnElement[bool], str] | None = None,
 ) -> tuple[Sequence[tuple[Any, ...]], int]:
     """The map's cases inside ``scope`` and ``box``: up to ``limit`` rows of :data:`MAP_COLUMNS`
-    then the point's latitude and longitude (tuples: a mapping's look-ups were most of the
-    map's time in Python), the overdue first, then the due soon, then the newest; and how many
+    then the point's latitude and longitude (tuples, cheaper to read than
+    mappings), the overdue first, then the due soon, then the newest; and how many
     match in all (counted only when more than ``limit`` do)."""
     lat, lon = _point(as_reporter)
     where = [scope, *conditions(filters, now=now, as_reporter=as_reporter)]
