@@ -1,7 +1,7 @@
 """the console's map: the open cases by their point
 
-Revision ID: dispatch_0017
-Revises: dispatch_0016
+Revision ID: dispatch_0018
+Revises: dispatch_0017
 Create Date: 2026-12-06 19:28:57
 
 A partial index of the cases not closed nor rejected, by latitude then longitude: `GET
@@ -18,8 +18,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision: str = 'dispatch_0017'
-down_revision: Union[str, Sequence[str], None] = 'dispatch_0016'
+revision: str = 'dispatch_0018'
+down_revision: Union[str, Sequence[str], None] = 'dispatch_0017'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
