@@ -15,6 +15,7 @@ and the cases it leaves out are the least pressing.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -132,6 +133,9 @@ class GeoJSONResponse(JSONResponse):
 
 
 BOX_PARTS = ("minlon", "minlat", "maxlon", "maxlat")
+DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""A number of degrees as a URL writes it: ``float()`` alone also reads ``118.0_7`` as 118.07
+and the digits of other scripts (``２４``), a view nobody wrote (as intake's Open311 form)."""
 
 
 def parse_box(text: str) -> repository.Box:
@@ -149,6 +153,8 @@ def parse_box(text: str) -> repository.Box:
             raise Unprocessable(f"bbox's {name} is not a number: {part.strip()!r}") from None
         if not math.isfinite(value):
             raise Unprocessable(f"bbox's {name} is not a finite number: {part.strip()!r}")
+        if not DECIMAL.fullmatch(part.strip()):
+            raise Unprocessable(f"bbox's {name} is not a number: {part.strip()!r}")
         limit = 180 if name.endswith("lon") else 90
         if not -limit <= value <= limit:
             raise Unprocessable(f"bbox's {name} {value:g} is outside -{limit}..{limit}")

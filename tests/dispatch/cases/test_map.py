@@ -195,6 +195,9 @@ async def test_the_view_holds_the_cases_inside_it_edges_included(dispatch: Dispa
         ("118,24,,25", "bbox's maxlon is not a number: ''"),
         ("118,24,inf,25", "bbox's maxlon is not a finite number: 'inf'"),
         ("nan,24,119,25", "bbox's minlon is not a finite number: 'nan'"),
+        # float() reads these as 118.07 and 24: a view nobody wrote
+        ("118.0_7,24,119,25", "bbox's minlon is not a number: '118.0_7'"),
+        ("118,２４,119,25", "bbox's minlat is not a number: '２４'"),
         ("-181,24,119,25", "bbox's minlon -181 is outside -180..180"),
         ("118,24,119,90.5", "bbox's maxlat 90.5 is outside -90..90"),
         ("119,24,118,25", "bbox's minlon 119 is greater than its maxlon 118"),
