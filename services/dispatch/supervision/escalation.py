@@ -147,16 +147,18 @@ class Escalation:
         transaction; the case numbers of those urged."""
         now = now or utcnow()
         numbers: list[str] = []
-        while True:
-            async with session_scope(self.session_maker) as session:
-                urged = await urge_batch(session, now=now, zone=self.zone, limit=self.batch_size)
-            numbers += [case.case_number for case in urged]
-            if len(urged) < self.batch_size:
-                break
-        if numbers:
-            named = f": {', '.join(numbers)}" if len(numbers) <= NAMED_IN_LOG else ""
-            cases = "case" if len(numbers) == 1 else "cases"
-            log.info("urged %d overdue %s as system:clock%s", len(numbers), cases, named)
+        try:
+            while True:
+                async with session_scope(self.session_maker) as session:
+                    urged = await urge_batch(session, now=now, zone=self.zone, limit=self.batch_size)
+                numbers += [case.case_number for case in urged]
+                if len(urged) < self.batch_size:
+                    break
+        finally:  # a batch that fails undoes itself only: those committed before it are urged
+            if numbers:
+                named = f": {', '.join(numbers)}" if len(numbers) <= NAMED_IN_LOG else ""
+                cases = "case" if len(numbers) == 1 else "cases"
+                log.info("urged %d overdue %s as system:clock%s", len(numbers), cases, named)
         return numbers
 
     async def run_forever(self) -> None:

@@ -292,6 +292,35 @@ async def test_a_failing_pass_is_logged_and_made_again_at_the_next_interval(
     assert "the database went away" in caplog.text
 
 
+async def test_a_pass_failing_after_a_batch_logs_the_cases_it_urged(
+    dispatch: Dispatch, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each batch commits: the cases of those before a failing one stay urged, and the log says
+    which, as of a pass that ran to its end."""
+    first = await overdue_case(dispatch)
+    second = await overdue_case(dispatch, spot=1)
+    real = escalation.urge_batch
+    calls = 0
+
+    async def failing_second(session: AsyncSession, **options: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ConnectionError("the database went away")
+        return await real(session, **options)
+
+    monkeypatch.setattr(escalation, "urge_batch", failing_second)
+    dispatch.escalation.batch_size = 1
+    caplog.set_level(logging.INFO, logger="wangge.dispatch.escalation")
+
+    with pytest.raises(ConnectionError):
+        await dispatch.escalation.run_pass()
+
+    assert (await dispatch.read(first["id"]))["urge_count"] == 1
+    assert (await dispatch.read(second["id"]))["urge_count"] == 0
+    assert caplog.messages == [f"urged 1 overdue case as system:clock: {first['case_number']}"]
+
+
 def test_the_interval_is_bounded_and_urging_is_on_by_default() -> None:
     settings = DispatchSettings()
     assert (settings.auto_urge, settings.escalation_seconds) == (True, 60)
