@@ -13,7 +13,16 @@ from services.dispatch.settings import DispatchSettings
 from shared.deps import SessionDep
 from shared.idempotency import MAX_KEY_LENGTH
 
-__all__ = ["CalendarDep", "CurrentActor", "GridDep", "IdempotencyKey", "IfMatch", "SessionDep", "SettingsDep"]
+__all__ = [
+    "AppendingIfMatch",
+    "CalendarDep",
+    "CurrentActor",
+    "GridDep",
+    "IdempotencyKey",
+    "IfMatch",
+    "SessionDep",
+    "SettingsDep",
+]
 
 
 async def get_settings(request: Request) -> DispatchSettings:
@@ -52,3 +61,12 @@ IfMatch = Annotated[
         description='the ETag as last read, with its quotes ("3"), or *; required',
     ),
 ]
+AppendingIfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description='the ETag as last read, with its quotes ("3"), or *; optional for a command that '
+        "only appends (checked when sent)",
+    ),
+]
+"""``If-Match`` of a note, an urging, a request for more time (``service.locked_to_append``)."""

@@ -37,6 +37,7 @@ from services.dispatch.cases.schemas import (
     VerifyRequest,
 )
 from services.dispatch.deps import (
+    AppendingIfMatch,
     CalendarDep,
     CurrentActor,
     GridDep,
@@ -348,7 +349,7 @@ async def add_note(
     session: SessionDep,
     actor: CurrentActor,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: AppendingIfMatch = None,
     idempotency_key: IdempotencyKey = None,
 ) -> CaseDetail:
     """Add a note (and photos) to the timeline in any status; the status does not change.

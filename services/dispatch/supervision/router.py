@@ -15,7 +15,14 @@ from services.dispatch.cases.schemas import (
     ExtensionRequest,
     UrgeRequest,
 )
-from services.dispatch.deps import CalendarDep, CurrentActor, IdempotencyKey, IfMatch, SessionDep
+from services.dispatch.deps import (
+    AppendingIfMatch,
+    CalendarDep,
+    CurrentActor,
+    IdempotencyKey,
+    IfMatch,
+    SessionDep,
+)
 from services.dispatch.supervision import service
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], dependencies=GUARDED)
@@ -28,7 +35,7 @@ async def urge(
     session: SessionDep,
     actor: CurrentActor,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: AppendingIfMatch = None,
     idempotency_key: IdempotencyKey = None,
 ) -> CaseDetail:
     """督办: the office presses the department on a case it is handling (dispatched or in
@@ -50,7 +57,7 @@ async def request_extension(
     session: SessionDep,
     actor: CurrentActor,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: AppendingIfMatch = None,
     idempotency_key: IdempotencyKey = None,
 ) -> CaseDetail:
     """延期申请: the department handling the case asks the office for more time (`hours`, counted

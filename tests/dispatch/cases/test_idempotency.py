@@ -179,3 +179,20 @@ async def test_two_tries_at_once_write_one_note(dispatch: Dispatch, backend: str
     assert sorted(answer.headers.get("Idempotent-Replayed", "") for answer in answers) == ["", "true"]
     assert len(entries(await dispatch.read(case["id"]), "note")) == 1
     assert len(await dispatch.outbox()) == messages + 1
+
+
+async def test_the_appending_commands_document_if_match_as_optional(dispatch: Dispatch) -> None:
+    """Their `If-Match` is optional (checked when sent), their docs say so, and the header's
+    own description in the OpenAPI said "required" as on every other command."""
+    paths = dispatch.app.openapi()["paths"]
+    for action in ("notes", "urge", "extension-request"):
+        headers = {
+            p["name"]: p
+            for p in paths[f"/v1/cases/{{case_id}}/{action}"]["post"]["parameters"]
+            if p["in"] == "header"
+        }
+        assert "required" not in headers["If-Match"]["description"], action
+        assert "optional" in headers["If-Match"]["description"], action
+        assert "Idempotency-Key" in headers, action
+    accept = paths["/v1/cases/{case_id}/accept"]["post"]["parameters"]
+    assert "required" in next(p for p in accept if p["name"] == "If-Match")["description"]
