@@ -16,14 +16,17 @@ extension, a reassignment, a rework) is urged for in its turn once it passes, an
 twice.
 
 A pass takes the cases in batches (:data:`BATCH` per transaction, the oldest deadline first,
-until none is left), each in three statements: the rows read and locked, the cases updated,
-the events inserted. On PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED``: a case a
-dispatcher's command holds is left for the next pass rather than waited for (the command is
-not held up either), and two dispatch processes never urge one case twice. A command that
-comes after the pass reads the new version (a stale ``If-Match`` is a 412, as after any
-change). SQLite has one writer: the pass and a command take turns. The pass reads the overdue
-cases from the due list's partial index (``ix_cases_handling_deadline_at_id``), those already
-urged for their deadline among them: the cases an office leaves overdue, a few hundred.
+until none is left), each in three statements: the rows read and locked, the cases still due
+updated, the events of those inserted. On PostgreSQL the rows are locked ``FOR UPDATE SKIP
+LOCKED``: a case a dispatcher's command holds is left for the next pass rather than waited for
+(the command is not held up either), and two dispatch processes never urge one case twice. A
+command that comes after the pass reads the new version (a stale ``If-Match`` is a 412, as
+after any change). SQLite has one writer: in one process the pass and a command take turns;
+the read locks nothing there (the transaction begins at the update), so the update asks again
+whether each case is due, and a case another process urged since is not urged twice. The pass
+reads the overdue cases from the due list's partial index (``ix_cases_handling_deadline_at_id``),
+those already urged for their deadline among them: the cases an office leaves overdue, a few
+hundred.
 """
 
 from __future__ import annotations
@@ -86,20 +89,31 @@ async def urge_batch(
         )
     ).all()
     # (every one has a deadline: it is overdue)
-    urged = [Urged(id_, number, status, deadline) for id_, number, status, deadline in rows if deadline]
+    read = [Urged(id_, number, status, deadline) for id_, number, status, deadline in rows if deadline]
+    if not read:
+        return []
+    # Still due as it is written: on SQLite the read above locked nothing (the transaction
+    # begins at this write), and another dispatch process may have urged a case since.
+    written = set(
+        (
+            await session.scalars(
+                update(Case)
+                .where(one_of(Case.id, [case.id for case in read], session.get_bind().dialect.name))
+                .where(due_for_urging(now))
+                .values(
+                    urge_count=Case.urge_count + 1,
+                    version=Case.version + 1,
+                    updated_at=now,
+                    auto_urged_deadline_at=Case.deadline_at,
+                )
+                .returning(Case.id)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
+    )
+    urged = [case for case in read if case.id in written]
     if not urged:
         return []
-    await session.execute(
-        update(Case)
-        .where(one_of(Case.id, [case.id for case in urged], session.get_bind().dialect.name))
-        .values(
-            urge_count=Case.urge_count + 1,
-            version=Case.version + 1,
-            updated_at=now,
-            auto_urged_deadline_at=Case.deadline_at,
-        )
-        .execution_options(synchronize_session=False)
-    )
     actor_id, actor_role = timeline.SYSTEM_CLOCK
     events: list[dict[str, Any]] = [
         {

@@ -11,12 +11,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy import Select, Update, event, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from services.dispatch.settings import DispatchSettings
 from services.dispatch.supervision import escalation
 from services.dispatch.supervision.escalation import Escalation, Urged
+from shared.db import create_engine
 from tests.dispatch import factories
 from tests.dispatch.conftest import DISPATCHER, HANDLER, SUPERVISOR, WORKER, Dispatch, StartDispatch
 from tests.dispatch.fakes import FakeGrid, FakeIntake
@@ -205,7 +206,7 @@ async def test_two_processes_passing_at_once_urge_each_case_once(
     dispatch: Dispatch, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if backend == "sqlite":
-        pytest.skip("SQLite has one writer: two passes take turns")
+        pytest.skip("SQLite has one writer: two passes of one process take turns (of two: below)")
     cases = [await overdue_case(dispatch, spot=spot) for spot in range(4)]
     other = Escalation(dispatch.escalation.session_maker, zone=OFFICE, interval_seconds=60)
     real = escalation.urge_batch
@@ -228,6 +229,53 @@ async def test_two_processes_passing_at_once_urge_each_case_once(
     assert first and second
     for case in cases:
         assert (await dispatch.read(case["id"]))["urge_count"] == 1
+
+
+async def test_a_pass_that_read_a_case_another_process_urged_meanwhile_urges_it_not_again(
+    dispatch: Dispatch, database_url: str
+) -> None:
+    """Two dispatch processes on one database, each with its own connection: one pass reads the
+    overdue case, the other urges it and commits, then the first writes. On SQLite the read
+    holds nothing (pysqlite begins the transaction at the first write), so the write must find
+    the case still due; on PostgreSQL the first pass's lock makes the other skip it."""
+    case = await overdue_case(dispatch)
+    first_read, other_done = asyncio.Event(), asyncio.Event()
+
+    class WritesAfterTheOther(AsyncSession):
+        async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+            if isinstance(statement, Update):
+                first_read.set()
+                await asyncio.wait_for(other_done.wait(), timeout=10)
+            return await super().execute(statement, *args, **kwargs)
+
+    class ReadsAfterTheFirst(AsyncSession):
+        async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+            if isinstance(statement, Select):
+                await asyncio.wait_for(first_read.wait(), timeout=10)
+            return await super().execute(statement, *args, **kwargs)
+
+    engines = [create_engine(database_url), create_engine(database_url)]
+    first, other = (
+        Escalation(async_sessionmaker(engine, class_=session_class), zone=OFFICE, interval_seconds=60)
+        for engine, session_class in zip(engines, (WritesAfterTheOther, ReadsAfterTheFirst), strict=True)
+    )
+
+    async def other_pass() -> list[str]:
+        try:
+            return await other.run_pass()
+        finally:
+            other_done.set()
+
+    try:
+        urged = await asyncio.gather(first.run_pass(), other_pass())
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+    assert sorted(urged[0] + urged[1]) == [case["case_number"]]
+    detail = await dispatch.read(case["id"])
+    assert detail["urge_count"] == 1
+    assert len(urgings(detail)) == 1
 
 
 async def test_the_loop_starts_with_dispatch_and_stops_with_it(start_dispatch: StartDispatch) -> None:
