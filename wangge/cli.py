@@ -24,6 +24,7 @@ from shared.db import utcnow
 from shared.errors import WanggeError, error_message
 from shared.secrets import SecretMissing
 from wangge import operations
+from wangge.backup_cli import add_parser as add_backup_parser
 from wangge.console import console_for
 from wangge.outbox_cli import add_parser as add_outbox_parser
 from wangge.processes import START_ORDER
@@ -366,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.set_defaults(run=cmd_key_revoke)
 
     add_outbox_parser(commands)
+    add_backup_parser(commands)
 
     demo = commands.add_parser("demo", help="drive a working day through the running services")
     demo.add_argument("--reports", type=int, default=60, help="how many reports the grid workers file")
