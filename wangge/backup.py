@@ -301,7 +301,7 @@ def take_backup(
     folder = destination / timestamp(now)
     if folder.exists():
         raise FileExistsError(f"{folder} already exists")
-    private_dir(destination)
+    destination.mkdir(parents=True, exist_ok=True, mode=0o700)  # one given is left as it is
     private_dir(folder)
     databases = []
     for service in SERVICES:

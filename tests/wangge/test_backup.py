@@ -1,0 +1,388 @@
+"""``wangge backup`` and ``wangge restore`` as an office uses them on the embedded default:
+a backup taken while intake takes reports, put back after the data changed, and the restores
+that must be refused (a tampered file, no manifest, a service running). PostgreSQL: a
+database without ``pg_dump`` fails clearly; with it, a real dump of a scratch database.
+
+intake runs in-process on the files the CLI reads (as in ``test_outbox.py``), its peers faked;
+the CLI runs in a thread of its own, as it runs in a process of its own beside the services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from alembic.script import ScriptDirectory
+from asgi_lifespan import LifespanManager
+
+from migrations.runner import SERVICES, alembic_config
+from services.intake.app import create_app as create_intake_app
+from services.intake.settings import IntakeSettings
+from shared.actors import Role
+from shared.secrets import dev_secret
+from tests.conftest import CHECKOUT, PG_SERVER, WORKER, pg_url
+from tests.intake.factories import report_body
+from tests.intake.fakes import CELL_A1, INTAKE_SECRET, FakeDispatch
+from tests.intake.fakes import FakeGrid as IntakeGrid
+from tests.support.tokens import bearer
+from tests.wangge.test_outbox import Cli, migrated
+from tests.wangge.test_outbox import wangge as wangge  # the fixture
+from wangge import operations
+from wangge.backup import libpq_target
+from wangge.processes import free_port
+
+REPORTER = bearer("wang.fang", Role.grid_worker, regions=[CELL_A1])
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An office's data dir on the embedded default, its services set to listen on ports
+    nothing answers (the restore asks there whether they run)."""
+    var = tmp_path / "var"
+    monkeypatch.setenv("WANGGE_DATA_DIR", str(var))
+    for service in SERVICES:
+        monkeypatch.delenv(f"WANGGE_{service.upper()}_DATABASE_URL", raising=False)
+        monkeypatch.setenv(f"WANGGE_{service.upper()}_PORT", str(free_port()))
+    return var
+
+
+@asynccontextmanager
+async def intake() -> AsyncIterator[httpx.AsyncClient]:
+    """intake running on the data dir's intake.db, its relay stopped (dispatch is faked)."""
+    settings = IntakeSettings(background_tasks=False, client_secret=INTAKE_SECRET)
+    transports = {
+        "grid": httpx.MockTransport(IntakeGrid().handler),
+        "dispatch": httpx.MockTransport(FakeDispatch().handler),
+    }
+    app = create_intake_app(settings, transports=transports)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+            yield client
+
+
+async def report(client: httpx.AsyncClient) -> str:
+    body = report_body()
+    answer = await client.post("/v1/reports", json=body, headers=REPORTER)
+    assert answer.status_code == 201, answer.text
+    return str(body["id"])
+
+
+async def backed_up(wangge: Cli, *argv: str) -> tuple[Path, dict[str, Any]]:
+    code, out = await wangge("backup", *argv)
+    assert code == 0, out
+    folder = Path(out.split("backup in ", 1)[1].split(":", 1)[0])
+    return folder, json.loads((folder / "manifest.json").read_text())
+
+
+def ids_in(database: Path) -> set[str]:
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        return {str(row[0]).replace("-", "") for row in connection.execute("SELECT id FROM reports")}
+    finally:
+        connection.close()
+
+
+def hexed(ids: set[str]) -> set[str]:
+    return {report_id.replace("-", "") for report_id in ids}
+
+
+async def test_a_backup_taken_while_reports_come_in_holds_every_report_committed_before_it(
+    wangge: Cli, data_dir: Path
+) -> None:
+    await asyncio.to_thread(operations.migrate)
+    secret = data_dir / "secrets" / "service-intake"
+    dev_secret(data_dir, "service-intake")  # as grid makes it in development
+    async with intake() as client:
+        before = {await report(client) for _ in range(20)}
+        written: list[str] = []
+        writing = True
+
+        async def keep_writing() -> None:
+            while writing:
+                written.append(await report(client))
+
+        writer = asyncio.create_task(keep_writing())
+        await asyncio.sleep(0.05)
+        committed = before | set(written)  # 201: committed before the backup began
+        folder, manifest = await backed_up(wangge)
+        during = len(written) - len(committed - before)
+        writing = False
+        await writer
+
+    assert during > 0, "intake went on taking reports while the backup ran"
+    copy = folder / "intake.db"
+    assert hexed(committed) <= ids_in(copy)
+    assert sqlite3.connect(copy).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert not copy.with_name("intake.db-wal").exists(), "the copy is one file"
+
+    # The manifest: what an operator checks.
+    assert manifest["complete"] is True and manifest["format"] == 1
+    assert manifest["taken_at"].endswith("Z") and manifest["wangge_version"]
+    entries = {entry["service"]: entry for entry in manifest["databases"]}
+    assert list(entries) == list(SERVICES)
+    for service, entry in entries.items():
+        path = folder / entry["file"]
+        assert entry["engine"] == "sqlite" and entry["size"] == path.stat().st_size
+        assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert entry["alembic_revision"].startswith(f"{service}_")
+    assert entries["intake"]["rows"]["reports"] == len(ids_in(copy)) >= len(committed)
+    assert entries["grid"]["rows"]["staff"] == 0
+    assert secret.exists() and manifest["files"]["secrets/service-intake"]["sha256"]
+    assert (folder / "secrets" / "service-intake").read_bytes() == secret.read_bytes()
+
+    # Personal data and secrets: the owner's alone.
+    assert folder.parent == data_dir / "backups"
+    for path in (folder, folder / "secrets"):
+        assert path.stat().st_mode & 0o777 == 0o700, path
+    for path in (p for p in folder.rglob("*") if p.is_file()):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+async def test_restore_puts_the_data_back_as_it_was_backed_up(
+    wangge: Cli, data_dir: Path, tmp_path: Path
+) -> None:
+    await asyncio.to_thread(operations.migrate)
+    dev_secret(data_dir, "service-intake")
+    async with intake() as client:
+        kept = await report(client)
+        folder, manifest = await backed_up(wangge, "--to", str(tmp_path / "elsewhere"))
+        lost = await report(client)
+    assert folder.parent == tmp_path / "elsewhere"
+    secret = data_dir / "secrets" / "service-intake"
+    backed_up_secret = secret.read_bytes()
+    secret.write_text("changed since")
+
+    code, out = await wangge("restore", str(folder))
+    assert code == 0, out
+    assert "the files it replaced are in" in out and "start the services" in out
+    (kept_in,) = kept_folders(data_dir)
+    assert kept_in.stat().st_mode & 0o777 == 0o700
+    assert hexed({kept, lost}) <= ids_in(kept_in / "intake.db"), "what it replaced is kept"
+    assert (kept_in / "secrets" / "service-intake").read_text() == "changed since"
+    assert secret.read_bytes() == backed_up_secret
+    restored = data_dir / "intake.db"
+    assert restored.stat().st_mode & 0o777 == 0o600
+    assert hashlib.sha256(restored.read_bytes()).hexdigest() == manifest["databases"][1]["sha256"]
+
+    async with intake() as client:  # the service starts on it and reads it
+        assert (await client.get(f"/v1/reports/{kept}", headers=REPORTER)).status_code == 200
+        assert (await client.get(f"/v1/reports/{lost}", headers=REPORTER)).status_code == 404
+
+
+def crash_leaving_a_wal(database: Path) -> None:
+    """A process that wrote to ``database`` and was killed: its ``-wal`` (holding the commit) and
+    ``-shm`` are left beside the file."""
+    script = (
+        "import os, sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA journal_mode=WAL')\n"
+        "c.execute('PRAGMA wal_autocheckpoint=0')\n"
+        "c.execute('CREATE TABLE left_by_the_crash (x)')\n"
+        "c.execute('INSERT INTO left_by_the_crash VALUES (1)')\n"
+        "c.commit(); os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(database)], check=True)
+
+
+async def test_restore_leaves_no_wal_or_shm_beside_the_restored_database(wangge: Cli, data_dir: Path) -> None:
+    await asyncio.to_thread(operations.migrate)
+    folder, _ = await backed_up(wangge)
+    database = data_dir / "intake.db"
+    crash_leaving_a_wal(database)
+    assert database.with_name("intake.db-wal").stat().st_size > 0
+    assert database.with_name("intake.db-shm").exists()
+
+    code, out = await wangge("restore", str(folder))
+    assert code == 0, out
+    for suffix in ("-wal", "-shm"):
+        assert not database.with_name(f"intake.db{suffix}").exists()
+    (kept_in,) = kept_folders(data_dir)
+    kept = sqlite3.connect(kept_in / "intake.db")
+    assert kept.execute("SELECT x FROM left_by_the_crash").fetchall() == [(1,)], "the WAL's commit is kept"
+    kept.close()
+    restored = sqlite3.connect(database)
+    assert not restored.execute("SELECT name FROM sqlite_master WHERE name = 'left_by_the_crash'").fetchall()
+    restored.close()
+
+
+def kept_folders(data_dir: Path) -> list[Path]:
+    return list(data_dir.glob("before-restore-*"))
+
+
+def unchanged(data_dir: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in data_dir.glob("*.db")}
+
+
+async def test_restore_refuses_a_tampered_file_or_no_manifest_and_touches_nothing(
+    wangge: Cli, data_dir: Path
+) -> None:
+    await asyncio.to_thread(operations.migrate)
+    folder, _ = await backed_up(wangge)
+    before = unchanged(data_dir)
+
+    with sqlite3.connect(folder / "dispatch.db") as tampered:
+        tampered.execute("DELETE FROM alembic_version")
+    code, out = await wangge("restore", str(folder))
+    assert code == 1
+    assert "dispatch.db does not match its sha256" in out and "nothing was changed" in out
+
+    (folder / "manifest.json").unlink()
+    code, out = await wangge("restore", str(folder))
+    assert code == 2 and "has no manifest.json" in out
+
+    assert unchanged(data_dir) == before
+    assert not kept_folders(data_dir)
+
+
+HOLD_OPEN = (
+    "import sqlite3, sys, time\n"
+    "c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA journal_mode=WAL')\n"
+    "c.execute('SELECT count(*) FROM sqlite_master').fetchall()\n"
+    "print('open', flush=True); time.sleep(60)\n"
+)
+"""A process that holds the database open and idle, as a service's pool does between requests."""
+
+
+@contextmanager
+def holding_open(database: Path) -> Iterator[None]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_OPEN, str(database)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@contextmanager
+def answering_at(port: int) -> Iterator[None]:
+    """Something that answers HTTP at the port a service is configured to listen on."""
+    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=0.2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        yield
+    finally:
+        server.kill()
+        server.wait()
+
+
+async def test_restore_refuses_while_a_service_runs(wangge: Cli, data_dir: Path) -> None:
+    await migrated()
+    await asyncio.to_thread(operations.migrate, ["grid"])
+    folder, _ = await backed_up(wangge)
+
+    async with intake() as client:  # running, idle after a request
+        await report(client)
+        code, out = await wangge("restore", str(folder))
+    assert code == 1, out
+    assert f"intake's database {data_dir / 'intake.db'} is open in another process" in out
+    assert not kept_folders(data_dir)
+
+    with holding_open(data_dir / "dispatch.db"):
+        code, out = await wangge("restore", str(folder))
+    assert code == 1 and "dispatch's database" in out and "open in another process" in out
+    before = unchanged(data_dir)
+
+    port = int(os.environ["WANGGE_GRID_PORT"])
+    with answering_at(port):
+        code, out = await wangge("restore", str(folder))
+    assert code == 1 and f"grid answers at 127.0.0.1:{port}: stop it first" in out
+
+    assert unchanged(data_dir) == before
+    assert not kept_folders(data_dir)
+    code, out = await wangge("restore", str(folder))  # all stopped
+    assert code == 0, out
+
+
+def test_a_postgresql_url_as_pg_dump_takes_it() -> None:
+    dsn, env = libpq_target("postgresql+asyncpg://wangge:s3cr%40t@db.example:5433/wangge_intake?ssl=require")
+    assert dsn == "postgresql://wangge@db.example:5433/wangge_intake?sslmode=require"
+    assert env == {"PGPASSWORD": "s3cr@t"}
+
+
+async def test_a_postgresql_database_without_pg_dump_fails_by_name(
+    wangge: Cli, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await asyncio.to_thread(operations.migrate, ["grid", "dispatch"])
+    url = "postgresql+asyncpg://wangge:hush@127.0.0.1:5432/wangge_intake"
+    monkeypatch.setenv("WANGGE_INTAKE_DATABASE_URL", url)
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    code, out = await wangge("backup")
+    assert code == 1
+    (line,) = [line for line in out.splitlines() if "intake" in line and "pg_dump" in line]
+    assert line.startswith("✗ intake: pg_dump/pg_restore are not on the PATH")
+    assert (
+        "pg_dump --format=custom --file=" in line
+        and "postgresql://wangge@127.0.0.1:5432/wangge_intake" in line
+    )
+    assert "hush" not in out
+    assert "✓ grid" in out and "✓ dispatch" in out and "backup incomplete" in out
+    (folder,) = (data_dir / "backups").iterdir()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["complete"] is False
+    code, out = await wangge("restore", str(folder))
+    assert code == 1 and "intake was not backed up" in out
+
+
+@pytest.fixture
+async def scratch_postgresql() -> AsyncIterator[str]:
+    """A database of this test's own on the test server, dropped after."""
+    name = f"wangge_backup_test_{CHECKOUT}_{WORKER}"
+    server = await asyncpg.connect(f"{PG_SERVER}/postgres")
+    try:
+        await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await server.execute(f'CREATE DATABASE "{name}"')
+        yield pg_url(name)
+    finally:
+        await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await server.close()
+
+
+def listing(dump: Path) -> str:
+    return subprocess.run(
+        ["pg_restore", "--list", str(dump)], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.mark.skipif(shutil.which("pg_dump") is None, reason="pg_dump is not installed here")
+async def test_a_postgresql_database_is_dumped_with_pg_dump(
+    wangge: Cli, data_dir: Path, scratch_postgresql: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WANGGE_INTAKE_DATABASE_URL", scratch_postgresql)
+    await asyncio.to_thread(operations.migrate)
+    folder, manifest = await backed_up(wangge)
+    entry = next(entry for entry in manifest["databases"] if entry["service"] == "intake")
+    dump = folder / "intake.dump"
+    assert entry["engine"] == "postgresql" and entry["file"] == "intake.dump"
+    head = ScriptDirectory.from_config(alembic_config("intake", scratch_postgresql)).get_current_head()
+    assert entry["alembic_revision"] == head and entry["size"] == dump.stat().st_size
+    assert dump.stat().st_mode & 0o777 == 0o600
+    assert "TABLE public reports" in listing(dump)
+
+    code, out = await wangge("restore", str(folder))
+    assert code == 1
+    assert "intake is on PostgreSQL: stop the services, then run pg_restore --clean" in out
+    assert str(dump) in out
