@@ -9,12 +9,16 @@ end (the WAL grows by what was written during it). A copy made in steps of pages
 between them would instead start over each time another connection commits, which a running
 intake does several times a second: it might never end. The copy is written beside its final
 name, switched out of WAL mode (one self-contained file), checked (``PRAGMA integrity_check``),
-its alembic revision and a few tables' rows read, and only then renamed into place.
+its alembic revision and a few tables' rows read, and only then renamed into place. The read
+transactions of all the SQLite databases are opened first, one right after the other, and the
+copies made from them after: the three copies are of one moment, so a report intake's copy
+marks delivered is in dispatch's (:func:`open_snapshots`).
 
 A PostgreSQL database is dumped with ``pg_dump --format=custom`` when ``pg_dump`` is on the
 PATH (its password through ``PGPASSWORD``, never on the command line), and the dump read back
 with ``pg_restore --list``; without ``pg_dump`` that database fails, with the command to run
-by hand. Nothing is skipped silently: a database that could not be copied is named in the
+by hand; the dumps are taken one after the other, intake's first (each a moment of its own:
+``pg_dump`` cannot share a snapshot between databases). Nothing is skipped silently: a database that could not be copied is named in the
 manifest with why, and the command exits 1.
 
 ``manifest.json`` says when, which wangge, and per database its file, size, sha256, alembic
@@ -40,7 +44,6 @@ from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 
-from migrations.runner import SERVICES
 from shared.db import is_sqlite
 
 MANIFEST = "manifest.json"
@@ -55,6 +58,9 @@ COUNTED = {
     "dispatch": ("cases", "case_events"),
 }
 """Tables whose rows a manifest counts: what an operator looks at to tell one backup from another."""
+FLOW = ("intake", "dispatch", "grid")
+"""The order in which the databases are read: a report goes from intake to dispatch, so intake's
+is read first (what it marks delivered, dispatch has); grid's is the reference both read."""
 BUSY_TIMEOUT_MS = 10_000
 """As the services' own (``shared.db``): how long the copy waits for a lock a writer holds."""
 
@@ -102,30 +108,45 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def copy_sqlite(source: Path, target: Path) -> str:
-    """Copy the live database ``source`` to ``target`` (mode 0600) in one step of the online
-    backup API, check the copy and return its alembic revision."""
+def open_snapshot(source: Path) -> sqlite3.Connection:
+    """A read transaction on the live database ``source``: the backup copies what it sees, the
+    last commit before it began, whatever is committed meanwhile."""
     if not source.exists():
         raise BackupFailed(f"{source} does not exist: run where the services run, or set WANGGE_DATA_DIR")
+    # mode=rw: never create the file, which a mistyped data dir would.
+    live = sqlite3.connect(f"file:{source}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    live.isolation_level = None
+    try:
+        # As every service's connection sets it: a database no service has opened yet (just
+        # migrated) is in rollback-journal mode, where this read would hold writers off.
+        live.execute("PRAGMA journal_mode=WAL")
+        live.execute("BEGIN")
+        live.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot starts here
+    except sqlite3.Error as exc:
+        live.close()
+        raise BackupFailed(f"{source} cannot be read: {exc}") from exc
+    return live
+
+
+def copy_sqlite(live: sqlite3.Connection, target: Path) -> str:
+    """Copy the snapshot ``live`` holds to ``target`` (mode 0600) in one step of the online
+    backup API (which reads in the source's open transaction), check the copy and return its
+    alembic revision."""
     partial = target.with_name(f".{target.name}.partial")
     partial.unlink(missing_ok=True)
     os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
-        # mode=rw: never create the file, which a mistyped data dir would.
-        live = sqlite3.connect(f"file:{source}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        copy = sqlite3.connect(partial)
         try:
-            copy = sqlite3.connect(partial)
-            try:
-                live.backup(copy, pages=-1)
-                copy.execute("PRAGMA journal_mode=DELETE")  # one file, no -wal beside it
-            finally:
-                copy.close()
+            live.backup(copy, pages=-1)
+            copy.execute("PRAGMA journal_mode=DELETE")  # one file, no -wal beside it
         finally:
-            live.close()
+            copy.close()
+        live.execute("ROLLBACK")
         revision = check_sqlite(partial)
         os.replace(partial, target)
     except sqlite3.Error as exc:
-        raise BackupFailed(f"{source} could not be copied: {exc}") from exc
+        raise BackupFailed(f"{target.name} could not be copied: {exc}") from exc
     finally:
         partial.unlink(missing_ok=True)
     return revision
@@ -238,15 +259,20 @@ def _first_line(text: str) -> str:
     return lines[0] if lines else "(no message)"
 
 
-def copy_database(service: str, url: str, folder: Path) -> DatabaseCopy:
-    """Copy one service's database into ``folder``; a failure is noted in the result, not raised."""
+def copy_database(
+    service: str, url: str, folder: Path, snapshot: sqlite3.Connection | BackupFailed | None
+) -> DatabaseCopy:
+    """Copy one service's database into ``folder`` (an SQLite one from the ``snapshot`` opened
+    on it); a failure is noted in the result, not raised."""
     started = time.monotonic()
     engine = "sqlite" if is_sqlite(url) else "postgresql"
     result = DatabaseCopy(service=service, engine=engine)
     name = f"{service}.db" if engine == "sqlite" else f"{service}.dump"
     try:
-        if engine == "sqlite":
-            result.alembic_revision = copy_sqlite(sqlite_path(url), folder / name)
+        if isinstance(snapshot, BackupFailed):
+            raise snapshot
+        if snapshot is not None:
+            result.alembic_revision = copy_sqlite(snapshot, folder / name)
             result.rows = count_rows(folder / name, COUNTED[service])
         else:
             result.alembic_revision = dump_postgresql(url, folder / name)
@@ -258,6 +284,23 @@ def copy_database(service: str, url: str, folder: Path) -> DatabaseCopy:
     result.sha256 = sha256_of(folder / name)
     result.seconds = round(time.monotonic() - started, 3)
     return result
+
+
+def open_snapshots(urls: dict[str, str]) -> dict[str, sqlite3.Connection | BackupFailed]:
+    """A snapshot of every SQLite database, opened one right after the other (well under a
+    millisecond apart) before any is copied, in the order reports flow (``FLOW``): the copies
+    then agree with one another as the services' data did at one moment, near enough that
+    what intake's copy marks delivered to dispatch is in dispatch's copy. Copied one after
+    the other, each at its own moment, they would not: a report delivered between two copies
+    would be in neither, or in dispatch's alone."""
+    snapshots: dict[str, sqlite3.Connection | BackupFailed] = {}
+    for service in FLOW:
+        if service in urls and is_sqlite(urls[service]):
+            try:
+                snapshots[service] = open_snapshot(sqlite_path(urls[service]))
+            except BackupFailed as exc:
+                snapshots[service] = exc
+    return snapshots
 
 
 def copy_data_files(data_dir: Path, folder: Path) -> dict[str, dict[str, str]]:
@@ -293,7 +336,7 @@ def take_backup(
     now: datetime | None = None,
     each: Callable[[DatabaseCopy], None] = lambda copy: None,
 ) -> tuple[Path, dict[str, Any]]:
-    """Back up each service's database (``urls``, in the order of ``SERVICES``) and the data
+    """Back up each service's database (``urls``) and the data
     directory's keys and secrets into a new folder under ``destination``; ``each`` hears of
     every database as it is done. The folder and the manifest; the manifest is written last,
     so a folder without one is a backup that did not finish."""
@@ -304,11 +347,17 @@ def take_backup(
     destination.mkdir(parents=True, exist_ok=True, mode=0o700)  # one given is left as it is
     private_dir(folder)
     databases = []
-    for service in SERVICES:
-        if service in urls:
-            copied = copy_database(service, urls[service], folder)
-            databases.append(copied)
-            each(copied)
+    snapshots = open_snapshots(urls)
+    try:
+        for service in FLOW:
+            if service in urls:
+                copied = copy_database(service, urls[service], folder, snapshots.get(service))
+                databases.append(copied)
+                each(copied)
+    finally:
+        for snapshot in snapshots.values():
+            if isinstance(snapshot, sqlite3.Connection):
+                snapshot.close()
     manifest = {
         "format": FORMAT,
         "taken_at": now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
