@@ -15,11 +15,12 @@ copies made from them after: the three copies are of one moment, so a report int
 marks delivered is in dispatch's (:func:`open_snapshots`).
 
 A PostgreSQL database is dumped with ``pg_dump --format=custom`` when ``pg_dump`` is on the
-PATH (its password through ``PGPASSWORD``, never on the command line), and the dump read back
-with ``pg_restore --list``; without ``pg_dump`` that database fails, with the command to run
-by hand; the dumps are taken one after the other, intake's first (each a moment of its own:
-``pg_dump`` cannot share a snapshot between databases). Nothing is skipped silently: a database that could not be copied is named in the
-manifest with why, and the command exits 1.
+PATH (its password through ``PGPASSWORD``, never on the command line), and its alembic
+revision read back from the dump with ``pg_restore``; without them that database fails, with
+the command to run by hand. The dumps are taken one after the other, intake's first, each of
+a moment of its own (``pg_dump`` shares no snapshot between databases). Nothing is skipped
+silently: a database that could not be copied is named in the manifest with why, and the
+command exits 1.
 
 ``manifest.json`` says when, which wangge, and per database its file, size, sha256, alembic
 revision and row counts; ``wangge restore`` checks it before it touches anything.
