@@ -150,3 +150,13 @@ def test_the_photos_urls_name_intake_where_clients_reach_it(compose: dict) -> No
         IntakeSettings(public_url="https://intake.example.gov.cn").public_url
         == "https://intake.example.gov.cn"
     )
+
+
+def test_the_header_says_how_to_back_up_every_database_and_restore_one() -> None:
+    header = [line for line in (ROOT / "docker-compose.yml").read_text().splitlines() if line.startswith("#")]
+    databases = re.findall(r"CREATE DATABASE (\w+);", (ROOT / "deploy" / "postgres-init.sql").read_text())
+    (dump,) = [line for line in header if "pg_dump" in line]
+    assert "docker compose exec -T postgres pg_dump -U wangge --format=custom" in dump
+    assert sorted(re.search(r"for db in ([\w ]+);", dump)[1].split()) == sorted(databases)  # type: ignore[index]
+    (restore,) = [line for line in header if "pg_restore" in line]
+    assert "docker compose exec -T postgres pg_restore -U wangge --clean" in restore
