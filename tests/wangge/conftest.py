@@ -9,6 +9,7 @@ import pytest
 
 from migrations.runner import SERVICES
 from tests.conftest import pg_database_name, pg_url, recreate_pg_database
+from wangge.processes import free_port
 
 
 @pytest.fixture
@@ -22,3 +23,15 @@ def databases(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
             monkeypatch.setenv(f"WANGGE_{service.upper()}_DATABASE_URL", pg_url(database))
         else:
             monkeypatch.delenv(f"WANGGE_{service.upper()}_DATABASE_URL", raising=False)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An office's data dir on the embedded default, its services set to listen on ports
+    nothing answers (the restore asks there whether they run)."""
+    var = tmp_path / "var"
+    monkeypatch.setenv("WANGGE_DATA_DIR", str(var))
+    for service in SERVICES:
+        monkeypatch.delenv(f"WANGGE_{service.upper()}_DATABASE_URL", raising=False)
+        monkeypatch.setenv(f"WANGGE_{service.upper()}_PORT", str(free_port()))
+    return var

@@ -1,7 +1,8 @@
-"""``wangge backup`` and ``wangge restore`` as an office uses them on the embedded default:
-a backup taken while intake takes reports, put back after the data changed, and the restores
-that must be refused (a tampered file, no manifest, a service running). PostgreSQL: a
-database without ``pg_dump`` fails clearly; with it, a real dump of a scratch database.
+"""``wangge backup`` as an office uses it on the embedded default: taken while intake takes
+reports, every report committed before it in the copy, which passes its integrity check; the
+manifest and the files' modes; the copies of one moment. PostgreSQL: a database without
+``pg_dump`` fails clearly; with it, a real dump of a scratch database. (``test_restore.py``
+puts backups back.)
 
 intake runs in-process on the files the CLI reads (as in ``test_outbox.py``), its peers faked;
 the CLI runs in a thread of its own, as it runs in a process of its own beside the services.
@@ -12,14 +13,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,25 +37,12 @@ from tests.intake.factories import report_body
 from tests.intake.fakes import CELL_A1, INTAKE_SECRET, FakeDispatch
 from tests.intake.fakes import FakeGrid as IntakeGrid
 from tests.support.tokens import bearer
-from tests.wangge.test_outbox import Cli, migrated
+from tests.wangge.test_outbox import Cli
 from tests.wangge.test_outbox import wangge as wangge  # the fixture
 from wangge import operations
 from wangge.backup import DatabaseCopy, libpq_target, take_backup
-from wangge.processes import free_port
 
 REPORTER = bearer("wang.fang", Role.grid_worker, regions=[CELL_A1])
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An office's data dir on the embedded default, its services set to listen on ports
-    nothing answers (the restore asks there whether they run)."""
-    var = tmp_path / "var"
-    monkeypatch.setenv("WANGGE_DATA_DIR", str(var))
-    for service in SERVICES:
-        monkeypatch.delenv(f"WANGGE_{service.upper()}_DATABASE_URL", raising=False)
-        monkeypatch.setenv(f"WANGGE_{service.upper()}_PORT", str(free_port()))
-    return var
 
 
 @asynccontextmanager
@@ -171,170 +156,6 @@ def test_the_copies_agree_with_one_another_as_of_one_moment(data_dir: Path) -> N
         "SELECT 1 FROM sqlite_master WHERE name = 'committed_after_the_snapshots'"
     ).fetchall()
     copy.close()
-
-
-async def test_restore_puts_the_data_back_as_it_was_backed_up(
-    wangge: Cli, data_dir: Path, tmp_path: Path
-) -> None:
-    await asyncio.to_thread(operations.migrate)
-    dev_secret(data_dir, "service-intake")
-    async with intake() as client:
-        kept = await report(client)
-        folder, manifest = await backed_up(wangge, "--to", str(tmp_path / "elsewhere"))
-        lost = await report(client)
-    assert folder.parent == tmp_path / "elsewhere"
-    secret = data_dir / "secrets" / "service-intake"
-    backed_up_secret = secret.read_bytes()
-    secret.write_text("changed since")
-
-    code, out = await wangge("restore", str(folder))
-    assert code == 0, out
-    assert "the files it replaced are in" in out and "start the services" in out
-    (kept_in,) = kept_folders(data_dir)
-    assert kept_in.stat().st_mode & 0o777 == 0o700
-    assert hexed({kept, lost}) <= ids_in(kept_in / "intake.db"), "what it replaced is kept"
-    assert (kept_in / "secrets" / "service-intake").read_text() == "changed since"
-    assert secret.read_bytes() == backed_up_secret
-    restored = data_dir / "intake.db"
-    assert restored.stat().st_mode & 0o777 == 0o600
-    (entry,) = [entry for entry in manifest["databases"] if entry["service"] == "intake"]
-    assert hashlib.sha256(restored.read_bytes()).hexdigest() == entry["sha256"]
-
-    async with intake() as client:  # the service starts on it and reads it
-        assert (await client.get(f"/v1/reports/{kept}", headers=REPORTER)).status_code == 200
-        assert (await client.get(f"/v1/reports/{lost}", headers=REPORTER)).status_code == 404
-
-
-def crash_leaving_a_wal(database: Path) -> None:
-    """A process that wrote to ``database`` and was killed: its ``-wal`` (holding the commit) and
-    ``-shm`` are left beside the file."""
-    script = (
-        "import os, sqlite3, sys\n"
-        "c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA journal_mode=WAL')\n"
-        "c.execute('PRAGMA wal_autocheckpoint=0')\n"
-        "c.execute('CREATE TABLE left_by_the_crash (x)')\n"
-        "c.execute('INSERT INTO left_by_the_crash VALUES (1)')\n"
-        "c.commit(); os._exit(0)\n"
-    )
-    subprocess.run([sys.executable, "-c", script, str(database)], check=True)
-
-
-async def test_restore_leaves_no_wal_or_shm_beside_the_restored_database(wangge: Cli, data_dir: Path) -> None:
-    await asyncio.to_thread(operations.migrate)
-    folder, _ = await backed_up(wangge)
-    database = data_dir / "intake.db"
-    crash_leaving_a_wal(database)
-    assert database.with_name("intake.db-wal").stat().st_size > 0
-    assert database.with_name("intake.db-shm").exists()
-
-    code, out = await wangge("restore", str(folder))
-    assert code == 0, out
-    for suffix in ("-wal", "-shm"):
-        assert not database.with_name(f"intake.db{suffix}").exists()
-    (kept_in,) = kept_folders(data_dir)
-    kept = sqlite3.connect(kept_in / "intake.db")
-    assert kept.execute("SELECT x FROM left_by_the_crash").fetchall() == [(1,)], "the WAL's commit is kept"
-    kept.close()
-    restored = sqlite3.connect(database)
-    assert not restored.execute("SELECT name FROM sqlite_master WHERE name = 'left_by_the_crash'").fetchall()
-    restored.close()
-
-
-def kept_folders(data_dir: Path) -> list[Path]:
-    return list(data_dir.glob("before-restore-*"))
-
-
-def unchanged(data_dir: Path) -> dict[str, bytes]:
-    return {path.name: path.read_bytes() for path in data_dir.glob("*.db")}
-
-
-async def test_restore_refuses_a_tampered_file_or_no_manifest_and_touches_nothing(
-    wangge: Cli, data_dir: Path
-) -> None:
-    await asyncio.to_thread(operations.migrate)
-    folder, _ = await backed_up(wangge)
-    before = unchanged(data_dir)
-
-    with sqlite3.connect(folder / "dispatch.db") as tampered:
-        tampered.execute("DELETE FROM alembic_version")
-    code, out = await wangge("restore", str(folder))
-    assert code == 1
-    assert "dispatch.db does not match its sha256" in out and "nothing was changed" in out
-
-    (folder / "manifest.json").unlink()
-    code, out = await wangge("restore", str(folder))
-    assert code == 2 and "has no manifest.json" in out
-
-    assert unchanged(data_dir) == before
-    assert not kept_folders(data_dir)
-
-
-HOLD_OPEN = (
-    "import sqlite3, sys, time\n"
-    "c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA journal_mode=WAL')\n"
-    "c.execute('SELECT count(*) FROM sqlite_master').fetchall()\n"
-    "print('open', flush=True); time.sleep(60)\n"
-)
-"""A process that holds the database open and idle, as a service's pool does between requests."""
-
-
-@contextmanager
-def holding_open(database: Path) -> Iterator[None]:
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_OPEN, str(database)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
-        yield
-    finally:
-        holder.kill()
-        holder.wait()
-
-
-@contextmanager
-def answering_at(port: int) -> Iterator[None]:
-    """Something that answers HTTP at the port a service is configured to listen on."""
-    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/", timeout=0.2)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        yield
-    finally:
-        server.kill()
-        server.wait()
-
-
-async def test_restore_refuses_while_a_service_runs(wangge: Cli, data_dir: Path) -> None:
-    await migrated()
-    await asyncio.to_thread(operations.migrate, ["grid"])
-    folder, _ = await backed_up(wangge)
-
-    async with intake() as client:  # running, idle after a request
-        await report(client)
-        code, out = await wangge("restore", str(folder))
-    assert code == 1, out
-    assert f"intake's database {data_dir / 'intake.db'} is open in another process" in out
-    assert not kept_folders(data_dir)
-
-    with holding_open(data_dir / "dispatch.db"):
-        code, out = await wangge("restore", str(folder))
-    assert code == 1 and "dispatch's database" in out and "open in another process" in out
-    before = unchanged(data_dir)
-
-    port = int(os.environ["WANGGE_GRID_PORT"])
-    with answering_at(port):
-        code, out = await wangge("restore", str(folder))
-    assert code == 1 and f"grid answers at 127.0.0.1:{port}: stop it first" in out
-
-    assert unchanged(data_dir) == before
-    assert not kept_folders(data_dir)
-    code, out = await wangge("restore", str(folder))  # all stopped
-    assert code == 0, out
 
 
 def test_a_postgresql_url_as_pg_dump_takes_it() -> None:
