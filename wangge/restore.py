@@ -39,16 +39,25 @@ import shutil
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import httpx
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
-from migrations.runner import alembic_config
+from migrations.runner import SERVICES, alembic_config
 from shared.db import is_sqlite
-from wangge.backup import FORMAT, MANIFEST, libpq_target, private_dir, sha256_of, sqlite_path, timestamp
+from wangge.backup import (
+    DATA_SUBDIRS,
+    FORMAT,
+    MANIFEST,
+    libpq_target,
+    private_dir,
+    sha256_of,
+    sqlite_path,
+    timestamp,
+)
 
 SIDECARS = ("-wal", "-shm", "-journal")
 """The files SQLite keeps beside a database, which belong to that database alone."""
@@ -89,7 +98,34 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise BackupUnusable(f"{path} cannot be read: {exc}") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupUnusable(f"{path} is not a manifest of format {FORMAT}")
+    problem = _malformed(manifest)
+    if problem:
+        raise BackupUnusable(f"{path} is not a manifest wangge wrote: {problem}")
     return manifest
+
+
+def _malformed(manifest: dict[str, Any]) -> str | None:
+    """What in a manifest is not as ``wangge backup`` writes it. Its files are written where it
+    names them, so a name that would reach out of ``keys/``, ``secrets/`` or the database's
+    own file is refused (the sha256 checks the files against the manifest, not the manifest)."""
+    databases, files = manifest.get("databases"), manifest.get("files")
+    if not isinstance(databases, list) or not isinstance(files, dict):
+        return "no list of databases, or no files"
+    services = [entry.get("service") if isinstance(entry, dict) else None for entry in databases]
+    if len(set(services)) != len(services) or not set(services) <= set(SERVICES):
+        return f"its databases are not some of {', '.join(SERVICES)}, each once"
+    for entry in databases:
+        if entry.get("error"):
+            continue
+        if entry.get("engine") not in ("sqlite", "postgresql") or not isinstance(entry.get("sha256"), str):
+            return f"{entry['service']}: no engine or no sha256"
+        if entry.get("file") not in (f"{entry['service']}.db", f"{entry['service']}.dump"):
+            return f"{entry['service']}: a file named {entry.get('file')!r}"
+    for name, entry in files.items():
+        parts = PurePosixPath(name).parts
+        if len(parts) < 2 or parts[0] not in DATA_SUBDIRS or ".." in parts or not isinstance(entry, dict):
+            return f"a file named {name!r}, outside keys/ and secrets/"
+    return None
 
 
 def check_files(folder: Path, manifest: dict[str, Any]) -> list[str]:
@@ -228,7 +264,10 @@ def restore(
     if refusals:
         raise RestoreRefused(refusals)
 
-    kept_in = private_dir(data_dir / f"before-restore-{timestamp(now or datetime.now(UTC))}")
+    kept_in = data_dir / f"before-restore-{timestamp(now or datetime.now(UTC))}"
+    while kept_in.exists():  # a restore of the same second
+        kept_in = kept_in.with_name(kept_in.name + "-again")
+    private_dir(kept_in)
     for path in current.values():
         for file in (path, *(path.with_name(path.name + suffix) for suffix in SIDECARS)):
             move_aside(file, kept_in)

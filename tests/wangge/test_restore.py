@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import sqlite3
 import subprocess
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from shared.secrets import dev_secret
 from tests.wangge.test_backup import REPORTER, backed_up, hexed, ids_in, intake, report
@@ -200,3 +202,39 @@ def test_what_to_run_after_restoring_a_backup_of_another_revision(data_dir: Path
     (settings,) = operations.migrate(["intake"])
     head = sqlite3.connect(settings.database_url.split("///", 1)[1]).execute("SELECT * FROM alembic_version")
     assert revision_advice("intake", url, head.fetchone()[0]) is None
+
+
+async def test_a_manifest_naming_a_file_outside_the_backup_is_refused(wangge: Cli, data_dir: Path) -> None:
+    await asyncio.to_thread(operations.migrate)
+    folder, manifest = await backed_up(wangge)
+    (folder / "evil").write_text("x")
+    manifest["files"]["secrets/../../evil"] = {"sha256": hashlib.sha256(b"x").hexdigest()}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    code, out = await wangge("restore", str(folder))
+    assert code == 2 and "outside keys/ and secrets/" in out
+    assert not kept_folders(data_dir)
+
+
+async def test_a_backup_restores_onto_a_new_disk(
+    wangge: Cli, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk failed: the backup, copied off the machine, is put back into an empty data dir."""
+    await asyncio.to_thread(operations.migrate)
+    dev_secret(data_dir, "service-intake")
+    async with intake() as client:
+        kept = await report(client)
+    folder, _ = await backed_up(wangge, "--to", str(tmp_path / "off-the-machine"))
+    new = tmp_path / "new-disk" / "var"
+    monkeypatch.setenv("WANGGE_DATA_DIR", str(new))
+
+    code, out = await wangge("restore", str(folder))
+    assert code == 0, out
+    assert {path.name for path in new.iterdir() if not path.name.startswith("before-restore-")} == {
+        "grid.db",
+        "intake.db",
+        "dispatch.db",
+        "secrets",
+    }
+    assert (new / "intake.db").stat().st_mode & 0o777 == 0o600
+    async with intake() as client:
+        assert (await client.get(f"/v1/reports/{kept}", headers=REPORTER)).status_code == 200
