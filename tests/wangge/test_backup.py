@@ -228,3 +228,14 @@ async def test_a_postgresql_database_is_dumped_with_pg_dump(
     assert code == 1
     assert "intake is on PostgreSQL: stop the services, then run pg_restore --clean" in out
     assert str(dump) in out
+
+
+async def test_a_destination_that_is_not_a_directory_is_unusable(
+    wangge: Cli, data_dir: Path, tmp_path: Path
+) -> None:
+    await asyncio.to_thread(operations.migrate)
+    (tmp_path / "a-file").write_text("")
+    code, out = await wangge("backup", "--to", str(tmp_path / "a-file"))
+    assert code == 2 and "not a directory" in out
+    code, out = await wangge("backup", "--to", str(tmp_path / "a-file" / "below"))
+    assert code == 2 and "cannot back up into" in out
