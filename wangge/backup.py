@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy.engine import URL, make_url
 
@@ -102,6 +103,12 @@ def sqlite_path(url: str) -> Path:
     return Path(database)
 
 
+def sqlite_uri(path: Path, mode: str) -> str:
+    """``file:`` URI of ``path`` opened in ``mode`` (``ro``, ``rw``: never created), its name
+    quoted (a ``?`` or ``#`` in it would end the path)."""
+    return f"file:{quote(str(path))}?mode={mode}"
+
+
 def private_dir(path: Path) -> Path:
     """``path`` made (with its parents) and its own mode 0700: a backup holds personal data."""
     path.mkdir(parents=True, exist_ok=True)
@@ -115,7 +122,7 @@ def open_snapshot(source: Path) -> sqlite3.Connection:
     if not source.exists():
         raise BackupFailed(f"{source} does not exist: run where the services run, or set WANGGE_DATA_DIR")
     # mode=rw: never create the file, which a mistyped data dir would.
-    live = sqlite3.connect(f"file:{source}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    live = sqlite3.connect(sqlite_uri(source, "rw"), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
     live.isolation_level = None
     try:
         # As every service's connection sets it: a database no service has opened yet (just
@@ -155,7 +162,7 @@ def copy_sqlite(live: sqlite3.Connection, target: Path) -> str:
 
 def check_sqlite(path: Path) -> str:
     """``PRAGMA integrity_check`` of a copy, and its alembic revision."""
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    connection = sqlite3.connect(sqlite_uri(path, "ro"), uri=True)
     try:
         problems = [row[0] for row in connection.execute("PRAGMA integrity_check(10)")]
         if problems != ["ok"]:
@@ -177,7 +184,7 @@ def alembic_revision(connection: sqlite3.Connection, path: Path) -> str:
 
 def count_rows(path: Path, tables: Iterable[str]) -> dict[str, int]:
     """Rows of each table the copy at ``path`` has (a table it has not is left out)."""
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    connection = sqlite3.connect(sqlite_uri(path, "ro"), uri=True)
     try:
         counts = {}
         for table in tables:

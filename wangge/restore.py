@@ -56,6 +56,7 @@ from wangge.backup import (
     private_dir,
     sha256_of,
     sqlite_path,
+    sqlite_uri,
     timestamp,
 )
 
@@ -182,7 +183,7 @@ def answering(host: str, port: int) -> bool:
 def lock_exclusively(path: Path) -> sqlite3.Connection | None:
     """A connection holding ``path`` exclusively; None when another connection has it open. A
     file SQLite cannot read as a database (damaged: a reason to restore) is taken as free."""
-    connection = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=LOCK_WAIT_SECONDS)
+    connection = sqlite3.connect(sqlite_uri(path, "rw"), uri=True, timeout=LOCK_WAIT_SECONDS)
     connection.isolation_level = None
     try:
         connection.execute("PRAGMA locking_mode=EXCLUSIVE")
