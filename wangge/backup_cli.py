@@ -8,16 +8,26 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy.engine import make_url
 
 from migrations.runner import SERVICES
 from shared.settings import default_data_dir
 from wangge import operations
 from wangge.backup import DatabaseCopy, take_backup
+from wangge.console import console_for
 from wangge.restore import BackupUnusable, RestoreRefused, restore
 
 
 def _urls() -> dict[str, str]:
-    return {service: operations.service_database(service) for service in SERVICES}
+    """Each service's database, named on standard error as the other commands name theirs:
+    on the embedded default they are files under the directory the command runs in (or
+    ``WANGGE_DATA_DIR``)."""
+    urls = {service: operations.service_database(service) for service in SERVICES}
+    stderr = console_for(stderr=True)
+    for service, url in urls.items():
+        shown = make_url(url).render_as_string(hide_password=True)
+        stderr.print(f"[dim]{service}'s database: {escape(shown)}[/]", soft_wrap=True)
+    return urls
 
 
 def _summary(copy: DatabaseCopy) -> str:
