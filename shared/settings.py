@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import URL
 
 Environment = Literal["development", "test", "production"]
 
@@ -126,7 +127,11 @@ class ServiceSettings(BaseSettings):
     def _fill_defaults(self) -> ServiceSettings:
         if not self.database_url:
             path = (self.data_dir / f"{self.service_name}.db").resolve()
-            object.__setattr__(self, "database_url", f"sqlite+aiosqlite:///{path}")
+            # Rendered by SQLAlchemy, which escapes what a URL would read otherwise: a data
+            # dir holding ``?`` or ``#`` started a query or a fragment, and every service
+            # opened the same file.
+            url = URL.create("sqlite+aiosqlite", database=str(path)).render_as_string(hide_password=False)
+            object.__setattr__(self, "database_url", url)
         if not self.port:
             object.__setattr__(self, "port", self.default_port)
         return self

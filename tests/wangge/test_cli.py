@@ -357,3 +357,21 @@ def test_serve_refuses_a_production_it_lacks_a_secret_for_in_one_line(
     assert main(["serve", service]) == 1  # before any server starts: a test that hung would mean it did
     out = capsys.readouterr().out
     assert f"{service} cannot start" in out and named in out and "Traceback" not in out
+
+
+def test_a_data_dir_named_with_url_characters_keeps_each_service_in_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A data dir holding ``?`` started the SQLite URL's query: the three services opened one
+    file (``…/office``), and ``wangge migrate`` failed on the second service's tables."""
+    var = tmp_path / "office?2026 #1"
+    monkeypatch.setenv("WANGGE_DATA_DIR", str(var))
+    for service in ("intake", "dispatch", "grid"):
+        monkeypatch.delenv(f"WANGGE_{service.upper()}_DATABASE_URL", raising=False)
+
+    assert main(["migrate"]) == 0
+    assert main(["seed"]) == 0
+
+    assert sorted(p.name for p in var.glob("*.db")) == ["dispatch.db", "grid.db", "intake.db"]
+    assert not list(tmp_path.glob("office*.db")) and sorted(p.name for p in tmp_path.iterdir()) == [var.name]
+    assert "seeded" in capsys.readouterr().out
