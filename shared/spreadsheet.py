@@ -32,6 +32,18 @@ def text(value: str | None) -> str:
     return f"'{value}" if value.startswith(FORMULA_STARTS) else value
 
 
+def code(value: str | None) -> str:
+    """A code cell (a category's ``0501``, a grid cell's ``35020300100101``) as the text it is.
+    Excel reads a cell of digits as a number: ``0501`` lost its zero, and a cell's 14 digits
+    showed as ``3.50203E+13``. A code of digits goes out as ``="0501"``, which Excel and WPS
+    show as the text ``0501``; any other code as :func:`text`."""
+    if value is None:
+        return ""
+    if value.isascii() and value.isdigit():
+        return f'="{value}"'
+    return text(value)
+
+
 def number(value: float | None) -> str:
     """A number cell as the JSON answer writes the number (a rate's four places stay four, a
     mean rating of 4.67 is no 4.6700); None is an empty cell."""

@@ -62,6 +62,7 @@ NUMBERS = frozenset(
         "duplicate_of",
     }
 )
+CODES = frozenset({"category_code", "department_code", "grid_cell", "community"})
 """The rest is text."""
 
 
@@ -75,6 +76,8 @@ def cases_csv(cases: list[CaseRead], zone: ZoneInfo) -> str:
             return lambda case: "true" if getattr(case, name) else "false"
         if name in NUMBERS:
             return lambda case: spreadsheet.number(getattr(case, name))
+        if name in CODES:
+            return lambda case: spreadsheet.code(getattr(case, name))
         return lambda case: spreadsheet.text(getattr(case, name))
 
     cells = [cell(name) for name in COLUMNS]

@@ -21,7 +21,7 @@ def figures_csv(figures: FiguresRead | GroupedFiguresRead) -> str:
     if isinstance(figures, GroupedFiguresRead):
         return _groups_csv(figures)
     rows = [
-        [spreadsheet.text(row.department_code), spreadsheet.text(_name(row)), *_values(row)]
+        [spreadsheet.code(row.department_code), spreadsheet.text(_name(row)), *_values(row)]
         for row in figures.departments
     ]
     rows.append(["total", TOTAL, *_values(figures.total)])
@@ -31,7 +31,7 @@ def figures_csv(figures: FiguresRead | GroupedFiguresRead) -> str:
 def _groups_csv(figures: GroupedFiguresRead) -> str:
     none = NONE_OF[figures.by]
     rows = [
-        [spreadsheet.text(row.key), spreadsheet.text(row.name or ("" if row.key else none)), *_values(row)]
+        [spreadsheet.code(row.key), spreadsheet.text(row.name or ("" if row.key else none)), *_values(row)]
         for row in figures.groups
     ]
     rows.append(["total", TOTAL, *_values(figures.total)])

@@ -48,7 +48,7 @@ def logs_csv(
             [
                 str(entry.id),
                 entry.day.isoformat(),
-                entry.grid_cell,
+                spreadsheet.code(entry.grid_cell),
                 spreadsheet.text(cells.get(entry.grid_cell)),
                 entry.author,
                 spreadsheet.text(people.get(entry.author)),

@@ -16,7 +16,8 @@ from shared.actors import Role
 from shared.db import utcnow
 from tests.dispatch import factories
 from tests.dispatch.conftest import DISPATCHER, HANDLER, SUPERVISOR, WORKER, WORKS_HANDLER, Dispatch
-from tests.dispatch.fakes import FAR_CELL, FAR_COMMUNITY, MANHOLE, OTHER, OTHER_CELL
+from tests.dispatch.fakes import CELL, FAR_CELL, FAR_COMMUNITY, MANHOLE, OTHER, OTHER_CELL, STALL
+from tests.support.spreadsheet import rows_shown
 from tests.support.tokens import bearer
 
 FAR = 0.002
@@ -28,7 +29,7 @@ async def exported(dispatch: Dispatch, headers: dict[str, str], **params: Any) -
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "text/csv; charset=utf-8"
     assert answer.content.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads UTF-8, not GBK
-    return list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"), newline="")))
+    return rows_shown(answer.content)
 
 
 async def pages(dispatch: Dispatch, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
@@ -237,6 +238,18 @@ async def test_text_excel_would_run_as_a_formula_is_kept_as_text(dispatch: Dispa
         "'" + value,
     )
     assert (await dispatch.read(case))["address"] == value
+
+
+async def test_codes_of_digits_keep_their_zeros_and_digits_in_excel(dispatch: Dispatch) -> None:
+    """Excel read the category 0101 as the number 101 and showed the cell 35020300100101 as
+    3.50203E+13: a code of digits goes out as ="0101", which Excel shows as the text."""
+    await dispatch.new_case()
+    answer = await dispatch.client.get("/v1/cases", params={"format": "csv"}, headers=DISPATCHER)
+
+    (row,) = csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"), newline=""))
+
+    assert (row["category_code"], row["grid_cell"]) == (f'="{STALL}"', f'="{CELL}"')
+    assert row["department_code"] == "enforcement"  # a code of letters is text already
 
 
 @pytest.mark.parametrize(

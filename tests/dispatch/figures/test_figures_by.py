@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, timedelta
 from typing import Any
 
@@ -24,6 +22,7 @@ from tests.dispatch.fakes import (
     STALL,
 )
 from tests.dispatch.figures.test_figures import FAR_WORKER, figures, handle
+from tests.support.spreadsheet import rows_shown
 from tests.support.tokens import bearer
 
 LEADER = bearer("zheng.wei", Role.grid_leader, regions=[COMMUNITY])
@@ -144,8 +143,7 @@ async def test_an_unknown_grouping_is_a_422(dispatch: Dispatch, by: str) -> None
 
 
 def spreadsheet_rows(content: bytes) -> list[dict[str, str]]:
-    assert content.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads UTF-8, not GBK
-    return list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
+    return rows_shown(content)
 
 
 async def test_the_groups_as_a_spreadsheet_a_row_a_group_and_the_total_last(dispatch: Dispatch) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from typing import Any
 
@@ -13,6 +11,7 @@ import pytest
 from services.grid.logbook import export
 from tests.grid.factories import CELL_A1, CELL_A2, CELL_B1
 from tests.grid.logbook.conftest import As, Write, day
+from tests.support.spreadsheet import rows_shown
 
 pytestmark = pytest.mark.usefixtures("team")
 REPORT = "5f0c2a1e-8d3c-4b6a-9f7e-2d1c0b9a8e7f"
@@ -25,7 +24,7 @@ async def ledger(client: httpx.AsyncClient, headers: dict[str, str], **params: A
     assert answer.content.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads UTF-8, not GBK
     disposition = answer.headers["content-disposition"]
     assert re.fullmatch(r'attachment; filename="patrol-logs-\d{4}-\d{2}-\d{2}-\d{4}\.csv"', disposition)
-    return list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"), newline="")))
+    return rows_shown(answer.content)
 
 
 async def test_the_ledger_holds_every_entry_the_reader_lists_in_its_order(
