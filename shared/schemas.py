@@ -45,6 +45,11 @@ def _plain_digits(value: object) -> object:
     return value
 
 
+PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""A number as a form or a URL writes it, in ASCII digits (``24.455``, ``-118``, ``.5``, ``1e2``):
+``float()`` alone also reads ``2_4.455`` as 24.455 and the digits of other scripts (``２４.４``),
+so a typo became a point nobody wrote (Open311's ``lat``, the map's ``bbox``)."""
+
 PLAIN_DIGITS = BeforeValidator(_plain_digits)
 """For an integer id in a path, after its ``Path(ge=1, le=MAX_ROW_ID)`` (in that order, or the
 OpenAPI shows ``ge``/``le`` for ``minimum``/``maximum``): lax int parsing read ``1_0`` as 10

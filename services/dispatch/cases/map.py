@@ -15,7 +15,6 @@ and the cases it leaves out are the least pressing.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -36,6 +35,7 @@ from services.dispatch.deps import CurrentActor, SessionDep
 from shared.actors import Actor
 from shared.db import utcnow
 from shared.errors import Forbidden, Unauthorized, Unprocessable, problem_responses
+from shared.schemas import PLAIN_DECIMAL
 
 MAX_FEATURES = 5_000
 """The most cases one map answer holds: about 2.3 MB of GeoJSON, more points than a map of a
@@ -133,9 +133,6 @@ class GeoJSONResponse(JSONResponse):
 
 
 BOX_PARTS = ("minlon", "minlat", "maxlon", "maxlat")
-DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-"""A number of degrees as a URL writes it: ``float()`` alone also reads ``118.0_7`` as 118.07
-and the digits of other scripts (``２４``), a view nobody wrote (as intake's Open311 form)."""
 
 
 def parse_box(text: str) -> repository.Box:
@@ -153,7 +150,7 @@ def parse_box(text: str) -> repository.Box:
             raise Unprocessable(f"bbox's {name} is not a number: {part.strip()!r}") from None
         if not math.isfinite(value):
             raise Unprocessable(f"bbox's {name} is not a finite number: {part.strip()!r}")
-        if not DECIMAL.fullmatch(part.strip()):
+        if not PLAIN_DECIMAL.fullmatch(part.strip()):
             raise Unprocessable(f"bbox's {name} is not a number: {part.strip()!r}")
         limit = 180 if name.endswith("lon") else 90
         if not -limit <= value <= limit:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -35,6 +34,7 @@ from services.intake.reports.schemas import ReportCreate
 from shared.actors import Actor
 from shared.db import utcnow
 from shared.errors import BadRequest, NotFound, PeerUnavailable, WanggeError
+from shared.schemas import PLAIN_DECIMAL
 
 log = logging.getLogger("wangge.intake.open311")
 
@@ -205,11 +205,6 @@ async def create_request(
     return created, report_id, answer.replayed
 
 
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-"""A coordinate as a form writes it: ``float()`` alone also read ``2_4.455`` as 24.455, and the
-digits of other scripts (``２４.４``), so a typo was filed at a point nobody wrote."""
-
-
 def _number(name: str, value: str) -> float:
     try:
         number = float(value)
@@ -217,7 +212,7 @@ def _number(name: str, value: str) -> float:
         raise BadRequest(f"{name} must be a number of decimal degrees, not {value[:40]!r}") from None
     if not math.isfinite(number):
         raise BadRequest(f"{name} must be a finite number")
-    if not _DECIMAL.fullmatch(value.strip()):
+    if not PLAIN_DECIMAL.fullmatch(value.strip()):
         raise BadRequest(f"{name} must be a number of decimal degrees, not {value[:40]!r}")
     return number
 
