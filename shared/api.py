@@ -21,10 +21,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.error_handlers import ASKED_METHOD, AnswerUnexpectedErrors, install_error_handlers
 from shared.errors import (
-    ASKED_METHOD,
     PROBLEM_JSON,
-    AnswerUnexpectedErrors,
     BadRequest,
     Forbidden,
     PayloadTooLarge,
@@ -32,7 +31,6 @@ from shared.errors import (
     Unauthorized,
     UnsupportedMediaType,
     WanggeError,
-    install_error_handlers,
     problem_response,
 )
 from shared.schemas import Problem

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from shared.db import create_engine, out_of_reach, refused_value
-from shared.errors import install_error_handlers
+from shared.error_handlers import install_error_handlers
 from tests.conftest import PG_SERVER, pg_url
 
 UNREACHABLE = {
