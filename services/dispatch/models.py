@@ -43,7 +43,7 @@ OPEN = "status IN ('triage', 'dispatched', 'in_progress', 'resolved')"
 
 
 URGED = "urge_count > 0"
-"""Cases the office urged at least once (督办件)."""
+"""Cases urged at least once, by the office or by dispatch once overdue (督办件)."""
 
 
 class Base(DeclarativeBase):

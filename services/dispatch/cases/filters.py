@@ -34,7 +34,10 @@ def case_filters(
             "while dispatched or in progress"
         ),
     ] = None,
-    urged: Annotated[bool | None, Query(description="urged by the office at least once (督办件)")] = None,
+    urged: Annotated[
+        bool | None,
+        Query(description="urged at least once, by the office or by dispatch once overdue (督办件)"),
+    ] = None,
     extension_requested: Annotated[
         bool | None, Query(description="handled, with a request for more time awaiting the office's answer")
     ] = None,

@@ -26,7 +26,7 @@ class Figures(ResponseModel):
         "check or unsatisfied feedback (返工)"
     )
     overdue: int = Field(description="past the deadline now, still with the department")
-    urged: int = Field(description="urged by the office at least once (督办)")
+    urged: int = Field(description="urged at least once, by the office or by dispatch once overdue (督办)")
     rated: int = Field(description="with the reporter's rating")
     satisfied: int = Field(description="rated 4 or 5")
     unsatisfied: int = Field(description="rated 1 or 2")
