@@ -15,7 +15,7 @@ from shared.settings import default_data_dir
 from wangge import operations
 from wangge.backup import DatabaseCopy, take_backup
 from wangge.console import console_for
-from wangge.restore import BackupUnusable, RestoreRefused, restore
+from wangge.restore import BackupUnusable, RestoreFailed, RestoreRefused, restore
 
 
 def _urls() -> dict[str, str]:
@@ -86,6 +86,9 @@ def cmd_restore(args: argparse.Namespace, console: Console) -> int:
         console.print("[red]not restored, nothing was changed:[/]")
         for reason in exc.reasons:
             console.print(f"  • {escape(reason)}", soft_wrap=True)
+        return 1
+    except RestoreFailed as exc:
+        console.print(f"[red]not restored:[/] {escape(str(exc))}", soft_wrap=True)
         return 1
     for entry in done.databases:
         revision = entry["alembic_revision"]

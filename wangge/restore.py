@@ -6,7 +6,9 @@ complete, and each file it lists there with its size and sha256; and no service 
 running against the files. Then the current files (each database with its ``-wal`` and
 ``-shm``, which must never be left beside a database they do not belong to, and ``keys/``,
 ``secrets/``) move to ``<data dir>/before-restore-<UTC time>/``, and the backup's are copied
-in (mode 0600) under a temporary name and renamed into place.
+in (mode 0600) under a temporary name and renamed into place. Should that stop half-way (a
+disk full, a file it cannot move or write), what it wrote is removed and the current files are
+moved back (:func:`put_back`).
 
 **Is a service running?** Two signals, and either refuses:
 
@@ -75,6 +77,11 @@ class RestoreRefused(Exception):
     def __init__(self, reasons: list[str]) -> None:
         super().__init__("; ".join(reasons))
         self.reasons = reasons
+
+
+class RestoreFailed(Exception):
+    """The restore stopped half-way (a disk full, a file it could not move or write): the
+    message says whether the current files were put back or where they are (exit 1)."""
 
 
 @dataclass
@@ -234,9 +241,11 @@ def revision_advice(service: str, url: str, revision: str) -> str | None:
     return None
 
 
-def move_aside(path: Path, into: Path) -> None:
+def move_aside(path: Path, into: Path) -> bool:
     if path.exists() or path.is_symlink():
         shutil.move(str(path), str(into / path.name))
+        return True
+    return False
 
 
 def restore(
@@ -269,24 +278,57 @@ def restore(
     while kept_in.exists():  # a restore of the same second
         kept_in = kept_in.with_name(kept_in.name + "-again")
     private_dir(kept_in)
-    for path in current.values():
-        for file in (path, *(path.with_name(path.name + suffix) for suffix in SIDECARS)):
-            move_aside(file, kept_in)
-    for sub in ("keys", "secrets"):
-        if any(name.startswith(f"{sub}/") for name in manifest.get("files", {})):
-            move_aside(data_dir / sub, kept_in)
-
-    outcome = Restored(kept_in=kept_in)
-    for entry in entries:
-        target = current[entry["service"]]
-        put(folder / entry["file"], target)
-        outcome.databases.append({**entry, "path": str(target)})
-        advice = revision_advice(entry["service"], urls[entry["service"]], entry["alembic_revision"])
-        if advice:
-            outcome.next_steps.append(advice)
-    for name in manifest.get("files", {}):
-        put(folder / name, data_dir / name)
+    replaced = [
+        file
+        for path in current.values()
+        for file in (path, *(path.with_name(path.name + suffix) for suffix in SIDECARS))
+    ]
+    replaced += [
+        data_dir / sub
+        for sub in DATA_SUBDIRS
+        if any(name.startswith(f"{sub}/") for name in manifest.get("files", {}))
+    ]
+    there = {path for path in replaced if path.exists() or path.is_symlink()}
+    moved: list[Path] = []
+    try:
+        for path in replaced:
+            if move_aside(path, kept_in):
+                moved.append(path)
+        outcome = Restored(kept_in=kept_in)
+        for entry in entries:
+            target = current[entry["service"]]
+            put(folder / entry["file"], target)
+            outcome.databases.append({**entry, "path": str(target)})
+            advice = revision_advice(entry["service"], urls[entry["service"]], entry["alembic_revision"])
+            if advice:
+                outcome.next_steps.append(advice)
+        for name in manifest.get("files", {}):
+            put(folder / name, data_dir / name)
+    except OSError as exc:
+        raise RestoreFailed(put_back(exc, replaced, there, moved, kept_in)) from exc
     return outcome
+
+
+def put_back(cause: OSError, replaced: list[Path], there: set[Path], moved: list[Path], kept_in: Path) -> str:
+    """Undo a restore that stopped half-way: what it wrote removed (all of ``replaced`` but
+    what was ``there`` and not yet moved), what it moved aside moved back; what to tell the
+    operator."""
+    try:
+        for path in replaced:
+            if path in moved or path not in there:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
+        for path in moved:
+            shutil.move(str(kept_in / path.name), str(path))
+        kept_in.rmdir()
+    except OSError as again:
+        return (
+            f"stopped half-way ({cause}), and putting the current files back failed too ({again}): "
+            f"they are in {kept_in}; move them back where they were before starting the services"
+        )
+    return f"stopped half-way ({cause}); the current files were put back as they were"
 
 
 def put(source: Path, target: Path) -> None:
@@ -296,8 +338,11 @@ def put(source: Path, target: Path) -> None:
         private_dir(target.parent)
     draft = target.with_name(f".{target.name}.restoring")
     fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out, source.open("rb") as data:
-        shutil.copyfileobj(data, out, 1 << 20)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(draft, target)
+    try:
+        with os.fdopen(fd, "wb") as out, source.open("rb") as data:
+            shutil.copyfileobj(data, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(draft, target)
+    finally:
+        draft.unlink(missing_ok=True)

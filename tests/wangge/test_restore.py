@@ -7,9 +7,11 @@ its database open, or answering at its port). The advice on what to run next.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -98,6 +101,10 @@ async def test_restore_leaves_no_wal_or_shm_beside_the_restored_database(wangge:
 
 def kept_folders(data_dir: Path) -> list[Path]:
     return list(data_dir.glob("before-restore-*"))
+
+
+def drafts(data_dir: Path) -> list[Path]:
+    return list(data_dir.glob(".*.restoring"))
 
 
 def unchanged(data_dir: Path) -> dict[str, bytes]:
@@ -238,3 +245,56 @@ async def test_a_backup_restores_onto_a_new_disk(
     assert (new / "intake.db").stat().st_mode & 0o777 == 0o600
     async with intake() as client:
         assert (await client.get(f"/v1/reports/{kept}", headers=REPORTER)).status_code == 200
+
+
+async def test_a_restore_that_stops_half_way_puts_the_current_files_back(
+    wangge: Cli, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills while dispatch's copy is written: intake's was already put in place and
+    the current files moved aside. They go back where they were, and the operator is told."""
+    await asyncio.to_thread(operations.migrate)
+    dev_secret(data_dir, "service-intake")
+    folder, _ = await backed_up(wangge)
+    async with intake() as client:
+        await report(client)
+    secret = data_dir / "secrets" / "service-intake"
+    secret.write_text("changed since")
+    before = unchanged(data_dir)
+    copy = shutil.copyfileobj
+
+    def disk_full(source: Any, target: Any, length: int = 0) -> None:
+        if Path(source.name).name == "dispatch.db":
+            target.write(b"half a database")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        copy(source, target, length)
+
+    monkeypatch.setattr(shutil, "copyfileobj", disk_full)
+    code, out = await wangge("restore", str(folder))
+    assert code == 1, out
+    assert "No space left on device" in out and "put back" in out
+    assert unchanged(data_dir) == before
+    assert secret.read_text() == "changed since"
+    assert not drafts(data_dir)
+    assert not kept_folders(data_dir)
+
+
+async def test_a_restore_onto_a_new_disk_that_fills_leaves_it_empty(
+    wangge: Cli, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await asyncio.to_thread(operations.migrate)
+    dev_secret(data_dir, "service-intake")
+    folder, _ = await backed_up(wangge, "--to", str(tmp_path / "off-the-machine"))
+    new = tmp_path / "new-disk" / "var"
+    new.mkdir(parents=True)
+    monkeypatch.setenv("WANGGE_DATA_DIR", str(new))
+    copy = shutil.copyfileobj
+
+    def disk_full(source: Any, target: Any, length: int = 0) -> None:
+        if Path(source.name).parent.name == "secrets":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        copy(source, target, length)
+
+    monkeypatch.setattr(shutil, "copyfileobj", disk_full)
+    code, out = await wangge("restore", str(folder))
+    assert code == 1 and "put back" in out, out
+    assert not list(new.iterdir()), "no database restored without its secrets"
