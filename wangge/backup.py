@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -219,7 +220,7 @@ def dump_postgresql(url: str, target: Path) -> str:
     """``pg_dump --format=custom`` of the database at ``url`` into ``target`` (mode 0600), read
     back with ``pg_restore``; its alembic revision as the dump holds it."""
     dsn, env = libpq_target(url)
-    by_hand = f"pg_dump --format=custom --file={target} '{dsn}'"
+    by_hand = f"pg_dump --format=custom {shlex.quote(f'--file={target}')} {shlex.quote(dsn)}"
     if shutil.which("pg_dump") is None or shutil.which("pg_restore") is None:
         raise BackupFailed(
             f"pg_dump/pg_restore are not on the PATH; install PostgreSQL's client, or run: {by_hand}"

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import sqlite3
 from dataclasses import dataclass, field
@@ -165,7 +166,8 @@ def postgresql_refusals(folder: Path, manifest: dict[str, Any], urls: dict[str, 
             dsn, _ = libpq_target(url)
             reasons.append(
                 f"{service} is on PostgreSQL: stop the services, then run "
-                f"pg_restore --clean --if-exists --no-owner --dbname='{dsn}' {folder / entry['file']}"
+                f"pg_restore --clean --if-exists --no-owner {shlex.quote(f'--dbname={dsn}')} "
+                f"{shlex.quote(str(folder / entry['file']))}"
             )
         elif entry["engine"] != "sqlite" or not is_sqlite(url):
             where = "PostgreSQL" if entry["engine"] == "sqlite" else "SQLite"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -40,7 +41,8 @@ from tests.support.tokens import bearer
 from tests.wangge.test_outbox import Cli
 from tests.wangge.test_outbox import wangge as wangge  # the fixture
 from wangge import operations
-from wangge.backup import DatabaseCopy, libpq_target, take_backup
+from wangge.backup import BackupFailed, DatabaseCopy, dump_postgresql, libpq_target, take_backup
+from wangge.restore import postgresql_refusals
 
 REPORTER = bearer("wang.fang", Role.grid_worker, regions=[CELL_A1])
 
@@ -239,3 +241,23 @@ async def test_a_destination_that_is_not_a_directory_is_unusable(
     assert code == 2 and "not a directory" in out
     code, out = await wangge("backup", "--to", str(tmp_path / "a-file" / "below"))
     assert code == 2 and "cannot back up into" in out
+
+
+def test_the_postgresql_commands_named_take_a_path_with_spaces_as_one_argument(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An office's backups under ``/srv/备份 夜间/``: the command it is told to run, pasted into a
+    shell, reads and writes that file, not ``/srv/备份`` and a second argument."""
+    url = "postgresql+asyncpg://wangge:hush@127.0.0.1:5432/wangge_intake"
+    folder = tmp_path / "备份 夜间" / "20261206T021500Z"
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
+    with pytest.raises(BackupFailed) as failed:
+        dump_postgresql(url, folder / "intake.dump")
+    dump = shlex.split(str(failed.value).split("run: ", 1)[1])
+    assert dump[0] == "pg_dump" and f"--file={folder / 'intake.dump'}" in dump
+
+    manifest = {"databases": [{"service": "intake", "engine": "postgresql", "file": "intake.dump"}]}
+    (refusal,) = postgresql_refusals(folder, manifest, {"intake": url})
+    restore = shlex.split(refusal.split("then run ", 1)[1])
+    assert restore[0] == "pg_restore" and restore[-1] == str(folder / "intake.dump")
+    assert "--dbname=postgresql://wangge@127.0.0.1:5432/wangge_intake" in restore
