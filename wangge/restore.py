@@ -35,6 +35,7 @@ decision to make with its own tools.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shlex
@@ -244,10 +245,18 @@ def revision_advice(service: str, url: str, revision: str) -> str | None:
 
 
 def move_aside(path: Path, into: Path) -> bool:
-    if path.exists() or path.is_symlink():
+    """Move ``path`` into ``into`` in one rename, so that a file or folder that cannot be moved
+    is left whole where it is; copied and removed only from another file system (a database
+    its URL puts elsewhere)."""
+    if not (path.exists() or path.is_symlink()):
+        return False
+    try:
+        os.rename(path, into / path.name)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
         shutil.move(str(path), str(into / path.name))
-        return True
-    return False
+    return True
 
 
 def restore(

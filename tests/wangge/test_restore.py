@@ -298,3 +298,33 @@ async def test_a_restore_onto_a_new_disk_that_fills_leaves_it_empty(
     code, out = await wangge("restore", str(folder))
     assert code == 1 and "put back" in out, out
     assert not list(new.iterdir()), "no database restored without its secrets"
+
+
+async def test_a_folder_it_cannot_move_aside_is_left_whole_where_it_is(
+    wangge: Cli, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``secrets/`` is immutable (``chattr +i``): neither it nor its files can be renamed or
+    removed. The restore stops before it copies anything, and no copy of it is left behind."""
+    await asyncio.to_thread(operations.migrate)
+    dev_secret(data_dir, "service-intake")
+    folder, _ = await backed_up(wangge)
+    before = unchanged(data_dir)
+    rename, unlink = os.rename, os.unlink
+
+    def immutable_rename(source: Any, target: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(source).name == "secrets":
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(source))
+        rename(source, target, *args, **kwargs)
+
+    def immutable_unlink(path: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(path).name == "service-intake":
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(path))
+        unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "rename", immutable_rename)
+    monkeypatch.setattr(os, "unlink", immutable_unlink)
+    code, out = await wangge("restore", str(folder))
+    assert code == 1, out
+    assert "Operation not permitted" in out and "put back as they were" in out
+    assert unchanged(data_dir) == before
+    assert not kept_folders(data_dir)
