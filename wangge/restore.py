@@ -219,7 +219,14 @@ def running(files: dict[str, Path], addresses: dict[str, tuple[str, int]]) -> tu
     for service, path in files.items():
         if not path.exists():
             continue
-        connection = lock_exclusively(path)
+        try:
+            connection = lock_exclusively(path)
+        except sqlite3.Error as exc:
+            reasons.append(
+                f"{service}'s database {path} cannot be opened ({exc}): "
+                "run it as the user the services run as"
+            )
+            continue
         if connection is None:
             reasons.append(f"{service}'s database {path} is open in another process: stop it first")
         else:
@@ -288,7 +295,10 @@ def restore(
     kept_in = data_dir / f"before-restore-{timestamp(now or datetime.now(UTC))}"
     while kept_in.exists():  # a restore of the same second
         kept_in = kept_in.with_name(kept_in.name + "-again")
-    private_dir(kept_in)
+    try:
+        private_dir(kept_in)
+    except OSError as exc:
+        raise RestoreRefused([f"the current files cannot be kept aside: {exc}"]) from exc
     replaced = [
         file
         for path in current.values()

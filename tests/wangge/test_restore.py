@@ -328,3 +328,37 @@ async def test_a_folder_it_cannot_move_aside_is_left_whole_where_it_is(
     assert "Operation not permitted" in out and "put back as they were" in out
     assert unchanged(data_dir) == before
     assert not kept_folders(data_dir)
+
+
+async def test_a_restore_run_as_a_user_who_cannot_open_or_write_the_data_dir_is_refused(
+    wangge: Cli, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operator runs it as themselves, not as the user the services run as: the files
+    cannot be opened, or the data dir cannot be written. Refused, nothing touched, and why."""
+    await asyncio.to_thread(operations.migrate)
+    folder, _ = await backed_up(wangge)
+    before = unchanged(data_dir)
+    connect, mkdir = sqlite3.connect, os.mkdir
+
+    def unreadable(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        if "dispatch.db" in str(database):
+            raise sqlite3.OperationalError("unable to open database file")
+        return connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", unreadable)
+    code, out = await wangge("restore", str(folder))
+    assert code == 1, out
+    assert "nothing was changed" in out and "unable to open database file" in out
+    assert "run it as the user the services run as" in out
+    monkeypatch.setattr(sqlite3, "connect", connect)
+
+    def read_only(path: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(path).name.startswith("before-restore-"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", read_only)
+    code, out = await wangge("restore", str(folder))
+    assert code == 1, out
+    assert "nothing was changed" in out and "Permission denied" in out
+    assert unchanged(data_dir) == before
