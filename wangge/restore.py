@@ -315,18 +315,19 @@ def restore(
         for path in replaced:
             if move_aside(path, kept_in):
                 moved.append(path)
-        outcome = Restored(kept_in=kept_in)
         for entry in entries:
-            target = current[entry["service"]]
-            put(folder / entry["file"], target)
-            outcome.databases.append({**entry, "path": str(target)})
-            advice = revision_advice(entry["service"], urls[entry["service"]], entry["alembic_revision"])
-            if advice:
-                outcome.next_steps.append(advice)
+            put(folder / entry["file"], current[entry["service"]])
         for name in manifest.get("files", {}):
             put(folder / name, data_dir / name)
     except OSError as exc:
         raise RestoreFailed(put_back(exc, replaced, there, moved, kept_in)) from exc
+
+    outcome = Restored(kept_in=kept_in)
+    for entry in entries:
+        outcome.databases.append({**entry, "path": str(current[entry["service"]])})
+        advice = revision_advice(entry["service"], urls[entry["service"]], entry["alembic_revision"])
+        if advice:
+            outcome.next_steps.append(advice)
     return outcome
 
 
