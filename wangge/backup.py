@@ -198,12 +198,20 @@ def count_rows(path: Path, tables: Iterable[str]) -> dict[str, int]:
         connection.close()
 
 
+SSL_MODES = {"true": "require", "false": "disable"}
+"""asyncpg's ``ssl=true`` and ``ssl=false`` as libpq's ``sslmode`` names them; its other values
+(``require``, ``verify-full`` …) are libpq's own."""
+
+
 def libpq_target(url: str) -> tuple[str, dict[str, str]]:
     """A SQLAlchemy PostgreSQL URL (``postgresql+asyncpg://u:pw@host/db?ssl=require``) as
     libpq's tools take it: a ``postgresql://`` URL without the password, and the environment
     that gives them the password (``PGPASSWORD``: not seen in ``ps``, as an argument is)."""
     parsed = make_url(url)
-    query = {("sslmode" if key == "ssl" else key): value for key, value in parsed.query.items()}
+    query = {
+        ("sslmode" if key == "ssl" else key): SSL_MODES.get(value, value) if key == "ssl" else value
+        for key, value in parsed.query.items()
+    }
     bare = URL.create(
         "postgresql",
         username=parsed.username,
@@ -356,10 +364,12 @@ def take_backup(
     so a folder without one is a backup that did not finish."""
     now = now or datetime.now(UTC)
     folder = destination / timestamp(now)
-    if folder.exists():
-        raise FileExistsError(f"{folder} already exists")
     destination.mkdir(parents=True, exist_ok=True, mode=0o700)  # one given is left as it is
-    private_dir(folder)
+    try:  # made, not found: of two backups started in the same second, the second is refused
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        raise FileExistsError(f"{folder} already exists") from None
+    folder.chmod(0o700)  # whatever the umask took off
     databases = []
     snapshots = open_snapshots(urls)
     try:

@@ -19,6 +19,7 @@ import sqlite3
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,25 @@ def test_a_postgresql_url_as_pg_dump_takes_it() -> None:
     dsn, env = libpq_target("postgresql+asyncpg://wangge:s3cr%40t@db.example:5433/wangge_intake?ssl=require")
     assert dsn == "postgresql://wangge@db.example:5433/wangge_intake?sslmode=require"
     assert env == {"PGPASSWORD": "s3cr@t"}
+    # asyncpg's ssl=true is libpq's require; sslmode=true was no mode pg_dump knows
+    assert libpq_target("postgresql+asyncpg://w@db/x?ssl=true")[0] == "postgresql://w@db/x?sslmode=require"
+    assert libpq_target("postgresql+asyncpg://w@db/x?ssl=false")[0] == "postgresql://w@db/x?sslmode=disable"
+
+
+def test_a_second_backup_in_the_same_second_is_refused_not_written_beside_the_first(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """The folder is made, not looked for first: between a look and a make, a backup started
+    in the same second could make it too, and both would write into one."""
+    operations.migrate(["grid"])
+    urls = {"grid": f"sqlite+aiosqlite:///{data_dir / 'grid.db'}"}
+    now = datetime(2026, 12, 6, 20, 30, tzinfo=UTC)
+    folder, _ = take_backup(tmp_path / "backups", data_dir, urls, now=now)
+    (folder / "keys").mkdir(exist_ok=True)
+
+    with pytest.raises(FileExistsError, match="already exists"):
+        take_backup(tmp_path / "backups", data_dir, urls, now=now)
+    assert folder.stat().st_mode & 0o777 == 0o700
 
 
 async def test_a_postgresql_database_without_pg_dump_fails_by_name(
