@@ -208,10 +208,10 @@ def libpq_target(url: str) -> tuple[str, dict[str, str]]:
     libpq's tools take it: a ``postgresql://`` URL without the password, and the environment
     that gives them the password (``PGPASSWORD``: not seen in ``ps``, as an argument is)."""
     parsed = make_url(url)
-    query = {
-        ("sslmode" if key == "ssl" else key): SSL_MODES.get(value, value) if key == "ssl" else value
-        for key, value in parsed.query.items()
-    }
+    query = dict(parsed.query)
+    if "ssl" in query:
+        ssl = query.pop("ssl")
+        query["sslmode"] = SSL_MODES.get(ssl, ssl) if isinstance(ssl, str) else ssl
     bare = URL.create(
         "postgresql",
         username=parsed.username,
