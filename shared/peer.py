@@ -89,8 +89,11 @@ class PeerClient:
             detail = response.text
         raise error_type(f"{self.peer}: {detail}")
 
-    async def all_items(self, path: str, filters: dict[str, Any] | None = None) -> list[Any]:
-        """Every item of one of the peer's cursor-paged lists (with ``filters``), asked 100 at a time."""
+    async def all_items(
+        self, path: str, filters: dict[str, Any] | None = None, *, max_items: int | None = None
+    ) -> list[Any]:
+        """Every item of one of the peer's cursor-paged lists (with ``filters``), asked 100 at a
+        time; with ``max_items``, the first that many at most (the pages after them unread)."""
         items: list[Any] = []
         cursor: str | None = None
         while True:
@@ -98,8 +101,8 @@ class PeerClient:
             page = (await self.request("GET", path, params=params)).json()
             items += page["items"]
             cursor = page.get("next_cursor")
-            if not cursor:
-                return items
+            if not cursor or (max_items is not None and len(items) >= max_items):
+                return items[:max_items]
 
     async def _send(self, method: str, path: str, *, headers: Any = None, **kwargs: Any) -> httpx.Response:
         headers = dict(headers or {})

@@ -58,6 +58,19 @@ DEPARTMENTS: dict[str, dict[str, Any]] = {
 """As grid shows them to dispatch's service: with how many handlers each has who can sign in."""
 
 
+def region(code: str, name: str, level: str) -> dict[str, Any]:
+    return {"code": code, "name": name, "level": level, "parent_code": code[:12] if level == "cell" else None}
+
+
+REGIONS: dict[str, dict[str, Any]] = {
+    COMMUNITY: region(COMMUNITY, "镇海社区", "community"),
+    FAR_COMMUNITY: region(FAR_COMMUNITY, "仁安社区", "community"),
+    CELL: region(CELL, "镇海社区第1网格", "cell"),
+    OTHER_CELL: region(OTHER_CELL, "镇海社区第2网格", "cell"),
+    FAR_CELL: region(FAR_CELL, "仁安社区第1网格", "cell"),
+}
+
+
 def category(
     code: str, name: str, department: str | None, hours: int, urgency: str = "normal"
 ) -> dict[str, Any]:
@@ -103,7 +116,7 @@ def caller(request: httpx.Request) -> str | None:
 
 @dataclass
 class FakeGrid:
-    """Answers routing, departments and catalog from dicts; ``down`` makes those calls a 503
+    """Answers routing, departments, catalog and regions from dicts; ``down`` makes those calls a 503
     (its identity endpoints, JWKS and token, stay up: dispatch has its keys cached by then)."""
 
     categories: dict[str, dict[str, Any]] = field(
@@ -114,6 +127,9 @@ class FakeGrid:
         }
     )
     departments: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(DEPARTMENTS))
+    regions: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {code: dict(region) for code, region in REGIONS.items()}
+    )
     overrides: dict[tuple[str, str], str] = field(default_factory=dict)
     cells: set[str] = field(default_factory=lambda: {CELL, OTHER_CELL, FAR_CELL})
     down: bool = False
@@ -149,6 +165,8 @@ class FakeGrid:
             retired = request.url.params.get("retired") == "true"
             items = [d for d in self.departments.values() if bool(d.get("retired_at")) == retired]
             return httpx.Response(200, json={"items": items, "next_cursor": None})
+        if parts == ["v1", "regions"]:
+            return self.region_page(request.url.params)
         if parts[:2] == ["v1", "departments"] and parts[2] in self.departments:
             return httpx.Response(200, json=self.departments[parts[2]])
         if parts[:2] == ["v1", "catalog"] and parts[2] in self.categories:
@@ -166,6 +184,20 @@ class FakeGrid:
         return httpx.Response(
             200, json={"access_token": tokens.token(actor), "token_type": "bearer", "expires_in": 900}
         )
+
+    def region_page(self, params: httpx.QueryParams) -> httpx.Response:
+        """``GET /v1/regions`` as grid pages it: of a ``level``, in use (or ``retired=true``,
+        those retired), by code, ``limit`` a page (the cursor here is the last code)."""
+        retired = params.get("retired") == "true"
+        regions = sorted(
+            (r for r in self.regions.values() if bool(r.get("retired_at")) == retired),
+            key=lambda r: str(r["code"]),
+        )
+        level, after = params.get("level"), params.get("cursor", "")
+        items = [r for r in regions if level in (None, r["level"]) and r["code"] > after]
+        page = items[: int(params.get("limit", 20))]
+        more = len(items) > len(page)
+        return httpx.Response(200, json={"items": page, "next_cursor": page[-1]["code"] if more else None})
 
     def resolution(self, code: str, cell: str | None) -> dict[str, Any] | None:
         if code not in self.categories or (cell is not None and cell not in self.cells):

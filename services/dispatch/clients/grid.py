@@ -1,9 +1,9 @@
-"""dispatch's client of grid: routing, departments and the catalog.
+"""dispatch's client of grid: routing, departments, the catalog and the regions' names.
 
-Routing and catalog answers (including "unknown") are cached in memory for
-``cache_seconds``: a burst of reports of one kind in one cell asks grid once. The routing
-questions of a batch of reports that are not cached go to grid together, in one
-``POST /v1/routing/resolutions`` (up to 500 a request): one request and five queries in grid
+Routing and catalog answers (including "unknown"), the departments and the regions' names are
+cached in memory for ``cache_seconds``: a burst of reports of one kind in one cell asks grid
+once. The routing questions of a batch of reports that are not cached go to grid together, in
+one ``POST /v1/routing/resolutions`` (up to 500 a request): one request and five queries in grid
 instead of a request and four queries per question. Concurrent askers of one answer share
 one request (single flight), and at most ``max_concurrency`` requests are in flight at once
 (httpx's pool costs more per request as concurrency grows).
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -27,12 +28,18 @@ from shared.errors import NotFound
 from shared.peer import PeerClient
 from shared.schemas import CATEGORY_CODE, DEPARTMENT_CODE
 
+log = logging.getLogger("wangge.dispatch.grid")
+
 K = TypeVar("K")
 T = TypeVar("T")
 Pair = tuple[str, str | None]
 """A routing question: (category, cell)."""
 MAX_QUESTIONS = 500
 """what grid takes in one ``POST /v1/routing/resolutions`` (its ``routing.schemas.MAX_QUESTIONS``)"""
+MAX_REGIONS = 10_000
+"""the regions of a level read for their names, in use and retired each (100 of grid's pages):
+past them, a region is unnamed"""
+RegionLevel = Literal["community", "cell"]
 
 
 class Category(BaseModel):
@@ -63,6 +70,11 @@ class Department(DepartmentRef):
     """Retired (merged into another, reorganised): no case is dispatched to it any more."""
 
 
+class Region(BaseModel):
+    code: str
+    name: str
+
+
 class Route(BaseModel):
     category: Category
     department: DepartmentRef | None
@@ -89,6 +101,7 @@ class GridClient(PeerClient):
         self._routes: dict[Pair, tuple[float, Route | None]] = {}
         self._categories: dict[str, tuple[float, Category | None]] = {}
         self._department_lists: dict[str, tuple[float, list[DepartmentRef]]] = {}
+        self._region_names: dict[RegionLevel, tuple[float, dict[str, str]]] = {}
         self._flights: dict[object, asyncio.Future[Any]] = {}
         self._route_flights: dict[Pair, asyncio.Future[dict[Pair, Route | None]]] = {}
         self._slots = asyncio.Semaphore(max_concurrency)
@@ -194,3 +207,19 @@ class GridClient(PeerClient):
         except NotFound:
             return None
         return Department.model_validate(response.json())
+
+    async def region_names(self, level: RegionLevel) -> dict[str, str]:
+        """The name of every region of ``level`` by code, the retired ones too (grid lists them
+        apart, with ``retired=true``), cached as the catalog is; at most :data:`MAX_REGIONS` of
+        each."""
+
+        async def fetch() -> dict[str, str]:
+            names: dict[str, str] = {}
+            for filters in ({"level": level}, {"level": level, "retired": "true"}):
+                items = await self.all_items("/v1/regions", filters, max_items=MAX_REGIONS)
+                if len(items) == MAX_REGIONS:
+                    log.warning("regions %s: the first %d named, grid may list more", filters, MAX_REGIONS)
+                names.update((region.code, region.name) for region in map(Region.model_validate, items))
+            return names
+
+        return await self._cached(self._region_names, level, fetch)

@@ -26,7 +26,7 @@ GROUPINGS: dict[Grouping, tuple[Column, Column | None]] = {
 }
 """Each grouping's key column on the case and the name the case keeps beside it, if it keeps one:
 a category's name is on the case (the catalog's when it was given), a community's or a cell's
-is grid's alone."""
+is grid's alone (the service asks grid for it)."""
 
 
 @dataclass(frozen=True)

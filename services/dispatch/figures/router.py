@@ -58,11 +58,12 @@ async def read_figures(
 
     `by=category`, `community` or `grid_cell` groups the same cases by what the problem was and
     where (热点): `groups` instead of `departments`, each with its `key` (the category's code, the
-    community's or the cell's) and `name` (a category's, as the cases have it; `null` for a
-    community or a cell), only the groups with cases, the most cases first, then by key, the
-    cases with none (no category, outside the grid) last. Each case counts as it does by
-    department (on time and reworked of the department it is with). With `department`, that
-    department's cases only: what it mostly handles.
+    community's or the cell's) and `name` (a category's, as the cases have it; a community's or
+    a cell's as grid names it, a retired one too, kept a minute, `null` while grid is out of
+    reach or for a code it does not know), only the groups with cases, the most cases first,
+    then by key, the cases with none (no category, outside the grid) last. Each case counts as
+    it does by department (on time and reworked of the department it is with). With
+    `department`, that department's cases only: what it mostly handles.
 
     The office, supervisors and admins see every department; a handler their own; a grid
     worker, assistant or leader the cases of their own cells or community.

@@ -59,8 +59,8 @@ class GroupFigures(Figures):
         examples=["0501"],
     )
     name: str | None = Field(
-        description="the category's name as the cases have it; null for a community or a cell "
-        "(grid holds their names) and for the cases with none",
+        description="the category's name as the cases have it, the community's or the cell's as "
+        "grid has it (null while grid is out of reach or does not know it); null for the cases with none",
         examples=["占道经营"],
     )
 

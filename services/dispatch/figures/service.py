@@ -13,10 +13,12 @@ Grouped otherwise, each case counts the same (on time and reworked still of the 
 with), under its category, community or cell: the groups are those with cases only (a catalog
 has hundreds of categories; an assessment table names every department, not every category),
 the most cases first. ``department=`` narrows them to that department's cases: what it handles.
+A community or a cell is named as grid names it (dispatch keeps only its code).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -24,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import access
-from services.dispatch.clients.grid import DepartmentRef, GridClient
+from services.dispatch.clients.grid import DepartmentRef, GridClient, RegionLevel
 from services.dispatch.figures import repository
 from services.dispatch.figures.repository import Counts, Grouping
 from services.dispatch.figures.schemas import (
@@ -41,6 +43,8 @@ from shared.errors import NotFound, Unprocessable, WanggeError
 log = logging.getLogger("wangge.dispatch.figures")
 
 MAX_PERIOD_DAYS = 366
+REGION_LEVELS: dict[Grouping, RegionLevel] = {"community": "community", "grid_cell": "cell"}
+"""The groupings by region, and the level of grid's regions that names their groups."""
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -106,6 +110,20 @@ async def _with_every_department(
 def _hot_first(counts: list[Counts]) -> list[Counts]:
     """The groups with the most cases first (the hot spots), then by key; the cases with none last."""
     return sorted(counts, key=lambda c: (c.key is None, -c.cases, c.key or ""))
+
+
+async def _named(counts: list[Counts], grid: GridClient, *, by: Grouping) -> list[Counts]:
+    """Each community or cell with grid's name for it (its list, kept a minute); unnamed, one
+    grid does not know, or every one while grid is out of reach: the figures still answer."""
+    level = REGION_LEVELS.get(by)
+    if level is None or not any(c.key for c in counts):
+        return counts
+    try:
+        names = await grid.region_names(level)
+    except WanggeError as error:
+        log.warning("figures by %s without the regions' names: %s", by, error)
+        return counts
+    return [dataclasses.replace(c, name=names.get(c.key)) if c.key else c for c in counts]
 
 
 async def _known(grid: GridClient, department: str | None, *, counted: bool) -> None:
@@ -179,6 +197,7 @@ async def figures(
     )
     if by != "department":
         await _known(grid, department, counted=bool(counts))
+        counts = await _named(counts, grid, by=by)
         return GroupedFiguresRead(
             since=first,
             until=after,

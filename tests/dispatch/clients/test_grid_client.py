@@ -7,10 +7,11 @@ import asyncio
 import httpx
 import pytest
 
+from services.dispatch.clients import grid as grid_client
 from services.dispatch.clients.grid import MAX_QUESTIONS, GridClient
 from shared.auth import ServiceTokens
 from shared.errors import PeerUnavailable, Unauthorized
-from tests.dispatch.fakes import CELL, CLIENT_SECRET, OTHER, STALL, FakeGrid
+from tests.dispatch.fakes import CELL, CLIENT_SECRET, COMMUNITY, OTHER, STALL, FakeGrid, region
 
 
 def client(grid: FakeGrid, cache_seconds: float = 60, secret: str = CLIENT_SECRET) -> GridClient:
@@ -154,4 +155,65 @@ async def test_a_caller_that_goes_away_leaves_the_answer_in_the_cache() -> None:
     await asyncio.sleep(0.05)
     assert await grid.resolve_route(STALL, CELL) is not None
     assert fake.questions == [[(STALL, CELL)]]  # asked once: the second answer came from the cache
+    await grid.aclose()
+
+
+def many_cells(fake: FakeGrid, count: int, *, retired: bool = False) -> None:
+    """``count`` more cells in the demo community (retired ones after the 800th code)."""
+    for i in range(count):
+        code = f"{COMMUNITY}{800 + i:03d}" if retired else f"{COMMUNITY}{100 + i:03d}"
+        cell = region(code, f"第{i}网格", "cell")
+        fake.regions[code] = {**cell, "retired_at": "2026-12-01T00:00:00Z"} if retired else cell
+
+
+async def test_the_regions_names_of_a_level_every_page_retired_too_cached() -> None:
+    fake = FakeGrid()
+    many_cells(fake, 150)
+    many_cells(fake, 3, retired=True)
+    grid = client(fake)
+
+    names = await grid.region_names("cell")
+    await grid.region_names("cell")
+
+    assert len(names) == 3 + 150 + 3 and COMMUNITY not in names  # the cells only
+    assert (names[CELL], names[f"{COMMUNITY}249"], names[f"{COMMUNITY}802"]) == (
+        "镇海社区第1网格",
+        "第149网格",
+        "第2网格",
+    )
+    assert fake.calls == [
+        "/v1/regions?level=cell&limit=100",
+        f"/v1/regions?level=cell&limit=100&cursor={COMMUNITY}197",  # after the demo's two, 100 to 197
+        "/v1/regions?level=cell&retired=true&limit=100",
+    ]
+    await grid.aclose()
+
+
+async def test_the_regions_read_are_bounded(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeGrid()
+    many_cells(fake, 250)
+    monkeypatch.setattr(grid_client, "MAX_REGIONS", 150)
+    grid = client(fake)
+
+    names = await grid.region_names("cell")
+
+    assert len(names) == 150 and names[CELL] == "镇海社区第1网格"
+    assert [call.split("&cursor")[0] for call in fake.calls] == [
+        "/v1/regions?level=cell&limit=100",
+        "/v1/regions?level=cell&limit=100",  # and no third page
+        "/v1/regions?level=cell&retired=true&limit=100",
+    ]
+    assert caplog.messages == ["regions {'level': 'cell'}: the first 150 named, grid may list more"]
+    await grid.aclose()
+
+
+async def test_regions_of_grid_down_raise_and_are_not_kept() -> None:
+    fake = FakeGrid(down=True)
+    grid = client(fake)
+    with pytest.raises(PeerUnavailable):
+        await grid.region_names("community")
+    fake.down = False
+    assert (await grid.region_names("community"))[COMMUNITY] == "镇海社区"
     await grid.aclose()

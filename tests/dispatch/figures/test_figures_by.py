@@ -91,7 +91,9 @@ async def test_the_cases_by_community_and_by_grid_cell(dispatch: Dispatch) -> No
 
     assert keyed(community) == [(COMMUNITY, 4), (FAR_COMMUNITY, 1), (None, 1)]
     assert keyed(cell) == [(CELL, 3), (OTHER_CELL, 1), (FAR_CELL, 1), (None, 1)]  # ties by code
-    assert {g["name"] for g in [*community["groups"], *cell["groups"]]} == {None}  # grid has the names
+    assert [g["name"] for g in community["groups"]] == ["镇海社区", "仁安社区", None]  # grid's names
+    cell_names = [g["name"] for g in cell["groups"]]
+    assert cell_names == ["镇海社区第1网格", "镇海社区第2网格", "仁安社区第1网格", None]
     demo = cell["groups"][0]
     assert (demo["rejected"], demo["to_close"], demo["closed"], demo["overdue"]) == (1, 2, 1, 1)
     assert demo["closure_rate"] == 0.5
@@ -174,16 +176,17 @@ async def test_the_groups_as_a_spreadsheet_a_row_a_group_and_the_total_last(disp
     )
     assert 'filename="figures-by-grid-cell-' in cells.headers["content-disposition"]
     assert [(r["key"], r["name"]) for r in spreadsheet_rows(cells.content)] == [
-        (CELL, ""),
-        (OTHER_CELL, ""),
-        (FAR_CELL, ""),
+        (CELL, "镇海社区第1网格"),
+        (OTHER_CELL, "镇海社区第2网格"),
+        (FAR_CELL, "仁安社区第1网格"),
         ("", "无网格"),
         ("total", "合计"),
     ]
     community = await dispatch.client.get(
         "/v1/figures", params={"by": "community", "format": "csv"}, headers=SUPERVISOR
     )
-    assert spreadsheet_rows(community.content)[-2]["name"] == "无社区"
+    community_names = [r["name"] for r in spreadsheet_rows(community.content)]
+    assert community_names == ["镇海社区", "仁安社区", "无社区", "合计"]
 
 
 async def test_a_category_name_excel_would_run_as_a_formula_is_kept_as_text(dispatch: Dispatch) -> None:
